@@ -1,0 +1,65 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+    name: "Octet",
+    products: [
+        .library(name: "Octet", targets: ["Octet"]),
+        .executable(name: "octet", targets: ["OctetCLI"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // System libraries (Debian: libcpuid-dev, libdnnl-dev).
+        .systemLibrary(
+            name: "CLibCPUID",
+            pkgConfig: "libcpuid",
+            providers: [.apt(["libcpuid-dev"])]
+        ),
+        // libdnnl-dev ships no pkg-config file; the headers are in /usr/include.
+        .systemLibrary(
+            name: "CDNNL",
+            providers: [.apt(["libdnnl-dev"])]
+        ),
+        // Raw CPUID / XGETBV / arch_prctl and the libcpuid wrapper, in C.
+        .target(
+            name: "COctetCPUProbe",
+            dependencies: ["CLibCPUID"]
+        ),
+
+        // Swift modules, bottom to top.
+        .target(name: "OctetCore"),
+        .target(name: "OctetCPU", dependencies: ["OctetCore", "COctetCPUProbe"]),
+        .target(name: "OctetRules", dependencies: ["OctetCore", "OctetCPU"]),
+        .executableTarget(
+            name: "OctetRulesTool",
+            dependencies: ["OctetRules"]
+        ),
+        .plugin(
+            name: "EmbedDefaultRules",
+            capability: .buildTool(),
+            dependencies: ["OctetRulesTool"]
+        ),
+        .target(
+            name: "OctetDispatch",
+            dependencies: ["OctetCore", "OctetCPU", "OctetRules"],
+            plugins: ["EmbedDefaultRules"]
+        ),
+        .target(name: "Octet", dependencies: ["OctetCore", "OctetCPU", "OctetRules", "OctetDispatch"]),
+        .executableTarget(
+            name: "OctetCLI",
+            dependencies: [
+                "Octet",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
+        // Tests.
+        .testTarget(name: "OctetCoreTests", dependencies: ["OctetCore"]),
+        .testTarget(name: "OctetCPUTests", dependencies: ["OctetCPU"]),
+        .testTarget(name: "OctetRulesTests", dependencies: ["OctetRules"]),
+        .testTarget(name: "OctetDispatchTests", dependencies: ["OctetDispatch", "Octet"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

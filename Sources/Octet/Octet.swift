@@ -1,0 +1,41 @@
+@_exported import OctetCore
+@_exported import OctetCPU
+@_exported import OctetDispatch
+@_exported import OctetRules
+
+/// The public face of Octet for applications that embed it.
+///
+/// ```swift
+/// import Octet
+/// let registry = Octet.makeRegistry()
+/// let selector = BackendSelector(rules: try RuleSet.builtIn(), registry: registry)
+/// let trace = selector.trace([signature], cpu: try CPUFeatures.assumed("sapphire-rapids"))
+/// print(trace.text)
+/// ```
+public enum Octet {
+    /// Version of this library.
+    public static let version = "0.1.0"
+
+    /// The backends compiled into this library, in registration order. Each backend
+    /// module adds its entry here when it lands; the CLI and the planner pick it up with
+    /// no other change.
+    public static func builtInBackends() -> [any Backend] {
+        []
+    }
+
+    /// A registry holding the built-in backends. Register your own on top of it.
+    public static func makeRegistry() -> BackendRegistry {
+        let registry = BackendRegistry()
+        for backend in builtInBackends() {
+            // Built-in names are distinct by construction; a clash would be a bug here.
+            do { try registry.register(backend) } catch { assertionFailure("\(error)") }
+        }
+        return registry
+    }
+
+    /// The rules in the file at `path`, or the built-in rules when `path` is `nil`.
+    public static func loadRules(from path: String?) throws(RulesFileError) -> RuleSet {
+        if let path { return try RuleSetParser.load(contentsOf: path) }
+        return try RuleSet.builtIn()
+    }
+}

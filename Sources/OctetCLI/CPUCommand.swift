@@ -1,0 +1,75 @@
+import ArgumentParser
+import Foundation
+import Octet
+
+struct CPUCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cpu",
+        abstract: "Show what this CPU (or an assumed one) offers for INT8, FP16 and FP32."
+    )
+
+    @OptionGroup var target: TargetCPUOptions
+    @Flag(help: "Print JSON: vendor, model, cores, and features (a map of booleans).") var json = false
+
+    func run() throws {
+        let cpu = try target.resolve()
+        emit(json ? try CPUReport.json(cpu) : CPUReport.text(cpu))
+    }
+}
+
+enum CPUReport {
+    static func text(_ cpu: CPUFeatures) -> String {
+        var lines: [String] = []
+        func row(_ k: String, _ v: String) { lines.append(k.padding(toLength: 10, withPad: " ", startingAt: 0) + v) }
+        row("model", cpu.model)
+        row("vendor", cpu.vendor)
+        row("origin", cpu.origin.description)
+        row("arch", "\(cpu.architecture), \(cpu.operatingSystem)")
+        row("cores", "\(cpu.cores) physical, \(cpu.logicalCPUs) logical")
+        row("caches", [("L1d", cpu.caches.l1d), ("L2", cpu.caches.l2), ("L3", cpu.caches.l3)]
+            .map { "\($0.0) \($0.1.map(bytes) ?? "?")" }.joined(separator: ", "))
+        lines.append("")
+        lines.append("feature       cpu  os   usable")
+        for f in ISAFeature.allCases {
+            let hw = cpu.hardware.contains(f)
+            let usable = cpu.features.contains(f)
+            // "os" is meaningful only when the CPU has the feature.
+            let os = hw ? (usable ? "yes" : "no ") : " - "
+            lines.append(f.rawValue.padding(toLength: 14, withPad: " ", startingAt: 0) + (hw ? "yes  " : "no   ") + os + "  " + (usable ? "yes" : "no"))
+        }
+        if !cpu.notes.isEmpty {
+            lines.append("")
+            for n in cpu.notes { row("note", n) }
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    static func json(_ cpu: CPUFeatures) throws -> String {
+        struct Caches: Encodable { var l1d: Int?, l2: Int?, l3: Int? }
+        struct Report: Encodable {
+            var vendor: String, model: String, cores: Int, logical_cpus: Int
+            var architecture: String, os: String, origin: String
+            var caches: Caches
+            /// Usable: reported by the CPU and enabled by the OS.
+            var features: [String: Bool]
+            /// Reported by the CPU, whatever the OS enables.
+            var cpu_reports: [String: Bool]
+            var notes: [String]
+        }
+        let report = Report(
+            vendor: cpu.vendor, model: cpu.model, cores: cpu.cores, logical_cpus: cpu.logicalCPUs,
+            architecture: cpu.architecture, os: cpu.operatingSystem, origin: cpu.origin.description,
+            caches: Caches(l1d: cpu.caches.l1d, l2: cpu.caches.l2, l3: cpu.caches.l3),
+            features: Dictionary(uniqueKeysWithValues: ISAFeature.allCases.map { ($0.rawValue, cpu.features.contains($0)) }),
+            cpu_reports: Dictionary(uniqueKeysWithValues: ISAFeature.allCases.map { ($0.rawValue, cpu.hardware.contains($0)) }),
+            notes: cpu.notes
+        )
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return String(decoding: try encoder.encode(report), as: UTF8.self)
+    }
+
+    static func bytes(_ n: Int) -> String {
+        n >= 1 << 20 && n % (1 << 20) == 0 ? "\(n >> 20) MiB" : n >= 1 << 20 ? "\(Double(n) / Double(1 << 20)) MiB" : "\(n >> 10) KiB"
+    }
+}

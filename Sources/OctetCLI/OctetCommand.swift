@@ -1,0 +1,44 @@
+import ArgumentParser
+import Octet
+
+@main
+struct OctetCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "octet",
+        abstract: "Run neural networks in INT8 on CPUs, and say why each op ran where it ran.",
+        version: Octet.version,
+        subcommands: [CPUCommand.self, BackendsCommand.self, DispatchTraceCommand.self]
+    )
+}
+
+/// `--cpu`: plan for a preset or an explicit feature list instead of this machine.
+struct TargetCPUOptions: ParsableArguments {
+    @Option(name: .customLong("cpu"), help: ArgumentHelp(
+        "Plan for another CPU: a preset (\(CPUFeatures.presets.map(\.name).joined(separator: ", "))), a comma-separated feature list, or a preset adjusted with +feature/-feature.",
+        valueName: "NAME|FEATURES"))
+    var spec: String?
+
+    func resolve() throws -> CPUFeatures {
+        guard let spec else { return CPUFeatures.detect() }
+        do {
+            return try CPUFeatures.assumed(spec, host: CPUFeatures.detect())
+        } catch {
+            throw ValidationError("--cpu: \(error)")
+        }
+    }
+}
+
+/// `--rules`: a rules file in place of the built-in one.
+struct RulesOptions: ParsableArguments {
+    @Option(name: .customLong("rules"), help: ArgumentHelp("Use this rules file instead of the built-in backends.json.", valueName: "FILE"))
+    var path: String?
+
+    func load() throws -> RuleSet {
+        try Octet.loadRules(from: path)
+    }
+}
+
+/// Writes a line to standard output.
+func emit(_ text: String) {
+    print(text, terminator: text.hasSuffix("\n") ? "" : "\n")
+}

@@ -1,0 +1,96 @@
+/// Everything a backend needs to decide whether it can run an op and how: kind, types,
+/// shapes, convolution geometry, quantization scheme and fused post-ops.
+///
+/// Shapes are NCHW-logical for convolutions (`input` N x C x H x W, `weight`
+/// OC x IC/groups x KH x KW; for a transposed convolution `weight` is
+/// IC x OC/groups x KH x KW as in ONNX and PyTorch) and `[batch..., M, K]`, `[K, N]`
+/// for linear and matmul (`weight` is then N x K for linear, like PyTorch, and
+/// `[batch..., K, N]` for matmul's second activation).
+public struct OpSignature: Sendable, Hashable, CustomStringConvertible {
+    public var kind: OpKind
+    public var precision: Precision
+    /// Element type of the (first) input activation.
+    public var inputType: DType
+    /// Element type of the weights, or of matmul's second input.
+    public var weightType: DType
+    /// Element type of the output (`u8` requantized, `f32` dequantized, ...).
+    public var outputType: DType
+    public var input: TensorShape
+    public var weight: TensorShape
+    /// Convolution geometry; `nil` for linear and matmul.
+    public var convolution: ConvolutionGeometry?
+    /// Quantization scheme; `nil` for fp32 and fp16.
+    public var quantization: QuantizationScheme?
+    /// Post-ops fused into the output, applied in order.
+    public var postOps: [PostOp]
+    /// Optional label (a graph node's name) for traces.
+    public var label: String?
+
+    public init(
+        kind: OpKind, precision: Precision, inputType: DType, weightType: DType, outputType: DType,
+        input: TensorShape, weight: TensorShape, convolution: ConvolutionGeometry? = nil,
+        quantization: QuantizationScheme? = nil, postOps: [PostOp] = [], label: String? = nil
+    ) {
+        self.kind = kind
+        self.precision = precision
+        self.inputType = inputType
+        self.weightType = weightType
+        self.outputType = outputType
+        self.input = input
+        self.weight = weight
+        self.convolution = convolution
+        self.quantization = quantization
+        self.postOps = postOps
+        self.label = label
+    }
+
+    public var description: String { SignatureFormatter.oneLine(self) }
+}
+
+/// Strides, pads, dilations, groups and output padding of a 2-D convolution.
+public struct ConvolutionGeometry: Sendable, Hashable {
+    public var strideH: Int, strideW: Int
+    /// Padding: top, left, bottom, right.
+    public var padTop: Int, padLeft: Int, padBottom: Int, padRight: Int
+    public var dilationH: Int, dilationW: Int
+    public var groups: Int
+    /// Extra output rows and columns of a transposed convolution.
+    public var outputPaddingH: Int, outputPaddingW: Int
+
+    public init(
+        stride: (Int, Int) = (1, 1), pads: (top: Int, left: Int, bottom: Int, right: Int) = (0, 0, 0, 0),
+        dilation: (Int, Int) = (1, 1), groups: Int = 1, outputPadding: (Int, Int) = (0, 0)
+    ) {
+        (strideH, strideW) = stride
+        (padTop, padLeft, padBottom, padRight) = pads
+        (dilationH, dilationW) = dilation
+        self.groups = groups
+        (outputPaddingH, outputPaddingW) = outputPadding
+    }
+}
+
+/// How an INT8 op's operands are quantized.
+public struct QuantizationScheme: Sendable, Hashable {
+    /// One weight scale per output channel (otherwise per tensor).
+    public var perChannelWeights: Bool
+    /// Every weight zero point is 0 (PyTorch's `is_weight_symmetric_quant`).
+    public var symmetricWeights: Bool
+    /// Activation zero point (per tensor).
+    public var inputZeroPoint: Int32
+    /// Weight zero point (per tensor; 0 when symmetric s8).
+    public var weightZeroPoint: Int32
+    /// Activations limited to 7 bits (PyTorch's `reduce_range`).
+    public var reduceRange: Bool
+    /// Activations quantized per call from their observed range (dynamic quantization).
+    public var dynamic: Bool
+
+    public init(perChannelWeights: Bool = true, symmetricWeights: Bool = true, inputZeroPoint: Int32 = 0,
+                weightZeroPoint: Int32 = 0, reduceRange: Bool = false, dynamic: Bool = false) {
+        self.perChannelWeights = perChannelWeights
+        self.symmetricWeights = symmetricWeights
+        self.inputZeroPoint = inputZeroPoint
+        self.weightZeroPoint = weightZeroPoint
+        self.reduceRange = reduceRange
+        self.dynamic = dynamic
+    }
+}

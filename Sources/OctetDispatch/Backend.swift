@@ -1,0 +1,100 @@
+import OctetCore
+import OctetCPU
+
+/// A set of kernels for some ops on some CPUs. A backend answers whether it can run an
+/// op (and if not, why, in words), states what it needs, and prepares kernels that own
+/// their packed weights.
+///
+/// Built-in backends register under stable names (`onednn`, `packed`, `qnnpack-ref`,
+/// `fp16`, `fp32-ref`); a user's backend registers the same way.
+public protocol Backend: Sendable {
+    /// Stable name used in rules files and traces.
+    var name: String { get }
+    /// Version of the backend (or of the library behind it).
+    var version: String { get }
+    /// One line for `octet backends`: what the backend is.
+    var summary: String { get }
+    /// What the backend needs from the CPU.
+    var requirements: BackendRequirements { get }
+
+    /// Whether the backend can run `signature` on `cpu`; if it can, the kernel it would
+    /// use (e.g. `avx2 exact 4x24`), and if not, why.
+    func capability(for signature: OpSignature, on cpu: CPUFeatures) -> Capability
+
+    /// Builds a kernel for `signature` with its constant operands, packing weights once.
+    func prepare(_ signature: OpSignature, constants: OpConstants, on cpu: CPUFeatures) throws -> any Kernel
+}
+
+/// A prepared op: packed weights plus whatever the backend needs to run it many times,
+/// from many threads at once.
+public protocol Kernel: Sendable {
+    /// The implementation, for traces (e.g. `jit_uni_int8:avx2`, `scalar`).
+    var implementation: String { get }
+    /// Runs the op on `inputs`, writing into `output`, which has the op's output shape.
+    func run(inputs: [Tensor], output: inout Tensor) throws
+}
+
+/// The constant operands of an op, handed to `Backend.prepare`.
+public struct OpConstants: Sendable {
+    /// The weight tensor (quantized ones carry their `QuantParams`); `nil` for matmul.
+    public var weight: Tensor?
+    /// Bias, f32 or s32 (scale `s_in * s_w`).
+    public var bias: Tensor?
+    /// Quantization of the input activation (static quantization).
+    public var inputQuantization: QuantParams?
+    /// Quantization of the output (when the op requantizes).
+    public var outputQuantization: QuantParams?
+
+    public init(weight: Tensor? = nil, bias: Tensor? = nil, inputQuantization: QuantParams? = nil, outputQuantization: QuantParams? = nil) {
+        self.weight = weight
+        self.bias = bias
+        self.inputQuantization = inputQuantization
+        self.outputQuantization = outputQuantization
+    }
+}
+
+/// A backend's answer to "can you run this op?".
+public enum Capability: Sendable, Hashable {
+    /// Yes, with this kernel; `notes` say anything a user should know (e.g. "exact for
+    /// full-range u8", "needs 7-bit activations").
+    case supported(kernel: String, notes: [String] = [])
+    /// No, and why.
+    case declined(reason: String)
+
+    public var isSupported: Bool { if case .supported = self { true } else { false } }
+}
+
+/// What a backend needs from the CPU: every one of `features`, on one of `architectures`.
+public struct BackendRequirements: Sendable, Hashable, CustomStringConvertible {
+    /// ISA features that must all be usable.
+    public var features: Set<ISAFeature>
+    /// Architectures it runs on; empty means any.
+    public var architectures: Set<String>
+    /// Free-text notes (optional faster paths, e.g. "uses AVX-512 VNNI and AMX when present").
+    public var notes: String
+
+    public init(features: Set<ISAFeature> = [], architectures: Set<String> = [], notes: String = "") {
+        self.features = features
+        self.architectures = architectures
+        self.notes = notes
+    }
+
+    /// Whether a CPU meets the requirements, and if not, what it lacks.
+    public func check(_ cpu: CPUFeatures) -> (available: Bool, reason: String) {
+        if !architectures.isEmpty && !architectures.contains(cpu.architecture) {
+            return (false, "needs \(architectures.sorted().joined(separator: " or ")), \(cpu.displayName) is \(cpu.architecture)")
+        }
+        let missing = features.subtracting(cpu.features).sorted()
+        if !missing.isEmpty {
+            return (false, "needs \(missing.map(\.rawValue).joined(separator: ", ")), which \(cpu.displayName) lacks")
+        }
+        return (true, features.isEmpty ? "no ISA requirement" : "has \(features.sorted().map(\.rawValue).joined(separator: ", "))")
+    }
+
+    public var description: String {
+        var parts: [String] = []
+        if !architectures.isEmpty { parts.append(architectures.sorted().joined(separator: "|")) }
+        if !features.isEmpty { parts.append(features.sorted().map(\.rawValue).joined(separator: "+")) }
+        return parts.isEmpty ? "any CPU" : parts.joined(separator: " ")
+    }
+}

@@ -1,0 +1,79 @@
+import Foundation
+import OctetCore
+import OctetCPU
+
+extension DispatchTrace {
+    /// The trace as JSON: `{"cpu": …, "rules_source": …, "ops": [{"op", "signature",
+    /// "backend", "kernel", "rule", "why", "rules": [{"id", "matched", "reason",
+    /// "backend"}], "preferred", "fallbacks": [{"backend", "reason", "chosen"}],
+    /// "notes", "time_ms"}]}`. Keys are stable: scripts rely on them.
+    public func json(pretty: Bool = true) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = pretty ? [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
+        let data = try encoder.encode(TraceJSON(self))
+        return String(decoding: data, as: UTF8.self)
+    }
+}
+
+private struct TraceJSON: Encodable {
+    struct CPU: Encodable {
+        var name: String
+        var origin: String
+        var architecture: String
+        var os: String
+        var features: [String]
+    }
+    struct Rule: Encodable {
+        var id: String
+        var matched: Bool
+        var reason: String
+        var backend: String
+    }
+    struct Attempt: Encodable {
+        var backend: String
+        var reason: String
+        var chosen: Bool
+        var rule: String?
+        var precision: String?
+    }
+    struct Op: Encodable {
+        var op: String
+        var label: String?
+        var signature: String
+        var backend: String?
+        var kernel: String?
+        var rule: String?
+        var why: String?
+        var rules: [Rule]
+        var preferred: Attempt?
+        var fallbacks: [Attempt]
+        var notes: [String]
+        var time_ms: Double?
+        var macs: Int
+    }
+    var cpu: CPU
+    var rules_source: String
+    var ops: [Op]
+
+    init(_ t: DispatchTrace) {
+        cpu = CPU(name: t.cpu.displayName, origin: t.cpu.origin.description, architecture: t.cpu.architecture,
+                  os: t.cpu.operatingSystem, features: t.cpu.features.sorted().map(\.rawValue))
+        rules_source = t.rulesSource
+        ops = t.ops.map { d in
+            func attempt(_ a: OpDispatch.Attempt) -> Attempt {
+                switch a.source {
+                case let .rule(id): Attempt(backend: a.backend, reason: a.reason, chosen: a.chosen, rule: id, precision: nil)
+                case let .fallback(p): Attempt(backend: a.backend, reason: a.reason, chosen: a.chosen, rule: nil, precision: p.rawValue)
+                }
+            }
+            let preferred = d.attempts.first { if case .rule = $0.source { true } else { false } }
+            return Op(
+                op: d.signature.kind.rawValue, label: d.signature.label, signature: d.signature.description,
+                backend: d.backend, kernel: d.kernel, rule: d.matchedRule, why: d.why,
+                rules: d.rules.map { Rule(id: $0.id, matched: $0.matched, reason: $0.reason, backend: $0.backend) },
+                preferred: preferred.map(attempt), fallbacks: d.fallbacks.map(attempt), notes: d.notes,
+                time_ms: d.durationNanoseconds.map { Double($0) / 1e6 }, macs: d.signature.macs
+            )
+        }
+    }
+}

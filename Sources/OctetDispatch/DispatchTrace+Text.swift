@@ -1,0 +1,62 @@
+import OctetCore
+
+extension DispatchTrace {
+    /// The trace as aligned text, one block per op.
+    public var text: String {
+        var lines = ["cpu    \(cpu.displayName) [\(cpu.architecture), \(cpu.features.sorted().map(\.rawValue).joined(separator: " "))]",
+                     "rules  \(rulesSource)"]
+        for (index, op) in ops.enumerated() {
+            lines.append("")
+            lines.append(contentsOf: Self.block(op, index: index))
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    static func block(_ op: OpDispatch, index: Int) -> [String] {
+        let s = op.signature
+        var out = ["#\(index) \(s.kind)\(s.label.map { " '\($0)'" } ?? "")"]
+        func row(_ label: String, _ text: String) { out.append("  " + label.padding(toLength: 10, withPad: " ", startingAt: 0) + text) }
+        row("signature", s.description)
+
+        let idWidth = max(op.rules.map(\.id.count).max() ?? 0, 4)
+        if op.rules.isEmpty { row("rules", "no rule covers \(s.kind) at \(s.precision)") }
+        for (i, r) in op.rules.enumerated() {
+            let status = r.matched ? "MATCH → \(r.backend)" : "no     \(r.reason)"
+            row(i == 0 ? "rules" : "", r.id.padding(toLength: idWidth, withPad: " ", startingAt: 0) + "  " + status)
+        }
+        if let why = op.why { row("why", why) }
+
+        let nameWidth = max(op.attempts.map(\.backend.count).max() ?? 0, 4)
+        var firstFallback = true
+        for a in op.attempts {
+            let label: String, origin: String
+            switch a.source {
+            case let .rule(id):
+                label = "preferred"
+                origin = "  (rule \(id))"
+            case let .fallback(p):
+                label = firstFallback ? "fallback" : ""
+                origin = firstFallback ? "  (\(p) fallback order)" : ""
+                firstFallback = false
+            }
+            row(label, a.backend.padding(toLength: nameWidth, withPad: " ", startingAt: 0) + "  " + (a.chosen ? "chosen, \(a.reason)" : a.reason) + origin)
+        }
+        if let b = op.backend {
+            row("backend", "\(b) (\(op.kernel ?? "?"))")
+        } else {
+            row("backend", "NONE: no registered backend can run this op")
+        }
+        for n in op.notes { row("note", n) }
+        if let ns = op.durationNanoseconds { row("time", String(format3(Double(ns) / 1e6)) + " ms") }
+        return out
+    }
+}
+
+/// `x` with three decimals, without Foundation.
+func format3(_ x: Double) -> String {
+    let scaled = (x * 1000).rounded()
+    let whole = Int(scaled / 1000)
+    let frac = Int(abs(scaled).truncatingRemainder(dividingBy: 1000))
+    let fracText = String(frac)
+    return "\(x < 0 && whole == 0 ? "-" : "")\(whole)." + String(repeating: "0", count: 3 - fracText.count) + fracText
+}
