@@ -50,6 +50,28 @@ private struct TraceJSON: Encodable {
         var notes: [String]
         var time_ms: Double?
         var macs: Int
+
+        enum CodingKeys: String, CodingKey {
+            case op, label, signature, backend, kernel, rule, why, rules, preferred, fallbacks, notes, time_ms, macs
+        }
+
+        /// Optional fields are written as `null`, never left out: the keys are the interface.
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(op, forKey: .op)
+            try c.encode(label, forKey: .label)
+            try c.encode(signature, forKey: .signature)
+            try c.encode(backend, forKey: .backend)
+            try c.encode(kernel, forKey: .kernel)
+            try c.encode(rule, forKey: .rule)
+            try c.encode(why, forKey: .why)
+            try c.encode(rules, forKey: .rules)
+            try c.encode(preferred, forKey: .preferred)
+            try c.encode(fallbacks, forKey: .fallbacks)
+            try c.encode(notes, forKey: .notes)
+            try c.encode(time_ms, forKey: .time_ms)
+            try c.encode(macs, forKey: .macs)
+        }
     }
     var cpu: CPU
     var rules_source: String

@@ -13,6 +13,13 @@ public struct OpDispatch: Sendable {
         public var reason: String
         /// The backend the rule prefers.
         public var backend: String
+
+        public init(id: String, matched: Bool, reason: String, backend: String) {
+            self.id = id
+            self.matched = matched
+            self.reason = reason
+            self.backend = backend
+        }
     }
 
     /// One backend considered, whether chosen or passed over.
@@ -28,6 +35,13 @@ public struct OpDispatch: Sendable {
         public var chosen: Bool
         /// Why it was passed over, or the kernel and notes when chosen.
         public var reason: String
+
+        public init(backend: String, source: Source, chosen: Bool, reason: String) {
+            self.backend = backend
+            self.source = source
+            self.chosen = chosen
+            self.reason = reason
+        }
     }
 
     public var signature: OpSignature

@@ -37,18 +37,29 @@ public enum RuleSetParser {
         do {
             root = try JSONValue.parse(data)
         } catch {
-            throw RulesFileError(file: source, field: "", message: "not valid JSON: \(describe(error))")
+            throw RulesFileError(file: source, field: "", message: "not valid JSON: \(describe(error, in: data))")
         }
         var reader = Reader(file: source)
         return try reader.ruleSet(root)
     }
 
-    private static func describe(_ error: any Error) -> String {
-        if case let DecodingError.dataCorrupted(context) = error {
-            let underlying = (context.underlyingError as NSError?)?.userInfo[NSDebugDescriptionErrorKey] as? String
-            return underlying ?? context.debugDescription
+    /// The decoder's message, with the line and column JSONSerialization can locate.
+    private static func describe(_ error: any Error, in data: Data) -> String {
+        var message = "\(error)"
+        if case let DecodingError.dataCorrupted(context) = error { message = context.debugDescription }
+        do {
+            _ = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])
+        } catch {
+            let detail = (error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String ?? ""
+            if let range = detail.range(of: "character "), let offset = Int(detail[range.upperBound...].prefix { $0.isNumber }) {
+                let prefix = data.prefix(offset)
+                let line = prefix.filter { $0 == UInt8(ascii: "\n") }.count + 1
+                let column = offset - (prefix.lastIndex(of: UInt8(ascii: "\n")).map { $0 + 1 } ?? 0) + 1
+                return "\(detail.hasSuffix(".") ? String(detail.dropLast()) : detail) (line \(line), column \(column))"
+            }
+            if !detail.isEmpty { return detail }
         }
-        return "\(error)"
+        return message
     }
 }
 

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# End-to-end checks of the `octet` command line: the JSON interfaces scripts rely on,
+# exit codes and error messages, and the build-time rules validator.
+# Usage: scripts/cli-tests.sh [BIN_DIR]   (default: .build/debug)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+bin=${1:-.build/debug}
+octet="$bin/octet"
+tool="$bin/OctetRulesTool"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+passed=0; failed=0
+
+check() { # name, command...
+    local name=$1; shift
+    if "$@" >"$tmp/out" 2>"$tmp/err"; then passed=$((passed + 1)); echo "ok    $name"
+    else failed=$((failed + 1)); echo "FAIL  $name"; sed 's/^/      /' "$tmp/out" "$tmp/err" | head -20; fi
+}
+fails_with() { # name, expected stderr text, command...
+    local name=$1 text=$2; shift 2
+    if "$@" >"$tmp/out" 2>"$tmp/err"; then failed=$((failed + 1)); echo "FAIL  $name (exit 0, expected an error)"
+    elif grep -qF -- "$text" "$tmp/err"; then passed=$((passed + 1)); echo "ok    $name"
+    else failed=$((failed + 1)); echo "FAIL  $name (stderr lacks '$text')"; sed 's/^/      /' "$tmp/err" | head -5; fi
+}
+json() { # python expression over `d`, reading stdin
+    python3 -c "import json,sys; d=json.load(sys.stdin); assert $1, d" 
+}
+
+check "cpu --json has the stable keys" sh -c "'$octet' cpu --json | python3 -c \"import json,sys; d=json.load(sys.stdin); f=d['features']; assert all(k in d for k in ('vendor','model','cores')); assert all(k in f and isinstance(f[k], bool) for k in 'avx2 fma f16c avx512f avx512bw avx512_vnni avx_vnni avx512_bf16 amx_tile amx_int8 amx_bf16 neon'.split())\""
+check "cpu --cpu sapphire-rapids reports AMX" sh -c "'$octet' cpu --cpu sapphire-rapids --json | python3 -c \"import json,sys; d=json.load(sys.stdin); assert d['features']['amx_int8'] and not d['features']['neon']\""
+check "cpu text" sh -c "'$octet' cpu | grep -q '^avx2 '"
+check "backends --json is an array of {name, available, reason}" sh -c "'$octet' backends --json | python3 -c \"import json,sys; d=json.load(sys.stdin); assert isinstance(d, list) and d and all({'name','available','reason'} <= set(x) for x in d)\""
+check "dispatch-trace zen3 → rule x86-conv-packed" sh -c "'$octet' dispatch-trace --op conv2d --input 1x64x56x56 --weight 64x64x3x3 --stride 1 --pad 1 --groups 1 --dtype u8s8 --cpu zen3 --json | python3 -c \"import json,sys; d=json.load(sys.stdin); o=d['ops'][0]; assert 'cpu' in d and o['op']=='conv2d' and o['rule']=='x86-conv-packed'; r=o['rules']; assert r[0]['id']=='x86-conv-onednn' and not r[0]['matched'] and 'avx512_vnni' in r[0]['reason']; assert 'fallbacks' in o and 'backend' in o and 'signature' in o\""
+check "dispatch-trace sapphire-rapids → rule x86-conv-onednn" sh -c "'$octet' dispatch-trace --op conv2d --input 1x64x56x56 --weight 64x64x3x3 --pad 1 --cpu sapphire-rapids --json | python3 -c \"import json,sys; d=json.load(sys.stdin); o=d['ops'][0]; assert o['rule']=='x86-conv-onednn' and o['rules'][0]['matched']\""
+check "dispatch-trace linear" sh -c "'$octet' dispatch-trace --op linear --m 1 --k 768 --n 3072 --cpu sapphire-rapids | grep -q 'x86-linear-packed  MATCH'"
+check "dispatch-trace feature list" sh -c "'$octet' dispatch-trace --op conv2d --input 1x8x8x8 --weight 8x8x1x1 --cpu avx2,fma,avx512_vnni --json | python3 -c \"import json,sys; d=json.load(sys.stdin); assert d['ops'][0]['rule']=='x86-conv-onednn'\""
+check "dispatch-trace --rules custom file" sh -c "printf '%s' '{\"schema_version\":1,\"fallback\":{},\"rules\":[{\"id\":\"mine\",\"ops\":[\"linear\"],\"backend\":\"b\",\"why\":\"w\"}]}' > '$tmp/r.json' && '$octet' dispatch-trace --op linear --m 2 --k 3 --n 4 --rules '$tmp/r.json' --json | python3 -c \"import json,sys; d=json.load(sys.stdin); assert d['ops'][0]['rule']=='mine'\""
+
+fails_with "unknown --cpu" "neither a preset" "$octet" dispatch-trace --op linear --m 1 --k 2 --n 3 --cpu zen9
+fails_with "bad shapes" "expects 32 input channels" "$octet" dispatch-trace --op conv2d --input 1x64x56x56 --weight 64x32x3x3
+fails_with "unknown op" "unknown op 'conv3d'" "$octet" dispatch-trace --op conv3d --m 1 --k 2 --n 3
+fails_with "missing linear sizes" "needs --m, --k and --n" "$octet" dispatch-trace --op linear --m 1
+printf '{"schema_version": 1,\n "rules": [,]}' > "$tmp/badjson.json"
+fails_with "rules file: bad JSON" "line 2" "$octet" backends --rules "$tmp/badjson.json"
+printf '%s' '{"schema_version":1,"fallback":{},"rules":[{"id":"broken-rule","ops":["conv2d"],"when":[{"field":"grups","op":"<=","value":1}],"backend":"b","why":"w"}]}' > "$tmp/bad.json"
+fails_with "rules file: unknown field names file, rule and field" "$tmp/bad.json: rule 'broken-rule', field rules[0].when[0].field: unknown field 'grups'" "$octet" backends --rules "$tmp/bad.json"
+fails_with "rules file: missing" "cannot read the file" "$octet" backends --rules "$tmp/nope.json"
+fails_with "build tool refuses a broken rules file" "rule 'broken-rule', field rules[0].when[0].field" "$tool" "$tmp/bad.json" "$tmp/out.swift"
+check "build tool embeds a valid rules file" sh -c "'$tool' backends.json '$tmp/ok.swift' && grep -q 'static let ruleCount' '$tmp/ok.swift'"
+
+echo
+echo "cli: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
