@@ -28,6 +28,9 @@ let package = Package(
             dependencies: ["CLibCPUID"]
         ),
 
+        // FP16-weight GEMM micro-kernels and binary16 conversion, in C (no global ISA flags).
+        .target(name: "COctetFP16Kernels"),
+
         // Swift modules, bottom to top.
         .target(name: "OctetCore"),
         .target(name: "OctetCPU", dependencies: ["OctetCore", "COctetCPUProbe"]),
@@ -46,7 +49,8 @@ let package = Package(
             dependencies: ["OctetCore", "OctetCPU", "OctetRules"],
             plugins: ["EmbedDefaultRules"]
         ),
-        .target(name: "Octet", dependencies: ["OctetCore", "OctetCPU", "OctetRules", "OctetDispatch"]),
+        .target(name: "OctetFP16", dependencies: ["OctetCore", "OctetCPU", "OctetDispatch", "COctetFP16Kernels"]),
+        .target(name: "Octet", dependencies: ["OctetCore", "OctetCPU", "OctetRules", "OctetDispatch", "OctetFP16"]),
         .executableTarget(
             name: "OctetCLI",
             dependencies: [
@@ -60,6 +64,7 @@ let package = Package(
         .testTarget(name: "OctetCPUTests", dependencies: ["OctetCPU"]),
         .testTarget(name: "OctetRulesTests", dependencies: ["OctetRules"]),
         .testTarget(name: "OctetDispatchTests", dependencies: ["OctetDispatch", "Octet"]),
+        .testTarget(name: "OctetFP16Tests", dependencies: ["OctetFP16", "COctetFP16Kernels"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -22,7 +22,22 @@ public protocol Backend: Sendable {
     func capability(for signature: OpSignature, on cpu: CPUFeatures) -> Capability
 
     /// Builds a kernel for `signature` with its constant operands, packing weights once.
-    func prepare(_ signature: OpSignature, constants: OpConstants, on cpu: CPUFeatures) throws -> any Kernel
+    /// Backends must never pick code the machine running it cannot execute, whatever
+    /// `context.cpu` assumes.
+    func prepare(_ signature: OpSignature, constants: OpConstants, context: PrepareContext) throws -> any Kernel
+}
+
+/// What a backend knows when it prepares a kernel.
+public struct PrepareContext: Sendable {
+    /// The CPU the plan is for (detected, or assumed for planning).
+    public var cpu: CPUFeatures
+    /// Threads one call of the kernel may use (intra-op parallelism), ≥ 1.
+    public var threads: Int
+
+    public init(cpu: CPUFeatures, threads: Int = 1) {
+        self.cpu = cpu
+        self.threads = max(1, threads)
+    }
 }
 
 /// A prepared op: packed weights plus whatever the backend needs to run it many times,
@@ -30,8 +45,14 @@ public protocol Backend: Sendable {
 public protocol Kernel: Sendable {
     /// The implementation, for traces (e.g. `jit_uni_int8:avx2`, `scalar`).
     var implementation: String { get }
+    /// What preparation found that a user should hear about (e.g. weights that overflowed).
+    var warnings: [String] { get }
     /// Runs the op on `inputs`, writing into `output`, which has the op's output shape.
     func run(inputs: [Tensor], output: inout Tensor) throws
+}
+
+extension Kernel {
+    public var warnings: [String] { [] }
 }
 
 /// The constant operands of an op, handed to `Backend.prepare`.

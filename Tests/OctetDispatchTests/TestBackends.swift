@@ -16,7 +16,7 @@ struct FakeBackend: Backend {
         accepts.contains(signature.kind) ? .supported(kernel: "\(name)-kernel", notes: ["fake note"]) : .declined(reason: declineReason)
     }
 
-    func prepare(_ signature: OpSignature, constants: OpConstants, on cpu: CPUFeatures) throws -> any Kernel {
+    func prepare(_ signature: OpSignature, constants: OpConstants, context: PrepareContext) throws -> any Kernel {
         struct NoKernel: Kernel {
             var implementation: String { "none" }
             func run(inputs: [Tensor], output: inout Tensor) throws {}

@@ -1,0 +1,94 @@
+import OctetCore
+import OctetDispatch
+
+/// 2-D convolution (NCHW, any groups, strides, pads, dilations) through the fp16 GEMM:
+/// per image and group, im2col into `[OH·OW, C/g·KH·KW]`, multiply by the packed
+/// `[C/g·KH·KW, OC/g]` weights, scatter the result into NCHW.
+struct ConvFP16Kernel: Kernel {
+    let geometry: ConvolutionGeometry
+    let input: TensorShape
+    let outChannels: Int, kh: Int, kw: Int, oh: Int, ow: Int
+    let panels: [PackedPanels<UInt16>]   // one per group
+    let bias: [Float]?
+    let clamp: PostOpClamp
+    let gemm: PanelGEMM
+    let warnings: [String]
+    var implementation: String { "im2col + " + FP16ISA.name(gemm.isa) }
+
+    init(signature s: OpSignature, weight: Tensor, bias: [Float]?, clamp: PostOpClamp, gemm: PanelGEMM, tensorName: String) throws {
+        guard let g = s.convolution, let (oh, ow) = s.outputSpatial else { throw FP16BackendError.unsupported("invalid convolution geometry") }
+        geometry = g
+        input = s.input
+        outChannels = s.weight[0]
+        kh = s.weight[2]
+        kw = s.weight[3]
+        self.oh = oh
+        self.ow = ow
+        if let bias, bias.count != outChannels { throw FP16BackendError.biasCount(expected: outChannels, got: bias.count) }
+        let ocg = outChannels / g.groups
+        let kg = s.weight[1] * kh * kw
+        var packed: [PackedPanels<UInt16>] = []
+        var results: [FP16Conversion.Result?] = []
+        for group in 0..<g.groups {
+            // Weight [OC, C/g, KH, KW]: output channel j of the group is row (group*ocg + j),
+            // and its k-th (c, y, x) element sits at row * kg + k.
+            let (p, r) = try packWeight(weight, offset: group * ocg * kg, k: kg, n: ocg, nStride: kg, kStride: 1)
+            packed.append(p)
+            results.append(r)
+        }
+        panels = packed
+        self.bias = bias
+        self.clamp = clamp
+        self.gemm = gemm
+        warnings = conversionWarnings(merge(results), tensorName: tensorName, total: weight.shape.elementCount)
+    }
+
+    func run(inputs: [Tensor], output: inout Tensor) throws {
+        guard let x = inputs.first, x.dtype == .f32, x.shape == input else {
+            throw FP16BackendError.inputShape(expected: "\(input) f32", got: describeInput(inputs))
+        }
+        let (batch, channels, h, w) = (input[0], input[1], input[2], input[3])
+        try checkOutput(output, [batch, outChannels, oh, ow])
+        let groups = geometry.groups
+        let cg = channels / groups, ocg = outChannels / groups
+        let kg = cg * kh * kw, pixels = oh * ow
+        let columns = AlignedBuffer<Float>(count: pixels * kg)
+        let product = AlignedBuffer<Float>(count: pixels * ocg)
+        let g = geometry
+        try x.withUnsafeBufferPointer(as: Float.self) { src in
+            try output.withUnsafeMutableBufferPointer(as: Float.self) { dst in
+                for n in 0..<batch {
+                    for group in 0..<groups {
+                        // im2col: row = output pixel, column = (c, ky, kx) of the group.
+                        let col = columns.pointer
+                        for oy in 0..<oh {
+                            for ox in 0..<ow {
+                                var j = (oy * ow + ox) * kg
+                                for c in 0..<cg {
+                                    let plane = ((n * channels) + group * cg + c) * h * w
+                                    for ky in 0..<kh {
+                                        let iy = oy * g.strideH - g.padTop + ky * g.dilationH
+                                        for kx in 0..<kw {
+                                            let ix = ox * g.strideW - g.padLeft + kx * g.dilationW
+                                            col[j] = iy >= 0 && iy < h && ix >= 0 && ix < w ? src[plane + iy * w + ix] : 0
+                                            j += 1
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                        let groupBias = bias.map { Array($0[(group * ocg)..<((group + 1) * ocg)]) }
+                        withOptionalPointer(groupBias) { bp in
+                            gemm.run(m: pixels, a: columns.pointer, lda: kg, b: panels[group], c: product.pointer, ldc: ocg,
+                                     bias: bp, lo: clamp.lo, hi: clamp.hi)
+                        }
+                        for j in 0..<ocg {
+                            let plane = (n * outChannels + group * ocg + j) * pixels
+                            for p in 0..<pixels { dst[plane + p] = product.pointer[p * ocg + j] }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

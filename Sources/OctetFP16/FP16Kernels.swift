@@ -1,0 +1,141 @@
+import COctetFP16Kernels
+import OctetCore
+import OctetDispatch
+
+/// Packs one `K x N` weight matrix (element (k, n) at `n * nStride + k * kStride` of the
+/// tensor's storage) from an f32 or f16 tensor.
+func packWeight(_ w: Tensor, offset: Int, k: Int, n: Int, nStride: Int, kStride: Int) throws -> (PackedPanels<UInt16>, FP16Conversion.Result?) {
+    switch w.dtype {
+    case .f32:
+        return try w.withUnsafeBufferPointer(as: Float.self) { all in
+            let slice = UnsafeBufferPointer(rebasing: all[offset...])
+            let (panels, result) = PackedPanels.packFP16(k: k, n: n, source: slice, nStride: nStride, kStride: kStride)
+            return (panels, result)
+        }
+    case .f16:
+        return try w.withUnsafeBufferPointer(as: Float16.self) { all in
+            all.withMemoryRebound(to: UInt16.self) { bits in
+                let slice = UnsafeBufferPointer(rebasing: bits[offset...])
+                return (PackedPanels.packBits(k: k, n: n, source: slice, nStride: nStride, kStride: kStride), nil)
+            }
+        }
+    default:
+        throw FP16BackendError.unsupported("weights must be f32 or f16, got \(w.dtype)")
+    }
+}
+
+/// Sums the losses of several conversions.
+func merge(_ results: [FP16Conversion.Result?]) -> FP16Conversion.Result {
+    var total = FP16Conversion.Result(bits: [], overflowed: 0, flushedToZero: 0)
+    for case let r? in results {
+        total.overflowed += r.overflowed
+        total.flushedToZero += r.flushedToZero
+    }
+    return total
+}
+
+/// Checks that `output` has exactly `dims`.
+func checkOutput(_ output: Tensor, _ dims: [Int]) throws {
+    guard output.dtype == .f32, output.shape.dims == dims else { throw FP16BackendError.outputShape(expected: dims, got: output.shape) }
+}
+
+/// Linear: `[..., K] · Wᵀ + b`, W of shape N x K.
+struct LinearFP16Kernel: Kernel {
+    let k: Int, n: Int
+    let panels: PackedPanels<UInt16>
+    let bias: [Float]?
+    let clamp: PostOpClamp
+    let gemm: PanelGEMM
+    let warnings: [String]
+    var implementation: String { FP16ISA.name(gemm.isa) }
+
+    init(signature s: OpSignature, weight: Tensor, bias: [Float]?, clamp: PostOpClamp, gemm: PanelGEMM, tensorName: String) throws {
+        n = s.weight[0]
+        k = s.weight[1]
+        if let bias, bias.count != n { throw FP16BackendError.biasCount(expected: n, got: bias.count) }
+        // W is N x K row-major: element (k, n) sits at n * K + k.
+        let (p, r) = try packWeight(weight, offset: 0, k: k, n: n, nStride: k, kStride: 1)
+        panels = p
+        self.bias = bias
+        self.clamp = clamp
+        self.gemm = gemm
+        warnings = conversionWarnings(merge([r]), tensorName: tensorName, total: n * k)
+    }
+
+    func run(inputs: [Tensor], output: inout Tensor) throws {
+        guard let x = inputs.first, x.dtype == .f32, x.shape.rank >= 1, x.shape[-1] == k else {
+            throw FP16BackendError.inputShape(expected: "[..., \(k)] f32", got: describeInput(inputs))
+        }
+        let m = x.shape.elementCount / k
+        try checkOutput(output, Array(x.shape.dims.dropLast()) + [n])
+        try x.withUnsafeBufferPointer(as: Float.self) { a in
+            try output.withUnsafeMutableBufferPointer(as: Float.self) { c in
+                guard let ap = a.baseAddress, let cp = c.baseAddress else { return }
+                withOptionalPointer(bias) { bp in
+                    gemm.run(m: m, a: ap, lda: k, b: panels, c: cp, ldc: n, bias: bp, lo: clamp.lo, hi: clamp.hi)
+                }
+            }
+        }
+    }
+}
+
+/// Batched matmul with a constant right operand: `[b..., M, K] · [b..., K, N]` (or a
+/// single `[K, N]` shared by every batch).
+struct MatmulFP16Kernel: Kernel {
+    let k: Int, n: Int
+    let panels: [PackedPanels<UInt16>]
+    let bias: [Float]?
+    let clamp: PostOpClamp
+    let gemm: PanelGEMM
+    let warnings: [String]
+    var implementation: String { FP16ISA.name(gemm.isa) }
+
+    init(signature s: OpSignature, weight: Tensor, bias: [Float]?, clamp: PostOpClamp, gemm: PanelGEMM, tensorName: String) throws {
+        k = s.weight[-2]
+        n = s.weight[-1]
+        if let bias, bias.count != n { throw FP16BackendError.biasCount(expected: n, got: bias.count) }
+        let batches = s.weight.dims.dropLast(2).reduce(1, *)
+        var packed: [PackedPanels<UInt16>] = []
+        var results: [FP16Conversion.Result?] = []
+        for b in 0..<batches {
+            // Each batch's W is K x N row-major: element (k, n) at b*K*N + k*N + n.
+            let (p, r) = try packWeight(weight, offset: b * k * n, k: k, n: n, nStride: 1, kStride: n)
+            packed.append(p)
+            results.append(r)
+        }
+        panels = packed
+        self.bias = bias
+        self.clamp = clamp
+        self.gemm = gemm
+        warnings = conversionWarnings(merge(results), tensorName: tensorName, total: batches * k * n)
+    }
+
+    func run(inputs: [Tensor], output: inout Tensor) throws {
+        guard let x = inputs.first, x.dtype == .f32, x.shape.rank >= 2, x.shape[-1] == k else {
+            throw FP16BackendError.inputShape(expected: "[..., M, \(k)] f32", got: describeInput(inputs))
+        }
+        let m = x.shape[-2]
+        let batches = x.shape.dims.dropLast(2).reduce(1, *)
+        guard panels.count == 1 || panels.count == batches else {
+            throw FP16BackendError.inputShape(expected: "\(panels.count) batches of [M, \(k)]", got: describeInput(inputs))
+        }
+        try checkOutput(output, Array(x.shape.dims.dropLast()) + [n])
+        try x.withUnsafeBufferPointer(as: Float.self) { a in
+            try output.withUnsafeMutableBufferPointer(as: Float.self) { c in
+                guard let ap = a.baseAddress, let cp = c.baseAddress else { return }
+                withOptionalPointer(bias) { bp in
+                    for b in 0..<batches {
+                        gemm.run(m: m, a: ap + b * m * k, lda: k, b: panels[panels.count == 1 ? 0 : b],
+                                 c: cp + b * m * n, ldc: n, bias: bp, lo: clamp.lo, hi: clamp.hi)
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Calls `body` with a pointer to `values`, or nil.
+func withOptionalPointer<R>(_ values: [Float]?, _ body: (UnsafePointer<Float>?) throws -> R) rethrows -> R {
+    guard let values else { return try body(nil) }
+    return try values.withUnsafeBufferPointer { try body($0.baseAddress) }
+}
