@@ -6,6 +6,7 @@ let package = Package(
     products: [
         .library(name: "Octet", targets: ["Octet"]),
         .executable(name: "octet", targets: ["OctetCLI"]),
+        .executable(name: "octet-benchmarks", targets: ["OctetBenchmarks"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -57,6 +58,16 @@ let package = Package(
                 "Octet",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
+        ),
+
+        // Benchmarks: programs, not tests (`swift run -c release octet-benchmarks --help`).
+        .executableTarget(
+            name: "OctetBenchmarks",
+            dependencies: [
+                "OctetCore", "OctetCPU", "OctetFP16", "CDNNL",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Benchmarks/OctetBenchmarks"
         ),
 
         // Tests.

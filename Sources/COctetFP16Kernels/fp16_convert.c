@@ -1,4 +1,5 @@
 #include "octet_fp16.h"
+#include "fp16_inline.h"
 
 #include <math.h>
 #include <string.h>
@@ -46,23 +47,7 @@ uint16_t octet_f32_to_f16(float value) {
     return (uint16_t)(sign | h);
 }
 
-float octet_f16_to_f32(uint16_t bits) {
-    const uint32_t sign = ((uint32_t)bits & 0x8000u) << 16;
-    const uint32_t e = (bits >> 10) & 0x1Fu;
-    const uint32_t m = bits & 0x3FFu;
-    uint32_t out;
-    if (e == 0) {
-        const float v = (float)m * 5.9604644775390625e-8f; /* m · 2^-24, exact */
-        return sign ? -v : v;
-    } else if (e == 31) {
-        out = sign | 0x7F800000u | (m << 13);
-    } else {
-        out = sign | ((e + 112u) << 23) | (m << 13);
-    }
-    float f;
-    memcpy(&f, &out, sizeof f);
-    return f;
-}
+float octet_f16_to_f32(uint16_t bits) { return octet_f16_to_f32_inline(bits); }
 
 #if OCTET_X86
 __attribute__((target("avx2,f16c")))

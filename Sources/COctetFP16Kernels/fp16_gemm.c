@@ -1,4 +1,5 @@
 #include "octet_fp16.h"
+#include "fp16_inline.h"
 
 #include <math.h>
 #include <string.h>
@@ -14,7 +15,7 @@ enum { NR = OCTET_FP16_NR, MR = OCTET_FP16_MR, KC = 256 };
 
 /* ---- Scalar micro-kernel: portable, one rows x 16 tile. -------------------------- */
 
-static inline float load_b_f16(const uint16_t *b, size_t j) { return octet_f16_to_f32(b[j]); }
+static inline float load_b_f16(const uint16_t *b, size_t j) { return octet_f16_to_f32_inline(b[j]); }
 static inline float load_b_f32(const float *b, size_t j) { return b[j]; }
 
 #define DEFINE_SCALAR_KERNEL(NAME, BTYPE, LOAD)                                                   \
@@ -28,7 +29,7 @@ static inline float load_b_f32(const float *b, size_t j) { return b[j]; }
             for (size_t j = 0; j < NR; j++) b[j] = LOAD(B + k * NR, j);                           \
             for (size_t r = 0; r < mr; r++) {                                                     \
                 const float a = A[r * lda + k];                                                   \
-                for (size_t j = 0; j < NR; j++) acc[r][j] = fmaf(a, b[j], acc[r][j]);             \
+                for (size_t j = 0; j < NR; j++) acc[r][j] += a * b[j]; /* not fmaf: a libm call */ \
             }                                                                                     \
         }                                                                                         \
         for (size_t r = 0; r < mr; r++) {                                                         \

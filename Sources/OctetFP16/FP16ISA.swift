@@ -20,3 +20,6 @@ enum FP16ISA {
         isa == OCTET_FP16_AVX2 ? "avx2+fma+f16c 6x16" : "scalar 6x16"
     }
 }
+
+/// The FP16 kernel this machine runs (for benchmarks in this package).
+package func FP16ISA_host() -> octet_fp16_isa { FP16ISA.host }
