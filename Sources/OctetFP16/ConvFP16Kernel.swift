@@ -27,20 +27,12 @@ struct ConvFP16Kernel: Kernel {
         if let bias, bias.count != outChannels { throw FP16BackendError.biasCount(expected: outChannels, got: bias.count) }
         let ocg = outChannels / g.groups
         let kg = s.weight[1] * kh * kw
-        var packed: [PackedPanels<UInt16>] = []
-        var results: [FP16Conversion.Result?] = []
-        for group in 0..<g.groups {
-            // Weight [OC, C/g, KH, KW]: output channel j of the group is row (group*ocg + j),
-            // and its k-th (c, y, x) element sits at row * kg + k.
-            let (p, r) = try packWeight(weight, offset: group * ocg * kg, k: kg, n: ocg, nStride: kg, kStride: 1)
-            packed.append(p)
-            results.append(r)
-        }
-        panels = packed
+        // Weight [OC, C/g, KH, KW]: group g is the OC/g x kg matrix starting at g*ocg*kg,
+        // whose element (k, j) — input (c, y, x) k of output channel j — sits at j*kg + k.
+        (panels, warnings) = try packMatrices(weight, count: g.groups, k: kg, n: ocg, nStride: kg, kStride: 1, tensorName: tensorName)
         self.bias = bias
         self.clamp = clamp
         self.gemm = gemm
-        warnings = conversionWarnings(merge(results), tensorName: tensorName, total: weight.shape.elementCount)
     }
 
     func run(inputs: [Tensor], output: inout Tensor) throws {

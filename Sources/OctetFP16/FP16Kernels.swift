@@ -24,14 +24,18 @@ func packWeight(_ w: Tensor, offset: Int, k: Int, n: Int, nStride: Int, kStride:
     }
 }
 
-/// Sums the losses of several conversions.
-func merge(_ results: [FP16Conversion.Result?]) -> FP16Conversion.Result {
-    var total = FP16Conversion.Result(bits: [], overflowed: 0, flushedToZero: 0)
-    for case let r? in results {
-        total.overflowed += r.overflowed
-        total.flushedToZero += r.flushedToZero
+/// Packs `count` consecutive `K x N` matrices of `w` (matrix i starts at `i * k * n`) and
+/// returns them with the warnings their conversion to binary16 raised.
+func packMatrices(_ w: Tensor, count: Int, k: Int, n: Int, nStride: Int, kStride: Int, tensorName: String) throws -> ([PackedPanels<UInt16>], [String]) {
+    var packed: [PackedPanels<UInt16>] = []
+    var lost = FP16Conversion.Result(bits: [], overflowed: 0, flushedToZero: 0)
+    for i in 0..<count {
+        let (p, r) = try packWeight(w, offset: i * k * n, k: k, n: n, nStride: nStride, kStride: kStride)
+        packed.append(p)
+        lost.overflowed += r?.overflowed ?? 0
+        lost.flushedToZero += r?.flushedToZero ?? 0
     }
-    return total
+    return (packed, conversionWarnings(lost, tensorName: tensorName, total: count * k * n))
 }
 
 /// Checks that `output` has exactly `dims`.
@@ -54,12 +58,11 @@ struct LinearFP16Kernel: Kernel {
         k = s.weight[1]
         if let bias, bias.count != n { throw FP16BackendError.biasCount(expected: n, got: bias.count) }
         // W is N x K row-major: element (k, n) sits at n * K + k.
-        let (p, r) = try packWeight(weight, offset: 0, k: k, n: n, nStride: k, kStride: 1)
-        panels = p
+        let (p, w) = try packMatrices(weight, count: 1, k: k, n: n, nStride: k, kStride: 1, tensorName: tensorName)
+        (panels, warnings) = (p[0], w)
         self.bias = bias
         self.clamp = clamp
         self.gemm = gemm
-        warnings = conversionWarnings(merge([r]), tensorName: tensorName, total: n * k)
     }
 
     func run(inputs: [Tensor], output: inout Tensor) throws {
@@ -94,20 +97,12 @@ struct MatmulFP16Kernel: Kernel {
         k = s.weight[-2]
         n = s.weight[-1]
         if let bias, bias.count != n { throw FP16BackendError.biasCount(expected: n, got: bias.count) }
-        let batches = s.weight.dims.dropLast(2).reduce(1, *)
-        var packed: [PackedPanels<UInt16>] = []
-        var results: [FP16Conversion.Result?] = []
-        for b in 0..<batches {
-            // Each batch's W is K x N row-major: element (k, n) at b*K*N + k*N + n.
-            let (p, r) = try packWeight(weight, offset: b * k * n, k: k, n: n, nStride: 1, kStride: n)
-            packed.append(p)
-            results.append(r)
-        }
-        panels = packed
+        // Each batch's W is K x N row-major: element (k, n) at k*N + n.
+        (panels, warnings) = try packMatrices(weight, count: s.weight.dims.dropLast(2).reduce(1, *), k: k, n: n,
+                                              nStride: 1, kStride: n, tensorName: tensorName)
         self.bias = bias
         self.clamp = clamp
         self.gemm = gemm
-        warnings = conversionWarnings(merge(results), tensorName: tensorName, total: batches * k * n)
     }
 
     func run(inputs: [Tensor], output: inout Tensor) throws {
