@@ -51,7 +51,10 @@ let package = Package(
             plugins: ["EmbedDefaultRules"]
         ),
         .target(name: "OctetFP16", dependencies: ["OctetCore", "OctetCPU", "OctetDispatch", "COctetFP16Kernels"]),
-        .target(name: "Octet", dependencies: ["OctetCore", "OctetCPU", "OctetRules", "OctetDispatch", "OctetFP16"]),
+        .target(name: "OctetQNNPack", dependencies: ["OctetCore", "OctetCPU", "OctetDispatch"]),
+        .target(name: "Octet", dependencies: ["OctetCore", "OctetCPU", "OctetRules", "OctetDispatch", "OctetFP16", "OctetQNNPack"]),
+        // The backend conformance harness, shared by tests (not a product).
+        .target(name: "OctetConformance", dependencies: ["OctetCore", "OctetCPU", "OctetDispatch", "OctetQNNPack"]),
         .executableTarget(
             name: "OctetCLI",
             dependencies: [
@@ -76,6 +79,7 @@ let package = Package(
         .testTarget(name: "OctetRulesTests", dependencies: ["OctetRules"]),
         .testTarget(name: "OctetDispatchTests", dependencies: ["OctetDispatch", "Octet"]),
         .testTarget(name: "OctetFP16Tests", dependencies: ["OctetFP16", "COctetFP16Kernels"]),
+        .testTarget(name: "OctetQNNPackTests", dependencies: ["OctetQNNPack", "OctetConformance", "Octet"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -12,7 +12,7 @@ struct DispatchTraceCommand: ParsableCommand {
         """
     )
 
-    @Option(help: "Op kind: \(OpKind.allCases.map(\.rawValue).joined(separator: ", ")).")
+    @Option(help: "Op kind: conv2d, conv_transpose2d, linear, matmul.")
     var op: String
 
     @Option(help: ArgumentHelp("Convolution input N x C x H x W, or linear/matmul activations [..., M, K].", valueName: "SHAPE"))
@@ -54,8 +54,9 @@ struct DispatchTraceCommand: ParsableCommand {
     }
 
     func makeSignature() throws -> OpSignature {
-        guard let kind = OpKind(rawValue: op) else {
-            throw ValidationError("--op: unknown op '\(op)'; expected one of \(OpKind.allCases.map(\.rawValue).joined(separator: ", "))")
+        let traced: [OpKind] = [.conv2d, .convTranspose2d, .linear, .matmul]
+        guard let kind = OpKind(rawValue: op), traced.contains(kind) else {
+            throw ValidationError("--op: unknown op '\(op)'; expected one of \(traced.map(\.rawValue).joined(separator: ", "))")
         }
         guard let types = OperandTypes(parsing: dtype) else {
             throw ValidationError("--dtype: unknown '\(dtype)'; expected one of \(OperandTypes.spellings.joined(separator: ", "))")
@@ -102,6 +103,8 @@ struct DispatchTraceCommand: ParsableCommand {
             signature = OpSignature(kind: kind, precision: types.precision, inputType: types.input, weightType: types.weight,
                                     outputType: output ?? types.defaultOutput, input: inputShape, weight: weightShape,
                                     quantization: types.precision == .int8 ? scheme : nil, postOps: post, label: label)
+        default:
+            throw ValidationError("--op \(op) cannot be traced from the command line")
         }
         do {
             try signature.validate()

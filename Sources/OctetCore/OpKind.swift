@@ -8,11 +8,43 @@ public enum OpKind: String, Sendable, Hashable, CaseIterable, Codable, CustomStr
     case linear
     /// Batched matrix multiplication of two activations (attention).
     case matmul
+    /// Elementwise sum of two tensors (NumPy broadcasting), each with its own scale.
+    case add
+    /// Elementwise product of two tensors (NumPy broadcasting).
+    case mul
+    /// `max(x, 0)`.
+    case relu
+    /// `min(max(x, clipMin), clipMax)`.
+    case clip
+    case sigmoid
+    case tanh
+    /// `x · relu6(x + 3) / 6`.
+    case hardswish
+    /// `x · Φ(x)` (the exact, erf-based form).
+    case gelu
+    /// 2-D max pooling (NCHW).
+    case maxPool2d = "max_pool2d"
+    /// 2-D average pooling (NCHW).
+    case avgPool2d = "avg_pool2d"
+    /// Average over H and W, keeping N x C x 1 x 1.
+    case globalAvgPool = "global_avg_pool"
+    /// Join tensors along `axis`.
+    case concat
+    /// Softmax along `axis`.
+    case softmax
+    /// Layer normalization over the dimensions from `axis` to the last.
+    case layerNorm = "layer_norm"
 
     public var description: String { rawValue }
 
     /// Whether the op is a convolution of either direction.
     public var isConvolution: Bool { self == .conv2d || self == .convTranspose2d }
+
+    /// Whether the op multiplies by a weight matrix (the ops the GEMM backends run).
+    public var isMatrixProduct: Bool { isConvolution || self == .linear || self == .matmul }
+
+    /// Unary elementwise functions.
+    public var isUnaryElementwise: Bool { [.relu, .clip, .sigmoid, .tanh, .hardswish, .gelu].contains(self) }
 }
 
 /// The arithmetic an op runs in.
@@ -46,5 +78,21 @@ public enum PostOp: Sendable, Hashable, CustomStringConvertible {
         case .relu: "relu"
         case let .clip(lo, hi): "clip(\(lo), \(hi))"
         }
+    }
+}
+
+extension PostOp {
+    /// The interval a sequence of ReLU / Clip post-ops confines real outputs to.
+    public static func realRange(of postOps: [PostOp]) -> (lo: Float, hi: Float) {
+        var lo = -Float.infinity, hi = Float.infinity
+        for p in postOps {
+            switch p {
+            case .relu: lo = max(lo, 0)
+            case let .clip(a, b):
+                lo = max(lo, a)
+                hi = min(hi, b)
+            }
+        }
+        return (lo, hi)
     }
 }

@@ -53,6 +53,9 @@ extension OpSignature {
         case .convTranspose2d:
             guard outputSpatial != nil, let g = convolution?.groups, g > 0 else { return nil }
             return GemmShape(batch: g, m: input[0] * input[2] * input[3], n: weight[1] * weight[2] * weight[3], k: weight[0] / g)
+        case .add, .mul, .relu, .clip, .sigmoid, .tanh, .hardswish, .gelu, .maxPool2d, .avgPool2d, .globalAvgPool,
+             .concat, .softmax, .layerNorm:
+            return nil
         }
     }
 
@@ -65,6 +68,10 @@ extension OpSignature {
     /// Checks that the shapes and geometry describe a computable op; the error says
     /// which part is wrong and what was expected.
     public func validate() throws(SignatureError) {
+        guard kind.isMatrixProduct else {
+            try validateNonMatrixOp()
+            return
+        }
         switch kind {
         case .linear:
             guard input.rank >= 1 else { throw .shape("linear input must have at least 1 dimension, got \(input)") }
@@ -96,6 +103,8 @@ extension OpSignature {
                 }
             }
             guard outputSpatial != nil else { throw .geometry("kernel \(weight[2])x\(weight[3]) (dilated) does not fit the padded input \(input[2])x\(input[3])") }
+        default:
+            break
         }
         guard input.elementCount > 0, weight.elementCount > 0 else { throw .shape("empty operand: input \(input), weight \(weight)") }
     }

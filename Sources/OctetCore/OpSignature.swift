@@ -23,13 +23,16 @@ public struct OpSignature: Sendable, Hashable, CustomStringConvertible {
     public var quantization: QuantizationScheme?
     /// Post-ops fused into the output, applied in order.
     public var postOps: [PostOp]
+    /// Attributes of the ops that are not matrix products (pooling, axis, ...).
+    public var attributes: OpAttributes
     /// Optional label (a graph node's name) for traces.
     public var label: String?
 
     public init(
         kind: OpKind, precision: Precision, inputType: DType, weightType: DType, outputType: DType,
         input: TensorShape, weight: TensorShape, convolution: ConvolutionGeometry? = nil,
-        quantization: QuantizationScheme? = nil, postOps: [PostOp] = [], label: String? = nil
+        quantization: QuantizationScheme? = nil, postOps: [PostOp] = [], attributes: OpAttributes = OpAttributes(),
+        label: String? = nil
     ) {
         self.kind = kind
         self.precision = precision
@@ -41,10 +44,53 @@ public struct OpSignature: Sendable, Hashable, CustomStringConvertible {
         self.convolution = convolution
         self.quantization = quantization
         self.postOps = postOps
+        self.attributes = attributes
         self.label = label
     }
 
     public var description: String { SignatureFormatter.oneLine(self) }
+}
+
+/// Attributes of ops other than matrix products.
+public struct OpAttributes: Sendable, Hashable {
+    /// The other operands: the second of `add` and `mul`, the rest of `concat`.
+    public var otherInputs: [TensorShape]
+    /// Kernel, strides and pads of `max_pool2d` / `avg_pool2d`.
+    public var pooling: PoolingGeometry?
+    /// The axis of `concat` and `softmax`; the first normalized axis of `layer_norm`.
+    /// Negative counts from the end.
+    public var axis: Int?
+    /// Bounds of `clip`, in real values.
+    public var clipMin: Float?, clipMax: Float?
+    /// `layer_norm`'s epsilon.
+    public var epsilon: Float?
+
+    public init(otherInputs: [TensorShape] = [], pooling: PoolingGeometry? = nil, axis: Int? = nil,
+                clipMin: Float? = nil, clipMax: Float? = nil, epsilon: Float? = nil) {
+        self.otherInputs = otherInputs
+        self.pooling = pooling
+        self.axis = axis
+        self.clipMin = clipMin
+        self.clipMax = clipMax
+        self.epsilon = epsilon
+    }
+}
+
+/// Window of a 2-D pooling.
+public struct PoolingGeometry: Sendable, Hashable {
+    public var kernelH: Int, kernelW: Int
+    public var strideH: Int, strideW: Int
+    public var padTop: Int, padLeft: Int, padBottom: Int, padRight: Int
+    /// Whether padding counts in an average's divisor (ONNX `count_include_pad`).
+    public var countIncludePad: Bool
+
+    public init(kernel: (Int, Int), stride: (Int, Int) = (1, 1), pads: (top: Int, left: Int, bottom: Int, right: Int) = (0, 0, 0, 0),
+                countIncludePad: Bool = false) {
+        (kernelH, kernelW) = kernel
+        (strideH, strideW) = stride
+        (padTop, padLeft, padBottom, padRight) = pads
+        self.countIncludePad = countIncludePad
+    }
 }
 
 /// Strides, pads, dilations, groups and output padding of a 2-D convolution.

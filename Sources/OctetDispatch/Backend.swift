@@ -65,12 +65,17 @@ public struct OpConstants: Sendable {
     public var inputQuantization: QuantParams?
     /// Quantization of the output (when the op requantizes).
     public var outputQuantization: QuantParams?
+    /// Quantization of the other activation inputs, in order: matmul's second operand,
+    /// the second addend of `add` / `mul`, the other parts of `concat`.
+    public var otherInputQuantizations: [QuantParams]
 
-    public init(weight: Tensor? = nil, bias: Tensor? = nil, inputQuantization: QuantParams? = nil, outputQuantization: QuantParams? = nil) {
+    public init(weight: Tensor? = nil, bias: Tensor? = nil, inputQuantization: QuantParams? = nil,
+                outputQuantization: QuantParams? = nil, otherInputQuantizations: [QuantParams] = []) {
         self.weight = weight
         self.bias = bias
         self.inputQuantization = inputQuantization
         self.outputQuantization = outputQuantization
+        self.otherInputQuantizations = otherInputQuantizations
     }
 }
 

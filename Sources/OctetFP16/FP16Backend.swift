@@ -34,6 +34,8 @@ public struct FP16Backend: Backend {
             }
         case .convTranspose2d:
             return .declined(reason: "no fp16 kernel for conv_transpose2d")
+        default:
+            return .declined(reason: "runs matrix products only (linear, matmul, conv2d), not \(s.kind)")
         }
         do { try s.validate() } catch { return .declined(reason: "invalid signature: \(error)") }
         return .supported(kernel: FP16ISA.name(FP16ISA.planned(for: cpu)),
@@ -58,8 +60,8 @@ public struct FP16Backend: Backend {
             return try MatmulFP16Kernel(signature: s, weight: weight, bias: bias, clamp: clamp, gemm: gemm, tensorName: name)
         case .conv2d:
             return try ConvFP16Kernel(signature: s, weight: weight, bias: bias, clamp: clamp, gemm: gemm, tensorName: name)
-        case .convTranspose2d:
-            throw FP16BackendError.unsupported("no fp16 kernel for conv_transpose2d")
+        default:
+            throw FP16BackendError.unsupported("no fp16 kernel for \(s.kind)")
         }
     }
 }
@@ -89,18 +91,10 @@ public enum FP16BackendError: Error, Sendable, Equatable, CustomStringConvertibl
 
 /// ReLU / Clip post-ops folded into one clamp of the f32 output.
 struct PostOpClamp: Sendable {
-    var lo: Float = -.infinity
-    var hi: Float = .infinity
+    let lo: Float, hi: Float
 
     init(_ postOps: [PostOp]) {
-        for p in postOps {
-            switch p {
-            case .relu: lo = max(lo, 0)
-            case let .clip(a, b):
-                lo = max(lo, a)
-                hi = min(hi, b)
-            }
-        }
+        (lo, hi) = PostOp.realRange(of: postOps)
     }
 }
 

@@ -1,0 +1,59 @@
+import OctetCore
+import OctetCPU
+import OctetDispatch
+
+/// `qnnpack-ref`: every quantized op in plain, portable Swift, following QNNPACK's
+/// semantics: u8 (or s8) activations with zero points; weights u8 asymmetric (QNNPACK)
+/// or s8 symmetric per channel (PyTorch x86); convolution through an indirection buffer;
+/// unary functions through 256-entry tables. It is small and obviously right: the oracle
+/// every fast backend is tested against, and the backend of last resort. It runs on any
+/// CPU, including AArch64.
+public struct QNNPackReferenceBackend: Backend {
+    /// How accumulators are requantized (traced in the kernel name).
+    public let requantization: RequantizationStyle
+
+    /// `requantization` defaults to `.float`, FBGEMM's arithmetic, so that the x86
+    /// backends can be compared with it exactly.
+    public init(requantization: RequantizationStyle = .float) {
+        self.requantization = requantization
+    }
+
+    public var name: String { "qnnpack-ref" }
+    public var version: String { "1" }
+    public var summary: String { "portable Swift reference for every quantized op (the oracle); requant=\(requantization.rawValue)" }
+    public var requirements: BackendRequirements { BackendRequirements(notes: "portable Swift; runs anywhere") }
+
+    public func capability(for s: OpSignature, on cpu: CPUFeatures) -> Capability {
+        guard s.precision == .int8 else { return .declined(reason: "runs int8 ops only; this op is \(s.precision)") }
+        if s.quantization?.dynamic == true { return .declined(reason: "dynamic quantization (activations quantized per call) is not implemented") }
+        guard s.inputType.isQuantized8Bit else { return .declined(reason: "needs u8 or s8 activations, got \(s.inputType)") }
+        if s.kind.isMatrixProduct {
+            guard s.weightType.isQuantized8Bit else { return .declined(reason: "needs u8 or s8 weights, got \(s.weightType)") }
+            guard s.outputType.isQuantized8Bit || s.outputType == .f32 else { return .declined(reason: "output must be u8, s8 or f32, got \(s.outputType)") }
+        } else {
+            guard s.outputType.isQuantized8Bit else { return .declined(reason: "\(s.kind) output must be u8 or s8, got \(s.outputType)") }
+            if !s.postOps.isEmpty && !(s.kind == .add || s.kind == .mul) {
+                return .declined(reason: "fused post-ops on \(s.kind) are not supported")
+            }
+        }
+        do { try s.validate() } catch { return .declined(reason: "invalid signature: \(error)") }
+        let what = s.kind == .conv2d ? "indirection-buffer conv" : "reference \(s.kind)"
+        return .supported(kernel: s.kind.isMatrixProduct ? "\(what), requant=\(requantization.rawValue)" : what,
+                          notes: ["portable Swift oracle; exact integer accumulation"])
+    }
+
+    public func prepare(_ s: OpSignature, constants c: OpConstants, context: PrepareContext) throws -> any Kernel {
+        if case let .declined(reason) = capability(for: s, on: context.cpu) { throw QNNPackError.unsupported(reason) }
+        switch s.kind {
+        case .linear: return try ReferenceLinearKernel(s, c, style: requantization)
+        case .matmul: return try ReferenceMatmulKernel(s, c, style: requantization)
+        case .conv2d: return try ReferenceConvKernel(s, c, style: requantization)
+        case .convTranspose2d: return try ReferenceConvTransposeKernel(s, c, style: requantization)
+        case .add, .mul: return try ReferenceBinaryKernel(s, c)
+        case .relu, .clip, .sigmoid, .tanh, .hardswish, .gelu: return try ReferenceLookupKernel(s, c)
+        case .maxPool2d, .avgPool2d, .globalAvgPool: return try ReferencePoolingKernel(s, c)
+        case .concat: return try ReferenceConcatKernel(s, c)
+        case .softmax, .layerNorm: return try ReferenceNormalizationKernel(s, c)
+        }
+    }
+}
