@@ -32,6 +32,9 @@ let package = Package(
         // FP16-weight GEMM micro-kernels and binary16 conversion, in C (no global ISA flags).
         .target(name: "COctetFP16Kernels"),
 
+        // A thin C layer over oneDNN 2.6's C API.
+        .target(name: "COctetDNNLGlue", dependencies: ["CDNNL"], linkerSettings: [.linkedLibrary("dnnl")]),
+
         // Swift modules, bottom to top.
         .target(name: "OctetCore"),
         .target(name: "OctetCPU", dependencies: ["OctetCore", "COctetCPUProbe"]),
@@ -52,7 +55,8 @@ let package = Package(
         ),
         .target(name: "OctetFP16", dependencies: ["OctetCore", "OctetCPU", "OctetDispatch", "COctetFP16Kernels"]),
         .target(name: "OctetQNNPack", dependencies: ["OctetCore", "OctetCPU", "OctetDispatch"]),
-        .target(name: "Octet", dependencies: ["OctetCore", "OctetCPU", "OctetRules", "OctetDispatch", "OctetFP16", "OctetQNNPack"]),
+        .target(name: "OctetOneDNN", dependencies: ["OctetCore", "OctetCPU", "OctetDispatch", "COctetDNNLGlue"]),
+        .target(name: "Octet", dependencies: ["OctetCore", "OctetCPU", "OctetRules", "OctetDispatch", "OctetFP16", "OctetQNNPack", "OctetOneDNN"]),
         // The backend conformance harness, shared by tests (not a product).
         .target(name: "OctetConformance", dependencies: ["OctetCore", "OctetCPU", "OctetDispatch", "OctetQNNPack"]),
         .executableTarget(
@@ -80,6 +84,7 @@ let package = Package(
         .testTarget(name: "OctetDispatchTests", dependencies: ["OctetDispatch", "Octet"]),
         .testTarget(name: "OctetFP16Tests", dependencies: ["OctetFP16", "COctetFP16Kernels"]),
         .testTarget(name: "OctetQNNPackTests", dependencies: ["OctetQNNPack", "OctetConformance", "Octet"]),
+        .testTarget(name: "OctetOneDNNTests", dependencies: ["OctetOneDNN", "OctetConformance", "Octet"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -36,14 +36,15 @@ public struct ConformanceReport: Sendable {
 public enum Conformance {
     public static func check(
         _ backend: any Backend, reference: any Backend = QNNPackReferenceBackend(), cpu: CPUFeatures,
-        kinds: [OpKind] = OpKind.allCases, casesPerKind: Int = 25, seed: UInt64 = 1, tolerance: Int = 1
+        kinds: [OpKind] = OpKind.allCases, casesPerKind: Int = 25, seed: UInt64 = 1, tolerance: Int = 1,
+        sevenBitActivations: Bool = false
     ) -> ConformanceReport {
         var report = ConformanceReport()
         for kind in kinds {
             for i in 0..<casesPerKind {
                 let caseSeed = seed &* 1_000_003 &+ UInt64(i)
                 let c: ConformanceCase
-                do { c = try ConformanceCases.random(kind, seed: caseSeed) } catch {
+                do { c = try ConformanceCases.random(kind, seed: caseSeed, sevenBitActivations: sevenBitActivations) } catch {
                     report.failures.append(failure(backend, nil, caseSeed, "could not generate a \(kind) case: \(error)"))
                     continue
                 }

@@ -15,15 +15,18 @@ public struct ConformanceCase: Sendable {
 /// per-tensor weights, u8 asymmetric and s8 symmetric weights, s32 / f32 / no bias,
 /// fused ReLU / Clip, u8 and f32 outputs.
 public enum ConformanceCases {
-    public static func random(_ kind: OpKind, seed: UInt64) throws -> ConformanceCase {
+    /// With `sevenBitActivations`, matrix products take u8 activations in 0...127 with
+    /// `reduce_range` parameters (what a backend without VNNI needs).
+    public static func random(_ kind: OpKind, seed: UInt64, sevenBitActivations: Bool = false) throws -> ConformanceCase {
         var g = SeededGenerator(seed: seed &* 0x2545_F491_4F6C_DD1D &+ UInt64(OpKind.allCases.firstIndex(of: kind) ?? 0))
-        return try Builder(kind: kind, seed: seed).make(&g)
+        return try Builder(kind: kind, seed: seed, sevenBit: sevenBitActivations).make(&g)
     }
 }
 
 private struct Builder {
     let kind: OpKind
     let seed: UInt64
+    let sevenBit: Bool
 
     func activationParams(_ g: inout SeededGenerator) throws -> QuantParams {
         let zp = Int32(g.pick([0, 255, 128, g.int(0...255), g.int(0...255)]))
@@ -56,7 +59,9 @@ private struct Builder {
     }
 
     func matrixProduct(_ g: inout SeededGenerator) throws -> ConformanceCase {
-        let inQ = try activationParams(&g)
+        let inQ = sevenBit
+            ? try QuantParams(scale: g.logUniform(0.002, 0.2), zeroPoint: Int32(g.pick([0, 127, g.int(0...127)])), dtype: .u8, reduceRange: true)
+            : try activationParams(&g)
         var sig: OpSignature
         var outChannels: Int
         switch kind {
@@ -90,12 +95,15 @@ private struct Builder {
         // Weights: s8 symmetric per channel (PyTorch x86) or u8 asymmetric per tensor (QNNPACK).
         let asymmetric = kind != .matmul && g.chance(0.3)
         let perChannel = kind != .matmul && !asymmetric && g.chance(0.7)
-        sig.weightType = asymmetric ? .u8 : (kind == .matmul ? .u8 : .s8)
+        let signedSecond = kind == .matmul && g.chance(0.5)
+        sig.weightType = asymmetric ? .u8 : (kind == .matmul ? (signedSecond ? .s8 : .u8) : .s8)
         let wScales = (0..<(perChannel ? outChannels : 1)).map { _ in g.logUniform(0.002, 0.05) }
-        let wZeroPoints: [Int32] = asymmetric ? [Int32(g.pick([0, 255, g.int(0...255)]))] : (kind == .matmul ? [Int32(g.int(0...255))] : [Int32](repeating: 0, count: wScales.count))
+        let wZeroPoints: [Int32] = asymmetric ? [Int32(g.pick([0, 255, g.int(0...255)]))]
+            : kind == .matmul ? [signedSecond ? Int32(g.pick([0, 0, g.int(-128...127)])) : Int32(g.int(0...255))]
+            : [Int32](repeating: 0, count: wScales.count)
         let wQ = try QuantParams(scales: wScales, zeroPoints: wZeroPoints, granularity: perChannel ? .perChannel(axis: 0) : .perTensor, dtype: sig.weightType)
         sig.quantization = QuantizationScheme(perChannelWeights: perChannel, symmetricWeights: !asymmetric && kind != .matmul,
-                                              inputZeroPoint: inQ.zeroPoint(), weightZeroPoint: wQ.zeroPoint())
+                                              inputZeroPoint: inQ.zeroPoint(), weightZeroPoint: wQ.zeroPoint(), reduceRange: sevenBit)
         sig.postOps = postOps(&g)
         let k = sig.gemm?.k ?? 1
         let toFloat = g.chance(0.2)
@@ -106,9 +114,11 @@ private struct Builder {
             Tensor((0..<outChannels).map { _ in Float.random(in: -2...2, using: &g) }, shape: TensorShape([outChannels])),
             Tensor((0..<outChannels).map { _ in Int32.random(in: -20000...20000, using: &g) }, shape: TensorShape([outChannels])),
         ])
-        let input = try data(sig.input, .u8, &g)
+        let input = sevenBit
+            ? try Tensor((0..<sig.input.elementCount).map { _ in UInt8.random(in: 0...127, using: &g) }, shape: sig.input)
+            : try data(sig.input, .u8, &g)
         if kind == .matmul {
-            let second = try data(sig.weight, .u8, &g)
+            let second = try data(sig.weight, sig.weightType, &g)
             return ConformanceCase(signature: sig, constants: OpConstants(inputQuantization: inQ, outputQuantization: outQ, otherInputQuantizations: [wQ]),
                                    inputs: [input, second], seed: seed)
         }

@@ -1,0 +1,190 @@
+#include "octet_dnnl.h"
+
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <oneapi/dnnl/dnnl.h>
+
+struct octet_dnnl_kernel {
+    dnnl_primitive_desc_t pd;
+    dnnl_primitive_t primitive;
+    dnnl_memory_desc_t src_md, wei_md, dst_md, bias_md;
+    dnnl_memory_t weights;   /* reordered constant weights, or NULL */
+    dnnl_memory_t bias;      /* owned copy, or NULL */
+    float *bias_data;
+    const char *impl;
+};
+
+static dnnl_engine_t engine;
+static pthread_once_t engine_once = PTHREAD_ONCE_INIT;
+static dnnl_status_t engine_status = dnnl_success;
+static void make_engine(void) { engine_status = dnnl_engine_create(&engine, dnnl_cpu, 0); }
+
+static int fail(dnnl_status_t s, const char *what, char *error, size_t len) {
+    snprintf(error, len, "%s failed: oneDNN status %d%s", what, (int)s,
+             s == dnnl_unimplemented ? " (unimplemented: no oneDNN 2.6 kernel for this combination here)" : "");
+    return s == dnnl_success ? -1 : (int)s;
+}
+#define CHECK(call, what)                                  \
+    do {                                                   \
+        dnnl_status_t st_ = (call);                        \
+        if (st_ != dnnl_success) { status = fail(st_, what, error, error_len); goto done; } \
+    } while (0)
+
+static dnnl_data_type_t dt(octet_dnnl_type t) {
+    return t == OCTET_DNNL_U8 ? dnnl_u8 : t == OCTET_DNNL_S8 ? dnnl_s8 : dnnl_f32;
+}
+
+static void set_threads(int threads) {
+    void (*set)(int) = (void (*)(int))dlsym(RTLD_DEFAULT, "omp_set_num_threads");
+    if (set && threads > 0) set(threads);
+}
+
+int octet_dnnl_prepare(const octet_dnnl_op *op, octet_dnnl_kernel **out, char *error, size_t error_len) {
+    int status = 0;
+    *out = NULL;
+    pthread_once(&engine_once, make_engine);
+    if (engine_status != dnnl_success) return fail(engine_status, "creating the CPU engine", error, error_len);
+
+    octet_dnnl_kernel *k = calloc(1, sizeof *k);
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_post_ops_t post = NULL;
+    dnnl_memory_desc_t user_wei_md;
+    dnnl_primitive_desc_t reorder_pd = NULL;
+    dnnl_primitive_t reorder = NULL;
+    dnnl_memory_t user_weights = NULL;
+    dnnl_stream_t stream = NULL;
+    if (!k) return fail(dnnl_out_of_memory, "allocating a kernel", error, error_len);
+
+    const int has_bias = op->bias != NULL;
+    CHECK(dnnl_memory_desc_init_by_tag(&k->src_md, op->ndims, op->src_dims, dt(op->src_type), op->ndims == 4 ? dnnl_nchw : op->ndims == 3 ? dnnl_abc : dnnl_ab), "source descriptor");
+    CHECK(dnnl_memory_desc_init_by_tag(&k->dst_md, op->ndims, op->dst_dims, dt(op->dst_type), op->ndims == 4 ? dnnl_nchw : op->ndims == 3 ? dnnl_abc : dnnl_ab), "destination descriptor");
+    /* The caller's weight layout. */
+    dnnl_format_tag_t user_tag = op->wei_ndims == 5 ? dnnl_goihw : op->wei_ndims == 4 ? dnnl_oihw
+                               : op->wei_ndims == 3 ? dnnl_abc : (op->wei_transposed ? dnnl_ba : dnnl_ab);
+    CHECK(dnnl_memory_desc_init_by_tag(&user_wei_md, op->wei_ndims, op->wei_dims, dt(op->wei_type), user_tag), "weights descriptor");
+    if (op->wei_constant) {
+        CHECK(dnnl_memory_desc_init_by_tag(&k->wei_md, op->wei_ndims, op->wei_dims, dt(op->wei_type), dnnl_format_tag_any), "weights descriptor (any)");
+    } else {
+        k->wei_md = user_wei_md;
+    }
+    if (has_bias) {
+        int64_t bias_dims[3] = {1, 1, op->bias_count};
+        if (op->kind == OCTET_DNNL_CONV) {
+            CHECK(dnnl_memory_desc_init_by_tag(&k->bias_md, 1, &op->bias_count, dnnl_f32, dnnl_a), "bias descriptor");
+        } else {
+            int nd = op->ndims;
+            CHECK(dnnl_memory_desc_init_by_tag(&k->bias_md, nd, bias_dims + (3 - nd), dnnl_f32, nd == 3 ? dnnl_abc : dnnl_ab), "bias descriptor");
+        }
+    }
+
+    CHECK(dnnl_primitive_attr_create(&attr), "attributes");
+    if (op->scales_count > 0) CHECK(dnnl_primitive_attr_set_output_scales(attr, op->scales_count, op->scales_mask, op->scales), "output scales");
+    if (op->src_zp) CHECK(dnnl_primitive_attr_set_zero_points(attr, DNNL_ARG_SRC, 1, 0, &op->src_zp), "source zero point");
+    if (op->wei_zp) CHECK(dnnl_primitive_attr_set_zero_points(attr, DNNL_ARG_WEIGHTS, 1, 0, &op->wei_zp), "weights zero point");
+    if (op->dst_zp) CHECK(dnnl_primitive_attr_set_zero_points(attr, DNNL_ARG_DST, 1, 0, &op->dst_zp), "destination zero point");
+    if (op->post != OCTET_DNNL_POST_NONE) {
+        CHECK(dnnl_post_ops_create(&post), "post-ops");
+        if (op->post == OCTET_DNNL_POST_RELU) CHECK(dnnl_post_ops_append_eltwise(post, 1.0f, dnnl_eltwise_relu, 0.0f, 0.0f), "relu post-op");
+        else CHECK(dnnl_post_ops_append_eltwise(post, 1.0f, dnnl_eltwise_clip, op->post_alpha, op->post_beta), "clip post-op");
+        CHECK(dnnl_primitive_attr_set_post_ops(attr, post), "post-ops");
+    }
+
+    if (op->kind == OCTET_DNNL_CONV) {
+        dnnl_convolution_desc_t cd;
+        CHECK(dnnl_dilated_convolution_forward_desc_init(&cd, dnnl_forward_inference, dnnl_convolution_direct, &k->src_md, &k->wei_md,
+                                                         has_bias ? &k->bias_md : NULL, &k->dst_md, op->strides, op->dilates, op->pad_l, op->pad_r),
+              "convolution descriptor");
+        CHECK(dnnl_primitive_desc_create(&k->pd, &cd, attr, engine, NULL), "convolution primitive descriptor");
+    } else {
+        dnnl_matmul_desc_t md;
+        CHECK(dnnl_matmul_desc_init(&md, &k->src_md, &k->wei_md, has_bias ? &k->bias_md : NULL, &k->dst_md), "matmul descriptor");
+        CHECK(dnnl_primitive_desc_create(&k->pd, &md, attr, engine, NULL), "matmul primitive descriptor");
+    }
+    CHECK(dnnl_primitive_desc_query(k->pd, dnnl_query_impl_info_str, 0, &k->impl), "implementation query");
+    CHECK(dnnl_primitive_create(&k->primitive, k->pd), "primitive");
+
+    CHECK(dnnl_stream_create(&stream, engine, dnnl_stream_default_flags), "stream");
+    if (op->wei_constant) {
+        /* Reorder the weights once into the layout the primitive chose. */
+        const dnnl_memory_desc_t *chosen = dnnl_primitive_desc_query_md(k->pd, dnnl_query_weights_md, 0);
+        k->wei_md = *chosen;
+        CHECK(dnnl_memory_create(&k->weights, chosen, engine, DNNL_MEMORY_ALLOCATE), "weights memory");
+        CHECK(dnnl_memory_create(&user_weights, &user_wei_md, engine, (void *)op->weights), "user weights memory");
+        CHECK(dnnl_reorder_primitive_desc_create(&reorder_pd, &user_wei_md, engine, chosen, engine, NULL), "weights reorder descriptor");
+        CHECK(dnnl_primitive_create(&reorder, reorder_pd), "weights reorder");
+        dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, user_weights}, {DNNL_ARG_TO, k->weights}};
+        CHECK(dnnl_primitive_execute(reorder, stream, 2, args), "weights reorder");
+        CHECK(dnnl_stream_wait(stream), "weights reorder");
+    }
+    if (has_bias) {
+        k->bias_data = malloc((size_t)op->bias_count * sizeof(float));
+        if (!k->bias_data) { status = fail(dnnl_out_of_memory, "bias copy", error, error_len); goto done; }
+        memcpy(k->bias_data, op->bias, (size_t)op->bias_count * sizeof(float));
+        CHECK(dnnl_memory_create(&k->bias, &k->bias_md, engine, k->bias_data), "bias memory");
+    }
+
+done:
+    if (stream) dnnl_stream_destroy(stream);
+    if (reorder) dnnl_primitive_destroy(reorder);
+    if (reorder_pd) dnnl_primitive_desc_destroy(reorder_pd);
+    if (user_weights) dnnl_memory_destroy(user_weights);
+    if (post) dnnl_post_ops_destroy(post);
+    if (attr) dnnl_primitive_attr_destroy(attr);
+    if (status != 0) {
+        octet_dnnl_destroy(k);
+        return status;
+    }
+    *out = k;
+    return 0;
+}
+
+const char *octet_dnnl_implementation(const octet_dnnl_kernel *k) { return k->impl ? k->impl : "unknown"; }
+
+int octet_dnnl_execute(const octet_dnnl_kernel *k, const void *src, const void *weights, void *dst, int threads,
+                       char *error, size_t error_len) {
+    int status = 0;
+    dnnl_stream_t stream = NULL;
+    dnnl_memory_t src_m = NULL, dst_m = NULL, wei_m = NULL;
+    set_threads(threads);
+    CHECK(dnnl_stream_create(&stream, engine, dnnl_stream_default_flags), "stream");
+    CHECK(dnnl_memory_create(&src_m, &k->src_md, engine, (void *)src), "source memory");
+    CHECK(dnnl_memory_create(&dst_m, &k->dst_md, engine, dst), "destination memory");
+    if (!k->weights) CHECK(dnnl_memory_create(&wei_m, &k->wei_md, engine, (void *)weights), "weights memory");
+    dnnl_exec_arg_t args[4] = {
+        {DNNL_ARG_SRC, src_m}, {DNNL_ARG_WEIGHTS, k->weights ? k->weights : wei_m}, {DNNL_ARG_DST, dst_m}, {DNNL_ARG_BIAS, k->bias}};
+    CHECK(dnnl_primitive_execute(k->primitive, stream, k->bias ? 4 : 3, args), "execute");
+    CHECK(dnnl_stream_wait(stream), "execute");
+done:
+    if (wei_m) dnnl_memory_destroy(wei_m);
+    if (dst_m) dnnl_memory_destroy(dst_m);
+    if (src_m) dnnl_memory_destroy(src_m);
+    if (stream) dnnl_stream_destroy(stream);
+    return status;
+}
+
+void octet_dnnl_destroy(octet_dnnl_kernel *k) {
+    if (!k) return;
+    if (k->primitive) dnnl_primitive_destroy(k->primitive);
+    if (k->pd) dnnl_primitive_desc_destroy(k->pd);
+    if (k->weights) dnnl_memory_destroy(k->weights);
+    if (k->bias) dnnl_memory_destroy(k->bias);
+    free(k->bias_data);
+    free(k);
+}
+
+int octet_dnnl_isa_has_vnni(void) {
+    /* The ISA values are feature bitmasks: 0x40 marks AVX-512 VNNI (and the ISAs above it,
+       BF16 and AMX), 0x400 AVX-VNNI. */
+    const unsigned isa = (unsigned)dnnl_get_effective_cpu_isa();
+    return (isa & 0x40u) || (isa & 0x400u);
+}
+
+const char *octet_dnnl_version(void) {
+    static char text[64];
+    const dnnl_version_t *v = dnnl_version();
+    snprintf(text, sizeof text, "%d.%d.%d", v->major, v->minor, v->patch);
+    return text;
+}
