@@ -11,6 +11,9 @@ struct octet_dnnl_kernel {
     dnnl_primitive_desc_t pd;
     dnnl_primitive_t primitive;
     dnnl_memory_desc_t src_md, wei_md, dst_md, bias_md;
+    /* The caller's NCHW layouts, and reorders to / from the primitive's when they differ. */
+    dnnl_memory_desc_t user_src_md, user_dst_md;
+    dnnl_primitive_t src_reorder, dst_reorder;
     dnnl_memory_t weights;   /* reordered constant weights, or NULL */
     dnnl_memory_t bias;      /* owned copy, or NULL */
     float *bias_data;
@@ -59,8 +62,13 @@ int octet_dnnl_prepare(const octet_dnnl_op *op, octet_dnnl_kernel **out, char *e
     if (!k) return fail(dnnl_out_of_memory, "allocating a kernel", error, error_len);
 
     const int has_bias = op->bias != NULL;
-    CHECK(dnnl_memory_desc_init_by_tag(&k->src_md, op->ndims, op->src_dims, dt(op->src_type), op->ndims == 4 ? dnnl_nchw : op->ndims == 3 ? dnnl_abc : dnnl_ab), "source descriptor");
-    CHECK(dnnl_memory_desc_init_by_tag(&k->dst_md, op->ndims, op->dst_dims, dt(op->dst_type), op->ndims == 4 ? dnnl_nchw : op->ndims == 3 ? dnnl_abc : dnnl_ab), "destination descriptor");
+    const dnnl_format_tag_t plain = op->ndims == 4 ? dnnl_nchw : op->ndims == 3 ? dnnl_abc : dnnl_ab;
+    CHECK(dnnl_memory_desc_init_by_tag(&k->user_src_md, op->ndims, op->src_dims, dt(op->src_type), plain), "source descriptor");
+    CHECK(dnnl_memory_desc_init_by_tag(&k->user_dst_md, op->ndims, op->dst_dims, dt(op->dst_type), plain), "destination descriptor");
+    /* Convolutions choose their activation layout (INT8 JIT kernels need NHWC or blocked). */
+    const dnnl_format_tag_t act = op->kind == OCTET_DNNL_CONV ? dnnl_format_tag_any : plain;
+    CHECK(dnnl_memory_desc_init_by_tag(&k->src_md, op->ndims, op->src_dims, dt(op->src_type), act), "source descriptor");
+    CHECK(dnnl_memory_desc_init_by_tag(&k->dst_md, op->ndims, op->dst_dims, dt(op->dst_type), act), "destination descriptor");
     /* The caller's weight layout. */
     dnnl_format_tag_t user_tag = op->wei_ndims == 5 ? dnnl_goihw : op->wei_ndims == 4 ? dnnl_oihw
                                : op->wei_ndims == 3 ? dnnl_abc : (op->wei_transposed ? dnnl_ba : dnnl_ab);
@@ -105,6 +113,22 @@ int octet_dnnl_prepare(const octet_dnnl_op *op, octet_dnnl_kernel **out, char *e
     }
     CHECK(dnnl_primitive_desc_query(k->pd, dnnl_query_impl_info_str, 0, &k->impl), "implementation query");
     CHECK(dnnl_primitive_create(&k->primitive, k->pd), "primitive");
+    k->src_md = *dnnl_primitive_desc_query_md(k->pd, dnnl_query_src_md, 0);
+    k->dst_md = *dnnl_primitive_desc_query_md(k->pd, dnnl_query_dst_md, 0);
+    if (!dnnl_memory_desc_equal(&k->src_md, &k->user_src_md)) {
+        dnnl_primitive_desc_t rpd = NULL;
+        CHECK(dnnl_reorder_primitive_desc_create(&rpd, &k->user_src_md, engine, &k->src_md, engine, NULL), "source reorder descriptor");
+        dnnl_status_t st = dnnl_primitive_create(&k->src_reorder, rpd);
+        dnnl_primitive_desc_destroy(rpd);
+        CHECK(st, "source reorder");
+    }
+    if (!dnnl_memory_desc_equal(&k->dst_md, &k->user_dst_md)) {
+        dnnl_primitive_desc_t rpd = NULL;
+        CHECK(dnnl_reorder_primitive_desc_create(&rpd, &k->dst_md, engine, &k->user_dst_md, engine, NULL), "destination reorder descriptor");
+        dnnl_status_t st = dnnl_primitive_create(&k->dst_reorder, rpd);
+        dnnl_primitive_desc_destroy(rpd);
+        CHECK(st, "destination reorder");
+    }
 
     CHECK(dnnl_stream_create(&stream, engine, dnnl_stream_default_flags), "stream");
     if (op->wei_constant) {
@@ -143,31 +167,62 @@ done:
 
 const char *octet_dnnl_implementation(const octet_dnnl_kernel *k) { return k->impl ? k->impl : "unknown"; }
 
+/* Per-call buffer in the primitive's layout (calls may run concurrently). */
+static void *layout_buffer(const dnnl_memory_desc_t *md) {
+    size_t size = dnnl_memory_desc_get_size(md);
+    return aligned_alloc(64, (size + 63) / 64 * 64);
+}
+
 int octet_dnnl_execute(const octet_dnnl_kernel *k, const void *src, const void *weights, void *dst, int threads,
                        char *error, size_t error_len) {
     int status = 0;
     dnnl_stream_t stream = NULL;
-    dnnl_memory_t src_m = NULL, dst_m = NULL, wei_m = NULL;
+    dnnl_memory_t user_src_m = NULL, user_dst_m = NULL, src_m = NULL, dst_m = NULL, wei_m = NULL;
+    void *src_buf = NULL, *dst_buf = NULL;
     set_threads(threads);
     CHECK(dnnl_stream_create(&stream, engine, dnnl_stream_default_flags), "stream");
-    CHECK(dnnl_memory_create(&src_m, &k->src_md, engine, (void *)src), "source memory");
-    CHECK(dnnl_memory_create(&dst_m, &k->dst_md, engine, dst), "destination memory");
+    if (k->src_reorder) {
+        if (!(src_buf = layout_buffer(&k->src_md))) { status = fail(dnnl_out_of_memory, "source buffer", error, error_len); goto done; }
+        CHECK(dnnl_memory_create(&user_src_m, &k->user_src_md, engine, (void *)src), "source memory");
+        CHECK(dnnl_memory_create(&src_m, &k->src_md, engine, src_buf), "source memory");
+        dnnl_exec_arg_t r[2] = {{DNNL_ARG_FROM, user_src_m}, {DNNL_ARG_TO, src_m}};
+        CHECK(dnnl_primitive_execute(k->src_reorder, stream, 2, r), "source reorder");
+    } else {
+        CHECK(dnnl_memory_create(&src_m, &k->src_md, engine, (void *)src), "source memory");
+    }
+    if (k->dst_reorder) {
+        if (!(dst_buf = layout_buffer(&k->dst_md))) { status = fail(dnnl_out_of_memory, "destination buffer", error, error_len); goto done; }
+        CHECK(dnnl_memory_create(&dst_m, &k->dst_md, engine, dst_buf), "destination memory");
+        CHECK(dnnl_memory_create(&user_dst_m, &k->user_dst_md, engine, dst), "destination memory");
+    } else {
+        CHECK(dnnl_memory_create(&dst_m, &k->dst_md, engine, dst), "destination memory");
+    }
     if (!k->weights) CHECK(dnnl_memory_create(&wei_m, &k->wei_md, engine, (void *)weights), "weights memory");
     dnnl_exec_arg_t args[4] = {
         {DNNL_ARG_SRC, src_m}, {DNNL_ARG_WEIGHTS, k->weights ? k->weights : wei_m}, {DNNL_ARG_DST, dst_m}, {DNNL_ARG_BIAS, k->bias}};
     CHECK(dnnl_primitive_execute(k->primitive, stream, k->bias ? 4 : 3, args), "execute");
+    if (k->dst_reorder) {
+        dnnl_exec_arg_t r[2] = {{DNNL_ARG_FROM, dst_m}, {DNNL_ARG_TO, user_dst_m}};
+        CHECK(dnnl_primitive_execute(k->dst_reorder, stream, 2, r), "destination reorder");
+    }
     CHECK(dnnl_stream_wait(stream), "execute");
 done:
     if (wei_m) dnnl_memory_destroy(wei_m);
     if (dst_m) dnnl_memory_destroy(dst_m);
     if (src_m) dnnl_memory_destroy(src_m);
+    if (user_dst_m) dnnl_memory_destroy(user_dst_m);
+    if (user_src_m) dnnl_memory_destroy(user_src_m);
     if (stream) dnnl_stream_destroy(stream);
+    free(src_buf);
+    free(dst_buf);
     return status;
 }
 
 void octet_dnnl_destroy(octet_dnnl_kernel *k) {
     if (!k) return;
     if (k->primitive) dnnl_primitive_destroy(k->primitive);
+    if (k->src_reorder) dnnl_primitive_destroy(k->src_reorder);
+    if (k->dst_reorder) dnnl_primitive_destroy(k->dst_reorder);
     if (k->pd) dnnl_primitive_desc_destroy(k->pd);
     if (k->weights) dnnl_memory_destroy(k->weights);
     if (k->bias) dnnl_memory_destroy(k->bias);
