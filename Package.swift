@@ -71,7 +71,7 @@ let package = Package(
         .executableTarget(
             name: "OctetBenchmarks",
             dependencies: [
-                "OctetCore", "OctetCPU", "OctetFP16", "CDNNL",
+                "OctetCore", "OctetCPU", "OctetDispatch", "OctetFP16", "OctetOneDNN", "CDNNL",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Benchmarks/OctetBenchmarks"
