@@ -167,54 +167,81 @@ done:
 
 const char *octet_dnnl_implementation(const octet_dnnl_kernel *k) { return k->impl ? k->impl : "unknown"; }
 
-/* Per-call buffer in the primitive's layout (calls may run concurrently). */
+struct octet_dnnl_context {
+    dnnl_stream_t stream;
+    dnnl_memory_t user_src, user_dst, src, dst, wei;
+    void *src_buffer, *dst_buffer;
+    char error[512];
+};
+
 static void *layout_buffer(const dnnl_memory_desc_t *md) {
     size_t size = dnnl_memory_desc_get_size(md);
     return aligned_alloc(64, (size + 63) / 64 * 64);
 }
 
-int octet_dnnl_execute(const octet_dnnl_kernel *k, const void *src, const void *weights, void *dst, int threads,
-                       char *error, size_t error_len) {
+void octet_dnnl_context_destroy(octet_dnnl_context *c) {
+    if (!c) return;
+    dnnl_memory_t mems[5] = {c->user_src, c->user_dst, c->src, c->dst, c->wei};
+    for (int i = 0; i < 5; i++) if (mems[i]) dnnl_memory_destroy(mems[i]);
+    if (c->stream) dnnl_stream_destroy(c->stream);
+    free(c->src_buffer);
+    free(c->dst_buffer);
+    free(c);
+}
+
+octet_dnnl_context *octet_dnnl_context_create(const octet_dnnl_kernel *k, char *error, size_t error_len) {
     int status = 0;
-    dnnl_stream_t stream = NULL;
-    dnnl_memory_t user_src_m = NULL, user_dst_m = NULL, src_m = NULL, dst_m = NULL, wei_m = NULL;
-    void *src_buf = NULL, *dst_buf = NULL;
-    set_threads(threads);
-    CHECK(dnnl_stream_create(&stream, engine, dnnl_stream_default_flags), "stream");
+    octet_dnnl_context *c = calloc(1, sizeof *c);
+    if (!c) { fail(dnnl_out_of_memory, "allocating a context", error, error_len); return NULL; }
+    CHECK(dnnl_stream_create(&c->stream, engine, dnnl_stream_default_flags), "stream");
     if (k->src_reorder) {
-        if (!(src_buf = layout_buffer(&k->src_md))) { status = fail(dnnl_out_of_memory, "source buffer", error, error_len); goto done; }
-        CHECK(dnnl_memory_create(&user_src_m, &k->user_src_md, engine, (void *)src), "source memory");
-        CHECK(dnnl_memory_create(&src_m, &k->src_md, engine, src_buf), "source memory");
-        dnnl_exec_arg_t r[2] = {{DNNL_ARG_FROM, user_src_m}, {DNNL_ARG_TO, src_m}};
-        CHECK(dnnl_primitive_execute(k->src_reorder, stream, 2, r), "source reorder");
+        if (!(c->src_buffer = layout_buffer(&k->src_md))) { status = fail(dnnl_out_of_memory, "source buffer", error, error_len); goto done; }
+        CHECK(dnnl_memory_create(&c->user_src, &k->user_src_md, engine, DNNL_MEMORY_NONE), "source memory");
+        CHECK(dnnl_memory_create(&c->src, &k->src_md, engine, c->src_buffer), "source memory");
     } else {
-        CHECK(dnnl_memory_create(&src_m, &k->src_md, engine, (void *)src), "source memory");
+        CHECK(dnnl_memory_create(&c->src, &k->src_md, engine, DNNL_MEMORY_NONE), "source memory");
     }
     if (k->dst_reorder) {
-        if (!(dst_buf = layout_buffer(&k->dst_md))) { status = fail(dnnl_out_of_memory, "destination buffer", error, error_len); goto done; }
-        CHECK(dnnl_memory_create(&dst_m, &k->dst_md, engine, dst_buf), "destination memory");
-        CHECK(dnnl_memory_create(&user_dst_m, &k->user_dst_md, engine, dst), "destination memory");
+        if (!(c->dst_buffer = layout_buffer(&k->dst_md))) { status = fail(dnnl_out_of_memory, "destination buffer", error, error_len); goto done; }
+        CHECK(dnnl_memory_create(&c->dst, &k->dst_md, engine, c->dst_buffer), "destination memory");
+        CHECK(dnnl_memory_create(&c->user_dst, &k->user_dst_md, engine, DNNL_MEMORY_NONE), "destination memory");
     } else {
-        CHECK(dnnl_memory_create(&dst_m, &k->dst_md, engine, dst), "destination memory");
+        CHECK(dnnl_memory_create(&c->dst, &k->dst_md, engine, DNNL_MEMORY_NONE), "destination memory");
     }
-    if (!k->weights) CHECK(dnnl_memory_create(&wei_m, &k->wei_md, engine, (void *)weights), "weights memory");
-    dnnl_exec_arg_t args[4] = {
-        {DNNL_ARG_SRC, src_m}, {DNNL_ARG_WEIGHTS, k->weights ? k->weights : wei_m}, {DNNL_ARG_DST, dst_m}, {DNNL_ARG_BIAS, k->bias}};
-    CHECK(dnnl_primitive_execute(k->primitive, stream, k->bias ? 4 : 3, args), "execute");
-    if (k->dst_reorder) {
-        dnnl_exec_arg_t r[2] = {{DNNL_ARG_FROM, dst_m}, {DNNL_ARG_TO, user_dst_m}};
-        CHECK(dnnl_primitive_execute(k->dst_reorder, stream, 2, r), "destination reorder");
-    }
-    CHECK(dnnl_stream_wait(stream), "execute");
+    if (!k->weights) CHECK(dnnl_memory_create(&c->wei, &k->wei_md, engine, DNNL_MEMORY_NONE), "weights memory");
 done:
-    if (wei_m) dnnl_memory_destroy(wei_m);
-    if (dst_m) dnnl_memory_destroy(dst_m);
-    if (src_m) dnnl_memory_destroy(src_m);
-    if (user_dst_m) dnnl_memory_destroy(user_dst_m);
-    if (user_src_m) dnnl_memory_destroy(user_src_m);
-    if (stream) dnnl_stream_destroy(stream);
-    free(src_buf);
-    free(dst_buf);
+    if (status != 0) {
+        octet_dnnl_context_destroy(c);
+        return NULL;
+    }
+    return c;
+}
+
+const char *octet_dnnl_context_error(const octet_dnnl_context *c) { return c->error; }
+
+int octet_dnnl_execute(const octet_dnnl_kernel *k, octet_dnnl_context *c, const void *src, const void *weights, void *dst, int threads) {
+    int status = 0;
+    char *error = c->error;
+    const size_t error_len = sizeof c->error;
+    set_threads(threads);
+    if (k->src_reorder) {
+        CHECK(dnnl_memory_set_data_handle(c->user_src, (void *)src), "source memory");
+        dnnl_exec_arg_t r[2] = {{DNNL_ARG_FROM, c->user_src}, {DNNL_ARG_TO, c->src}};
+        CHECK(dnnl_primitive_execute(k->src_reorder, c->stream, 2, r), "source reorder");
+    } else {
+        CHECK(dnnl_memory_set_data_handle(c->src, (void *)src), "source memory");
+    }
+    CHECK(dnnl_memory_set_data_handle(k->dst_reorder ? c->user_dst : c->dst, dst), "destination memory");
+    if (c->wei) CHECK(dnnl_memory_set_data_handle(c->wei, (void *)weights), "weights memory");
+    dnnl_exec_arg_t args[4] = {
+        {DNNL_ARG_SRC, c->src}, {DNNL_ARG_WEIGHTS, k->weights ? k->weights : c->wei}, {DNNL_ARG_DST, c->dst}, {DNNL_ARG_BIAS, k->bias}};
+    CHECK(dnnl_primitive_execute(k->primitive, c->stream, k->bias ? 4 : 3, args), "execute");
+    if (k->dst_reorder) {
+        dnnl_exec_arg_t r[2] = {{DNNL_ARG_FROM, c->dst}, {DNNL_ARG_TO, c->user_dst}};
+        CHECK(dnnl_primitive_execute(k->dst_reorder, c->stream, 2, r), "destination reorder");
+    }
+    CHECK(dnnl_stream_wait(c->stream), "execute");
+done:
     return status;
 }
 

@@ -1,11 +1,16 @@
 import COctetDNNLGlue
+import Synchronization
 import OctetCore
 import OctetDispatch
 
-/// A prepared oneDNN primitive. Thread-safe: every call wraps its own buffers in fresh
-/// memory objects and a fresh stream; the primitive and the reordered weights are shared.
+/// A prepared oneDNN primitive. Thread-safe: the primitive and the reordered weights are
+/// shared; each concurrent call takes an execution context (stream, memory objects,
+/// layout buffers) from the kernel's pool and returns it, so calls allocate nothing once
+/// the pool holds as many contexts as there are concurrent callers.
 final class OneDNNKernel: Kernel, @unchecked Sendable {
     private let handle: OpaquePointer
+    /// Idle execution contexts (raw `octet_dnnl_context *` addresses).
+    private let contexts = Mutex<[Int]>([])
     let implementation: String
     private let signature: OpSignature
     private let threads: Int
@@ -139,7 +144,23 @@ final class OneDNNKernel: Kernel, @unchecked Sendable {
         implementation = String(cString: octet_dnnl_implementation(kernel))
     }
 
-    deinit { octet_dnnl_destroy(handle) }
+    deinit {
+        for address in contexts.withLock({ $0 }) {
+            octet_dnnl_context_destroy(OpaquePointer(bitPattern: address))
+        }
+        octet_dnnl_destroy(handle)
+    }
+
+    private func takeContext() throws -> OpaquePointer {
+        if let address = contexts.withLock({ $0.popLast() }), let context = OpaquePointer(bitPattern: address) { return context }
+        var error = [CChar](repeating: 0, count: 512)
+        guard let context = octet_dnnl_context_create(handle, &error, error.count) else { throw OneDNNError.oneDNN(message(error)) }
+        return context
+    }
+
+    private func give(_ context: OpaquePointer) {
+        contexts.withLock { $0.append(Int(bitPattern: UnsafeRawPointer(context))) }
+    }
 
     func run(inputs: [Tensor], output: inout Tensor) throws {
         let s = signature
@@ -162,15 +183,16 @@ final class OneDNNKernel: Kernel, @unchecked Sendable {
                 throw OneDNNError.operand("activation value \(max) exceeds 127: without VNNI oneDNN would saturate; quantize with reduce_range")
             }
         }
-        var error = [CChar](repeating: 0, count: 512)
+        let context = try takeContext()
+        defer { give(context) }
         let status: Int32 = try withRawPointer(x) { src in
             try withRawPointer(second) { wei in
                 try withMutableRawPointer(&output) { dst in
-                    octet_dnnl_execute(handle, src, wei, dst, Int32(threads), &error, error.count)
+                    octet_dnnl_execute(handle, context, src, wei, dst, Int32(threads))
                 }
             }
         }
-        guard status == 0 else { throw OneDNNError.oneDNN(message(error)) }
+        guard status == 0 else { throw OneDNNError.oneDNN(String(cString: octet_dnnl_context_error(context))) }
     }
 }
 

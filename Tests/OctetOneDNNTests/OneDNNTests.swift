@@ -3,6 +3,7 @@ import COctetDNNLGlue
 import Octet
 import OctetConformance
 import OctetOneDNN
+import OctetQNNPack
 
 /// scripts/test runs this suite twice: as the machine is, and with DNNL_MAX_CPU_ISA=AVX2,
 /// which makes oneDNN use its saturating vpmaddubsw kernels even on a VNNI CPU.
@@ -53,6 +54,41 @@ import OctetOneDNN
         try input.withUnsafeMutableBufferPointer(as: UInt8.self) { $0[0] = 200 }
         var out = try Tensor(zeros: c.signature.outputType, shape: try #require(c.signature.outputShape))
         #expect(throws: OneDNNError.self) { try kernel.run(inputs: [input], output: &out) }
+    }
+
+    /// One prepared kernel, many threads at once, each with its own input: every result
+    /// must equal the reference's for that input.
+    @Test func oneKernelRunsFromManyThreadsAtOnce() async throws {
+        // The first generated conv with a u8 output that oneDNN runs.
+        var found: ConformanceCase?
+        for seed in 21..<200 as Range<UInt64> {
+            let c = try ConformanceCases.random(.conv2d, seed: seed, sevenBitActivations: !exact)
+            if c.signature.outputType == .u8, OneDNNBackend().capability(for: c.signature, on: host).isSupported { found = c; break }
+        }
+        let base = try #require(found)
+        let s = base.signature
+        let kernel = try OneDNNBackend().prepare(s, constants: base.constants, context: PrepareContext(cpu: host))
+        let reference = try QNNPackReferenceBackend().prepare(s, constants: base.constants, context: PrepareContext(cpu: host))
+        let shape = try #require(s.outputShape)
+        let mismatches = try await withThrowingTaskGroup(of: Int.self) { group in
+            for t in 0..<8 {
+                group.addTask {
+                    var g = SeededGenerator(seed: UInt64(t))
+                    let limit: UInt8 = OneDNNBackend.hasExactInt8(on: CPUFeatures.detect()) ? 255 : 127
+                    let x = try Tensor((0..<s.input.elementCount).map { _ in UInt8.random(in: 0...limit, using: &g) }, shape: s.input)
+                    var mine = try Tensor(zeros: s.outputType, shape: shape), want = mine
+                    var bad = 0
+                    for _ in 0..<5 {
+                        try kernel.run(inputs: [x], output: &mine)
+                        try reference.run(inputs: [x], output: &want)
+                        bad += try zip(mine.scalars(as: UInt8.self), want.scalars(as: UInt8.self)).filter { abs(Int($0) - Int($1)) > 1 }.count
+                    }
+                    return bad
+                }
+            }
+            return try await group.reduce(0, +)
+        }
+        #expect(mismatches == 0)
     }
 
     @Test func fp32MatchesADirectComputation() throws {

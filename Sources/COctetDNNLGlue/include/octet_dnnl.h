@@ -41,9 +41,21 @@ typedef struct octet_dnnl_kernel octet_dnnl_kernel;
 int octet_dnnl_prepare(const octet_dnnl_op *op, octet_dnnl_kernel **out, char *error, size_t error_len);
 /// The implementation oneDNN chose (e.g. "brg:avx512_core_vnni").
 const char *octet_dnnl_implementation(const octet_dnnl_kernel *kernel);
+/// What one call needs besides the kernel: a stream, memory objects re-pointed at the
+/// caller's buffers, buffers in the primitive's activation layout, an error message.
+/// One context serves one call at a time; contexts are reused, so calls allocate nothing.
+typedef struct octet_dnnl_context octet_dnnl_context;
+
+/// A context for `kernel`, or NULL (with a message in `error`).
+octet_dnnl_context *octet_dnnl_context_create(const octet_dnnl_kernel *kernel, char *error, size_t error_len);
+void octet_dnnl_context_destroy(octet_dnnl_context *context);
+/// The last error of a call made with `context`.
+const char *octet_dnnl_context_error(const octet_dnnl_context *context);
+
 /// Runs on `threads` OpenMP threads. `weights` only when they were not constant.
-int octet_dnnl_execute(const octet_dnnl_kernel *kernel, const void *src, const void *weights, void *dst,
-                       int threads, char *error, size_t error_len);
+/// Returns 0, or non-zero with the message in `octet_dnnl_context_error`.
+int octet_dnnl_execute(const octet_dnnl_kernel *kernel, octet_dnnl_context *context, const void *src,
+                       const void *weights, void *dst, int threads);
 void octet_dnnl_destroy(octet_dnnl_kernel *kernel);
 
 /// 1 when the ISA oneDNN dispatches to here has u8·s8 dot products that cannot saturate
