@@ -47,11 +47,13 @@ struct OneDNNBenchmark: ParsableCommand {
             }
         }
         var ratios: [Double] = []
-        for (name, int8) in cases {
-            var fp32 = int8
-            fp32.precision = .fp32
-            (fp32.inputType, fp32.weightType, fp32.outputType, fp32.quantization) = (.f32, .f32, .f32, nil)
-            for t in threads.split(separator: ",").compactMap({ Int($0) }) {
+        // Thread counts outermost: switching OpenMP's team size back and forth within a
+        // process slows oneDNN down badly (measured), and a session keeps one count.
+        for t in threads.split(separator: ",").compactMap({ Int($0) }) {
+            for (name, int8) in cases {
+                var fp32 = int8
+                fp32.precision = .fp32
+                (fp32.inputType, fp32.weightType, fp32.outputType, fp32.quantization) = (.f32, .f32, .f32, nil)
                 let (k8, i8, o8) = try setUp(int8, threads: t)
                 let (k32, i32, o32) = try setUp(fp32, threads: t)
                 var out8 = o8, out32 = o32
