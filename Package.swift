@@ -32,6 +32,8 @@ let package = Package(
         // FP16-weight GEMM micro-kernels and binary16 conversion, in C (no global ISA flags).
         .target(name: "COctetFP16Kernels"),
 
+        // The packed INT8 GEMM's micro-kernels, in C (no global ISA flags).
+        .target(name: "COctetPackedKernels"),
         // A thin C layer over oneDNN 2.6's C API.
         .target(name: "COctetDNNLGlue", dependencies: ["CDNNL"], linkerSettings: [.linkedLibrary("dnnl")]),
 
@@ -55,8 +57,9 @@ let package = Package(
         ),
         .target(name: "OctetFP16", dependencies: ["OctetCore", "OctetCPU", "OctetDispatch", "COctetFP16Kernels"]),
         .target(name: "OctetQNNPack", dependencies: ["OctetCore", "OctetCPU", "OctetDispatch"]),
+        .target(name: "OctetPacked", dependencies: ["OctetCore", "OctetCPU", "OctetDispatch", "COctetPackedKernels"]),
         .target(name: "OctetOneDNN", dependencies: ["OctetCore", "OctetCPU", "OctetDispatch", "COctetDNNLGlue"]),
-        .target(name: "Octet", dependencies: ["OctetCore", "OctetCPU", "OctetRules", "OctetDispatch", "OctetFP16", "OctetQNNPack", "OctetOneDNN"]),
+        .target(name: "Octet", dependencies: ["OctetCore", "OctetCPU", "OctetRules", "OctetDispatch", "OctetFP16", "OctetQNNPack", "OctetOneDNN", "OctetPacked"]),
         // The backend conformance harness, shared by tests (not a product).
         .target(name: "OctetConformance", dependencies: ["OctetCore", "OctetCPU", "OctetDispatch", "OctetQNNPack"]),
         .executableTarget(
@@ -84,6 +87,7 @@ let package = Package(
         .testTarget(name: "OctetDispatchTests", dependencies: ["OctetDispatch", "Octet"]),
         .testTarget(name: "OctetFP16Tests", dependencies: ["OctetFP16", "COctetFP16Kernels"]),
         .testTarget(name: "OctetQNNPackTests", dependencies: ["OctetQNNPack", "OctetConformance", "Octet"]),
+        .testTarget(name: "OctetPackedTests", dependencies: ["OctetPacked", "COctetPackedKernels", "OctetConformance", "Octet"]),
         .testTarget(name: "OctetOneDNNTests", dependencies: ["OctetOneDNN", "OctetConformance", "Octet"]),
     ],
     swiftLanguageModes: [.v6]

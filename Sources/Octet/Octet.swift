@@ -4,6 +4,7 @@
 @_exported import OctetRules
 import OctetFP16
 import OctetOneDNN
+import OctetPacked
 import OctetQNNPack
 
 /// The public face of Octet for applications that embed it.
@@ -23,7 +24,7 @@ public enum Octet {
     /// module adds its entry here when it lands; the CLI and the planner pick it up with
     /// no other change.
     public static func builtInBackends() -> [any Backend] {
-        [OneDNNBackend(), FP16Backend(), QNNPackReferenceBackend()]
+        [PackedBackend(), OneDNNBackend(), FP16Backend(), QNNPackReferenceBackend()]
     }
 
     /// A registry holding the built-in backends. Register your own on top of it.

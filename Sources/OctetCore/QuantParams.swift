@@ -91,6 +91,22 @@ public struct QuantParams: Sendable, Hashable, CustomStringConvertible {
         return zeroPoints.allSatisfy { $0 == 0 } || (dtype == .u8 && zeroPoints.allSatisfy { $0 == mid })
     }
 
+    /// The quantized output range after fused ReLU / Clip: ReLU clamps at the zero point,
+    /// Clip at its bounds quantized with these (per-tensor) parameters.
+    public func outputRange(applying postOps: [PostOp]) -> (qmin: Int32, qmax: Int32) {
+        var lo = qmin, hi = qmax
+        let zp = zeroPoint(), s = scale()
+        for p in postOps {
+            switch p {
+            case .relu: lo = max(lo, zp)
+            case let .clip(a, b):
+                lo = max(lo, AffineQuantization.quantize(a, scale: s, zeroPoint: zp, qmin: qmin, qmax: qmax))
+                hi = min(hi, AffineQuantization.quantize(b, scale: s, zeroPoint: zp, qmin: qmin, qmax: qmax))
+            }
+        }
+        return (lo, max(lo, hi))
+    }
+
     /// Whether there is one scale per channel.
     public var isPerChannel: Bool { if case .perChannel = granularity { true } else { false } }
 

@@ -44,15 +44,5 @@ public enum QNNPackError: Error, Sendable, Equatable, CustomStringConvertible {
 
 /// The output range after fused ReLU / Clip, in quantized units of `out`.
 func clampedRange(_ out: QuantParams, postOps: [PostOp]) -> (qmin: Int32, qmax: Int32) {
-    var lo = out.qmin, hi = out.qmax
-    let zp = out.zeroPoint(), s = out.scale()
-    for p in postOps {
-        switch p {
-        case .relu: lo = max(lo, zp)
-        case let .clip(a, b):
-            lo = max(lo, AffineQuantization.quantize(a, scale: s, zeroPoint: zp, qmin: out.qmin, qmax: out.qmax))
-            hi = min(hi, AffineQuantization.quantize(b, scale: s, zeroPoint: zp, qmin: out.qmin, qmax: out.qmax))
-        }
-    }
-    return (lo, max(lo, hi))
+    out.outputRange(applying: postOps)
 }

@@ -1,0 +1,89 @@
+import COctetPackedKernels
+import OctetCore
+import OctetDispatch
+
+/// Per-column constants of the fused output pipeline, computed once at prepare with
+/// FBGEMM's float arithmetic: `multiplier = (s_in·s_w) / s_out`, a float bias divided by
+/// `s_in·s_w` (u8 output), or `s_in·s_w` and the bias itself (f32 output).
+struct OutputStage: Sendable {
+    let aZeroPoint: Int32, bZeroPoint: Int32
+    let toF32: Bool
+    let outZeroPoint: Int32, qmin: Int32, qmax: Int32
+    let lo: Float, hi: Float
+    let multiplier: [Float], dequantScale: [Float]
+    let biasS32: [Int32]?, biasF32: [Float]?, biasReal: [Float]?
+
+    init(_ s: OpSignature, _ c: OpConstants, columns: Int, weightParams wQ: QuantParams) throws {
+        guard let inQ = c.inputQuantization else { throw PackedError.missing("input quantization parameters") }
+        guard wQ.scales.count == 1 || wQ.scales.count == columns else {
+            throw PackedError.shape("\(wQ.scales.count) weight scales for \(columns) output channels")
+        }
+        aZeroPoint = inQ.zeroPoint()
+        bZeroPoint = wQ.zeroPoint()
+        toF32 = s.outputType == .f32
+        let inW = (0..<columns).map { inQ.scale() * wQ.scale(channel: wQ.scales.count == 1 ? 0 : $0) }
+        if toF32 {
+            (outZeroPoint, qmin, qmax) = (0, 0, 0)
+            multiplier = inW
+        } else {
+            guard let outQ = c.outputQuantization, outQ.dtype == .u8, !outQ.isPerChannel else {
+                throw PackedError.missing("per-tensor u8 output quantization parameters")
+            }
+            outZeroPoint = outQ.zeroPoint()
+            (qmin, qmax) = outQ.outputRange(applying: s.postOps)
+            multiplier = inW.map { $0 / outQ.scale() }
+        }
+        dequantScale = inW
+        (lo, hi) = PostOp.realRange(of: s.postOps)
+        switch c.bias?.dtype {
+        case nil: (biasS32, biasF32, biasReal) = (nil, nil, nil)
+        case .s32?: (biasS32, biasF32, biasReal) = (try c.bias?.scalars(as: Int32.self), nil, nil)
+        case .f32?:
+            let b = try c.bias?.scalars(as: Float.self) ?? []
+            biasS32 = nil
+            biasF32 = toF32 ? nil : b.enumerated().map { $1 / inW[$0] }
+            biasReal = toF32 ? b : nil
+        case let t?: throw PackedError.unsupported("bias must be s32 or f32, got \(t)")
+        }
+        for count in [biasS32?.count, biasF32?.count, biasReal?.count].compactMap({ $0 }) where count != columns {
+            throw PackedError.shape("bias has \(count) values, expected \(columns)")
+        }
+    }
+
+    /// The C view of columns `offset ..< offset + n`, valid inside `body`.
+    func withC<R>(columns offset: Int, _ body: (UnsafePointer<octet_packed_output>) throws -> R) rethrows -> R {
+        func slice<T>(_ a: [T]?, _ f: (UnsafePointer<T>?) throws -> R) rethrows -> R {
+            guard let a else { return try f(nil) }
+            return try a.withUnsafeBufferPointer { try f($0.baseAddress.map { $0 + offset }) }
+        }
+        return try slice(multiplier) { m in
+            try slice(dequantScale) { d in
+                try slice(biasS32) { bs in
+                    try slice(biasF32) { bf in
+                        try slice(biasReal) { br in
+                            var o = octet_packed_output(a_zero_point: aZeroPoint, b_zero_point: bZeroPoint, bias_s32: bs, bias_f32: bf,
+                                                        multiplier: m, out_zero_point: outZeroPoint, qmin: qmin, qmax: qmax,
+                                                        dequant_scale: d, bias_real: br, lo: lo, hi: hi, to_f32: toF32 ? 1 : 0)
+                            return try body(&o)
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Why the packed backend could not prepare or run an op.
+public enum PackedError: Error, Sendable, Equatable, CustomStringConvertible {
+    case unsupported(String)
+    case missing(String)
+    case shape(String)
+
+    public var description: String {
+        switch self {
+        case let .unsupported(s): "packed: \(s)"
+        case let .missing(s): "packed: missing \(s)"
+        case let .shape(s): "packed: \(s)"
+        }
+    }
+}

@@ -1,0 +1,56 @@
+import COctetPackedKernels
+import OctetCore
+import OctetCPU
+import OctetDispatch
+
+/// `packed`: Octet's own INT8 GEMM (FBGEMM's role in PyTorch's x86 engine). Weights are
+/// packed once into 16-column panels of s16 pairs with their column sums; activations
+/// are packed per call with their row sums; the AVX2 micro-kernel multiplies with
+/// `vpmaddwd`, so u8·s8 products never pass through a saturating int16 — exact for
+/// full-range activations and weights, on any AVX2 CPU, without `reduce_range`. The
+/// output pipeline (zero-point compensation, bias, per-channel requantization with
+/// rounding half to even, ReLU/Clip, or dequantization) is fused into the store.
+public struct PackedBackend: Backend {
+    public init() {}
+
+    public var name: String { "packed" }
+    public var version: String { "1" }
+    public var summary: String { "Octet's packed INT8 GEMM: exact for full-range u8·s8 (vpmaddwd on s16 pairs); linear, matmul, conv2d via im2col" }
+    public var requirements: BackendRequirements { BackendRequirements(notes: "AVX2 micro-kernel where present, portable C otherwise") }
+
+    public func capability(for s: OpSignature, on cpu: CPUFeatures) -> Capability {
+        if let reason = decline(s) { return .declined(reason: reason) }
+        return .supported(kernel: PackedISA.name(PackedISA.planned(for: cpu)),
+                          notes: ["exact for full-range u8 activations and s8 weights: no int16 saturation, reduce_range not needed"])
+    }
+
+    private func decline(_ s: OpSignature) -> String? {
+        guard s.precision == .int8, let q = s.quantization else { return "runs int8 ops only; this op is \(s.precision)" }
+        if q.dynamic { return "dynamic quantization is not implemented yet" }
+        switch s.kind {
+        case .linear, .matmul, .conv2d: break
+        case .convTranspose2d: return "transposed convolution is not implemented yet"
+        default: return "runs matrix products only (linear, matmul, conv2d), not \(s.kind)"
+        }
+        guard s.inputType == .u8 else { return "needs u8 activations, got \(s.inputType)" }
+        guard s.weightType == .s8 else { return "needs s8 weights, got \(s.weightType)" }
+        guard s.outputType == .u8 || s.outputType == .f32 else { return "output must be u8 or f32, got \(s.outputType)" }
+        if q.perChannelWeights && !q.symmetricWeights { return "per-channel weights must be symmetric (zero point 0)" }
+        do { try s.validate() } catch { return "invalid signature: \(error)" }
+        return nil
+    }
+
+    public func prepare(_ s: OpSignature, constants c: OpConstants, context: PrepareContext) throws -> any Kernel {
+        if let reason = decline(s) { throw PackedError.unsupported(reason) }
+        let runner = PackedRunner(isa: PackedISA.executable(for: context.cpu), threads: context.threads)
+        if s.kind == .matmul {
+            guard let bQ = c.otherInputQuantizations.first, !bQ.isPerChannel else { throw PackedError.missing("the second operand's per-tensor parameters") }
+            return try PackedMatmulKernel(s, c, bQ, runner: runner)
+        }
+        guard let w = c.weight, w.dtype == .s8, w.shape == s.weight, let wQ = w.quantization else {
+            throw PackedError.missing("an s8 weight tensor of shape \(s.weight) with its quantization parameters")
+        }
+        if wQ.isPerChannel && !wQ.zeroPoints.allSatisfy({ $0 == 0 }) { throw PackedError.unsupported("per-channel weights must be symmetric") }
+        return s.kind == .linear ? try PackedLinearKernel(s, c, w, wQ, runner: runner) : try PackedConvKernel(s, c, w, wQ, runner: runner)
+    }
+}

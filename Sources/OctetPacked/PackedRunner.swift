@@ -1,0 +1,67 @@
+import COctetPackedKernels
+import Dispatch
+import Synchronization
+import OctetCore
+
+/// Runs one GEMM over `threads` workers, splitting N by panels (every worker streams its
+/// own weights; batch-1 shapes keep both cores busy). GCD's pool is persistent: no
+/// thread is created per call.
+struct PackedRunner: Sendable {
+    let isa: octet_packed_isa
+    let threads: Int
+
+    /// The operands of one product; workers write disjoint column ranges of `c`.
+    private struct Job: @unchecked Sendable {
+        var isa: octet_packed_isa
+        var m: Int, n: Int, k: Int
+        var a: UnsafePointer<Int32>, rows: UnsafePointer<Int32>
+        var b: UnsafePointer<Int32>, cols: UnsafePointer<Int32>
+        var c: UnsafeMutableRawPointer, ldc: Int
+        var out: UnsafePointer<octet_packed_output>
+    }
+
+    func gemm(m: Int, a: UnsafePointer<Int32>, rowSums: UnsafePointer<Int32>, b: PackedMatrix,
+              c: UnsafeMutableRawPointer, ldc: Int, output: UnsafePointer<octet_packed_output>) {
+        let job = Job(isa: isa, m: m, n: b.n, k: b.k, a: a, rows: rowSums, b: UnsafePointer(b.panels.pointer),
+                      cols: UnsafePointer(b.columnSums.pointer), c: c, ldc: ldc, out: output)
+        let panels = b.panelCount
+        let workers = min(threads, panels)
+        let body: @Sendable (Int, Int) -> Void = { begin, end in
+            octet_packed_gemm(job.isa, job.m, job.n, job.k, job.a, job.rows, job.b, job.cols, job.c, job.ldc, job.out, begin, end)
+        }
+        if workers <= 1 { body(0, panels); return }
+        DispatchQueue.concurrentPerform(iterations: workers) { w in body(panels * w / workers, panels * (w + 1) / workers) }
+    }
+}
+
+/// Per-call buffers (packed activations, row sums, im2col, staging), reused across calls:
+/// a call takes a set from the pool and returns it, so warm kernels allocate nothing.
+final class ScratchPool: Sendable {
+    final class Buffers: @unchecked Sendable {
+        let packedA: AlignedBuffer<Int32>, rowSums: AlignedBuffer<Int32>
+        let columns: AlignedBuffer<UInt8>, staging: AlignedBuffer<Float>
+        let packedB: AlignedBuffer<Int32>, columnSums: AlignedBuffer<Int32>
+        init(_ sizes: Sizes) {
+            packedA = AlignedBuffer(count: sizes.packedA)
+            rowSums = AlignedBuffer(count: sizes.rows)
+            columns = AlignedBuffer(count: sizes.columns)
+            staging = AlignedBuffer(count: sizes.staging)
+            packedB = AlignedBuffer(count: sizes.packedB)
+            columnSums = AlignedBuffer(count: sizes.columnSums)
+        }
+    }
+    struct Sizes: Sendable {
+        var packedA = 0, rows = 0, columns = 0, staging = 0, packedB = 0, columnSums = 0
+    }
+
+    private let sizes: Sizes
+    private let idle = Mutex<[Buffers]>([])
+
+    init(_ sizes: Sizes) { self.sizes = sizes }
+
+    func with<R>(_ body: (Buffers) throws -> R) rethrows -> R {
+        let b = idle.withLock { $0.popLast() } ?? Buffers(sizes)
+        defer { idle.withLock { $0.append(b) } }
+        return try body(b)
+    }
+}

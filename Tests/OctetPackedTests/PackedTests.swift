@@ -1,0 +1,60 @@
+import Testing
+import COctetPackedKernels
+import Octet
+import OctetConformance
+import OctetPacked
+
+@Suite struct PackedTests {
+    let host = CPUFeatures.detect()
+    var isas: [octet_packed_isa] { octet_packed_host_has_avx2() != 0 ? [OCTET_PACKED_SCALAR, OCTET_PACKED_AVX2] : [OCTET_PACKED_SCALAR] }
+
+    /// Raw accumulators against Σ a·b in Int64, bit for bit, on full-range data (0...255
+    /// with -128...127, including all-extreme operands that would saturate vpmaddubsw).
+    @Test(arguments: [(1, 1, 1), (1, 97, 3), (2, 2, 16), (5, 13, 17), (6, 64, 33), (7, 127, 15), (13, 300, 40), (1, 3072, 768)])
+    func accumulatorsAreExact(m: Int, k: Int, n: Int) throws {
+        var g = SeededGenerator(seed: UInt64(m * 7919 + k * 31 + n))
+        for extreme in [false, true] {
+            let a: [UInt8] = (0..<(m * k)).map { _ in extreme ? 255 : UInt8.random(in: 0...255, using: &g) }
+            let b: [Int8] = (0..<(k * n)).map { _ in extreme ? -128 : Int8.random(in: -128...127, using: &g) }
+            var want = [Int64](repeating: 0, count: m * n)
+            for i in 0..<m { for j in 0..<n { for kk in 0..<k { want[i * n + j] += Int64(a[i * k + kk]) * Int64(b[kk * n + j]) } } }
+            let k2 = (k + 1) / 2, panels = (n + 15) / 16
+            var pa = [Int32](repeating: 0, count: m * k2), rows = [Int32](repeating: 0, count: m)
+            var cols = [Int32](repeating: 0, count: n)
+            // Panels must be 32-byte aligned for the AVX2 loads: place them in an aligned buffer.
+            let aligned = UnsafeMutablePointer<Int32>.allocate(capacity: panels * k2 * 16 + 16)
+            defer { aligned.deallocate() }
+            let base = aligned + (8 - (Int(bitPattern: aligned) / 4) % 8) % 8
+            octet_packed_pack_a_u8(m, k, a, k, &pa, &rows)
+            octet_packed_pack_b_s8(k, n, b, 1, n, base, &cols)
+            #expect(rows == (0..<m).map { i in Int32((0..<k).reduce(0) { $0 + Int(a[i * k + $1]) }) })
+            #expect(cols == (0..<n).map { j in Int32((0..<k).reduce(0) { $0 + Int(b[$1 * n + j]) }) })
+            for isa in isas {
+                var c = [Int32](repeating: 0, count: m * n)
+                octet_packed_gemm_s32(isa, m, n, k, pa, base, &c, n)
+                #expect(c.map(Int64.init) == want, "isa \(isa.rawValue) \(m)x\(k)x\(n) extreme=\(extreme)")
+            }
+        }
+    }
+
+    /// Requantized outputs equal the reference's requantization exactly (tolerance 0):
+    /// the same FBGEMM arithmetic, on full-range data, for every generated case.
+    @Test func equalsTheReferenceExactly() {
+        for cpu in [host, (try? CPUFeatures.assumed("sse4_2")) ?? host] {
+            let report = Conformance.check(PackedBackend(), cpu: cpu, kinds: [.linear, .matmul, .conv2d], casesPerKind: 40, seed: 17, tolerance: 0)
+            for f in report.failures.prefix(5) { Issue.record("\(f)") }
+            #expect(report.failures.isEmpty)
+            #expect(report.tested[.linear, default: 0] >= 20 && report.tested[.conv2d, default: 0] >= 20 && report.tested[.matmul, default: 0] >= 10,
+                    "coverage \(report.tested), declined \(report.declined)")
+        }
+    }
+
+    @Test func statesItsKernelAndExactness() throws {
+        let c = PackedBackend().capability(for: try .linear(m: 1, k: 8, n: 8), on: try CPUFeatures.assumed("zen3"))
+        guard case let .supported(kernel, notes) = c else { Issue.record("declined"); return }
+        #expect(kernel == "avx2 exact 6x16 (vpmaddwd on s16 pairs)")
+        #expect(notes.first?.contains("exact for full-range") == true)
+        #expect(PackedBackend().capability(for: try .linear(m: 1, k: 8, n: 8), on: try CPUFeatures.assumed("neoverse-n1")) ==
+                .supported(kernel: "scalar exact 6x16", notes: notes))
+    }
+}
