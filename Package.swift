@@ -70,11 +70,12 @@ let package = Package(
             ]
         ),
 
+        .target(name: "CPeak", path: "Benchmarks/CPeak"),
         // Benchmarks: programs, not tests (`swift run -c release octet-benchmarks --help`).
         .executableTarget(
             name: "OctetBenchmarks",
             dependencies: [
-                "OctetCore", "OctetCPU", "OctetDispatch", "OctetFP16", "OctetOneDNN", "CDNNL",
+                "OctetCore", "OctetCPU", "OctetDispatch", "OctetFP16", "OctetOneDNN", "OctetPacked", "CDNNL", "CPeak",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Benchmarks/OctetBenchmarks"

@@ -10,7 +10,7 @@
 #define OCTET_X86 0
 #endif
 
-enum { NR = OCTET_PACKED_NR, MR = OCTET_PACKED_MR };
+enum { NR = OCTET_PACKED_NR, MR = OCTET_PACKED_MR, KC2 = 128 /* k-pairs per block: an 8 KiB panel slice */ };
 
 int octet_packed_host_has_avx2(void) {
 #if OCTET_X86
@@ -104,10 +104,15 @@ static void scalar_tile(size_t mr, size_t K2, const int32_t *a, size_t a_stride,
 #if OCTET_X86
 #define AVX2 __attribute__((target("avx2,fma")))
 
+/* Accumulators are locals (registers); they are copied out once at the end. */
 #define DEFINE_TILE(ROWS)                                                                          \
     AVX2 static void avx2_tile_##ROWS(size_t K2, const int32_t *a, size_t a_stride, const int32_t *b, \
-                                      __m256i c0[MR], __m256i c1[MR]) {                            \
-        for (size_t r = 0; r < ROWS; r++) c0[r] = c1[r] = _mm256_setzero_si256();                  \
+                                      const int32_t *init, __m256i out0[MR], __m256i out1[MR]) {   \
+        __m256i c0[ROWS], c1[ROWS];                                                                \
+        for (size_t r = 0; r < ROWS; r++) {                                                        \
+            c0[r] = init ? _mm256_loadu_si256((const __m256i *)(init + r * NR)) : _mm256_setzero_si256();     \
+            c1[r] = init ? _mm256_loadu_si256((const __m256i *)(init + r * NR + 8)) : _mm256_setzero_si256(); \
+        }                                                                                          \
         for (size_t j = 0; j < K2; j++) {                                                          \
             const __m256i b0 = _mm256_load_si256((const __m256i *)(b + j * NR));                   \
             const __m256i b1 = _mm256_load_si256((const __m256i *)(b + j * NR + 8));               \
@@ -117,17 +122,18 @@ static void scalar_tile(size_t mr, size_t K2, const int32_t *a, size_t a_stride,
                 c1[r] = _mm256_add_epi32(c1[r], _mm256_madd_epi16(av, b1));                        \
             }                                                                                      \
         }                                                                                          \
+        for (size_t r = 0; r < ROWS; r++) { out0[r] = c0[r]; out1[r] = c1[r]; }                    \
     }
 DEFINE_TILE(1) DEFINE_TILE(2) DEFINE_TILE(3) DEFINE_TILE(4) DEFINE_TILE(5) DEFINE_TILE(6)
 
-AVX2 static void avx2_tile(size_t mr, size_t K2, const int32_t *a, size_t as, const int32_t *b, __m256i c0[MR], __m256i c1[MR]) {
+AVX2 static void avx2_tile(size_t mr, size_t K2, const int32_t *a, size_t as, const int32_t *b, const int32_t *init, __m256i c0[MR], __m256i c1[MR]) {
     switch (mr) {
-    case 1: avx2_tile_1(K2, a, as, b, c0, c1); break;
-    case 2: avx2_tile_2(K2, a, as, b, c0, c1); break;
-    case 3: avx2_tile_3(K2, a, as, b, c0, c1); break;
-    case 4: avx2_tile_4(K2, a, as, b, c0, c1); break;
-    case 5: avx2_tile_5(K2, a, as, b, c0, c1); break;
-    default: avx2_tile_6(K2, a, as, b, c0, c1); break;
+    case 1: avx2_tile_1(K2, a, as, b, init, c0, c1); break;
+    case 2: avx2_tile_2(K2, a, as, b, init, c0, c1); break;
+    case 3: avx2_tile_3(K2, a, as, b, init, c0, c1); break;
+    case 4: avx2_tile_4(K2, a, as, b, init, c0, c1); break;
+    case 5: avx2_tile_5(K2, a, as, b, init, c0, c1); break;
+    default: avx2_tile_6(K2, a, as, b, init, c0, c1); break;
     }
 }
 
@@ -164,18 +170,34 @@ AVX2 static void avx2_store(size_t mr, size_t m0, size_t n0, size_t nr, size_t K
         for (size_t j = 0; j < nr; j++) store_scalar(raw_value(acc[j], m, n0 + j, K, rows, cols, o), n0 + j, o, c, m * ldc + n0 + j);
     }
 }
-/* One tile, computed and stored, entirely in AVX2 code. */
-AVX2 static void avx2_tile_requant(size_t mr, size_t m0, size_t n0, size_t nr, size_t K, const int32_t *a, const int32_t *b,
-                                   const int32_t *rows, const int32_t *cols, const octet_packed_output *o, void *c, size_t ldc) {
+/* One 16-column panel for all M rows, K in blocks of KC2 pairs: the block's panel slice
+   stays in L1 while every row tile passes over it; partial sums wait in `acc` (M x 16). */
+AVX2 static void avx2_panel(size_t M, size_t K, const int32_t *a, const int32_t *bp, size_t n0, size_t nr, const int32_t *rows,
+                            const int32_t *cols, const octet_packed_output *o, void *c, size_t ldc, int32_t *acc) {
     const size_t K2 = (K + 1) / 2;
-    __m256i c0[MR], c1[MR];
-    avx2_tile(mr, K2, a, K2, b, c0, c1);
-    avx2_store(mr, m0, n0, nr, K, c0, c1, rows, cols, o, c, ldc);
+    for (size_t kb = 0; kb < K2 || kb == 0; kb += KC2) {
+        const size_t kc = K2 - kb < KC2 ? K2 - kb : KC2;
+        const int first = kb == 0, last = kb + kc >= K2;
+        for (size_t m0 = 0; m0 < M; m0 += MR) {
+            const size_t mr = M - m0 < MR ? M - m0 : MR;
+            __m256i c0[MR], c1[MR];
+            avx2_tile(mr, kc, a + m0 * K2 + kb, K2, bp + kb * NR, first ? NULL : acc + m0 * NR, c0, c1);
+            if (last) {
+                avx2_store(mr, m0, n0, nr, K, c0, c1, rows, cols, o, c, ldc);
+            } else {
+                for (size_t r = 0; r < mr; r++) {
+                    _mm256_storeu_si256((__m256i *)(acc + (m0 + r) * NR), c0[r]);
+                    _mm256_storeu_si256((__m256i *)(acc + (m0 + r) * NR + 8), c1[r]);
+                }
+            }
+        }
+        if (K2 == 0) break;
+    }
 }
 
 AVX2 static void avx2_tile_s32(size_t mr, size_t K2, const int32_t *a, const int32_t *b, int32_t acc[MR][NR]) {
     __m256i c0[MR], c1[MR];
-    avx2_tile(mr, K2, a, K2, b, c0, c1);
+    avx2_tile(mr, K2, a, K2, b, NULL, c0, c1);
     for (size_t r = 0; r < mr; r++) {
         _mm256_storeu_si256((__m256i *)acc[r], c0[r]);
         _mm256_storeu_si256((__m256i *)(acc[r] + 8), c1[r]);
@@ -184,19 +206,21 @@ AVX2 static void avx2_tile_s32(size_t mr, size_t K2, const int32_t *a, const int
 #endif
 
 void octet_packed_gemm(octet_packed_isa isa, size_t M, size_t N, size_t K, const int32_t *a, const int32_t *rows, const int32_t *b,
-                       const int32_t *cols, void *c, size_t ldc, const octet_packed_output *o, size_t p0, size_t p1) {
+                       const int32_t *cols, void *c, size_t ldc, const octet_packed_output *o, size_t p0, size_t p1, int32_t *acc) {
     const size_t K2 = (K + 1) / 2;
     for (size_t p = p0; p < p1; p++) {
         const size_t n0 = p * NR, nr = N - n0 < NR ? N - n0 : NR;
         const int32_t *bp = b + p * K2 * NR;
+#if OCTET_X86
+        if (isa == OCTET_PACKED_AVX2) {
+            avx2_panel(M, K, a, bp, n0, nr, rows, cols, o, c, ldc, acc);
+            continue;
+        }
+#else
+        (void)acc;
+#endif
         for (size_t m0 = 0; m0 < M; m0 += MR) {
             const size_t mr = M - m0 < MR ? M - m0 : MR;
-#if OCTET_X86
-            if (isa == OCTET_PACKED_AVX2) {
-                avx2_tile_requant(mr, m0, n0, nr, K, a + m0 * K2, bp, rows, cols, o, c, ldc);
-                continue;
-            }
-#endif
             int32_t acc[MR][NR];
             scalar_tile(mr, K2, a + m0 * K2, K2, bp, acc);
             for (size_t r = 0; r < mr; r++)

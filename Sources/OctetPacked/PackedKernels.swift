@@ -40,7 +40,7 @@ struct PackedLinearKernel: Kernel {
         output = try s.outputShape.orThrow()
         outputType = s.outputType
         let m = s.input.elementCount / k
-        pool = ScratchPool(.init(packedA: m * ((k + 1) / 2), rows: m))
+        pool = ScratchPool(.init(packedA: m * ((k + 1) / 2), rows: m, accumulators: runner.accumulatorWords(m: m)))
     }
 
     func run(inputs: [Tensor], output out: inout Tensor) throws {
@@ -53,7 +53,8 @@ struct PackedLinearKernel: Kernel {
             }
             try withOutput(&out) { c in
                 stage.withC(columns: 0) { o in
-                    runner.gemm(m: m, a: buf.packedA.pointer, rowSums: buf.rowSums.pointer, b: weights, c: c, ldc: n, output: o)
+                    runner.gemm(m: m, a: buf.packedA.pointer, rowSums: buf.rowSums.pointer, b: weights, c: c, ldc: n, output: o,
+                                accumulators: buf.accumulators.pointer)
                 }
             }
         }
@@ -80,7 +81,8 @@ struct PackedMatmulKernel: Kernel {
         second = s.weight
         output = try s.outputShape.orThrow()
         outputType = s.outputType
-        pool = ScratchPool(.init(packedA: m * ((k + 1) / 2), rows: m, packedB: PackedMatrix.words(k: k, n: n), columnSums: n))
+        pool = ScratchPool(.init(packedA: m * ((k + 1) / 2), rows: m, packedB: PackedMatrix.words(k: k, n: n), columnSums: n,
+                                 accumulators: runner.accumulatorWords(m: m)))
     }
 
     func run(inputs: [Tensor], output out: inout Tensor) throws {
@@ -98,7 +100,7 @@ struct PackedMatmulKernel: Kernel {
                                                    nStride: 1, kStride: n, panels: buf.packedB, sums: buf.columnSums)
                             stage.withC(columns: 0) { o in
                                 runner.gemm(m: m, a: buf.packedA.pointer, rowSums: buf.rowSums.pointer, b: rhs,
-                                            c: c + batch * m * n * elementSize, ldc: n, output: o)
+                                            c: c + batch * m * n * elementSize, ldc: n, output: o, accumulators: buf.accumulators.pointer)
                             }
                         }
                     }
@@ -135,7 +137,8 @@ struct PackedConvKernel: Kernel {
         output = try s.outputShape.orThrow()
         outputType = s.outputType
         let pixels = output[2] * output[3]
-        pool = ScratchPool(.init(packedA: pixels * ((kg + 1) / 2), rows: pixels, columns: pixels * kg, staging: pixels * ocg))
+        pool = ScratchPool(.init(packedA: pixels * ((kg + 1) / 2), rows: pixels, columns: pixels * kg, staging: pixels * ocg,
+                                 accumulators: runner.accumulatorWords(m: pixels)))
     }
 
     func run(inputs: [Tensor], output out: inout Tensor) throws {
@@ -173,7 +176,7 @@ struct PackedConvKernel: Kernel {
                             let staging = UnsafeMutableRawPointer(buf.staging.pointer)
                             stage.withC(columns: group * ocg) { o in
                                 runner.gemm(m: pixels, a: buf.packedA.pointer, rowSums: buf.rowSums.pointer, b: groupWeights[group],
-                                            c: staging, ldc: ocg, output: o)
+                                            c: staging, ldc: ocg, output: o, accumulators: buf.accumulators.pointer)
                             }
                             for ch in 0..<ocg {
                                 let plane = (n * oc + group * ocg + ch) * pixels

@@ -18,32 +18,39 @@ struct PackedRunner: Sendable {
         var b: UnsafePointer<Int32>, cols: UnsafePointer<Int32>
         var c: UnsafeMutableRawPointer, ldc: Int
         var out: UnsafePointer<octet_packed_output>
+        var accumulators: UnsafeMutablePointer<Int32>
     }
 
+    /// `accumulators` holds `threads · m · 16` words (see `accumulatorWords`).
     func gemm(m: Int, a: UnsafePointer<Int32>, rowSums: UnsafePointer<Int32>, b: PackedMatrix,
-              c: UnsafeMutableRawPointer, ldc: Int, output: UnsafePointer<octet_packed_output>) {
+              c: UnsafeMutableRawPointer, ldc: Int, output: UnsafePointer<octet_packed_output>, accumulators: UnsafeMutablePointer<Int32>) {
         let job = Job(isa: isa, m: m, n: b.n, k: b.k, a: a, rows: rowSums, b: UnsafePointer(b.panels.pointer),
-                      cols: UnsafePointer(b.columnSums.pointer), c: c, ldc: ldc, out: output)
+                      cols: UnsafePointer(b.columnSums.pointer), c: c, ldc: ldc, out: output, accumulators: accumulators)
         let panels = b.panelCount
         let workers = min(threads, panels)
-        let body: @Sendable (Int, Int) -> Void = { begin, end in
-            octet_packed_gemm(job.isa, job.m, job.n, job.k, job.a, job.rows, job.b, job.cols, job.c, job.ldc, job.out, begin, end)
+        let body: @Sendable (Int, Int, Int) -> Void = { worker, begin, end in
+            octet_packed_gemm(job.isa, job.m, job.n, job.k, job.a, job.rows, job.b, job.cols, job.c, job.ldc, job.out, begin, end,
+                              job.accumulators + worker * job.m * Int(OCTET_PACKED_NR))
         }
-        if workers <= 1 { body(0, panels); return }
-        DispatchQueue.concurrentPerform(iterations: workers) { w in body(panels * w / workers, panels * (w + 1) / workers) }
+        if workers <= 1 { body(0, 0, panels); return }
+        DispatchQueue.concurrentPerform(iterations: workers) { w in body(w, panels * w / workers, panels * (w + 1) / workers) }
     }
+
+    /// Scratch words `gemm` needs for partial sums.
+    func accumulatorWords(m: Int) -> Int { threads * m * Int(OCTET_PACKED_NR) }
 }
 
 /// Per-call buffers (packed activations, row sums, im2col, staging), reused across calls:
 /// a call takes a set from the pool and returns it, so warm kernels allocate nothing.
 final class ScratchPool: Sendable {
     final class Buffers: @unchecked Sendable {
-        let packedA: AlignedBuffer<Int32>, rowSums: AlignedBuffer<Int32>
+        let packedA: AlignedBuffer<Int32>, rowSums: AlignedBuffer<Int32>, accumulators: AlignedBuffer<Int32>
         let columns: AlignedBuffer<UInt8>, staging: AlignedBuffer<Float>
         let packedB: AlignedBuffer<Int32>, columnSums: AlignedBuffer<Int32>
         init(_ sizes: Sizes) {
             packedA = AlignedBuffer(count: sizes.packedA)
             rowSums = AlignedBuffer(count: sizes.rows)
+            accumulators = AlignedBuffer(count: sizes.accumulators)
             columns = AlignedBuffer(count: sizes.columns)
             staging = AlignedBuffer(count: sizes.staging)
             packedB = AlignedBuffer(count: sizes.packedB)
@@ -51,7 +58,7 @@ final class ScratchPool: Sendable {
         }
     }
     struct Sizes: Sendable {
-        var packedA = 0, rows = 0, columns = 0, staging = 0, packedB = 0, columnSums = 0
+        var packedA = 0, rows = 0, columns = 0, staging = 0, packedB = 0, columnSums = 0, accumulators = 0
     }
 
     private let sizes: Sizes

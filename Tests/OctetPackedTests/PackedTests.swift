@@ -3,6 +3,7 @@ import COctetPackedKernels
 import Octet
 import OctetConformance
 import OctetPacked
+import OctetQNNPack
 
 @Suite struct PackedTests {
     let host = CPUFeatures.detect()
@@ -56,5 +57,30 @@ import OctetPacked
         #expect(notes.first?.contains("exact for full-range") == true)
         #expect(PackedBackend().capability(for: try .linear(m: 1, k: 8, n: 8), on: try CPUFeatures.assumed("neoverse-n1")) ==
                 .supported(kernel: "scalar exact 6x16", notes: notes))
+    }
+}
+
+@Suite struct PackedBlockingTests {
+    /// K beyond one block (256): partial sums cross blocks; must still equal the reference exactly.
+    @Test(arguments: [(7, 1000, 37), (1, 3072, 20), (13, 513, 16)])
+    func longKMatchesTheReference(m: Int, k: Int, n: Int) throws {
+        var g = SeededGenerator(seed: UInt64(k))
+        let s = try OpSignature.linear(m: m, k: k, n: n)
+        let wq = try QuantParams(scales: (0..<n).map { _ in Float.random(in: 0.001...0.01, using: &g) }, zeroPoints: [Int32](repeating: 0, count: n),
+                                 granularity: .perChannel(axis: 0), dtype: .s8)
+        let w = try Tensor((0..<(n * k)).map { _ in Int8.random(in: -128...127, using: &g) }, shape: s.weight, quantization: wq)
+        let bias = try Tensor((0..<n).map { _ in Float.random(in: -3...3, using: &g) }, shape: TensorShape([n]))
+        let c = OpConstants(weight: w, bias: bias, inputQuantization: try QuantParams(scale: 0.05, zeroPoint: 255, dtype: .u8),
+                            outputQuantization: try QuantParams(scale: Float(k).squareRoot() * 0.4, zeroPoint: 100, dtype: .u8))
+        let x = try Tensor((0..<(m * k)).map { _ in UInt8.random(in: 0...255, using: &g) }, shape: s.input)
+        let cpu = CPUFeatures.detect()
+        for threads in [1, 2] {
+            var got = try Tensor(zeros: .u8, shape: try #require(s.outputShape)), want = got
+            try PackedBackend().prepare(s, constants: c, context: PrepareContext(cpu: cpu, threads: threads)).run(inputs: [x], output: &got)
+            try QNNPackReferenceBackend().prepare(s, constants: c, context: PrepareContext(cpu: cpu)).run(inputs: [x], output: &want)
+            #expect(try got.scalars(as: UInt8.self) == want.scalars(as: UInt8.self), "\(m)x\(k)x\(n), \(threads) threads")
+            let distinct = Set(try want.scalars(as: UInt8.self)).count
+            #expect(distinct > 3, "outputs should not all saturate (\(distinct) distinct values)")
+        }
     }
 }

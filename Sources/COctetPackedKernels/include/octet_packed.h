@@ -45,9 +45,12 @@ typedef struct octet_packed_output {
 } octet_packed_output;
 
 /// C = A · B for panels [panel_begin, panel_end), rows [0, M). `c` is u8 or f32 per `out`.
+/// `accumulators` (M x 16 int32, one per concurrent caller) holds partial sums between K
+/// blocks when K exceeds one block (256).
 void octet_packed_gemm(octet_packed_isa isa, size_t M, size_t N, size_t K, const int32_t *a_packed,
                        const int32_t *row_sums, const int32_t *b_packed, const int32_t *column_sums,
-                       void *c, size_t ldc, const octet_packed_output *out, size_t panel_begin, size_t panel_end);
+                       void *c, size_t ldc, const octet_packed_output *out, size_t panel_begin, size_t panel_end,
+                       int32_t *accumulators);
 
 /// Raw s32 accumulators Σ a·b (no zero points, no requantization), for tests.
 void octet_packed_gemm_s32(octet_packed_isa isa, size_t M, size_t N, size_t K, const int32_t *a_packed,
