@@ -75,7 +75,7 @@ let package = Package(
         .executableTarget(
             name: "OctetBenchmarks",
             dependencies: [
-                "OctetCore", "OctetCPU", "OctetDispatch", "OctetFP16", "OctetOneDNN", "OctetPacked", "CDNNL", "CPeak",
+                "OctetCore", "OctetCPU", "OctetDispatch", "OctetFP16", "OctetOneDNN", "OctetPacked", "COctetPackedKernels", "CDNNL", "CPeak",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Benchmarks/OctetBenchmarks"

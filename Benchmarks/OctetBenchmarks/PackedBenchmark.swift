@@ -5,6 +5,7 @@ import OctetCore
 import OctetDispatch
 import OctetOneDNN
 import OctetPacked
+import COctetPackedKernels
 
 /// The packed INT8 GEMM against this machine's peaks, oneDNN's INT8 and oneDNN's FP32.
 struct PackedBenchmark: ParsableCommand {
@@ -35,7 +36,21 @@ struct PackedBenchmark: ParsableCommand {
         let fmaPeak = peak("fp32 vfmadd231ps", octet_peak_fma)
         let exact = OneDNNBackend.hasExactInt8(on: cpu)
         print("oneDNN INT8 here: \(exact ? "VNNI (exact on full range)" : "no VNNI: given 7-bit activations (reduce_range), as PyTorch would")")
-        print("INT8 exact-form peak / FP32 peak = \(fixed(wd / fmaPeak, 2))x\n")
+        print("INT8 exact-form peak / FP32 peak = \(fixed(wd / fmaPeak, 2))x")
+        // The bare micro-kernel on pre-packed operands, measured next to the peak probe.
+        for size in [256, 512, 1024] {
+            let k2 = (size + 1) / 2
+            let a = AlignedBuffer<Int32>(count: size * k2), b = AlignedBuffer<Int32>(count: size * k2), c = AlignedBuffer<Int32>(count: size * size)
+            for i in 0..<a.count { a.pointer[i] = Int32(truncatingIfNeeded: i &* 2_654_435_761) & 0x00FF_00FF; b.pointer[i] = Int32(truncatingIfNeeded: i &* 40503) }
+            var best = 0.0
+            for _ in 0..<3 {
+                let t = clock.measure { octet_packed_gemm_s32(OCTET_PACKED_AVX2, size, size, size, a.pointer, b.pointer, c.pointer, size) }
+                best = max(best, Double(size * size * size) / t.seconds / 1e9)
+            }
+            let now = peak("vpmaddwd (again)", octet_peak_maddwd)
+            print("bare kernel \(size)^3: \(fixed(best, 1)) GMAC/s = \(fixed(100 * best / now, 0))% of the peak measured right after")
+        }
+        print("")
 
         var shapes: [(String, Int, Int, Int)] = [("square", 256, 256, 256), ("square", 512, 512, 512), ("square", 1024, 1024, 1024), ("square", 2048, 2048, 2048)]
         for m in [1, 16, 128] { for (k, n) in [(768, 768), (768, 3072), (3072, 768)] { shapes.append(("bert", m, k, n)) } }
