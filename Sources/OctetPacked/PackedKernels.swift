@@ -2,11 +2,22 @@ import COctetPackedKernels
 import OctetCore
 import OctetDispatch
 
+/// The first element of a non-empty buffer; an empty one is an error, not a crash.
+func base<T>(_ p: UnsafeBufferPointer<T>) throws -> UnsafePointer<T> {
+    guard let b = p.baseAddress else { throw PackedError.shape("empty operand") }
+    return b
+}
+
+func base<T>(_ p: UnsafeMutableBufferPointer<T>) throws -> UnsafeMutablePointer<T> {
+    guard let b = p.baseAddress else { throw PackedError.shape("empty output") }
+    return b
+}
+
 /// The caller's output buffer, raw (u8 or f32).
 func withOutput<R>(_ t: inout Tensor, _ body: (UnsafeMutableRawPointer) throws -> R) throws -> R {
     switch t.dtype {
-    case .u8: return try t.withUnsafeMutableBufferPointer(as: UInt8.self) { p in try body(UnsafeMutableRawPointer(p.baseAddress!)) }
-    case .f32: return try t.withUnsafeMutableBufferPointer(as: Float.self) { p in try body(UnsafeMutableRawPointer(p.baseAddress!)) }
+    case .u8: return try t.withUnsafeMutableBufferPointer(as: UInt8.self) { p in try body(UnsafeMutableRawPointer(try base(p))) }
+    case .f32: return try t.withUnsafeMutableBufferPointer(as: Float.self) { p in try body(UnsafeMutableRawPointer(try base(p))) }
     default: throw PackedError.unsupported("\(t.dtype) output")
     }
 }
@@ -33,7 +44,7 @@ struct PackedLinearKernel: Kernel {
 
     init(_ s: OpSignature, _ c: OpConstants, _ w: Tensor, _ wQ: QuantParams, runner: PackedRunner) throws {
         let (n, k) = (s.weight[0], s.weight[1])
-        weights = try w.withUnsafeBufferPointer(as: Int8.self) { p in PackedMatrix(k: k, n: n, source: p.baseAddress!, nStride: k, kStride: 1) }
+        weights = try w.withUnsafeBufferPointer(as: Int8.self) { p in PackedMatrix(k: k, n: n, source: try base(p), nStride: k, kStride: 1) }
         stage = try OutputStage(s, c, columns: n, weightParams: wQ)
         self.runner = runner
         input = s.input
@@ -49,7 +60,7 @@ struct PackedLinearKernel: Kernel {
         let (k, n) = (weights.k, weights.n), m = input.elementCount / k
         try pool.with { buf in
             try x.withUnsafeBufferPointer(as: UInt8.self) { a in
-                octet_packed_pack_a_u8(m, k, a.baseAddress!, k, buf.packedA.pointer, buf.rowSums.pointer)
+                octet_packed_pack_a_u8(m, k, try base(a), k, buf.packedA.pointer, buf.rowSums.pointer)
             }
             try withOutput(&out) { c in
                 stage.withC(columns: 0) { o in
@@ -95,8 +106,8 @@ struct PackedMatmulKernel: Kernel {
                 try y.withUnsafeBufferPointer(as: Int8.self) { b in
                     try withOutput(&out) { c in
                         for batch in 0..<batches {
-                            octet_packed_pack_a_u8(m, k, a.baseAddress! + batch * m * k, k, buf.packedA.pointer, buf.rowSums.pointer)
-                            let rhs = PackedMatrix(k: k, n: n, source: b.baseAddress! + (secondBatches == 1 ? 0 : batch) * k * n,
+                            octet_packed_pack_a_u8(m, k, try base(a) + batch * m * k, k, buf.packedA.pointer, buf.rowSums.pointer)
+                            let rhs = PackedMatrix(k: k, n: n, source: try base(b) + (secondBatches == 1 ? 0 : batch) * k * n,
                                                    nStride: 1, kStride: n, panels: buf.packedB, sums: buf.columnSums)
                             stage.withC(columns: 0) { o in
                                 runner.gemm(m: m, a: buf.packedA.pointer, rowSums: buf.rowSums.pointer, b: rhs,
@@ -129,7 +140,8 @@ struct PackedConvKernel: Kernel {
         (kh, kw) = (s.weight[2], s.weight[3])
         let ocg = oc / g.groups, kg = s.weight[1] * kh * kw
         groupWeights = try w.withUnsafeBufferPointer(as: Int8.self) { p in
-            (0..<g.groups).map { PackedMatrix(k: kg, n: ocg, source: p.baseAddress! + $0 * ocg * kg, nStride: kg, kStride: 1) }
+            let start = try base(p)
+            return (0..<g.groups).map { PackedMatrix(k: kg, n: ocg, source: start + $0 * ocg * kg, nStride: kg, kStride: 1) }
         }
         stage = try OutputStage(s, c, columns: oc, weightParams: wQ)
         self.runner = runner
