@@ -247,3 +247,33 @@ void octet_packed_gemm_s32(octet_packed_isa isa, size_t M, size_t N, size_t K, c
         }
     }
 }
+
+void octet_packed_depthwise(const octet_packed_depthwise_shape *g, const uint8_t *x, const int8_t *w, void *c,
+                            const octet_packed_output *o, size_t c0, size_t c1) {
+    const size_t plane = g->h * g->w, out_plane = g->oh * g->ow, taps = g->kh * g->kw;
+    const int32_t za = o->a_zero_point, zb = o->b_zero_point;
+    for (size_t ch = c0; ch < c1; ch++) {
+        const uint8_t *src = x + ch * plane;
+        const int8_t *wc = w + ch * taps;
+        int32_t wz[64];
+        const int small = taps <= 64;
+        if (small) for (size_t t = 0; t < taps; t++) wz[t] = wc[t] - zb;
+        for (size_t oy = 0; oy < g->oh; oy++) {
+            for (size_t ox = 0; ox < g->ow; ox++) {
+                int32_t acc = 0;
+                for (size_t ky = 0; ky < g->kh; ky++) {
+                    const long iy = (long)(oy * g->stride_h + ky * g->dilation_h) - (long)g->pad_top;
+                    if (iy < 0 || iy >= (long)g->h) continue;
+                    for (size_t kx = 0; kx < g->kw; kx++) {
+                        const long ix = (long)(ox * g->stride_w + kx * g->dilation_w) - (long)g->pad_left;
+                        if (ix < 0 || ix >= (long)g->w) continue;
+                        const size_t t = ky * g->kw + kx;
+                        acc += ((int32_t)src[iy * (long)g->w + ix] - za) * (small ? wz[t] : wc[t] - zb);
+                    }
+                }
+                if (o->bias_s32) acc += o->bias_s32[ch];
+                store_scalar(acc, ch, o, c, ch * out_plane + oy * g->ow + ox);
+            }
+        }
+    }
+}

@@ -20,8 +20,14 @@ public struct PackedBackend: Backend {
 
     public func capability(for s: OpSignature, on cpu: CPUFeatures) -> Capability {
         if let reason = decline(s) { return .declined(reason: reason) }
-        return .supported(kernel: PackedISA.name(PackedISA.planned(for: cpu)),
+        return .supported(kernel: Self.usesDepthwiseKernel(s) ? "depthwise direct (exact)" : PackedISA.name(PackedISA.planned(for: cpu)),
                           notes: ["exact for full-range u8 activations and s8 weights: no int16 saturation, reduce_range not needed"])
+    }
+
+    /// Depthwise with one output per input channel runs on the direct kernel; channel
+    /// multipliers go through the grouped GEMM.
+    static func usesDepthwiseKernel(_ s: OpSignature) -> Bool {
+        s.isDepthwise && s.outputChannels == s.inputChannels
     }
 
     private func decline(_ s: OpSignature) -> String? {
@@ -51,6 +57,8 @@ public struct PackedBackend: Backend {
             throw PackedError.missing("an s8 weight tensor of shape \(s.weight) with its quantization parameters")
         }
         if wQ.isPerChannel && !wQ.zeroPoints.allSatisfy({ $0 == 0 }) { throw PackedError.unsupported("per-channel weights must be symmetric") }
-        return s.kind == .linear ? try PackedLinearKernel(s, c, w, wQ, runner: runner) : try PackedConvKernel(s, c, w, wQ, runner: runner)
+        if s.kind == .linear { return try PackedLinearKernel(s, c, w, wQ, runner: runner) }
+        if Self.usesDepthwiseKernel(s) { return try PackedDepthwiseKernel(s, c, w, wQ, threads: context.threads) }
+        return try PackedConvKernel(s, c, w, wQ, runner: runner)
     }
 }

@@ -1,4 +1,5 @@
 import COctetPackedKernels
+import Dispatch
 import OctetCore
 import OctetDispatch
 
@@ -212,5 +213,65 @@ extension Optional {
     func orThrow() throws -> Wrapped {
         guard let v = self else { throw PackedError.shape("cannot infer the output shape") }
         return v
+    }
+}
+
+/// Depthwise convolution (groups = channels, one filter per channel) with its own direct
+/// kernel: exact Σ(x − zp)(w − zp_w) per window, the same fused output pipeline, channels
+/// split across threads.
+struct PackedDepthwiseKernel: Kernel {
+    let weights: [Int8]
+    let stage: OutputStage
+    let shape: octet_packed_depthwise_shape
+    let threads: Int
+    let input: TensorShape, output: TensorShape, outputType: DType
+    var implementation: String { "depthwise direct (exact)" }
+
+    init(_ s: OpSignature, _ c: OpConstants, _ w: Tensor, _ wQ: QuantParams, threads: Int) throws {
+        guard let g = s.convolution, let (oh, ow) = s.outputSpatial else { throw PackedError.shape("invalid depthwise convolution \(s)") }
+        weights = try w.scalars(as: Int8.self)
+        stage = try OutputStage(s, c, columns: s.input[1], weightParams: wQ)
+        shape = octet_packed_depthwise_shape(h: s.input[2], w: s.input[3], kh: s.weight[2], kw: s.weight[3], oh: oh, ow: ow,
+                                             stride_h: g.strideH, stride_w: g.strideW, pad_top: g.padTop, pad_left: g.padLeft,
+                                             dilation_h: g.dilationH, dilation_w: g.dilationW)
+        self.threads = max(1, threads)
+        input = s.input
+        output = try s.outputShape.orThrow()
+        outputType = s.outputType
+    }
+
+    private struct Job: @unchecked Sendable {
+        var shape: octet_packed_depthwise_shape
+        var x: UnsafePointer<UInt8>, w: UnsafePointer<Int8>, c: UnsafeMutableRawPointer
+        var out: UnsafePointer<octet_packed_output>
+    }
+
+    func run(inputs: [Tensor], output out: inout Tensor) throws {
+        let x = try checked(inputs, 0, input, .u8)
+        try checkOutput(out, output, outputType)
+        let (batch, channels) = (input[0], input[1])
+        let inImage = channels * shape.h * shape.w, outImage = channels * shape.oh * shape.ow * (outputType == .f32 ? 4 : 1)
+        let workers = min(threads, channels)
+        try x.withUnsafeBufferPointer(as: UInt8.self) { src in
+            try weights.withUnsafeBufferPointer { wp in
+                try withOutput(&out) { dst in
+                    let (xs, ws) = (try base(src), try base(wp))
+                    stage.withC(columns: 0) { o in
+                        for n in 0..<batch {
+                            let job = Job(shape: shape, x: xs + n * inImage, w: ws, c: dst + n * outImage, out: o)
+                            let body: @Sendable (Int, Int) -> Void = { begin, end in
+                                var g = job.shape
+                                octet_packed_depthwise(&g, job.x, job.w, job.c, job.out, begin, end)
+                            }
+                            if workers <= 1 {
+                                body(0, channels)
+                            } else {
+                                DispatchQueue.concurrentPerform(iterations: workers) { i in body(channels * i / workers, channels * (i + 1) / workers) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
     }
 }

@@ -84,3 +84,30 @@ import OctetQNNPack
         }
     }
 }
+
+@Suite struct PackedDepthwiseTests {
+    @Test(arguments: [(3, 1), (3, 2), (5, 1), (5, 2)])
+    func depthwiseMatchesTheReference(kernel: Int, stride: Int) throws {
+        var g = SeededGenerator(seed: UInt64(kernel * 10 + stride))
+        let c = 19, pad = kernel / 2
+        let s = OpSignature.convolution(input: try TensorShape([2, c, 17, 13]), weight: try TensorShape([c, 1, kernel, kernel]),
+                                        geometry: ConvolutionGeometry(stride: (stride, stride), pads: (pad, pad, pad, pad), groups: c),
+                                        postOps: [.relu])
+        let wq = try QuantParams(scales: (0..<c).map { _ in Float.random(in: 0.005...0.02, using: &g) }, zeroPoints: [Int32](repeating: 0, count: c),
+                                 granularity: .perChannel(axis: 0), dtype: .s8)
+        let w = try Tensor((0..<s.weight.elementCount).map { _ in Int8.random(in: -128...127, using: &g) }, shape: s.weight, quantization: wq)
+        let bias = try Tensor((0..<c).map { _ in Int32.random(in: -5000...5000, using: &g) }, shape: TensorShape([c]))
+        let k = OpConstants(weight: w, bias: bias, inputQuantization: try QuantParams(scale: 0.03, zeroPoint: 7, dtype: .u8),
+                            outputQuantization: try QuantParams(scale: 0.2, zeroPoint: 60, dtype: .u8))
+        let x = try Tensor((0..<s.input.elementCount).map { _ in UInt8.random(in: 0...255, using: &g) }, shape: s.input)
+        let cpu = CPUFeatures.detect()
+        for threads in [1, 2] {
+            let kernel = try PackedBackend().prepare(s, constants: k, context: PrepareContext(cpu: cpu, threads: threads))
+            #expect(kernel.implementation == "depthwise direct (exact)")
+            var got = try Tensor(zeros: .u8, shape: try #require(s.outputShape)), want = got
+            try kernel.run(inputs: [x], output: &got)
+            try QNNPackReferenceBackend().prepare(s, constants: k, context: PrepareContext(cpu: cpu)).run(inputs: [x], output: &want)
+            #expect(try got.scalars(as: UInt8.self) == want.scalars(as: UInt8.self))
+        }
+    }
+}

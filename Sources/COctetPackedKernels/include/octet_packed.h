@@ -52,6 +52,19 @@ void octet_packed_gemm(octet_packed_isa isa, size_t M, size_t N, size_t K, const
                        void *c, size_t ldc, const octet_packed_output *out, size_t panel_begin, size_t panel_end,
                        int32_t *accumulators);
 
+/// Geometry of a depthwise convolution (one input channel per group), NCHW.
+typedef struct octet_packed_depthwise_shape {
+    size_t h, w, kh, kw, oh, ow;
+    size_t stride_h, stride_w, pad_top, pad_left, dilation_h, dilation_w;
+} octet_packed_depthwise_shape;
+
+/// Depthwise convolution of channels [c_begin, c_end) of one image: for each output pixel,
+/// Σ (x − a_zp)(w − b_zp) over the window (padding contributes 0), plus the s32 bias, then
+/// the output pipeline of `out` (its zero points are used here, not for compensation).
+/// `x` is the image's first channel plane, `w` is C x KH x KW, `c` the output image.
+void octet_packed_depthwise(const octet_packed_depthwise_shape *shape, const uint8_t *x, const int8_t *w,
+                            void *c, const octet_packed_output *out, size_t c_begin, size_t c_end);
+
 /// Raw s32 accumulators Σ a·b (no zero points, no requantization), for tests.
 void octet_packed_gemm_s32(octet_packed_isa isa, size_t M, size_t N, size_t K, const int32_t *a_packed,
                            const int32_t *b_packed, int32_t *c, size_t ldc);
