@@ -100,8 +100,10 @@ struct DispatchTraceCommand: ParsableCommand {
             } else {
                 throw ValidationError("--op \(op) needs --m, --k and --n (or --input and --weight shapes)")
             }
-            signature = OpSignature(kind: kind, precision: types.precision, inputType: types.input, weightType: types.weight,
-                                    outputType: output ?? types.defaultOutput, input: inputShape, weight: weightShape,
+            // Dynamic quantization takes f32 activations and gives f32 (quantized per call inside).
+            let dynamicInt8 = dynamic && types.precision == .int8
+            signature = OpSignature(kind: kind, precision: types.precision, inputType: dynamicInt8 ? .f32 : types.input, weightType: types.weight,
+                                    outputType: output ?? (dynamicInt8 ? .f32 : types.defaultOutput), input: inputShape, weight: weightShape,
                                     quantization: types.precision == .int8 ? scheme : nil, postOps: post, label: label)
         default:
             throw ValidationError("--op \(op) cannot be traced from the command line")

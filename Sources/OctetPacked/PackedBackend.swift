@@ -20,7 +20,9 @@ public struct PackedBackend: Backend {
 
     public func capability(for s: OpSignature, on cpu: CPUFeatures) -> Capability {
         if let reason = decline(s) { return .declined(reason: reason) }
-        return .supported(kernel: Self.usesDepthwiseKernel(s) ? "depthwise direct (exact)" : PackedISA.name(PackedISA.planned(for: cpu)),
+        let kernel = s.quantization?.dynamic == true ? "dynamic (per-call u8 range) + " + PackedISA.name(PackedISA.planned(for: cpu))
+            : Self.usesDepthwiseKernel(s) ? "depthwise direct (exact)" : PackedISA.name(PackedISA.planned(for: cpu))
+        return .supported(kernel: kernel,
                           notes: ["exact for full-range u8 activations and s8 weights: no int16 saturation, reduce_range not needed"])
     }
 
@@ -32,7 +34,15 @@ public struct PackedBackend: Backend {
 
     private func decline(_ s: OpSignature) -> String? {
         guard s.precision == .int8, let q = s.quantization else { return "runs int8 ops only; this op is \(s.precision)" }
-        if q.dynamic { return "dynamic quantization is not implemented yet" }
+        if q.dynamic {
+            guard s.kind == .linear else { return "dynamic quantization is implemented for linear layers only" }
+            guard s.inputType == .f32, s.outputType == .f32, s.weightType == .s8 else {
+                return "dynamic linear needs f32 activations and output and s8 weights, got \(s.inputType)·\(s.weightType)→\(s.outputType)"
+            }
+            if q.perChannelWeights && !q.symmetricWeights { return "per-channel weights must be symmetric (zero point 0)" }
+            do { try s.validate() } catch { return "invalid signature: \(error)" }
+            return nil
+        }
         switch s.kind {
         case .linear, .matmul, .conv2d: break
         case .convTranspose2d: return "transposed convolution is not implemented yet"
@@ -57,6 +67,7 @@ public struct PackedBackend: Backend {
             throw PackedError.missing("an s8 weight tensor of shape \(s.weight) with its quantization parameters")
         }
         if wQ.isPerChannel && !wQ.zeroPoints.allSatisfy({ $0 == 0 }) { throw PackedError.unsupported("per-channel weights must be symmetric") }
+        if s.quantization?.dynamic == true { return try PackedDynamicLinearKernel(s, c, w, wQ, runner: runner) }
         if s.kind == .linear { return try PackedLinearKernel(s, c, w, wQ, runner: runner) }
         if Self.usesDepthwiseKernel(s) { return try PackedDepthwiseKernel(s, c, w, wQ, threads: context.threads) }
         return try PackedConvKernel(s, c, w, wQ, runner: runner)

@@ -275,3 +275,76 @@ struct PackedDepthwiseKernel: Kernel {
         }
     }
 }
+
+/// Dynamic quantization of a linear layer: s8 weights packed at prepare; each call takes
+/// the input's own range, chooses u8 parameters as PyTorch's observers do
+/// (`QParamsSelection.choose`), quantizes while packing, and dequantizes to f32 with the
+/// per-call scale `s_x · s_w[n]` (plus the f32 bias, then ReLU/Clip).
+struct PackedDynamicLinearKernel: Kernel {
+    let weights: PackedMatrix
+    let weightScales: [Float], weightZeroPoint: Int32
+    let bias: [Float]?
+    let lo: Float, hi: Float
+    let runner: PackedRunner
+    let pool: ScratchPool
+    let input: TensorShape, output: TensorShape
+    var implementation: String { "dynamic (per-call u8 range) + " + PackedISA.name(runner.isa) }
+
+    init(_ s: OpSignature, _ c: OpConstants, _ w: Tensor, _ wQ: QuantParams, runner: PackedRunner) throws {
+        let (n, k) = (s.weight[0], s.weight[1])
+        guard wQ.scales.count == 1 || wQ.scales.count == n else { throw PackedError.shape("\(wQ.scales.count) weight scales for \(n) outputs") }
+        weights = try w.withUnsafeBufferPointer(as: Int8.self) { p in PackedMatrix(k: k, n: n, source: try base(p), nStride: k, kStride: 1) }
+        weightScales = (0..<n).map { wQ.scale(channel: wQ.scales.count == 1 ? 0 : $0) }
+        weightZeroPoint = wQ.zeroPoint()
+        bias = try c.bias.map { b in
+            guard b.dtype == .f32, b.shape.elementCount == n else { throw PackedError.shape("dynamic linear needs an f32 bias of \(n) values") }
+            return try b.scalars(as: Float.self)
+        }
+        (lo, hi) = PostOp.realRange(of: s.postOps)
+        self.runner = runner
+        input = s.input
+        output = try s.outputShape.orThrow()
+        let m = s.input.elementCount / k
+        pool = ScratchPool(.init(packedA: m * ((k + 1) / 2), rows: m, columns: m * k, staging: n, accumulators: runner.accumulatorWords(m: m)))
+    }
+
+    func run(inputs: [Tensor], output out: inout Tensor) throws {
+        let x = try checked(inputs, 0, input, .f32)
+        try checkOutput(out, output, .f32)
+        let (k, n) = (weights.k, weights.n), m = input.elementCount / k
+        let q = try x.withUnsafeBufferPointer(as: Float.self) { v -> QuantParams in
+            var lo = Float.infinity, hi = -Float.infinity
+            for value in v {
+                guard value.isFinite else { throw PackedError.shape("dynamic quantization: the input holds \(value)") }
+                lo = min(lo, value)
+                hi = max(hi, value)
+            }
+            return try QParamsSelection.choose(min: lo, max: hi, dtype: .u8)
+        }
+        let (scale, zp) = (q.scale(), q.zeroPoint())
+        try pool.with { buf in
+            try x.withUnsafeBufferPointer(as: Float.self) { v in
+                let inverse: Float = 1 / scale
+                for i in 0..<(m * k) {
+                    buf.columns.pointer[i] = UInt8(AffineQuantization.saturatingRound(v[i] * inverse, zeroPoint: zp, qmin: 0, qmax: 255))
+                }
+            }
+            octet_packed_pack_a_u8(m, k, buf.columns.pointer, k, buf.packedA.pointer, buf.rowSums.pointer)
+            for j in 0..<n { buf.staging.pointer[j] = scale * weightScales[j] }
+            try withOutput(&out) { c in
+                withBias { bp in
+                    var o = octet_packed_output(a_zero_point: zp, b_zero_point: weightZeroPoint, bias_s32: nil, bias_f32: nil, multiplier: nil,
+                                                out_zero_point: 0, qmin: 0, qmax: 0, dequant_scale: buf.staging.pointer, bias_real: bp,
+                                                lo: lo, hi: hi, to_f32: 1)
+                    runner.gemm(m: m, a: buf.packedA.pointer, rowSums: buf.rowSums.pointer, b: weights, c: c, ldc: n, output: &o,
+                                accumulators: buf.accumulators.pointer)
+                }
+            }
+        }
+    }
+
+    private func withBias<R>(_ body: (UnsafePointer<Float>?) throws -> R) rethrows -> R {
+        guard let bias else { return try body(nil) }
+        return try bias.withUnsafeBufferPointer { try body($0.baseAddress) }
+    }
+}

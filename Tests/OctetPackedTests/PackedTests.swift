@@ -111,3 +111,48 @@ import OctetQNNPack
         }
     }
 }
+
+@Suite struct PackedDynamicTests {
+    @Test(arguments: [(1, 768, 64), (16, 300, 33), (5, 1, 7)])
+    func dynamicLinearEqualsQuantizeThenReference(m: Int, k: Int, n: Int) throws {
+        var g = SeededGenerator(seed: UInt64(m * 1000 + k))
+        var s = try OpSignature.linear(m: m, k: k, n: n, types: OperandTypes(input: .f32, weight: .s8, precision: .int8), output: .f32)
+        s.quantization = QuantizationScheme(dynamic: true)
+        let wq = try QuantParams(scales: (0..<n).map { _ in Float.random(in: 0.002...0.01, using: &g) }, zeroPoints: [Int32](repeating: 0, count: n),
+                                 granularity: .perChannel(axis: 0), dtype: .s8)
+        let wValues = (0..<(n * k)).map { _ in Int8.random(in: -127...127, using: &g) }
+        let w = try Tensor(wValues, shape: s.weight, quantization: wq)
+        let biasValues = (0..<n).map { _ in Float.random(in: -1...1, using: &g) }
+        let bias = try Tensor(biasValues, shape: TensorShape([n]))
+        let xValues = (0..<(m * k)).map { _ in Float.random(in: -3...5, using: &g) }
+        let x = try Tensor(xValues, shape: s.input)
+        let cpu = CPUFeatures.detect()
+        let kernel = try PackedBackend().prepare(s, constants: OpConstants(weight: w, bias: bias), context: PrepareContext(cpu: cpu, threads: 2))
+        var got = try Tensor(zeros: .f32, shape: try #require(s.outputShape))
+        try kernel.run(inputs: [x], output: &got)
+
+        // Independently: choose parameters from the range, quantize, run the reference statically.
+        let q = try QParamsSelection.choose(min: xValues.min() ?? 0, max: xValues.max() ?? 0, dtype: .u8)
+        let xq = try AffineQuantization.quantize(x, with: q)
+        var staticSig = try OpSignature.linear(m: m, k: k, n: n, output: .f32)
+        staticSig.quantization = QuantizationScheme(inputZeroPoint: q.zeroPoint())
+        var want = try Tensor(zeros: .f32, shape: try #require(staticSig.outputShape))
+        try QNNPackReferenceBackend().prepare(staticSig, constants: OpConstants(weight: w, bias: bias, inputQuantization: q), context: PrepareContext(cpu: cpu))
+            .run(inputs: [xq], output: &want)
+        #expect(try got.scalars(as: Float.self) == want.scalars(as: Float.self))
+
+        // And close to f32 arithmetic on the same (dequantized) weights: cosine ≥ 0.999.
+        let yf = try got.scalars(as: Float.self)
+        var dot = 0.0, n1 = 0.0, n2 = 0.0
+        for i in 0..<m { for j in 0..<n {
+            var r = Double(biasValues[j])
+            for kk in 0..<k { r += Double(xValues[i * k + kk]) * Double(Float(wValues[j * k + kk]) * wq.scale(channel: j)) }
+            dot += r * Double(yf[i * n + j]); n1 += r * r; n2 += Double(yf[i * n + j]) * Double(yf[i * n + j])
+        } }
+        #expect(dot / (n1.squareRoot() * n2.squareRoot()) >= 0.999)
+
+        var bad = xValues
+        bad[0] = .nan
+        #expect(throws: PackedError.self) { try kernel.run(inputs: [try Tensor(bad, shape: s.input)], output: &got) }
+    }
+}
