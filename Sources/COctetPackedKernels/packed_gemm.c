@@ -10,7 +10,7 @@
 #define OCTET_X86 0
 #endif
 
-enum { NR = OCTET_PACKED_NR, MR = OCTET_PACKED_MR, KC2 = 128 /* k-pairs per block: an 8 KiB panel slice */ };
+enum { NR = OCTET_PACKED_NR, MR = OCTET_PACKED_MR };
 
 int octet_packed_host_has_avx2(void) {
 #if OCTET_X86
@@ -170,10 +170,11 @@ AVX2 static void avx2_store(size_t mr, size_t m0, size_t n0, size_t nr, size_t K
         for (size_t j = 0; j < nr; j++) store_scalar(raw_value(acc[j], m, n0 + j, K, rows, cols, o), n0 + j, o, c, m * ldc + n0 + j);
     }
 }
-/* One 16-column panel for all M rows, K in blocks of KC2 pairs: the block's panel slice
+/* One 16-column panel for all M rows, K in blocks of KC2 pairs (sized by the caller from
+   the L1 cache): the block's panel slice
    stays in L1 while every row tile passes over it; partial sums wait in `acc` (M x 16). */
 AVX2 static void avx2_panel(size_t M, size_t K, const int32_t *a, const int32_t *bp, size_t n0, size_t nr, const int32_t *rows,
-                            const int32_t *cols, const octet_packed_output *o, void *c, size_t ldc, int32_t *acc) {
+                            const int32_t *cols, const octet_packed_output *o, void *c, size_t ldc, int32_t *acc, size_t KC2) {
     const size_t K2 = (K + 1) / 2;
     for (size_t kb = 0; kb < K2 || kb == 0; kb += KC2) {
         const size_t kc = K2 - kb < KC2 ? K2 - kb : KC2;
@@ -206,18 +207,20 @@ AVX2 static void avx2_tile_s32(size_t mr, size_t K2, const int32_t *a, const int
 #endif
 
 void octet_packed_gemm(octet_packed_isa isa, size_t M, size_t N, size_t K, const int32_t *a, const int32_t *rows, const int32_t *b,
-                       const int32_t *cols, void *c, size_t ldc, const octet_packed_output *o, size_t p0, size_t p1, int32_t *acc) {
+                       const int32_t *cols, void *c, size_t ldc, const octet_packed_output *o, size_t p0, size_t p1, int32_t *acc,
+                       size_t kc_pairs) {
     const size_t K2 = (K + 1) / 2;
     for (size_t p = p0; p < p1; p++) {
         const size_t n0 = p * NR, nr = N - n0 < NR ? N - n0 : NR;
         const int32_t *bp = b + p * K2 * NR;
 #if OCTET_X86
         if (isa == OCTET_PACKED_AVX2) {
-            avx2_panel(M, K, a, bp, n0, nr, rows, cols, o, c, ldc, acc);
+            avx2_panel(M, K, a, bp, n0, nr, rows, cols, o, c, ldc, acc, kc_pairs < 8 ? 8 : kc_pairs);
             continue;
         }
 #else
         (void)acc;
+        (void)kc_pairs;
 #endif
         for (size_t m0 = 0; m0 < M; m0 += MR) {
             const size_t mr = M - m0 < MR ? M - m0 : MR;

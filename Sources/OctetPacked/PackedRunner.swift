@@ -9,6 +9,15 @@ import OctetCore
 struct PackedRunner: Sendable {
     let isa: octet_packed_isa
     let threads: Int
+    /// K block in k-pairs: the weight slice (kcPairs · 16 columns · 4 bytes) takes a quarter
+    /// of the L1 data cache, leaving room for the activation tile and the accumulators.
+    let kcPairs: Int
+
+    init(isa: octet_packed_isa, threads: Int, l1DataBytes: Int?) {
+        self.isa = isa
+        self.threads = max(1, threads)
+        kcPairs = max(32, (l1DataBytes ?? 32 * 1024) / 4 / 64)
+    }
 
     /// The operands of one product; workers write disjoint column ranges of `c`.
     private struct Job: @unchecked Sendable {
@@ -19,18 +28,20 @@ struct PackedRunner: Sendable {
         var c: UnsafeMutableRawPointer, ldc: Int
         var out: UnsafePointer<octet_packed_output>
         var accumulators: UnsafeMutablePointer<Int32>
+        var kcPairs: Int
     }
 
     /// `accumulators` holds `threads · m · 16` words (see `accumulatorWords`).
     func gemm(m: Int, a: UnsafePointer<Int32>, rowSums: UnsafePointer<Int32>, b: PackedMatrix,
               c: UnsafeMutableRawPointer, ldc: Int, output: UnsafePointer<octet_packed_output>, accumulators: UnsafeMutablePointer<Int32>) {
         let job = Job(isa: isa, m: m, n: b.n, k: b.k, a: a, rows: rowSums, b: UnsafePointer(b.panels.pointer),
-                      cols: UnsafePointer(b.columnSums.pointer), c: c, ldc: ldc, out: output, accumulators: accumulators)
+                      cols: UnsafePointer(b.columnSums.pointer), c: c, ldc: ldc, out: output, accumulators: accumulators,
+                      kcPairs: kcPairs)
         let panels = b.panelCount
         let workers = min(threads, panels)
         let body: @Sendable (Int, Int, Int) -> Void = { worker, begin, end in
             octet_packed_gemm(job.isa, job.m, job.n, job.k, job.a, job.rows, job.b, job.cols, job.c, job.ldc, job.out, begin, end,
-                              job.accumulators + worker * job.m * Int(OCTET_PACKED_NR))
+                              job.accumulators + worker * job.m * Int(OCTET_PACKED_NR), job.kcPairs)
         }
         if workers <= 1 { body(0, 0, panels); return }
         DispatchQueue.concurrentPerform(iterations: workers) { w in body(w, panels * w / workers, panels * (w + 1) / workers) }

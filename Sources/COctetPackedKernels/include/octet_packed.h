@@ -45,12 +45,13 @@ typedef struct octet_packed_output {
 } octet_packed_output;
 
 /// C = A · B for panels [panel_begin, panel_end), rows [0, M). `c` is u8 or f32 per `out`.
-/// `accumulators` (M x 16 int32, one per concurrent caller) holds partial sums between K
-/// blocks when K exceeds one block (256).
+/// K runs in blocks of `kc_pairs` k-pairs (a 16-column slice of kc_pairs · 64 bytes stays in
+/// L1 while all row tiles pass over it); `accumulators` (M x 16 int32, one per concurrent
+/// caller) holds partial sums between blocks.
 void octet_packed_gemm(octet_packed_isa isa, size_t M, size_t N, size_t K, const int32_t *a_packed,
                        const int32_t *row_sums, const int32_t *b_packed, const int32_t *column_sums,
                        void *c, size_t ldc, const octet_packed_output *out, size_t panel_begin, size_t panel_end,
-                       int32_t *accumulators);
+                       int32_t *accumulators, size_t kc_pairs);
 
 /// Geometry of a depthwise convolution (one input channel per group), NCHW.
 typedef struct octet_packed_depthwise_shape {
