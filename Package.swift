@@ -86,7 +86,7 @@ let package = Package(
         .testTarget(name: "OctetCPUTests", dependencies: ["OctetCPU"]),
         .testTarget(name: "OctetRulesTests", dependencies: ["OctetRules"]),
         .testTarget(name: "OctetDispatchTests", dependencies: ["OctetDispatch", "Octet"]),
-        .testTarget(name: "OctetFP16Tests", dependencies: ["OctetFP16", "COctetFP16Kernels"]),
+        .testTarget(name: "OctetFP16Tests", dependencies: ["OctetFP16", "COctetFP16Kernels", "OctetConformance"]),
         .testTarget(name: "OctetQNNPackTests", dependencies: ["OctetQNNPack", "OctetConformance", "Octet"]),
         .testTarget(name: "OctetPackedTests", dependencies: ["OctetPacked", "COctetPackedKernels", "OctetConformance", "Octet"]),
         .testTarget(name: "OctetOneDNNTests", dependencies: ["OctetOneDNN", "OctetConformance", "Octet"]),

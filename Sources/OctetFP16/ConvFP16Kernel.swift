@@ -9,13 +9,24 @@ struct ConvFP16Kernel: Kernel {
     let input: TensorShape
     let outChannels: Int, kh: Int, kw: Int, oh: Int, ow: Int
     let panels: [PackedPanels<UInt16>]   // one per group
-    let bias: [Float]?
-    let clamp: PostOpClamp
+    /// The bias sliced per group once, at prepare.
+    let groupBiases: [[Float]]?
+    let clamp: (lo: Float, hi: Float)
+    /// im2col columns and GEMM product, reused across calls.
+    let scratch: BufferPool<Scratch>
+
+    final class Scratch: Sendable {
+        let columns: AlignedBuffer<Float>, product: AlignedBuffer<Float>
+        init(columns: Int, product: Int) {
+            self.columns = AlignedBuffer(count: columns)
+            self.product = AlignedBuffer(count: product)
+        }
+    }
     let gemm: PanelGEMM
     let warnings: [String]
     var implementation: String { "im2col + " + FP16ISA.name(gemm.isa) }
 
-    init(signature s: OpSignature, weight: Tensor, bias: [Float]?, clamp: PostOpClamp, gemm: PanelGEMM, tensorName: String) throws {
+    init(signature s: OpSignature, weight: Tensor, bias: [Float]?, clamp: (lo: Float, hi: Float), gemm: PanelGEMM, tensorName: String) throws {
         guard let g = s.convolution, let (oh, ow) = s.outputSpatial else { throw FP16BackendError.unsupported("invalid convolution geometry") }
         geometry = g
         input = s.input
@@ -30,8 +41,10 @@ struct ConvFP16Kernel: Kernel {
         // Weight [OC, C/g, KH, KW]: group g is the OC/g x kg matrix starting at g*ocg*kg,
         // whose element (k, j) — input (c, y, x) k of output channel j — sits at j*kg + k.
         (panels, warnings) = try packMatrices(weight, count: g.groups, k: kg, n: ocg, nStride: kg, kStride: 1, tensorName: tensorName)
-        self.bias = bias
+        groupBiases = bias.map { b in (0..<g.groups).map { Array(b[($0 * ocg)..<(($0 + 1) * ocg)]) } }
         self.clamp = clamp
+        let pixels = oh * ow
+        scratch = BufferPool { Scratch(columns: pixels * kg, product: pixels * ocg) }
         self.gemm = gemm
     }
 
@@ -44,39 +57,39 @@ struct ConvFP16Kernel: Kernel {
         let groups = geometry.groups
         let cg = channels / groups, ocg = outChannels / groups
         let kg = cg * kh * kw, pixels = oh * ow
-        let columns = AlignedBuffer<Float>(count: pixels * kg)
-        let product = AlignedBuffer<Float>(count: pixels * ocg)
         let g = geometry
-        try x.withUnsafeBufferPointer(as: Float.self) { src in
-            try output.withUnsafeMutableBufferPointer(as: Float.self) { dst in
-                for n in 0..<batch {
-                    for group in 0..<groups {
-                        // im2col: row = output pixel, column = (c, ky, kx) of the group.
-                        let col = columns.pointer
-                        for oy in 0..<oh {
-                            for ox in 0..<ow {
-                                var j = (oy * ow + ox) * kg
-                                for c in 0..<cg {
-                                    let plane = ((n * channels) + group * cg + c) * h * w
-                                    for ky in 0..<kh {
-                                        let iy = oy * g.strideH - g.padTop + ky * g.dilationH
-                                        for kx in 0..<kw {
-                                            let ix = ox * g.strideW - g.padLeft + kx * g.dilationW
-                                            col[j] = iy >= 0 && iy < h && ix >= 0 && ix < w ? src[plane + iy * w + ix] : 0
-                                            j += 1
+        try scratch.with { buffers in
+            let (columns, product) = (buffers.columns, buffers.product)
+            try x.withUnsafeBufferPointer(as: Float.self) { src in
+                try output.withUnsafeMutableBufferPointer(as: Float.self) { dst in
+                    for n in 0..<batch {
+                        for group in 0..<groups {
+                            // im2col: row = output pixel, column = (c, ky, kx) of the group.
+                            let col = columns.pointer
+                            for oy in 0..<oh {
+                                for ox in 0..<ow {
+                                    var j = (oy * ow + ox) * kg
+                                    for c in 0..<cg {
+                                        let plane = ((n * channels) + group * cg + c) * h * w
+                                        for ky in 0..<kh {
+                                            let iy = oy * g.strideH - g.padTop + ky * g.dilationH
+                                            for kx in 0..<kw {
+                                                let ix = ox * g.strideW - g.padLeft + kx * g.dilationW
+                                                col[j] = iy >= 0 && iy < h && ix >= 0 && ix < w ? src[plane + iy * w + ix] : 0
+                                                j += 1
+                                            }
                                         }
                                     }
                                 }
                             }
-                        }
-                        let groupBias = bias.map { Array($0[(group * ocg)..<((group + 1) * ocg)]) }
-                        withOptionalPointer(groupBias) { bp in
-                            gemm.run(m: pixels, a: columns.pointer, lda: kg, b: panels[group], c: product.pointer, ldc: ocg,
-                                     bias: bp, lo: clamp.lo, hi: clamp.hi)
-                        }
-                        for j in 0..<ocg {
-                            let plane = (n * outChannels + group * ocg + j) * pixels
-                            for p in 0..<pixels { dst[plane + p] = product.pointer[p * ocg + j] }
+                            withOptionalPointer(groupBiases?[group]) { bp in
+                                gemm.run(m: pixels, a: columns.pointer, lda: kg, b: panels[group], c: product.pointer, ldc: ocg,
+                                         bias: bp, lo: clamp.lo, hi: clamp.hi)
+                            }
+                            for j in 0..<ocg {
+                                let plane = (n * outChannels + group * ocg + j) * pixels
+                                for p in 0..<pixels { dst[plane + p] = product.pointer[p * ocg + j] }
+                            }
                         }
                     }
                 }

@@ -51,7 +51,7 @@ public struct FP16Backend: Backend {
             guard b.dtype == .f32 else { throw FP16BackendError.biasType(b.dtype) }
             return try b.scalars(as: Float.self)
         }
-        let clamp = PostOpClamp(s.postOps)
+        let clamp = PostOp.realRange(of: s.postOps)
         let name = s.label ?? "\(s.kind) weight"
         switch s.kind {
         case .linear:
@@ -86,15 +86,6 @@ public enum FP16BackendError: Error, Sendable, Equatable, CustomStringConvertibl
         case let .inputShape(e, g): "fp16 backend: input has shape \(g), expected \(e)"
         case let .outputShape(e, g): "fp16 backend: output has shape \(g), expected \(e.map(String.init).joined(separator: "x"))"
         }
-    }
-}
-
-/// ReLU / Clip post-ops folded into one clamp of the f32 output.
-struct PostOpClamp: Sendable {
-    let lo: Float, hi: Float
-
-    init(_ postOps: [PostOp]) {
-        (lo, hi) = PostOp.realRange(of: postOps)
     }
 }
 

@@ -38,6 +38,14 @@ func packMatrices(_ w: Tensor, count: Int, k: Int, n: Int, nStride: Int, kStride
     return (packed, conversionWarnings(lost, tensorName: tensorName, total: count * k * n))
 }
 
+/// The f32 activation `[..., (M,) K]` of a linear or matmul kernel.
+func floatInput(_ inputs: [Tensor], k: Int, rank: Int, expected: String) throws -> Tensor {
+    guard let x = inputs.first, x.dtype == .f32, x.shape.rank >= rank, x.shape[-1] == k else {
+        throw FP16BackendError.inputShape(expected: expected, got: describeInput(inputs))
+    }
+    return x
+}
+
 /// Checks that `output` has exactly `dims`.
 func checkOutput(_ output: Tensor, _ dims: [Int]) throws {
     guard output.dtype == .f32, output.shape.dims == dims else { throw FP16BackendError.outputShape(expected: dims, got: output.shape) }
@@ -48,12 +56,12 @@ struct LinearFP16Kernel: Kernel {
     let k: Int, n: Int
     let panels: PackedPanels<UInt16>
     let bias: [Float]?
-    let clamp: PostOpClamp
+    let clamp: (lo: Float, hi: Float)
     let gemm: PanelGEMM
     let warnings: [String]
     var implementation: String { FP16ISA.name(gemm.isa) }
 
-    init(signature s: OpSignature, weight: Tensor, bias: [Float]?, clamp: PostOpClamp, gemm: PanelGEMM, tensorName: String) throws {
+    init(signature s: OpSignature, weight: Tensor, bias: [Float]?, clamp: (lo: Float, hi: Float), gemm: PanelGEMM, tensorName: String) throws {
         n = s.weight[0]
         k = s.weight[1]
         if let bias, bias.count != n { throw FP16BackendError.biasCount(expected: n, got: bias.count) }
@@ -66,9 +74,7 @@ struct LinearFP16Kernel: Kernel {
     }
 
     func run(inputs: [Tensor], output: inout Tensor) throws {
-        guard let x = inputs.first, x.dtype == .f32, x.shape.rank >= 1, x.shape[-1] == k else {
-            throw FP16BackendError.inputShape(expected: "[..., \(k)] f32", got: describeInput(inputs))
-        }
+        let x = try floatInput(inputs, k: k, rank: 1, expected: "[..., \(k)] f32")
         let m = x.shape.elementCount / k
         try checkOutput(output, Array(x.shape.dims.dropLast()) + [n])
         try x.withUnsafeBufferPointer(as: Float.self) { a in
@@ -88,12 +94,12 @@ struct MatmulFP16Kernel: Kernel {
     let k: Int, n: Int
     let panels: [PackedPanels<UInt16>]
     let bias: [Float]?
-    let clamp: PostOpClamp
+    let clamp: (lo: Float, hi: Float)
     let gemm: PanelGEMM
     let warnings: [String]
     var implementation: String { FP16ISA.name(gemm.isa) }
 
-    init(signature s: OpSignature, weight: Tensor, bias: [Float]?, clamp: PostOpClamp, gemm: PanelGEMM, tensorName: String) throws {
+    init(signature s: OpSignature, weight: Tensor, bias: [Float]?, clamp: (lo: Float, hi: Float), gemm: PanelGEMM, tensorName: String) throws {
         k = s.weight[-2]
         n = s.weight[-1]
         if let bias, bias.count != n { throw FP16BackendError.biasCount(expected: n, got: bias.count) }
@@ -106,9 +112,7 @@ struct MatmulFP16Kernel: Kernel {
     }
 
     func run(inputs: [Tensor], output: inout Tensor) throws {
-        guard let x = inputs.first, x.dtype == .f32, x.shape.rank >= 2, x.shape[-1] == k else {
-            throw FP16BackendError.inputShape(expected: "[..., M, \(k)] f32", got: describeInput(inputs))
-        }
+        let x = try floatInput(inputs, k: k, rank: 2, expected: "[..., M, \(k)] f32")
         let m = x.shape[-2]
         let batches = x.shape.dims.dropLast(2).reduce(1, *)
         guard panels.count == 1 || panels.count == batches else {
@@ -129,8 +133,3 @@ struct MatmulFP16Kernel: Kernel {
     }
 }
 
-/// Calls `body` with a pointer to `values`, or nil.
-func withOptionalPointer<R>(_ values: [Float]?, _ body: (UnsafePointer<Float>?) throws -> R) rethrows -> R {
-    guard let values else { return try body(nil) }
-    return try values.withUnsafeBufferPointer { try body($0.baseAddress) }
-}

@@ -127,8 +127,8 @@ final class OneDNNKernel: Kernel, @unchecked Sendable {
         var error = [CChar](repeating: 0, count: 512)
         var kernel: OpaquePointer?
         let weights = c.weight
-        let status: Int32 = try withWeights(weights) { wp in
-            withOptional(bias) { bp in
+        let status: Int32 = try withRawPointer(weights) { wp in
+            withOptionalPointer(bias) { bp in
                 scales.withUnsafeBufferPointer { sp in
                     op.weights = wp
                     op.bias = bp
@@ -198,15 +198,6 @@ final class OneDNNKernel: Kernel, @unchecked Sendable {
 
 private func message(_ buffer: [CChar]) -> String {
     String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-}
-
-private func withOptional<R>(_ values: [Float]?, _ body: (UnsafePointer<Float>?) throws -> R) rethrows -> R {
-    guard let values else { return try body(nil) }
-    return try values.withUnsafeBufferPointer { try body($0.baseAddress) }
-}
-
-private func withWeights<R>(_ t: Tensor?, _ body: (UnsafeRawPointer?) throws -> R) throws -> R {
-    try withRawPointer(t, body)
 }
 
 /// The tensor's bytes, read-only, or nil.

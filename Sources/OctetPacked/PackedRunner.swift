@@ -1,6 +1,5 @@
 import COctetPackedKernels
 import Dispatch
-import Synchronization
 import OctetCore
 
 /// Runs one GEMM over `threads` workers, splitting N by panels (every worker streams its
@@ -51,9 +50,9 @@ struct PackedRunner: Sendable {
     func accumulatorWords(m: Int) -> Int { threads * m * Int(OCTET_PACKED_NR) }
 }
 
-/// Per-call buffers (packed activations, row sums, im2col, staging), reused across calls:
-/// a call takes a set from the pool and returns it, so warm kernels allocate nothing.
-final class ScratchPool: Sendable {
+/// Per-call buffers (packed activations, row sums, im2col, staging, partial sums), pooled:
+/// warm kernels allocate nothing.
+struct ScratchPool: Sendable {
     final class Buffers: @unchecked Sendable {
         let packedA: AlignedBuffer<Int32>, rowSums: AlignedBuffer<Int32>, accumulators: AlignedBuffer<Int32>
         let columns: AlignedBuffer<UInt8>, staging: AlignedBuffer<Float>
@@ -72,14 +71,9 @@ final class ScratchPool: Sendable {
         var packedA = 0, rows = 0, columns = 0, staging = 0, packedB = 0, columnSums = 0, accumulators = 0
     }
 
-    private let sizes: Sizes
-    private let idle = Mutex<[Buffers]>([])
+    private let pool: BufferPool<Buffers>
 
-    init(_ sizes: Sizes) { self.sizes = sizes }
+    init(_ sizes: Sizes) { pool = BufferPool { Buffers(sizes) } }
 
-    func with<R>(_ body: (Buffers) throws -> R) rethrows -> R {
-        let b = idle.withLock { $0.popLast() } ?? Buffers(sizes)
-        defer { idle.withLock { $0.append(b) } }
-        return try body(b)
-    }
+    func with<R>(_ body: (Buffers) throws -> R) rethrows -> R { try pool.with(body) }
 }

@@ -19,7 +19,7 @@ struct ActivationParams: Sendable {
         }
         inputs = Array(all.prefix(inputCount))
         output = out
-        (qmin, qmax) = clampedRange(out, postOps: s.postOps)
+        (qmin, qmax) = out.outputRange(applying: s.postOps)
     }
 
     func quantize(_ real: Float) -> Int32 {

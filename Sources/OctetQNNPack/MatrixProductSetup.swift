@@ -48,7 +48,7 @@ struct MatrixProductSetup: Sendable {
         if let n = (biasS32?.count ?? biasF32?.count), n != channels {
             throw QNNPackError.shape("bias has \(n) values, expected \(channels)")
         }
-        let (qlo, qhi) = outQ.map { clampedRange($0, postOps: s.postOps) } ?? (0, 0)
+        let (qlo, qhi) = outQ.map { $0.outputRange(applying: s.postOps) } ?? (0, 0)
         let (flo, fhi) = PostOp.realRange(of: s.postOps)
         requantizers = (0..<channels).map { ch in
             let inW = inQ.scale() * wQ.scale(channel: wQ.scales.count == 1 ? 0 : ch)

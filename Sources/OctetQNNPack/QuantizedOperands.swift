@@ -42,7 +42,3 @@ public enum QNNPackError: Error, Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-/// The output range after fused ReLU / Clip, in quantized units of `out`.
-func clampedRange(_ out: QuantParams, postOps: [PostOp]) -> (qmin: Int32, qmax: Int32) {
-    out.outputRange(applying: postOps)
-}

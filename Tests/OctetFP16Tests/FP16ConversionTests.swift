@@ -1,5 +1,6 @@
 import Testing
 import COctetFP16Kernels
+import OctetConformance
 @testable import OctetFP16
 
 /// binary16 conversion against bit patterns worked out from IEEE 754 and against Swift's
@@ -45,7 +46,7 @@ import COctetFP16Kernels
     }
 
     @Test func agreesWithSwiftFloat16OnRandomValues() {
-        var rng = SplitMix64(seed: 0x0F16)
+        var rng = SeededGenerator(seed: 0x0F16)
         var values: [Float] = []
         for _ in 0..<200_000 {
             let bits = UInt32(truncatingIfNeeded: rng.next())
@@ -83,18 +84,5 @@ import COctetFP16Kernels
         let r = FP16Conversion.convert([1, 70000, -1e9, .infinity, 1e-10, 0, .nan, 3])
         #expect(r.overflowed == 2)       // 70000 and -1e9; Inf was not finite to begin with
         #expect(r.flushedToZero == 1)    // 1e-10
-    }
-}
-
-/// A small deterministic generator so failures reproduce.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
