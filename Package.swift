@@ -10,6 +10,9 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // Runtime library only: the ONNX schema's Swift code is generated once and committed
+        // (scripts/generate-onnx-proto.sh), so builds never run protoc.
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         // System libraries (Debian: libcpuid-dev, libdnnl-dev).
@@ -59,7 +62,14 @@ let package = Package(
         .target(name: "OctetQNNPack", dependencies: ["OctetCore", "OctetCPU", "OctetDispatch"]),
         .target(name: "OctetPacked", dependencies: ["OctetCore", "OctetCPU", "OctetDispatch", "COctetPackedKernels"]),
         .target(name: "OctetOneDNN", dependencies: ["OctetCore", "OctetCPU", "OctetDispatch", "COctetDNNLGlue"]),
-        .target(name: "Octet", dependencies: ["OctetCore", "OctetCPU", "OctetRules", "OctetDispatch", "OctetFP16", "OctetQNNPack", "OctetOneDNN", "OctetPacked"]),
+        .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
+        .target(name: "OctetNumPy", dependencies: ["OctetCore", "CZlib"]),
+        .target(name: "OctetONNX", dependencies: ["OctetCore", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
+        .target(name: "OctetFP32Reference", dependencies: ["OctetCore", "OctetCPU", "OctetDispatch"]),
+        // Graph operators, passes and the Session that plans and runs a graph.
+        .target(name: "OctetRuntime", dependencies: ["OctetCore", "OctetCPU", "OctetRules", "OctetDispatch"]),
+        .target(name: "Octet", dependencies: ["OctetCore", "OctetCPU", "OctetRules", "OctetDispatch", "OctetFP16", "OctetQNNPack", "OctetOneDNN", "OctetPacked",
+                                              "OctetFP32Reference", "OctetRuntime", "OctetONNX", "OctetNumPy"]),
         // The backend conformance harness, shared by tests (not a product).
         .target(name: "OctetConformance", dependencies: ["OctetCore", "OctetCPU", "OctetDispatch", "OctetQNNPack"]),
         .executableTarget(

@@ -2,7 +2,7 @@
 # Installs the system packages Octet builds against (Debian/Ubuntu), if missing.
 set -euo pipefail
 need=()
-for p in libdnnl-dev libcpuid-dev pkg-config; do
+for p in libdnnl-dev libcpuid-dev pkg-config zlib1g-dev; do
     dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 [ ${#need[@]} -eq 0 ] && exit 0

@@ -1,8 +1,12 @@
 @_exported import OctetCore
 @_exported import OctetCPU
 @_exported import OctetDispatch
+@_exported import OctetNumPy
+@_exported import OctetONNX
 @_exported import OctetRules
+@_exported import OctetRuntime
 import OctetFP16
+import OctetFP32Reference
 import OctetOneDNN
 import OctetPacked
 import OctetQNNPack
@@ -24,7 +28,7 @@ public enum Octet {
     /// module adds its entry here when it lands; the CLI and the planner pick it up with
     /// no other change.
     public static func builtInBackends() -> [any Backend] {
-        [PackedBackend(), OneDNNBackend(), FP16Backend(), QNNPackReferenceBackend()]
+        [PackedBackend(), OneDNNBackend(), FP16Backend(), QNNPackReferenceBackend(), FP32ReferenceBackend()]
     }
 
     /// A registry holding the built-in backends. Register your own on top of it.
@@ -35,6 +39,21 @@ public enum Octet {
             do { try registry.register(backend) } catch { assertionFailure("\(error)") }
         }
         return registry
+    }
+
+    /// A session for the model at `path` with the built-in backends and rules, planned
+    /// for this machine.
+    ///
+    /// ```swift
+    /// let session = try Octet.session(modelAt: "resnet18.onnx", threads: 2)
+    /// let out = try session.run(["input": image])
+    /// ```
+    public static func session(modelAt path: String, threads: Int = 1, cpu: CPUFeatures? = nil,
+                               registry: BackendRegistry? = nil, rules: RuleSet? = nil) throws -> Session {
+        let model = try ONNXModel.load(contentsOf: path)
+        let options = SessionOptions(threads: threads, cpu: cpu ?? CPUFeatures.detect(), registry: registry ?? makeRegistry(),
+                                     rules: try rules ?? RuleSet.builtIn())
+        return try Session(graph: model.graph, options: options)
     }
 
     /// The rules in the file at `path`, or the built-in rules when `path` is `nil`.

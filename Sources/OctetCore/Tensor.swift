@@ -5,9 +5,9 @@ public struct Tensor: Sendable {
     /// Element type.
     public let dtype: DType
     /// Dimensions.
-    public let shape: TensorShape
+    public private(set) var shape: TensorShape
     /// Memory order of the dimensions.
-    public let layout: TensorLayout
+    public private(set) var layout: TensorLayout
     /// Quantization parameters of a `u8`/`s8`/`s32` tensor that stands for real values.
     public var quantization: QuantParams?
 
@@ -36,6 +36,18 @@ public struct Tensor: Sendable {
         values.withUnsafeBytes { src in
             if let base = src.baseAddress { storage.bytes.copyMemory(from: base, byteCount: src.count) }
         }
+    }
+
+    /// A tensor over `byteCount` bytes of `arena` at `offset` (no copy, no zeroing): the
+    /// runtime's way to place intermediate values in one buffer planned by liveness.
+    package init(window arena: AlignedBuffer<UInt8>, offset: Int, dtype: DType, shape: TensorShape) throws(TensorError) {
+        let bytes = shape.elementCount * dtype.byteSize
+        guard offset >= 0, offset + bytes <= arena.count else { throw .tooLarge(shape: shape, dtype: dtype) }
+        self.dtype = dtype
+        self.shape = shape
+        self.layout = .rowMajor
+        self.quantization = nil
+        storage = TensorStorage(window: UnsafeMutableRawPointer(arena.pointer + offset), byteCount: bytes, owner: arena)
     }
 
     /// The largest tensor Octet allocates (16 GiB): a hostile header cannot ask for more.
@@ -68,6 +80,28 @@ public struct Tensor: Sendable {
         return try body(UnsafeMutableBufferPointer(start: storage.bytes.assumingMemoryBound(to: T.self), count: shape.elementCount))
     }
 
+    /// Read-only access to the raw bytes of the elements.
+    public func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try body(UnsafeRawBufferPointer(start: storage.bytes, count: storage.byteCount))
+    }
+
+    /// Mutable access to the raw bytes of the elements; copies shared storage first.
+    public mutating func withUnsafeMutableBytes<R>(_ body: (UnsafeMutableRawBufferPointer) throws -> R) rethrows -> R {
+        if !isKnownUniquelyReferenced(&storage) { storage = storage.copy() }
+        return try body(UnsafeMutableRawBufferPointer(start: storage.bytes, count: storage.byteCount))
+    }
+
+    /// The same elements under another shape with the same element count (no copy).
+    public func reshaped(to newShape: TensorShape) throws(TensorError) -> Tensor {
+        guard newShape.elementCount == shape.elementCount else {
+            throw .elementCountMismatch(expected: newShape.elementCount, got: shape.elementCount, shape: newShape)
+        }
+        var t = self
+        t.shape = newShape
+        t.layout = .rowMajor
+        return t
+    }
+
     private static func checkLayout(_ layout: TensorLayout, shape: TensorShape) throws(TensorError) {
         if layout != .rowMajor && shape.rank != 4 {
             throw .layoutNeedsRank4(layout: layout, shape: shape)
@@ -85,6 +119,8 @@ extension Float: TensorElement { public static var dtype: DType { .f32 } }
 extension UInt8: TensorElement { public static var dtype: DType { .u8 } }
 extension Int8: TensorElement { public static var dtype: DType { .s8 } }
 extension Int32: TensorElement { public static var dtype: DType { .s32 } }
+extension Int64: TensorElement { public static var dtype: DType { .s64 } }
+extension Bool: TensorElement { public static var dtype: DType { .bool } }
 #if arch(x86_64) || arch(arm64)
 extension Float16: TensorElement { public static var dtype: DType { .f16 } }
 #endif

@@ -33,6 +33,14 @@ public struct TensorShape: Sendable, Hashable, CustomStringConvertible {
         try self.init(dims)
     }
 
+    /// The rank-0 shape of a single value.
+    public static let scalar = TensorShape(validated: [], count: 1)
+
+    private init(validated dims: [Int], count: Int) {
+        self.dims = dims
+        elementCount = count
+    }
+
     /// Number of elements (1 for a scalar).
     public let elementCount: Int
 

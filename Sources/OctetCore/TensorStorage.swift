@@ -7,11 +7,22 @@ final class TensorStorage: @unchecked Sendable {
 
     let bytes: UnsafeMutableRawPointer
     let byteCount: Int
+    /// The buffer this storage is a window of (an execution arena), kept alive by it;
+    /// `nil` when the storage owns its bytes.
+    private let owner: AnyObject?
 
     init(byteCount: Int) {
         self.byteCount = byteCount
         bytes = UnsafeMutableRawPointer.allocate(byteCount: max(byteCount, 1), alignment: Self.alignment)
         bytes.initializeMemory(as: UInt8.self, repeating: 0, count: max(byteCount, 1))
+        owner = nil
+    }
+
+    /// A window of `byteCount` bytes at `bytes`, which `owner` keeps alive.
+    init(window bytes: UnsafeMutableRawPointer, byteCount: Int, owner: AnyObject) {
+        self.bytes = bytes
+        self.byteCount = byteCount
+        self.owner = owner
     }
 
     func copy() -> TensorStorage {
@@ -20,5 +31,5 @@ final class TensorStorage: @unchecked Sendable {
         return other
     }
 
-    deinit { bytes.deallocate() }
+    deinit { if owner == nil { bytes.deallocate() } }
 }

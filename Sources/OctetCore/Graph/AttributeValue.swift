@@ -1,0 +1,35 @@
+/// The value of a node attribute (ONNX `AttributeProto`, the kinds Octet reads).
+public enum AttributeValue: Sendable, CustomStringConvertible {
+    case int(Int)
+    case float(Float)
+    case string(String)
+    case ints([Int])
+    case floats([Float])
+    case strings([String])
+    case tensor(Tensor)
+
+    /// The kind, for error messages.
+    public var kind: String {
+        switch self {
+        case .int: "int"
+        case .float: "float"
+        case .string: "string"
+        case .ints: "ints"
+        case .floats: "floats"
+        case .strings: "strings"
+        case .tensor: "tensor"
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case let .int(v): String(v)
+        case let .float(v): String(v)
+        case let .string(v): "\"\(v)\""
+        case let .ints(v): "\(v)"
+        case let .floats(v): "\(v)"
+        case let .strings(v): "\(v)"
+        case let .tensor(t): "tensor \(t.dtype)[\(t.shape)]"
+        }
+    }
+}

@@ -1,0 +1,133 @@
+import OctetCore
+
+/// The NumPy `.npy` format (versions 1 to 3): a magic string, a Python-literal header
+/// dictionary (`descr`, `fortran_order`, `shape`), then the C-order elements.
+public enum NPYFormat {
+    static let magic: [UInt8] = [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]  // \x93NUMPY
+    /// Headers longer than this are refused (NumPy itself writes under 200 bytes).
+    static let maximumHeaderLength = 1 << 16
+
+    /// Decodes one array; `name` is used in errors (a path, or `archive.npz/key`).
+    public static func decode(_ bytes: [UInt8], name: String) throws(NumPyError) -> Tensor {
+        guard bytes.count >= 10, Array(bytes[0..<6]) == magic else { throw .header(path: name, reason: "missing the \\x93NUMPY magic") }
+        let major = bytes[6]
+        let headerLength: Int, headerStart: Int
+        switch major {
+        case 1:
+            headerLength = Int(bytes[8]) | Int(bytes[9]) << 8
+            headerStart = 10
+        case 2, 3:
+            guard bytes.count >= 12 else { throw .header(path: name, reason: "truncated header length") }
+            headerLength = Int(bytes[8]) | Int(bytes[9]) << 8 | Int(bytes[10]) << 16 | Int(bytes[11]) << 24
+            headerStart = 12
+        default:
+            throw .header(path: name, reason: "format version \(major) is not 1, 2 or 3")
+        }
+        guard headerLength <= maximumHeaderLength, headerStart + headerLength <= bytes.count else {
+            throw .header(path: name, reason: "header of \(headerLength) bytes does not fit the file (\(bytes.count) bytes)")
+        }
+        let header = String(decoding: bytes[headerStart..<(headerStart + headerLength)], as: UTF8.self)
+        let parsed = try NPYHeader.parse(header, name: name)
+        guard !parsed.fortranOrder else { throw .fortranOrder(path: name) }
+        guard let dtype = dtype(descr: parsed.descr) else { throw .dtype(path: name, descr: parsed.descr) }
+        let shape: TensorShape
+        do { shape = try TensorShape(parsed.shape) } catch { throw .header(path: name, reason: "shape \(parsed.shape): \(error)") }
+        let (needed, overflow) = shape.elementCount.multipliedReportingOverflow(by: dtype.byteSize)
+        let dataStart = headerStart + headerLength
+        let available = bytes.count - dataStart
+        guard !overflow, needed <= available else { throw .truncated(path: name, expected: overflow ? Int.max : needed, got: available) }
+        do {
+            var t = try Tensor(zeros: dtype, shape: shape)
+            bytes.withUnsafeBytes { src in
+                t.withUnsafeMutableBytes { dst in
+                    dst.copyMemory(from: UnsafeRawBufferPointer(rebasing: src[dataStart..<(dataStart + needed)]))
+                }
+            }
+            if dtype == .bool {
+                // NumPy bools are 0 or 1; normalise anything else so Swift's Bool stays valid.
+                t.withUnsafeMutableBytes { raw in for i in raw.indices where raw[i] > 1 { raw[i] = 1 } }
+            }
+            return t
+        } catch {
+            throw .header(path: name, reason: "\(error)")
+        }
+    }
+
+    /// Encodes a tensor as a version 1.0 `.npy` file (C order, little-endian).
+    public static func encode(_ tensor: Tensor) -> [UInt8] {
+        let shape = tensor.shape.dims
+        let shapeText = shape.count == 1 ? "(\(shape[0]),)" : "(" + shape.map(String.init).joined(separator: ", ") + ")"
+        var header = "{'descr': '\(descr(tensor.dtype))', 'fortran_order': False, 'shape': \(shapeText), }"
+        // Pad with spaces so that the data starts on a 64-byte boundary, ending in '\n'.
+        let unpadded = 10 + header.utf8.count + 1
+        header += String(repeating: " ", count: (64 - unpadded % 64) % 64) + "\n"
+        var out = magic + [1, 0]
+        let n = header.utf8.count
+        out += [UInt8(n & 0xFF), UInt8(n >> 8)]
+        out += Array(header.utf8)
+        tensor.withUnsafeBytes { out += $0 }
+        return out
+    }
+
+    static func dtype(descr: String) -> DType? {
+        switch descr {
+        case "<f4": .f32
+        case "<f2": .f16
+        case "|u1", "<u1", "u1": .u8
+        case "|i1", "<i1", "i1": .s8
+        case "<i4": .s32
+        case "<i8": .s64
+        case "|b1", "<b1", "b1": .bool
+        default: nil
+        }
+    }
+
+    static func descr(_ dtype: DType) -> String {
+        switch dtype {
+        case .f32: "<f4"
+        case .f16: "<f2"
+        case .u8: "|u1"
+        case .s8: "|i1"
+        case .s32: "<i4"
+        case .s64: "<i8"
+        case .bool: "|b1"
+        }
+    }
+}
+
+/// The header dictionary of an `.npy` file, read without evaluating Python.
+struct NPYHeader {
+    var descr: String
+    var fortranOrder: Bool
+    var shape: [Int]
+
+    static func parse(_ text: String, name: String) throws(NumPyError) -> NPYHeader {
+        func value(of key: String) throws(NumPyError) -> Substring {
+            guard let k = text.range(of: "'\(key)'") ?? text.range(of: "\"\(key)\""),
+                  let colon = text[k.upperBound...].firstIndex(of: ":") else {
+                throw .header(path: name, reason: "the header has no '\(key)' entry")
+            }
+            return text[text.index(after: colon)...].drop { $0 == " " }
+        }
+        let d = try value(of: "descr")
+        guard let q = d.first, q == "'" || q == "\"", let end = d.dropFirst().firstIndex(of: q) else {
+            throw .header(path: name, reason: "'descr' is not a quoted string (object or structured arrays are not supported)")
+        }
+        let descr = String(d[d.index(after: d.startIndex)..<end])
+        let f = try value(of: "fortran_order")
+        let fortran: Bool
+        if f.hasPrefix("True") { fortran = true } else if f.hasPrefix("False") { fortran = false } else {
+            throw .header(path: name, reason: "'fortran_order' is neither True nor False")
+        }
+        let s = try value(of: "shape")
+        guard s.first == "(", let close = s.firstIndex(of: ")") else { throw .header(path: name, reason: "'shape' is not a tuple") }
+        var dims: [Int] = []
+        for part in s[s.index(after: s.startIndex)..<close].split(separator: ",") {
+            let t = part.filter { !$0.isWhitespace && $0 != "L" }
+            if t.isEmpty { continue }
+            guard let v = Int(t), v >= 0 else { throw .header(path: name, reason: "shape entry '\(part)' is not a non-negative integer") }
+            dims.append(v)
+        }
+        return NPYHeader(descr: descr, fortranOrder: fortran, shape: dims)
+    }
+}

@@ -1,0 +1,148 @@
+import Foundation
+import OctetCore
+import SwiftProtobuf
+
+/// An ONNX model read into Octet's graph IR.
+///
+/// ```swift
+/// let model = try ONNXModel.load(contentsOf: "resnet18.onnx")
+/// print(model.graph.inputs, model.graph.opset)
+/// ```
+public struct ONNXModel: Sendable {
+    /// Opsets of the default domain Octet reads.
+    public static let supportedOpsets = 11...21
+
+    /// The graph, validated (every input defined, no cycle) and sorted topologically.
+    public var graph: Graph
+    /// ONNX IR version of the file.
+    public var irVersion: Int
+    /// `producer_name producer_version` of the file.
+    public var producer: String
+    /// Where the model came from, for messages.
+    public var path: String
+
+    public init(graph: Graph, irVersion: Int = 8, producer: String = "octet", path: String = "<memory>") {
+        self.graph = graph
+        self.irVersion = irVersion
+        self.producer = producer
+        self.path = path
+    }
+
+    /// Reads and validates the model at `path`; external data is read from files in the
+    /// same folder.
+    public static func load(contentsOf path: String) throws(ONNXError) -> ONNXModel {
+        let url = URL(fileURLWithPath: path)
+        let data: Data
+        do { data = try Data(contentsOf: url) } catch {
+            throw .unreadable(path: path, reason: (error as NSError).localizedDescription)
+        }
+        return try ONNXModel(serialized: data, path: path, directory: url.deletingLastPathComponent())
+    }
+
+    /// Reads a model from its serialized bytes. `directory` is where external data lives
+    /// (`nil`: external data is refused).
+    public init(serialized data: Data, path: String = "<memory>", directory: URL? = nil) throws(ONNXError) {
+        let proto: Onnx_ModelProto
+        do {
+            var options = BinaryDecodingOptions()
+            options.messageDepthLimit = 64
+            proto = try Onnx_ModelProto(serializedBytes: data, extensions: nil, partial: true, options: options)
+        } catch {
+            throw .notAModel(path: path, reason: "\(error)")
+        }
+        guard proto.hasGraph else { throw .noGraph(path: path) }
+        var opsets: [String: Int] = [:]
+        for o in proto.opsetImport {
+            let domain = o.domain == "ai.onnx" ? "" : o.domain
+            opsets[domain] = Int(o.version)
+        }
+        let opset = opsets[""] ?? 0
+        guard Self.supportedOpsets.contains(opset) else {
+            throw .unsupportedOpset(path: path, version: opset, supported: Self.supportedOpsets)
+        }
+        let reader = GraphReader(path: path, decoder: ONNXTensorDecoder(modelPath: path, modelDirectory: directory))
+        var graph = try reader.read(proto.graph, opsets: opsets)
+        do { graph = try graph.sorted() } catch { throw .graph(path: path, error) }
+        self.init(graph: graph, irVersion: Int(proto.irVersion),
+                  producer: [proto.producerName, proto.producerVersion].filter { !$0.isEmpty }.joined(separator: " "), path: path)
+    }
+}
+
+/// Reads a `GraphProto` into a `Graph`.
+private struct GraphReader {
+    let path: String
+    let decoder: ONNXTensorDecoder
+
+    func read(_ g: Onnx_GraphProto, opsets: [String: Int]) throws(ONNXError) -> Graph {
+        var initializers: [String: Tensor] = [:]
+        for t in g.initializer {
+            guard !t.name.isEmpty else { throw .tensor(path: path, name: "", reason: "an initializer has no name") }
+            initializers[t.name] = try decoder.decode(t)
+        }
+        if let sparse = g.sparseInitializer.first {
+            throw .tensor(path: path, name: sparse.values.name, reason: "sparse initializers are not supported")
+        }
+        var inputs: [Graph.Port] = []
+        for v in g.input where initializers[v.name] == nil {
+            guard let type = try valueType(v) else { throw .valueType(path: path, name: v.name, reason: "a graph input must declare a tensor type") }
+            inputs.append(Graph.Port(name: v.name, type: type))
+        }
+        var outputs: [Graph.Port] = []
+        for v in g.output { outputs.append(Graph.Port(name: v.name, type: try valueType(v))) }
+        var types: [String: ValueType] = [:]
+        for v in g.valueInfo {
+            if let t = try valueType(v) { types[v.name] = t }
+        }
+        var nodes: [Node] = []
+        var used: Set<String> = []
+        for (i, n) in g.node.enumerated() {
+            var name = n.name.isEmpty ? "\(n.opType)_\(i)" : n.name
+            while !used.insert(name).inserted { name += "_\(i)" }
+            var attributes: [String: AttributeValue] = [:]
+            for a in n.attribute {
+                if let v = try attribute(a, node: name) { attributes[a.name] = v }
+            }
+            nodes.append(Node(name: name, opType: n.opType, domain: n.domain == "ai.onnx" ? "" : n.domain,
+                              inputs: n.input, outputs: n.output, attributes: attributes))
+        }
+        return Graph(name: g.name.isEmpty ? "graph" : g.name, inputs: inputs, outputs: outputs, nodes: nodes,
+                     initializers: initializers, valueTypes: types, opsets: opsets)
+    }
+
+    private func valueType(_ v: Onnx_ValueInfoProto) throws(ONNXError) -> ValueType? {
+        guard v.hasType, case .tensorType(let t)? = v.type.value else { return nil }
+        guard let dtype = ONNXDataType.dtype(t.elemType) else {
+            throw .valueType(path: path, name: v.name, reason: "element type \(ONNXDataType.name(t.elemType)) is not supported (supported: \(ONNXDataType.supportedNames))")
+        }
+        guard t.hasShape else { return ValueType(dtype, nil) }
+        var dims: [OctetCore.Dimension] = []
+        for (axis, d) in t.shape.dim.enumerated() {
+            switch d.value {
+            case let .dimValue(x)?:
+                guard x >= 0 else { throw .valueType(path: path, name: v.name, reason: "dimension \(axis) is \(x); dimensions must be ≥ 0") }
+                dims.append(.fixed(Int(x)))
+            case let .dimParam(s)? where !s.isEmpty:
+                dims.append(.symbol(s))
+            default:
+                dims.append(.symbol("\(v.name)_d\(axis)"))
+            }
+        }
+        return ValueType(dtype, SymbolicShape(dims))
+    }
+
+    private func attribute(_ a: Onnx_AttributeProto, node: String) throws(ONNXError) -> AttributeValue? {
+        switch a.type {
+        case .float: return .float(a.f)
+        case .int: return .int(Int(a.i))
+        case .string: return .string(String(decoding: a.s, as: UTF8.self))
+        case .floats: return .floats(a.floats)
+        case .ints: return .ints(a.ints.map { Int($0) })
+        case .strings: return .strings(a.strings.map { String(decoding: $0, as: UTF8.self) })
+        case .tensor: return .tensor(try decoder.decode(a.t, name: "\(node).\(a.name)"))
+        default:
+            // Graphs, sparse tensors and type protos belong to ops Octet does not run
+            // (If, Loop, ...); those are reported as unsupported ops when planned.
+            return nil
+        }
+    }
+}

@@ -1,0 +1,111 @@
+import OctetCore
+
+/// NumPy-style broadcasting of shapes and the index arithmetic to walk broadcast operands.
+enum Broadcasting {
+    /// The broadcast of two symbolic shapes; `nil` when they cannot broadcast.
+    static func shape(_ a: SymbolicShape, _ b: SymbolicShape) -> SymbolicShape? {
+        let r = max(a.rank, b.rank)
+        var out: [Dimension] = []
+        for i in 0..<r {
+            let x = i - (r - a.rank) >= 0 ? a.dims[i - (r - a.rank)] : .fixed(1)
+            let y = i - (r - b.rank) >= 0 ? b.dims[i - (r - b.rank)] : .fixed(1)
+            switch (x, y) {
+            case (.fixed(1), _): out.append(y)
+            case (_, .fixed(1)): out.append(x)
+            case let (.fixed(p), .fixed(q)):
+                guard p == q else { return nil }
+                out.append(x)
+            case (.symbol, .fixed): out.append(y)
+            case (.fixed, .symbol): out.append(x)
+            case (.symbol, .symbol): out.append(x)
+            }
+        }
+        return SymbolicShape(out)
+    }
+
+    static func shape(_ shapes: [SymbolicShape]) -> SymbolicShape? {
+        guard var acc = shapes.first else { return nil }
+        for s in shapes.dropFirst() {
+            guard let n = shape(acc, s) else { return nil }
+            acc = n
+        }
+        return acc
+    }
+
+    /// Element strides of `shape` read as broadcast into `out` (0 along broadcast axes).
+    static func strides(of shape: TensorShape, in out: TensorShape) -> [Int] {
+        let r = out.rank, off = r - shape.rank
+        var strides = [Int](repeating: 0, count: r)
+        var s = 1
+        for i in stride(from: shape.rank - 1, through: 0, by: -1) {
+            strides[i + off] = shape.dims[i] == 1 ? 0 : s
+            s *= shape.dims[i]
+        }
+        return strides
+    }
+
+    /// Calls `body(outOffset, offsets, count, innerStrides)` for every run of the innermost
+    /// axis of `out`, with each operand's starting offset and its stride along that axis.
+    static func forEachRow(_ out: TensorShape, _ operands: [TensorShape], _ body: (Int, [Int], Int, [Int]) -> Void) {
+        Strided.forEachRow(out, strides: operands.map { strides(of: $0, in: out) }, offsets: Array(repeating: 0, count: operands.count), body)
+    }
+}
+
+/// Walking an output shape row by row while operands advance by arbitrary strides.
+enum Strided {
+    /// Row-major element strides of a shape.
+    static func strides(_ shape: TensorShape) -> [Int] {
+        var s = [Int](repeating: 1, count: shape.rank)
+        var acc = 1
+        for i in stride(from: shape.rank - 1, through: 0, by: -1) {
+            s[i] = acc
+            acc *= shape.dims[i]
+        }
+        return s
+    }
+
+    /// For every row (run of the last axis) of `out`: `body(outOffset, operandOffsets, rowLength, operandInnerStrides)`.
+    static func forEachRow(_ out: TensorShape, strides: [[Int]], offsets start: [Int], _ body: (Int, [Int], Int, [Int]) -> Void) {
+        let r = out.rank
+        guard r > 0 else {
+            body(0, start, 1, Array(repeating: 0, count: start.count))
+            return
+        }
+        let inner = out.dims[r - 1]
+        let innerStrides = strides.map { $0[r - 1] }
+        let rows = inner == 0 ? 0 : out.elementCount / inner
+        var index = [Int](repeating: 0, count: r)
+        var offsets = start
+        for row in 0..<rows {
+            body(row * inner, offsets, inner, innerStrides)
+            var axis = r - 2
+            while axis >= 0 {
+                index[axis] += 1
+                for k in offsets.indices { offsets[k] += strides[k][axis] }
+                if index[axis] < out.dims[axis] { break }
+                for k in offsets.indices { offsets[k] -= strides[k][axis] * index[axis] }
+                index[axis] = 0
+                axis -= 1
+            }
+        }
+    }
+
+    /// Copies elements of `src` read with `strides` (per output axis, in elements) from
+    /// `offset` into the dense tensor `out`; any element type.
+    static func gather(_ src: Tensor, strides: [Int], offset: Int, into out: inout Tensor) {
+        let size = src.dtype.byteSize
+        let shape = out.shape
+        src.withUnsafeBytes { s in
+            out.withUnsafeMutableBytes { d in
+                guard let sb = s.baseAddress, let db = d.baseAddress else { return }
+                forEachRow(shape, strides: [strides], offsets: [offset]) { o, off, n, st in
+                    if st[0] == 1 {
+                        (db + o * size).copyMemory(from: sb + off[0] * size, byteCount: n * size)
+                    } else {
+                        for i in 0..<n { (db + (o + i) * size).copyMemory(from: sb + (off[0] + i * st[0]) * size, byteCount: size) }
+                    }
+                }
+            }
+        }
+    }
+}

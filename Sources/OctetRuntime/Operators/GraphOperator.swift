@@ -1,0 +1,88 @@
+import OctetCore
+
+/// One node's computation, read from its attributes once, then used to infer types and
+/// to run. Implementations are plain Swift; conv, gemm and matmul are planned through the
+/// backends instead (see `MatrixOperator`).
+protocol GraphOperator: Sendable {
+    /// Output types from input types (shapes may be symbolic) and the inputs whose values
+    /// are known before running (initializers, folded constants).
+    func outputTypes(_ inputs: [ValueType?], constants: [Tensor?]) throws -> [ValueType]
+    /// Computes the outputs. `outputs` arrive allocated with the inferred concrete types.
+    func run(_ inputs: [Tensor?], outputs: inout [Tensor]) throws
+}
+
+/// The node an operator was built from, for error messages.
+struct OperatorSite: Sendable {
+    var node: String
+    var opType: String
+
+    init(_ node: Node) {
+        self.node = node.name
+        opType = node.opType
+    }
+
+    func error(_ detail: String) -> GraphError { .input(node: node, opType: opType, detail: detail) }
+
+    /// Input `i`'s type, which must be known.
+    func type(_ inputs: [ValueType?], _ i: Int, _ what: String = "input") throws(GraphError) -> ValueType {
+        guard i < inputs.count, let t = inputs[i] else { throw error("\(what) \(i) is missing") }
+        return t
+    }
+
+    /// Input `i`'s shape, whose rank must be known.
+    func shape(_ inputs: [ValueType?], _ i: Int) throws(GraphError) -> SymbolicShape {
+        guard let s = try type(inputs, i).shape else { throw error("the rank of input \(i) is unknown") }
+        return s
+    }
+
+    /// A runtime input that must be present.
+    func tensor(_ inputs: [Tensor?], _ i: Int) throws(GraphError) -> Tensor {
+        guard i < inputs.count, let t = inputs[i] else { throw error("input \(i) is missing") }
+        return t
+    }
+
+    /// Integer values of a constant input (s64 or s32), e.g. axes or a target shape.
+    func ints(_ t: Tensor?, _ what: String) throws(GraphError) -> [Int]? {
+        guard let t else { return nil }
+        switch t.dtype {
+        case .s64: return ((try? t.scalars(as: Int64.self)) ?? []).map { Int($0) }
+        case .s32: return ((try? t.scalars(as: Int32.self)) ?? []).map { Int($0) }
+        default: throw error("\(what) must be int64, got \(t.dtype)")
+        }
+    }
+
+    /// Normalizes a possibly negative axis for a tensor of `rank`.
+    func axis(_ a: Int, rank: Int, _ what: String = "axis") throws(GraphError) -> Int {
+        let r = a < 0 ? a + rank : a
+        guard r >= 0, r < max(rank, 1) else { throw error("\(what) \(a) is out of range for rank \(rank)") }
+        return r
+    }
+}
+
+/// The ops Octet runs, by ONNX op type, and how to build each from a node.
+enum OperatorCatalog {
+    typealias Factory = @Sendable (Node, Int) throws -> any GraphOperator
+
+    static let factories: [String: Factory] = {
+        var f: [String: Factory] = [:]
+        ElementwiseOperators.register(into: &f)
+        ShapeOperators.register(into: &f)
+        NormalizationOperators.register(into: &f)
+        PoolingOperators.register(into: &f)
+        QuantizedOperators.register(into: &f)
+        return f
+    }()
+
+    /// Matrix products, planned through the backends.
+    static let matrixOps: Set<String> = ["Conv", "ConvTranspose", "Gemm", "MatMul"]
+
+    /// Every supported op type, sorted.
+    static var supported: [String] { (Array(factories.keys) + matrixOps).sorted() }
+
+    static func make(_ node: Node, opset: Int) throws -> any GraphOperator {
+        guard node.domain.isEmpty || node.domain == "ai.onnx", let factory = factories[node.opType] else {
+            throw GraphError.unsupportedOp(node: node.name, opType: node.opType, domain: node.domain, opset: opset, supported: supported)
+        }
+        return try factory(node, opset)
+    }
+}

@@ -1,0 +1,315 @@
+import OctetCore
+import OctetDispatch
+
+/// Conv, ConvTranspose, Gemm and MatMul: typed here, run through the backends. At plan
+/// time each becomes an `OpSignature` (conv2d, conv_transpose2d, linear or matmul) with
+/// its constant operands, plus the operand rearrangements the backend call needs.
+struct MatrixOperator: GraphOperator {
+    let site: OperatorSite
+    let node: Node
+
+    init(_ node: Node) throws {
+        site = OperatorSite(node)
+        self.node = node
+        guard OperatorCatalog.matrixOps.contains(node.opType) else { throw site.error("not a matrix op") }
+    }
+
+    // MARK: Types
+
+    func outputTypes(_ inputs: [ValueType?], constants: [Tensor?]) throws -> [ValueType] {
+        let a = try site.type(inputs, 0), b = try site.type(inputs, 1)
+        guard a.dtype == .f32, b.dtype == .f32 else { throw site.error("needs f32 operands, got \(a.dtype) and \(b.dtype)") }
+        guard let sa = a.shape, let sb = b.shape else { return [ValueType(.f32, nil)] }
+        switch node.opType {
+        case "MatMul":
+            return [ValueType(.f32, try MatMulShapes.output(sa, sb, site))]
+        case "Gemm":
+            guard sa.rank == 2, sb.rank == 2 else { throw site.error("Gemm operands must be 2-D, got \(sa) and \(sb)") }
+            let transA = try node.int("transA", default: 0) != 0, transB = try node.int("transB", default: 0) != 0
+            let m = transA ? sa.dims[1] : sa.dims[0], n = transB ? sb.dims[0] : sb.dims[1]
+            let k1 = transA ? sa.dims[0] : sa.dims[1], k2 = transB ? sb.dims[1] : sb.dims[0]
+            if let x = k1.value, let y = k2.value, x != y { throw site.error("inner dimensions differ: \(sa) · \(sb) (transA \(transA), transB \(transB))") }
+            return [ValueType(.f32, SymbolicShape([m, n]))]
+        default:
+            guard sa.rank == 4, let w = sb.concrete, w.rank == 4 else {
+                throw site.error("only 2-D convolutions (N x C x H x W input, 4-D weight) are supported; got \(sa) and \(sb)")
+            }
+            guard let h = sa.dims[2].value, let wd = sa.dims[3].value else {
+                return [ValueType(.f32, SymbolicShape([sa.dims[0], .fixed(outputChannels(w)), .symbol("\(site.node)_h"), .symbol("\(site.node)_w")]))]
+            }
+            let (_, spatial) = try convGeometry(input: [h, wd], weight: w)
+            return [ValueType(.f32, SymbolicShape([sa.dims[0], .fixed(outputChannels(w)), .fixed(spatial.0), .fixed(spatial.1)]))]
+        }
+    }
+
+    func run(_ inputs: [Tensor?], outputs: inout [Tensor]) throws {
+        throw site.error("matrix ops run through a backend kernel (see Session)")
+    }
+
+    private func outputChannels(_ w: TensorShape) -> Int {
+        node.opType == "Conv" ? w.dims[0] : w.dims[1] * ((try? node.int("group", default: 1)) ?? 1)
+    }
+
+    /// Strides, pads, dilations, groups (and output padding) for a concrete input.
+    func convGeometry(input: [Int], weight w: TensorShape) throws -> (ConvolutionGeometry, (Int, Int)) {
+        let group = try node.int("group", default: 1)
+        guard group >= 1 else { throw site.error("group must be ≥ 1, got \(group)") }
+        let kernel = try node.ints("kernel_shape") ?? [w.dims[2], w.dims[3]]
+        guard kernel == [w.dims[2], w.dims[3]] else { throw site.error("kernel_shape \(kernel) disagrees with the weight \(w)") }
+        let window = try WindowGeometry(node, kernel: kernel)
+        if node.opType == "Conv" {
+            let (p, out) = window.resolve(input)
+            let geometry = ConvolutionGeometry(stride: (window.strides[0], window.strides[1]), pads: (p[0], p[1], p[2], p[3]),
+                                               dilation: (window.dilations[0], window.dilations[1]), groups: group)
+            guard out[0] > 0, out[1] > 0 else { throw site.error("kernel \(kernel) does not fit the input \(input) with pads \(p)") }
+            return (geometry, (out[0], out[1]))
+        }
+        // ConvTranspose: output_padding, and output_shape (which decides the pads) or auto_pad.
+        var outPad = try node.ints("output_padding") ?? [0, 0]
+        guard outPad.count == 2 else { throw site.error("output_padding must have 2 values") }
+        var pads = window.pads
+        let s = window.strides, d = window.dilations
+        func full(_ i: Int) -> Int { (input[i] - 1) * s[i] + d[i] * (kernel[i] - 1) + 1 + outPad[i] }
+        if let shape = try node.ints("output_shape") {
+            let target = Array(shape.suffix(2))
+            for i in 0..<2 {
+                let total = full(i) - target[i]
+                guard total >= 0 else {
+                    // A larger target is reached with extra output padding.
+                    outPad[i] += -total
+                    pads[i] = 0; pads[i + 2] = 0
+                    continue
+                }
+                let autoPad = window.autoPad
+                pads[i] = autoPad == "SAME_UPPER" ? total / 2 : total - total / 2
+                pads[i + 2] = total - pads[i]
+            }
+        } else if window.autoPad == "SAME_UPPER" || window.autoPad == "SAME_LOWER" {
+            for i in 0..<2 {
+                let total = max(0, full(i) - input[i] * s[i])
+                pads[i] = window.autoPad == "SAME_UPPER" ? total / 2 : total - total / 2
+                pads[i + 2] = total - pads[i]
+            }
+        } else if window.autoPad == "VALID" {
+            pads = [0, 0, 0, 0]
+        }
+        let geometry = ConvolutionGeometry(stride: (s[0], s[1]), pads: (pads[0], pads[1], pads[2], pads[3]), dilation: (d[0], d[1]),
+                                           groups: group, outputPadding: (outPad[0], outPad[1]))
+        let oh = full(0) - pads[0] - pads[2], ow = full(1) - pads[1] - pads[3]
+        guard oh > 0, ow > 0 else { throw site.error("the transposed convolution has an empty output") }
+        return (geometry, (oh, ow))
+    }
+
+    /// Post-ops fused by the activation-fusion pass.
+    var postOps: [PostOp] {
+        guard case let .strings(names)? = node.attributes[FusedActivation.attribute] else { return [] }
+        let bounds: [Float]
+        if case let .floats(b)? = node.attributes[FusedActivation.boundsAttribute] { bounds = b } else { bounds = [] }
+        var ops: [PostOp] = []
+        var k = 0
+        for name in names {
+            if name == "relu" { ops.append(.relu) } else if name == "clip", k + 1 < bounds.count {
+                ops.append(.clip(min: bounds[k], max: bounds[k + 1]))
+                k += 2
+            }
+        }
+        return ops
+    }
+
+    // MARK: Planning
+
+    /// The backend call for concrete inputs; `constants[i]` holds input i's value when constant.
+    func plan(_ inputs: [Tensor?], shapes: [TensorShape], constants: [Tensor?]) throws -> MatrixCall {
+        switch node.opType {
+        case "Conv", "ConvTranspose": return try planConvolution(shapes, constants)
+        case "Gemm": return try planGemm(shapes, constants)
+        default: return try planMatMul(shapes, constants)
+        }
+    }
+
+    private func constant(_ constants: [Tensor?], _ i: Int, _ what: String) throws -> Tensor {
+        guard i < constants.count, let t = constants[i] else {
+            throw site.error("\(what) (input \(i)) must be a constant (an initializer); computed \(what)s are not supported")
+        }
+        return t
+    }
+
+    private func planConvolution(_ shapes: [TensorShape], _ constants: [Tensor?]) throws -> MatrixCall {
+        let x = shapes[0]
+        let w = try constant(constants, 1, "the weight")
+        guard x.rank == 4, w.shape.rank == 4 else { throw site.error("only 2-D convolutions are supported; input \(x), weight \(w.shape)") }
+        let (geometry, _) = try convGeometry(input: [x.dims[2], x.dims[3]], weight: w.shape)
+        let bias = node.input(2) != nil ? try constant(constants, 2, "the bias") : nil
+        let signature = OpSignature(kind: node.opType == "Conv" ? .conv2d : .convTranspose2d, precision: .fp32, inputType: .f32,
+                                    weightType: .f32, outputType: .f32, input: x, weight: w.shape, convolution: geometry,
+                                    postOps: postOps, label: site.node)
+        do { try signature.validate() } catch { throw site.error("\(error)") }
+        return MatrixCall(signature: signature, constants: OpConstants(weight: w, bias: bias), operands: [.input(0)])
+    }
+
+    private func planGemm(_ shapes: [TensorShape], _ constants: [Tensor?]) throws -> MatrixCall {
+        let transA = try node.int("transA", default: 0) != 0, transB = try node.int("transB", default: 0) != 0
+        let alpha = try node.float("alpha", default: 1), beta = try node.float("beta", default: 1)
+        let a = shapes[0], b = shapes[1]
+        let m = transA ? a.dims[1] : a.dims[0], k = transA ? a.dims[0] : a.dims[1], n = transB ? b.dims[0] : b.dims[1]
+        let first: MatrixCall.Operand = transA ? .transposed(0) : .input(0)
+        let aShape = try concreteShape([m, k], site)
+        var addend: MatrixCall.Addend?
+        var bias: Tensor?
+        if node.input(2) != nil {
+            if let c = constants.count > 2 ? constants[2] : nil, c.shape.elementCount == n, c.shape.rank <= 2, c.shape.rank == 0 || c.shape.dims.last == n {
+                bias = try scaled(c.reshaped(to: TensorShape([n])), by: beta)
+            } else {
+                addend = .init(input: 2, scale: beta)
+            }
+        }
+        if let w = constants.count > 1 ? constants[1] : nil {
+            // Constant B: a linear layer with N x K weights, alpha folded in.
+            let weight = try scaled(transB ? w : TransposeKernel.transpose2D(w), by: alpha)
+            let signature = OpSignature(kind: .linear, precision: .fp32, inputType: .f32, weightType: .f32, outputType: .f32,
+                                        input: aShape, weight: weight.shape, postOps: addend == nil ? postOps : [], label: site.node)
+            return MatrixCall(signature: signature, constants: OpConstants(weight: weight, bias: bias), operands: [first],
+                              addend: addend, trailingPostOps: addend == nil ? [] : postOps)
+        }
+        let signature = OpSignature(kind: .matmul, precision: .fp32, inputType: .f32, weightType: .f32, outputType: .f32,
+                                    input: aShape, weight: try concreteShape([k, n], site), label: site.node)
+        if let bias { addend = .init(constant: bias, scale: 1) }
+        return MatrixCall(signature: signature, constants: OpConstants(), operands: [first, transB ? .transposed(1) : .input(1)],
+                          outputScale: alpha, addend: addend, trailingPostOps: postOps)
+    }
+
+    private func planMatMul(_ shapes: [TensorShape], _ constants: [Tensor?]) throws -> MatrixCall {
+        let a = shapes[0], b = shapes[1]
+        let out = try MatMulShapes.output(SymbolicShape(a), SymbolicShape(b), site)
+        guard let outShape = out.concrete else { throw site.error("output shape is not concrete") }
+        if let w = constants.count > 1 ? constants[1] : nil, w.shape.rank == 2, a.rank >= 1 {
+            // Constant 2-D B: a linear layer (weight N x K).
+            let weight = try TransposeKernel.transpose2D(w)
+            let aShape = a.rank == 1 ? try concreteShape([1, a.dims[0]], site) : a
+            let signature = OpSignature(kind: .linear, precision: .fp32, inputType: .f32, weightType: .f32, outputType: .f32,
+                                        input: aShape, weight: weight.shape, postOps: postOps, label: site.node)
+            return MatrixCall(signature: signature, constants: OpConstants(weight: weight), operands: [a.rank == 1 ? .reshaped(0, aShape) : .input(0)])
+        }
+        // Two activations: broadcast both to the full batch, as [batch..., M, K] · [batch..., K, N].
+        let a2 = a.rank == 1 ? [1] + a.dims : a.dims, b2 = b.rank == 1 ? b.dims + [1] : b.dims
+        let batch = Array(outShape.dims.prefix(outShape.rank - (a.rank > 1 ? 1 : 0) - (b.rank > 1 ? 1 : 0)))
+        let fullA = try concreteShape(batch + Array(a2.suffix(2)), site), fullB = try concreteShape(batch + Array(b2.suffix(2)), site)
+        let signature = OpSignature(kind: .matmul, precision: .fp32, inputType: .f32, weightType: .f32, outputType: .f32,
+                                    input: fullA, weight: fullB, postOps: postOps, label: site.node)
+        let viewA = try concreteShape(a2, site), viewB = try concreteShape(b2, site)
+        return MatrixCall(signature: signature, constants: OpConstants(),
+                          operands: [a.dims == fullA.dims ? .input(0) : .broadcast(0, viewA, fullA), b.dims == fullB.dims ? .input(1) : .broadcast(1, viewB, fullB)])
+    }
+
+    private func scaled(_ t: Tensor, by factor: Float) throws -> Tensor {
+        guard factor != 1 else { return t }
+        return try Tensor(t.scalars(as: Float.self).map { $0 * factor }, shape: t.shape)
+    }
+}
+
+/// The attribute names the activation-fusion pass writes onto matrix nodes.
+public enum FusedActivation {
+    /// `strings`: the fused activations in order (`relu`, `clip`).
+    public static let attribute = "octet.activations"
+    /// `floats`: min and max of each fused `clip`, in order.
+    public static let boundsAttribute = "octet.clip_bounds"
+}
+
+/// How a planned matrix node calls its kernel.
+struct MatrixCall: Sendable {
+    /// How each kernel operand is made from the node's inputs.
+    enum Operand: Sendable {
+        case input(Int)
+        case transposed(Int)
+        case reshaped(Int, TensorShape)
+        /// Input `i` read as `view` (same elements), broadcast to `full`.
+        case broadcast(Int, TensorShape, TensorShape)
+    }
+
+    /// A tensor added to the product after the kernel (Gemm's C when not a bias).
+    struct Addend: Sendable {
+        var input: Int?
+        var constant: Tensor?
+        var scale: Float
+
+        init(input: Int, scale: Float) {
+            self.input = input
+            self.scale = scale
+        }
+
+        init(constant: Tensor, scale: Float) {
+            self.constant = constant
+            self.scale = scale
+        }
+    }
+
+    var signature: OpSignature
+    var constants: OpConstants
+    var operands: [Operand]
+    var outputScale: Float = 1
+    var addend: Addend?
+    /// Post-ops the kernel could not apply (they must follow the addend).
+    var trailingPostOps: [PostOp] = []
+
+    /// The output shape the kernel writes (same elements as the node's output).
+    var kernelOutputShape: TensorShape? {
+        switch signature.kind {
+        case .linear:
+            return try? TensorShape(Array(signature.input.dims.dropLast()) + [signature.weight[0]])
+        case .matmul:
+            return try? TensorShape(Array(signature.input.dims.dropLast()) + [signature.weight[-1]])
+        default:
+            return nil
+        }
+    }
+
+    /// The kernel's operands from the node's inputs.
+    func kernelInputs(_ inputs: [Tensor?], site: OperatorSite) throws -> [Tensor] {
+        try operands.map { op in
+            switch op {
+            case let .input(i): return try site.tensor(inputs, i)
+            case let .transposed(i): return try TransposeKernel.transpose2D(try site.tensor(inputs, i))
+            case let .reshaped(i, shape): return try site.tensor(inputs, i).reshaped(to: shape)
+            case let .broadcast(i, view, full):
+                let src = try site.tensor(inputs, i).reshaped(to: view)
+                var out = try Tensor(zeros: src.dtype, shape: full)
+                Strided.gather(src, strides: Broadcasting.strides(of: view, in: full), offset: 0, into: &out)
+                return out
+            }
+        }
+    }
+
+    /// Alpha, the addend and the trailing post-ops, applied to the kernel's output.
+    func finish(_ inputs: [Tensor?], output: inout Tensor, site: OperatorSite) throws {
+        guard outputScale != 1 || addend != nil || !trailingPostOps.isEmpty else { return }
+        var add: Tensor?
+        if let addend {
+            add = try addend.constant ?? site.tensor(inputs, addend.input ?? 0)
+        }
+        let (lo, hi) = PostOp.realRange(of: trailingPostOps)
+        let shape = output.shape
+        let scale = outputScale, addScale = addend?.scale ?? 0
+        let addValues = try add?.scalars(as: Float.self)
+        let addShape = add?.shape
+        try output.withUnsafeMutableBufferPointer(as: Float.self) { o in
+            for i in 0..<o.count { o[i] *= scale }
+            if let addValues, let addShape {
+                Broadcasting.forEachRow(shape, [addShape]) { base, off, n, st in
+                    for i in 0..<n { o[base + i] += addScale * addValues[off[0] + i * st[0]] }
+                }
+            }
+            if lo > -.infinity || hi < .infinity { for i in 0..<o.count { o[i] = min(max(o[i], lo), hi) } }
+        }
+    }
+}
+
+/// Transposition of the last two axes.
+enum TransposeKernel {
+    static func transpose2D(_ t: Tensor) throws -> Tensor {
+        guard t.shape.rank == 2 else { throw GraphError.node(node: "", opType: "transpose", detail: "expected a 2-D tensor, got \(t.shape)") }
+        let (r, c) = (t.shape.dims[0], t.shape.dims[1])
+        var out = try Tensor(zeros: t.dtype, shape: TensorShape([c, r]))
+        Strided.gather(t, strides: [1, c], offset: 0, into: &out)
+        return out
+    }
+}

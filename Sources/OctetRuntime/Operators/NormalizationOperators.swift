@@ -1,0 +1,196 @@
+import Foundation
+import OctetCore
+
+/// Softmax, LayerNormalization, BatchNormalization (inference), ReduceMean.
+enum NormalizationOperators {
+    static func register(into f: inout [String: OperatorCatalog.Factory]) {
+        f["Softmax"] = { n, opset in
+            // Before opset 13 Softmax flattens to 2-D at `axis` (default 1); from 13 it runs along one axis (default -1).
+            SoftmaxOperator(site: OperatorSite(n), axis: try n.int("axis", default: opset < 13 ? 1 : -1), coerced: opset < 13)
+        }
+        f["LayerNormalization"] = { n, _ in
+            LayerNormOperator(site: OperatorSite(n), axis: try n.int("axis", default: -1), epsilon: try n.float("epsilon", default: 1e-5))
+        }
+        f["BatchNormalization"] = { n, _ in
+            guard try n.int("training_mode", default: 0) == 0 else {
+                throw GraphError.node(node: n.name, opType: n.opType, detail: "training_mode = 1 is not supported (inference only)")
+            }
+            return BatchNormOperator(site: OperatorSite(n), epsilon: try n.float("epsilon", default: 1e-5))
+        }
+        f["ReduceMean"] = { n, opset in
+            ReduceMeanOperator(site: OperatorSite(n), attributeAxes: opset < 18 ? try n.ints("axes") : nil,
+                               keepDims: try n.int("keepdims", default: 1) != 0, noopWithEmptyAxes: try n.int("noop_with_empty_axes", default: 0) != 0)
+        }
+    }
+}
+
+/// Rows of `inner` contiguous values, `outer` of them (the shape split at an axis).
+func split(_ shape: TensorShape, at axis: Int) -> (outer: Int, inner: Int) {
+    (shape.dims[..<axis].reduce(1, *), shape.dims[axis...].reduce(1, *))
+}
+
+struct SoftmaxOperator: GraphOperator {
+    let site: OperatorSite
+    let axis: Int
+    let coerced: Bool
+
+    func outputTypes(_ inputs: [ValueType?], constants: [Tensor?]) throws -> [ValueType] {
+        let t = try site.type(inputs, 0)
+        guard t.dtype == .f32 else { throw site.error("needs f32 input, got \(t.dtype)") }
+        return [t]
+    }
+
+    func run(_ inputs: [Tensor?], outputs: inout [Tensor]) throws {
+        let x = try site.tensor(inputs, 0)
+        let shape = x.shape
+        let a = try site.axis(axis, rank: shape.rank)
+        // Reduce over `len` elements spaced `stride` apart, `outer * stride` times.
+        let len = coerced ? shape.dims[a...].reduce(1, *) : shape.dims[a]
+        let stride = coerced ? 1 : shape.dims[(a + 1)...].reduce(1, *)
+        let outer = shape.elementCount / max(len * stride, 1)
+        try x.withUnsafeBufferPointer(as: Float.self) { src in
+            try outputs[0].withUnsafeMutableBufferPointer(as: Float.self) { dst in
+                for o in 0..<outer {
+                    for s in 0..<stride {
+                        let base = o * len * stride + s
+                        var m = -Float.infinity
+                        for i in 0..<len { m = max(m, src[base + i * stride]) }
+                        var sum: Float = 0
+                        for i in 0..<len {
+                            let e = Foundation.exp(src[base + i * stride] - m)
+                            dst[base + i * stride] = e
+                            sum += e
+                        }
+                        let inv = 1 / sum
+                        for i in 0..<len { dst[base + i * stride] *= inv }
+                    }
+                }
+            }
+        }
+    }
+}
+
+struct LayerNormOperator: GraphOperator {
+    let site: OperatorSite
+    let axis: Int
+    let epsilon: Float
+
+    func outputTypes(_ inputs: [ValueType?], constants: [Tensor?]) throws -> [ValueType] {
+        let t = try site.type(inputs, 0)
+        guard t.dtype == .f32 else { throw site.error("needs f32 input, got \(t.dtype)") }
+        return [t]
+    }
+
+    func run(_ inputs: [Tensor?], outputs: inout [Tensor]) throws {
+        let x = try site.tensor(inputs, 0), gamma = try site.tensor(inputs, 1)
+        let beta = inputs.count > 2 ? inputs[2] : nil
+        let a = try site.axis(axis, rank: x.shape.rank)
+        let (rows, n) = split(x.shape, at: a)
+        guard gamma.shape.elementCount == n, beta.map({ $0.shape.elementCount == n }) ?? true else {
+            throw site.error("scale and bias must hold \(n) values (the normalized dimensions of \(x.shape))")
+        }
+        let g = try gamma.scalars(as: Float.self)
+        let b = try beta?.scalars(as: Float.self) ?? [Float](repeating: 0, count: n)
+        try x.withUnsafeBufferPointer(as: Float.self) { src in
+            try outputs[0].withUnsafeMutableBufferPointer(as: Float.self) { dst in
+                for r in 0..<rows {
+                    let base = r * n
+                    var mean: Float = 0
+                    for i in 0..<n { mean += src[base + i] }
+                    mean /= Float(n)
+                    var variance: Float = 0
+                    for i in 0..<n { let d = src[base + i] - mean; variance += d * d }
+                    variance /= Float(n)
+                    let inv = 1 / (variance + epsilon).squareRoot()
+                    for i in 0..<n { dst[base + i] = (src[base + i] - mean) * inv * g[i] + b[i] }
+                }
+            }
+        }
+    }
+}
+
+/// Inference BatchNormalization: `(x - mean) / sqrt(var + eps) * scale + bias` per channel (axis 1).
+struct BatchNormOperator: GraphOperator {
+    let site: OperatorSite
+    let epsilon: Float
+
+    func outputTypes(_ inputs: [ValueType?], constants: [Tensor?]) throws -> [ValueType] {
+        let t = try site.type(inputs, 0)
+        guard t.dtype == .f32 else { throw site.error("needs f32 input, got \(t.dtype)") }
+        return [t]
+    }
+
+    /// Per-channel multiplier and offset.
+    static func affine(_ inputs: [Tensor?], channels: Int, epsilon: Float, site: OperatorSite) throws -> ([Float], [Float]) {
+        let parts = try (1...4).map { i in try site.tensor(inputs, i).scalars(as: Float.self) }
+        guard parts.allSatisfy({ $0.count == channels }) else { throw site.error("scale, bias, mean and var must each hold \(channels) values") }
+        let mul = (0..<channels).map { parts[0][$0] / (parts[3][$0] + epsilon).squareRoot() }
+        let add = (0..<channels).map { parts[1][$0] - parts[2][$0] * mul[$0] }
+        return (mul, add)
+    }
+
+    func run(_ inputs: [Tensor?], outputs: inout [Tensor]) throws {
+        let x = try site.tensor(inputs, 0)
+        guard x.shape.rank >= 2 else { throw site.error("input must have a channel axis, got \(x.shape)") }
+        let c = x.shape.dims[1]
+        let (mul, add) = try Self.affine(inputs, channels: c, epsilon: epsilon, site: site)
+        let inner = x.shape.dims[2...].reduce(1, *)
+        try x.withUnsafeBufferPointer(as: Float.self) { src in
+            try outputs[0].withUnsafeMutableBufferPointer(as: Float.self) { dst in
+                for n in 0..<x.shape.dims[0] {
+                    for ch in 0..<c {
+                        let base = (n * c + ch) * inner
+                        for i in 0..<inner { dst[base + i] = src[base + i] * mul[ch] + add[ch] }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `ReduceMean` over axes from the attribute (opset < 18) or input 1.
+struct ReduceMeanOperator: GraphOperator {
+    let site: OperatorSite
+    let attributeAxes: [Int]?
+    let keepDims: Bool
+    let noopWithEmptyAxes: Bool
+
+    func axes(_ rank: Int, _ constants: [Tensor?]) throws -> Set<Int>? {
+        let given = try attributeAxes ?? site.ints(constants.count > 1 ? constants[1] : nil, "axes")
+        guard let given, !given.isEmpty else { return noopWithEmptyAxes ? [] : Set(0..<rank) }
+        return Set(try given.map { a throws(GraphError) in try site.axis(a, rank: rank) })
+    }
+
+    func outputTypes(_ inputs: [ValueType?], constants: [Tensor?]) throws -> [ValueType] {
+        let t = try site.type(inputs, 0)
+        guard t.dtype == .f32 else { throw site.error("needs f32 input, got \(t.dtype)") }
+        guard let s = t.shape else { return [t] }
+        if attributeAxes == nil, inputs.count > 1, inputs[1] != nil, constants.count < 2 || constants[1] == nil {
+            throw site.error("axes must be a constant")
+        }
+        guard let axes = try axes(s.rank, constants) else { return [t] }
+        var dims: [OctetCore.Dimension] = []
+        for (i, d) in s.dims.enumerated() {
+            if axes.contains(i) { if keepDims { dims.append(.fixed(1)) } } else { dims.append(d) }
+        }
+        return [ValueType(.f32, SymbolicShape(dims))]
+    }
+
+    func run(_ inputs: [Tensor?], outputs: inout [Tensor]) throws {
+        let x = try site.tensor(inputs, 0)
+        let axes = try axes(x.shape.rank, inputs) ?? []
+        // Sum into the output viewed with kept dimensions, then divide.
+        let kept = try TensorShape(x.shape.dims.enumerated().map { axes.contains($0.offset) ? 1 : $0.element })
+        let strides = Broadcasting.strides(of: kept, in: x.shape)
+        let count = x.shape.elementCount / max(kept.elementCount, 1)
+        var sums = [Float](repeating: 0, count: kept.elementCount)
+        try x.withUnsafeBufferPointer(as: Float.self) { src in
+            Strided.forEachRow(x.shape, strides: [strides], offsets: [0]) { base, off, n, st in
+                for i in 0..<n { sums[off[0] + i * st[0]] += src[base + i] }
+            }
+        }
+        try outputs[0].withUnsafeMutableBufferPointer(as: Float.self) { dst in
+            for i in 0..<dst.count { dst[i] = sums[i] / Float(max(count, 1)) }
+        }
+    }
+}

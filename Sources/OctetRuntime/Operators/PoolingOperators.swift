@@ -1,0 +1,172 @@
+import OctetCore
+
+/// MaxPool, AveragePool and GlobalAveragePool over NCHW (2-D) inputs.
+enum PoolingOperators {
+    static func register(into f: inout [String: OperatorCatalog.Factory]) {
+        f["MaxPool"] = { n, _ in try PoolOperator(n, max: true) }
+        f["AveragePool"] = { n, _ in try PoolOperator(n, max: false) }
+        f["GlobalAveragePool"] = { n, _ in GlobalAveragePoolOperator(site: OperatorSite(n)) }
+    }
+}
+
+/// The auto_pad / pads / ceil_mode arithmetic shared by pooling and convolution.
+struct WindowGeometry: Sendable {
+    var kernel: [Int]
+    var strides: [Int]
+    var dilations: [Int]
+    /// Begin pads then end pads, as ONNX orders them.
+    var pads: [Int]
+    var autoPad: String
+    var ceilMode: Bool
+
+    init(_ n: Node, kernel: [Int]) throws(GraphError) {
+        let r = kernel.count
+        self.kernel = kernel
+        strides = try n.ints("strides") ?? Array(repeating: 1, count: r)
+        dilations = try n.ints("dilations") ?? Array(repeating: 1, count: r)
+        pads = try n.ints("pads") ?? Array(repeating: 0, count: 2 * r)
+        autoPad = try n.string("auto_pad", default: "NOTSET")
+        ceilMode = try n.int("ceil_mode", default: 0) != 0
+        guard strides.count == r, dilations.count == r, pads.count == 2 * r else {
+            throw .node(node: n.name, opType: n.opType, detail: "strides, dilations and pads must match the \(r) spatial dimensions of the kernel")
+        }
+        guard strides.allSatisfy({ $0 >= 1 }), dilations.allSatisfy({ $0 >= 1 }), pads.allSatisfy({ $0 >= 0 }), kernel.allSatisfy({ $0 >= 1 }) else {
+            throw .node(node: n.name, opType: n.opType, detail: "kernel, strides and dilations must be ≥ 1 and pads ≥ 0")
+        }
+        guard ["NOTSET", "VALID", "SAME_UPPER", "SAME_LOWER"].contains(autoPad) else {
+            throw .attribute(node: n.name, opType: n.opType, name: "auto_pad", expected: "NOTSET, VALID, SAME_UPPER or SAME_LOWER", got: autoPad)
+        }
+    }
+
+    /// Pads (begin..., end...) and output sizes for a spatial input size.
+    func resolve(_ input: [Int]) -> (pads: [Int], output: [Int]) {
+        let r = kernel.count
+        var p = pads
+        var out = [Int](repeating: 0, count: r)
+        for i in 0..<r {
+            let eff = dilations[i] * (kernel[i] - 1) + 1
+            switch autoPad {
+            case "VALID":
+                p[i] = 0; p[i + r] = 0
+                out[i] = max(0, (input[i] - eff) / strides[i] + 1)
+            case "SAME_UPPER", "SAME_LOWER":
+                out[i] = (input[i] + strides[i] - 1) / strides[i]
+                let total = max(0, (out[i] - 1) * strides[i] + eff - input[i])
+                let small = total / 2
+                p[i] = autoPad == "SAME_UPPER" ? small : total - small
+                p[i + r] = total - p[i]
+            default:
+                let span = input[i] + p[i] + p[i + r] - eff
+                if span < 0 { out[i] = 0; continue }
+                if ceilMode {
+                    var o = (span + strides[i] - 1) / strides[i] + 1
+                    // The last window must start inside the input or the begin padding.
+                    if (o - 1) * strides[i] >= input[i] + p[i] { o -= 1 }
+                    out[i] = o
+                } else {
+                    out[i] = span / strides[i] + 1
+                }
+            }
+        }
+        return (p, out)
+    }
+}
+
+struct PoolOperator: GraphOperator {
+    let site: OperatorSite
+    let max: Bool
+    let window: WindowGeometry
+    let countIncludePad: Bool
+
+    init(_ n: Node, max: Bool) throws {
+        site = OperatorSite(n)
+        self.max = max
+        guard let k = try n.ints("kernel_shape") else {
+            throw GraphError.attribute(node: n.name, opType: n.opType, name: "kernel_shape", expected: "a list of ints", got: "nothing")
+        }
+        guard k.count == 2 else { throw GraphError.node(node: n.name, opType: n.opType, detail: "only 2-D pooling is supported, kernel_shape is \(k)") }
+        window = try WindowGeometry(n, kernel: k)
+        countIncludePad = try n.int("count_include_pad", default: 0) != 0
+        if try n.int("storage_order", default: 0) != 0 { throw GraphError.node(node: n.name, opType: n.opType, detail: "storage_order = 1 is not supported") }
+    }
+
+    func outputTypes(_ inputs: [ValueType?], constants: [Tensor?]) throws -> [ValueType] {
+        let t = try site.type(inputs, 0)
+        guard t.dtype == .f32 else { throw site.error("needs f32 input, got \(t.dtype)") }
+        guard let s = t.shape else { return [t] }
+        guard s.rank == 4 else { throw site.error("needs an N x C x H x W input, got \(s)") }
+        guard let h = s.dims[2].value, let w = s.dims[3].value else {
+            return [ValueType(.f32, SymbolicShape([s.dims[0], s.dims[1], .symbol("\(site.node)_h"), .symbol("\(site.node)_w")]))]
+        }
+        let out = window.resolve([h, w]).output
+        return [ValueType(.f32, SymbolicShape([s.dims[0], s.dims[1], .fixed(out[0]), .fixed(out[1])]))]
+    }
+
+    func run(_ inputs: [Tensor?], outputs: inout [Tensor]) throws {
+        let x = try site.tensor(inputs, 0)
+        let (nb, c, h, w) = (x.shape.dims[0], x.shape.dims[1], x.shape.dims[2], x.shape.dims[3])
+        let (p, out) = window.resolve([h, w])
+        let (oh, ow) = (out[0], out[1])
+        let (kh, kw, sh, sw, dh, dw) = (window.kernel[0], window.kernel[1], window.strides[0], window.strides[1], window.dilations[0], window.dilations[1])
+        try x.withUnsafeBufferPointer(as: Float.self) { src in
+            try outputs[0].withUnsafeMutableBufferPointer(as: Float.self) { dst in
+                for plane in 0..<(nb * c) {
+                    let ib = plane * h * w, ob = plane * oh * ow
+                    for oy in 0..<oh {
+                        for ox in 0..<ow {
+                            let y0 = oy * sh - p[0], x0 = ox * sw - p[1]
+                            var acc: Float = max ? -.infinity : 0
+                            var count = 0
+                            for ky in 0..<kh {
+                                let y = y0 + ky * dh
+                                guard y >= 0, y < h else { continue }
+                                for kx in 0..<kw {
+                                    let xx = x0 + kx * dw
+                                    guard xx >= 0, xx < w else { continue }
+                                    let v = src[ib + y * w + xx]
+                                    if max { acc = Swift.max(acc, v) } else { acc += v }
+                                    count += 1
+                                }
+                            }
+                            if !max {
+                                // count_include_pad counts the explicit padding, never the ceil-mode overhang.
+                                let divisor = countIncludePad
+                                    ? (Swift.min(y0 + kh, h + p[2]) - Swift.max(y0, -p[0])) * (Swift.min(x0 + kw, w + p[3]) - Swift.max(x0, -p[1]))
+                                    : count
+                                acc /= Float(Swift.max(divisor, 1))
+                            }
+                            dst[ob + oy * ow + ox] = acc
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+struct GlobalAveragePoolOperator: GraphOperator {
+    let site: OperatorSite
+
+    func outputTypes(_ inputs: [ValueType?], constants: [Tensor?]) throws -> [ValueType] {
+        let t = try site.type(inputs, 0)
+        guard t.dtype == .f32 else { throw site.error("needs f32 input, got \(t.dtype)") }
+        guard let s = t.shape else { return [t] }
+        guard s.rank >= 3 else { throw site.error("needs N x C x spatial..., got \(s)") }
+        return [ValueType(.f32, SymbolicShape(Array(s.dims[..<2]) + Array(repeating: .fixed(1), count: s.rank - 2)))]
+    }
+
+    func run(_ inputs: [Tensor?], outputs: inout [Tensor]) throws {
+        let x = try site.tensor(inputs, 0)
+        let planes = x.shape.dims[0] * x.shape.dims[1]
+        let inner = x.shape.elementCount / max(planes, 1)
+        try x.withUnsafeBufferPointer(as: Float.self) { src in
+            try outputs[0].withUnsafeMutableBufferPointer(as: Float.self) { dst in
+                for p in 0..<planes {
+                    var s: Float = 0
+                    for i in 0..<inner { s += src[p * inner + i] }
+                    dst[p] = s / Float(max(inner, 1))
+                }
+            }
+        }
+    }
+}

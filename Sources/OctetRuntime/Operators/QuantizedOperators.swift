@@ -1,0 +1,352 @@
+import OctetCore
+
+/// The quantized ops other tools write (ONNX Runtime's quantizer, PyTorch's exporter):
+/// QuantizeLinear, DequantizeLinear, QLinearConv, QLinearMatMul, MatMulInteger,
+/// ConvInteger, DynamicQuantizeLinear. Integer arithmetic as ONNX defines it: division
+/// by the scale, round half to even, saturation.
+enum QuantizedOperators {
+    static func register(into f: inout [String: OperatorCatalog.Factory]) {
+        f["QuantizeLinear"] = { n, _ in try QuantizeLinearOperator(n) }
+        f["DequantizeLinear"] = { n, _ in try DequantizeLinearOperator(n) }
+        f["DynamicQuantizeLinear"] = { n, _ in DynamicQuantizeLinearOperator(site: OperatorSite(n)) }
+        f["MatMulInteger"] = { n, _ in IntegerMatMulOperator(site: OperatorSite(n), requantized: false) }
+        f["QLinearMatMul"] = { n, _ in IntegerMatMulOperator(site: OperatorSite(n), requantized: true) }
+        f["ConvInteger"] = { n, _ in try IntegerConvOperator(n, requantized: false) }
+        f["QLinearConv"] = { n, _ in try IntegerConvOperator(n, requantized: true) }
+    }
+}
+
+/// Integer values of an 8/32-bit tensor.
+func integerValues(_ t: Tensor, _ site: OperatorSite) throws -> [Int32] {
+    switch t.dtype {
+    case .u8: return try t.scalars(as: UInt8.self).map(Int32.init)
+    case .s8: return try t.scalars(as: Int8.self).map(Int32.init)
+    case .s32: return try t.scalars(as: Int32.self)
+    default: throw site.error("expected a u8, s8 or s32 tensor, got \(t.dtype)")
+    }
+}
+
+/// Scales and zero points, one per channel along `axis` or one for all.
+struct AffineParameters {
+    var scales: [Float]
+    var zeroPoints: [Int32]
+    var zeroPointType: DType
+
+    init(scale: Tensor, zeroPoint: Tensor?, defaultType: DType, site: OperatorSite) throws {
+        guard scale.dtype == .f32 else { throw site.error("scales must be f32, got \(scale.dtype)") }
+        scales = try scale.scalars(as: Float.self)
+        if let zeroPoint {
+            zeroPoints = try integerValues(zeroPoint, site)
+            zeroPointType = zeroPoint.dtype
+        } else {
+            zeroPoints = Array(repeating: 0, count: scales.count)
+            zeroPointType = defaultType
+        }
+        guard zeroPoints.count == scales.count, !scales.isEmpty else {
+            throw site.error("\(scales.count) scales but \(zeroPoints.count) zero points")
+        }
+    }
+
+    /// Channel of element `i` of `shape` along `axis` (0 when per tensor).
+    func channelIndexer(_ shape: TensorShape, axis: Int, site: OperatorSite) throws -> (Int) -> Int {
+        guard scales.count > 1 else { return { _ in 0 } }
+        let a = try site.axis(axis, rank: shape.rank)
+        guard shape.dims[a] == scales.count else { throw site.error("\(scales.count) scales for axis \(a) of size \(shape.dims[a])") }
+        let inner = shape.dims[(a + 1)...].reduce(1, *), n = scales.count
+        return { ($0 / inner) % n }
+    }
+}
+
+/// Round half to even, saturate into `range`.
+@inline(__always) func saturate(_ v: Float, _ range: ClosedRange<Int32>) -> Int32 {
+    guard !v.isNaN else { return range.lowerBound }
+    let r = v.rounded(.toNearestOrEven)
+    return r <= Float(range.lowerBound) ? range.lowerBound : (r >= Float(range.upperBound) ? range.upperBound : Int32(r))
+}
+
+func storeIntegers(_ values: [Int32], into out: inout Tensor, _ site: OperatorSite) throws {
+    switch out.dtype {
+    case .u8: try out.withUnsafeMutableBufferPointer(as: UInt8.self) { d in for i in values.indices { d[i] = UInt8(clamping: values[i]) } }
+    case .s8: try out.withUnsafeMutableBufferPointer(as: Int8.self) { d in for i in values.indices { d[i] = Int8(clamping: values[i]) } }
+    case .s32: try out.withUnsafeMutableBufferPointer(as: Int32.self) { d in for i in values.indices { d[i] = values[i] } }
+    default: throw site.error("cannot store integers into \(out.dtype)")
+    }
+}
+
+struct QuantizeLinearOperator: GraphOperator {
+    let site: OperatorSite
+    let axis: Int
+    /// Element type from the `output_dtype` attribute (opset 21), if any.
+    let outputType: DType?
+
+    init(_ n: Node) throws {
+        site = OperatorSite(n)
+        axis = try n.int("axis", default: 1)
+        if try n.int("block_size", default: 0) != 0 { throw site.error("blocked quantization (block_size) is not supported") }
+        let code = try n.int("output_dtype", default: 0)
+        outputType = code == 0 ? nil : ElementwiseOperators.castTarget(code)
+    }
+
+    func outputTypes(_ inputs: [ValueType?], constants: [Tensor?]) throws -> [ValueType] {
+        let x = try site.type(inputs, 0)
+        guard x.dtype == .f32 else { throw site.error("input must be f32, got \(x.dtype)") }
+        let zp = inputs.count > 2 ? inputs[2]?.dtype : nil
+        let out = zp ?? outputType ?? .u8
+        guard out == .u8 || out == .s8 else { throw site.error("quantizes to u8 or s8, not \(out)") }
+        return [ValueType(out, x.shape)]
+    }
+
+    func run(_ inputs: [Tensor?], outputs: inout [Tensor]) throws {
+        let x = try site.tensor(inputs, 0)
+        let p = try AffineParameters(scale: try site.tensor(inputs, 1), zeroPoint: inputs.count > 2 ? inputs[2] : nil, defaultType: outputs[0].dtype, site: site)
+        let channel = try p.channelIndexer(x.shape, axis: axis, site: site)
+        let range: ClosedRange<Int32> = outputs[0].dtype == .u8 ? 0...255 : -128...127
+        let values = try x.scalars(as: Float.self)
+        var q = [Int32](repeating: 0, count: values.count)
+        for i in values.indices {
+            let c = channel(i)
+            q[i] = saturate(values[i] / p.scales[c] + Float(p.zeroPoints[c]), range)
+        }
+        try storeIntegers(q, into: &outputs[0], site)
+    }
+}
+
+struct DequantizeLinearOperator: GraphOperator {
+    let site: OperatorSite
+    let axis: Int
+
+    init(_ n: Node) throws {
+        site = OperatorSite(n)
+        axis = try n.int("axis", default: 1)
+        if try n.int("block_size", default: 0) != 0 { throw site.error("blocked quantization (block_size) is not supported") }
+    }
+
+    func outputTypes(_ inputs: [ValueType?], constants: [Tensor?]) throws -> [ValueType] {
+        let x = try site.type(inputs, 0)
+        guard [.u8, .s8, .s32].contains(x.dtype) else { throw site.error("input must be u8, s8 or s32, got \(x.dtype)") }
+        return [ValueType(.f32, x.shape)]
+    }
+
+    func run(_ inputs: [Tensor?], outputs: inout [Tensor]) throws {
+        let x = try site.tensor(inputs, 0)
+        let p = try AffineParameters(scale: try site.tensor(inputs, 1), zeroPoint: inputs.count > 2 ? inputs[2] : nil, defaultType: x.dtype, site: site)
+        let channel = try p.channelIndexer(x.shape, axis: axis, site: site)
+        let q = try integerValues(x, site)
+        try outputs[0].withUnsafeMutableBufferPointer(as: Float.self) { d in
+            for i in q.indices {
+                let c = channel(i)
+                d[i] = Float(q[i] - p.zeroPoints[c]) * p.scales[c]
+            }
+        }
+    }
+}
+
+/// u8 quantization of a tensor from its own range: outputs y, y_scale, y_zero_point.
+struct DynamicQuantizeLinearOperator: GraphOperator {
+    let site: OperatorSite
+
+    func outputTypes(_ inputs: [ValueType?], constants: [Tensor?]) throws -> [ValueType] {
+        let x = try site.type(inputs, 0)
+        guard x.dtype == .f32 else { throw site.error("input must be f32, got \(x.dtype)") }
+        return [ValueType(.u8, x.shape), ValueType(.f32, TensorShape.scalar), ValueType(.u8, TensorShape.scalar)]
+    }
+
+    func run(_ inputs: [Tensor?], outputs: inout [Tensor]) throws {
+        let values = try site.tensor(inputs, 0).scalars(as: Float.self)
+        var lo: Float = 0, hi: Float = 0
+        for v in values where !v.isNaN { lo = min(lo, v); hi = max(hi, v) }
+        let scale = (hi - lo) / 255
+        let zp = scale == 0 ? 0 : saturate(-lo / scale, 0...255)
+        var q = [Int32](repeating: Int32(zp), count: values.count)
+        if scale != 0 { for i in values.indices { q[i] = saturate(values[i] / scale + Float(zp), 0...255) } }
+        try storeIntegers(q, into: &outputs[0], site)
+        outputs[1] = try Tensor([scale], shape: .scalar)
+        outputs[2] = try Tensor([UInt8(zp)], shape: .scalar)
+    }
+}
+
+/// MatMulInteger (s32 out) and QLinearMatMul (requantized), batched with broadcasting.
+struct IntegerMatMulOperator: GraphOperator {
+    let site: OperatorSite
+    let requantized: Bool
+
+    var bIndex: Int { requantized ? 3 : 1 }
+
+    func outputTypes(_ inputs: [ValueType?], constants: [Tensor?]) throws -> [ValueType] {
+        let a = try site.type(inputs, 0), b = try site.type(inputs, bIndex)
+        let outType: DType = requantized ? (inputs.count > 7 ? inputs[7]?.dtype : nil) ?? a.dtype : .s32
+        guard let sa = a.shape, let sb = b.shape else { return [ValueType(outType, nil)] }
+        return [ValueType(outType, try MatMulShapes.output(sa, sb, site))]
+    }
+
+    func run(_ inputs: [Tensor?], outputs: inout [Tensor]) throws {
+        let a = try site.tensor(inputs, 0), b = try site.tensor(inputs, bIndex)
+        let az: [Int32], bz: [Int32]
+        if requantized {
+            az = try integerValues(try site.tensor(inputs, 2), site)
+            bz = try integerValues(try site.tensor(inputs, 5), site)
+        } else {
+            az = try (inputs.count > 2 ? inputs[2] : nil).map { try integerValues($0, site) } ?? [0]
+            bz = try (inputs.count > 3 ? inputs[3] : nil).map { try integerValues($0, site) } ?? [0]
+        }
+        guard az.count == 1 else { throw site.error("per-row zero points of A are not supported") }
+        let av = try integerValues(a, site).map { $0 - az[0] }
+        let n = b.shape.dims.last ?? 1
+        guard bz.count == 1 || bz.count == n else { throw site.error("B's zero point must be per tensor or per column") }
+        let braw = try integerValues(b, site)
+        let bv = braw.indices.map { braw[$0] - bz[bz.count == 1 ? 0 : $0 % n] }
+        let acc = try MatMulShapes.multiply(av, a.shape, bv, b.shape, outputs[0].shape, site)
+        guard requantized else {
+            try storeIntegers(acc, into: &outputs[0], site)
+            return
+        }
+        let sa = try site.tensor(inputs, 1).scalars(as: Float.self)[0]
+        let sb = try site.tensor(inputs, 4).scalars(as: Float.self)
+        let sy = try site.tensor(inputs, 6).scalars(as: Float.self)[0]
+        let zy = try integerValues(try site.tensor(inputs, 7), site)[0]
+        let range: ClosedRange<Int32> = outputs[0].dtype == .u8 ? 0...255 : -128...127
+        let q = acc.indices.map { i in saturate(Float(acc[i]) * (sa * sb[sb.count == 1 ? 0 : i % n] / sy) + Float(zy), range) }
+        try storeIntegers(q, into: &outputs[0], site)
+    }
+}
+
+/// Shapes and the plain product of NumPy-style batched matrix multiplication.
+enum MatMulShapes {
+    static func output(_ a: SymbolicShape, _ b: SymbolicShape, _ site: OperatorSite) throws(GraphError) -> SymbolicShape {
+        guard a.rank >= 1, b.rank >= 1 else { throw site.error("matmul operands must have at least one dimension") }
+        let a2 = a.rank == 1 ? SymbolicShape([.fixed(1)] + a.dims) : a
+        let b2 = b.rank == 1 ? SymbolicShape(b.dims + [.fixed(1)]) : b
+        let k1 = a2.dims[a2.rank - 1], k2 = b2.dims[b2.rank - 2]
+        if let x = k1.value, let y = k2.value, x != y { throw site.error("inner dimensions differ: \(a) · \(b)") }
+        guard let batch = Broadcasting.shape(SymbolicShape(Array(a2.dims.dropLast(2))), SymbolicShape(Array(b2.dims.dropLast(2)))) else {
+            throw site.error("batch dimensions of \(a) and \(b) do not broadcast")
+        }
+        var dims = batch.dims
+        if a.rank > 1 { dims.append(a2.dims[a2.rank - 2]) }
+        if b.rank > 1 { dims.append(b2.dims[b2.rank - 1]) }
+        return SymbolicShape(dims)
+    }
+
+    static func multiply(_ a: [Int32], _ sa: TensorShape, _ b: [Int32], _ sb: TensorShape, _ out: TensorShape, _ site: OperatorSite) throws -> [Int32] {
+        let ad = sa.rank == 1 ? [1] + sa.dims : sa.dims, bd = sb.rank == 1 ? sb.dims + [1] : sb.dims
+        let m = ad[ad.count - 2], k = ad[ad.count - 1], n = bd[bd.count - 1]
+        let batchShape = try TensorShape(Array(out.dims.prefix(max(0, out.rank - (sa.rank > 1 ? 1 : 0) - (sb.rank > 1 ? 1 : 0)))))
+        let aBatch = try TensorShape(Array(ad.dropLast(2))), bBatch = try TensorShape(Array(bd.dropLast(2)))
+        let aStr = Broadcasting.strides(of: aBatch, in: batchShape), bStr = Broadcasting.strides(of: bBatch, in: batchShape)
+        var result = [Int32](repeating: 0, count: batchShape.elementCount * m * n)
+        for batch in 0..<batchShape.elementCount {
+            var rest = batch, ao = 0, bo = 0
+            for axis in stride(from: batchShape.rank - 1, through: 0, by: -1) {
+                let i = rest % batchShape.dims[axis]
+                rest /= batchShape.dims[axis]
+                ao += i * aStr[axis]
+                bo += i * bStr[axis]
+            }
+            let abase = ao * m * k, bbase = bo * k * n, obase = batch * m * n
+            for i in 0..<m {
+                for p in 0..<k {
+                    let x = a[abase + i * k + p]
+                    if x == 0 { continue }
+                    for j in 0..<n { result[obase + i * n + j] &+= x &* b[bbase + p * n + j] }
+                }
+            }
+        }
+        return result
+    }
+}
+
+/// ConvInteger (s32 out) and QLinearConv (requantized), NCHW.
+struct IntegerConvOperator: GraphOperator {
+    let site: OperatorSite
+    let requantized: Bool
+    let node: Node
+
+    init(_ n: Node, requantized: Bool) throws {
+        site = OperatorSite(n)
+        self.requantized = requantized
+        node = n
+    }
+
+    var wIndex: Int { requantized ? 3 : 1 }
+
+    func geometry(_ w: TensorShape) throws -> WindowGeometry {
+        guard w.rank == 4 else { throw site.error("only 2-D convolutions are supported; weight is \(w)") }
+        return try WindowGeometry(node, kernel: try node.ints("kernel_shape") ?? [w.dims[2], w.dims[3]])
+    }
+
+    func outputTypes(_ inputs: [ValueType?], constants: [Tensor?]) throws -> [ValueType] {
+        let x = try site.type(inputs, 0), w = try site.type(inputs, wIndex)
+        let outType: DType = requantized ? (inputs.count > 7 ? inputs[7]?.dtype : nil) ?? x.dtype : .s32
+        guard let sx = x.shape, let sw = w.shape?.concrete, sx.rank == 4 else { return [ValueType(outType, nil)] }
+        guard let h = sx.dims[2].value, let wd = sx.dims[3].value else {
+            return [ValueType(outType, SymbolicShape([sx.dims[0], .fixed(sw.dims[0]), .symbol("\(site.node)_h"), .symbol("\(site.node)_w")]))]
+        }
+        let out = try geometry(sw).resolve([h, wd]).output
+        return [ValueType(outType, SymbolicShape([sx.dims[0], .fixed(sw.dims[0]), .fixed(out[0]), .fixed(out[1])]))]
+    }
+
+    func run(_ inputs: [Tensor?], outputs: inout [Tensor]) throws {
+        let x = try site.tensor(inputs, 0), w = try site.tensor(inputs, wIndex)
+        let group = try node.int("group", default: 1)
+        let g = try geometry(w.shape)
+        let (p, out) = g.resolve([x.shape.dims[2], x.shape.dims[3]])
+        let xz: Int32, wz: [Int32]
+        if requantized {
+            xz = try integerValues(try site.tensor(inputs, 2), site)[0]
+            wz = try integerValues(try site.tensor(inputs, 5), site)
+        } else {
+            xz = try (inputs.count > 2 ? inputs[2] : nil).map { try integerValues($0, site)[0] } ?? 0
+            wz = try (inputs.count > 3 ? inputs[3] : nil).map { try integerValues($0, site) } ?? [0]
+        }
+        let xv = try integerValues(x, site), wv = try integerValues(w, site)
+        let (nb, c, h, wd) = (x.shape.dims[0], x.shape.dims[1], x.shape.dims[2], x.shape.dims[3])
+        let (oc, icg, kh, kw) = (w.shape.dims[0], w.shape.dims[1], w.shape.dims[2], w.shape.dims[3])
+        guard group >= 1, c == icg * group, oc % group == 0 else { throw site.error("weight \(w.shape) does not fit input \(x.shape) with group \(group)") }
+        guard wz.count == 1 || wz.count == oc else { throw site.error("weight zero points must be per tensor or per output channel") }
+        let (oh, ow) = (out[0], out[1])
+        let ocg = oc / group
+        var acc = [Int32](repeating: 0, count: nb * oc * oh * ow)
+        if requantized, inputs.count > 8, let bias = inputs[8] {
+            let bv = try integerValues(bias, site)
+            guard bv.count == oc else { throw site.error("bias must hold \(oc) values") }
+            for i in acc.indices { acc[i] = bv[(i / (oh * ow)) % oc] }
+        }
+        for n in 0..<nb {
+            for o in 0..<oc {
+                let gi = o / ocg, z = wz[wz.count == 1 ? 0 : o]
+                for oy in 0..<oh {
+                    for ox in 0..<ow {
+                        var s: Int32 = 0
+                        for ci in 0..<icg {
+                            let ch = gi * icg + ci
+                            for ky in 0..<kh {
+                                let y = oy * g.strides[0] - p[0] + ky * g.dilations[0]
+                                guard y >= 0, y < h else { continue }
+                                for kx in 0..<kw {
+                                    let xx = ox * g.strides[1] - p[1] + kx * g.dilations[1]
+                                    guard xx >= 0, xx < wd else { continue }
+                                    s &+= (xv[((n * c + ch) * h + y) * wd + xx] - xz) &* (wv[((o * icg + ci) * kh + ky) * kw + kx] - z)
+                                }
+                            }
+                        }
+                        acc[((n * oc + o) * oh + oy) * ow + ox] &+= s
+                    }
+                }
+            }
+        }
+        guard requantized else {
+            try storeIntegers(acc, into: &outputs[0], site)
+            return
+        }
+        let sx = try site.tensor(inputs, 1).scalars(as: Float.self)[0]
+        let sw = try site.tensor(inputs, 4).scalars(as: Float.self)
+        let sy = try site.tensor(inputs, 6).scalars(as: Float.self)[0]
+        let zy = try integerValues(try site.tensor(inputs, 7), site)[0]
+        let range: ClosedRange<Int32> = outputs[0].dtype == .u8 ? 0...255 : -128...127
+        let q = acc.indices.map { i in
+            let o = (i / (oh * ow)) % oc
+            return saturate(Float(acc[i]) * (sx * sw[sw.count == 1 ? 0 : o] / sy) + Float(zy), range)
+        }
+        try storeIntegers(q, into: &outputs[0], site)
+    }
+}

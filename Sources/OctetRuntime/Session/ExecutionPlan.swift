@@ -1,0 +1,232 @@
+import OctetCore
+import OctetCPU
+import OctetDispatch
+
+/// Where a planned node runs, for traces and `octet run --trace`.
+public struct NodeAssignment: Sendable {
+    public var node: String
+    public var opType: String
+    /// `folded` (computed while planning), `octet` (built-in Swift ops), or a backend name.
+    public var runsOn: String
+    /// The backend's kernel, when dispatched.
+    public var kernel: String?
+}
+
+/// One step of a plan: a node with its operator and the slots it reads and writes.
+struct ExecutionStep: Sendable {
+    enum Action: Sendable {
+        case swift(any GraphOperator)
+        case kernel(any Kernel, MatrixCall)
+    }
+
+    var site: OperatorSite
+    var action: Action
+    /// Slot of each input (`nil` for an omitted optional input).
+    var inputs: [Int?]
+    var outputs: [Int]
+}
+
+/// Where a slot's tensor lives during a run.
+enum SlotStorage: Sendable {
+    case input(String)
+    case constant(Tensor)
+    /// Inside the arena at this offset.
+    case arena(offset: Int, dtype: DType, shape: TensorShape)
+    /// Allocated per run (graph outputs).
+    case fresh(dtype: DType, shape: TensorShape)
+}
+
+/// A graph planned for one set of concrete input shapes: folded constants, a kernel per
+/// matrix node, arena offsets for every intermediate value.
+final class ExecutionPlan: Sendable {
+    let steps: [ExecutionStep]
+    let slots: [SlotStorage]
+    /// Slot of each graph output, in order.
+    let outputSlots: [(name: String, slot: Int)]
+    let arenaSize: Int
+    let trace: DispatchTrace
+    let assignments: [NodeAssignment]
+    /// For each step, slots whose last reader it is (released after it runs).
+    let releases: [[Int]]
+
+    init(graph: Graph, inputShapes: [String: (DType, TensorShape)], options: SessionOptions) throws {
+        let selector = BackendSelector(rules: options.rules, registry: options.registry)
+        let context = PrepareContext(cpu: options.cpu, threads: options.threads)
+        var slotOf: [String: Int] = [:]
+        var slots: [SlotStorage] = []
+        var types: [String: (DType, TensorShape)] = [:]
+        var known: [String: Tensor] = [:]
+        for (name, t) in graph.initializers { known[name] = t }
+        for (name, t) in inputShapes { types[name] = t }
+
+        var steps: [ExecutionStep] = []
+        var dispatches: [OpDispatch] = []
+        var assignments: [NodeAssignment] = []
+        var stepOutputTypes: [[(DType, TensorShape)]] = []
+
+        func slot(for value: String) -> Int {
+            if let s = slotOf[value] { return s }
+            slots.append(known[value].map(SlotStorage.constant) ?? .input(value))
+            slotOf[value] = slots.count - 1
+            return slots.count - 1
+        }
+
+        for node in graph.nodes {
+            let site = OperatorSite(node)
+            let isMatrix = OperatorCatalog.matrixOps.contains(node.opType) && (node.domain.isEmpty || node.domain == "ai.onnx")
+            let op: any GraphOperator
+            do { op = isMatrix ? try MatrixOperator(node) : try OperatorCatalog.make(node, opset: graph.opset(of: node)) } catch let e as GraphError {
+                throw SessionError.graph(e)
+            }
+            let constants: [Tensor?] = node.inputs.map { $0.isEmpty ? nil : known[$0] }
+            var inputTypes: [ValueType?] = []
+            for v in node.inputs {
+                if v.isEmpty { inputTypes.append(nil); continue }
+                if let t = known[v] { inputTypes.append(ValueType(t.dtype, t.shape)); continue }
+                guard let (d, s) = types[v] else { throw SessionError.graph(.undefinedValue(node: node.name, value: v)) }
+                inputTypes.append(ValueType(d, s))
+            }
+            let outputTypes: [ValueType]
+            do { outputTypes = try op.outputTypes(inputTypes, constants: constants) } catch {
+                throw Self.wrap(error, node)
+            }
+            var concrete: [(DType, TensorShape)] = []
+            for (i, t) in outputTypes.enumerated() {
+                guard let s = t.shape?.concrete else {
+                    throw SessionError.node(node: node.name, opType: node.opType, detail: "the shape of output \(i) cannot be determined before running (got \(t))")
+                }
+                concrete.append((t.dtype, s))
+            }
+            let allConstant = node.inputs.allSatisfy { $0.isEmpty || known[$0] != nil }
+            if allConstant && !isMatrix {
+                // Constant folding: compute now, once.
+                var outs = try concrete.map { try Tensor(zeros: $0.0, shape: $0.1) }
+                do { try op.run(constants, outputs: &outs) } catch { throw Self.wrap(error, node) }
+                for (name, t) in zip(node.outputs, outs) where !name.isEmpty { known[name] = t }
+                assignments.append(NodeAssignment(node: node.name, opType: node.opType, runsOn: "folded", kernel: nil))
+                continue
+            }
+            let action: ExecutionStep.Action
+            if let matrix = op as? MatrixOperator {
+                let shapes = node.inputs.map { v in v.isEmpty ? TensorShape.scalar : (known[v]?.shape ?? types[v]?.1 ?? .scalar) }
+                let call: MatrixCall
+                do { call = try matrix.plan(constants, shapes: shapes, constants: constants) } catch { throw Self.wrap(error, node) }
+                let dispatch = selector.select(call.signature, cpu: options.cpu)
+                dispatches.append(dispatch)
+                guard let name = dispatch.backend, let backend = options.registry.backend(named: name) else {
+                    throw SessionError.noBackend(node: node.name, signature: call.signature.description,
+                                                 reasons: dispatch.attempts.map { "\($0.backend): \($0.reason)" })
+                }
+                let kernel: any Kernel
+                do { kernel = try backend.prepare(call.signature, constants: call.constants, context: context) } catch {
+                    throw SessionError.node(node: node.name, opType: node.opType, detail: "\(name) could not prepare the kernel: \(error)")
+                }
+                action = .kernel(kernel, call)
+                assignments.append(NodeAssignment(node: node.name, opType: node.opType, runsOn: name, kernel: kernel.implementation))
+            } else {
+                action = .swift(op)
+                assignments.append(NodeAssignment(node: node.name, opType: node.opType, runsOn: "octet", kernel: nil))
+            }
+            let inputSlots = node.inputs.map { $0.isEmpty ? nil : slot(for: $0) }
+            var outputSlots: [Int] = []
+            for (name, t) in zip(node.outputs, concrete) {
+                // Unused optional outputs still get a slot, so every operator sees all its outputs.
+                let key = name.isEmpty ? "\(node.name)#unused\(outputSlots.count)" : name
+                types[key] = t
+                slots.append(.fresh(dtype: t.0, shape: t.1))
+                slotOf[key] = slots.count - 1
+                outputSlots.append(slots.count - 1)
+            }
+            steps.append(ExecutionStep(site: site, action: action, inputs: inputSlots, outputs: outputSlots))
+            stepOutputTypes.append(concrete)
+        }
+
+        // Graph outputs: computed values, or constants/inputs passed straight through.
+        var outputSlots: [(String, Int)] = []
+        for o in graph.outputs {
+            if slotOf[o.name] == nil, known[o.name] == nil, types[o.name] == nil { throw SessionError.graph(.undefinedOutput(o.name)) }
+            outputSlots.append((o.name, slot(for: o.name)))
+        }
+
+        // Liveness: intermediate slots (not graph outputs) go to the arena.
+        let outputSet = Set(outputSlots.map(\.1))
+        var first: [Int: Int] = [:], last: [Int: Int] = [:]
+        for (i, s) in steps.enumerated() {
+            for o in s.outputs { first[o] = first[o] ?? i; last[o] = max(last[o] ?? i, i) }
+            for case let v? in s.inputs { last[v] = max(last[v] ?? i, i) }
+        }
+        var requests: [ArenaPlanner.Request] = [], requestSlots: [Int] = []
+        for (slotIndex, storage) in slots.enumerated() {
+            guard case let .fresh(dtype, shape) = storage, !outputSet.contains(slotIndex), let f = first[slotIndex] else { continue }
+            requests.append(.init(bytes: shape.elementCount * dtype.byteSize, first: f, last: last[slotIndex] ?? f))
+            requestSlots.append(slotIndex)
+        }
+        let (offsets, size) = ArenaPlanner.place(requests)
+        for (k, slotIndex) in requestSlots.enumerated() {
+            if case let .fresh(dtype, shape) = slots[slotIndex] { slots[slotIndex] = .arena(offset: offsets[k], dtype: dtype, shape: shape) }
+        }
+        var releases = Array(repeating: [Int](), count: steps.count)
+        for (slotIndex, l) in last where !outputSet.contains(slotIndex) { releases[l].append(slotIndex) }
+
+        self.steps = steps
+        self.slots = slots
+        self.outputSlots = outputSlots
+        self.arenaSize = size
+        self.releases = releases
+        self.assignments = assignments
+        self.trace = DispatchTrace(cpu: options.cpu, rulesSource: options.rules.source, ops: dispatches)
+    }
+
+    static func wrap(_ error: any Error, _ node: Node) -> SessionError {
+        if let e = error as? SessionError { return e }
+        if let e = error as? GraphError { return .graph(e) }
+        return .node(node: node.name, opType: node.opType, detail: "\(error)")
+    }
+
+    /// Runs the plan with `arena` (at least `arenaSize` bytes) on `inputs` (already checked).
+    func run(_ inputs: [String: Tensor], arena: AlignedBuffer<UInt8>) throws -> [String: Tensor] {
+        var values = [Tensor?](repeating: nil, count: slots.count)
+        for (i, s) in slots.enumerated() {
+            switch s {
+            case let .constant(t): values[i] = t
+            case let .input(name): values[i] = inputs[name]
+            default: break
+            }
+        }
+        for (k, step) in steps.enumerated() {
+            let ins = step.inputs.map { $0.flatMap { values[$0] } }
+            var outs: [Tensor] = try step.outputs.map { slot in
+                switch slots[slot] {
+                case let .arena(offset, dtype, shape): return try Tensor(window: arena, offset: offset, dtype: dtype, shape: shape)
+                case let .fresh(dtype, shape): return try Tensor(zeros: dtype, shape: shape)
+                default: throw SessionError.node(node: step.site.node, opType: step.site.opType, detail: "output slot is not writable")
+                }
+            }
+            do {
+                switch step.action {
+                case let .swift(op):
+                    try op.run(ins, outputs: &outs)
+                case let .kernel(kernel, call):
+                    let operands = try call.kernelInputs(ins, site: step.site)
+                    let nodeShape = outs[0].shape
+                    if let view = call.kernelOutputShape, view != nodeShape { outs[0] = try outs[0].reshaped(to: view) }
+                    try kernel.run(inputs: operands, output: &outs[0])
+                    if outs[0].shape != nodeShape { outs[0] = try outs[0].reshaped(to: nodeShape) }
+                    try call.finish(ins, output: &outs[0], site: step.site)
+                }
+            } catch let e as SessionError {
+                throw e
+            } catch {
+                throw SessionError.node(node: step.site.node, opType: step.site.opType, detail: "\(error)")
+            }
+            for (slot, t) in zip(step.outputs, outs) { values[slot] = t }
+            for r in releases[k] { values[r] = nil }
+        }
+        var result: [String: Tensor] = [:]
+        for (name, slot) in outputSlots {
+            guard let t = values[slot] else { throw SessionError.graph(.undefinedOutput(name)) }
+            result[name] = t
+        }
+        return result
+    }
+}

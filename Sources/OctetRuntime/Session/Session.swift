@@ -1,0 +1,92 @@
+import OctetCore
+import OctetCPU
+import OctetDispatch
+import Synchronization
+
+/// A model ready to run: optimized once, planned once per set of input shapes (backend
+/// per node through the rule engine, weights prepacked, intermediate buffers placed in an
+/// arena by liveness), then run many times, from many threads at once.
+///
+/// ```swift
+/// let session = try Session(graph: model.graph, options: options)
+/// let outputs = try session.run(["input": image])
+/// ```
+public final class Session: Sendable {
+    /// The graph as planned (after the passes).
+    public let graph: Graph
+    public let options: SessionOptions
+    private let plans = Mutex<[[TensorShape]: ExecutionPlan]>([:])
+    private let arenas = Mutex<[AlignedBuffer<UInt8>]>([])
+
+    /// Optimizes `graph` (unless `options.optimize` is false) and plans it for the shapes
+    /// its inputs declare, when those are fully known.
+    public init(graph: Graph, options: SessionOptions) throws {
+        var g: Graph
+        do { g = try graph.sorted() } catch { throw SessionError.graph(error) }
+        if options.optimize {
+            g = try GraphOptimizer.standard.run(g)
+        }
+        self.graph = g
+        self.options = options
+        let declared = g.inputs.compactMap { p in p.type?.shape?.concrete.map { (p.name, $0) } }
+        if declared.count == g.inputs.count {
+            _ = try plan(for: Dictionary(uniqueKeysWithValues: g.inputs.map { p in (p.name, (p.type?.dtype ?? .f32, p.type?.shape?.concrete ?? .scalar)) }))
+        }
+    }
+
+    /// Runs the model; `inputs` are keyed by graph input name. Returns every graph output.
+    public func run(_ inputs: [String: Tensor]) throws -> [String: Tensor] {
+        let shapes = try check(inputs)
+        let plan = try plan(for: shapes)
+        let arena = arenas.withLock { pool -> AlignedBuffer<UInt8>? in
+            guard let i = pool.firstIndex(where: { $0.count >= plan.arenaSize }) else { return nil }
+            return pool.remove(at: i)
+        } ?? AlignedBuffer<UInt8>(count: plan.arenaSize)
+        defer { arenas.withLock { $0.append(arena) } }
+        return try plan.run(inputs, arena: arena)
+    }
+
+    /// The dispatch trace of the plan for these input shapes (default: the declared ones).
+    public func trace(inputShapes: [String: TensorShape]? = nil) throws -> (trace: DispatchTrace, nodes: [NodeAssignment], arenaBytes: Int) {
+        var shapes: [String: (DType, TensorShape)] = [:]
+        for p in graph.inputs {
+            guard let s = inputShapes?[p.name] ?? p.type?.shape?.concrete else {
+                throw SessionError.missingInput(name: p.name, expected: p.type)
+            }
+            shapes[p.name] = (p.type?.dtype ?? .f32, s)
+        }
+        let plan = try plan(for: shapes)
+        return (plan.trace, plan.assignments, plan.arenaSize)
+    }
+
+    private func plan(for shapes: [String: (DType, TensorShape)]) throws -> ExecutionPlan {
+        let key = graph.inputs.map { shapes[$0.name]?.1 ?? .scalar }
+        if let p = plans.withLock({ $0[key] }) { return p }
+        let p = try ExecutionPlan(graph: graph, inputShapes: shapes, options: options)
+        return plans.withLock { cache in
+            if let existing = cache[key] { return existing }
+            cache[key] = p
+            return p
+        }
+    }
+
+    /// Checks names, element types and shapes against the graph's declared inputs.
+    private func check(_ inputs: [String: Tensor]) throws -> [String: (DType, TensorShape)] {
+        let names = Set(graph.inputs.map(\.name))
+        for name in inputs.keys where !names.contains(name) {
+            throw SessionError.unknownInput(name: name, known: graph.inputs.map(\.name))
+        }
+        var out: [String: (DType, TensorShape)] = [:]
+        for p in graph.inputs {
+            guard let t = inputs[p.name] else { throw SessionError.missingInput(name: p.name, expected: p.type) }
+            if let type = p.type {
+                let shapeOK = type.shape?.admits(t.shape) ?? true
+                guard type.dtype == t.dtype, shapeOK else {
+                    throw SessionError.inputMismatch(name: p.name, expected: type, got: "\(t.dtype)[\(t.shape)]")
+                }
+            }
+            out[p.name] = (t.dtype, t.shape)
+        }
+        return out
+    }
+}

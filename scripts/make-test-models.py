@@ -1,0 +1,333 @@
+#!/usr/bin/env python3
+"""Builds Octet's ONNX test suite and the answers ONNX Runtime gives for it.
+
+For every case it writes CASE.onnx, CASE.inputs.npz (the inputs, by graph input name)
+and CASE.outputs.npz (ONNX Runtime's outputs, by graph output name).
+
+  scripts/make-test-models.py            # small cases, committed under Tests/Models
+  scripts/make-test-models.py --large    # ResNet-50 and BERT-base into Models/large
+                                         # (not committed; the tests that need them say so)
+
+Needs numpy, onnx, onnxruntime; torch for the exported models.
+"""
+import argparse, os, sys
+import numpy as np
+import onnx
+from onnx import helper as h, TensorProto as TP, numpy_helper as nph
+import onnxruntime as ort
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+rng = np.random.default_rng(20261122)
+
+
+def save_case(folder, name, model, inputs):
+    os.makedirs(folder, exist_ok=True)
+    onnx.checker.check_model(model)
+    path = os.path.join(folder, name + ".onnx")
+    onnx.save(model, path)
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    sess = ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
+    outs = sess.run(None, inputs)
+    names = [o.name for o in sess.get_outputs()]
+    np.savez(os.path.join(folder, name + ".inputs.npz"), **inputs)
+    np.savez(os.path.join(folder, name + ".outputs.npz"), **dict(zip(names, outs)))
+    print(f"  {name}: {', '.join(f'{k}{list(v.shape)}' for k, v in zip(names, outs))}")
+
+
+def f32(*shape, lo=-1.0, hi=1.0):
+    return rng.uniform(lo, hi, size=shape).astype(np.float32)
+
+
+def tensor_info(name, arr):
+    dt = {np.float32: TP.FLOAT, np.int64: TP.INT64, np.uint8: TP.UINT8, np.int8: TP.INT8,
+          np.bool_: TP.BOOL, np.int32: TP.INT32, np.float16: TP.FLOAT16}[arr.dtype.type]
+    return h.make_tensor_value_info(name, dt, list(arr.shape))
+
+
+def single(name, op, inputs, consts=None, attrs=None, n_out=1, opset=17, extra_nodes=(), out_names=None, domain=""):
+    """One node (plus `extra_nodes`) over runtime `inputs` and constant `consts`."""
+    consts = consts or {}
+    in_names = list(inputs) + list(consts)
+    outs = out_names or [f"y{i}" if n_out > 1 else "y" for i in range(n_out)]
+    node = h.make_node(op, [n if n is not None else "" for n in order_inputs(in_names, attrs)], outs, name=name + "_node",
+                       domain=domain, **{k: v for k, v in (attrs or {}).items() if not k.startswith("_")})
+    graph = h.make_graph(list(extra_nodes) + [node], name,
+                         [tensor_info(k, v) for k, v in inputs.items()],
+                         [h.make_empty_tensor_value_info(o) for o in outs],
+                         [nph.from_array(v, k) for k, v in consts.items()])
+    model = h.make_model(graph, opset_imports=[h.make_opsetid("", opset)])
+    model.ir_version = 8
+    # Output types as ONNX's own shape inference gives them.
+    inferred = onnx.shape_inference.infer_shapes(model, strict_mode=True)
+    known = {v.name: v for v in list(inferred.graph.value_info) + list(inferred.graph.output)}
+    for o in model.graph.output:
+        if o.name in known and known[o.name].type.WhichOneof("value") is not None:
+            o.CopyFrom(known[o.name])
+    return model
+
+
+def order_inputs(names, attrs):
+    if attrs and "_order" in attrs:
+        return attrs["_order"]
+    return names
+
+
+def op_cases(folder):
+    C = []  # (name, model, inputs)
+    def add(name, op, inputs, consts=None, attrs=None, **kw):
+        C.append((name, single(name, op, inputs, consts, attrs, **kw), inputs))
+
+    x4 = f32(2, 4, 7, 7)
+    add("conv_basic", "Conv", {"x": x4}, {"w": f32(6, 4, 3, 3), "b": f32(6)}, {"pads": [1, 1, 1, 1]})
+    add("conv_strided_dilated", "Conv", {"x": f32(1, 4, 11, 9)}, {"w": f32(8, 4, 3, 3)}, {"strides": [2, 1], "dilations": [2, 1], "pads": [2, 0, 1, 1]})
+    add("conv_groups", "Conv", {"x": f32(1, 8, 6, 6)}, {"w": f32(8, 2, 3, 3), "b": f32(8)}, {"group": 4, "pads": [1, 1, 1, 1]})
+    add("conv_depthwise", "Conv", {"x": f32(1, 6, 9, 9)}, {"w": f32(6, 1, 3, 3), "b": f32(6)}, {"group": 6, "strides": [2, 2], "pads": [1, 1, 1, 1]})
+    add("conv_auto_pad_same_upper", "Conv", {"x": f32(1, 3, 8, 7)}, {"w": f32(5, 3, 3, 3)}, {"auto_pad": "SAME_UPPER", "strides": [2, 2]})
+    add("conv_transpose", "ConvTranspose", {"x": f32(1, 4, 5, 5)}, {"w": f32(4, 3, 3, 3), "b": f32(3)}, {"strides": [2, 2], "pads": [1, 1, 1, 1], "output_padding": [1, 1]})
+    add("conv_transpose_groups", "ConvTranspose", {"x": f32(1, 4, 4, 4)}, {"w": f32(4, 2, 2, 2)}, {"group": 2, "strides": [2, 2]})
+    add("gemm_transb", "Gemm", {"a": f32(3, 10)}, {"b": f32(7, 10), "c": f32(7)}, {"transB": 1, "alpha": 0.5, "beta": 2.0})
+    add("gemm_plain", "Gemm", {"a": f32(4, 6)}, {"b": f32(6, 5), "c": f32(4, 5)})
+    add("gemm_transa", "Gemm", {"a": f32(6, 4), "b": f32(6, 5)}, None, {"transA": 1})
+    add("matmul_batched", "MatMul", {"a": f32(2, 3, 4, 5), "b": f32(2, 3, 5, 6)})
+    add("matmul_broadcast", "MatMul", {"a": f32(2, 3, 4, 5), "b": f32(3, 5, 6)})
+    add("matmul_const_weight", "MatMul", {"a": f32(2, 5, 8)}, {"w": f32(8, 6)})
+    add("matmul_vector", "MatMul", {"a": f32(5), "b": f32(2, 5, 3)})
+    for op in ["Add", "Sub", "Mul", "Div"]:
+        b = f32(4, 1, 5, lo=0.5, hi=2.0) if op == "Div" else f32(4, 1, 5)
+        add(f"{op.lower()}_broadcast", op, {"a": f32(2, 4, 3, 5), "b": b})
+    add("add_scalar_const", "Add", {"a": f32(3, 4)}, {"b": np.array(0.25, dtype=np.float32)})
+    add("pow", "Pow", {"a": f32(3, 4, lo=0.1, hi=2.0)}, {"b": np.array(3.0, dtype=np.float32)})
+    add("sqrt", "Sqrt", {"x": f32(3, 4, lo=0.0, hi=4.0)})
+    add("erf", "Erf", {"x": f32(3, 17, lo=-3, hi=3)})
+    add("relu", "Relu", {"x": f32(3, 17)})
+    add("clip", "Clip", {"x": f32(3, 17, lo=-8, hi=8)}, {"lo": np.array(0, dtype=np.float32), "hi": np.array(6, dtype=np.float32)})
+    add("clip_min_only", "Clip", {"x": f32(3, 17)}, {"lo": np.array(-0.2, dtype=np.float32)})
+    add("sigmoid", "Sigmoid", {"x": f32(3, 17, lo=-6, hi=6)})
+    add("hard_sigmoid", "HardSigmoid", {"x": f32(3, 17, lo=-6, hi=6)}, None, {"alpha": 0.2, "beta": 0.4})
+    add("hard_swish", "HardSwish", {"x": f32(3, 17, lo=-6, hi=6)})
+    add("tanh", "Tanh", {"x": f32(3, 17, lo=-4, hi=4)})
+    add("gelu", "Gelu", {"x": f32(3, 17, lo=-4, hi=4)}, opset=20)
+    add("gelu_tanh", "Gelu", {"x": f32(3, 17, lo=-4, hi=4)}, None, {"approximate": "tanh"}, opset=20)
+    add("softmax", "Softmax", {"x": f32(2, 3, 9, lo=-5, hi=5)}, None, {"axis": -1})
+    add("softmax_axis1", "Softmax", {"x": f32(2, 3, 9, lo=-5, hi=5)}, None, {"axis": 1})
+    add("softmax_opset11", "Softmax", {"x": f32(2, 3, 4, lo=-5, hi=5)}, None, {"axis": 1}, opset=11)
+    add("layer_norm", "LayerNormalization", {"x": f32(2, 5, 16)}, {"g": f32(16), "b": f32(16)}, {"axis": -1, "epsilon": 1e-5})
+    add("batch_norm", "BatchNormalization", {"x": f32(2, 3, 4, 4)}, {"s": f32(3), "b": f32(3), "m": f32(3), "v": f32(3, lo=0.5, hi=2)}, {"epsilon": 1e-5})
+    add("max_pool", "MaxPool", {"x": f32(1, 3, 9, 9)}, None, {"kernel_shape": [3, 3], "strides": [2, 2], "pads": [1, 1, 1, 1]})
+    add("max_pool_ceil", "MaxPool", {"x": f32(1, 2, 8, 8)}, None, {"kernel_shape": [3, 3], "strides": [2, 2], "ceil_mode": 1})
+    add("avg_pool", "AveragePool", {"x": f32(1, 3, 9, 9)}, None, {"kernel_shape": [3, 3], "strides": [2, 2], "pads": [1, 1, 1, 1]})
+    add("avg_pool_include_pad", "AveragePool", {"x": f32(1, 3, 6, 6)}, None, {"kernel_shape": [3, 3], "pads": [1, 1, 1, 1], "count_include_pad": 1})
+    add("global_avg_pool", "GlobalAveragePool", {"x": f32(2, 5, 4, 3)})
+    add("flatten", "Flatten", {"x": f32(2, 3, 4, 5)}, None, {"axis": 2})
+    add("reshape", "Reshape", {"x": f32(2, 3, 4)}, {"s": np.array([0, -1, 2], dtype=np.int64)})
+    add("transpose", "Transpose", {"x": f32(2, 3, 4, 5)}, None, {"perm": [0, 2, 3, 1]})
+    add("concat", "Concat", {"a": f32(2, 3, 4), "b": f32(2, 1, 4), "c": f32(2, 2, 4)}, None, {"axis": 1})
+    add("split", "Split", {"x": f32(2, 6, 3)}, {"sp": np.array([1, 2, 3], dtype=np.int64)}, {"axis": 1}, n_out=3)
+    add("split_equal_opset11", "Split", {"x": f32(2, 6, 3)}, None, {"axis": 1}, n_out=3, opset=11)
+    add("slice", "Slice", {"x": f32(5, 6, 7)}, {"st": np.array([1, -5], dtype=np.int64), "en": np.array([4, 100], dtype=np.int64),
+                                               "ax": np.array([0, 2], dtype=np.int64), "sp": np.array([2, 1], dtype=np.int64)})
+    add("slice_negative_step", "Slice", {"x": f32(5, 6)}, {"st": np.array([-1], dtype=np.int64), "en": np.array([-100], dtype=np.int64),
+                                                          "ax": np.array([1], dtype=np.int64), "sp": np.array([-2], dtype=np.int64)})
+    add("squeeze", "Squeeze", {"x": f32(2, 1, 3, 1)}, {"ax": np.array([1, -1], dtype=np.int64)})
+    add("unsqueeze", "Unsqueeze", {"x": f32(2, 3)}, {"ax": np.array([0, 3], dtype=np.int64)})
+    add("unsqueeze_opset11", "Unsqueeze", {"x": f32(2, 3)}, None, {"axes": [1]}, opset=11)
+    add("gather", "Gather", {"x": f32(10, 4)}, {"i": np.array([[0, 9], [-1, 3]], dtype=np.int64)}, {"axis": 0})
+    add("gather_axis1_scalar", "Gather", {"x": f32(3, 5, 2)}, {"i": np.array(2, dtype=np.int64)}, {"axis": 1})
+    add("gather_runtime_indices", "Gather", {"x": f32(12, 6), "i": rng.integers(0, 12, size=(2, 5)).astype(np.int64)})
+    add("shape", "Shape", {"x": f32(2, 3, 4)})
+    add("shape_slice_opset15", "Shape", {"x": f32(2, 3, 4)}, None, {"start": 1, "end": -1}, opset=15)
+    add("cast_to_int", "Cast", {"x": f32(3, 4, lo=-5, hi=5)}, None, {"to": TP.INT64})
+    add("cast_to_float", "Cast", {"x": rng.integers(-9, 9, size=(3, 4)).astype(np.int64)}, None, {"to": TP.FLOAT})
+    C.append(("constant", single("constant", "Add", {"x": f32(2, 3)}, attrs={"_order": ["x", "k"]},
+                                 extra_nodes=[h.make_node("Constant", [], ["k"], name="k_node", value=nph.from_array(f32(2, 3), "kv"))]), {"x": f32(2, 3)}))
+    C.append(("constant_of_shape", single("constant_of_shape", "Add", {"x": f32(2, 3)}, attrs={"_order": ["x", "k"]},
+                                          extra_nodes=[h.make_node("Shape", ["x"], ["s"], name="s_node"),
+                                                       h.make_node("ConstantOfShape", ["s"], ["k"], name="cos_node", value=nph.from_array(np.array([1.5], dtype=np.float32)))]),
+              {"x": f32(2, 3)}))
+    add("where", "Where", {"c": rng.integers(0, 2, size=(3, 4)).astype(np.bool_), "a": f32(3, 4), "b": f32(1, 4)})
+    add("equal", "Equal", {"a": rng.integers(0, 3, size=(3, 4)).astype(np.int64), "b": rng.integers(0, 3, size=(4,)).astype(np.int64)})
+    add("expand", "Expand", {"x": f32(3, 1)}, {"s": np.array([2, 3, 4], dtype=np.int64)})
+    add("reduce_mean", "ReduceMean", {"x": f32(2, 3, 4)}, None, {"axes": [-1], "keepdims": 1})
+    add("reduce_mean_opset18", "ReduceMean", {"x": f32(2, 3, 4)}, {"ax": np.array([1], dtype=np.int64)}, {"keepdims": 0}, opset=18)
+    add("identity", "Identity", {"x": f32(3, 4)})
+    # Quantized forms other tools write.
+    add("quantize_linear", "QuantizeLinear", {"x": f32(3, 8, lo=-3, hi=3)}, {"s": np.array(0.02, dtype=np.float32), "z": np.array(128, dtype=np.uint8)})
+    add("quantize_linear_s8_per_axis", "QuantizeLinear", {"x": f32(3, 4, lo=-3, hi=3)}, {"s": np.array([0.01, 0.02, 0.03, 0.05], dtype=np.float32), "z": np.zeros(4, dtype=np.int8)}, {"axis": 1})
+    add("dequantize_linear", "DequantizeLinear", {"x": rng.integers(0, 256, size=(3, 8)).astype(np.uint8)}, {"s": np.array(0.02, dtype=np.float32), "z": np.array(100, dtype=np.uint8)})
+    add("dequantize_linear_per_axis", "DequantizeLinear", {"x": rng.integers(-128, 128, size=(4, 3, 2)).astype(np.int8)}, {"s": np.array([0.1, 0.2, 0.3, 0.4], dtype=np.float32), "z": np.zeros(4, dtype=np.int8)}, {"axis": 0})
+    xq = rng.integers(0, 256, size=(1, 4, 6, 6)).astype(np.uint8)
+    add("qlinear_conv", "QLinearConv", {"x": xq}, {
+        "xs": np.array(0.05, dtype=np.float32), "xz": np.array(120, dtype=np.uint8),
+        "w": rng.integers(-100, 100, size=(5, 4, 3, 3)).astype(np.int8), "ws": np.array([0.01, 0.02, 0.015, 0.01, 0.03], dtype=np.float32), "wz": np.zeros(5, dtype=np.int8),
+        "ys": np.array(0.6, dtype=np.float32), "yz": np.array(128, dtype=np.uint8), "b": rng.integers(-500, 500, size=(5,)).astype(np.int32)},
+        {"pads": [1, 1, 1, 1]})
+    add("qlinear_matmul", "QLinearMatMul", {"a": rng.integers(0, 256, size=(2, 3, 8)).astype(np.uint8)}, {
+        "as": np.array(0.05, dtype=np.float32), "az": np.array(128, dtype=np.uint8),
+        "b": rng.integers(-100, 100, size=(8, 5)).astype(np.int8), "bs": np.array(0.02, dtype=np.float32), "bz": np.array(0, dtype=np.int8),
+        "ys": np.array(0.3, dtype=np.float32), "yz": np.array(120, dtype=np.uint8)})
+    add("matmul_integer", "MatMulInteger", {"a": rng.integers(0, 256, size=(3, 8)).astype(np.uint8)}, {
+        "b": rng.integers(-128, 128, size=(8, 4)).astype(np.int8), "az": np.array(128, dtype=np.uint8), "bz": np.array(0, dtype=np.int8)})
+    add("conv_integer", "ConvInteger", {"x": xq}, {"w": rng.integers(0, 256, size=(3, 4, 3, 3)).astype(np.uint8), "xz": np.array(120, dtype=np.uint8)})
+    add("dynamic_quantize_linear", "DynamicQuantizeLinear", {"x": f32(4, 9, lo=-2, hi=3)}, n_out=3)
+
+    for name, model, inputs in C:
+        save_case(folder, name, model, inputs)
+
+
+# ---------------------------------------------------------------- exported models
+
+def resnet(torch, layers, widths, num_classes=10, bottleneck=False):
+    nn = torch.nn
+    expansion = 4 if bottleneck else 1
+
+    class Block(nn.Module):
+        def __init__(self, cin, width, stride):
+            super().__init__()
+            cout = width * expansion
+            if bottleneck:
+                self.body = nn.Sequential(
+                    nn.Conv2d(cin, width, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(inplace=True),
+                    nn.Conv2d(width, width, 3, stride, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(inplace=True),
+                    nn.Conv2d(width, cout, 1, bias=False), nn.BatchNorm2d(cout))
+            else:
+                self.body = nn.Sequential(
+                    nn.Conv2d(cin, width, 3, stride, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(inplace=True),
+                    nn.Conv2d(width, cout, 3, 1, 1, bias=False), nn.BatchNorm2d(cout))
+            self.down = None
+            if stride != 1 or cin != cout:
+                self.down = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+            self.relu = nn.ReLU(inplace=True)
+
+        def forward(self, x):
+            idt = x if self.down is None else self.down(x)
+            return self.relu(self.body(x) + idt)
+
+    class ResNet(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.stem = nn.Sequential(nn.Conv2d(3, widths[0], 7, 2, 3, bias=False), nn.BatchNorm2d(widths[0]), nn.ReLU(inplace=True),
+                                      nn.MaxPool2d(3, 2, 1))
+            blocks, cin = [], widths[0]
+            for i, (n, w) in enumerate(zip(layers, widths)):
+                for j in range(n):
+                    blocks.append(Block(cin, w, 2 if (j == 0 and i > 0) else 1))
+                    cin = w * expansion
+            self.blocks = nn.Sequential(*blocks)
+            self.pool = nn.AdaptiveAvgPool2d(1)
+            self.fc = nn.Linear(cin, num_classes)
+
+        def forward(self, x):
+            return self.fc(torch.flatten(self.pool(self.blocks(self.stem(x))), 1))
+
+    m = ResNet()
+    # Non-trivial BatchNorm statistics, as a trained model has.
+    for mod in m.modules():
+        if isinstance(mod, nn.BatchNorm2d):
+            mod.running_mean.uniform_(-0.1, 0.1)
+            mod.running_var.uniform_(0.5, 1.5)
+            mod.weight.data.uniform_(0.5, 1.0)
+            mod.bias.data.uniform_(-0.1, 0.1)
+    return m.eval()
+
+
+def bert(torch, layers, hidden, heads, ffn, vocab=1000, max_len=128):
+    nn = torch.nn
+
+    class Layer(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.q, self.k, self.v, self.o = (nn.Linear(hidden, hidden) for _ in range(4))
+            self.ln1, self.ln2 = nn.LayerNorm(hidden, eps=1e-12), nn.LayerNorm(hidden, eps=1e-12)
+            self.up, self.down = nn.Linear(hidden, ffn), nn.Linear(ffn, hidden)
+
+        def forward(self, x, mask):
+            b, s, _ = x.shape
+            d = hidden // heads
+            def split(t):
+                return t.view(b, s, heads, d).transpose(1, 2)
+            q, k, v = split(self.q(x)), split(self.k(x)), split(self.v(x))
+            scores = torch.matmul(q, k.transpose(-1, -2)) / (d ** 0.5) + mask
+            ctx = torch.matmul(scores.softmax(-1), v).transpose(1, 2).reshape(b, s, hidden)
+            x = self.ln1(x + self.o(ctx))
+            return self.ln2(x + self.down(nn.functional.gelu(self.up(x))))
+
+    class Bert(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.tok, self.pos, self.typ = nn.Embedding(vocab, hidden), nn.Embedding(max_len, hidden), nn.Embedding(2, hidden)
+            self.ln = nn.LayerNorm(hidden, eps=1e-12)
+            self.layers = nn.ModuleList(Layer() for _ in range(layers))
+            self.pool = nn.Linear(hidden, hidden)
+
+        def forward(self, input_ids, attention_mask):
+            s = input_ids.shape[1]
+            pos = torch.arange(s, device=input_ids.device).unsqueeze(0)
+            x = self.ln(self.tok(input_ids) + self.pos(pos) + self.typ(torch.zeros_like(input_ids)))
+            mask = (1.0 - attention_mask[:, None, None, :].to(torch.float32)) * -10000.0
+            for layer in self.layers:
+                x = layer(x, mask)
+            return x, torch.tanh(self.pool(x[:, 0]))
+
+    return Bert().eval()
+
+
+def export(torch, model, args, names, outputs, path, dynamic_axes=None, dynamo=False):
+    kw = dict(input_names=names, output_names=outputs, opset_version=17 if not dynamo else 18, dynamo=dynamo)
+    if dynamic_axes:
+        if dynamo:
+            kw["dynamic_shapes"] = None
+        else:
+            kw["dynamic_axes"] = dynamic_axes
+    torch.onnx.export(model, args, path, **kw)
+
+
+def model_cases(folder, large):
+    try:
+        import torch
+    except ImportError:
+        print("torch is not installed: the exported models are not built", file=sys.stderr)
+        return
+    torch.manual_seed(7)
+    os.makedirs(folder, exist_ok=True)
+
+    def build(name, model, inputs, names, outputs, dynamic_axes=None, dynamo=False):
+        path = os.path.join(folder, name + ".onnx")
+        args = tuple(torch.from_numpy(inputs[n]) for n in names)
+        export(torch, model, args, names, outputs, path, dynamic_axes, dynamo)
+        save_case(folder, name, onnx.load(path), inputs)
+
+    ids = lambda b, s, v: rng.integers(0, v, size=(b, s)).astype(np.int64)
+    mask = lambda b, s: np.concatenate([np.ones((b, s - 2), np.int64), np.zeros((b, 2), np.int64)], axis=1)
+    if not large:
+        build("resnet_tiny", resnet(torch, [1, 1, 1], [8, 16, 32]), {"input": f32(2, 3, 32, 32)}, ["input"], ["logits"],
+              {"input": {0: "batch"}, "logits": {0: "batch"}})
+        build("resnet_tiny_bottleneck", resnet(torch, [1, 1], [8, 16], bottleneck=True), {"input": f32(1, 3, 40, 40)}, ["input"], ["logits"])
+        build("bert_tiny", bert(torch, 2, 64, 4, 128, vocab=100, max_len=32),
+              {"input_ids": ids(2, 12, 100), "attention_mask": mask(2, 12)}, ["input_ids", "attention_mask"], ["hidden", "pooled"],
+              {"input_ids": {0: "batch", 1: "seq"}, "attention_mask": {0: "batch", 1: "seq"}})
+        build("bert_tiny_dynamo", bert(torch, 1, 32, 2, 64, vocab=50, max_len=16),
+              {"input_ids": ids(1, 8, 50), "attention_mask": mask(1, 8)}, ["input_ids", "attention_mask"], ["hidden", "pooled"], dynamo=True)
+    else:
+        build("resnet50", resnet(torch, [3, 4, 6, 3], [64, 128, 256, 512], num_classes=1000, bottleneck=True),
+              {"input": f32(1, 3, 224, 224)}, ["input"], ["logits"], {"input": {0: "batch"}, "logits": {0: "batch"}})
+        build("bert_base", bert(torch, 12, 768, 12, 3072, vocab=30522, max_len=512),
+              {"input_ids": ids(1, 128, 30522), "attention_mask": mask(1, 128)}, ["input_ids", "attention_mask"], ["hidden", "pooled"],
+              {"input_ids": {0: "batch", 1: "seq"}, "attention_mask": {0: "batch", 1: "seq"}})
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--large", action="store_true", help="build ResNet-50 and BERT-base into Models/large")
+    a = ap.parse_args()
+    if a.large:
+        model_cases(os.path.join(ROOT, "Models", "large"), True)
+    else:
+        print("single-op cases:")
+        op_cases(os.path.join(ROOT, "Tests", "Models", "ops"))
+        print("exported models:")
+        model_cases(os.path.join(ROOT, "Tests", "Models", "nets"), False)
+
+
+if __name__ == "__main__":
+    main()
