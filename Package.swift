@@ -99,6 +99,7 @@ let package = Package(
         .testTarget(name: "OctetFP16Tests", dependencies: ["OctetFP16", "COctetFP16Kernels", "OctetConformance"]),
         .testTarget(name: "OctetQNNPackTests", dependencies: ["OctetQNNPack", "OctetConformance", "Octet"]),
         .testTarget(name: "OctetPackedTests", dependencies: ["OctetPacked", "COctetPackedKernels", "OctetConformance", "Octet"]),
+        .testTarget(name: "OctetModelTests", dependencies: ["Octet"]),
         .testTarget(name: "OctetOneDNNTests", dependencies: ["OctetOneDNN", "OctetConformance", "Octet"]),
     ],
     swiftLanguageModes: [.v6]

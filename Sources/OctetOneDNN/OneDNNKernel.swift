@@ -172,8 +172,8 @@ final class OneDNNKernel: Kernel, @unchecked Sendable {
         }
         var second: Tensor?
         if s.kind == .matmul {
-            guard inputs.count > 1, inputs[1].shape == s.weight, inputs[1].dtype == .s8 else {
-                throw OneDNNError.operand("matmul needs a second input \(s.weight) s8")
+            guard inputs.count > 1, inputs[1].shape == s.weight, inputs[1].dtype == s.weightType else {
+                throw OneDNNError.operand("matmul needs a second input \(s.weight) \(s.weightType)")
             }
             second = inputs[1]
         }

@@ -69,8 +69,12 @@ struct ShapeOperator: GraphOperator {
     }
 
     func run(_ inputs: [Tensor?], outputs: inout [Tensor]) throws {
-        let x = try site.tensor(inputs, 0)
-        outputs[0] = try int64Tensor(Array(x.shape.dims[range(x.shape.rank)]), site)
+        outputs[0] = try value(for: try site.tensor(inputs, 0).shape)
+    }
+
+    /// The output for an input of this shape (known while planning, before any data).
+    func value(for shape: TensorShape) throws -> Tensor {
+        try int64Tensor(Array(shape.dims[range(shape.rank)]), site)
     }
 }
 

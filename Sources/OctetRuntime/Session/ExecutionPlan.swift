@@ -97,6 +97,12 @@ final class ExecutionPlan: Sendable {
                 }
                 concrete.append((t.dtype, s))
             }
+            if let shapeOp = op as? ShapeOperator, let v = node.input(0), let (_, s) = types[v] ?? known[v].map({ ($0.dtype, $0.shape) }) {
+                // Shapes are known once the input shapes are: Shape folds at plan time.
+                do { known[node.outputs[0]] = try shapeOp.value(for: s) } catch { throw Self.wrap(error, node) }
+                assignments.append(NodeAssignment(node: node.name, opType: node.opType, runsOn: "folded", kernel: nil))
+                continue
+            }
             let allConstant = node.inputs.allSatisfy { $0.isEmpty || known[$0] != nil }
             if allConstant && !isMatrix {
                 // Constant folding: compute now, once.
