@@ -67,7 +67,8 @@ let package = Package(
         .target(name: "OctetONNX", dependencies: ["OctetCore", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         .target(name: "OctetFP32Reference", dependencies: ["OctetCore", "OctetCPU", "OctetDispatch"]),
         // Graph operators, passes and the Session that plans and runs a graph.
-        .target(name: "OctetRuntime", dependencies: ["OctetCore", "OctetCPU", "OctetRules", "OctetDispatch"]),
+        .target(name: "COctetGraphKernels"),
+        .target(name: "OctetRuntime", dependencies: ["OctetCore", "OctetCPU", "OctetRules", "OctetDispatch", "COctetGraphKernels"]),
         .target(name: "Octet", dependencies: ["OctetCore", "OctetCPU", "OctetRules", "OctetDispatch", "OctetFP16", "OctetQNNPack", "OctetOneDNN", "OctetPacked",
                                               "OctetFP32Reference", "OctetRuntime", "OctetONNX", "OctetNumPy"]),
         // The backend conformance harness, shared by tests (not a product).

@@ -1,3 +1,4 @@
+import COctetGraphKernels
 import Foundation
 import OctetCore
 
@@ -64,6 +65,8 @@ struct BinaryOperator: GraphOperator {
     func run(_ inputs: [Tensor?], outputs: inout [Tensor]) throws {
         let a = try site.tensor(inputs, 0), b = try site.tensor(inputs, 1)
         switch a.dtype {
+        case .f32 where op != .pow && b.dtype == .f32:
+            try Elementwise.binaryF32(a, b, &outputs[0], op == .add ? OCTET_ADD : op == .sub ? OCTET_SUB : op == .mul ? OCTET_MUL : OCTET_DIV)
         case .f32:
             let bf: Tensor = b.dtype == .f32 ? b : try CastOperator.convert(b, to: .f32)
             try Elementwise.binary(a, bf, &outputs[0], as: Float.self, floatOp())
@@ -200,7 +203,7 @@ struct UnaryOperator: GraphOperator {
         let n = src.count
         switch function {
         case .identity: for i in 0..<n { dst[i] = src[i] }
-        case .relu: for i in 0..<n { dst[i] = max(src[i], 0) }
+        case .relu: if let s = src.baseAddress, let d = dst.baseAddress { octet_f32_clamp(s, d, n, 0, .infinity) }
         case .sigmoid: for i in 0..<n { dst[i] = 1 / (1 + Foundation.exp(-src[i])) }
         case .tanh: for i in 0..<n { dst[i] = Foundation.tanh(src[i]) }
         case .sqrt: for i in 0..<n { dst[i] = src[i].squareRoot() }
@@ -243,7 +246,7 @@ struct ClipOperator: GraphOperator {
         let (lo, hi) = try bounds(inputs)
         try x.withUnsafeBufferPointer(as: Float.self) { src in
             try outputs[0].withUnsafeMutableBufferPointer(as: Float.self) { dst in
-                for i in 0..<src.count { dst[i] = min(max(src[i], lo), hi) }
+                if let s = src.baseAddress, let d = dst.baseAddress { octet_f32_clamp(s, d, src.count, lo, hi) }
             }
         }
     }
@@ -311,6 +314,29 @@ enum Elementwise {
                             } else {
                                 for i in 0..<n { o[base + i] = f(ap[oa + i * sa], bp[ob + i * sb]) }
                             }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// f32 add/sub/mul/div with broadcasting, one vectorized C call per output row.
+    static func binaryF32(_ a: Tensor, _ b: Tensor, _ out: inout Tensor, _ op: octet_binary_op) throws {
+        let shape = out.shape
+        try a.withUnsafeBufferPointer(as: Float.self) { ap in
+            try b.withUnsafeBufferPointer(as: Float.self) { bp in
+                try out.withUnsafeMutableBufferPointer(as: Float.self) { o in
+                    guard let A = ap.baseAddress, let B = bp.baseAddress, let O = o.baseAddress else { return }
+                    if a.shape == shape && b.shape == shape {
+                        octet_f32_binary(op, A, 1, B, 1, O, o.count)
+                    } else if a.shape == shape && b.shape.elementCount == 1 {
+                        octet_f32_binary(op, A, 1, B, 0, O, o.count)
+                    } else if b.shape == shape && a.shape.elementCount == 1 {
+                        octet_f32_binary(op, A, 0, B, 1, O, o.count)
+                    } else {
+                        Broadcasting.forEachRow(shape, [a.shape, b.shape]) { base, off, n, st in
+                            octet_f32_binary(op, A + off[0], st[0], B + off[1], st[1], O + base, n)
                         }
                     }
                 }

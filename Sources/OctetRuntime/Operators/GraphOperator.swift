@@ -86,3 +86,6 @@ enum OperatorCatalog {
         return try factory(node, opset)
     }
 }
+
+/// The ONNX op types the runtime runs (default domain).
+public var supportedOps: Set<String> { Set(OperatorCatalog.supported) }

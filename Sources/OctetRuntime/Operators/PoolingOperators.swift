@@ -1,3 +1,4 @@
+import COctetGraphKernels
 import OctetCore
 
 /// MaxPool, AveragePool and GlobalAveragePool over NCHW (2-D) inputs.
@@ -108,37 +109,14 @@ struct PoolOperator: GraphOperator {
         let (p, out) = window.resolve([h, w])
         let (oh, ow) = (out[0], out[1])
         let (kh, kw, sh, sw, dh, dw) = (window.kernel[0], window.kernel[1], window.strides[0], window.strides[1], window.dilations[0], window.dilations[1])
+        guard ([h, w, oh, ow, kh, kw, sh, sw, dh, dw] + p).allSatisfy({ $0 <= Int(Int32.max) }) else {
+            throw site.error("pooling sizes exceed the 32-bit range of the pooling kernel")
+        }
         try x.withUnsafeBufferPointer(as: Float.self) { src in
             try outputs[0].withUnsafeMutableBufferPointer(as: Float.self) { dst in
-                for plane in 0..<(nb * c) {
-                    let ib = plane * h * w, ob = plane * oh * ow
-                    for oy in 0..<oh {
-                        for ox in 0..<ow {
-                            let y0 = oy * sh - p[0], x0 = ox * sw - p[1]
-                            var acc: Float = max ? -.infinity : 0
-                            var count = 0
-                            for ky in 0..<kh {
-                                let y = y0 + ky * dh
-                                guard y >= 0, y < h else { continue }
-                                for kx in 0..<kw {
-                                    let xx = x0 + kx * dw
-                                    guard xx >= 0, xx < w else { continue }
-                                    let v = src[ib + y * w + xx]
-                                    if max { acc = Swift.max(acc, v) } else { acc += v }
-                                    count += 1
-                                }
-                            }
-                            if !max {
-                                // count_include_pad counts the explicit padding, never the ceil-mode overhang.
-                                let divisor = countIncludePad
-                                    ? (Swift.min(y0 + kh, h + p[2]) - Swift.max(y0, -p[0])) * (Swift.min(x0 + kw, w + p[3]) - Swift.max(x0, -p[1]))
-                                    : count
-                                acc /= Float(Swift.max(divisor, 1))
-                            }
-                            dst[ob + oy * ow + ox] = acc
-                        }
-                    }
-                }
+                guard let s = src.baseAddress, let d = dst.baseAddress else { return }
+                octet_f32_pool2d(max ? 1 : 0, s, d, nb * c, Int32(h), Int32(w), Int32(oh), Int32(ow), Int32(kh), Int32(kw), Int32(sh), Int32(sw),
+                                 Int32(p[0]), Int32(p[1]), Int32(p[2]), Int32(p[3]), Int32(dh), Int32(dw), countIncludePad ? 1 : 0)
             }
         }
     }

@@ -1,3 +1,4 @@
+import Dispatch
 import OctetCore
 import OctetCPU
 import OctetDispatch
@@ -10,6 +11,14 @@ public struct NodeAssignment: Sendable {
     public var runsOn: String
     /// The backend's kernel, when dispatched.
     public var kernel: String?
+}
+
+/// How long one node took (see `Session.profile`).
+public struct NodeTiming: Sendable {
+    public var node: String
+    public var opType: String
+    public var runsOn: String
+    public var nanoseconds: UInt64
 }
 
 /// One step of a plan: a node with its operator and the slots it reads and writes.
@@ -190,7 +199,7 @@ final class ExecutionPlan: Sendable {
     }
 
     /// Runs the plan with `arena` (at least `arenaSize` bytes) on `inputs` (already checked).
-    func run(_ inputs: [String: Tensor], arena: AlignedBuffer<UInt8>) throws -> [String: Tensor] {
+    func run(_ inputs: [String: Tensor], arena: AlignedBuffer<UInt8>, timings: UnsafeMutableBufferPointer<UInt64>? = nil) throws -> [String: Tensor] {
         var values = [Tensor?](repeating: nil, count: slots.count)
         for (i, s) in slots.enumerated() {
             switch s {
@@ -200,6 +209,8 @@ final class ExecutionPlan: Sendable {
             }
         }
         for (k, step) in steps.enumerated() {
+            let start = timings == nil ? 0 : DispatchTime.now().uptimeNanoseconds
+            defer { if let timings { timings[k] += DispatchTime.now().uptimeNanoseconds - start } }
             let ins = step.inputs.map { $0.flatMap { values[$0] } }
             var outs: [Tensor] = try step.outputs.map { slot in
                 switch slots[slot] {

@@ -46,6 +46,26 @@ public final class Session: Sendable {
         return try plan.run(inputs, arena: arena)
     }
 
+    /// Runs the model `runs` times and returns the time each planned node took (median
+    /// over the runs), in execution order; folded nodes take no time and are not listed.
+    public func profile(_ inputs: [String: Tensor], runs: Int = 5) throws -> [NodeTiming] {
+        let shapes = try check(inputs)
+        let plan = try plan(for: shapes)
+        let arena = AlignedBuffer<UInt8>(count: plan.arenaSize)
+        var samples = Array(repeating: [UInt64](), count: plan.steps.count)
+        var timings = [UInt64](repeating: 0, count: plan.steps.count)
+        for _ in 0..<max(1, runs) {
+            for i in timings.indices { timings[i] = 0 }
+            try timings.withUnsafeMutableBufferPointer { t in _ = try plan.run(inputs, arena: arena, timings: t) }
+            for i in timings.indices { samples[i].append(timings[i]) }
+        }
+        let placed = plan.assignments.filter { $0.runsOn != "folded" }
+        return plan.steps.indices.map { i in
+            let a = placed[i]
+            return NodeTiming(node: a.node, opType: a.opType, runsOn: a.runsOn, nanoseconds: samples[i].sorted()[samples[i].count / 2])
+        }
+    }
+
     /// The dispatch trace of the plan for these input shapes (default: the declared ones).
     public func trace(inputShapes: [String: TensorShape]? = nil) throws -> (trace: DispatchTrace, nodes: [NodeAssignment], arenaBytes: Int) {
         var shapes: [String: (DType, TensorShape)] = [:]

@@ -1,0 +1,82 @@
+#include "octet_graph_kernels.h"
+
+#if defined(__x86_64__) && defined(__clang__)
+#define OCTET_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define OCTET_CLONES
+#endif
+
+#define BINARY_LOOP(EXPR)                                                                  \
+    if (a_stride == 1 && b_stride == 1) {                                                  \
+        for (size_t i = 0; i < n; i++) { const float x = a[i], y = b[i]; out[i] = EXPR; }  \
+    } else if (a_stride == 1) {                                                            \
+        const float y = b[0];                                                              \
+        for (size_t i = 0; i < n; i++) { const float x = a[i]; out[i] = EXPR; }            \
+    } else if (b_stride == 1) {                                                            \
+        const float x = a[0];                                                              \
+        for (size_t i = 0; i < n; i++) { const float y = b[i]; out[i] = EXPR; }            \
+    } else {                                                                               \
+        const float x = a[0], y = b[0];                                                    \
+        for (size_t i = 0; i < n; i++) out[i] = EXPR;                                      \
+    }
+
+OCTET_CLONES
+void octet_f32_binary(octet_binary_op op, const float *a, ptrdiff_t a_stride, const float *b, ptrdiff_t b_stride,
+                      float *out, size_t n) {
+    switch (op) {
+    case OCTET_ADD: BINARY_LOOP(x + y) break;
+    case OCTET_SUB: BINARY_LOOP(x - y) break;
+    case OCTET_MUL: BINARY_LOOP(x * y) break;
+    case OCTET_DIV: BINARY_LOOP(x / y) break;
+    }
+}
+
+OCTET_CLONES
+void octet_f32_clamp(const float *x, float *out, size_t n, float lo, float hi) {
+    for (size_t i = 0; i < n; i++) {
+        float v = x[i];
+        v = v < lo ? lo : v;
+        out[i] = v > hi ? hi : v;
+    }
+}
+
+OCTET_CLONES
+void octet_f32_pool2d(int is_max, const float *src, float *dst, size_t planes, int h, int w, int oh, int ow,
+                      int kh, int kw, int sh, int sw, int pad_top, int pad_left, int pad_bottom, int pad_right,
+                      int dh, int dw, int count_include_pad) {
+    for (size_t p = 0; p < planes; p++) {
+        const float *in = src + p * (size_t)h * w;
+        float *o = dst + p * (size_t)oh * ow;
+        for (int oy = 0; oy < oh; oy++) {
+            const int y0 = oy * sh - pad_top;
+            for (int ox = 0; ox < ow; ox++) {
+                const int x0 = ox * sw - pad_left;
+                float acc = is_max ? -__builtin_inff() : 0.0f;
+                int count = 0;
+                for (int ky = 0; ky < kh; ky++) {
+                    const int y = y0 + ky * dh;
+                    if (y < 0 || y >= h) continue;
+                    const float *row = in + (size_t)y * w;
+                    for (int kx = 0; kx < kw; kx++) {
+                        const int x = x0 + kx * dw;
+                        if (x < 0 || x >= w) continue;
+                        const float v = row[x];
+                        if (is_max) acc = v > acc ? v : acc; else acc += v;
+                        count++;
+                    }
+                }
+                if (!is_max) {
+                    int divisor = count;
+                    if (count_include_pad) {
+                        const int ye = y0 + kh < h + pad_bottom ? y0 + kh : h + pad_bottom;
+                        const int xe = x0 + kw < w + pad_right ? x0 + kw : w + pad_right;
+                        const int ys = y0 > -pad_top ? y0 : -pad_top, xs = x0 > -pad_left ? x0 : -pad_left;
+                        divisor = (ye - ys) * (xe - xs);
+                    }
+                    acc /= (float)(divisor > 0 ? divisor : 1);
+                }
+                o[(size_t)oy * ow + ox] = acc;
+            }
+        }
+    }
+}

@@ -1,0 +1,28 @@
+#pragma once
+/// Hot loops of the graph runtime's built-in ops (elementwise arithmetic, activations,
+/// pooling), in C so that they vectorize; each has an AVX2 clone chosen at load time
+/// (target_clones / ifunc) and a portable default.
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum octet_binary_op { OCTET_ADD = 0, OCTET_SUB = 1, OCTET_MUL = 2, OCTET_DIV = 3 } octet_binary_op;
+
+/// out[i] = a[i * a_stride] op b[i * b_stride] for i < n; strides are 0 (broadcast) or 1.
+void octet_f32_binary(octet_binary_op op, const float *a, ptrdiff_t a_stride, const float *b, ptrdiff_t b_stride,
+                      float *out, size_t n);
+/// out[i] = min(max(x[i], lo), hi).
+void octet_f32_clamp(const float *x, float *out, size_t n, float lo, float hi);
+/// 2-D max (is_max = 1) or average pooling over `planes` NCHW planes. For averages,
+/// `count_include_pad` divides by the window clipped to the padded input, otherwise by
+/// the valid elements.
+void octet_f32_pool2d(int is_max, const float *src, float *dst, size_t planes, int h, int w, int oh, int ow,
+                      int kh, int kw, int sh, int sw, int pad_top, int pad_left, int pad_bottom, int pad_right,
+                      int dh, int dw, int count_include_pad);
+
+#ifdef __cplusplus
+}
+#endif

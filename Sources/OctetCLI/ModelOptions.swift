@@ -1,0 +1,115 @@
+import ArgumentParser
+import Foundation
+import Octet
+
+/// Options shared by the commands that load and run a model.
+struct ModelOptions: ParsableArguments {
+    @Argument(help: ArgumentHelp("The ONNX model.", valueName: "MODEL"))
+    var model: String
+
+    @Option(help: "Threads per kernel call (intra-op), fixed for the session.")
+    var threads: Int = 1
+
+    @Option(name: .customLong("input"), help: ArgumentHelp("An input: NAME=FILE.npy, or FILE.npz holding inputs by name. Repeatable.", valueName: "NAME=FILE"))
+    var inputs: [String] = []
+
+    @Flag(name: .customLong("random-inputs"), help: "Feed random inputs of the declared shapes (f32 uniform in [-1, 1], integers 0 or 1).")
+    var randomInputs = false
+
+    @Option(name: .customLong("shape"), help: ArgumentHelp("Size for an input with symbolic dimensions (with --random-inputs): NAME=1x128. Unset symbolic dimensions are 1.", valueName: "NAME=DIMS"))
+    var shapes: [String] = []
+
+    @Flag(name: .customLong("no-optimize"), help: "Skip the graph passes (folding, BatchNorm folding, activation fusion).")
+    var noOptimize = false
+
+    @OptionGroup var target: TargetCPUOptions
+    @OptionGroup var rules: RulesOptions
+
+    func validate() throws {
+        guard threads >= 1 else { throw ValidationError("--threads must be ≥ 1, got \(threads)") }
+    }
+
+    func loadModel() throws -> ONNXModel { try ONNXModel.load(contentsOf: model) }
+
+    func session(for model: ONNXModel) throws -> Session {
+        let options = SessionOptions(threads: threads, cpu: try target.resolve(), registry: Octet.makeRegistry(),
+                                     rules: try rules.load(), optimize: !noOptimize)
+        return try Session(graph: model.graph, options: options)
+    }
+
+    /// The inputs from files, or random ones; every graph input must be covered.
+    func feeds(for graph: Graph) throws -> [String: Tensor] {
+        var feeds: [String: Tensor] = [:]
+        for spec in inputs {
+            if let eq = spec.firstIndex(of: "=") {
+                let name = String(spec[..<eq]), file = String(spec[spec.index(after: eq)...])
+                feeds[name] = try NumPyFiles.readArray(at: file)
+            } else if spec.hasSuffix(".npz") {
+                for (name, t) in try NumPyFiles.readArchive(at: spec) { feeds[name] = t }
+            } else {
+                throw ValidationError("--input: expected NAME=FILE.npy or FILE.npz, got '\(spec)'")
+            }
+        }
+        guard randomInputs || !feeds.isEmpty || graph.inputs.isEmpty else {
+            throw ValidationError("give the inputs with --input NAME=FILE.npy (the model's inputs: \(graph.inputs.map(\.description).joined(separator: ", "))), or use --random-inputs")
+        }
+        if randomInputs {
+            var sizes: [String: TensorShape] = [:]
+            for spec in shapes {
+                guard let eq = spec.firstIndex(of: "=") else { throw ValidationError("--shape: expected NAME=DIMS, got '\(spec)'") }
+                sizes[String(spec[..<eq])] = try TensorShape(parsing: String(spec[spec.index(after: eq)...]))
+            }
+            var generator = SplitMix(seed: 42)
+            for p in graph.inputs where feeds[p.name] == nil {
+                guard let type = p.type, let symbolic = type.shape else { throw ValidationError("input '\(p.name)' has no declared shape; give it with --input") }
+                let shape = try sizes[p.name] ?? TensorShape(symbolic.dims.map { $0.value ?? 1 })
+                feeds[p.name] = try randomTensor(type.dtype, shape, &generator)
+            }
+        }
+        return feeds
+    }
+}
+
+/// A small deterministic generator for random inputs.
+struct SplitMix: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+func randomTensor(_ dtype: DType, _ shape: TensorShape, _ g: inout SplitMix) throws -> Tensor {
+    let n = shape.elementCount
+    switch dtype {
+    case .f32: return try Tensor((0..<n).map { _ in Float.random(in: -1...1, using: &g) }, shape: shape)
+    case .s64: return try Tensor((0..<n).map { _ in Int64.random(in: 0...1, using: &g) }, shape: shape)
+    case .s32: return try Tensor((0..<n).map { _ in Int32.random(in: 0...1, using: &g) }, shape: shape)
+    case .u8: return try Tensor((0..<n).map { _ in UInt8.random(in: 0...255, using: &g) }, shape: shape)
+    case .s8: return try Tensor((0..<n).map { _ in Int8.random(in: -128...127, using: &g) }, shape: shape)
+    case .bool: return try Tensor((0..<n).map { _ in Bool.random(using: &g) }, shape: shape)
+    case .f16:
+        #if arch(x86_64) || arch(arm64)
+        return try Tensor((0..<n).map { _ in Float16(Float.random(in: -1...1, using: &g)) }, shape: shape)
+        #else
+        throw ValidationError("f16 inputs are not supported on this architecture")
+        #endif
+    }
+}
+
+/// Prints the dispatch trace of a session's plan and where the other nodes run.
+func printTrace(_ session: Session, shapes: [String: TensorShape]) throws {
+    let (trace, nodes, arena) = try session.trace(inputShapes: shapes)
+    emit(trace.text)
+    var counts: [String: [String: Int]] = [:]
+    for n in nodes where n.runsOn == "octet" || n.runsOn == "folded" { counts[n.runsOn, default: [:]][n.opType, default: 0] += 1 }
+    for (place, ops) in counts.sorted(by: { $0.key > $1.key }) {
+        let label = place == "folded" ? "folded while planning (computed once)" : "built-in Swift ops (octet)"
+        emit("\(label): " + ops.sorted { $0.key < $1.key }.map { "\($0.key) x\($0.value)" }.joined(separator: ", "))
+    }
+    emit("arena: \(arena) bytes for intermediate values")
+}
