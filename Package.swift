@@ -100,7 +100,8 @@ let package = Package(
         .testTarget(name: "OctetFP16Tests", dependencies: ["OctetFP16", "COctetFP16Kernels", "OctetConformance"]),
         .testTarget(name: "OctetQNNPackTests", dependencies: ["OctetQNNPack", "OctetConformance", "Octet"]),
         .testTarget(name: "OctetPackedTests", dependencies: ["OctetPacked", "COctetPackedKernels", "OctetConformance", "Octet"]),
-        .testTarget(name: "OctetModelTests", dependencies: ["Octet"]),
+        .testTarget(name: "OctetNumPyTests", dependencies: ["OctetNumPy"]),
+        .testTarget(name: "OctetModelTests", dependencies: ["Octet", "OctetONNX", "OctetRuntime", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         .testTarget(name: "OctetOneDNNTests", dependencies: ["OctetOneDNN", "OctetConformance", "Octet"]),
     ],
     swiftLanguageModes: [.v6]

@@ -316,6 +316,27 @@ def model_cases(folder, large):
               {"input_ids": {0: "batch", 1: "seq"}, "attention_mask": {0: "batch", 1: "seq"}})
 
 
+def numpy_cases(folder):
+    """Arrays whose values the tests recompute (arange-based), in every dtype Octet reads,
+    as .npy, stored .npz and compressed .npz; plus files Octet must refuse."""
+    os.makedirs(folder, exist_ok=True)
+    arrays = {}
+    for name, dt in [("f32", np.float32), ("f16", np.float16), ("u8", np.uint8), ("s8", np.int8), ("s32", np.int32), ("s64", np.int64)]:
+        a = (np.arange(24) - 5).astype(dt).reshape(2, 3, 4)
+        arrays[name] = a
+        np.save(os.path.join(folder, name + ".npy"), a)
+    arrays["bool"] = (np.arange(24) % 3 == 0).reshape(2, 3, 4)
+    np.save(os.path.join(folder, "bool.npy"), arrays["bool"])
+    np.save(os.path.join(folder, "scalar.npy"), np.array(7.5, dtype=np.float32))
+    np.savez(os.path.join(folder, "all.npz"), **arrays)
+    np.savez_compressed(os.path.join(folder, "all_compressed.npz"), **arrays)
+    np.save(os.path.join(folder, "fortran.npy"), np.asfortranarray(np.arange(6, dtype=np.float32).reshape(2, 3)))
+    np.save(os.path.join(folder, "object.npy"), np.array([{"a": 1}, None], dtype=object), allow_pickle=True)
+    np.save(os.path.join(folder, "big_endian.npy"), np.arange(4, dtype=">f4"))
+    np.save(os.path.join(folder, "f64.npy"), np.arange(4, dtype=np.float64))
+    print("  numpy files")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--large", action="store_true", help="build ResNet-50 and BERT-base into Models/large")
@@ -323,6 +344,7 @@ def main():
     if a.large:
         model_cases(os.path.join(ROOT, "Models", "large"), True)
     else:
+        numpy_cases(os.path.join(ROOT, "Tests", "Models", "numpy"))
         print("single-op cases:")
         op_cases(os.path.join(ROOT, "Tests", "Models", "ops"))
         print("exported models:")

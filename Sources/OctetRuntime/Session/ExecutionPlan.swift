@@ -146,6 +146,10 @@ final class ExecutionPlan: Sendable {
             var outputSlots: [Int] = []
             for (name, t) in zip(node.outputs, concrete) {
                 // Unused optional outputs still get a slot, so every operator sees all its outputs.
+                let (bytes, overflow) = t.1.elementCount.multipliedReportingOverflow(by: t.0.byteSize)
+                guard !overflow, bytes <= Tensor.maximumByteCount else {
+                    throw SessionError.node(node: node.name, opType: node.opType, detail: "output '\(name)' (\(t.0) \(t.1)) exceeds the \(Tensor.maximumByteCount >> 30) GiB limit")
+                }
                 let key = name.isEmpty ? "\(node.name)#unused\(outputSlots.count)" : name
                 types[key] = t
                 slots.append(.fresh(dtype: t.0, shape: t.1))
@@ -177,6 +181,9 @@ final class ExecutionPlan: Sendable {
             requestSlots.append(slotIndex)
         }
         let (offsets, size) = ArenaPlanner.place(requests)
+        guard size <= Tensor.maximumByteCount else {
+            throw SessionError.node(node: graph.name, opType: "graph", detail: "intermediate values need \(size >> 20) MiB at once, over the \(Tensor.maximumByteCount >> 30) GiB limit (input shapes \(inputShapes.mapValues(\.1)))")
+        }
         for (k, slotIndex) in requestSlots.enumerated() {
             if case let .fresh(dtype, shape) = slots[slotIndex] { slots[slotIndex] = .arena(offset: offsets[k], dtype: dtype, shape: shape) }
         }
