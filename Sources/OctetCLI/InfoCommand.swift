@@ -12,7 +12,12 @@ struct InfoCommand: ParsableCommand {
 
     func run() throws {
         let m = try ONNXModel.load(contentsOf: model)
-        let g = m.graph
+        // Inferred output types where the model leaves them out or symbolic.
+        let g = (try? ShapeInference.run(m.graph)).map { inferred -> Graph in
+            var g = m.graph
+            g.outputs = g.outputs.map { p in Graph.Port(name: p.name, type: inferred.valueTypes[p.name] ?? p.type) }
+            return g
+        } ?? m.graph
         var counts: [String: Int] = [:]
         for n in g.nodes { counts[(n.domain.isEmpty ? "" : n.domain + ".") + n.opType, default: 0] += 1 }
         let (params, bytes) = g.parameterCount

@@ -23,6 +23,8 @@ public final class Session: Sendable {
     public init(graph: Graph, options: SessionOptions) throws {
         var g: Graph
         do { g = try graph.sorted() } catch { throw SessionError.graph(error) }
+        // Types agree with what the model declares, before anything is planned.
+        do { _ = try ShapeInference.run(g) } catch let e as GraphError { throw SessionError.graph(e) }
         if options.optimize {
             g = try GraphOptimizer.standard.run(g)
         }
