@@ -48,6 +48,19 @@ fails_with "rules file: missing" "cannot read the file" "$octet" backends --rule
 fails_with "build tool refuses a broken rules file" "rule 'broken-rule', field rules[0].when[0].field" "$tool" "$tmp/bad.json" "$tmp/out.swift"
 check "build tool embeds a valid rules file" sh -c "'$tool' backends.json '$tmp/ok.swift' && grep -q 'static let ruleCount' '$tmp/ok.swift'"
 
+# Models: info, run, bench (the interfaces scripts rely on).
+nets=Tests/Models/nets
+check "info --json has inputs, outputs, op counts, parameters, opset" sh -c "'$octet' info $nets/resnet_tiny.onnx --json | python3 -c \"import json,sys; d=json.load(sys.stdin); assert d['opset']==17 and d['inputs'][0]['name']=='input' and d['inputs'][0]['shape'][1:]==[3,32,32] and d['op_counts']['Conv']==9 and d['parameters']>0 and d['parameter_bytes']==4*d['parameters'] and d['unsupported_ops']==[]\""
+check "info text shows symbolic dimensions" sh -c "'$octet' info $nets/bert_tiny.onnx | grep -q 'input_ids  s64\[batchxseq\]'"
+check "run writes every output as .npy, equal to ONNX Runtime's" sh -c "'$octet' run $nets/bert_tiny.onnx --input $nets/bert_tiny.inputs.npz --output '$tmp/run' >/dev/null && python3 scripts/compare-npy.py '$tmp/run' $nets/bert_tiny.outputs.npz 1e-4"
+check "run --input NAME=FILE.npy" sh -c "python3 scripts/compare-npy.py --extract $nets/resnet_tiny.inputs.npz input '$tmp/input.npy' && '$octet' run $nets/resnet_tiny.onnx --input input='$tmp/input.npy' --output '$tmp/run2' --threads 2 >/dev/null && python3 scripts/compare-npy.py '$tmp/run2' $nets/resnet_tiny.outputs.npz 1e-4"
+check "run --random-inputs --trace prints the dispatch trace" sh -c "'$octet' run $nets/resnet_tiny.onnx --random-inputs --trace | grep -q 'rules     fp32-onednn  MATCH'"
+check "run --random-inputs --shape for symbolic dimensions" sh -c "'$octet' run $nets/bert_tiny.onnx --random-inputs --shape input_ids=1x7 --shape attention_mask=1x7 | grep -q 'hidden  f32\[1x7x64\]'"
+check "bench --json has median_ms and p90_ms" sh -c "'$octet' bench $nets/resnet_tiny.onnx --iterations 3 --json | python3 -c \"import json,sys; d=json.load(sys.stdin); assert d['median_ms']>0 and d['p90_ms']>=d['median_ms']\""
+fails_with "run: missing model names the file" "$tmp/none.onnx: cannot read" "$octet" run "$tmp/none.onnx" --random-inputs
+fails_with "run: wrong input shape names the input" "input 'input': expected f32[batchx3x32x32], got f32[1x3x8x8]" sh -c "python3 -c \"import numpy as np; np.save('$tmp/small.npy', np.zeros((1,3,8,8), np.float32))\" && '$octet' run $nets/resnet_tiny.onnx --input input='$tmp/small.npy'"
+fails_with "run: no inputs given says how" "--random-inputs" "$octet" run $nets/resnet_tiny.onnx
+
 echo
 echo "cli: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
