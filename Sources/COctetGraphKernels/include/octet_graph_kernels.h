@@ -23,6 +23,15 @@ void octet_f32_pool2d(int is_max, const float *src, float *dst, size_t planes, i
                       int kh, int kw, int sh, int sw, int pad_top, int pad_left, int pad_bottom, int pad_right,
                       int dh, int dw, int count_include_pad);
 
+typedef enum octet_unary_op { OCTET_EXP = 0, OCTET_ERF = 1, OCTET_GELU = 2, OCTET_SIGMOID = 3, OCTET_TANH = 4 } octet_unary_op;
+
+/// Vectorizable exp, erf (absolute error < 1.5e-7), exact-form GELU, sigmoid, tanh.
+void octet_f32_unary(octet_unary_op op, const float *x, float *out, size_t n);
+/// Softmax over each of `rows` contiguous rows of `n` values.
+void octet_f32_softmax_rows(const float *x, float *out, size_t rows, size_t n);
+/// Layer normalization of each row of `n` values; `beta` may be NULL.
+void octet_f32_layer_norm_rows(const float *x, const float *gamma, const float *beta, float *out, size_t rows, size_t n, float epsilon);
+
 #ifdef __cplusplus
 }
 #endif

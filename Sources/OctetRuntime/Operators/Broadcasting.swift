@@ -101,6 +101,12 @@ enum Strided {
                 forEachRow(shape, strides: [strides], offsets: [offset]) { o, off, n, st in
                     if st[0] == 1 {
                         (db + o * size).copyMemory(from: sb + off[0] * size, byteCount: n * size)
+                    } else if size == 4 {
+                        let d = (db + o * 4).assumingMemoryBound(to: UInt32.self), s = (sb + off[0] * 4).assumingMemoryBound(to: UInt32.self)
+                        for i in 0..<n { d[i] = s[i * st[0]] }
+                    } else if size == 8 {
+                        let d = (db + o * 8).assumingMemoryBound(to: UInt64.self), s = (sb + off[0] * 8).assumingMemoryBound(to: UInt64.self)
+                        for i in 0..<n { d[i] = s[i * st[0]] }
                     } else {
                         for i in 0..<n { (db + (o + i) * size).copyMemory(from: sb + (off[0] + i * st[0]) * size, byteCount: size) }
                     }

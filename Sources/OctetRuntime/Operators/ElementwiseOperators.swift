@@ -201,16 +201,19 @@ struct UnaryOperator: GraphOperator {
 
     static func apply(_ function: Function, _ src: UnsafeBufferPointer<Float>, _ dst: UnsafeMutableBufferPointer<Float>) {
         let n = src.count
+        func vector(_ op: octet_unary_op) {
+            if let s = src.baseAddress, let d = dst.baseAddress { octet_f32_unary(op, s, d, n) }
+        }
         switch function {
         case .identity: for i in 0..<n { dst[i] = src[i] }
         case .relu: if let s = src.baseAddress, let d = dst.baseAddress { octet_f32_clamp(s, d, n, 0, .infinity) }
-        case .sigmoid: for i in 0..<n { dst[i] = 1 / (1 + Foundation.exp(-src[i])) }
-        case .tanh: for i in 0..<n { dst[i] = Foundation.tanh(src[i]) }
+        case .sigmoid: vector(OCTET_SIGMOID)
+        case .tanh: vector(OCTET_TANH)
         case .sqrt: for i in 0..<n { dst[i] = src[i].squareRoot() }
-        case .erf: for i in 0..<n { dst[i] = Foundation.erf(src[i]) }
+        case .erf: vector(OCTET_ERF)
         case .hardSwish: for i in 0..<n { let x = src[i]; dst[i] = x * min(max(x / 6 + 0.5, 0), 1) }
         case let .hardSigmoid(alpha, beta): for i in 0..<n { dst[i] = min(max(alpha * src[i] + beta, 0), 1) }
-        case .gelu: for i in 0..<n { let x = src[i]; dst[i] = 0.5 * x * (1 + Foundation.erf(x * 0.70710678118654752)) }
+        case .gelu: vector(OCTET_GELU)
         case .geluTanh:
             for i in 0..<n {
                 let x = src[i]

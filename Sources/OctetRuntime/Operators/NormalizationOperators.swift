@@ -1,3 +1,4 @@
+import COctetGraphKernels
 import Foundation
 import OctetCore
 
@@ -50,6 +51,10 @@ struct SoftmaxOperator: GraphOperator {
         let outer = shape.elementCount / max(len * stride, 1)
         try x.withUnsafeBufferPointer(as: Float.self) { src in
             try outputs[0].withUnsafeMutableBufferPointer(as: Float.self) { dst in
+                if stride == 1, let s = src.baseAddress, let d = dst.baseAddress {
+                    octet_f32_softmax_rows(s, d, outer, len)
+                    return
+                }
                 for o in 0..<outer {
                     for s in 0..<stride {
                         let base = o * len * stride + s
@@ -93,16 +98,11 @@ struct LayerNormOperator: GraphOperator {
         let b = try beta?.scalars(as: Float.self) ?? [Float](repeating: 0, count: n)
         try x.withUnsafeBufferPointer(as: Float.self) { src in
             try outputs[0].withUnsafeMutableBufferPointer(as: Float.self) { dst in
-                for r in 0..<rows {
-                    let base = r * n
-                    var mean: Float = 0
-                    for i in 0..<n { mean += src[base + i] }
-                    mean /= Float(n)
-                    var variance: Float = 0
-                    for i in 0..<n { let d = src[base + i] - mean; variance += d * d }
-                    variance /= Float(n)
-                    let inv = 1 / (variance + epsilon).squareRoot()
-                    for i in 0..<n { dst[base + i] = (src[base + i] - mean) * inv * g[i] + b[i] }
+                g.withUnsafeBufferPointer { gp in
+                    b.withUnsafeBufferPointer { bp in
+                        guard let s = src.baseAddress, let d = dst.baseAddress, let gb = gp.baseAddress, let bb = bp.baseAddress else { return }
+                        octet_f32_layer_norm_rows(s, gb, bb, d, rows, n, epsilon)
+                    }
                 }
             }
         }
