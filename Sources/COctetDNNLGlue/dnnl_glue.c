@@ -62,11 +62,13 @@ int octet_dnnl_prepare(const octet_dnnl_op *op, octet_dnnl_kernel **out, char *e
     if (!k) return fail(dnnl_out_of_memory, "allocating a kernel", error, error_len);
 
     const int has_bias = op->bias != NULL;
-    const dnnl_format_tag_t plain = op->ndims == 4 ? dnnl_nchw : op->ndims == 3 ? dnnl_abc : dnnl_ab;
+    const int nhwc = op->kind == OCTET_DNNL_CONV && op->channels_last;
+    const dnnl_format_tag_t plain = op->ndims == 4 ? (nhwc ? dnnl_nhwc : dnnl_nchw) : op->ndims == 3 ? dnnl_abc : dnnl_ab;
     CHECK(dnnl_memory_desc_init_by_tag(&k->user_src_md, op->ndims, op->src_dims, dt(op->src_type), plain), "source descriptor");
     CHECK(dnnl_memory_desc_init_by_tag(&k->user_dst_md, op->ndims, op->dst_dims, dt(op->dst_type), plain), "destination descriptor");
     /* Convolutions choose their activation layout (INT8 JIT kernels need NHWC or blocked). */
-    const dnnl_format_tag_t act = op->kind == OCTET_DNNL_CONV ? dnnl_format_tag_any : plain;
+    /* Channels-last callers: the primitive works on their NHWC buffers directly, no reorder. */
+    const dnnl_format_tag_t act = op->kind == OCTET_DNNL_CONV && !nhwc ? dnnl_format_tag_any : plain;
     CHECK(dnnl_memory_desc_init_by_tag(&k->src_md, op->ndims, op->src_dims, dt(op->src_type), act), "source descriptor");
     CHECK(dnnl_memory_desc_init_by_tag(&k->dst_md, op->ndims, op->dst_dims, dt(op->dst_type), act), "destination descriptor");
     /* The caller's weight layout. */

@@ -80,3 +80,58 @@ void octet_f32_pool2d(int is_max, const float *src, float *dst, size_t planes, i
         }
     }
 }
+
+OCTET_CLONES
+void octet_f32_pool2d_nhwc(int is_max, const float *src, float *dst, size_t batch, size_t c, int h, int w, int oh, int ow,
+                           int kh, int kw, int sh, int sw, int pad_top, int pad_left, int pad_bottom, int pad_right,
+                           int dh, int dw, int count_include_pad) {
+    for (size_t n = 0; n < batch; n++) {
+        const float *in = src + n * (size_t)h * w * c;
+        for (int oy = 0; oy < oh; oy++) {
+            const int y0 = oy * sh - pad_top;
+            for (int ox = 0; ox < ow; ox++) {
+                const int x0 = ox * sw - pad_left;
+                float *o = dst + ((n * oh + oy) * (size_t)ow + ox) * c;
+                for (size_t k = 0; k < c; k++) o[k] = is_max ? -__builtin_inff() : 0.0f;
+                int count = 0;
+                for (int ky = 0; ky < kh; ky++) {
+                    const int y = y0 + ky * dh;
+                    if (y < 0 || y >= h) continue;
+                    for (int kx = 0; kx < kw; kx++) {
+                        const int x = x0 + kx * dw;
+                        if (x < 0 || x >= w) continue;
+                        const float *v = in + ((size_t)y * w + x) * c;
+                        if (is_max) { for (size_t k = 0; k < c; k++) o[k] = v[k] > o[k] ? v[k] : o[k]; }
+                        else { for (size_t k = 0; k < c; k++) o[k] += v[k]; }
+                        count++;
+                    }
+                }
+                if (!is_max) {
+                    int divisor = count;
+                    if (count_include_pad) {
+                        const int ye = y0 + kh < h + pad_bottom ? y0 + kh : h + pad_bottom;
+                        const int xe = x0 + kw < w + pad_right ? x0 + kw : w + pad_right;
+                        const int ys = y0 > -pad_top ? y0 : -pad_top, xs = x0 > -pad_left ? x0 : -pad_left;
+                        divisor = (ye - ys) * (xe - xs);
+                    }
+                    const float inv = 1.0f / (float)(divisor > 0 ? divisor : 1);
+                    for (size_t k = 0; k < c; k++) o[k] *= inv;
+                }
+            }
+        }
+    }
+}
+
+OCTET_CLONES
+void octet_f32_global_avg_pool_nhwc(const float *src, float *dst, size_t batch, size_t pixels, size_t c) {
+    for (size_t n = 0; n < batch; n++) {
+        float *o = dst + n * c;
+        for (size_t k = 0; k < c; k++) o[k] = 0.0f;
+        for (size_t p = 0; p < pixels; p++) {
+            const float *v = src + (n * pixels + p) * c;
+            for (size_t k = 0; k < c; k++) o[k] += v[k];
+        }
+        const float inv = 1.0f / (float)(pixels > 0 ? pixels : 1);
+        for (size_t k = 0; k < c; k++) o[k] *= inv;
+    }
+}

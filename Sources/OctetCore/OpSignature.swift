@@ -27,12 +27,15 @@ public struct OpSignature: Sendable, Hashable, CustomStringConvertible {
     public var attributes: OpAttributes
     /// Optional label (a graph node's name) for traces.
     public var label: String?
+    /// Memory order of a convolution's activations: `.rowMajor` (NCHW) or `.nhwc`
+    /// (channels last). Shapes stay logical NCHW either way.
+    public var activationLayout: TensorLayout
 
     public init(
         kind: OpKind, precision: Precision, inputType: DType, weightType: DType, outputType: DType,
         input: TensorShape, weight: TensorShape, convolution: ConvolutionGeometry? = nil,
         quantization: QuantizationScheme? = nil, postOps: [PostOp] = [], attributes: OpAttributes = OpAttributes(),
-        label: String? = nil
+        label: String? = nil, activationLayout: TensorLayout = .rowMajor
     ) {
         self.kind = kind
         self.precision = precision
@@ -46,6 +49,7 @@ public struct OpSignature: Sendable, Hashable, CustomStringConvertible {
         self.postOps = postOps
         self.attributes = attributes
         self.label = label
+        self.activationLayout = activationLayout
     }
 
     public var description: String { SignatureFormatter.oneLine(self) }

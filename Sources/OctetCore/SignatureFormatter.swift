@@ -24,6 +24,7 @@ enum SignatureFormatter {
             if q.reduceRange { parts.append("reduce_range") }
             if q.dynamic { parts.append("dynamic") }
         }
+        if s.activationLayout == .nhwc { parts.append("nhwc") }
         if !s.postOps.isEmpty { parts.append("[" + s.postOps.map(\.description).joined(separator: ",") + "]") }
         return parts.joined(separator: " ")
     }

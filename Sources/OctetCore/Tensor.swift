@@ -40,12 +40,13 @@ public struct Tensor: Sendable {
 
     /// A tensor over `byteCount` bytes of `arena` at `offset` (no copy, no zeroing): the
     /// runtime's way to place intermediate values in one buffer planned by liveness.
-    package init(window arena: AlignedBuffer<UInt8>, offset: Int, dtype: DType, shape: TensorShape) throws(TensorError) {
+    package init(window arena: AlignedBuffer<UInt8>, offset: Int, dtype: DType, shape: TensorShape, layout: TensorLayout = .rowMajor) throws(TensorError) {
+        try Self.checkLayout(layout, shape: shape)
         let bytes = shape.elementCount * dtype.byteSize
         guard offset >= 0, offset + bytes <= arena.count else { throw .tooLarge(shape: shape, dtype: dtype) }
         self.dtype = dtype
         self.shape = shape
-        self.layout = .rowMajor
+        self.layout = layout
         self.quantization = nil
         storage = TensorStorage(window: UnsafeMutableRawPointer(arena.pointer + offset), byteCount: bytes, owner: arena)
     }

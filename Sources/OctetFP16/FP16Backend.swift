@@ -18,6 +18,7 @@ public struct FP16Backend: Backend {
     }
 
     public func capability(for s: OpSignature, on cpu: CPUFeatures) -> Capability {
+        if s.activationLayout != .rowMajor { return .declined(reason: "needs row-major (NCHW) activations, got \(s.activationLayout)") }
         guard s.precision == .fp16 else { return .declined(reason: "runs fp16-weight ops only; this op is \(s.precision)") }
         guard s.inputType == .f32, s.outputType == .f32 else {
             return .declined(reason: "needs f32 activations and output, got \(s.inputType) → \(s.outputType)")

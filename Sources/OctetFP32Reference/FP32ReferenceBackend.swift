@@ -14,6 +14,7 @@ public struct FP32ReferenceBackend: Backend {
     public var requirements: BackendRequirements { BackendRequirements(notes: "portable Swift, no ISA requirement") }
 
     public func capability(for s: OpSignature, on cpu: CPUFeatures) -> Capability {
+        if s.activationLayout != .rowMajor { return .declined(reason: "needs row-major (NCHW) activations, got \(s.activationLayout)") }
         if let reason = decline(s) { return .declined(reason: reason) }
         return .supported(kernel: s.kind.isConvolution ? "swift im2col + blocked gemm" : "swift blocked gemm", notes: ["fp32"])
     }

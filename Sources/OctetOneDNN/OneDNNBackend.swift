@@ -81,6 +81,7 @@ public struct OneDNNBackend: Backend {
         default: return "runs matrix products only (conv2d, linear, matmul), not \(s.kind)"
         }
         do { try s.validate() } catch { return "invalid signature: \(error)" }
+        if s.activationLayout == .nhwc && s.kind != .conv2d { return "channels-last activations apply to convolutions only" }
         switch s.precision {
         case .fp16: return "fp16 weights run on the fp16 backend; oneDNN 2.6 has no f16 kernels for this CPU class"
         case .fp32:

@@ -36,6 +36,7 @@ final class OneDNNKernel: Kernel, @unchecked Sendable {
         case .conv2d:
             guard let g = s.convolution else { throw OneDNNError.operand("convolution without geometry") }
             op.kind = OCTET_DNNL_CONV
+            op.channels_last = s.activationLayout == .nhwc ? 1 : 0
             srcDims = s.input.dims.map(Int64.init)
             dstDims = out.dims.map(Int64.init)
             let w = s.weight.dims.map(Int64.init)
@@ -164,10 +165,11 @@ final class OneDNNKernel: Kernel, @unchecked Sendable {
 
     func run(inputs: [Tensor], output: inout Tensor) throws {
         let s = signature
-        guard let x = inputs.first, x.shape == s.input, x.dtype == s.inputType else {
-            throw OneDNNError.operand("input must be \(s.input) \(s.inputType), got \(inputs.first.map { "\($0.shape) \($0.dtype)" } ?? "nothing")")
+        let layout: TensorLayout = s.activationLayout == .nhwc ? .nhwc : .rowMajor
+        guard let x = inputs.first, x.shape == s.input, x.dtype == s.inputType, (x.layout == .nhwc) == (layout == .nhwc) else {
+            throw OneDNNError.operand("input must be \(s.input) \(s.inputType) \(layout), got \(inputs.first.map { "\($0.shape) \($0.dtype)" } ?? "nothing")")
         }
-        guard output.shape == outputShape, output.dtype == s.outputType else {
+        guard output.shape == outputShape, output.dtype == s.outputType, (output.layout == .nhwc) == (layout == .nhwc) else {
             throw OneDNNError.operand("output must be \(outputShape) \(s.outputType), got \(output.shape) \(output.dtype)")
         }
         var second: Tensor?

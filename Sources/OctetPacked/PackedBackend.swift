@@ -19,6 +19,7 @@ public struct PackedBackend: Backend {
     public var requirements: BackendRequirements { BackendRequirements(notes: "AVX2 micro-kernel where present, portable C otherwise") }
 
     public func capability(for s: OpSignature, on cpu: CPUFeatures) -> Capability {
+        if s.activationLayout != .rowMajor { return .declined(reason: "needs row-major (NCHW) activations, got \(s.activationLayout)") }
         if let reason = decline(s) { return .declined(reason: reason) }
         let kernel = s.quantization?.dynamic == true ? "dynamic (per-call u8 range) + " + PackedISA.name(PackedISA.planned(for: cpu))
             : Self.usesDepthwiseKernel(s) ? "depthwise direct (exact)" : PackedISA.name(PackedISA.planned(for: cpu))

@@ -24,6 +24,7 @@ public struct QNNPackReferenceBackend: Backend {
     public var requirements: BackendRequirements { BackendRequirements(notes: "portable Swift; runs anywhere") }
 
     public func capability(for s: OpSignature, on cpu: CPUFeatures) -> Capability {
+        if s.activationLayout != .rowMajor { return .declined(reason: "needs row-major (NCHW) activations, got \(s.activationLayout)") }
         guard s.precision == .int8 else { return .declined(reason: "runs int8 ops only; this op is \(s.precision)") }
         if s.quantization?.dynamic == true { return .declined(reason: "dynamic quantization (activations quantized per call) is not implemented") }
         guard s.inputType.isQuantized8Bit else { return .declined(reason: "needs u8 or s8 activations, got \(s.inputType)") }

@@ -23,6 +23,13 @@ void octet_f32_pool2d(int is_max, const float *src, float *dst, size_t planes, i
                       int kh, int kw, int sh, int sw, int pad_top, int pad_left, int pad_bottom, int pad_right,
                       int dh, int dw, int count_include_pad);
 
+/// The same over NHWC (channels-last) tensors, vectorized along the channels.
+void octet_f32_pool2d_nhwc(int is_max, const float *src, float *dst, size_t batch, size_t c, int h, int w, int oh, int ow,
+                           int kh, int kw, int sh, int sw, int pad_top, int pad_left, int pad_bottom, int pad_right,
+                           int dh, int dw, int count_include_pad);
+/// Mean over the `pixels` positions of each image of an NHWC tensor: `dst` is N x C.
+void octet_f32_global_avg_pool_nhwc(const float *src, float *dst, size_t batch, size_t pixels, size_t c);
+
 typedef enum octet_unary_op { OCTET_EXP = 0, OCTET_ERF = 1, OCTET_GELU = 2, OCTET_SIGMOID = 3, OCTET_TANH = 4 } octet_unary_op;
 
 /// Vectorizable exp, erf (absolute error < 1.5e-7), exact-form GELU, sigmoid, tanh.

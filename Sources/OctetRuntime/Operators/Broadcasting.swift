@@ -91,10 +91,11 @@ enum Strided {
     }
 
     /// Copies elements of `src` read with `strides` (per output axis, in elements) from
-    /// `offset` into the dense tensor `out`; any element type.
-    static func gather(_ src: Tensor, strides: [Int], offset: Int, into out: inout Tensor) {
+    /// `offset` into the dense tensor `out`, walking `out` in memory order; any element type.
+    static func gather(_ src: Tensor, strides: [Int], offset: Int, into out: inout Tensor, order: TensorShape? = nil) {
         let size = src.dtype.byteSize
-        let shape = out.shape
+        // The output's dimensions in memory order (its logical shape unless given).
+        let shape = order ?? out.shape
         src.withUnsafeBytes { s in
             out.withUnsafeMutableBytes { d in
                 guard let sb = s.baseAddress, let db = d.baseAddress else { return }

@@ -326,19 +326,27 @@ enum Elementwise {
 
     /// f32 add/sub/mul/div with broadcasting, one vectorized C call per output row.
     static func binaryF32(_ a: Tensor, _ b: Tensor, _ out: inout Tensor, _ op: octet_binary_op) throws {
-        let shape = out.shape
+        // Channels-last output: broadcast in memory order (N, H, W, C); the planner gives
+        // NHWC 4-D operands and smaller ones whose memory order is the same either way.
+        func memoryOrder(_ t: TensorShape) throws -> TensorShape {
+            let d = Array(repeating: 1, count: max(0, 4 - t.rank)) + t.dims
+            return try TensorShape([d[0], d[2], d[3], d[1]])
+        }
+        let nhwc = out.layout == .nhwc
+        let shape = nhwc ? try memoryOrder(out.shape) : out.shape
+        let aShape = nhwc ? try memoryOrder(a.shape) : a.shape, bShape = nhwc ? try memoryOrder(b.shape) : b.shape
         try a.withUnsafeBufferPointer(as: Float.self) { ap in
             try b.withUnsafeBufferPointer(as: Float.self) { bp in
                 try out.withUnsafeMutableBufferPointer(as: Float.self) { o in
                     guard let A = ap.baseAddress, let B = bp.baseAddress, let O = o.baseAddress else { return }
-                    if a.shape == shape && b.shape == shape {
+                    if aShape == shape && bShape == shape {
                         octet_f32_binary(op, A, 1, B, 1, O, o.count)
-                    } else if a.shape == shape && b.shape.elementCount == 1 {
+                    } else if aShape == shape && bShape.elementCount == 1 {
                         octet_f32_binary(op, A, 1, B, 0, O, o.count)
-                    } else if b.shape == shape && a.shape.elementCount == 1 {
+                    } else if bShape == shape && aShape.elementCount == 1 {
                         octet_f32_binary(op, A, 0, B, 1, O, o.count)
                     } else {
-                        Broadcasting.forEachRow(shape, [a.shape, b.shape]) { base, off, n, st in
+                        Broadcasting.forEachRow(shape, [aShape, bShape]) { base, off, n, st in
                             octet_f32_binary(op, A + off[0], st[0], B + off[1], st[1], O + base, n)
                         }
                     }

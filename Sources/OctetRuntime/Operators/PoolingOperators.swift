@@ -115,6 +115,11 @@ struct PoolOperator: GraphOperator {
         try x.withUnsafeBufferPointer(as: Float.self) { src in
             try outputs[0].withUnsafeMutableBufferPointer(as: Float.self) { dst in
                 guard let s = src.baseAddress, let d = dst.baseAddress else { return }
+                if x.layout == .nhwc {
+                    octet_f32_pool2d_nhwc(max ? 1 : 0, s, d, nb, c, Int32(h), Int32(w), Int32(oh), Int32(ow), Int32(kh), Int32(kw), Int32(sh), Int32(sw),
+                                          Int32(p[0]), Int32(p[1]), Int32(p[2]), Int32(p[3]), Int32(dh), Int32(dw), countIncludePad ? 1 : 0)
+                    return
+                }
                 octet_f32_pool2d(max ? 1 : 0, s, d, nb * c, Int32(h), Int32(w), Int32(oh), Int32(ow), Int32(kh), Int32(kw), Int32(sh), Int32(sw),
                                  Int32(p[0]), Int32(p[1]), Int32(p[2]), Int32(p[3]), Int32(dh), Int32(dw), countIncludePad ? 1 : 0)
             }
@@ -139,6 +144,11 @@ struct GlobalAveragePoolOperator: GraphOperator {
         let inner = x.shape.elementCount / max(planes, 1)
         try x.withUnsafeBufferPointer(as: Float.self) { src in
             try outputs[0].withUnsafeMutableBufferPointer(as: Float.self) { dst in
+                if x.layout == .nhwc, let s = src.baseAddress, let d = dst.baseAddress {
+                    // N x C x 1 x 1 is the same in either layout.
+                    octet_f32_global_avg_pool_nhwc(s, d, x.shape.dims[0], inner, x.shape.dims[1])
+                    return
+                }
                 for p in 0..<planes {
                     var s: Float = 0
                     for i in 0..<inner { s += src[p * inner + i] }

@@ -40,9 +40,9 @@ enum SlotStorage: Sendable {
     case input(String)
     case constant(Tensor)
     /// Inside the arena at this offset.
-    case arena(offset: Int, dtype: DType, shape: TensorShape)
+    case arena(offset: Int, dtype: DType, shape: TensorShape, layout: TensorLayout)
     /// Allocated per run (graph outputs).
-    case fresh(dtype: DType, shape: TensorShape)
+    case fresh(dtype: DType, shape: TensorShape, layout: TensorLayout)
 }
 
 /// A graph planned for one set of concrete input shapes: folded constants, a kernel per
@@ -78,6 +78,25 @@ final class ExecutionPlan: Sendable {
             slots.append(known[value].map(SlotStorage.constant) ?? .input(value))
             slotOf[value] = slots.count - 1
             return slots.count - 1
+        }
+
+        // Memory order of computed values (absent: row-major). Convolutions on a backend
+        // that takes channels-last activations produce NHWC; layout-agnostic ops pass it
+        // on; a reorder step is added where an NHWC value meets an op that needs NCHW.
+        var layoutOf: [String: TensorLayout] = [:]
+        func value(_ v: String, in layout: TensorLayout) -> String {
+            guard (layoutOf[v] ?? .rowMajor) != layout, let (dtype, shape) = types[v] ?? known[v].map({ ($0.dtype, $0.shape) }) else { return v }
+            let key = "\(v)#\(layout)"
+            if slotOf[key] != nil { return key }
+            let site = OperatorSite(Node(name: "reorder \(v) to \(layout)", opType: "Reorder", inputs: [v], outputs: [key]))
+            let input = slot(for: v)
+            slots.append(.fresh(dtype: dtype, shape: shape, layout: layout))
+            slotOf[key] = slots.count - 1
+            types[key] = (dtype, shape)
+            layoutOf[key] = layout
+            steps.append(ExecutionStep(site: site, action: .swift(LayoutConversion(site: site, target: layout)), inputs: [input], outputs: [slots.count - 1]))
+            assignments.append(NodeAssignment(node: site.node, opType: "Reorder", runsOn: "octet", kernel: nil))
+            return key
         }
 
         for node in graph.nodes {
@@ -122,11 +141,24 @@ final class ExecutionPlan: Sendable {
                 continue
             }
             let action: ExecutionStep.Action
+            let assignment: NodeAssignment
+            var layout: TensorLayout = .rowMajor
             if let matrix = op as? MatrixOperator {
                 let shapes = node.inputs.map { v in v.isEmpty ? TensorShape.scalar : (known[v]?.shape ?? types[v]?.1 ?? .scalar) }
-                let call: MatrixCall
+                var call: MatrixCall
                 do { call = try matrix.plan(constants, shapes: shapes, constants: constants) } catch { throw Self.wrap(error, node) }
-                let dispatch = selector.select(call.signature, cpu: options.cpu)
+                var dispatch = selector.select(call.signature, cpu: options.cpu)
+                if call.signature.kind == .conv2d, let chosen = dispatch.backend {
+                    // Channels last when the same backend takes it: no reorders between convolutions.
+                    var nhwc = call.signature
+                    nhwc.activationLayout = .nhwc
+                    let again = selector.select(nhwc, cpu: options.cpu)
+                    if again.backend == chosen {
+                        dispatch = again
+                        call.signature = nhwc
+                        layout = .nhwc
+                    }
+                }
                 dispatches.append(dispatch)
                 guard let name = dispatch.backend, let backend = options.registry.backend(named: name) else {
                     throw SessionError.noBackend(node: node.name, signature: call.signature.description,
@@ -137,12 +169,29 @@ final class ExecutionPlan: Sendable {
                     throw SessionError.node(node: node.name, opType: node.opType, detail: "\(name) could not prepare the kernel: \(error)")
                 }
                 action = .kernel(kernel, call)
-                assignments.append(NodeAssignment(node: node.name, opType: node.opType, runsOn: name, kernel: kernel.implementation))
+                assignment = NodeAssignment(node: node.name, opType: node.opType, runsOn: name, kernel: kernel.implementation)
             } else {
                 action = .swift(op)
-                assignments.append(NodeAssignment(node: node.name, opType: node.opType, runsOn: "octet", kernel: nil))
+                assignment = NodeAssignment(node: node.name, opType: node.opType, runsOn: "octet", kernel: nil)
+                // Every tensor operand (Clip's bounds aside) must have one 4-D shape.
+                let operands = node.opType == "Clip" ? Array(node.inputs.prefix(1)) : node.inputs.filter { !$0.isEmpty }
+                if operands.contains(where: { layoutOf[$0] == .nhwc }),
+                   Self.takesChannelsLast(node, operands.map { known[$0]?.shape ?? types[$0]?.1 }) {
+                    layout = .nhwc
+                }
             }
-            let inputSlots = node.inputs.map { $0.isEmpty ? nil : slot(for: $0) }
+            // Inputs in the layout the node runs in (reorder steps added as needed).
+            let inputSlots: [Int?] = node.inputs.enumerated().map { i, v in
+                guard !v.isEmpty else { return nil }
+                // Matrix ops: only the activation; other ops: every operand but Clip's bounds.
+                let rank = known[v]?.shape.rank ?? types[v]?.1.rank ?? 0
+                let operand = isMatrix ? i == 0 : !(node.opType == "Clip" && i > 0) && rank == 4
+                let wants: TensorLayout = layout == .nhwc && operand ? .nhwc : .rowMajor
+                return slot(for: value(v, in: wants))
+            }
+            assignments.append(assignment)
+            // GlobalAveragePool's N x C x 1 x 1 output is the same in both layouts.
+            let outputLayout: TensorLayout = layout == .nhwc && node.opType != "GlobalAveragePool" ? .nhwc : .rowMajor
             var outputSlots: [Int] = []
             for (name, t) in zip(node.outputs, concrete) {
                 // Unused optional outputs still get a slot, so every operator sees all its outputs.
@@ -152,8 +201,9 @@ final class ExecutionPlan: Sendable {
                 }
                 let key = name.isEmpty ? "\(node.name)#unused\(outputSlots.count)" : name
                 types[key] = t
-                slots.append(.fresh(dtype: t.0, shape: t.1))
+                slots.append(.fresh(dtype: t.0, shape: t.1, layout: outputLayout))
                 slotOf[key] = slots.count - 1
+                if outputLayout == .nhwc { layoutOf[key] = .nhwc }
                 outputSlots.append(slots.count - 1)
             }
             steps.append(ExecutionStep(site: site, action: action, inputs: inputSlots, outputs: outputSlots))
@@ -164,7 +214,7 @@ final class ExecutionPlan: Sendable {
         var outputSlots: [(String, Int)] = []
         for o in graph.outputs {
             if slotOf[o.name] == nil, known[o.name] == nil, types[o.name] == nil { throw SessionError.graph(.undefinedOutput(o.name)) }
-            outputSlots.append((o.name, slot(for: o.name)))
+            outputSlots.append((o.name, slot(for: value(o.name, in: .rowMajor))))
         }
 
         // Liveness: intermediate slots (not graph outputs) go to the arena.
@@ -176,7 +226,7 @@ final class ExecutionPlan: Sendable {
         }
         var requests: [ArenaPlanner.Request] = [], requestSlots: [Int] = []
         for (slotIndex, storage) in slots.enumerated() {
-            guard case let .fresh(dtype, shape) = storage, !outputSet.contains(slotIndex), let f = first[slotIndex] else { continue }
+            guard case let .fresh(dtype, shape, _) = storage, !outputSet.contains(slotIndex), let f = first[slotIndex] else { continue }
             requests.append(.init(bytes: shape.elementCount * dtype.byteSize, first: f, last: last[slotIndex] ?? f))
             requestSlots.append(slotIndex)
         }
@@ -185,7 +235,7 @@ final class ExecutionPlan: Sendable {
             throw SessionError.node(node: graph.name, opType: "graph", detail: "intermediate values need \(size >> 20) MiB at once, over the \(Tensor.maximumByteCount >> 30) GiB limit (input shapes \(inputShapes.mapValues(\.1)))")
         }
         for (k, slotIndex) in requestSlots.enumerated() {
-            if case let .fresh(dtype, shape) = slots[slotIndex] { slots[slotIndex] = .arena(offset: offsets[k], dtype: dtype, shape: shape) }
+            if case let .fresh(dtype, shape, layout) = slots[slotIndex] { slots[slotIndex] = .arena(offset: offsets[k], dtype: dtype, shape: shape, layout: layout) }
         }
         var releases = Array(repeating: [Int](), count: steps.count)
         for (slotIndex, l) in last where !outputSet.contains(slotIndex) { releases[l].append(slotIndex) }
@@ -197,6 +247,27 @@ final class ExecutionPlan: Sendable {
         self.releases = releases
         self.assignments = assignments
         self.trace = DispatchTrace(cpu: options.cpu, rulesSource: options.rules.source, ops: dispatches)
+    }
+
+    /// Ops whose built-in kernels run on channels-last values as they are: elementwise ops
+    /// on 4-D values of one shape, and 2-D pooling.
+    /// Binary ops also broadcast: 4-D operands are reordered to NHWC, and smaller ones
+    /// qualify when their memory order is the same in both layouts (e.g. a `C x 1 x 1` bias).
+    static func takesChannelsLast(_ node: Node, _ shapes: [TensorShape?]) -> Bool {
+        guard node.domain.isEmpty, let first = shapes.first ?? nil, shapes.allSatisfy({ $0 != nil }) else { return false }
+        switch node.opType {
+        case "Relu", "Clip", "Sigmoid", "Tanh", "HardSwish", "HardSigmoid", "Erf", "Sqrt", "Gelu", "Identity",
+             "MaxPool", "AveragePool", "GlobalAveragePool":
+            return first.rank == 4 && shapes.allSatisfy { $0 == first }
+        case "Add", "Sub", "Mul", "Div":
+            let operands = shapes.compactMap { $0 }
+            guard let out = Broadcasting.shape(operands.map { SymbolicShape($0) }), out.rank == 4 else { return false }
+            return operands.allSatisfy { s in
+                s.rank == 4 || { (d: [Int]) in d[1] == 1 || (d[2] == 1 && d[3] == 1) }(Array(repeating: 1, count: 4 - s.rank) + s.dims)
+            }
+        default:
+            return false
+        }
     }
 
     static func wrap(_ error: any Error, _ node: Node) -> SessionError {
@@ -221,8 +292,8 @@ final class ExecutionPlan: Sendable {
             let ins = step.inputs.map { $0.flatMap { values[$0] } }
             var outs: [Tensor] = try step.outputs.map { slot in
                 switch slots[slot] {
-                case let .arena(offset, dtype, shape): return try Tensor(window: arena, offset: offset, dtype: dtype, shape: shape)
-                case let .fresh(dtype, shape): return try Tensor(zeros: dtype, shape: shape)
+                case let .arena(offset, dtype, shape, layout): return try Tensor(window: arena, offset: offset, dtype: dtype, shape: shape, layout: layout)
+                case let .fresh(dtype, shape, layout): return try Tensor(zeros: dtype, shape: shape, layout: layout)
                 default: throw SessionError.node(node: step.site.node, opType: step.site.opType, detail: "output slot is not writable")
                 }
             }
