@@ -82,6 +82,26 @@ import Testing
         try expectSameOutputs(c.model.graph, folded, c.inputs, tolerance: 0)
     }
 
+    @Test func exportedGeluBecomesOneNode() throws {
+        let c = try ModelSuite.load("bert_tiny", in: ModelSuite.nets)
+        let g = try ConstantFolding().run(c.model.graph)
+        let fused = try GeluFusion().run(g)
+        #expect(!fused.nodes.contains { $0.opType == "Erf" })
+        #expect(fused.nodes.filter { $0.opType == "Gelu" }.count == 2)
+        #expect(fused.nodes.count == g.nodes.count - 8)
+        try expectSameOutputs(g, fused, c.inputs, tolerance: 1e-5)
+    }
+
+    @Test func linearBiasesFoldIntoTheMatMul() throws {
+        let c = try ModelSuite.load("bert_tiny", in: ModelSuite.nets)
+        let g = try ConstantFolding().run(c.model.graph)
+        let fused = try MatMulBiasFusion().run(g)
+        // Q, K, V, output, up and down projections in each of the 2 layers.
+        #expect(fused.nodes.filter { $0.attributes[MatMulBiasFusion.attribute] != nil }.count == 12)
+        #expect(fused.nodes.count == g.nodes.count - 12)
+        try expectSameOutputs(g, fused, c.inputs, tolerance: 1e-5)
+    }
+
     @Test func deadNodesAndUnusedInitializersAreRemoved() throws {
         var (g, inputs) = try convBNGraph()
         g.nodes.append(Node(name: "unused", opType: "Sigmoid", inputs: ["c"], outputs: ["nobody"]))

@@ -188,8 +188,11 @@ struct MatrixOperator: GraphOperator {
             let aShape = a.rank == 1 ? try concreteShape([1, a.dims[0]], site) : a
             let signature = OpSignature(kind: .linear, precision: .fp32, inputType: .f32, weightType: .f32, outputType: .f32,
                                         input: aShape, weight: weight.shape, postOps: postOps, label: site.node)
-            return MatrixCall(signature: signature, constants: OpConstants(weight: weight), operands: [a.rank == 1 ? .reshaped(0, aShape) : .input(0)])
+            // A bias fused by MatMulBiasFusion (input 2, N values).
+            let bias = try node.input(2).map { _ in try constant(constants, 2, "the fused bias").reshaped(to: TensorShape([weight.shape.dims[0]])) }
+            return MatrixCall(signature: signature, constants: OpConstants(weight: weight, bias: bias), operands: [a.rank == 1 ? .reshaped(0, aShape) : .input(0)])
         }
+        guard node.input(2) == nil else { throw site.error("a fused bias needs constant 2-D weights") }
         // Two activations: broadcast both to the full batch, as [batch..., M, K] · [batch..., K, N].
         let a2 = a.rank == 1 ? [1] + a.dims : a.dims, b2 = b.rank == 1 ? b.dims + [1] : b.dims
         let batch = Array(outShape.dims.prefix(outShape.rank - (a.rank > 1 ? 1 : 0) - (b.rank > 1 ? 1 : 0)))

@@ -12,10 +12,11 @@ public struct GraphOptimizer: Sendable {
 
     public init(passes: [any GraphPass]) { self.passes = passes }
 
-    /// Constant folding, BatchNorm folding, reshape/transpose chains, activation fusion,
-    /// dead-node removal.
+    /// Constant folding, BatchNorm folding, reshape/transpose chains, GELU and MatMul-bias
+    /// fusion, activation fusion, dead-node removal.
     public static let standard = GraphOptimizer(passes: [
-        ConstantFolding(), BatchNormFolding(), ReshapeChainSimplification(), ActivationFusion(), DeadNodeElimination(),
+        ConstantFolding(), BatchNormFolding(), ReshapeChainSimplification(), GeluFusion(), MatMulBiasFusion(), ActivationFusion(),
+        DeadNodeElimination(),
     ])
 
     public func run(_ graph: Graph) throws -> Graph {
