@@ -14,6 +14,10 @@ struct octet_dnnl_kernel {
     /* The caller's NCHW layouts, and reorders to / from the primitive's when they differ. */
     dnnl_memory_desc_t user_src_md, user_dst_md;
     dnnl_primitive_t src_reorder, dst_reorder;
+    /* Scratchpad owned by each execution context (user mode): concurrent calls never
+       share oneDNN's per-library scratchpad. */
+    dnnl_memory_desc_t scratch_md;
+    size_t scratch_size;
     dnnl_memory_t weights;   /* reordered constant weights, or NULL */
     dnnl_memory_t bias;      /* owned copy, or NULL */
     float *bias_data;
@@ -61,6 +65,9 @@ int octet_dnnl_prepare(const octet_dnnl_op *op, octet_dnnl_kernel **out, char *e
     dnnl_stream_t stream = NULL;
     if (!k) return fail(dnnl_out_of_memory, "allocating a kernel", error, error_len);
 
+    /* oneDNN (OpenMP build) reads the team size when it creates the primitive and splits
+     * the work for it: set it now, not only at execution. */
+    set_threads(op->threads);
     const int has_bias = op->bias != NULL;
     const int nhwc = op->kind == OCTET_DNNL_CONV && op->channels_last;
     const dnnl_format_tag_t plain = op->ndims == 4 ? (nhwc ? dnnl_nhwc : dnnl_nchw) : op->ndims == 3 ? dnnl_abc : dnnl_ab;
@@ -91,6 +98,7 @@ int octet_dnnl_prepare(const octet_dnnl_op *op, octet_dnnl_kernel **out, char *e
     }
 
     CHECK(dnnl_primitive_attr_create(&attr), "attributes");
+    CHECK(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user), "scratchpad mode");
     if (op->scales_count > 0) CHECK(dnnl_primitive_attr_set_output_scales(attr, op->scales_count, op->scales_mask, op->scales), "output scales");
     if (op->src_zp) CHECK(dnnl_primitive_attr_set_zero_points(attr, DNNL_ARG_SRC, 1, 0, &op->src_zp), "source zero point");
     if (op->wei_zp) CHECK(dnnl_primitive_attr_set_zero_points(attr, DNNL_ARG_WEIGHTS, 1, 0, &op->wei_zp), "weights zero point");
@@ -115,6 +123,8 @@ int octet_dnnl_prepare(const octet_dnnl_op *op, octet_dnnl_kernel **out, char *e
     }
     CHECK(dnnl_primitive_desc_query(k->pd, dnnl_query_impl_info_str, 0, &k->impl), "implementation query");
     CHECK(dnnl_primitive_create(&k->primitive, k->pd), "primitive");
+    k->scratch_md = *dnnl_primitive_desc_query_md(k->pd, dnnl_query_scratchpad_md, 0);
+    k->scratch_size = dnnl_memory_desc_get_size(&k->scratch_md);
     k->src_md = *dnnl_primitive_desc_query_md(k->pd, dnnl_query_src_md, 0);
     k->dst_md = *dnnl_primitive_desc_query_md(k->pd, dnnl_query_dst_md, 0);
     if (!dnnl_memory_desc_equal(&k->src_md, &k->user_src_md)) {
@@ -171,8 +181,8 @@ const char *octet_dnnl_implementation(const octet_dnnl_kernel *k) { return k->im
 
 struct octet_dnnl_context {
     dnnl_stream_t stream;
-    dnnl_memory_t user_src, user_dst, src, dst, wei;
-    void *src_buffer, *dst_buffer;
+    dnnl_memory_t user_src, user_dst, src, dst, wei, scratch;
+    void *src_buffer, *dst_buffer, *scratch_buffer;
     char error[512];
 };
 
@@ -183,9 +193,10 @@ static void *layout_buffer(const dnnl_memory_desc_t *md) {
 
 void octet_dnnl_context_destroy(octet_dnnl_context *c) {
     if (!c) return;
-    dnnl_memory_t mems[5] = {c->user_src, c->user_dst, c->src, c->dst, c->wei};
-    for (int i = 0; i < 5; i++) if (mems[i]) dnnl_memory_destroy(mems[i]);
+    dnnl_memory_t mems[6] = {c->user_src, c->user_dst, c->src, c->dst, c->wei, c->scratch};
+    for (int i = 0; i < 6; i++) if (mems[i]) dnnl_memory_destroy(mems[i]);
     if (c->stream) dnnl_stream_destroy(c->stream);
+    free(c->scratch_buffer);
     free(c->src_buffer);
     free(c->dst_buffer);
     free(c);
@@ -211,6 +222,10 @@ octet_dnnl_context *octet_dnnl_context_create(const octet_dnnl_kernel *k, char *
         CHECK(dnnl_memory_create(&c->dst, &k->dst_md, engine, DNNL_MEMORY_NONE), "destination memory");
     }
     if (!k->weights) CHECK(dnnl_memory_create(&c->wei, &k->wei_md, engine, DNNL_MEMORY_NONE), "weights memory");
+    if (k->scratch_size > 0) {
+        if (!(c->scratch_buffer = layout_buffer(&k->scratch_md))) { status = fail(dnnl_out_of_memory, "scratchpad", error, error_len); goto done; }
+        CHECK(dnnl_memory_create(&c->scratch, &k->scratch_md, engine, c->scratch_buffer), "scratchpad memory");
+    }
 done:
     if (status != 0) {
         octet_dnnl_context_destroy(c);
@@ -235,9 +250,11 @@ int octet_dnnl_execute(const octet_dnnl_kernel *k, octet_dnnl_context *c, const 
     }
     CHECK(dnnl_memory_set_data_handle(k->dst_reorder ? c->user_dst : c->dst, dst), "destination memory");
     if (c->wei) CHECK(dnnl_memory_set_data_handle(c->wei, (void *)weights), "weights memory");
-    dnnl_exec_arg_t args[4] = {
-        {DNNL_ARG_SRC, c->src}, {DNNL_ARG_WEIGHTS, k->weights ? k->weights : c->wei}, {DNNL_ARG_DST, c->dst}, {DNNL_ARG_BIAS, k->bias}};
-    CHECK(dnnl_primitive_execute(k->primitive, c->stream, k->bias ? 4 : 3, args), "execute");
+    dnnl_exec_arg_t args[5] = {{DNNL_ARG_SRC, c->src}, {DNNL_ARG_WEIGHTS, k->weights ? k->weights : c->wei}, {DNNL_ARG_DST, c->dst}};
+    int nargs = 3;
+    if (k->bias) args[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_BIAS, k->bias};
+    if (c->scratch) args[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, c->scratch};
+    CHECK(dnnl_primitive_execute(k->primitive, c->stream, nargs, args), "execute");
     if (k->dst_reorder) {
         dnnl_exec_arg_t r[2] = {{DNNL_ARG_FROM, c->dst}, {DNNL_ARG_TO, c->user_dst}};
         CHECK(dnnl_primitive_execute(k->dst_reorder, c->stream, 2, r), "destination reorder");

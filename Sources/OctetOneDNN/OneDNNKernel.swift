@@ -25,6 +25,7 @@ final class OneDNNKernel: Kernel, @unchecked Sendable {
         guard let out = s.outputShape else { throw OneDNNError.operand("cannot infer the output shape of \(s)") }
         outputShape = out
         var op = octet_dnnl_op()
+        op.threads = Int32(clamping: threads)
         let int8 = s.precision == .int8
         op.src_type = int8 ? OCTET_DNNL_U8 : OCTET_DNNL_F32
         op.wei_type = int8 ? OCTET_DNNL_S8 : OCTET_DNNL_F32

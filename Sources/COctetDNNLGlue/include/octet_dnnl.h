@@ -17,6 +17,7 @@ typedef struct octet_dnnl_op {
     octet_dnnl_kind kind;
     octet_dnnl_type src_type, wei_type, dst_type;
     int ndims;                    ///< src / dst rank: 4 (conv), 2 or 3 (matmul)
+    int threads;                  ///< OpenMP threads the primitive is created (and later run) with; oneDNN fixes its work split at creation
     int channels_last;            ///< conv: the caller's activations are NHWC (and the primitive runs on them as they are)
     int64_t src_dims[4], dst_dims[4];
     int wei_ndims;                ///< 4 (conv), 5 (grouped conv), 2 or 3 (matmul)
