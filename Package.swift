@@ -67,6 +67,8 @@ let package = Package(
         .target(name: "OctetONNX", dependencies: ["OctetCore", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         .target(name: "OctetFP32Reference", dependencies: ["OctetCore", "OctetCPU", "OctetDispatch"]),
         // Graph operators, passes and the Session that plans and runs a graph.
+        // Observers, calibration data, and the prepare / calibrate / convert passes.
+        .target(name: "OctetQuant", dependencies: ["OctetCore", "OctetNumPy"]),
         .target(name: "COctetGraphKernels"),
         .target(name: "OctetRuntime", dependencies: ["OctetCore", "OctetCPU", "OctetRules", "OctetDispatch", "COctetGraphKernels"]),
         .target(name: "Octet", dependencies: ["OctetCore", "OctetCPU", "OctetRules", "OctetDispatch", "OctetFP16", "OctetQNNPack", "OctetOneDNN", "OctetPacked",
@@ -101,6 +103,7 @@ let package = Package(
         .testTarget(name: "OctetQNNPackTests", dependencies: ["OctetQNNPack", "OctetConformance", "Octet"]),
         .testTarget(name: "OctetPackedTests", dependencies: ["OctetPacked", "COctetPackedKernels", "OctetConformance", "Octet"]),
         .testTarget(name: "OctetNumPyTests", dependencies: ["OctetNumPy"]),
+        .testTarget(name: "OctetQuantTests", dependencies: ["OctetQuant"]),
         .testTarget(name: "OctetModelTests", dependencies: ["Octet", "OctetONNX", "OctetRuntime", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         .testTarget(name: "OctetOneDNNTests", dependencies: ["OctetOneDNN", "OctetConformance", "Octet"]),
     ],
