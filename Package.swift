@@ -68,11 +68,11 @@ let package = Package(
         .target(name: "OctetFP32Reference", dependencies: ["OctetCore", "OctetCPU", "OctetDispatch"]),
         // Graph operators, passes and the Session that plans and runs a graph.
         // Observers, calibration data, and the prepare / calibrate / convert passes.
-        .target(name: "OctetQuant", dependencies: ["OctetCore", "OctetNumPy"]),
+        .target(name: "OctetQuant", dependencies: ["OctetCore", "OctetNumPy", "OctetRuntime"]),
         .target(name: "COctetGraphKernels"),
         .target(name: "OctetRuntime", dependencies: ["OctetCore", "OctetCPU", "OctetRules", "OctetDispatch", "COctetGraphKernels"]),
         .target(name: "Octet", dependencies: ["OctetCore", "OctetCPU", "OctetRules", "OctetDispatch", "OctetFP16", "OctetQNNPack", "OctetOneDNN", "OctetPacked",
-                                              "OctetFP32Reference", "OctetRuntime", "OctetONNX", "OctetNumPy"]),
+                                              "OctetFP32Reference", "OctetRuntime", "OctetONNX", "OctetNumPy", "OctetQuant"]),
         // The backend conformance harness, shared by tests (not a product).
         .target(name: "OctetConformance", dependencies: ["OctetCore", "OctetCPU", "OctetDispatch", "OctetQNNPack"]),
         .executableTarget(

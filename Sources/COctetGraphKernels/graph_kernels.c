@@ -135,3 +135,42 @@ void octet_f32_global_avg_pool_nhwc(const float *src, float *dst, size_t batch, 
         for (size_t k = 0; k < c; k++) o[k] *= inv;
     }
 }
+
+#define I8_MAX_POOL(T, LOWEST)                                                                                         \
+    const T *in = (const T *)src;                                                                                      \
+    T *out = (T *)dst;                                                                                                 \
+    for (size_t n = 0; n < batch; n++) {                                                                               \
+        for (size_t plane = 0; plane < (channels_last ? 1 : c); plane++) {                                             \
+            const size_t lanes = channels_last ? c : 1;                                                                \
+            const T *base = in + (n * c + (channels_last ? 0 : plane)) * (size_t)h * w;                                \
+            T *obase = out + (n * c + (channels_last ? 0 : plane)) * (size_t)oh * ow;                                  \
+            for (int oy = 0; oy < oh; oy++) {                                                                          \
+                const int y0 = oy * sh - pad_top;                                                                      \
+                for (int ox = 0; ox < ow; ox++) {                                                                      \
+                    const int x0 = ox * sw - pad_left;                                                                 \
+                    T *o = obase + ((size_t)oy * ow + ox) * lanes;                                                     \
+                    for (size_t k = 0; k < lanes; k++) o[k] = LOWEST;                                                  \
+                    for (int ky = 0; ky < kh; ky++) {                                                                  \
+                        const int y = y0 + ky * dh;                                                                    \
+                        if (y < 0 || y >= h) continue;                                                                 \
+                        for (int kx = 0; kx < kw; kx++) {                                                              \
+                            const int x = x0 + kx * dw;                                                                \
+                            if (x < 0 || x >= w) continue;                                                             \
+                            const T *v = base + ((size_t)y * w + x) * lanes;                                           \
+                            for (size_t k = 0; k < lanes; k++) o[k] = v[k] > o[k] ? v[k] : o[k];                       \
+                        }                                                                                              \
+                    }                                                                                                  \
+                }                                                                                                      \
+            }                                                                                                          \
+        }                                                                                                              \
+    }
+
+OCTET_CLONES
+void octet_i8_max_pool2d(int is_signed, int channels_last, const uint8_t *src, uint8_t *dst, size_t batch, size_t c, int h, int w,
+                         int oh, int ow, int kh, int kw, int sh, int sw, int pad_top, int pad_left, int dh, int dw) {
+    if (is_signed) {
+        I8_MAX_POOL(int8_t, -128)
+    } else {
+        I8_MAX_POOL(uint8_t, 0)
+    }
+}

@@ -3,6 +3,7 @@
 @_exported import OctetDispatch
 @_exported import OctetNumPy
 @_exported import OctetONNX
+@_exported import OctetQuant
 @_exported import OctetRules
 @_exported import OctetRuntime
 import OctetFP16

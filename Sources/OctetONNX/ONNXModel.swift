@@ -63,6 +63,7 @@ public struct ONNXModel: Sendable {
         let reader = GraphReader(path: path, decoder: ONNXTensorDecoder(modelPath: path, modelDirectory: directory))
         var graph = try reader.read(proto.graph, opsets: opsets)
         do { graph = try graph.sorted() } catch { throw .graph(path: path, error) }
+        for entry in proto.metadataProps { graph.metadata[entry.key] = entry.value }
         self.init(graph: graph, irVersion: Int(proto.irVersion),
                   producer: [proto.producerName, proto.producerVersion].filter { !$0.isEmpty }.joined(separator: " "), path: path)
     }

@@ -15,6 +15,12 @@ extension ONNXModel {
             o.version = Int64(version)
             return o
         }
+        m.metadataProps = graph.metadata.sorted { $0.key < $1.key }.map { key, value in
+            var entry = Onnx_StringStringEntryProto()
+            entry.key = key
+            entry.value = value
+            return entry
+        }
         var g = Onnx_GraphProto()
         g.name = graph.name
         g.initializer = graph.initializers.sorted { $0.key < $1.key }.map { Self.tensorProto($0.value, name: $0.key) }

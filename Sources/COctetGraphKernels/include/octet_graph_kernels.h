@@ -27,6 +27,10 @@ void octet_f32_pool2d(int is_max, const float *src, float *dst, size_t planes, i
 void octet_f32_pool2d_nhwc(int is_max, const float *src, float *dst, size_t batch, size_t c, int h, int w, int oh, int ow,
                            int kh, int kw, int sh, int sw, int pad_top, int pad_left, int pad_bottom, int pad_right,
                            int dh, int dw, int count_include_pad);
+/// 2-D max pooling of 8-bit integers (u8, or s8 when `is_signed`), NCHW planes or NHWC
+/// (`channels_last`, with `c` channels); a window that holds no input gives the type's minimum.
+void octet_i8_max_pool2d(int is_signed, int channels_last, const uint8_t *src, uint8_t *dst, size_t batch, size_t c, int h, int w,
+                         int oh, int ow, int kh, int kw, int sh, int sw, int pad_top, int pad_left, int dh, int dw);
 /// Mean over the `pixels` positions of each image of an NHWC tensor: `dst` is N x C.
 void octet_f32_global_avg_pool_nhwc(const float *src, float *dst, size_t batch, size_t pixels, size_t c);
 

@@ -30,6 +30,9 @@ public struct Graph: Sendable {
     public var valueTypes: [String: ValueType]
     /// Opset version of each domain the graph uses (`""` is ONNX's default domain).
     public var opsets: [String: Int]
+    /// Free-form key/value annotations (ONNX `metadata_props`); Octet records under
+    /// `octet.*` keys what a quantized model needs beyond standard ONNX (e.g. 7-bit inputs).
+    public var metadata: [String: String] = [:]
 
     public init(name: String = "graph", inputs: [Port] = [], outputs: [Port] = [], nodes: [Node] = [],
                 initializers: [String: Tensor] = [:], valueTypes: [String: ValueType] = [:], opsets: [String: Int] = ["": 17]) {

@@ -78,7 +78,8 @@ public struct HistogramObserver: Observer {
 /// TensorRT's entropy calibration: a 2048-bin histogram of |x|; for each candidate
 /// threshold (bin 128 to 2048) the clipped distribution P (outliers folded into the last
 /// bin) is compared with its 128-level quantization Q, and the threshold with the least
-/// KL(P‖Q) wins. The range is symmetric, cut to what was observed.
+/// KL(P‖Q) wins (256 levels when the data is non-negative, as u8 quantizes it after a ReLU).
+/// The range is symmetric, cut to what was observed.
 public struct EntropyObserver: Observer {
     public private(set) var magnitudes: RangeHistogram
     public private(set) var minimum = Float.infinity
@@ -107,6 +108,8 @@ public struct EntropyObserver: Observer {
 
     /// The |x| threshold with the least KL divergence.
     public func threshold() -> Float {
+        // Non-negative data (after ReLU) is quantized to u8 over [0, t]: all 256 levels serve it.
+        let levels = self.levels
         let h = magnitudes.counts, bins = h.count
         guard bins > levels else { return magnitudes.upper }
         var bestKL = Double.infinity, bestBin = bins
@@ -131,17 +134,23 @@ public struct EntropyObserver: Observer {
             ? magnitudes.upper : magnitudes.lower + magnitudes.binWidth * (Float(bestBin) + 0.5)
     }
 
-    /// KL(P‖Q) of the normalized distributions; bins where P > 0 and Q = 0 cost a large finite penalty.
+    /// KL(P‖Q) after MXNet/TensorRT's smoothing: zero bins of each distribution get a small
+    /// mass taken evenly from its non-zero bins, so the divergence stays finite.
     func divergence(_ p: [Double], _ q: [Double]) -> Double {
-        let sp = p.reduce(0, +), sq = q.reduce(0, +)
-        guard sp > 0, sq > 0 else { return .infinity }
+        guard let ps = Self.smoothed(p), let qs = Self.smoothed(q) else { return .infinity }
         var kl = 0.0
-        for k in p.indices where p[k] > 0 {
-            let pk = p[k] / sp
-            let qk = q[k] / sq
-            kl += qk > 0 ? pk * log(pk / qk) : pk * 30
-        }
+        for k in ps.indices where ps[k] > 0 { kl += ps[k] * log(ps[k] / qs[k]) }
         return kl
+    }
+
+    static func smoothed(_ d: [Double], eps: Double = 0.0001) -> [Double]? {
+        let sum = d.reduce(0, +)
+        guard sum > 0 else { return nil }
+        let zeros = d.filter { $0 == 0 }.count, nonZeros = d.count - zeros
+        guard nonZeros > 0 else { return nil }
+        let taken = eps * Double(zeros) / Double(nonZeros)
+        guard taken < 1 else { return nil }
+        return d.map { $0 == 0 ? eps : max($0 / sum - taken, eps * 0.5) }
     }
 }
 

@@ -79,6 +79,18 @@ enum OperatorCatalog {
     /// Every supported op type, sorted.
     static var supported: [String] { (Array(factories.keys) + matrixOps).sorted() }
 
+    /// Whether `node` is planned through the backends (a matrix product, FP32 or quantized).
+    static func isMatrix(_ node: Node) -> Bool {
+        (matrixOps.contains(node.opType) && (node.domain.isEmpty || node.domain == "ai.onnx")) || QuantizedMatrixNode.matches(node)
+    }
+
+    /// The operator for any node: matrix products included.
+    static func makeOperator(for node: Node, opset: Int) throws -> any GraphOperator {
+        if QuantizedMatrixNode.matches(node) { return try QuantizedMatrixOperator(node) }
+        if isMatrix(node) { return try MatrixOperator(node) }
+        return try make(node, opset: opset)
+    }
+
     static func make(_ node: Node, opset: Int) throws -> any GraphOperator {
         guard node.domain.isEmpty || node.domain == "ai.onnx", let factory = factories[node.opType] else {
             throw GraphError.unsupportedOp(node: node.name, opType: node.opType, domain: node.domain, opset: opset, supported: supported)

@@ -18,7 +18,10 @@ struct MatrixOperator: GraphOperator {
 
     func outputTypes(_ inputs: [ValueType?], constants: [Tensor?]) throws -> [ValueType] {
         let a = try site.type(inputs, 0), b = try site.type(inputs, 1)
-        guard a.dtype == .f32, b.dtype == .f32 else { throw site.error("needs f32 operands, got \(a.dtype) and \(b.dtype)") }
+        // A constant binary16 weight (FP16WeightFusion) plans as an fp16 signature.
+        guard a.dtype == .f32, b.dtype == .f32 || (b.dtype == .f16 && constants.count > 1 && constants[1] != nil) else {
+            throw site.error("needs f32 operands, got \(a.dtype) and \(b.dtype)")
+        }
         guard let sa = a.shape, let sb = b.shape else { return [ValueType(.f32, nil)] }
         switch node.opType {
         case "MatMul":
@@ -120,11 +123,17 @@ struct MatrixOperator: GraphOperator {
 
     /// The backend call for concrete inputs; `constants[i]` holds input i's value when constant.
     func plan(_ inputs: [Tensor?], shapes: [TensorShape], constants: [Tensor?]) throws -> MatrixCall {
+        var call: MatrixCall
         switch node.opType {
-        case "Conv", "ConvTranspose": return try planConvolution(shapes, constants)
-        case "Gemm": return try planGemm(shapes, constants)
-        default: return try planMatMul(shapes, constants)
+        case "Conv", "ConvTranspose": call = try planConvolution(shapes, constants)
+        case "Gemm": call = try planGemm(shapes, constants)
+        default: call = try planMatMul(shapes, constants)
         }
+        if call.constants.weight?.dtype == .f16 {
+            call.signature.precision = .fp16
+            call.signature.weightType = .f16
+        }
+        return call
     }
 
     private func constant(_ constants: [Tensor?], _ i: Int, _ what: String) throws -> Tensor {

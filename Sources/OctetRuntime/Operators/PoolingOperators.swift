@@ -93,14 +93,17 @@ struct PoolOperator: GraphOperator {
 
     func outputTypes(_ inputs: [ValueType?], constants: [Tensor?]) throws -> [ValueType] {
         let t = try site.type(inputs, 0)
-        guard t.dtype == .f32 else { throw site.error("needs f32 input, got \(t.dtype)") }
+        // MaxPool also takes 8-bit integers (opset 12), which QDQ fusion hands it.
+        guard t.dtype == .f32 || (max && (t.dtype == .u8 || t.dtype == .s8)) else {
+            throw site.error("needs f32\(max ? ", u8 or s8" : "") input, got \(t.dtype)")
+        }
         guard let s = t.shape else { return [t] }
         guard s.rank == 4 else { throw site.error("needs an N x C x H x W input, got \(s)") }
         guard let h = s.dims[2].value, let w = s.dims[3].value else {
-            return [ValueType(.f32, SymbolicShape([s.dims[0], s.dims[1], .symbol("\(site.node)_h"), .symbol("\(site.node)_w")]))]
+            return [ValueType(t.dtype, SymbolicShape([s.dims[0], s.dims[1], .symbol("\(site.node)_h"), .symbol("\(site.node)_w")]))]
         }
         let out = window.resolve([h, w]).output
-        return [ValueType(.f32, SymbolicShape([s.dims[0], s.dims[1], .fixed(out[0]), .fixed(out[1])]))]
+        return [ValueType(t.dtype, SymbolicShape([s.dims[0], s.dims[1], .fixed(out[0]), .fixed(out[1])]))]
     }
 
     func run(_ inputs: [Tensor?], outputs: inout [Tensor]) throws {
@@ -111,6 +114,16 @@ struct PoolOperator: GraphOperator {
         let (kh, kw, sh, sw, dh, dw) = (window.kernel[0], window.kernel[1], window.strides[0], window.strides[1], window.dilations[0], window.dilations[1])
         guard ([h, w, oh, ow, kh, kw, sh, sw, dh, dw] + p).allSatisfy({ $0 <= Int(Int32.max) }) else {
             throw site.error("pooling sizes exceed the 32-bit range of the pooling kernel")
+        }
+        if x.dtype != .f32 {
+            x.withUnsafeBytes { src in
+                outputs[0].withUnsafeMutableBytes { dst in
+                    guard let s = src.baseAddress?.assumingMemoryBound(to: UInt8.self), let d = dst.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return }
+                    octet_i8_max_pool2d(x.dtype == .s8 ? 1 : 0, x.layout == .nhwc ? 1 : 0, s, d, nb, c, Int32(h), Int32(w), Int32(oh), Int32(ow),
+                                        Int32(kh), Int32(kw), Int32(sh), Int32(sw), Int32(p[0]), Int32(p[1]), Int32(dh), Int32(dw))
+                }
+            }
+            return
         }
         try x.withUnsafeBufferPointer(as: Float.self) { src in
             try outputs[0].withUnsafeMutableBufferPointer(as: Float.self) { dst in

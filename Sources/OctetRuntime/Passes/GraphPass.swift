@@ -13,10 +13,10 @@ public struct GraphOptimizer: Sendable {
     public init(passes: [any GraphPass]) { self.passes = passes }
 
     /// Constant folding, BatchNorm folding, reshape/transpose chains, GELU and MatMul-bias
-    /// fusion, activation fusion, dead-node removal.
+    /// fusion, activation fusion, QDQ lowering to INT8 ops, dead-node removal.
     public static let standard = GraphOptimizer(passes: [
         ConstantFolding(), BatchNormFolding(), ReshapeChainSimplification(), GeluFusion(), MatMulBiasFusion(), ActivationFusion(),
-        DeadNodeElimination(),
+        QDQFusion(), DynamicQuantizationFusion(), FP16WeightFusion(), DeadNodeElimination(),
     ])
 
     public func run(_ graph: Graph) throws -> Graph {
@@ -28,21 +28,21 @@ public struct GraphOptimizer: Sendable {
 
 extension Graph {
     /// Nodes reading each value.
-    func readers() -> [String: [Int]] {
+    package func readers() -> [String: [Int]] {
         var out: [String: [Int]] = [:]
         for (i, n) in nodes.enumerated() { for v in Set(n.inputs) where !v.isEmpty { out[v, default: []].append(i) } }
         return out
     }
 
-    var outputNames: Set<String> { Set(outputs.map(\.name)) }
+    package var outputNames: Set<String> { Set(outputs.map(\.name)) }
 
     /// Whether `value` is read only by node `reader` and is not a graph output.
-    func onlyFeeds(_ value: String, _ reader: Int, readers: [String: [Int]]) -> Bool {
+    package func onlyFeeds(_ value: String, _ reader: Int, readers: [String: [Int]]) -> Bool {
         readers[value] == [reader] && !outputNames.contains(value)
     }
 
     /// A fresh initializer name based on `base`.
-    func freshName(_ base: String) -> String {
+    package func freshName(_ base: String) -> String {
         var name = base, k = 1
         while initializers[name] != nil || nodes.contains(where: { $0.outputs.contains(name) }) { name = "\(base)_\(k)"; k += 1 }
         return name
@@ -59,7 +59,8 @@ public struct ConstantFolding: GraphPass {
         var g = try graph.sorted()
         var kept: [Node] = []
         for node in g.nodes {
-            guard node.domain.isEmpty, !OperatorCatalog.matrixOps.contains(node.opType),
+            // DequantizeLinear and Cast stay: their integer / binary16 inputs are what QDQ and FP16 fusion hand the kernels.
+            guard node.domain.isEmpty, !OperatorCatalog.matrixOps.contains(node.opType), node.opType != "DequantizeLinear", node.opType != "Cast",
                   let op = try? OperatorCatalog.make(node, opset: g.opset(of: node)) else { kept.append(node); continue }
             let constants = node.inputs.map { $0.isEmpty ? nil : g.initializers[$0] }
             let allConstant = node.inputs.allSatisfy { $0.isEmpty || g.initializers[$0] != nil }

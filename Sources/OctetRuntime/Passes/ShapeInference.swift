@@ -13,8 +13,7 @@ public enum ShapeInference {
         for (name, t) in g.initializers { types[name] = ValueType(t.dtype, t.shape) }
         let declaredOutputs = Dictionary(g.outputs.compactMap { p in p.type.map { (p.name, $0) } }, uniquingKeysWith: { a, _ in a })
         for node in g.nodes {
-            let isMatrix = OperatorCatalog.matrixOps.contains(node.opType) && node.domain.isEmpty
-            let op: any GraphOperator = isMatrix ? try MatrixOperator(node) : try OperatorCatalog.make(node, opset: g.opset(of: node))
+            let op = try OperatorCatalog.makeOperator(for: node, opset: g.opset(of: node))
             let inputs = node.inputs.map { $0.isEmpty ? nil : types[$0] }
             let known = node.inputs.map { $0.isEmpty ? nil : constants[$0] }
             let outputs = try op.outputTypes(inputs, constants: known)

@@ -101,9 +101,9 @@ final class ExecutionPlan: Sendable {
 
         for node in graph.nodes {
             let site = OperatorSite(node)
-            let isMatrix = OperatorCatalog.matrixOps.contains(node.opType) && (node.domain.isEmpty || node.domain == "ai.onnx")
+            let isMatrix = OperatorCatalog.isMatrix(node)
             let op: any GraphOperator
-            do { op = isMatrix ? try MatrixOperator(node) : try OperatorCatalog.make(node, opset: graph.opset(of: node)) } catch let e as GraphError {
+            do { op = try OperatorCatalog.makeOperator(for: node, opset: graph.opset(of: node)) } catch let e as GraphError {
                 throw SessionError.graph(e)
             }
             let constants: [Tensor?] = node.inputs.map { $0.isEmpty ? nil : known[$0] }
@@ -143,7 +143,7 @@ final class ExecutionPlan: Sendable {
             let action: ExecutionStep.Action
             let assignment: NodeAssignment
             var layout: TensorLayout = .rowMajor
-            if let matrix = op as? MatrixOperator {
+            if let matrix = op as? any MatrixPlanning {
                 let shapes = node.inputs.map { v in v.isEmpty ? TensorShape.scalar : (known[v]?.shape ?? types[v]?.1 ?? .scalar) }
                 var call: MatrixCall
                 do { call = try matrix.plan(constants, shapes: shapes, constants: constants) } catch { throw Self.wrap(error, node) }

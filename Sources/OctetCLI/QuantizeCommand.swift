@@ -1,0 +1,181 @@
+import ArgumentParser
+import Foundation
+import Octet
+import Synchronization
+
+struct QuantizeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "quantize",
+        abstract: "Quantize an FP32 ONNX model (static INT8 with calibration, dynamic INT8, or FP16 weights), written as ONNX.",
+        discussion: """
+        Example (the model that ships with Octet):
+          octet quantize Models/digits/digits_cnn.onnx -o digits_int8.onnx --calibration Models/digits/calibration.npz \\
+            --eval Models/digits/test.npz --report
+        """)
+
+    @Argument(help: ArgumentHelp("The FP32 ONNX model.", valueName: "MODEL")) var model: String
+    @Option(name: .shortAndLong, help: ArgumentHelp("Where to write the quantized model.", valueName: "OUT.onnx")) var output: String
+    @Option(help: "static (INT8, calibrated activations, QDQ), dynamic (INT8 weights, activations quantized per call), fp16 (binary16 weights).")
+    var mode: String = "static"
+    @Option(help: ArgumentHelp("Calibration data: a .npz keyed by input name with a leading sample axis, a folder of them, or one .npy for a single-input model.", valueName: "PATH"))
+    var calibration: String?
+    @Option(help: "Range selection: \(CalibrationMethod.allCases.map(\.rawValue).joined(separator: ", ")).") var method: String?
+    @Option(help: "Percentile for --method percentile.") var percentile: Double?
+    @Flag(name: .customLong("per-tensor"), help: "One weight scale per tensor (default: per output channel).") var perTensor = false
+    @Option(name: .customLong("reduce-range"), help: "7-bit activations: auto (the planned backend decides, per node), on, off.")
+    var reduceRange: String?
+    @Option(help: ArgumentHelp("Settings per op type and node, and a skip list (JSON; see the README).", valueName: "FILE.json")) var config: String?
+    @Option(name: .customLong("skip"), help: ArgumentHelp("Leave this node in FP32 (repeatable).", valueName: "NODE")) var skip: [String] = []
+    @Flag(help: "Per quantized node: SQNR and cosine similarity against FP32 on held-out calibration samples, worst first.") var report = false
+    @Option(name: .customLong("keep-fp32"), help: ArgumentHelp("Leave the N most sensitive nodes (worst in the report) in FP32 and report the gain.", valueName: "N"))
+    var keepFP32: Int = 0
+    @Option(help: ArgumentHelp("Held-out data (.npz with the inputs and `labels`): print FP32 and quantized top-1 accuracy and latency.", valueName: "FILE.npz"))
+    var eval: String?
+    @Flag(help: "Print the dispatch trace of the quantized model.") var trace = false
+    @Option(help: "Threads per kernel call.") var threads: Int = 1
+    @OptionGroup var target: TargetCPUOptions
+
+    func run() throws {
+        var cfg = try config.map { try QuantizationConfig.load(contentsOf: $0) } ?? QuantizationConfig()
+        if let method {
+            guard let m = CalibrationMethod(rawValue: method) else {
+                throw ValidationError("--method: unknown '\(method)'; expected one of \(CalibrationMethod.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            cfg.global.method = m
+        }
+        if let percentile { cfg.global.percentile = percentile }
+        if perTensor { cfg.global.perChannelWeights = false }
+        if let reduceRange {
+            guard let p = ReduceRangePolicy(rawValue: reduceRange) else { throw ValidationError("--reduce-range: expected auto, on or off, got '\(reduceRange)'") }
+            cfg.global.reduceRange = p
+        }
+        cfg.skip.formUnion(skip)
+        guard keepFP32 >= 0 else { throw ValidationError("--keep-fp32 must be ≥ 0") }
+        let fp32 = try ONNXModel.load(contentsOf: model)
+        let options = SessionOptions(threads: threads, cpu: try target.resolve(), registry: Octet.makeRegistry(), rules: try RuleSet.builtIn())
+        let result: QuantizedModel
+        switch mode {
+        case "static":
+            guard let calibration else { throw ValidationError("--mode static needs --calibration PATH (or use --mode dynamic, which needs none)") }
+            result = try quantizeStatic(fp32.graph, calibration: calibration, config: cfg, options: options)
+        case "dynamic":
+            result = try DynamicQuantizer(config: cfg).quantize(fp32.graph)
+            emit("dynamic: \(result.quantizedNodes.count) MatMul/Gemm nodes with s8 weights (\(cfg.global.perChannelWeights ?? true ? "per channel" : "per tensor")), activations quantized per call")
+        case "fp16":
+            result = try FP16Converter(config: cfg).convert(fp32.graph)
+            emit("fp16: \(result.quantizedNodes.count) weights stored in binary16")
+        default:
+            throw ValidationError("--mode: expected static, dynamic or fp16, got '\(mode)'")
+        }
+        var out = fp32
+        out.graph = result.graph
+        out.producer = "octet \(Octet.version)"
+        out.path = output
+        try out.write(to: output)
+        emit("wrote \(output)")
+        if trace {
+            let session = try Session(graph: result.graph, options: options)
+            try printTrace(session, shapes: [:])
+        }
+        if let eval { try evaluate(fp32: fp32.graph, quantized: result.graph, file: eval, options: options) }
+    }
+
+    func quantizeStatic(_ graph: Graph, calibration: String, config: QuantizationConfig, options: SessionOptions) throws -> QuantizedModel {
+        let all = try CalibrationData.load(calibration, for: graph.inputs)
+        // The report is measured on samples the ranges never saw: the last fifth.
+        let wantsReport = report || keepFP32 > 0
+        let heldOut = wantsReport && all.samples.count >= 2 ? max(1, all.samples.count / 5) : 0
+        let data = CalibrationData(samples: Array(all.samples.dropLast(heldOut)))
+        let check = Array(all.samples.suffix(heldOut))
+        var quantizer = Quantizer(config: config)
+        let prepared = try quantizer.prepare(graph)
+        let bar = ProgressReporter(label: "calibrating (\(config.global.method ?? .minMax))")
+        let observers = try quantizer.calibrate(prepared, data: data, options: options, progress: { done, total in bar.update(done, total) })
+        bar.finish()
+        var result = try quantizer.convert(prepared, observers: observers, options: options, sample: data.samples.first)
+        emit("static: quantized \(result.quantizedNodes.count) nodes, \(Set(result.activationParameters.values).count) activation ranges (\(config.global.method ?? .minMax)), weights \(config.global.perChannelWeights ?? true ? "per channel" : "per tensor")")
+        for d in result.decisions { emit("  \(d)") }
+        if wantsReport {
+            guard !check.isEmpty else { throw ValidationError("--report needs at least 2 calibration samples (one is held out)") }
+            let before = try AccuracyReport.measure(fp32: prepared.graph, quantized: result, targets: prepared.targets, samples: check, options: options)
+            emit(before.text())
+            if keepFP32 > 0 {
+                let worst = before.nodes.prefix(keepFP32).map(\.node)
+                quantizer.config.skip.formUnion(worst)
+                let again = try quantizer.prepare(graph)
+                let obs = try quantizer.calibrate(again, data: data, options: options)
+                result = try quantizer.convert(again, observers: obs, options: options, sample: data.samples.first)
+                let after = try AccuracyReport.measure(fp32: again.graph, quantized: result, targets: again.targets, samples: check, options: options)
+                emit("kept in FP32: \(worst.joined(separator: ", "))")
+                for (a, b) in zip(before.outputs, after.outputs) {
+                    emit(String(format: "  output %@: SQNR %.2f → %.2f dB, cosine %.5f → %.5f", a.node, a.sqnr, b.sqnr, a.cosine, b.cosine))
+                }
+            }
+        }
+        return result
+    }
+
+    /// Top-1 accuracy and latency of both models on held-out data.
+    func evaluate(fp32: Graph, quantized: Graph, file: String, options: SessionOptions) throws {
+        let arrays = try NumPyFiles.readArchive(at: file)
+        guard let labels = arrays.first(where: { $0.name == "labels" })?.tensor else { throw ValidationError("\(file): no 'labels' array") }
+        let truth = labels.dtype == .s64 ? try labels.scalars(as: Int64.self).map(Int.init) : try labels.scalars(as: Int32.self).map(Int.init)
+        let data = try CalibrationData.split(arrays.filter { $0.name != "labels" }, fp32.inputs, file: file)
+        guard data.count == truth.count else { throw ValidationError("\(file): \(data.count) samples but \(truth.count) labels") }
+        let a = try Session(graph: fp32, options: options), b = try Session(graph: quantized, options: options)
+        func top1(_ s: Session) throws -> Double {
+            var right = 0
+            for (i, sample) in data.enumerated() {
+                guard let logits = try s.run(sample)[s.graph.outputs[0].name] else { continue }
+                let v = try logits.scalars(as: Float.self)
+                if let best = v.indices.max(by: { v[$0] < v[$1] }), best == truth[i] { right += 1 }
+            }
+            return 100 * Double(right) / Double(max(data.count, 1))
+        }
+        let (accA, accB) = (try top1(a), try top1(b))
+        emit(String(format: "top-1 on %d held-out samples: FP32 %.2f%%, %@ %.2f%% (%+.2f points)", data.count, accA, mode.uppercased(), accB, accB - accA))
+        // Latency on one sample, interleaved so that both see the same machine.
+        guard let sample = data.first else { return }
+        var ta: [Double] = [], tb: [Double] = []
+        for _ in 0..<5 { _ = try a.run(sample); _ = try b.run(sample) }
+        for _ in 0..<50 {
+            var t = DispatchTime.now().uptimeNanoseconds
+            _ = try a.run(sample)
+            ta.append(Double(DispatchTime.now().uptimeNanoseconds - t) / 1e6)
+            t = DispatchTime.now().uptimeNanoseconds
+            _ = try b.run(sample)
+            tb.append(Double(DispatchTime.now().uptimeNanoseconds - t) / 1e6)
+        }
+        let ma = ta.sorted()[ta.count / 2], mb = tb.sorted()[tb.count / 2]
+        emit(String(format: "latency (one sample, median of 50, interleaved): FP32 %.3f ms, %@ %.3f ms (speed-up %.2fx)", ma, mode.uppercased(), mb, ma / mb))
+    }
+}
+
+/// Progress on a terminal (count, rate, ETA, rewritten in place) or plain lines otherwise.
+final class ProgressReporter: Sendable {
+    private let label: String
+    private let start = DispatchTime.now().uptimeNanoseconds
+    private let terminal = isatty(2) != 0
+    private let lastLine = Mutex(-1)
+
+    init(label: String) { self.label = label }
+
+    func update(_ done: Int, _ total: Int) {
+        let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        let rate = elapsed > 0 ? Double(done) / elapsed : 0
+        let eta = rate > 0 ? Double(total - done) / rate : 0
+        let text = String(format: "%@: %d/%d samples, %.1f/s, ETA %.0f s", label, done, total, rate, eta)
+        if terminal {
+            FileHandle.standardError.write(Data("\r\(text)\u{1B}[K".utf8))
+        } else {
+            let decile = total > 0 ? done * 10 / total : 10
+            let fresh = lastLine.withLock { last in
+                defer { last = decile }
+                return decile != last
+            }
+            if fresh || done == total { FileHandle.standardError.write(Data((text + "\n").utf8)) }
+        }
+    }
+
+    func finish() { if terminal { FileHandle.standardError.write(Data("\n".utf8)) } }
+}

@@ -1,0 +1,77 @@
+import OctetCore
+
+/// A node chosen for quantization and the edges around it.
+public struct QuantizationTarget: Sendable, Hashable {
+    public var node: String
+    public var opType: String
+    /// The activation it reads (input 0).
+    public var input: String
+    /// The edge its result leaves by: its output, or that of the Relu/Clip right after it.
+    public var output: String
+    public var setting: ResolvedSetting
+}
+
+/// Activation edges that share one set of quantization parameters: an edge and the
+/// edges that MaxPool, Flatten, Reshape and the like make of it (they keep the scale,
+/// so that they run on the integers).
+public struct ActivationGroup: Sendable, Hashable {
+    /// Every edge of the group.
+    public var edges: [String]
+    /// The edges whose values feed the observer: those read by a quantized op (after the
+    /// last pass-through op), where a range clipped or not matters.
+    public var observed: [String]
+    /// The setting of the node that produces (or else first reads) the group's values.
+    public var setting: ResolvedSetting
+    /// Whether the group holds a graph input (observed with min/max: see `Quantizer`).
+    public var isGraphInput: Bool
+}
+
+enum ActivationGrouping {
+    static let passThrough: Set<String> = ["MaxPool", "Flatten", "Reshape", "Squeeze", "Unsqueeze", "Transpose", "Identity"]
+
+    /// Groups the targets' input and output edges, extended backwards through
+    /// pass-through ops so that those run on quantized values.
+    static func groups(_ g: Graph, _ targets: [QuantizationTarget]) -> [ActivationGroup] {
+        let readers = g.readers()
+        var parent: [String: String] = [:]
+        func find(_ e: String) -> String {
+            var e = e
+            while let p = parent[e], p != e { e = p }
+            return e
+        }
+        func add(_ e: String) { if parent[e] == nil { parent[e] = e } }
+        func union(_ a: String, _ b: String) { add(a); add(b); parent[find(a)] = find(b) }
+        // Graph outputs keep their FP32 values (and names): a kernel writing one dequantizes in its output stage.
+        let outputs = g.outputNames
+        for t in targets { for e in [t.input, t.output] where !outputs.contains(e) { add(e) } }
+        // Backwards through pass-through ops whose output is quantized.
+        var changed = true
+        while changed {
+            changed = false
+            for n in g.nodes where n.domain.isEmpty && passThrough.contains(n.opType) {
+                guard let x = n.input(0), let y = n.outputs.first, parent[y] != nil, g.initializers[x] == nil, !outputs.contains(x) else { continue }
+                if parent[x] == nil || find(x) != find(y) {
+                    union(x, y)
+                    changed = true
+                }
+            }
+        }
+        let passThroughReaders: (String) -> Bool = { e in
+            (readers[e] ?? []).allSatisfy { passThrough.contains(g.nodes[$0].opType) && g.nodes[$0].input(0) == e }
+        }
+        var members: [String: [String]] = [:]
+        for e in parent.keys { members[find(e), default: []].append(e) }
+        let graphInputs = Set(g.inputs.map(\.name))
+        var result: [ActivationGroup] = []
+        for (_, edges) in members.sorted(by: { $0.key < $1.key }) {
+            let sorted = edges.sorted()
+            var observed = sorted.filter { !passThroughReaders($0) }
+            if observed.isEmpty { observed = sorted }
+            let producing = targets.first { sorted.contains($0.output) }
+            let reading = targets.first { sorted.contains($0.input) }
+            guard let setting = (producing ?? reading)?.setting else { continue }
+            result.append(ActivationGroup(edges: sorted, observed: observed, setting: setting, isGraphInput: sorted.contains { graphInputs.contains($0) }))
+        }
+        return result
+    }
+}

@@ -1,0 +1,133 @@
+import OctetCore
+import OctetDispatch
+
+/// A matrix node that is planned into a backend call (`MatrixCall`).
+protocol MatrixPlanning: GraphOperator {
+    func plan(_ inputs: [Tensor?], shapes: [TensorShape], constants: [Tensor?]) throws -> MatrixCall
+}
+
+extension MatrixOperator: MatrixPlanning {}
+
+/// A `QuantizedMatrixNode` (made by `QDQFusion`): an INT8 Conv, Gemm or MatMul with
+/// u8/s8 activations, s8 weights, an s32 bias and a u8 or f32 output. Geometry is read
+/// as for the FP32 op; the signature is the INT8 one, with the quantization parameters
+/// as constants.
+struct QuantizedMatrixOperator: MatrixPlanning {
+    let site: OperatorSite
+    let node: Node
+    /// The FP32 form (same attributes, inputs `x, w, bias`), for shapes and geometry.
+    let source: MatrixOperator
+
+    init(_ node: Node) throws {
+        site = OperatorSite(node)
+        self.node = node
+        let op = try node.string(QuantizedMatrixNode.sourceAttribute, default: "")
+        guard ["Conv", "Gemm", "MatMul"].contains(op) else {
+            throw site.error("attribute \(QuantizedMatrixNode.sourceAttribute) must be Conv, Gemm or MatMul, got '\(op)'")
+        }
+        guard node.inputs.count == 7 || node.inputs.count == 9 else {
+            throw site.error("expects 7 inputs (x, scale, zero point, w, scale, zero point, bias) or 9 (+ output scale, zero point), got \(node.inputs.count)")
+        }
+        var plain = node
+        plain.domain = ""
+        plain.opType = op
+        plain.inputs = [node.inputs[0], node.inputs[3], node.inputs[6]]
+        source = try MatrixOperator(plain)
+    }
+
+    var quantizedOutput: Bool { node.inputs.count == 9 }
+    var dynamic: Bool { (try? node.int(QuantizedMatrixNode.dynamicAttribute, default: 0)) == 1 }
+
+    func outputTypes(_ inputs: [ValueType?], constants: [Tensor?]) throws -> [ValueType] {
+        let x = try site.type(inputs, 0), w = try site.type(inputs, 3)
+        guard dynamic ? x.dtype == .f32 : (x.dtype == .u8 || x.dtype == .s8) else {
+            throw site.error("activation must be \(dynamic ? "f32 (dynamic quantization)" : "u8 or s8"), got \(x.dtype)")
+        }
+        guard w.dtype == .s8 || w.dtype == .u8 else { throw site.error("weight must be s8 or u8, got \(w.dtype)") }
+        let shape = try source.outputTypes([ValueType(.f32, x.shape), ValueType(.f32, w.shape), nil], constants: [nil, nil, nil])[0].shape
+        let out: DType = quantizedOutput ? try site.type(inputs, 8).dtype : .f32
+        return [ValueType(out, shape)]
+    }
+
+    func run(_ inputs: [Tensor?], outputs: inout [Tensor]) throws {
+        throw site.error("quantized matrix ops run through a backend kernel (see Session)")
+    }
+
+    func plan(_ inputs: [Tensor?], shapes: [TensorShape], constants: [Tensor?]) throws -> MatrixCall {
+        func constant(_ i: Int, _ what: String) throws -> Tensor {
+            guard i < constants.count, let t = constants[i] else { throw site.error("\(what) (input \(i)) must be a constant") }
+            return t
+        }
+        let weight = try constant(3, "the weight")
+        if dynamic { return try planDynamic(inputs, shapes: shapes, weight: weight, constants: constants) }
+        let x = try affine(constant(1, "the input scale"), constants[2], dtype: nil, "input")
+        let w = try affine(constant(4, "the weight scale"), constants[5], dtype: weight.dtype, "weight")
+        let bias = node.input(6) == nil ? nil : try constant(6, "the bias")
+        var call = try source.plan([inputs[0], inputs[3], inputs[6]], shapes: [shapes[0], shapes[3], bias?.shape ?? .scalar],
+                                   constants: [nil, weight, bias])
+        guard call.signature.kind == .linear || call.signature.kind == .conv2d, call.addend == nil, call.outputScale == 1 else {
+            throw site.error("a quantized \(source.node.opType) needs a constant weight and a bias of one value per output channel")
+        }
+        let inputType = try inputDType(shapes, constants)
+        let sevenBit = try node.int(QuantizedMatrixNode.reduceRangeAttribute, default: 0) == 1
+        let inputParams = try QuantParams(scale: x.scales[0], zeroPoint: x.zeroPoints[0], dtype: inputType, reduceRange: sevenBit)
+        // After planning, the weight's output channels are axis 0 (N x K, or OC x IC/g x KH x KW).
+        let perChannel = w.scales.count > 1
+        let weightParams = try QuantParams(scales: w.scales, zeroPoints: w.zeroPoints, granularity: perChannel ? .perChannel(axis: 0) : .perTensor, dtype: weight.dtype)
+        guard var packed = call.constants.weight else { throw site.error("the weight is missing") }
+        packed.quantization = weightParams
+        var outputParams: QuantParams?
+        var outputType: DType = .f32
+        if quantizedOutput {
+            guard let zp = constants[8] else { throw site.error("the output zero point must be a constant") }
+            let y = try affine(constant(7, "the output scale"), zp, dtype: zp.dtype, "output")
+            outputType = zp.dtype
+            outputParams = try QuantParams(scale: y.scales[0], zeroPoint: y.zeroPoints[0], dtype: zp.dtype)
+        }
+        call.signature.precision = .int8
+        call.signature.inputType = inputType
+        call.signature.weightType = weight.dtype
+        call.signature.outputType = outputType
+        call.signature.quantization = QuantizationScheme(
+            perChannelWeights: perChannel, symmetricWeights: w.zeroPoints.allSatisfy { $0 == 0 }, inputZeroPoint: x.zeroPoints[0],
+            weightZeroPoint: perChannel ? 0 : w.zeroPoints[0], reduceRange: sevenBit)
+        call.constants = OpConstants(weight: packed, bias: call.constants.bias, inputQuantization: inputParams, outputQuantization: outputParams)
+        return call
+    }
+
+    /// Dynamic quantization: f32 in and out, the activation's range taken per call.
+    private func planDynamic(_ inputs: [Tensor?], shapes: [TensorShape], weight: Tensor, constants: [Tensor?]) throws -> MatrixCall {
+        guard let scale = constants[4] else { throw site.error("the weight scale (input 4) must be a constant") }
+        let w = try affine(scale, constants[5], dtype: weight.dtype, "weight")
+        var call = try source.plan([inputs[0], inputs[3], nil], shapes: [shapes[0], shapes[3], .scalar], constants: [nil, weight, nil])
+        guard call.signature.kind == .linear, call.addend == nil, var packed = call.constants.weight else {
+            throw site.error("a dynamically quantized MatMul needs a constant 2-D weight")
+        }
+        let perChannel = w.scales.count > 1
+        packed.quantization = try QuantParams(scales: w.scales, zeroPoints: w.zeroPoints, granularity: perChannel ? .perChannel(axis: 0) : .perTensor, dtype: weight.dtype)
+        call.signature.precision = .int8
+        call.signature.inputType = .f32
+        call.signature.weightType = weight.dtype
+        call.signature.outputType = .f32
+        call.signature.quantization = QuantizationScheme(perChannelWeights: perChannel, symmetricWeights: w.zeroPoints.allSatisfy { $0 == 0 },
+                                                         weightZeroPoint: perChannel ? 0 : w.zeroPoints[0], dynamic: true)
+        call.constants = OpConstants(weight: packed)
+        return call
+    }
+
+    /// The activation's element type: from its zero point, or u8.
+    private func inputDType(_ shapes: [TensorShape], _ constants: [Tensor?]) throws -> DType {
+        guard let zp = constants[2] else { return .u8 }
+        guard zp.dtype == .u8 || zp.dtype == .s8 else { throw site.error("the input zero point must be u8 or s8, got \(zp.dtype)") }
+        return zp.dtype
+    }
+
+    private func affine(_ scale: Tensor, _ zeroPoint: Tensor?, dtype: DType?, _ what: String) throws -> (scales: [Float], zeroPoints: [Int32]) {
+        guard scale.dtype == .f32 else { throw site.error("the \(what) scale must be f32, got \(scale.dtype)") }
+        let s = try scale.scalars(as: Float.self)
+        let z = try zeroPoint.map { try integerValues($0, site) } ?? Array(repeating: 0, count: s.count)
+        guard !s.isEmpty, z.count == s.count else { throw site.error("the \(what) has \(s.count) scales and \(z.count) zero points") }
+        if what != "weight", s.count != 1 { throw site.error("the \(what) must be quantized per tensor, got \(s.count) scales") }
+        return (s, z)
+    }
+}

@@ -1,0 +1,237 @@
+import OctetCore
+
+/// The node `QDQFusion` makes of a DequantizeLinear → Conv / Gemm / MatMul (→ Relu / Clip)
+/// → QuantizeLinear pattern: one integer matrix product with the requantization folded
+/// into its output stage, planned through the backends as an INT8 `OpSignature`.
+///
+/// Domain `octet`, op type `QuantizedMatrix`, the source node's attributes plus
+/// `octet.op` (`Conv`, `Gemm` or `MatMul`). Inputs: `x_q, x_scale, x_zero_point, w_q,
+/// w_scale, w_zero_point, bias_s32, y_scale, y_zero_point`; the bias may be absent (""),
+/// and without `y_scale` / `y_zero_point` the output is f32 (dequantized in the kernel).
+/// The weight's scales run along the source op's output-channel axis.
+public enum QuantizedMatrixNode {
+    public static let domain = "octet"
+    public static let opType = "QuantizedMatrix"
+    /// `string`: the op the node computes.
+    public static let sourceAttribute = "octet.op"
+    /// `int` 1: the activation input holds 7-bit values (PyTorch's `reduce_range`).
+    public static let reduceRangeAttribute = "octet.reduce_range"
+    /// `int` 1: activations are quantized per call from their own range (inputs 1 and 2 empty, f32 in and out).
+    public static let dynamicAttribute = "octet.dynamic"
+    /// Graph metadata key: the names of the nodes whose activations are 7-bit, one per line.
+    public static let reduceRangeMetadata = "octet.reduce_range_nodes"
+
+    static func matches(_ n: Node) -> Bool { n.domain == domain && n.opType == opType }
+}
+
+/// Lowers QDQ patterns to integer ops: every Conv, Gemm or MatMul whose activation and
+/// (constant) weight arrive through DequantizeLinear becomes a `QuantizedMatrixNode`,
+/// taking the QuantizeLinear that reads its result into its output stage; MaxPool and
+/// shape ops between a DequantizeLinear and a QuantizeLinear with the same parameters
+/// run on the integers directly. The DequantizeLinear nodes left unread are removed
+/// by dead-node elimination.
+///
+/// The result computes the same quantized values as the QDQ graph evaluated in floating
+/// point, up to the rounding of the requantization (at most one step).
+public struct QDQFusion: GraphPass {
+    public var name: String { "qdq-fusion" }
+    public init() {}
+
+    /// Ops that commute with a monotonic per-tensor dequantization and keep its parameters.
+    static let passThrough: Set<String> = ["MaxPool", "Flatten", "Reshape", "Squeeze", "Unsqueeze", "Transpose", "Identity"]
+
+    public func run(_ graph: Graph) throws -> Graph {
+        var g = graph
+        var removed: Set<Int> = []
+        let producers = g.producers(), readers = g.readers()
+
+        /// The DequantizeLinear producing `v`, with constant per-tensor or per-axis parameters.
+        func dequantizer(_ v: String) -> (index: Int, node: Node, params: Affine)? {
+            guard let pi = producers[v], !removed.contains(pi) else { return nil }
+            let n = g.nodes[pi]
+            guard n.opType == "DequantizeLinear", n.domain.isEmpty, let p = Affine(n, g) else { return nil }
+            return (pi, n, p)
+        }
+        /// The only reader of `v` when it is a QuantizeLinear with constant per-tensor parameters.
+        func quantizer(_ v: String) -> (index: Int, node: Node, params: Affine)? {
+            guard let r = readers[v], r.count == 1, !g.outputNames.contains(v), !removed.contains(r[0]) else { return nil }
+            let n = g.nodes[r[0]]
+            guard n.opType == "QuantizeLinear", n.domain.isEmpty, let p = Affine(n, g), p.scales.count == 1 else { return nil }
+            return (r[0], n, p)
+        }
+
+        for (i, node) in g.nodes.enumerated() where node.domain.isEmpty && !removed.contains(i) {
+            if ["Conv", "Gemm", "MatMul"].contains(node.opType) {
+                guard let fused = fuseMatrix(node, g, dequantizer: dequantizer, quantizer: quantizer) else { continue }
+                g.nodes[i] = fused.node
+                for (name, t) in fused.initializers { g.initializers[name] = t }
+                if let q = fused.consumedQuantizer { removed.insert(q) }
+            } else if Self.passThrough.contains(node.opType) {
+                // DQ(a) → op → Q with the same parameters: the op on `a` itself.
+                guard let x = node.input(0), let d = dequantizer(x), d.params.scales.count == 1, let q = quantizer(node.outputs[0]),
+                      q.params.sameQuantization(as: d.params), d.node.input(0).map({ g.initializers[$0] == nil }) ?? false else { continue }
+                g.nodes[i].inputs[0] = d.node.inputs[0]
+                g.nodes[i].outputs = [q.node.outputs[0]]
+                removed.insert(q.index)
+            }
+        }
+        g.nodes = g.nodes.enumerated().filter { !removed.contains($0.offset) }.map(\.element)
+        return try DeadNodeElimination().run(g)
+    }
+
+    struct Fused {
+        var node: Node
+        var initializers: [String: Tensor]
+        var consumedQuantizer: Int?
+    }
+
+    private func fuseMatrix(_ node: Node, _ g: Graph, dequantizer: (String) -> (index: Int, node: Node, params: Affine)?,
+                            quantizer: (String) -> (index: Int, node: Node, params: Affine)?) -> Fused? {
+        guard let x = node.input(0), let w = node.input(1), let xd = dequantizer(x), xd.params.scales.count == 1,
+              let xq = xd.node.input(0), g.initializers[xq] == nil,
+              let wd = dequantizer(w), let wq = wd.node.input(0), let weight = g.initializers[wq], weight.dtype == .s8 || weight.dtype == .u8
+        else { return nil }
+        // The axis of the weight's output channels, and how many there are.
+        let channelAxis: Int
+        switch node.opType {
+        case "Conv":
+            guard weight.shape.rank == 4 else { return nil }
+            channelAxis = 0
+        case "Gemm":
+            guard weight.shape.rank == 2, (try? node.int("transA", default: 0)) == 0,
+                  (try? node.float("alpha", default: 1)) == 1, (try? node.float("beta", default: 1)) == 1 else { return nil }
+            channelAxis = (try? node.int("transB", default: 0)) == 1 ? 0 : 1
+        default:
+            guard weight.shape.rank == 2, node.inputs.count == 2 else { return nil }
+            channelAxis = 1
+        }
+        let channels = weight.shape.dims[channelAxis]
+        if wd.params.scales.count > 1 {
+            guard wd.params.scales.count == channels, wd.params.axis == channelAxis || wd.params.axis - weight.shape.rank == channelAxis else { return nil }
+        }
+        var initializers: [String: Tensor] = [:]
+        // The bias, requantized to s32 with scale x_scale · w_scale[c] (exact when it was written that way).
+        var biasName = ""
+        if let b = node.input(2) {
+            let real: [Float]
+            if let t = g.initializers[b], t.dtype == .f32, let v = try? t.scalars(as: Float.self) {
+                real = v
+            } else if let bd = dequantizer(b), let bq = bd.node.input(0), let t = g.initializers[bq], let v = try? integerValues(t, OperatorSite(bd.node)) {
+                real = v.enumerated().map { i, q in Float(q - bd.params.zeroPoint(i, v.count)) * bd.params.scale(i, v.count) }
+            } else {
+                return nil
+            }
+            guard real.count == channels else { return nil }
+            let xs = xd.params.scales[0]
+            let q = real.enumerated().map { c, v -> Int32 in
+                let s = xs * wd.params.scale(c, channels)
+                return saturate(v / s, Int32.min...Int32.max)
+            }
+            biasName = g.freshName(node.name + "_bias_s32")
+            initializers[biasName] = try? Tensor(q, shape: TensorShape([channels]))
+        }
+        var fused = node
+        fused.domain = QuantizedMatrixNode.domain
+        fused.opType = QuantizedMatrixNode.opType
+        fused.attributes[QuantizedMatrixNode.sourceAttribute] = .string(node.opType)
+        if wd.params.scales.count > 1 { fused.attributes["octet.weight_axis"] = .int(channelAxis) }
+        let sevenBit = g.metadata[QuantizedMatrixNode.reduceRangeMetadata]?.split(separator: "\n").contains { $0 == node.name } ?? false
+        if sevenBit { fused.attributes[QuantizedMatrixNode.reduceRangeAttribute] = .int(1) }
+        fused.inputs = [xq, xd.node.inputs[1], xd.node.input(2) ?? "", wq, wd.node.inputs[1], wd.node.input(2) ?? "", biasName]
+        var consumed: Int?
+        if let q = quantizer(node.outputs[0]), let zp = q.node.input(2) {
+            fused.inputs += [q.node.inputs[1], zp]
+            fused.outputs = [q.node.outputs[0]]
+            consumed = q.index
+        }
+        return Fused(node: fused, initializers: initializers, consumedQuantizer: consumed)
+    }
+}
+
+/// Constant scales and zero points of a QuantizeLinear / DequantizeLinear node.
+struct Affine {
+    var scales: [Float]
+    var zeroPoints: [Int32]
+    var zeroPointType: DType?
+    var axis: Int
+
+    init?(_ n: Node, _ g: Graph) {
+        guard let s = n.input(1), let st = g.initializers[s], st.dtype == .f32, let scales = try? st.scalars(as: Float.self), !scales.isEmpty,
+              (try? n.int("block_size", default: 0)) == 0 else { return nil }
+        self.scales = scales
+        if let z = n.input(2) {
+            guard let zt = g.initializers[z], let zs = try? integerValues(zt, OperatorSite(n)), zs.count == scales.count else { return nil }
+            zeroPoints = zs
+            zeroPointType = zt.dtype
+        } else {
+            zeroPoints = Array(repeating: 0, count: scales.count)
+            zeroPointType = nil
+        }
+        axis = (try? n.int("axis", default: 1)) ?? 1
+    }
+
+    func scale(_ c: Int, _ count: Int) -> Float { scales.count == 1 ? scales[0] : scales[c] }
+    func zeroPoint(_ c: Int, _ count: Int) -> Int32 { zeroPoints.count == 1 ? zeroPoints[0] : zeroPoints[c] }
+
+    func sameQuantization(as other: Affine) -> Bool {
+        scales == other.scales && zeroPoints == other.zeroPoints && (zeroPointType ?? .u8) == (other.zeroPointType ?? .u8)
+    }
+}
+
+/// Lowers the dynamic-quantization form ONNX Runtime's `quantize_dynamic` writes —
+/// `DynamicQuantizeLinear(x)` → `MatMulInteger(x_q, W_q, x_zp, w_zp)` → `Cast(float)` →
+/// `Mul(·, Mul(x_scale, w_scale))` — to one dynamic INT8 linear node (activations
+/// quantized per call from their own range, s8 weights packed once).
+public struct DynamicQuantizationFusion: GraphPass {
+    public var name: String { "dynamic-quantization-fusion" }
+    public init() {}
+
+    public func run(_ graph: Graph) throws -> Graph {
+        var g = graph
+        var removed: Set<Int> = []
+        let producers = g.producers(), readers = g.readers()
+        func only(_ v: String, _ op: String) -> (Int, Node)? {
+            guard let r = readers[v], r.count == 1, !g.outputNames.contains(v), g.nodes[r[0]].opType == op, g.nodes[r[0]].domain.isEmpty else { return nil }
+            return (r[0], g.nodes[r[0]])
+        }
+        for (i, mm) in g.nodes.enumerated() where mm.opType == "MatMulInteger" && mm.domain.isEmpty {
+            guard let a = mm.input(0), let pi = producers[a], g.nodes[pi].opType == "DynamicQuantizeLinear", g.nodes[pi].outputs.count == 3,
+                  mm.input(2) == g.nodes[pi].outputs[2], let w = mm.input(1), let weight = g.initializers[w], weight.dtype == .s8, weight.shape.rank == 2,
+                  let (ci, cast) = only(mm.outputs[0], "Cast"), (try? cast.int("to", default: 0)) == 1,
+                  let (mi, mul) = only(cast.outputs[0], "Mul"), let scale = mul.inputs.first(where: { $0 != cast.outputs[0] }),
+                  let si = producers[scale], g.nodes[si].opType == "Mul", g.nodes[si].inputs.contains(g.nodes[pi].outputs[1]),
+                  let wScale = g.nodes[si].inputs.first(where: { $0 != g.nodes[pi].outputs[1] }), let ws = g.initializers[wScale], ws.dtype == .f32,
+                  ws.shape.elementCount == 1 || ws.shape.elementCount == weight.shape.dims[1] else { continue }
+            if let z = mm.input(3) {
+                guard let zt = g.initializers[z], let zs = try? integerValues(zt, OperatorSite(mm)), zs.allSatisfy({ $0 == 0 }) else { continue }
+            }
+            var fused = Node(name: mm.name, opType: QuantizedMatrixNode.opType, domain: QuantizedMatrixNode.domain,
+                             inputs: [g.nodes[pi].inputs[0], "", "", w, wScale, mm.input(3) ?? "", ""], outputs: mul.outputs)
+            fused.attributes[QuantizedMatrixNode.sourceAttribute] = .string("MatMul")
+            fused.attributes[QuantizedMatrixNode.dynamicAttribute] = .int(1)
+            g.nodes[i] = fused
+            removed.formUnion([ci, mi])
+        }
+        g.nodes = g.nodes.enumerated().filter { !removed.contains($0.offset) }.map(\.element)
+        return try DeadNodeElimination().run(g)
+    }
+}
+
+/// Lowers FP16-weight matrix products (the form `octet quantize --mode fp16` writes: a
+/// binary16 initializer cast to float) to the fp16 backend: the node reads the binary16
+/// weight directly, and plans as an `fp16` signature.
+public struct FP16WeightFusion: GraphPass {
+    public var name: String { "fp16-weight-fusion" }
+    public init() {}
+
+    public func run(_ graph: Graph) throws -> Graph {
+        var g = graph
+        let producers = g.producers()
+        for (i, n) in g.nodes.enumerated() where ["Conv", "Gemm", "MatMul"].contains(n.opType) && n.domain.isEmpty {
+            guard let w = n.input(1), let pi = producers[w], g.nodes[pi].opType == "Cast", (try? g.nodes[pi].int("to", default: 0)) == 1,
+                  let source = g.nodes[pi].input(0), let t = g.initializers[source], t.dtype == .f16 else { continue }
+            g.nodes[i].inputs[1] = source
+        }
+        return try DeadNodeElimination().run(g)
+    }
+}
