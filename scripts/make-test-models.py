@@ -5,7 +5,7 @@ For every case it writes CASE.onnx, CASE.inputs.npz (the inputs, by graph input 
 and CASE.outputs.npz (ONNX Runtime's outputs, by graph output name).
 
   scripts/make-test-models.py            # small cases, committed under Tests/Models
-  scripts/make-test-models.py --large    # ResNet-50 and BERT-base into Models/large
+  scripts/make-test-models.py --large    # ResNet-18, ResNet-50 and BERT-base into Models/large
                                          # (not committed; the tests that need them say so)
 
 Needs numpy, onnx, onnxruntime; torch for the exported models.
@@ -282,7 +282,7 @@ def export(torch, model, args, names, outputs, path, dynamic_axes=None, dynamo=F
     torch.onnx.export(model, args, path, **kw)
 
 
-def model_cases(folder, large):
+def model_cases(folder, large, only=None):
     try:
         import torch
     except ImportError:
@@ -292,6 +292,8 @@ def model_cases(folder, large):
     os.makedirs(folder, exist_ok=True)
 
     def build(name, model, inputs, names, outputs, dynamic_axes=None, dynamo=False):
+        if only and name not in only:
+            return
         path = os.path.join(folder, name + ".onnx")
         args = tuple(torch.from_numpy(inputs[n]) for n in names)
         export(torch, model, args, names, outputs, path, dynamic_axes, dynamo)
@@ -309,6 +311,11 @@ def model_cases(folder, large):
         build("bert_tiny_dynamo", bert(torch, 1, 32, 2, 64, vocab=50, max_len=16),
               {"input_ids": ids(1, 8, 50), "attention_mask": mask(1, 8)}, ["input_ids", "attention_mask"], ["hidden", "pooled"], dynamo=True)
     else:
+        build("resnet18", resnet(torch, [2, 2, 2, 2], [64, 128, 256, 512], num_classes=1000),
+              {"input": f32(1, 3, 224, 224)}, ["input"], ["logits"], {"input": {0: "batch"}, "logits": {0: "batch"}})
+        if not only or "resnet18" in only:
+            # Calibration data for `octet quantize` (random weights: for speed and the report, not accuracy).
+            np.savez(os.path.join(folder, "resnet18.calibration.npz"), input=rng.standard_normal((16, 1, 3, 224, 224)).astype(np.float32))
         build("resnet50", resnet(torch, [3, 4, 6, 3], [64, 128, 256, 512], num_classes=1000, bottleneck=True),
               {"input": f32(1, 3, 224, 224)}, ["input"], ["logits"], {"input": {0: "batch"}, "logits": {0: "batch"}})
         build("bert_base", bert(torch, 12, 768, 12, 3072, vocab=30522, max_len=512),
@@ -339,10 +346,11 @@ def numpy_cases(folder):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--large", action="store_true", help="build ResNet-50 and BERT-base into Models/large")
+    ap.add_argument("--large", action="store_true", help="build ResNet-18, ResNet-50 and BERT-base into Models/large")
+    ap.add_argument("--only", nargs="*", help="with --large: only these models (resnet18, resnet50, bert_base)")
     a = ap.parse_args()
     if a.large:
-        model_cases(os.path.join(ROOT, "Models", "large"), True)
+        model_cases(os.path.join(ROOT, "Models", "large"), True, a.only)
     else:
         numpy_cases(os.path.join(ROOT, "Tests", "Models", "numpy"))
         print("single-op cases:")

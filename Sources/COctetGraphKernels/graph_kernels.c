@@ -1,4 +1,5 @@
 #include "octet_graph_kernels.h"
+#include <math.h>
 
 #if defined(__x86_64__) && defined(__clang__)
 #define OCTET_CLONES __attribute__((target_clones("avx2", "default")))
@@ -172,5 +173,36 @@ void octet_i8_max_pool2d(int is_signed, int channels_last, const uint8_t *src, u
         I8_MAX_POOL(int8_t, -128)
     } else {
         I8_MAX_POOL(uint8_t, 0)
+    }
+}
+
+OCTET_CLONES
+void octet_quantize_i8(int is_signed, const float *x, uint8_t *q, size_t n, float scale, int zero_point) {
+    const float lo = is_signed ? -128.0f : 0.0f, hi = is_signed ? 127.0f : 255.0f, zp = (float)zero_point;
+    if (is_signed) {
+        int8_t *o = (int8_t *)q;
+        for (size_t i = 0; i < n; i++) {
+            float v = nearbyintf(x[i] / scale) + zp;
+            v = v != v ? lo : v;
+            v = v < lo ? lo : (v > hi ? hi : v);
+            o[i] = (int8_t)(int)v;
+        }
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            float v = nearbyintf(x[i] / scale) + zp;
+            v = v != v ? lo : v;
+            v = v < lo ? lo : (v > hi ? hi : v);
+            q[i] = (uint8_t)(int)v;
+        }
+    }
+}
+
+OCTET_CLONES
+void octet_dequantize_i8(int is_signed, const uint8_t *q, float *x, size_t n, float scale, int zero_point) {
+    if (is_signed) {
+        const int8_t *s = (const int8_t *)q;
+        for (size_t i = 0; i < n; i++) x[i] = (float)((int)s[i] - zero_point) * scale;
+    } else {
+        for (size_t i = 0; i < n; i++) x[i] = (float)((int)q[i] - zero_point) * scale;
     }
 }

@@ -31,6 +31,11 @@ void octet_f32_pool2d_nhwc(int is_max, const float *src, float *dst, size_t batc
 /// (`channels_last`, with `c` channels); a window that holds no input gives the type's minimum.
 void octet_i8_max_pool2d(int is_signed, int channels_last, const uint8_t *src, uint8_t *dst, size_t batch, size_t c, int h, int w,
                          int oh, int ow, int kh, int kw, int sh, int sw, int pad_top, int pad_left, int dh, int dw);
+/// ONNX QuantizeLinear, per tensor: q = saturate(round_half_even(x / scale) + zero_point)
+/// into u8 (0...255) or, when `is_signed`, s8 (-128...127). NaN becomes the zero point's rounding of 0.
+void octet_quantize_i8(int is_signed, const float *x, uint8_t *q, size_t n, float scale, int zero_point);
+/// ONNX DequantizeLinear, per tensor: x = (q - zero_point) * scale from u8 or s8.
+void octet_dequantize_i8(int is_signed, const uint8_t *q, float *x, size_t n, float scale, int zero_point);
 /// Mean over the `pixels` positions of each image of an NHWC tensor: `dst` is N x C.
 void octet_f32_global_avg_pool_nhwc(const float *src, float *dst, size_t batch, size_t pixels, size_t c);
 

@@ -1,3 +1,4 @@
+import COctetGraphKernels
 import OctetCore
 
 /// The quantized ops other tools write (ONNX Runtime's quantizer, PyTorch's exporter):
@@ -99,6 +100,17 @@ struct QuantizeLinearOperator: GraphOperator {
     func run(_ inputs: [Tensor?], outputs: inout [Tensor]) throws {
         let x = try site.tensor(inputs, 0)
         let p = try AffineParameters(scale: try site.tensor(inputs, 1), zeroPoint: inputs.count > 2 ? inputs[2] : nil, defaultType: outputs[0].dtype, site: site)
+        if p.scales.count == 1, x.layout == outputs[0].layout {
+            // Per tensor: the vectorized kernel (same arithmetic).
+            let signed: Int32 = outputs[0].dtype == .s8 ? 1 : 0, scale = p.scales[0], zp = Int32(p.zeroPoints[0])
+            try x.withUnsafeBufferPointer(as: Float.self) { src in
+                outputs[0].withUnsafeMutableBytes { dst in
+                    guard let s = src.baseAddress, let d = dst.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return }
+                    octet_quantize_i8(signed, s, d, src.count, scale, zp)
+                }
+            }
+            return
+        }
         let channel = try p.channelIndexer(x.shape, axis: axis, site: site)
         let range: ClosedRange<Int32> = outputs[0].dtype == .u8 ? 0...255 : -128...127
         let values = try x.scalars(as: Float.self)
@@ -130,6 +142,16 @@ struct DequantizeLinearOperator: GraphOperator {
     func run(_ inputs: [Tensor?], outputs: inout [Tensor]) throws {
         let x = try site.tensor(inputs, 0)
         let p = try AffineParameters(scale: try site.tensor(inputs, 1), zeroPoint: inputs.count > 2 ? inputs[2] : nil, defaultType: x.dtype, site: site)
+        if p.scales.count == 1, x.dtype != .s32, x.layout == outputs[0].layout {
+            let signed: Int32 = x.dtype == .s8 ? 1 : 0, scale = p.scales[0], zp = Int32(p.zeroPoints[0])
+            try outputs[0].withUnsafeMutableBufferPointer(as: Float.self) { dst in
+                x.withUnsafeBytes { src in
+                    guard let s = src.baseAddress?.assumingMemoryBound(to: UInt8.self), let d = dst.baseAddress else { return }
+                    octet_dequantize_i8(signed, s, d, dst.count, scale, zp)
+                }
+            }
+            return
+        }
         let channel = try p.channelIndexer(x.shape, axis: axis, site: site)
         let q = try integerValues(x, site)
         try outputs[0].withUnsafeMutableBufferPointer(as: Float.self) { d in

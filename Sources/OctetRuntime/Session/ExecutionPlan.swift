@@ -174,9 +174,10 @@ final class ExecutionPlan: Sendable {
                 action = .swift(op)
                 assignment = NodeAssignment(node: node.name, opType: node.opType, runsOn: "octet", kernel: nil)
                 // Every tensor operand (Clip's bounds aside) must have one 4-D shape.
-                let operands = node.opType == "Clip" ? Array(node.inputs.prefix(1)) : node.inputs.filter { !$0.isEmpty }
+                let operands = Self.tensorOperandsOnly(node) ? Array(node.inputs.prefix(1)) : node.inputs.filter { !$0.isEmpty }
                 if operands.contains(where: { layoutOf[$0] == .nhwc }),
-                   Self.takesChannelsLast(node, operands.map { known[$0]?.shape ?? types[$0]?.1 }) {
+                   Self.takesChannelsLast(node, operands.map { known[$0]?.shape ?? types[$0]?.1 }),
+                   !Self.tensorOperandsOnly(node) || node.opType == "Clip" || node.input(1).flatMap({ known[$0] })?.shape.elementCount == 1 {
                     layout = .nhwc
                 }
             }
@@ -185,7 +186,7 @@ final class ExecutionPlan: Sendable {
                 guard !v.isEmpty else { return nil }
                 // Matrix ops: only the activation; other ops: every operand but Clip's bounds.
                 let rank = known[v]?.shape.rank ?? types[v]?.1.rank ?? 0
-                let operand = isMatrix ? i == 0 : !(node.opType == "Clip" && i > 0) && rank == 4
+                let operand = isMatrix ? i == 0 : !(Self.tensorOperandsOnly(node) && i > 0) && rank == 4
                 let wants: TensorLayout = layout == .nhwc && operand ? .nhwc : .rowMajor
                 return slot(for: value(v, in: wants))
             }
@@ -259,6 +260,9 @@ final class ExecutionPlan: Sendable {
         case "Relu", "Clip", "Sigmoid", "Tanh", "HardSwish", "HardSigmoid", "Erf", "Sqrt", "Gelu", "Identity",
              "MaxPool", "AveragePool", "GlobalAveragePool":
             return first.rank == 4 && shapes.allSatisfy { $0 == first }
+        case "QuantizeLinear", "DequantizeLinear":
+            // Per tensor only (a per-axis scale follows the logical axis, not memory order).
+            return first.rank == 4 && shapes.count == 1
         case "Add", "Sub", "Mul", "Div":
             let operands = shapes.compactMap { $0 }
             guard let out = Broadcasting.shape(operands.map { SymbolicShape($0) }), out.rank == 4 else { return false }
@@ -268,6 +272,11 @@ final class ExecutionPlan: Sendable {
         default:
             return false
         }
+    }
+
+    /// Ops whose inputs after the first are parameters (bounds, scales), not tensors to lay out.
+    static func tensorOperandsOnly(_ node: Node) -> Bool {
+        ["Clip", "QuantizeLinear", "DequantizeLinear"].contains(node.opType)
     }
 
     static func wrap(_ error: any Error, _ node: Node) -> SessionError {
