@@ -103,7 +103,7 @@ let package = Package(
         .testTarget(name: "OctetQNNPackTests", dependencies: ["OctetQNNPack", "OctetConformance", "Octet"]),
         .testTarget(name: "OctetPackedTests", dependencies: ["OctetPacked", "COctetPackedKernels", "OctetConformance", "Octet"]),
         .testTarget(name: "OctetNumPyTests", dependencies: ["OctetNumPy"]),
-        .testTarget(name: "OctetQuantTests", dependencies: ["OctetQuant"]),
+        .testTarget(name: "OctetQuantTests", dependencies: ["OctetQuant", "Octet"]),
         .testTarget(name: "OctetModelTests", dependencies: ["Octet", "OctetONNX", "OctetRuntime", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         .testTarget(name: "OctetOneDNNTests", dependencies: ["OctetOneDNN", "OctetConformance", "Octet"]),
     ],
