@@ -61,6 +61,19 @@ fails_with "run: missing model names the file" "$tmp/none.onnx: cannot read" "$o
 fails_with "run: wrong input shape names the input" "input 'input': expected f32[batchx3x32x32], got f32[1x3x8x8]" sh -c "python3 -c \"import numpy as np; np.save('$tmp/small.npy', np.zeros((1,3,8,8), np.float32))\" && '$octet' run $nets/resnet_tiny.onnx --input input='$tmp/small.npy'"
 fails_with "run: no inputs given says how" "--random-inputs" "$octet" run $nets/resnet_tiny.onnx
 
+# Quantization (the main job): the bundled model, the flags scripts rely on, errors that name the field.
+digits=Models/digits
+check "quantize: bundled model, static, report, eval" sh -c "'$octet' quantize $digits/digits_cnn.onnx -o '$tmp/d8.onnx' --calibration $digits/calibration.npz --method entropy --report --eval $digits/test.npz > '$tmp/q.txt' 2>&1 && grep -q 'SQNR' '$tmp/q.txt' && grep -q 'top-1 on 540 held-out samples' '$tmp/q.txt' && grep -q '8-bit activations' '$tmp/q.txt'"
+check "quantize: the output runs on INT8 kernels" sh -c "'$octet' run '$tmp/d8.onnx' --random-inputs --shape input=1x1x8x8 --trace | grep -q 'signature conv2d int8 u8'"
+check "quantize: --keep-fp32 1 reports the gain" sh -c "'$octet' quantize $digits/digits_cnn.onnx -o '$tmp/d8k.onnx' --calibration $digits/calibration.npz --keep-fp32 1 2>&1 | grep -q 'kept in FP32'"
+check "quantize: --config per node and skip" sh -c "printf '%s' '{\"global\": {\"method\": \"percentile\", \"percentile\": 99.9}, \"skip\": [\"/features/features.0/Conv\"]}' > '$tmp/q.json' && '$octet' quantize $digits/digits_cnn.onnx -o '$tmp/d8c.onnx' --calibration $digits/calibration.npz --config '$tmp/q.json' | grep -q 'quantized 4 nodes'"
+check "quantize: --mode dynamic and fp16 need no calibration" sh -c "'$octet' quantize $nets/bert_tiny.onnx -o '$tmp/bd.onnx' --mode dynamic >/dev/null && '$octet' quantize $nets/bert_tiny.onnx -o '$tmp/bf.onnx' --mode fp16 >/dev/null && '$octet' run '$tmp/bd.onnx' --random-inputs --shape input_ids=1x8 --shape attention_mask=1x8 --trace | grep -q 'dynamic' && '$octet' run '$tmp/bf.onnx' --random-inputs --shape input_ids=1x8 --shape attention_mask=1x8 --trace | grep -q 'linear fp16'"
+printf '%s' '{"global": {"methd": "minmax"}}' > "$tmp/badq.json"
+fails_with "quantize: bad config names file and field" "$tmp/badq.json: global.methd: unknown key" "$octet" quantize $digits/digits_cnn.onnx -o "$tmp/x.onnx" --calibration $digits/calibration.npz --config "$tmp/badq.json"
+fails_with "quantize: static without calibration says how" "--mode static needs --calibration" "$octet" quantize $digits/digits_cnn.onnx -o "$tmp/x.onnx"
+fails_with "quantize: calibration for another model names the input" "input_ids" "$octet" quantize $nets/bert_tiny.onnx -o "$tmp/x.onnx" --calibration $digits/calibration.npz
+fails_with "quantize: unknown method" "--method: unknown 'kl'" "$octet" quantize $digits/digits_cnn.onnx -o "$tmp/x.onnx" --calibration $digits/calibration.npz --method kl
+
 echo
 echo "cli: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

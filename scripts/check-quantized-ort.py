@@ -1,0 +1,101 @@
+#!/usr/bin/env python3
+"""Round trip of `octet quantize` through ONNX Runtime: the files Octet writes (static QDQ,
+dynamic MatMulInteger, fp16 weights) load in ORT, and ORT's outputs agree with Octet's.
+
+Static: Octet's INT8 output vs the same QDQ file evaluated by ORT in floating point
+(graph optimizations off: QuantizeLinear/DequantizeLinear as written) must agree within
+one quantization step of the output's range; ORT's own INT8 kernels are compared too.
+
+Usage: scripts/check-quantized-ort.py [BIN_DIR]   (needs numpy and onnxruntime)
+"""
+import os, subprocess, sys, tempfile
+import numpy as np
+import onnxruntime as ort
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+octet = os.path.join(ROOT, sys.argv[1] if len(sys.argv) > 1 else ".build/debug", "octet")
+failures = 0
+
+
+def run(*args):
+    r = subprocess.run([octet, *args], capture_output=True, text=True)
+    if r.returncode != 0:
+        sys.exit(f"octet {' '.join(args)} failed:\n{r.stderr}")
+    return r.stdout
+
+
+def octet_outputs(model, feeds, tmp, tag):
+    path = os.path.join(tmp, tag + ".inputs.npz")
+    np.savez(path, **feeds)
+    out = os.path.join(tmp, tag + ".out")
+    run("run", model, "--input", path, "--output", out)
+    return {f[:-4]: np.load(os.path.join(out, f)) for f in os.listdir(out)}
+
+
+def ort_outputs(model, feeds, optimize):
+    so = ort.SessionOptions()
+    if not optimize:
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    s = ort.InferenceSession(model, so, providers=["CPUExecutionProvider"])
+    return dict(zip([o.name for o in s.get_outputs()], s.run(None, feeds)))
+
+
+def check(name, ok, detail):
+    global failures
+    print(("ok    " if ok else "FAIL  ") + name + ": " + detail)
+    failures += 0 if ok else 1
+
+
+with tempfile.TemporaryDirectory() as tmp:
+    digits = os.path.join(ROOT, "Models", "digits")
+    x = np.load(os.path.join(digits, "test.npz"))["input"][:128, 0]  # 128 samples as one batch
+    for method in ["minmax", "entropy"]:
+        q = os.path.join(tmp, f"digits_{method}.onnx")
+        run("quantize", os.path.join(digits, "digits_cnn.onnx"), "-o", q, "--calibration", os.path.join(digits, "calibration.npz"), "--method", method)
+        mine = octet_outputs(q, {"input": x}, tmp, method)["logits"]
+        qdq = ort_outputs(q, {"input": x}, optimize=False)["logits"]
+        kernels = ort_outputs(q, {"input": x}, optimize=True)["logits"]
+        step = (qdq.max() - qdq.min()) / 255
+        d = np.abs(mine - qdq).max() / step
+        check(f"static {method}: Octet INT8 vs ORT float QDQ", d <= 1.0, f"max |diff| = {d:.3f} output steps (step {step:.4g})")
+        d2 = np.abs(mine - kernels).max() / step
+        check(f"static {method}: Octet INT8 vs ORT INT8 kernels", d2 <= 1.0, f"max |diff| = {d2:.3f} output steps")
+
+    # A QDQ model written by another tool (ORT's quantize_static) plans onto Octet's INT8 kernels.
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    calib = np.load(os.path.join(digits, "calibration.npz"))["input"]
+
+    class Reader(CalibrationDataReader):
+        def __init__(self):
+            self.it = iter([{"input": calib[i]} for i in range(len(calib))])
+
+        def get_next(self):
+            return next(self.it, None)
+
+    for per_channel in [False, True]:
+        q = os.path.join(tmp, f"digits_ort_{per_channel}.onnx")
+        quantize_static(os.path.join(digits, "digits_cnn.onnx"), q, Reader(), quant_format=QuantFormat.QDQ,
+                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, per_channel=per_channel)
+        trace = run("run", q, "--random-inputs", "--shape", "input=1x1x8x8", "--trace")
+        int8 = sum(1 for line in trace.splitlines() if line.strip().startswith("signature") and " int8 " in line)
+        check(f"ORT-quantized QDQ (per_channel={per_channel}) plans INT8 kernels", int8 >= 5, f"{int8} INT8 matrix ops in the trace")
+        mine = octet_outputs(q, {"input": x}, tmp, f"ort{per_channel}")["logits"]
+        qdq = ort_outputs(q, {"input": x}, optimize=False)["logits"]
+        step = (qdq.max() - qdq.min()) / 255
+        d = np.abs(mine - qdq).max() / step
+        check(f"ORT-quantized QDQ (per_channel={per_channel}): Octet INT8 vs ORT float QDQ", d <= 1.0 + 1e-3, f"max |diff| = {d:.3f} output steps")
+
+    nets = os.path.join(ROOT, "Tests", "Models", "nets")
+    feeds = dict(np.load(os.path.join(nets, "bert_tiny.inputs.npz")))
+    for mode, tol in [("dynamic", 0.999), ("fp16", 0.99999)]:
+        q = os.path.join(tmp, f"bert_{mode}.onnx")
+        run("quantize", os.path.join(nets, "bert_tiny.onnx"), "-o", q, "--mode", mode)
+        mine = octet_outputs(q, feeds, tmp, mode)
+        theirs = ort_outputs(q, feeds, optimize=True)
+        for name, a in mine.items():
+            b = theirs[name].ravel(); a = a.ravel()
+            cos = float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
+            check(f"{mode} BERT: Octet vs ORT on '{name}'", cos >= tol, f"cosine {cos:.6f} (≥ {tol})")
+
+print(f"{'FAILED' if failures else 'passed'}: {failures} failure(s)")
+sys.exit(1 if failures else 0)
