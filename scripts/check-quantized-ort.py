@@ -49,9 +49,11 @@ def check(name, ok, detail):
 with tempfile.TemporaryDirectory() as tmp:
     digits = os.path.join(ROOT, "Models", "digits")
     x = np.load(os.path.join(digits, "test.npz"))["input"][:128, 0]  # 128 samples as one batch
-    for method in ["minmax", "entropy"]:
-        q = os.path.join(tmp, f"digits_{method}.onnx")
-        run("quantize", os.path.join(digits, "digits_cnn.onnx"), "-o", q, "--calibration", os.path.join(digits, "calibration.npz"), "--method", method)
+    for method, extra in [("minmax", []), ("entropy", []), ("minmax", ["--reduce-range", "on"])]:
+        tag = method + ("-7bit" if extra else "")
+        q = os.path.join(tmp, f"digits_{tag}.onnx")
+        run("quantize", os.path.join(digits, "digits_cnn.onnx"), "-o", q, "--calibration", os.path.join(digits, "calibration.npz"), "--method", method, *extra)
+        method = tag
         mine = octet_outputs(q, {"input": x}, tmp, method)["logits"]
         qdq = ort_outputs(q, {"input": x}, optimize=False)["logits"]
         kernels = ort_outputs(q, {"input": x}, optimize=True)["logits"]

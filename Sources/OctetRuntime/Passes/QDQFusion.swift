@@ -52,12 +52,26 @@ public struct QDQFusion: GraphPass {
             guard n.opType == "DequantizeLinear", n.domain.isEmpty, let p = Affine(n, g) else { return nil }
             return (pi, n, p)
         }
-        /// The only reader of `v` when it is a QuantizeLinear with constant per-tensor parameters.
-        func quantizer(_ v: String) -> (index: Int, node: Node, params: Affine)? {
+        /// The only reader of `v` when it is a QuantizeLinear with constant per-tensor parameters,
+        /// possibly after a Clip to its 7-bit range (what a `reduce_range` edge is written as);
+        /// `removable` holds the nodes the fused op absorbs.
+        func quantizer(_ v: String) -> Quantizer? {
             guard let r = readers[v], r.count == 1, !g.outputNames.contains(v), !removed.contains(r[0]) else { return nil }
-            let n = g.nodes[r[0]]
-            guard n.opType == "QuantizeLinear", n.domain.isEmpty, let p = Affine(n, g), p.scales.count == 1 else { return nil }
-            return (r[0], n, p)
+            var n = g.nodes[r[0]]
+            var clip: Int?
+            if n.opType == "Clip", n.domain.isEmpty, let y = n.outputs.first, let r2 = readers[y], r2.count == 1, !g.outputNames.contains(y), !removed.contains(r2[0]) {
+                clip = r[0]
+                n = g.nodes[r2[0]]
+            }
+            guard n.opType == "QuantizeLinear", n.domain.isEmpty, let p = Affine(n, g), p.scales.count == 1,
+                  let qi = clip == nil ? r.first : readers[n.inputs[0]]?.first else { return nil }
+            if let clip {
+                // The Clip must be exactly the 7-bit range of these parameters: [(0 − zp)·s, (127 − zp)·s].
+                guard p.zeroPointType != .s8, let (lo, hi) = Self.bounds(g.nodes[clip], g) else { return nil }
+                let s = p.scales[0], z = Float(p.zeroPoints[0])
+                guard abs(hi - (127 - z) * s) <= 1e-5 * max(abs(hi), s), lo <= (0 - z) * s + 1e-5 * s else { return nil }
+            }
+            return Quantizer(index: qi, node: n, params: p, clip: clip)
         }
 
         for (i, node) in g.nodes.enumerated() where node.domain.isEmpty && !removed.contains(i) {
@@ -65,7 +79,7 @@ public struct QDQFusion: GraphPass {
                 guard let fused = fuseMatrix(node, g, dequantizer: dequantizer, quantizer: quantizer) else { continue }
                 g.nodes[i] = fused.node
                 for (name, t) in fused.initializers { g.initializers[name] = t }
-                if let q = fused.consumedQuantizer { removed.insert(q) }
+                removed.formUnion(fused.consumed)
             } else if Self.passThrough.contains(node.opType) {
                 // DQ(a) → op → Q with the same parameters: the op on `a` itself.
                 guard let x = node.input(0), let d = dequantizer(x), d.params.scales.count == 1, let q = quantizer(node.outputs[0]),
@@ -73,20 +87,37 @@ public struct QDQFusion: GraphPass {
                 g.nodes[i].inputs[0] = d.node.inputs[0]
                 g.nodes[i].outputs = [q.node.outputs[0]]
                 removed.insert(q.index)
+                if let c = q.clip { removed.insert(c) }
             }
         }
         g.nodes = g.nodes.enumerated().filter { !removed.contains($0.offset) }.map(\.element)
         return try DeadNodeElimination().run(g)
     }
 
+    /// Constant bounds of a Clip (opset 11+ inputs).
+    static func bounds(_ c: Node, _ g: Graph) -> (Float, Float)? {
+        func bound(_ i: Int) -> Float? { c.input(i).flatMap { g.initializers[$0] }.flatMap { try? $0.scalars(as: Float.self).first } }
+        guard let lo = bound(1), let hi = bound(2) else { return nil }
+        return (lo, hi)
+    }
+
     struct Fused {
         var node: Node
         var initializers: [String: Tensor]
-        var consumedQuantizer: Int?
+        /// The QuantizeLinear (and 7-bit Clip) taken into the node.
+        var consumed: [Int]
+    }
+
+    struct Quantizer {
+        var index: Int
+        var node: Node
+        var params: Affine
+        /// A Clip to the 7-bit range before the QuantizeLinear.
+        var clip: Int?
     }
 
     private func fuseMatrix(_ node: Node, _ g: Graph, dequantizer: (String) -> (index: Int, node: Node, params: Affine)?,
-                            quantizer: (String) -> (index: Int, node: Node, params: Affine)?) -> Fused? {
+                            quantizer: (String) -> Quantizer?) -> Fused? {
         guard let x = node.input(0), let w = node.input(1), let xd = dequantizer(x), xd.params.scales.count == 1,
               let xq = xd.node.input(0), g.initializers[xq] == nil,
               let wd = dequantizer(w), let wq = wd.node.input(0), let weight = g.initializers[wq], weight.dtype == .s8 || weight.dtype == .u8
@@ -138,13 +169,21 @@ public struct QDQFusion: GraphPass {
         let sevenBit = g.metadata[QuantizedMatrixNode.reduceRangeMetadata]?.split(separator: "\n").contains { $0 == node.name } ?? false
         if sevenBit { fused.attributes[QuantizedMatrixNode.reduceRangeAttribute] = .int(1) }
         fused.inputs = [xq, xd.node.inputs[1], xd.node.input(2) ?? "", wq, wd.node.inputs[1], wd.node.input(2) ?? "", biasName]
-        var consumed: Int?
+        var consumed: [Int] = []
         if let q = quantizer(node.outputs[0]), let zp = q.node.input(2) {
             fused.inputs += [q.node.inputs[1], zp]
             fused.outputs = [q.node.outputs[0]]
-            consumed = q.index
+            consumed = [q.index] + (q.clip.map { [$0] } ?? [])
+            if let c = q.clip, let (lo, hi) = Self.bounds(g.nodes[c], g) {
+                // The 7-bit Clip becomes a post-op: the full-range requantization then never passes 127.
+                var names: [String] = [], bounds: [Float] = []
+                if case let .strings(v)? = fused.attributes[FusedActivation.attribute] { names = v }
+                if case let .floats(v)? = fused.attributes[FusedActivation.boundsAttribute] { bounds = v }
+                fused.attributes[FusedActivation.attribute] = .strings(names + ["clip"])
+                fused.attributes[FusedActivation.boundsAttribute] = .floats(bounds + [lo, hi])
+            }
         }
-        return Fused(node: fused, initializers: initializers, consumedQuantizer: consumed)
+        return Fused(node: fused, initializers: initializers, consumed: consumed)
     }
 }
 
