@@ -64,6 +64,7 @@ fails_with "run: no inputs given says how" "--random-inputs" "$octet" run $nets/
 # Quantization (the main job): the bundled model, the flags scripts rely on, errors that name the field.
 digits=Models/digits
 check "quantize: bundled model, static, report, eval" sh -c "'$octet' quantize $digits/digits_cnn.onnx -o '$tmp/d8.onnx' --calibration $digits/calibration.npz --method entropy --report --eval $digits/test.npz > '$tmp/q.txt' 2>&1 && grep -q 'SQNR' '$tmp/q.txt' && grep -q 'top-1 on 540 held-out samples' '$tmp/q.txt' && grep -q '8-bit activations' '$tmp/q.txt'"
+check "quantize --trace plans the quantized model (symbolic batch from the calibration data)" sh -c "'$octet' quantize $digits/digits_cnn.onnx -o '$tmp/d8t.onnx' --calibration $digits/calibration.npz --trace 2>&1 | grep -q 'x86-linear-packed  MATCH'"
 check "quantize: the output runs on INT8 kernels" sh -c "'$octet' run '$tmp/d8.onnx' --random-inputs --shape input=1x1x8x8 --trace | grep -q 'signature conv2d int8 u8'"
 check "quantize: --keep-fp32 1 reports the gain" sh -c "'$octet' quantize $digits/digits_cnn.onnx -o '$tmp/d8k.onnx' --calibration $digits/calibration.npz --keep-fp32 1 2>&1 | grep -q 'kept in FP32'"
 check "quantize: --config per node and skip" sh -c "printf '%s' '{\"global\": {\"method\": \"percentile\", \"percentile\": 99.9}, \"skip\": [\"/features/features.0/Conv\"]}' > '$tmp/q.json' && '$octet' quantize $digits/digits_cnn.onnx -o '$tmp/d8c.onnx' --calibration $digits/calibration.npz --config '$tmp/q.json' | grep -q 'quantized 4 nodes'"

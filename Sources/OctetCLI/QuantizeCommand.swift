@@ -74,8 +74,19 @@ struct QuantizeCommand: ParsableCommand {
         try out.write(to: output)
         emit("wrote \(output)")
         if trace {
-            let session = try Session(graph: result.graph, options: options)
-            try printTrace(session, shapes: [:])
+            // Concrete shapes for the plan: the first calibration sample's, else the declared ones with
+            // symbolic dimensions at 1.
+            var shapes: [String: TensorShape] = [:]
+            if let calibration, mode == "static", let first = try CalibrationData.load(calibration, for: fp32.graph.inputs).samples.first {
+                shapes = first.mapValues(\.shape)
+            } else {
+                for p in fp32.graph.inputs {
+                    let dims = p.type?.shape?.dims.map { $0.value ?? 1 } ?? []
+                    shapes[p.name] = try TensorShape(dims)
+                }
+            }
+            emit("dispatch trace for input shapes " + shapes.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", "))
+            try printTrace(try Session(graph: result.graph, options: options), shapes: shapes)
         }
         if let eval { try evaluate(fp32: fp32.graph, quantized: result.graph, file: eval, options: options) }
     }
