@@ -41,6 +41,20 @@ void octet_f32_clamp(const float *x, float *out, size_t n, float lo, float hi) {
     }
 }
 
+/// The divisor of an average over the window at (y0, x0): the valid elements (`count`),
+/// or with `count_include_pad` the window clipped to the padded input; never below 1.
+static inline int pool_divisor(int count, int count_include_pad, int y0, int x0, int h, int w, int kh, int kw,
+                               int pad_top, int pad_left, int pad_bottom, int pad_right) {
+    int divisor = count;
+    if (count_include_pad) {
+        const int ye = y0 + kh < h + pad_bottom ? y0 + kh : h + pad_bottom;
+        const int xe = x0 + kw < w + pad_right ? x0 + kw : w + pad_right;
+        const int ys = y0 > -pad_top ? y0 : -pad_top, xs = x0 > -pad_left ? x0 : -pad_left;
+        divisor = (ye - ys) * (xe - xs);
+    }
+    return divisor > 0 ? divisor : 1;
+}
+
 OCTET_CLONES
 void octet_f32_pool2d(int is_max, const float *src, float *dst, size_t planes, int h, int w, int oh, int ow,
                       int kh, int kw, int sh, int sw, int pad_top, int pad_left, int pad_bottom, int pad_right,
@@ -66,16 +80,7 @@ void octet_f32_pool2d(int is_max, const float *src, float *dst, size_t planes, i
                         count++;
                     }
                 }
-                if (!is_max) {
-                    int divisor = count;
-                    if (count_include_pad) {
-                        const int ye = y0 + kh < h + pad_bottom ? y0 + kh : h + pad_bottom;
-                        const int xe = x0 + kw < w + pad_right ? x0 + kw : w + pad_right;
-                        const int ys = y0 > -pad_top ? y0 : -pad_top, xs = x0 > -pad_left ? x0 : -pad_left;
-                        divisor = (ye - ys) * (xe - xs);
-                    }
-                    acc /= (float)(divisor > 0 ? divisor : 1);
-                }
+                if (!is_max) acc /= (float)pool_divisor(count, count_include_pad, y0, x0, h, w, kh, kw, pad_top, pad_left, pad_bottom, pad_right);
                 o[(size_t)oy * ow + ox] = acc;
             }
         }
@@ -108,14 +113,7 @@ void octet_f32_pool2d_nhwc(int is_max, const float *src, float *dst, size_t batc
                     }
                 }
                 if (!is_max) {
-                    int divisor = count;
-                    if (count_include_pad) {
-                        const int ye = y0 + kh < h + pad_bottom ? y0 + kh : h + pad_bottom;
-                        const int xe = x0 + kw < w + pad_right ? x0 + kw : w + pad_right;
-                        const int ys = y0 > -pad_top ? y0 : -pad_top, xs = x0 > -pad_left ? x0 : -pad_left;
-                        divisor = (ye - ys) * (xe - xs);
-                    }
-                    const float inv = 1.0f / (float)(divisor > 0 ? divisor : 1);
+                    const float inv = 1.0f / (float)pool_divisor(count, count_include_pad, y0, x0, h, w, kh, kw, pad_top, pad_left, pad_bottom, pad_right);
                     for (size_t k = 0; k < c; k++) o[k] *= inv;
                 }
             }

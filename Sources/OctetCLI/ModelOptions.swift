@@ -59,7 +59,7 @@ struct ModelOptions: ParsableArguments {
                 guard let eq = spec.firstIndex(of: "=") else { throw ValidationError("--shape: expected NAME=DIMS, got '\(spec)'") }
                 sizes[String(spec[..<eq])] = try TensorShape(parsing: String(spec[spec.index(after: eq)...]))
             }
-            var generator = SplitMix(seed: 42)
+            var generator = SeededGenerator(seed: 42)
             for p in graph.inputs where feeds[p.name] == nil {
                 guard let type = p.type, let symbolic = type.shape else { throw ValidationError("input '\(p.name)' has no declared shape; give it with --input") }
                 let shape = try sizes[p.name] ?? TensorShape(symbolic.dims.map { $0.value ?? 1 })
@@ -70,20 +70,7 @@ struct ModelOptions: ParsableArguments {
     }
 }
 
-/// A small deterministic generator for random inputs.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
-func randomTensor(_ dtype: DType, _ shape: TensorShape, _ g: inout SplitMix) throws -> Tensor {
+func randomTensor(_ dtype: DType, _ shape: TensorShape, _ g: inout SeededGenerator) throws -> Tensor {
     let n = shape.elementCount
     switch dtype {
     case .f32: return try Tensor((0..<n).map { _ in Float.random(in: -1...1, using: &g) }, shape: shape)

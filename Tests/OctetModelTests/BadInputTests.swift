@@ -168,7 +168,7 @@ import Testing
     /// A few hundred mutations of valid models (flipped bytes, truncations, splices): each
     /// loads, plans and runs or fails with an error; none crashes.
     @Test func mutatedModelsNeverCrash() throws {
-        var rng = SplitMix64(seed: 2026)
+        var rng = SeededGenerator(seed: 2026)
         var loaded = 0, ran = 0
         for name in ["resnet_tiny", "bert_tiny", "qlinear_conv", "slice", "gather"] {
             let folder = name.contains("_tiny") ? ModelSuite.nets : ModelSuite.ops
@@ -196,15 +196,3 @@ import Testing
     }
 }
 
-/// A deterministic generator for mutation tests.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

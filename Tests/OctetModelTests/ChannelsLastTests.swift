@@ -6,7 +6,7 @@ import Testing
 /// need NCHW; the answers equal a plan with every value row-major (fp32-ref only).
 @Suite struct ChannelsLastTests {
     func random(_ dims: [Int], seed: UInt64) throws -> Tensor {
-        var g = SplitMix64(seed: seed)
+        var g = SeededGenerator(seed: seed)
         let shape = try TensorShape(dims)
         return try Tensor((0..<shape.elementCount).map { _ in Float.random(in: -1...1, using: &g) }, shape: shape)
     }

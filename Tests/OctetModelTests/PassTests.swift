@@ -21,13 +21,13 @@ import Testing
     }
 
     func random(_ dims: [Int], seed: UInt64) throws -> Tensor {
-        var g = SplitMix64(seed: seed)
+        var g = SeededGenerator(seed: seed)
         let shape = try TensorShape(dims)
         return try Tensor((0..<shape.elementCount).map { _ in Float.random(in: -1...1, using: &g) }, shape: shape)
     }
 
     func positive(_ n: Int, seed: UInt64) throws -> Tensor {
-        var g = SplitMix64(seed: seed)
+        var g = SeededGenerator(seed: seed)
         return try Tensor((0..<n).map { _ in Float.random(in: 0.5...1.5, using: &g) }, shape: TensorShape([n]))
     }
 

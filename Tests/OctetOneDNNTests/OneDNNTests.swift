@@ -1,3 +1,4 @@
+import OctetCore
 import Testing
 import COctetDNNLGlue
 import Octet

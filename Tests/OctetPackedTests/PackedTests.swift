@@ -1,3 +1,4 @@
+import OctetCore
 import Testing
 import COctetPackedKernels
 import Octet

@@ -5,24 +5,9 @@ import Testing
 
 /// Observers on known distributions, checked against values computed here independently.
 @Suite struct ObserverTests {
-    struct Rng: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func gaussian() -> Float {
-            let u = Double.random(in: Double.ulpOfOne..<1, using: &self), v = Double.random(in: 0..<1, using: &self)
-            return Float((-2 * log(u)).squareRoot() * cos(2 * .pi * v))
-        }
-    }
-
     /// 3 batches of N(0, 1) with a few outliers at ±40.
     static func gaussianWithOutliers() -> [[Float]] {
-        var g = Rng(state: 7)
+        var g = SeededGenerator(seed: 7)
         var batches = (0..<3).map { _ in (0..<40_000).map { _ in g.gaussian() } }
         batches[1][5] = 40
         batches[2][9] = -40
@@ -65,7 +50,7 @@ import Testing
 
     /// Laplace(0, 1) samples: a heavy tail that the L2-optimal range cuts.
     static func laplace() -> [Float] {
-        var g = Rng(state: 11)
+        var g = SeededGenerator(seed: 11)
         return (0..<120_000).map { _ in
             let u = Float.random(in: -0.5..<0.5, using: &g)
             return (u < 0 ? 1 : -1) * log(1 - 2 * abs(u))
@@ -98,7 +83,7 @@ import Testing
         #expect(r.min == -t && r.max == t)
         // Uniform data has no tail to cut: the threshold is (nearly) the maximum.
         var u = EntropyObserver()
-        var g = Rng(state: 3)
+        var g = SeededGenerator(seed: 3)
         u.observe((0..<50_000).map { _ in Float.random(in: 0...1, using: &g) })
         #expect(u.threshold() > 0.9, "uniform threshold \(u.threshold())")
         #expect(try u.range().min >= 0)
@@ -127,5 +112,13 @@ import Testing
         [Float(-5), 5].withUnsafeBufferPointer { h.add($0) }
         #expect(h.total == 12)
         #expect(h.lower == -5 && h.upper == 5)
+    }
+}
+
+extension SeededGenerator {
+    /// N(0, 1) by Box–Muller.
+    mutating func gaussian() -> Float {
+        let u = Double.random(in: Double.ulpOfOne..<1, using: &self), v = Double.random(in: 0..<1, using: &self)
+        return Float((-2 * log(u)).squareRoot() * cos(2 * .pi * v))
     }
 }

@@ -1,4 +1,5 @@
 import OctetCore
+import OctetRuntime
 
 /// A node chosen for quantization and the edges around it.
 public struct QuantizationTarget: Sendable, Hashable {
@@ -27,7 +28,8 @@ public struct ActivationGroup: Sendable, Hashable {
 }
 
 enum ActivationGrouping {
-    static let passThrough: Set<String> = ["MaxPool", "Flatten", "Reshape", "Squeeze", "Unsqueeze", "Transpose", "Identity"]
+    /// The ops the runtime runs on quantized values directly (see `QDQFusion`).
+    static let passThrough = QDQFusion.passThrough
 
     /// Groups the targets' input and output edges, extended backwards through
     /// pass-through ops so that those run on quantized values.

@@ -60,15 +60,15 @@ struct QuantizedMatrixOperator: MatrixPlanning {
         }
         let weight = try constant(3, "the weight")
         if dynamic { return try planDynamic(inputs, shapes: shapes, weight: weight, constants: constants) }
-        let x = try affine(constant(1, "the input scale"), constants[2], dtype: nil, "input")
-        let w = try affine(constant(4, "the weight scale"), constants[5], dtype: weight.dtype, "weight")
+        let x = try affine(constant(1, "the input scale"), constants[2], "input")
+        let w = try affine(constant(4, "the weight scale"), constants[5], "weight")
         let bias = node.input(6) == nil ? nil : try constant(6, "the bias")
         var call = try source.plan([inputs[0], inputs[3], inputs[6]], shapes: [shapes[0], shapes[3], bias?.shape ?? .scalar],
                                    constants: [nil, weight, bias])
         guard call.signature.kind == .linear || call.signature.kind == .conv2d, call.addend == nil, call.outputScale == 1 else {
             throw site.error("a quantized \(source.node.opType) needs a constant weight and a bias of one value per output channel")
         }
-        let inputType = try inputDType(shapes, constants)
+        let inputType = try inputDType(constants)
         let sevenBit = try node.int(QuantizedMatrixNode.reduceRangeAttribute, default: 0) == 1
         let inputParams = try QuantParams(scale: x.scales[0], zeroPoint: x.zeroPoints[0], dtype: inputType, reduceRange: sevenBit)
         // After planning, the weight's output channels are axis 0 (N x K, or OC x IC/g x KH x KW).
@@ -80,7 +80,7 @@ struct QuantizedMatrixOperator: MatrixPlanning {
         var outputType: DType = .f32
         if quantizedOutput {
             guard let zp = constants[8] else { throw site.error("the output zero point must be a constant") }
-            let y = try affine(constant(7, "the output scale"), zp, dtype: zp.dtype, "output")
+            let y = try affine(constant(7, "the output scale"), zp, "output")
             outputType = zp.dtype
             outputParams = try QuantParams(scale: y.scales[0], zeroPoint: y.zeroPoints[0], dtype: zp.dtype)
         }
@@ -98,7 +98,7 @@ struct QuantizedMatrixOperator: MatrixPlanning {
     /// Dynamic quantization: f32 in and out, the activation's range taken per call.
     private func planDynamic(_ inputs: [Tensor?], shapes: [TensorShape], weight: Tensor, constants: [Tensor?]) throws -> MatrixCall {
         guard let scale = constants[4] else { throw site.error("the weight scale (input 4) must be a constant") }
-        let w = try affine(scale, constants[5], dtype: weight.dtype, "weight")
+        let w = try affine(scale, constants[5], "weight")
         var call = try source.plan([inputs[0], inputs[3], nil], shapes: [shapes[0], shapes[3], .scalar], constants: [nil, weight, nil])
         guard call.signature.kind == .linear, call.addend == nil, var packed = call.constants.weight else {
             throw site.error("a dynamically quantized MatMul needs a constant 2-D weight")
@@ -116,13 +116,13 @@ struct QuantizedMatrixOperator: MatrixPlanning {
     }
 
     /// The activation's element type: from its zero point, or u8.
-    private func inputDType(_ shapes: [TensorShape], _ constants: [Tensor?]) throws -> DType {
+    private func inputDType(_ constants: [Tensor?]) throws -> DType {
         guard let zp = constants[2] else { return .u8 }
         guard zp.dtype == .u8 || zp.dtype == .s8 else { throw site.error("the input zero point must be u8 or s8, got \(zp.dtype)") }
         return zp.dtype
     }
 
-    private func affine(_ scale: Tensor, _ zeroPoint: Tensor?, dtype: DType?, _ what: String) throws -> (scales: [Float], zeroPoints: [Int32]) {
+    private func affine(_ scale: Tensor, _ zeroPoint: Tensor?, _ what: String) throws -> (scales: [Float], zeroPoints: [Int32]) {
         guard scale.dtype == .f32 else { throw site.error("the \(what) scale must be f32, got \(scale.dtype)") }
         let s = try scale.scalars(as: Float.self)
         let z = try zeroPoint.map { try integerValues($0, site) } ?? Array(repeating: 0, count: s.count)

@@ -37,8 +37,10 @@ public struct QDQFusion: GraphPass {
     public var name: String { "qdq-fusion" }
     public init() {}
 
-    /// Ops that commute with a monotonic per-tensor dequantization and keep its parameters.
-    static let passThrough: Set<String> = ["MaxPool", "Flatten", "Reshape", "Squeeze", "Unsqueeze", "Transpose", "Identity"]
+    /// Ops that commute with a monotonic per-tensor dequantization and keep its parameters:
+    /// they run on quantized values as they are (the quantizer gives their input and output
+    /// one set of parameters for this).
+    public static let passThrough: Set<String> = ["MaxPool", "Flatten", "Reshape", "Squeeze", "Unsqueeze", "Transpose", "Identity"]
 
     public func run(_ graph: Graph) throws -> Graph {
         var g = graph
@@ -148,14 +150,14 @@ public struct QDQFusion: GraphPass {
             if let t = g.initializers[b], t.dtype == .f32, let v = try? t.scalars(as: Float.self) {
                 real = v
             } else if let bd = dequantizer(b), let bq = bd.node.input(0), let t = g.initializers[bq], let v = try? integerValues(t, OperatorSite(bd.node)) {
-                real = v.enumerated().map { i, q in Float(q - bd.params.zeroPoint(i, v.count)) * bd.params.scale(i, v.count) }
+                real = v.enumerated().map { i, q in Float(q - bd.params.zeroPoint(i)) * bd.params.scale(i) }
             } else {
                 return nil
             }
             guard real.count == channels else { return nil }
             let xs = xd.params.scales[0]
             let q = real.enumerated().map { c, v -> Int32 in
-                let s = xs * wd.params.scale(c, channels)
+                let s = xs * wd.params.scale(c)
                 return saturate(v / s, Int32.min...Int32.max)
             }
             biasName = g.freshName(node.name + "_bias_s32")
@@ -165,7 +167,6 @@ public struct QDQFusion: GraphPass {
         fused.domain = QuantizedMatrixNode.domain
         fused.opType = QuantizedMatrixNode.opType
         fused.attributes[QuantizedMatrixNode.sourceAttribute] = .string(node.opType)
-        if wd.params.scales.count > 1 { fused.attributes["octet.weight_axis"] = .int(channelAxis) }
         let sevenBit = g.metadata[QuantizedMatrixNode.reduceRangeMetadata]?.split(separator: "\n").contains { $0 == node.name } ?? false
         if sevenBit { fused.attributes[QuantizedMatrixNode.reduceRangeAttribute] = .int(1) }
         fused.inputs = [xq, xd.node.inputs[1], xd.node.input(2) ?? "", wq, wd.node.inputs[1], wd.node.input(2) ?? "", biasName]
@@ -209,8 +210,9 @@ struct Affine {
         axis = (try? n.int("axis", default: 1)) ?? 1
     }
 
-    func scale(_ c: Int, _ count: Int) -> Float { scales.count == 1 ? scales[0] : scales[c] }
-    func zeroPoint(_ c: Int, _ count: Int) -> Int32 { zeroPoints.count == 1 ? zeroPoints[0] : zeroPoints[c] }
+    /// Channel `c`'s scale and zero point (the only ones when per tensor).
+    func scale(_ c: Int) -> Float { scales.count == 1 ? scales[0] : scales[c] }
+    func zeroPoint(_ c: Int) -> Int32 { zeroPoints.count == 1 ? zeroPoints[0] : zeroPoints[c] }
 
     func sameQuantization(as other: Affine) -> Bool {
         scales == other.scales && zeroPoints == other.zeroPoints && (zeroPointType ?? .u8) == (other.zeroPointType ?? .u8)
