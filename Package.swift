@@ -38,7 +38,7 @@ let package = Package(
         // The packed INT8 GEMM's micro-kernels, in C (no global ISA flags).
         .target(name: "COctetPackedKernels"),
         // A thin C layer over oneDNN 2.6's C API.
-        .target(name: "COctetDNNLGlue", dependencies: ["CDNNL"], linkerSettings: [.linkedLibrary("dnnl")]),
+        .target(name: "COctetDNNLGlue", dependencies: ["CDNNL", "COctetCPUProbe"], linkerSettings: [.linkedLibrary("dnnl")]),
 
         // Swift modules, bottom to top.
         .target(name: "OctetCore"),
@@ -69,7 +69,7 @@ let package = Package(
         // Graph operators, passes and the Session that plans and runs a graph.
         // Observers, calibration data, and the prepare / calibrate / convert passes.
         .target(name: "OctetQuant", dependencies: ["OctetCore", "OctetNumPy", "OctetRuntime"]),
-        .target(name: "COctetGraphKernels"),
+        .target(name: "COctetGraphKernels", dependencies: ["COctetCPUProbe"]),
         .target(name: "OctetRuntime", dependencies: ["OctetCore", "OctetCPU", "OctetRules", "OctetDispatch", "COctetGraphKernels"]),
         .target(name: "Octet", dependencies: ["OctetCore", "OctetCPU", "OctetRules", "OctetDispatch", "OctetFP16", "OctetQNNPack", "OctetOneDNN", "OctetPacked",
                                               "OctetFP32Reference", "OctetRuntime", "OctetONNX", "OctetNumPy", "OctetQuant"]),
@@ -83,7 +83,7 @@ let package = Package(
             ]
         ),
 
-        .target(name: "CPeak", path: "Benchmarks/CPeak"),
+        .target(name: "CPeak", dependencies: ["COctetCPUProbe"], path: "Benchmarks/CPeak"),
         // Benchmarks: programs, not tests (`swift run -c release octet-benchmarks --help`).
         .executableTarget(
             name: "OctetBenchmarks",
@@ -96,7 +96,7 @@ let package = Package(
 
         // Tests.
         .testTarget(name: "OctetCoreTests", dependencies: ["OctetCore"]),
-        .testTarget(name: "OctetCPUTests", dependencies: ["OctetCPU"]),
+        .testTarget(name: "OctetCPUTests", dependencies: ["OctetCPU"], exclude: ["CPUIDDumps"]),
         .testTarget(name: "OctetRulesTests", dependencies: ["OctetRules"]),
         .testTarget(name: "OctetDispatchTests", dependencies: ["OctetDispatch", "Octet"]),
         .testTarget(name: "OctetFP16Tests", dependencies: ["OctetFP16", "COctetFP16Kernels", "OctetConformance"]),

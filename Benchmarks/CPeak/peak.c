@@ -1,12 +1,10 @@
 #include "octet_peak.h"
+#include "octet_isa.h"
 #if defined(__x86_64__)
 #include <immintrin.h>
 #define AVX2 __attribute__((target("avx2,fma")))
 
-static int have_avx2(void) {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-}
+static int have_avx2(void) { return octet_host_has(OCTET_ISA_AVX2 | OCTET_ISA_FMA); }
 
 #define REP12(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
 

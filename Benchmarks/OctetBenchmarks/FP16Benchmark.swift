@@ -20,7 +20,7 @@ struct FP16Benchmark: ParsableCommand {
     @Option(help: "Kernel: best (what this machine can run) or scalar (the portable fallback).") var isa = "best"
 
     func run() throws {
-        let cpu = CPUFeatures.detect()
+        let cpu = CPUFeatures.host
         let l3 = cpu.caches.l3 ?? 32 << 20
         guard isa == "best" || isa == "scalar" else { throw ValidationError("--isa: expected best or scalar") }
         let isa = self.isa == "scalar" ? OCTET_FP16_SCALAR : FP16ISA_host()

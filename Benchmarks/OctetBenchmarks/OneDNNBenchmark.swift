@@ -30,7 +30,7 @@ struct OneDNNBenchmark: ParsableCommand {
     ]
 
     func run() throws {
-        let cpu = CPUFeatures.detect()
+        let cpu = CPUFeatures.host
         print("cpu: \(cpu.model); oneDNN \(OneDNNBackend().version); median of \(rounds) interleaved rounds")
         print([cell("op", 18), cell("T", 2), cell("MMAC", 7), cell("int8 µs", 9), cell("fp32 µs", 9), cell("int8 GOP/s", 11),
                cell("fp32 GFLOP/s", 13), cell("int8/fp32", 10), cell("int8 kernel", 28)].joined(separator: " "))
@@ -80,7 +80,7 @@ struct OneDNNBenchmark: ParsableCommand {
             return Float(seed >> 8) / Float(1 << 24) - 0.5
         }
         let out = try Tensor(zeros: s.outputType, shape: try s.outputShape.orThrow())
-        let cpu = CPUFeatures.detect()
+        let cpu = CPUFeatures.host
         if s.precision == .fp32 {
             let w = try Tensor((0..<s.weight.elementCount).map { _ in next() }, shape: s.weight)
             let x = try Tensor((0..<s.input.elementCount).map { _ in next() }, shape: s.input)

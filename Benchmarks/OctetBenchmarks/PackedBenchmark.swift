@@ -18,7 +18,7 @@ struct PackedBenchmark: ParsableCommand {
     @Option(help: "Comma-separated thread counts.") var threads = "1,2"
 
     func run() throws {
-        let cpu = CPUFeatures.detect()
+        let cpu = CPUFeatures.host
         print("cpu: \(cpu.model)")
         let clock = ContinuousClock()
         func peak(_ name: String, _ f: (UInt64) -> UInt64) -> Double {
@@ -86,7 +86,7 @@ struct PackedBenchmark: ParsableCommand {
     func setUp(_ backend: any Backend, _ s: OpSignature, threads: Int, sevenBit: Bool) throws -> Prepared {
         var seed: UInt32 = 99
         func next() -> UInt32 { seed = seed &* 1_664_525 &+ 1_013_904_223; return seed >> 8 }
-        let context = PrepareContext(cpu: CPUFeatures.detect(), threads: threads)
+        let context = PrepareContext(cpu: CPUFeatures.host, threads: threads)
         let out = try Tensor(zeros: s.outputType, shape: try s.outputShape.orThrow())
         if s.precision == .fp32 {
             let w = try Tensor((0..<s.weight.elementCount).map { _ in Float(next() % 1000) / 1000 - 0.5 }, shape: s.weight)

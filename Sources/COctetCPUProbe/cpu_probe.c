@@ -50,6 +50,20 @@ octet_cpuid_regs octet_cpuid(uint32_t leaf, uint32_t subleaf) {
     return r;
 }
 
+octet_cpuid_regs octet_cpuid_extended(uint32_t leaf) {
+    octet_cpuid_regs r = {0, 0, 0, 0};
+#if OCTET_X86
+    if (leaf >= 0x80000000u && leaf <= __get_cpuid_max(0x80000000u, NULL)) {
+        unsigned a, b, c, d;
+        __cpuid_count(leaf, 0, a, b, c, d);
+        r.eax = a; r.ebx = b; r.ecx = c; r.edx = d;
+    }
+#else
+    (void)leaf;
+#endif
+    return r;
+}
+
 uint64_t octet_xgetbv0(void) {
 #if OCTET_X86
     octet_cpuid_regs l1 = octet_cpuid(1, 0);

@@ -2,6 +2,7 @@
 
 #include <dlfcn.h>
 #include <pthread.h>
+#include "octet_isa.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +28,30 @@ struct octet_dnnl_kernel {
 static dnnl_engine_t engine;
 static pthread_once_t engine_once = PTHREAD_ONCE_INIT;
 static dnnl_status_t engine_status = dnnl_success;
-static void make_engine(void) { engine_status = dnnl_engine_create(&engine, dnnl_cpu, 0); }
+static dnnl_status_t cap_status = dnnl_success;
+
+/* The host description's ISA cap (OCTET_MAX_ISA), handed to oneDNN before its first
+   primitive, so that oneDNN never uses more than the rest of Octet may. */
+static void apply_isa_cap(void) {
+    const octet_host_description *host = octet_host_isa();
+    dnnl_cpu_isa_t isa;
+    switch (host->cap) {
+    case OCTET_ISA_LEVEL_SCALAR: isa = dnnl_cpu_isa_sse41; break;
+    case OCTET_ISA_LEVEL_AVX2: isa = dnnl_cpu_isa_avx2; break;
+    case OCTET_ISA_LEVEL_AVX2_VNNI: isa = dnnl_cpu_isa_avx2_vnni; break;
+    case OCTET_ISA_LEVEL_AVX512: isa = dnnl_cpu_isa_avx512_core; break;
+    case OCTET_ISA_LEVEL_AVX512_VNNI: isa = dnnl_cpu_isa_avx512_core_vnni; break;
+    case OCTET_ISA_LEVEL_AVX512_BF16: isa = dnnl_cpu_isa_avx512_core_bf16; break;
+    case OCTET_ISA_LEVEL_AMX: isa = dnnl_cpu_isa_avx512_core_amx; break;
+    default: return;
+    }
+    cap_status = dnnl_set_max_cpu_isa(isa);
+}
+
+static void make_engine(void) {
+    apply_isa_cap();
+    engine_status = dnnl_engine_create(&engine, dnnl_cpu, 0);
+}
 
 static int fail(dnnl_status_t s, const char *what, char *error, size_t len) {
     snprintf(error, len, "%s failed: oneDNN status %d%s", what, (int)s,
@@ -276,11 +300,22 @@ void octet_dnnl_destroy(octet_dnnl_kernel *k) {
     free(k);
 }
 
-int octet_dnnl_isa_has_vnni(void) {
-    /* The ISA values are feature bitmasks: 0x40 marks AVX-512 VNNI (and the ISAs above it,
-       BF16 and AMX), 0x400 AVX-VNNI. */
-    const unsigned isa = (unsigned)dnnl_get_effective_cpu_isa();
-    return (isa & 0x40u) || (isa & 0x400u);
+const char *octet_dnnl_effective_isa(void) {
+    pthread_once(&engine_once, make_engine);
+    if (cap_status != dnnl_success) return "unknown (dnnl_set_max_cpu_isa failed)";
+    switch (dnnl_get_effective_cpu_isa()) {
+    case dnnl_cpu_isa_sse41: return "sse41";
+    case dnnl_cpu_isa_avx: return "avx";
+    case dnnl_cpu_isa_avx2: return "avx2";
+    case dnnl_cpu_isa_avx2_vnni: return "avx2_vnni";
+    case dnnl_cpu_isa_avx512_mic: return "avx512_mic";
+    case dnnl_cpu_isa_avx512_mic_4ops: return "avx512_mic_4ops";
+    case dnnl_cpu_isa_avx512_core: return "avx512_core";
+    case dnnl_cpu_isa_avx512_core_vnni: return "avx512_core_vnni";
+    case dnnl_cpu_isa_avx512_core_bf16: return "avx512_core_bf16";
+    case dnnl_cpu_isa_avx512_core_amx: return "avx512_core_amx";
+    default: return "unknown";
+    }
 }
 
 const char *octet_dnnl_version(void) {

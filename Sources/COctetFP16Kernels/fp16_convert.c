@@ -11,15 +11,6 @@
 #define OCTET_X86 0
 #endif
 
-int octet_fp16_host_has_avx2(void) {
-#if OCTET_X86
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
-#else
-    return 0;
-#endif
-}
-
 uint16_t octet_f32_to_f16(float value) {
     uint32_t x;
     memcpy(&x, &value, sizeof x);

@@ -32,6 +32,10 @@ public enum Octet {
         [PackedBackend(), OneDNNBackend(), FP16Backend(), QNNPackReferenceBackend(), FP32ReferenceBackend()]
     }
 
+    /// The ISA oneDNN dispatches to in this process (`avx2`, `avx512_core_vnni`, ...),
+    /// after the host description's cap was handed to it.
+    public static var oneDNNISA: String { OneDNNBackend.effectiveISA }
+
     /// A registry holding the built-in backends. Register your own on top of it.
     public static func makeRegistry() -> BackendRegistry {
         let registry = BackendRegistry()
@@ -52,7 +56,7 @@ public enum Octet {
     public static func session(modelAt path: String, threads: Int = 1, cpu: CPUFeatures? = nil,
                                registry: BackendRegistry? = nil, rules: RuleSet? = nil) throws -> Session {
         let model = try ONNXModel.load(contentsOf: path)
-        let options = SessionOptions(threads: threads, cpu: cpu ?? CPUFeatures.detect(), registry: registry ?? makeRegistry(),
+        let options = SessionOptions(threads: threads, cpu: cpu ?? CPUFeatures.host, registry: registry ?? makeRegistry(),
                                      rules: try rules ?? RuleSet.builtIn())
         return try Session(graph: model.graph, options: options)
     }

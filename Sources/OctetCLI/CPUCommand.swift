@@ -10,8 +10,17 @@ struct CPUCommand: ParsableCommand {
 
     @OptionGroup var target: TargetCPUOptions
     @Flag(help: "Print JSON: vendor, model, cores, and features (a map of booleans).") var json = false
+    @Flag(help: "Print this machine's raw CPUID registers and XCR0 as JSON (the form tests decode; attach it to a bug report).")
+    var cpuid = false
 
     func run() throws {
+        if cpuid {
+            guard target.spec == nil else { throw ValidationError("--cpuid reads this machine; it cannot be combined with --cpu") }
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            emit(String(decoding: try encoder.encode(CPUIDDump.read()), as: UTF8.self))
+            return
+        }
         let cpu = try target.resolve()
         emit(json ? try CPUReport.json(cpu) : CPUReport.text(cpu))
     }
@@ -29,13 +38,18 @@ enum CPUReport {
         row("caches", [("L1d", cpu.caches.l1d), ("L2", cpu.caches.l2), ("L3", cpu.caches.l3)]
             .map { "\($0.0) \($0.1.map(bytes) ?? "?")" }.joined(separator: ", "))
         lines.append("")
-        lines.append("feature       cpu  os   usable")
+        let allowed = cpu.cap?.level?.allowedFeatures
+        lines.append("feature       cpu  usable")
         for f in ISAFeature.allCases {
             let hw = cpu.hardware.contains(f)
             let usable = cpu.features.contains(f)
-            // "os" is meaningful only when the CPU has the feature.
-            let os = hw ? (usable ? "yes" : "no ") : " - "
-            lines.append(f.rawValue.padding(toLength: 14, withPad: " ", startingAt: 0) + (hw ? "yes  " : "no   ") + os + "  " + (usable ? "yes" : "no"))
+            let why = hw && !usable ? (allowed.map { !$0.contains(f) } == true ? "  (above the cap)" : "  (see notes)") : ""
+            lines.append(f.rawValue.padding(toLength: 14, withPad: " ", startingAt: 0) + (hw ? "yes  " : "no   ") + (usable ? "yes" : "no") + why)
+        }
+        if cpu.origin == .detected {
+            lines.append("")
+            row("cap", cpu.cap?.description ?? "none (OCTET_MAX_ISA unset)")
+            row("onednn", "dispatches to \(Octet.oneDNNISA)")
         }
         if !cpu.notes.isEmpty {
             lines.append("")
@@ -55,6 +69,11 @@ enum CPUReport {
             /// Reported by the CPU, whatever the OS enables.
             var cpu_reports: [String: Bool]
             var notes: [String]
+            /// `OCTET_MAX_ISA` (or oneDNN's variable) and the level applied.
+            var cap: String?
+            var cap_level: String?
+            /// The ISA oneDNN dispatches to (this machine only).
+            var onednn_isa: String?
         }
         let report = Report(
             vendor: cpu.vendor, model: cpu.model, cores: cpu.cores, logical_cpus: cpu.logicalCPUs,
@@ -62,7 +81,8 @@ enum CPUReport {
             caches: Caches(l1d: cpu.caches.l1d, l2: cpu.caches.l2, l3: cpu.caches.l3),
             features: Dictionary(uniqueKeysWithValues: ISAFeature.allCases.map { ($0.rawValue, cpu.features.contains($0)) }),
             cpu_reports: Dictionary(uniqueKeysWithValues: ISAFeature.allCases.map { ($0.rawValue, cpu.hardware.contains($0)) }),
-            notes: cpu.notes
+            notes: cpu.notes, cap: cpu.cap?.description, cap_level: cpu.cap?.level?.rawValue,
+            onednn_isa: cpu.origin == .detected ? Octet.oneDNNISA : nil
         )
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]

@@ -19,9 +19,9 @@ struct TargetCPUOptions: ParsableArguments {
     var spec: String?
 
     func resolve() throws -> CPUFeatures {
-        guard let spec else { return CPUFeatures.detect() }
+        guard let spec else { return CPUFeatures.host }
         do {
-            return try CPUFeatures.assumed(spec, host: CPUFeatures.detect())
+            return try CPUFeatures.assumed(spec, host: CPUFeatures.host)
         } catch {
             throw ValidationError("--cpu: \(error)")
         }

@@ -45,9 +45,12 @@ public struct CPUFeatures: Sendable, Hashable {
     public var caches: Caches
     /// Features the CPU reports.
     public var hardware: Set<ISAFeature>
-    /// Features the CPU reports and the OS enables: what code may actually use.
+    /// Features the CPU reports, the OS enables, whose prerequisites are present, and
+    /// that the ISA cap allows: what code may actually use.
     public var features: Set<ISAFeature>
     public var origin: Origin
+    /// The ISA cap applied (`OCTET_MAX_ISA`), if any.
+    public var cap: ISACap?
     /// Extra facts from detection (XCR0, AMX permission, libcpuid version, problems met).
     public var notes: [String]
 
@@ -64,13 +67,23 @@ public struct CPUFeatures: Sendable, Hashable {
         self.logicalCPUs = logicalCPUs
         self.caches = caches
         self.hardware = hardware
-        self.features = features ?? hardware
+        // Never an impossible set: an AVX-512 extension without AVX-512F is not usable.
+        self.features = (features ?? hardware).enforcingPrerequisites().kept
         self.origin = origin
         self.notes = notes
     }
 
-    /// Whether code may use `feature` (reported by the CPU and enabled by the OS).
+    /// Whether code may use `feature` (reported by the CPU, enabled by the OS, allowed by the cap).
     public func has(_ feature: ISAFeature) -> Bool { features.contains(feature) }
+
+    /// This description with no feature that `machine` cannot use (`machine` is the
+    /// real host): what may execute here.
+    public func limited(to machine: CPUFeatures) -> CPUFeatures {
+        guard !features.isSubset(of: machine.features) else { return self }
+        var c = self
+        c.features = features.intersection(machine.features)
+        return c
+    }
 
     /// Whether every feature in `required` is usable.
     public func hasAll(_ required: some Sequence<ISAFeature>) -> Bool { required.allSatisfy(has) }

@@ -63,7 +63,9 @@ extension CPUFeatures {
             base = host
             rest = items.dropFirst()
         }
-        var features = base?.features ?? []
+        let given = base?.features ?? []
+        var features = given
+        var removed: Set<ISAFeature> = []
         for item in rest {
             guard !item.isEmpty else { throw .unknownItem(item, spec: spec) }
             var name = Substring(item)
@@ -73,19 +75,35 @@ extension CPUFeatures {
                 if preset(named: String(name)) != nil { throw .presetNotFirst(String(name)) }
                 throw .unknownItem(item, spec: spec)
             }
-            if remove { features.remove(f) } else { features.insert(f) }
+            if remove {
+                features.remove(f)
+                removed.insert(f)
+            } else {
+                features.insert(f)
+                removed.remove(f)
+            }
         }
+        // Never an impossible CPU: a feature brings its prerequisites (`avx512_vnni`
+        // implies AVX-512F), unless one was removed, which removes what needs it.
+        let (closed, dropped) = features.addingPrerequisites().subtracting(removed).enforcingPrerequisites()
+        var notes: [String] = []
+        let implied = closed.subtracting(features)
+        if !implied.isEmpty { notes.append("implied by the features named: \(implied.sorted().map(\.rawValue).joined(separator: ", "))") }
+        if !dropped.isEmpty { notes.append("removed with a prerequisite: \(dropped.sorted().map(\.rawValue).joined(separator: ", "))") }
+        features = closed
         if var b = base {
-            if features == b.features { return b }
+            if features == given { return b }
             b.features = features
             b.hardware = features
             b.origin = .assumed(spec)
+            b.notes = notes
+            b.cap = nil
             return b
         }
         let arch = features == [.neon] ? "aarch64" : "x86_64"
         return CPUFeatures(
             vendor: "assumed", model: "assumed CPU", architecture: arch, cores: 1, logicalCPUs: 1,
-            caches: Caches(), hardware: features, origin: .assumed(spec)
+            caches: Caches(), hardware: features, origin: .assumed(spec), notes: notes
         )
     }
 

@@ -23,20 +23,34 @@ public protocol Backend: Sendable {
 
     /// Builds a kernel for `signature` with its constant operands, packing weights once.
     /// Backends must never pick code the machine running it cannot execute, whatever
-    /// `context.cpu` assumes.
+    /// `context.cpu` assumes: kernel code is chosen from `context.host`
+    /// (`context.mayUse`). The planner only prepares on a backend whose requirements and
+    /// capability hold for `context.host`.
     func prepare(_ signature: OpSignature, constants: OpConstants, context: PrepareContext) throws -> any Kernel
 }
 
 /// What a backend knows when it prepares a kernel.
 public struct PrepareContext: Sendable {
-    /// The CPU the plan is for (detected, or assumed for planning).
+    /// The CPU the plan is for (this machine, or one assumed for planning).
     public var cpu: CPUFeatures
+    /// The machine the kernel will run on: never more than `CPUFeatures.host`.
+    /// Kernel code is chosen from it (see `mayUse`), whatever `cpu` assumes.
+    public var host: CPUFeatures
     /// Threads one call of the kernel may use (intra-op parallelism), ≥ 1.
     public var threads: Int
 
-    public init(cpu: CPUFeatures, threads: Int = 1) {
+    /// `host` may lower this machine's description (`CPUFeatures.host.capped(at:)`), never
+    /// raise it: features this machine lacks are removed.
+    public init(cpu: CPUFeatures, host: CPUFeatures = .host, threads: Int = 1) {
         self.cpu = cpu
+        self.host = host.limited(to: .host)
         self.threads = max(1, threads)
+    }
+
+    /// Whether a kernel may use every one of `features`: the plan's CPU has them (so the
+    /// kernel is the one the plan names) and so does the host (so it can execute).
+    public func mayUse(_ features: some Sequence<ISAFeature>) -> Bool {
+        cpu.hasAll(features) && host.hasAll(features)
     }
 }
 

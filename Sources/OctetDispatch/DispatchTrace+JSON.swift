@@ -6,7 +6,7 @@ extension DispatchTrace {
     /// The trace as JSON: `{"cpu": …, "rules_source": …, "ops": [{"op", "signature",
     /// "backend", "kernel", "rule", "why", "rules": [{"id", "matched", "reason",
     /// "backend"}], "preferred", "fallbacks": [{"backend", "reason", "chosen"}],
-    /// "notes", "time_ms"}]}`. Keys are stable: scripts rely on them.
+    /// "notes", "time_ms", "macs", "host_fallback"}], "host"}`. Keys are stable: scripts rely on them.
     public func json(pretty: Bool = true) throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = pretty ? [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
@@ -50,9 +50,10 @@ private struct TraceJSON: Encodable {
         var notes: [String]
         var time_ms: Double?
         var macs: Int
+        var host_fallback: HostFallback?
 
         enum CodingKeys: String, CodingKey {
-            case op, label, signature, backend, kernel, rule, why, rules, preferred, fallbacks, notes, time_ms, macs
+            case op, label, signature, backend, kernel, rule, why, rules, preferred, fallbacks, notes, time_ms, macs, host_fallback
         }
 
         /// Optional fields are written as `null`, never left out: the keys are the interface.
@@ -71,13 +72,26 @@ private struct TraceJSON: Encodable {
             try c.encode(notes, forKey: .notes)
             try c.encode(time_ms, forKey: .time_ms)
             try c.encode(macs, forKey: .macs)
+            try c.encode(host_fallback, forKey: .host_fallback)
         }
     }
+    struct HostFallback: Encodable {
+        var planned_for: String
+        var planned_backend: String
+        var planned_kernel: String?
+        var host_lacks: [String]
+        var reason: String
+        var host_attempts: [Attempt]
+        var summary: String
+    }
     var cpu: CPU
+    var host: CPU?
     var rules_source: String
     var ops: [Op]
 
     init(_ t: DispatchTrace) {
+        host = t.host.map { CPU(name: $0.displayName, origin: $0.origin.description, architecture: $0.architecture,
+                                os: $0.operatingSystem, features: $0.features.sorted().map(\.rawValue)) }
         cpu = CPU(name: t.cpu.displayName, origin: t.cpu.origin.description, architecture: t.cpu.architecture,
                   os: t.cpu.operatingSystem, features: t.cpu.features.sorted().map(\.rawValue))
         rules_source = t.rulesSource
@@ -94,7 +108,12 @@ private struct TraceJSON: Encodable {
                 backend: d.backend, kernel: d.kernel, rule: d.matchedRule, why: d.why,
                 rules: d.rules.map { Rule(id: $0.id, matched: $0.matched, reason: $0.reason, backend: $0.backend) },
                 preferred: preferred.map(attempt), fallbacks: d.fallbacks.map(attempt), notes: d.notes,
-                time_ms: d.durationNanoseconds.map { Double($0) / 1e6 }, macs: d.signature.macs
+                time_ms: d.durationNanoseconds.map { Double($0) / 1e6 }, macs: d.signature.macs,
+                host_fallback: d.hostFallback.map { h in
+                    HostFallback(planned_for: h.plannedFor, planned_backend: h.plannedBackend, planned_kernel: h.plannedKernel,
+                                 host_lacks: h.hostLacks.map(\.rawValue), reason: h.reason, host_attempts: h.hostAttempts.map(attempt),
+                                 summary: h.summary(ranOn: d.backend))
+                }
             )
         }
     }

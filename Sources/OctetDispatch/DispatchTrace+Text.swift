@@ -5,6 +5,9 @@ extension DispatchTrace {
     public var text: String {
         var lines = ["cpu    \(cpu.displayName) [\(cpu.architecture), \(cpu.features.sorted().map(\.rawValue).joined(separator: " "))]",
                      "rules  \(rulesSource)"]
+        if let host, host.features != cpu.features || host.architecture != cpu.architecture {
+            lines.insert("host   \(host.displayName) [\(host.architecture), \(host.features.sorted().map(\.rawValue).joined(separator: " "))]", at: 1)
+        }
         for (index, op) in ops.enumerated() {
             lines.append("")
             lines.append(contentsOf: Self.block(op, index: index))
@@ -40,6 +43,10 @@ extension DispatchTrace {
                 firstFallback = false
             }
             row(label, a.backend.padding(toLength: nameWidth, withPad: " ", startingAt: 0) + "  " + (a.chosen ? "chosen, \(a.reason)" : a.reason) + origin)
+        }
+        if let h = op.hostFallback {
+            row("host", h.summary(ranOn: op.backend))
+            for a in h.hostAttempts where !a.chosen { row("", "\(a.backend) on this host: \(a.reason)") }
         }
         if let b = op.backend {
             row("backend", "\(b) (\(op.kernel ?? "?"))")

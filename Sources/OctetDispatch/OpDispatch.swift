@@ -44,6 +44,28 @@ public struct OpDispatch: Sendable {
         }
     }
 
+    /// The plan's CPU is not this machine, and the backend the plan chose for it cannot
+    /// run here: what was planned, what the host lacks, and the backends tried on the host.
+    public struct HostFallback: Sendable, Hashable {
+        /// The CPU the plan was made for.
+        public var plannedFor: String
+        /// The backend and kernel chosen for that CPU.
+        public var plannedBackend: String
+        public var plannedKernel: String?
+        /// Features the planned CPU has and the host does not.
+        public var hostLacks: [ISAFeature]
+        /// Why the planned backend cannot run on the host.
+        public var reason: String
+        /// Backends considered on the host (rule, then fallback order), in order.
+        public var hostAttempts: [Attempt]
+
+        /// One sentence: `planned for cascade-lake: onednn; host lacks avx512_vnni (...); ran on packed`.
+        public func summary(ranOn backend: String?) -> String {
+            let lacks = hostLacks.isEmpty ? "" : "host lacks \(hostLacks.map(\.rawValue).joined(separator: ", ")); "
+            return "planned for \(plannedFor): \(plannedBackend); \(lacks)\(plannedBackend) here: \(reason); ran on \(backend ?? "no backend")"
+        }
+    }
+
     public var signature: OpSignature
     public var rules: [RuleTrial]
     /// The id of the rule that matched, if any.
@@ -60,6 +82,8 @@ public struct OpDispatch: Sendable {
     public var notes: [String]
     /// Time the op took when profiling, in nanoseconds.
     public var durationNanoseconds: UInt64?
+    /// Set when the planned backend could not run on this machine (see `HostFallback`).
+    public var hostFallback: HostFallback?
 
     /// The attempts that came from the fallback order.
     public var fallbacks: [Attempt] { attempts.filter { if case .fallback = $0.source { true } else { false } } }
@@ -104,6 +128,34 @@ public struct BackendSelector: Sendable {
             if consider(name, source: .fallback(signature.precision), signature, cpu, into: &dispatch) { return dispatch }
         }
         return dispatch
+    }
+
+    /// Chooses a backend for `signature` as planned for `cpu`, then makes sure it can run
+    /// on `host` (the machine that will execute it). When it cannot — the plan assumed
+    /// a CPU with features this machine lacks — the op is selected again for the host,
+    /// and the result says what was planned and why it changed. Never fails for that
+    /// reason alone.
+    public func select(_ signature: OpSignature, cpu: CPUFeatures, host: CPUFeatures) -> OpDispatch {
+        var planned = select(signature, cpu: cpu)
+        guard let name = planned.backend, let backend = registry.backend(named: name),
+              cpu.features != host.features || cpu.architecture != host.architecture else { return planned }
+        let reason: String
+        let check = backend.requirements.check(host)
+        if !check.available {
+            reason = "cannot run: \(check.reason)"
+        } else if case let .declined(why) = backend.capability(for: signature, on: host) {
+            reason = "declined: \(why)"
+        } else {
+            return planned
+        }
+        let onHost = select(signature, cpu: host)
+        planned.hostFallback = OpDispatch.HostFallback(
+            plannedFor: cpu.displayName, plannedBackend: name, plannedKernel: planned.kernel,
+            hostLacks: cpu.features.subtracting(host.features).sorted(), reason: reason, hostAttempts: onHost.attempts)
+        planned.backend = onHost.backend
+        planned.kernel = onHost.kernel
+        planned.notes = onHost.notes
+        return planned
     }
 
     /// Tries one backend; records the attempt and returns whether it was chosen.

@@ -47,7 +47,7 @@ public struct FP16Backend: Backend {
         if case let .declined(reason) = capability(for: s, on: context.cpu) { throw FP16BackendError.unsupported(reason) }
         guard let weight = constants.weight else { throw FP16BackendError.missingWeight(s.kind) }
         guard weight.shape == s.weight else { throw FP16BackendError.weightShape(expected: s.weight, got: weight.shape) }
-        let gemm = PanelGEMM(isa: FP16ISA.executable(for: context.cpu), threads: context.threads)
+        let gemm = PanelGEMM(isa: FP16ISA.executable(in: context), threads: context.threads)
         let bias = try constants.bias.map { b throws -> [Float] in
             guard b.dtype == .f32 else { throw FP16BackendError.biasType(b.dtype) }
             return try b.scalars(as: Float.self)

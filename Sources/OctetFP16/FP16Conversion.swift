@@ -19,7 +19,7 @@ public enum FP16Conversion {
         values.withUnsafeBufferPointer { src in
             bits.withUnsafeMutableBufferPointer { dst in
                 if let s = src.baseAddress, let d = dst.baseAddress {
-                    octet_f32_to_f16_array(s, d, values.count, FP16ISA.host)
+                    octet_f32_to_f16_array(s, d, values.count, FP16ISA.planned(for: .host))
                 }
             }
         }

@@ -29,31 +29,37 @@ public struct OneDNNBackend: Backend {
                             notes: "INT8 without VNNI needs 7-bit activations (vpmaddubsw saturates); uses AVX-512 VNNI / AVX-VNNI / AMX when present")
     }
 
-    /// Whether oneDNN's INT8 kernels can take full-range u8 activations on `cpu`.
+    /// Whether oneDNN's INT8 kernels can take full-range u8 activations on `cpu`: with
+    /// VNNI (or AMX) u8·s8 products are summed into s32 and cannot saturate. A pure
+    /// function of the description, detected or assumed alike; the host description's
+    /// cap is handed on to oneDNN, so on this machine oneDNN uses what it says.
     public static func hasExactInt8(on cpu: CPUFeatures) -> Bool {
-        let vnni = cpu.has(.avx512_vnni) || cpu.has(.avx_vnni) || cpu.has(.amx_int8)
-        // On this machine, also ask oneDNN which ISA it really dispatches to
-        // (DNNL_MAX_CPU_ISA can cap it below what the CPU has).
-        return vnni && (cpu.origin != .detected || octet_dnnl_isa_has_vnni() != 0)
+        cpu.has(.avx512_vnni) || cpu.has(.avx_vnni) || cpu.has(.amx_int8)
     }
+
+    /// oneDNN's name for the best ISA it would use on `cpu` (`avx512_core_vnni`, ...).
+    public static func isaName(on cpu: CPUFeatures) -> String {
+        if cpu.hasAll([.amx_tile, .amx_int8, .avx512_bf16]) { return "avx512_core_amx" }
+        if cpu.hasAll([.avx512f, .avx512bw, .avx512vl, .avx512dq]) {
+            if cpu.has(.avx512_bf16) { return "avx512_core_bf16" }
+            return cpu.has(.avx512_vnni) ? "avx512_core_vnni" : "avx512_core"
+        }
+        if cpu.hasAll([.avx2, .fma]) { return cpu.has(.avx_vnni) ? "avx2_vnni" : "avx2" }
+        return "sse41"
+    }
+
+    /// The ISA oneDNN dispatches to in this process, as oneDNN reports it.
+    public static var effectiveISA: String { String(cString: octet_dnnl_effective_isa()) }
 
     public func capability(for s: OpSignature, on cpu: CPUFeatures) -> Capability {
         if let reason = staticDecline(s, cpu) { return .declined(reason: reason) }
-        guard cpu.origin == .detected else {
-            return .supported(kernel: "oneDNN (implementation chosen on the target)", notes: notes(s, cpu))
-        }
-        // Planning for this machine: create the primitive to learn what oneDNN would run.
-        do {
-            let probe = try OneDNNKernel(s, constants: .zeros(for: s), threads: 1, sevenBitInputs: false)
-            return .supported(kernel: probe.implementation, notes: notes(s, cpu))
-        } catch {
-            return .declined(reason: "\(error)")
-        }
+        // Answered from the description alone: no primitive is built to answer.
+        return .supported(kernel: "oneDNN \(s.precision == .int8 ? "int8" : "f32") jit:\(Self.isaName(on: cpu))", notes: notes(s, cpu))
     }
 
     public func prepare(_ s: OpSignature, constants: OpConstants, context: PrepareContext) throws -> any Kernel {
         if let reason = staticDecline(s, context.cpu) { throw OneDNNError.unsupported(reason) }
-        let host = CPUFeatures.detect()
+        let host = context.host
         if s.precision == .int8 && !Self.hasExactInt8(on: host) && s.quantization?.reduceRange != true {
             throw OneDNNError.unsupported(saturationReason(host))
         }
@@ -113,21 +119,5 @@ public enum OneDNNError: Error, Sendable, Equatable, CustomStringConvertible {
         case let .oneDNN(s): "onednn: \(s)"
         case let .operand(s): "onednn: \(s)"
         }
-    }
-}
-
-extension OpConstants {
-    /// Zero weights and unit parameters shaped for `s`, to probe what oneDNN would run.
-    static func zeros(for s: OpSignature) throws -> OpConstants {
-        guard s.precision == .int8 else {
-            return OpConstants(weight: s.kind == .matmul ? nil : try Tensor(zeros: .f32, shape: s.weight))
-        }
-        let unit = try QuantParams(scale: 1, zeroPoint: s.quantization?.inputZeroPoint ?? 0, dtype: .u8)
-        let channels = s.kind == .matmul ? 1 : (s.outputChannels ?? s.weight[0])
-        let w = try QuantParams(scales: [Float](repeating: 1, count: channels), zeroPoints: [Int32](repeating: 0, count: channels),
-                                granularity: channels > 1 ? .perChannel(axis: 0) : .perTensor, dtype: .s8)
-        return OpConstants(weight: s.kind == .matmul ? nil : try Tensor(zeros: .s8, shape: s.weight, quantization: w),
-                           inputQuantization: unit, outputQuantization: s.outputType == .u8 ? unit : nil,
-                           otherInputQuantizations: s.kind == .matmul ? [try QuantParams(scale: 1, zeroPoint: 0, dtype: .s8)] : [])
     }
 }

@@ -59,7 +59,7 @@ public struct PackedBackend: Backend {
 
     public func prepare(_ s: OpSignature, constants c: OpConstants, context: PrepareContext) throws -> any Kernel {
         if let reason = decline(s) { throw PackedError.unsupported(reason) }
-        let runner = PackedRunner(isa: PackedISA.executable(for: context.cpu), threads: context.threads, l1DataBytes: context.cpu.caches.l1d)
+        let runner = PackedRunner(isa: PackedISA.executable(in: context), threads: context.threads, l1DataBytes: context.cpu.caches.l1d)
         if s.kind == .matmul {
             guard let bQ = c.otherInputQuantizations.first, !bQ.isPerChannel else { throw PackedError.missing("the second operand's per-tensor parameters") }
             return try PackedMatmulKernel(s, c, bQ, runner: runner)

@@ -1,15 +1,15 @@
 import COctetPackedKernels
 import OctetCore
 import OctetCPU
+import OctetDispatch
 
 /// Which micro-kernel runs.
 enum PackedISA {
-    static let host: octet_packed_isa = octet_packed_host_has_avx2() != 0 ? OCTET_PACKED_AVX2 : OCTET_PACKED_SCALAR
-
-    /// What a plan for `cpu` names; never more than this machine runs when executing.
+    /// What a plan for `cpu` names.
     static func planned(for cpu: CPUFeatures) -> octet_packed_isa { cpu.has(.avx2) ? OCTET_PACKED_AVX2 : OCTET_PACKED_SCALAR }
-    static func executable(for cpu: CPUFeatures) -> octet_packed_isa {
-        planned(for: cpu) == OCTET_PACKED_AVX2 && host == OCTET_PACKED_AVX2 ? OCTET_PACKED_AVX2 : OCTET_PACKED_SCALAR
+    /// What runs for a plan made for `context.cpu`: never more than `context.host` runs.
+    static func executable(in context: PrepareContext) -> octet_packed_isa {
+        context.mayUse([.avx2]) ? OCTET_PACKED_AVX2 : OCTET_PACKED_SCALAR
     }
     static func name(_ isa: octet_packed_isa) -> String {
         isa == OCTET_PACKED_AVX2 ? "avx2 exact 6x16 (vpmaddwd on s16 pairs)" : "scalar exact 6x16"

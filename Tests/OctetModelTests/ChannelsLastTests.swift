@@ -37,8 +37,8 @@ import Testing
     @Test func channelsLastAgreesWithRowMajor() throws {
         let g = try graph()
         let inputs = ["x": try random([2, 3, 12, 12], seed: 9)]
-        let onednn = try Session(graph: g, options: SessionOptions(threads: 2, cpu: .detect(), registry: Octet.makeRegistry(), rules: try RuleSet.builtIn()))
-        let reference = try Session(graph: g, options: SessionOptions(threads: 1, cpu: .detect(),
+        let onednn = try Session(graph: g, options: SessionOptions(threads: 2, cpu: .host, registry: Octet.makeRegistry(), rules: try RuleSet.builtIn()))
+        let reference = try Session(graph: g, options: SessionOptions(threads: 1, cpu: .host,
                                                                      registry: try ModelSuite.registry(Octet.builtInBackends().filter { $0.name == "fp32-ref" }),
                                                                      rules: try RuleSet.builtIn()))
         let (trace, nodes, _) = try onednn.trace()

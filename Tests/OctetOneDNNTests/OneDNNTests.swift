@@ -9,7 +9,7 @@ import OctetQNNPack
 /// scripts/test runs this suite twice: as the machine is, and with DNNL_MAX_CPU_ISA=AVX2,
 /// which makes oneDNN use its saturating vpmaddubsw kernels even on a VNNI CPU.
 @Suite struct OneDNNTests {
-    let host = CPUFeatures.detect()
+    let host = CPUFeatures.host
     var exact: Bool { OneDNNBackend.hasExactInt8(on: host) }
 
     /// INT8 conv, linear and matmul against qnnpack-ref, with coverage asserted (the
@@ -75,7 +75,7 @@ import OctetQNNPack
             for t in 0..<8 {
                 group.addTask {
                     var g = SeededGenerator(seed: UInt64(t))
-                    let limit: UInt8 = OneDNNBackend.hasExactInt8(on: CPUFeatures.detect()) ? 255 : 127
+                    let limit: UInt8 = OneDNNBackend.hasExactInt8(on: CPUFeatures.host) ? 255 : 127
                     let x = try Tensor((0..<s.input.elementCount).map { _ in UInt8.random(in: 0...limit, using: &g) }, shape: s.input)
                     var mine = try Tensor(zeros: s.outputType, shape: shape), want = mine
                     var bad = 0

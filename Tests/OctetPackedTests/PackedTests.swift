@@ -7,8 +7,8 @@ import OctetPacked
 import OctetQNNPack
 
 @Suite struct PackedTests {
-    let host = CPUFeatures.detect()
-    var isas: [octet_packed_isa] { octet_packed_host_has_avx2() != 0 ? [OCTET_PACKED_SCALAR, OCTET_PACKED_AVX2] : [OCTET_PACKED_SCALAR] }
+    let host = CPUFeatures.host
+    var isas: [octet_packed_isa] { CPUFeatures.host.has(.avx2) ? [OCTET_PACKED_SCALAR, OCTET_PACKED_AVX2] : [OCTET_PACKED_SCALAR] }
 
     /// Raw accumulators against Σ a·b in Int64, bit for bit, on full-range data (0...255
     /// with -128...127, including all-extreme operands that would saturate vpmaddubsw).
@@ -74,7 +74,7 @@ import OctetQNNPack
         let c = OpConstants(weight: w, bias: bias, inputQuantization: try QuantParams(scale: 0.05, zeroPoint: 255, dtype: .u8),
                             outputQuantization: try QuantParams(scale: Float(k).squareRoot() * 0.4, zeroPoint: 100, dtype: .u8))
         let x = try Tensor((0..<(m * k)).map { _ in UInt8.random(in: 0...255, using: &g) }, shape: s.input)
-        let cpu = CPUFeatures.detect()
+        let cpu = CPUFeatures.host
         for threads in [1, 2] {
             var got = try Tensor(zeros: .u8, shape: try #require(s.outputShape)), want = got
             try PackedBackend().prepare(s, constants: c, context: PrepareContext(cpu: cpu, threads: threads)).run(inputs: [x], output: &got)
@@ -101,7 +101,7 @@ import OctetQNNPack
         let k = OpConstants(weight: w, bias: bias, inputQuantization: try QuantParams(scale: 0.03, zeroPoint: 7, dtype: .u8),
                             outputQuantization: try QuantParams(scale: 0.2, zeroPoint: 60, dtype: .u8))
         let x = try Tensor((0..<s.input.elementCount).map { _ in UInt8.random(in: 0...255, using: &g) }, shape: s.input)
-        let cpu = CPUFeatures.detect()
+        let cpu = CPUFeatures.host
         for threads in [1, 2] {
             let kernel = try PackedBackend().prepare(s, constants: k, context: PrepareContext(cpu: cpu, threads: threads))
             #expect(kernel.implementation == "depthwise direct (exact)")
@@ -127,7 +127,7 @@ import OctetQNNPack
         let bias = try Tensor(biasValues, shape: TensorShape([n]))
         let xValues = (0..<(m * k)).map { _ in Float.random(in: -3...5, using: &g) }
         let x = try Tensor(xValues, shape: s.input)
-        let cpu = CPUFeatures.detect()
+        let cpu = CPUFeatures.host
         let kernel = try PackedBackend().prepare(s, constants: OpConstants(weight: w, bias: bias), context: PrepareContext(cpu: cpu, threads: 2))
         var got = try Tensor(zeros: .f32, shape: try #require(s.outputShape))
         try kernel.run(inputs: [x], output: &got)

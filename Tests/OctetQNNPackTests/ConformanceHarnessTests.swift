@@ -6,7 +6,7 @@ import OctetQNNPack
 /// The shared harness: every registered backend against qnnpack-ref on every op it says
 /// it supports; and the harness itself must catch a broken backend.
 @Suite struct ConformanceHarnessTests {
-    let cpu = CPUFeatures.detect()
+    let cpu = CPUFeatures.host
 
     @Test func everyRegisteredBackendAgreesWithTheReference() {
         for backend in Octet.builtInBackends() where backend.name != "qnnpack-ref" {

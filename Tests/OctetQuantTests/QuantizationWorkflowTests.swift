@@ -12,7 +12,7 @@ import Testing
     static let digits = root.appendingPathComponent("Models/digits")
     static let nets = root.appendingPathComponent("Tests/Models/nets")
 
-    static func options(cpu: CPUFeatures = CPUFeatures.detect(), rules: RuleSet? = nil, optimize: Bool = true) throws -> SessionOptions {
+    static func options(cpu: CPUFeatures = CPUFeatures.host, rules: RuleSet? = nil, optimize: Bool = true) throws -> SessionOptions {
         SessionOptions(threads: 1, cpu: cpu, registry: Octet.makeRegistry(), rules: try rules ?? RuleSet.builtIn(), optimize: optimize)
     }
 

@@ -22,6 +22,10 @@ uint32_t octet_cpuid_max_leaf(void);
 /// CPUID(leaf, subleaf). All zero when the leaf exceeds the maximum or CPUID is absent.
 octet_cpuid_regs octet_cpuid(uint32_t leaf, uint32_t subleaf);
 
+/// CPUID(leaf, 0) for an extended leaf (0x8000_0000 and above). All zero when the leaf
+/// exceeds the maximum extended leaf or CPUID is absent.
+octet_cpuid_regs octet_cpuid_extended(uint32_t leaf);
+
 /// XCR0 as read by XGETBV(0); 0 when the OS has not enabled XSAVE (CPUID.1:ECX.OSXSAVE).
 uint64_t octet_xgetbv0(void);
 

@@ -60,9 +60,10 @@ int octet_dnnl_execute(const octet_dnnl_kernel *kernel, octet_dnnl_context *cont
                        const void *weights, void *dst, int threads);
 void octet_dnnl_destroy(octet_dnnl_kernel *kernel);
 
-/// 1 when the ISA oneDNN dispatches to here has u8·s8 dot products that cannot saturate
-/// (AVX-512 VNNI, AVX-VNNI or AMX); 0 when it uses vpmaddubsw's saturating int16 pairs.
-int octet_dnnl_isa_has_vnni(void);
+/// The ISA oneDNN dispatches to in this process (`avx2`, `avx512_core_vnni`, ...), after
+/// the host description's cap (`OCTET_MAX_ISA`) was handed to it. For `octet backends`
+/// and tests; kernel choices read the host description, not this.
+const char *octet_dnnl_effective_isa(void);
 /// oneDNN's version, "major.minor.patch (cpu runtime)".
 const char *octet_dnnl_version(void);
 

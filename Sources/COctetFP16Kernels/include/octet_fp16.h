@@ -20,9 +20,6 @@ typedef enum octet_fp16_isa {
     OCTET_FP16_AVX2 = 1,   ///< AVX2 + FMA + F16C
 } octet_fp16_isa;
 
-/// 1 when this machine (CPU and OS) can run the AVX2 + FMA + F16C kernels.
-int octet_fp16_host_has_avx2(void);
-
 /// binary32 → binary16, round to nearest even; overflow gives ±Inf, NaN stays NaN (quiet).
 uint16_t octet_f32_to_f16(float value);
 /// binary16 → binary32 (exact).

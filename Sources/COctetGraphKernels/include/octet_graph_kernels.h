@@ -1,7 +1,7 @@
 #pragma once
 /// Hot loops of the graph runtime's built-in ops (elementwise arithmetic, activations,
-/// pooling), in C so that they vectorize; each has an AVX2 clone chosen at load time
-/// (target_clones / ifunc) and a portable default.
+/// pooling), in C so that they vectorize; each is compiled twice, for AVX2 and portable,
+/// and the variant is chosen per call from the host description (`octet_host_isa()`).
 #include <stddef.h>
 #include <stdint.h>
 

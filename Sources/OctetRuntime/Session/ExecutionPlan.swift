@@ -60,7 +60,7 @@ final class ExecutionPlan: Sendable {
 
     init(graph: Graph, inputShapes: [String: (DType, TensorShape)], options: SessionOptions) throws {
         let selector = BackendSelector(rules: options.rules, registry: options.registry)
-        let context = PrepareContext(cpu: options.cpu, threads: options.threads)
+        let context = PrepareContext(cpu: options.cpu, host: options.host, threads: options.threads)
         var slotOf: [String: Int] = [:]
         var slots: [SlotStorage] = []
         var types: [String: (DType, TensorShape)] = [:]
@@ -147,12 +147,12 @@ final class ExecutionPlan: Sendable {
                 let shapes = node.inputs.map { v in v.isEmpty ? TensorShape.scalar : (known[v]?.shape ?? types[v]?.1 ?? .scalar) }
                 var call: MatrixCall
                 do { call = try matrix.plan(constants, shapes: shapes, constants: constants) } catch { throw Self.wrap(error, node) }
-                var dispatch = selector.select(call.signature, cpu: options.cpu)
+                var dispatch = selector.select(call.signature, cpu: options.cpu, host: options.host)
                 if call.signature.kind == .conv2d, let chosen = dispatch.backend {
                     // Channels last when the same backend takes it: no reorders between convolutions.
                     var nhwc = call.signature
                     nhwc.activationLayout = .nhwc
-                    let again = selector.select(nhwc, cpu: options.cpu)
+                    let again = selector.select(nhwc, cpu: options.cpu, host: options.host)
                     if again.backend == chosen {
                         dispatch = again
                         call.signature = nhwc
@@ -247,7 +247,7 @@ final class ExecutionPlan: Sendable {
         self.arenaSize = size
         self.releases = releases
         self.assignments = assignments
-        self.trace = DispatchTrace(cpu: options.cpu, rulesSource: options.rules.source, ops: dispatches)
+        self.trace = DispatchTrace(cpu: options.cpu, host: options.host, rulesSource: options.rules.source, ops: dispatches)
     }
 
     /// Ops whose built-in kernels run on channels-last values as they are: elementwise ops

@@ -1,11 +1,7 @@
+/* Kernel bodies, compiled once per ISA (see graph_kernels_*.c); OCTET_FN names each variant. */
 #include "octet_graph_kernels.h"
 #include <string.h>
 
-#if defined(__x86_64__) && defined(__clang__)
-#define OCTET_CLONES __attribute__((target_clones("avx2", "default")))
-#else
-#define OCTET_CLONES
-#endif
 
 /* exp(x) for one float, written so that loops over it vectorize: x = n ln2 + r with
  * |r| <= ln2/2 (ln2 split in two for exactness), e^r by a degree-6 polynomial (relative
@@ -43,8 +39,7 @@ static inline float erf_approx(float x) {
     return x < 0 ? -y : y;
 }
 
-OCTET_CLONES
-void octet_f32_unary(octet_unary_op op, const float *x, float *out, size_t n) {
+void OCTET_FN(octet_f32_unary)(octet_unary_op op, const float *x, float *out, size_t n) {
     switch (op) {
     case OCTET_EXP:
         for (size_t i = 0; i < n; i++) out[i] = exp_approx(x[i]);
@@ -98,8 +93,7 @@ static inline float row_sum(const float *x, size_t n, float shift, int square) {
     return r;
 }
 
-OCTET_CLONES
-void octet_f32_softmax_rows(const float *x, float *out, size_t rows, size_t n) {
+void OCTET_FN(octet_f32_softmax_rows)(const float *x, float *out, size_t rows, size_t n) {
     for (size_t r = 0; r < rows; r++) {
         const float *in = x + r * n;
         float *o = out + r * n;
@@ -110,8 +104,7 @@ void octet_f32_softmax_rows(const float *x, float *out, size_t rows, size_t n) {
     }
 }
 
-OCTET_CLONES
-void octet_f32_layer_norm_rows(const float *x, const float *gamma, const float *beta, float *out, size_t rows, size_t n, float epsilon) {
+void OCTET_FN(octet_f32_layer_norm_rows)(const float *x, const float *gamma, const float *beta, float *out, size_t rows, size_t n, float epsilon) {
     for (size_t r = 0; r < rows; r++) {
         const float *in = x + r * n;
         float *o = out + r * n;

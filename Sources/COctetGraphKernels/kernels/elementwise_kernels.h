@@ -1,11 +1,7 @@
+/* Kernel bodies, compiled once per ISA (see graph_kernels_*.c); OCTET_FN names each variant. */
 #include "octet_graph_kernels.h"
 #include <math.h>
 
-#if defined(__x86_64__) && defined(__clang__)
-#define OCTET_CLONES __attribute__((target_clones("avx2", "default")))
-#else
-#define OCTET_CLONES
-#endif
 
 #define BINARY_LOOP(EXPR)                                                                  \
     if (a_stride == 1 && b_stride == 1) {                                                  \
@@ -21,8 +17,7 @@
         for (size_t i = 0; i < n; i++) out[i] = EXPR;                                      \
     }
 
-OCTET_CLONES
-void octet_f32_binary(octet_binary_op op, const float *a, ptrdiff_t a_stride, const float *b, ptrdiff_t b_stride,
+void OCTET_FN(octet_f32_binary)(octet_binary_op op, const float *a, ptrdiff_t a_stride, const float *b, ptrdiff_t b_stride,
                       float *out, size_t n) {
     switch (op) {
     case OCTET_ADD: BINARY_LOOP(x + y) break;
@@ -32,8 +27,7 @@ void octet_f32_binary(octet_binary_op op, const float *a, ptrdiff_t a_stride, co
     }
 }
 
-OCTET_CLONES
-void octet_f32_clamp(const float *x, float *out, size_t n, float lo, float hi) {
+void OCTET_FN(octet_f32_clamp)(const float *x, float *out, size_t n, float lo, float hi) {
     for (size_t i = 0; i < n; i++) {
         float v = x[i];
         v = v < lo ? lo : v;
@@ -55,8 +49,7 @@ static inline int pool_divisor(int count, int count_include_pad, int y0, int x0,
     return divisor > 0 ? divisor : 1;
 }
 
-OCTET_CLONES
-void octet_f32_pool2d(int is_max, const float *src, float *dst, size_t planes, int h, int w, int oh, int ow,
+void OCTET_FN(octet_f32_pool2d)(int is_max, const float *src, float *dst, size_t planes, int h, int w, int oh, int ow,
                       int kh, int kw, int sh, int sw, int pad_top, int pad_left, int pad_bottom, int pad_right,
                       int dh, int dw, int count_include_pad) {
     for (size_t p = 0; p < planes; p++) {
@@ -87,8 +80,7 @@ void octet_f32_pool2d(int is_max, const float *src, float *dst, size_t planes, i
     }
 }
 
-OCTET_CLONES
-void octet_f32_pool2d_nhwc(int is_max, const float *src, float *dst, size_t batch, size_t c, int h, int w, int oh, int ow,
+void OCTET_FN(octet_f32_pool2d_nhwc)(int is_max, const float *src, float *dst, size_t batch, size_t c, int h, int w, int oh, int ow,
                            int kh, int kw, int sh, int sw, int pad_top, int pad_left, int pad_bottom, int pad_right,
                            int dh, int dw, int count_include_pad) {
     for (size_t n = 0; n < batch; n++) {
@@ -121,8 +113,7 @@ void octet_f32_pool2d_nhwc(int is_max, const float *src, float *dst, size_t batc
     }
 }
 
-OCTET_CLONES
-void octet_f32_global_avg_pool_nhwc(const float *src, float *dst, size_t batch, size_t pixels, size_t c) {
+void OCTET_FN(octet_f32_global_avg_pool_nhwc)(const float *src, float *dst, size_t batch, size_t pixels, size_t c) {
     for (size_t n = 0; n < batch; n++) {
         float *o = dst + n * c;
         for (size_t k = 0; k < c; k++) o[k] = 0.0f;
@@ -164,8 +155,7 @@ void octet_f32_global_avg_pool_nhwc(const float *src, float *dst, size_t batch, 
         }                                                                                                              \
     }
 
-OCTET_CLONES
-void octet_i8_max_pool2d(int is_signed, int channels_last, const uint8_t *src, uint8_t *dst, size_t batch, size_t c, int h, int w,
+void OCTET_FN(octet_i8_max_pool2d)(int is_signed, int channels_last, const uint8_t *src, uint8_t *dst, size_t batch, size_t c, int h, int w,
                          int oh, int ow, int kh, int kw, int sh, int sw, int pad_top, int pad_left, int dh, int dw) {
     if (is_signed) {
         I8_MAX_POOL(int8_t, -128)
@@ -174,8 +164,7 @@ void octet_i8_max_pool2d(int is_signed, int channels_last, const uint8_t *src, u
     }
 }
 
-OCTET_CLONES
-void octet_quantize_i8(int is_signed, const float *x, uint8_t *q, size_t n, float scale, int zero_point) {
+void OCTET_FN(octet_quantize_i8)(int is_signed, const float *x, uint8_t *q, size_t n, float scale, int zero_point) {
     const float lo = is_signed ? -128.0f : 0.0f, hi = is_signed ? 127.0f : 255.0f, zp = (float)zero_point;
     if (is_signed) {
         int8_t *o = (int8_t *)q;
@@ -195,8 +184,7 @@ void octet_quantize_i8(int is_signed, const float *x, uint8_t *q, size_t n, floa
     }
 }
 
-OCTET_CLONES
-void octet_dequantize_i8(int is_signed, const uint8_t *q, float *x, size_t n, float scale, int zero_point) {
+void OCTET_FN(octet_dequantize_i8)(int is_signed, const uint8_t *q, float *x, size_t n, float scale, int zero_point) {
     if (is_signed) {
         const int8_t *s = (const int8_t *)q;
         for (size_t i = 0; i < n; i++) x[i] = (float)((int)s[i] - zero_point) * scale;

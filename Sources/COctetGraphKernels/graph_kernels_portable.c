@@ -1,0 +1,4 @@
+/* The portable variant of every graph kernel. */
+#define OCTET_FN(name) name##_portable
+#include "kernels/elementwise_kernels.h"
+#include "kernels/transcendental_kernels.h"
