@@ -70,6 +70,29 @@ check "quantize: --keep-fp32 1 reports the gain" sh -c "'$octet' quantize $digit
 check "quantize: --config per node and skip" sh -c "printf '%s' '{\"global\": {\"method\": \"percentile\", \"percentile\": 99.9}, \"skip\": [\"/features/features.0/Conv\"]}' > '$tmp/q.json' && '$octet' quantize $digits/digits_cnn.onnx -o '$tmp/d8c.onnx' --calibration $digits/calibration.npz --config '$tmp/q.json' | grep -q 'quantized 4 nodes'"
 check "quantize: --mode dynamic and fp16 need no calibration" sh -c "'$octet' quantize $nets/bert_tiny.onnx -o '$tmp/bd.onnx' --mode dynamic >/dev/null && '$octet' quantize $nets/bert_tiny.onnx -o '$tmp/bf.onnx' --mode fp16 >/dev/null && '$octet' run '$tmp/bd.onnx' --random-inputs --shape input_ids=1x8 --shape attention_mask=1x8 --trace | grep -q 'dynamic' && '$octet' run '$tmp/bf.onnx' --random-inputs --shape input_ids=1x8 --shape attention_mask=1x8 --trace | grep -q 'linear fp16'"
 printf '%s' '{"global": {"methd": "minmax"}}' > "$tmp/badq.json"
+# The host description: CPUID against the kernel's view, the ISA cap, plans for another CPU.
+if [ -r /proc/cpuinfo ] && [ "$(uname -m)" = x86_64 ]; then
+check "cpu --json agrees with /proc/cpuinfo's flags" sh -c "'$octet' cpu --json | python3 -c \"import json,sys
+d=json.load(sys.stdin); flags=set(next(l for l in open('/proc/cpuinfo') if l.startswith('flags')).split(':')[1].split())
+bad=[k for k,v in d['features'].items() if k!='neon' and d['cap_level'] is None and v!=(k in flags)]
+assert not bad, bad\""
+fi
+check "OCTET_MAX_ISA=avx2 caps the features and oneDNN" sh -c "OCTET_MAX_ISA=avx2 '$octet' cpu --json | python3 -c \"import json,sys
+d=json.load(sys.stdin); f=d['features']; assert d['cap_level']=='avx2', d['cap']
+assert not any(f[k] for k in f if 'avx512' in k or 'amx' in k or 'vnni' in k), f
+assert d['onednn_isa']==('avx2' if f['avx2'] else d['onednn_isa']) and '512' not in d['onednn_isa'], d['onednn_isa']\""
+check "OCTET_MAX_ISA=avx2: the trace names only AVX2 kernels" sh -c "OCTET_MAX_ISA=avx2 '$octet' run '$tmp/d8.onnx' --random-inputs --shape input=1x1x8x8 --trace > '$tmp/capped.txt' && grep -q '^  backend' '$tmp/capped.txt' && ! grep '^  backend' '$tmp/capped.txt' | grep -Eiq 'avx512|vnni|amx'"
+planned_elsewhere_matches_host() { # a plan for a VNNI CPU, run on this host capped at AVX2
+    python3 scripts/compare-npy.py --extract "$digits/test.npz" input "$tmp/digits_all.npy" &&
+        python3 -c "import numpy as np; np.save('$tmp/digits_in.npy', np.load('$tmp/digits_all.npy')[3])" &&
+        OCTET_MAX_ISA=avx2 "$octet" run "$tmp/d8.onnx" --input input="$tmp/digits_in.npy" --output "$tmp/host" >/dev/null || return 1
+    for c in cascade-lake sapphire-rapids; do
+        OCTET_MAX_ISA=avx2 "$octet" run "$tmp/d8.onnx" --input input="$tmp/digits_in.npy" --output "$tmp/$c" --cpu "$c" --trace >"$tmp/$c.txt" &&
+            grep -q "planned for $c: onednn" "$tmp/$c.txt" && cmp "$tmp/host/logits.npy" "$tmp/$c/logits.npy" || return 1
+    done
+}
+check "run --cpu cascade-lake / sapphire-rapids on a host without VNNI: the host plan's bits" planned_elsewhere_matches_host
+check "bench --cpu zen4 on a host capped at AVX2 runs" sh -c "OCTET_MAX_ISA=avx2 '$octet' bench '$tmp/d8.onnx' --shape input=1x1x8x8 --cpu zen4 --iterations 3 --warmup 1 >/dev/null"
 fails_with "quantize: bad config names file and field" "$tmp/badq.json: global.methd: unknown key" "$octet" quantize $digits/digits_cnn.onnx -o "$tmp/x.onnx" --calibration $digits/calibration.npz --config "$tmp/badq.json"
 fails_with "quantize: static without calibration says how" "--mode static needs --calibration" "$octet" quantize $digits/digits_cnn.onnx -o "$tmp/x.onnx"
 fails_with "quantize: calibration for another model names the input" "input_ids" "$octet" quantize $nets/bert_tiny.onnx -o "$tmp/x.onnx" --calibration $digits/calibration.npz

@@ -74,6 +74,29 @@ enum CPUReport {
             var cap_level: String?
             /// The ISA oneDNN dispatches to (this machine only).
             var onednn_isa: String?
+
+            enum CodingKeys: String, CodingKey {
+                case vendor, model, cores, logical_cpus, architecture, os, origin, caches, features, cpu_reports, notes, cap, cap_level, onednn_isa
+            }
+
+            /// Optional fields are written as `null`, never left out: the keys are the interface.
+            func encode(to encoder: any Encoder) throws {
+                var c = encoder.container(keyedBy: CodingKeys.self)
+                try c.encode(vendor, forKey: .vendor)
+                try c.encode(model, forKey: .model)
+                try c.encode(cores, forKey: .cores)
+                try c.encode(logical_cpus, forKey: .logical_cpus)
+                try c.encode(architecture, forKey: .architecture)
+                try c.encode(os, forKey: .os)
+                try c.encode(origin, forKey: .origin)
+                try c.encode(caches, forKey: .caches)
+                try c.encode(features, forKey: .features)
+                try c.encode(cpu_reports, forKey: .cpu_reports)
+                try c.encode(notes, forKey: .notes)
+                try c.encode(cap, forKey: .cap)
+                try c.encode(cap_level, forKey: .cap_level)
+                try c.encode(onednn_isa, forKey: .onednn_isa)
+            }
         }
         let report = Report(
             vendor: cpu.vendor, model: cpu.model, cores: cpu.cores, logical_cpus: cpu.logicalCPUs,

@@ -5,7 +5,7 @@ import OctetCPU
 
 @Suite struct ConditionTests {
     let cpu = CPUFeatures(vendor: "t", model: "t", architecture: "x86_64", operatingSystem: "linux", cores: 1, logicalCPUs: 1,
-                          caches: .init(), hardware: [.avx2], origin: .assumed("avx2"))
+                          caches: .init(), hardware: [.avx, .avx2], origin: .assumed("avx2"))
 
     func conv(groups: Int = 1) throws -> OpSignature {
         .convolution(input: try TensorShape([1, 128, 8, 8]), weight: try TensorShape([128, 128 / groups, 3, 3]),
