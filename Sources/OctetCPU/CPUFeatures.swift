@@ -91,7 +91,7 @@ public struct CPUFeatures: Sendable, Hashable {
     /// A short name for traces: the preset name, "this machine", or the list.
     public var displayName: String {
         switch origin {
-        case .detected: "\(model) (detected)"
+        case .detected: "\(model) (detected\(cap?.level.map { ", capped at \($0)" } ?? ""))"
         case let .preset(n): n
         case let .assumed(s): s
         }

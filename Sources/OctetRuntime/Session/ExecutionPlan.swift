@@ -169,6 +169,9 @@ final class ExecutionPlan: Sendable {
                     throw SessionError.node(node: node.name, opType: node.opType, detail: "\(name) could not prepare the kernel: \(error)")
                 }
                 action = .kernel(kernel, call)
+                // The trace names what was prepared (oneDNN's implementation, say), not only
+                // what the backend predicted while selecting.
+                dispatches[dispatches.count - 1].kernel = kernel.implementation
                 assignment = NodeAssignment(node: node.name, opType: node.opType, runsOn: name, kernel: kernel.implementation)
             } else {
                 action = .swift(op)
