@@ -6,6 +6,12 @@ Static: Octet's INT8 output vs the same QDQ file evaluated by ORT in floating po
 (graph optimizations off: QuantizeLinear/DequantizeLinear as written) must agree within
 one quantization step of the output's range; ORT's own INT8 kernels are compared too.
 
+ORT's u8·s8 kernels are exact only with VNNI: on an AVX2-only CPU they add pairs of
+products with vpmaddubsw into saturating int16 (ORT documents this and recommends
+reduce_range there). On such a host the comparisons with ORT's integer kernels are
+printed, not checked, and Octet's dynamic model must instead be at least as close to the
+FP32 model as ORT's own run of it.
+
 Usage: scripts/check-quantized-ort.py [BIN_DIR]   (needs numpy and onnxruntime)
 """
 import os, subprocess, sys, tempfile
@@ -46,6 +52,20 @@ def check(name, ok, detail):
     failures += 0 if ok else 1
 
 
+def host_has_vnni():
+    import json
+    f = json.loads(run("cpu", "--json"))["features"]
+    return f["avx512_vnni"] or f["avx_vnni"] or f["amx_int8"]
+
+
+def cosine(a, b):
+    a, b = a.ravel().astype(np.float64), b.ravel().astype(np.float64)
+    return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
+
+
+vnni = host_has_vnni()
+print(f"host {'has' if vnni else 'lacks'} VNNI: ORT's INT8 kernels are {'exact' if vnni else 'saturating (vpmaddubsw); compared for information only'}")
+
 with tempfile.TemporaryDirectory() as tmp:
     digits = os.path.join(ROOT, "Models", "digits")
     x = np.load(os.path.join(digits, "test.npz"))["input"][:128, 0]  # 128 samples as one batch
@@ -61,7 +81,10 @@ with tempfile.TemporaryDirectory() as tmp:
         d = np.abs(mine - qdq).max() / step
         check(f"static {method}: Octet INT8 vs ORT float QDQ", d <= 1.0, f"max |diff| = {d:.3f} output steps (step {step:.4g})")
         d2 = np.abs(mine - kernels).max() / step
-        check(f"static {method}: Octet INT8 vs ORT INT8 kernels", d2 <= 1.0, f"max |diff| = {d2:.3f} output steps")
+        if vnni or extra:  # 7-bit activations cannot saturate, VNNI or not
+            check(f"static {method}: Octet INT8 vs ORT INT8 kernels", d2 <= 1.0, f"max |diff| = {d2:.3f} output steps")
+        else:
+            print(f"info  static {method}: Octet INT8 vs ORT INT8 kernels (saturating here): max |diff| = {d2:.3f} output steps")
 
     # A QDQ model written by another tool (ORT's quantize_static) plans onto Octet's INT8 kernels.
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
@@ -89,15 +112,21 @@ with tempfile.TemporaryDirectory() as tmp:
 
     nets = os.path.join(ROOT, "Tests", "Models", "nets")
     feeds = dict(np.load(os.path.join(nets, "bert_tiny.inputs.npz")))
+    fp32 = ort_outputs(os.path.join(nets, "bert_tiny.onnx"), feeds, optimize=True)
     for mode, tol in [("dynamic", 0.999), ("fp16", 0.99999)]:
         q = os.path.join(tmp, f"bert_{mode}.onnx")
         run("quantize", os.path.join(nets, "bert_tiny.onnx"), "-o", q, "--mode", mode)
         mine = octet_outputs(q, feeds, tmp, mode)
         theirs = ort_outputs(q, feeds, optimize=True)
         for name, a in mine.items():
-            b = theirs[name].ravel(); a = a.ravel()
-            cos = float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
-            check(f"{mode} BERT: Octet vs ORT on '{name}'", cos >= tol, f"cosine {cos:.6f} (≥ {tol})")
+            cos = cosine(a, theirs[name])
+            if mode == "fp16" or vnni:
+                check(f"{mode} BERT: Octet vs ORT on '{name}'", cos >= tol, f"cosine {cos:.6f} (≥ {tol})")
+                continue
+            print(f"info  {mode} BERT: Octet vs ORT (saturating here) on '{name}': cosine {cos:.6f}")
+            ours, ort_int8 = cosine(a, fp32[name]), cosine(theirs[name], fp32[name])
+            check(f"{mode} BERT: Octet at least as close to FP32 as ORT on '{name}'", ours >= ort_int8 - 1e-4,
+                  f"cosine to FP32: Octet {ours:.6f}, ORT {ort_int8:.6f}")
 
 print(f"{'FAILED' if failures else 'passed'}: {failures} failure(s)")
 sys.exit(1 if failures else 0)

@@ -38,6 +38,11 @@ void octet_quantize_i8(int is_signed, const float *x, uint8_t *q, size_t n, floa
 void octet_dequantize_i8(int is_signed, const uint8_t *q, float *x, size_t n, float scale, int zero_point);
 /// Mean over the `pixels` positions of each image of an NHWC tensor: `dst` is N x C.
 void octet_f32_global_avg_pool_nhwc(const float *src, float *dst, size_t batch, size_t pixels, size_t c);
+/// Quantized Add of two 8-bit tensors (u8, or s8 when `is_signed`) of `n` elements each, as
+/// DequantizeLinear → Add (→ Relu) → QuantizeLinear evaluated in f32 computes it:
+/// y = clamp(rne(((a − za)·sa + (b − zb)·sb) / sy) + zy, qmin, qmax), qmin = zy with `relu`.
+void octet_q8_add(int is_signed, const uint8_t *a, const uint8_t *b, uint8_t *y, size_t n, float sa, int za, float sb, int zb,
+                  float sy, int zy, int relu);
 
 typedef enum octet_unary_op { OCTET_EXP = 0, OCTET_ERF = 1, OCTET_GELU = 2, OCTET_SIGMOID = 3, OCTET_TANH = 4 } octet_unary_op;
 

@@ -26,7 +26,8 @@ public enum QuantizedMatrixNode {
 
 /// Lowers QDQ patterns to integer ops: every Conv, Gemm or MatMul whose activation and
 /// (constant) weight arrive through DequantizeLinear becomes a `QuantizedMatrixNode`,
-/// taking the QuantizeLinear that reads its result into its output stage; MaxPool and
+/// taking the QuantizeLinear that reads its result into its output stage; an Add of two
+/// dequantized activations (→ Relu) → QuantizeLinear becomes a `QuantizedAddNode`; MaxPool and
 /// shape ops between a DequantizeLinear and a QuantizeLinear with the same parameters
 /// run on the integers directly. The DequantizeLinear nodes left unread are removed
 /// by dead-node elimination.
@@ -46,6 +47,8 @@ public struct QDQFusion: GraphPass {
         var g = graph
         var removed: Set<Int> = []
         let producers = g.producers(), readers = g.readers()
+        // Inferred shapes, for the patterns that need them (QuantizedAdd does not broadcast).
+        let types = (try? ShapeInference.run(graph).valueTypes) ?? graph.valueTypes
 
         /// The DequantizeLinear producing `v`, with constant per-tensor or per-axis parameters.
         func dequantizer(_ v: String) -> (index: Int, node: Node, params: Affine)? {
@@ -81,6 +84,10 @@ public struct QDQFusion: GraphPass {
                 guard let fused = fuseMatrix(node, g, dequantizer: dequantizer, quantizer: quantizer) else { continue }
                 g.nodes[i] = fused.node
                 for (name, t) in fused.initializers { g.initializers[name] = t }
+                removed.formUnion(fused.consumed)
+            } else if node.opType == "Add" {
+                guard let fused = fuseAdd(node, g, dequantizer: dequantizer, quantizer: quantizer, readers: readers, types: types) else { continue }
+                g.nodes[i] = fused.node
                 removed.formUnion(fused.consumed)
             } else if Self.passThrough.contains(node.opType) {
                 // DQ(a) → op → Q with the same parameters: the op on `a` itself.

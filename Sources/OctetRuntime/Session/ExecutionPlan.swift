@@ -258,7 +258,9 @@ final class ExecutionPlan: Sendable {
     /// Binary ops also broadcast: 4-D operands are reordered to NHWC, and smaller ones
     /// qualify when their memory order is the same in both layouts (e.g. a `C x 1 x 1` bias).
     static func takesChannelsLast(_ node: Node, _ shapes: [TensorShape?]) -> Bool {
-        guard node.domain.isEmpty, let first = shapes.first ?? nil, shapes.allSatisfy({ $0 != nil }) else { return false }
+        guard let first = shapes.first ?? nil, shapes.allSatisfy({ $0 != nil }) else { return false }
+        if QuantizedAddNode.matches(node) { return first.rank == 4 && shapes.allSatisfy { $0 == first } }
+        guard node.domain.isEmpty else { return false }
         switch node.opType {
         case "Relu", "Clip", "Sigmoid", "Tanh", "HardSwish", "HardSigmoid", "Erf", "Sqrt", "Gelu", "Identity",
              "MaxPool", "AveragePool", "GlobalAveragePool":

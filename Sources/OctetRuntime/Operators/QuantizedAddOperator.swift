@@ -1,0 +1,57 @@
+import COctetGraphKernels
+import OctetCore
+
+/// A `QuantizedAddNode` (made by `QDQFusion`): the sum of two 8-bit tensors of one type and
+/// one shape, requantized to the output's parameters (and clamped at its zero point when a
+/// Relu was fused), in any memory layout since it is elementwise.
+struct QuantizedAddOperator: GraphOperator {
+    let site: OperatorSite
+    let scales: [Float]
+    let zeroPoints: [Int32]
+    let relu: Bool
+
+    init(_ node: Node) throws {
+        site = OperatorSite(node)
+        guard node.inputs.count == 2, node.outputs.count == 1 else {
+            throw site.error("takes 2 inputs and 1 output, got \(node.inputs.count) and \(node.outputs.count)")
+        }
+        guard let s = try node.floats(QuantizedAddNode.scalesAttribute), s.count == 3, s.allSatisfy({ $0.isFinite && $0 > 0 }) else {
+            throw site.error("attribute \(QuantizedAddNode.scalesAttribute) must hold 3 finite scales > 0 (a, b, y)")
+        }
+        guard let z = try node.ints(QuantizedAddNode.zeroPointsAttribute), z.count == 3, z.allSatisfy({ (-128...255).contains($0) }) else {
+            throw site.error("attribute \(QuantizedAddNode.zeroPointsAttribute) must hold 3 zero points in [-128, 255] (a, b, y)")
+        }
+        scales = s
+        zeroPoints = z.map { Int32($0) }
+        relu = try node.int(QuantizedAddNode.reluAttribute, default: 0) == 1
+    }
+
+    func outputTypes(_ inputs: [ValueType?], constants: [Tensor?]) throws -> [ValueType] {
+        let a = try site.type(inputs, 0), b = try site.type(inputs, 1)
+        guard a.dtype == .u8 || a.dtype == .s8, b.dtype == a.dtype else {
+            throw site.error("needs two u8 or two s8 inputs, got \(a.dtype) and \(b.dtype)")
+        }
+        if let sa = a.shape, let sb = b.shape, sa != sb {
+            throw site.error("needs inputs of one shape (no broadcasting), got \(sa) and \(sb)")
+        }
+        return [a]
+    }
+
+    func run(_ inputs: [Tensor?], outputs: inout [Tensor]) throws {
+        let a = try site.tensor(inputs, 0), b = try site.tensor(inputs, 1)
+        guard a.shape == b.shape, a.layout == b.layout else {
+            throw site.error("needs inputs of one shape and layout, got \(a.shape) and \(b.shape)")
+        }
+        let n = a.shape.elementCount
+        let (s, z, signed, relu) = (scales, zeroPoints, a.dtype == .s8 ? Int32(1) : 0, relu ? Int32(1) : 0)
+        a.withUnsafeBytes { pa in
+            b.withUnsafeBytes { pb in
+                outputs[0].withUnsafeMutableBytes { py in
+                    guard let x = pa.baseAddress?.assumingMemoryBound(to: UInt8.self), let y = pb.baseAddress?.assumingMemoryBound(to: UInt8.self),
+                          let o = py.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return }
+                    octet_q8_add(signed, x, y, o, n, s[0], z[0], s[1], z[1], s[2], z[2], relu)
+                }
+            }
+        }
+    }
+}
