@@ -86,6 +86,27 @@ with tempfile.TemporaryDirectory() as tmp:
         else:
             print(f"info  static {method}: Octet INT8 vs ORT INT8 kernels (saturating here): max |diff| = {d2:.3f} output steps")
 
+    # A residual CNN: its Adds run as integer adds (QuantizedAdd) and must still match the
+    # QDQ file evaluated in floating point.
+    nets = os.path.join(ROOT, "Tests", "Models", "nets")
+    rng = np.random.default_rng(7)
+    rcal = os.path.join(tmp, "resnet_calibration.npz")
+    np.savez(rcal, input=rng.standard_normal((8, 1, 3, 32, 32)).astype(np.float32))
+    q = os.path.join(tmp, "resnet_tiny_int8.onnx")
+    run("quantize", os.path.join(nets, "resnet_tiny.onnx"), "-o", q, "--calibration", rcal)
+    rx = rng.standard_normal((4, 3, 32, 32)).astype(np.float32)
+    trace = run("run", q, "--random-inputs", "--shape", "input=1x3x32x32", "--trace")
+    import re
+    adds = int((re.search(r"QuantizedAdd x(\d+)", trace) or [0, 0])[1])
+    # The last block's Add feeds GlobalAveragePool in f32 (no QuantizeLinear after it): 2 of 3.
+    check("resnet_tiny INT8: residual Adds run on the integers", adds >= 2, f"{adds} QuantizedAdd nodes in the trace")
+    mine = octet_outputs(q, {"input": rx}, tmp, "resnet")
+    qdq = ort_outputs(q, {"input": rx}, optimize=False)
+    for name, a in mine.items():
+        step = (qdq[name].max() - qdq[name].min()) / 255
+        d = np.abs(a - qdq[name]).max() / step
+        check(f"resnet_tiny INT8 '{name}': Octet vs ORT float QDQ", d <= 1.0 + 1e-3, f"max |diff| = {d:.3f} output steps")
+
     # A QDQ model written by another tool (ORT's quantize_static) plans onto Octet's INT8 kernels.
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
     calib = np.load(os.path.join(digits, "calibration.npz"))["input"]
@@ -110,7 +131,6 @@ with tempfile.TemporaryDirectory() as tmp:
         d = np.abs(mine - qdq).max() / step
         check(f"ORT-quantized QDQ (per_channel={per_channel}): Octet INT8 vs ORT float QDQ", d <= 1.0 + 1e-3, f"max |diff| = {d:.3f} output steps")
 
-    nets = os.path.join(ROOT, "Tests", "Models", "nets")
     feeds = dict(np.load(os.path.join(nets, "bert_tiny.inputs.npz")))
     fp32 = ort_outputs(os.path.join(nets, "bert_tiny.onnx"), feeds, optimize=True)
     for mode, tol in [("dynamic", 0.999), ("fp16", 0.99999)]:
