@@ -62,6 +62,9 @@ let package = Package(
         .target(name: "OctetQNNPack", dependencies: ["OctetCore", "OctetCPU", "OctetDispatch"]),
         .target(name: "OctetPacked", dependencies: ["OctetCore", "OctetCPU", "OctetDispatch", "COctetPackedKernels"]),
         .target(name: "OctetOneDNN", dependencies: ["OctetCore", "OctetCPU", "OctetDispatch", "COctetDNNLGlue"]),
+        // The shared-library plugin ABI (octet_plugin.h) and its dlopen shim.
+        .target(name: "COctetPlugin", linkerSettings: [.linkedLibrary("dl")]),
+        .target(name: "OctetPlugins", dependencies: ["OctetCore", "OctetCPU", "OctetDispatch", "COctetPlugin"]),
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
         .target(name: "OctetNumPy", dependencies: ["OctetCore", "CZlib"]),
         .target(name: "OctetONNX", dependencies: ["OctetCore", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
@@ -72,7 +75,7 @@ let package = Package(
         .target(name: "COctetGraphKernels", dependencies: ["COctetCPUProbe"]),
         .target(name: "OctetRuntime", dependencies: ["OctetCore", "OctetCPU", "OctetRules", "OctetDispatch", "COctetGraphKernels"]),
         .target(name: "Octet", dependencies: ["OctetCore", "OctetCPU", "OctetRules", "OctetDispatch", "OctetFP16", "OctetQNNPack", "OctetOneDNN", "OctetPacked",
-                                              "OctetFP32Reference", "OctetRuntime", "OctetONNX", "OctetNumPy", "OctetQuant"]),
+                                              "OctetFP32Reference", "OctetRuntime", "OctetONNX", "OctetNumPy", "OctetQuant", "OctetPlugins"]),
         // The backend conformance harness, shared by tests (not a product).
         .target(name: "OctetConformance", dependencies: ["OctetCore", "OctetCPU", "OctetDispatch", "OctetQNNPack"]),
         .executableTarget(
@@ -105,6 +108,7 @@ let package = Package(
         .testTarget(name: "OctetNumPyTests", dependencies: ["OctetNumPy"]),
         .testTarget(name: "OctetQuantTests", dependencies: ["OctetQuant", "Octet"]),
         .testTarget(name: "OctetModelTests", dependencies: ["Octet", "OctetONNX", "OctetRuntime", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
+        .testTarget(name: "OctetPluginTests", dependencies: ["Octet", "OctetConformance", "OctetQNNPack"], exclude: ["Fixtures"]),
         .testTarget(name: "OctetOneDNNTests", dependencies: ["OctetOneDNN", "OctetConformance", "Octet"]),
     ],
     swiftLanguageModes: [.v6]

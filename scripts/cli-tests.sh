@@ -93,6 +93,12 @@ planned_elsewhere_matches_host() { # a plan for a VNNI CPU, run on this host cap
 }
 check "run --cpu cascade-lake / sapphire-rapids on a host without VNNI: the host plan's bits" planned_elsewhere_matches_host
 check "bench --cpu zen4 on a host capped at AVX2 runs" sh -c "OCTET_MAX_ISA=avx2 '$octet' bench '$tmp/d8.onnx' --shape input=1x1x8x8 --cpu zen4 --iterations 3 --warmup 1 >/dev/null"
+# Shared-library plugins: the example builds, loads, is listed, and serves the linear layers.
+plugin="$tmp/libexample_int8_linear.so"
+check "example plugin builds against octet_plugin.h" ${CC:-cc} -O2 -shared -fPIC -I Sources/COctetPlugin/include Examples/Plugins/int8-linear/example_int8_linear.c -o "$plugin"
+check "backends --plugin lists it, unrouted" sh -c "'$octet' backends --plugin '$plugin' | grep -A2 '^example-int8-linear  yes' | grep -q 'no rule routes to it'"
+check "run --plugin --rules: the trace names the plugin's kernel" sh -c "'$octet' run '$tmp/d8.onnx' --random-inputs --shape input=1x1x8x8 --plugin '$plugin' --rules Examples/Plugins/int8-linear/rules.json --trace | grep -q 'backend   example-int8-linear (u8s8-linear-reference-c)'"
+fails_with "--plugin: not a plugin names the file" "plugin $tmp/d8.onnx: not a loadable shared library" "$octet" backends --plugin "$tmp/d8.onnx"
 fails_with "quantize: bad config names file and field" "$tmp/badq.json: global.methd: unknown key" "$octet" quantize $digits/digits_cnn.onnx -o "$tmp/x.onnx" --calibration $digits/calibration.npz --config "$tmp/badq.json"
 fails_with "quantize: static without calibration says how" "--mode static needs --calibration" "$octet" quantize $digits/digits_cnn.onnx -o "$tmp/x.onnx"
 fails_with "quantize: calibration for another model names the input" "input_ids" "$octet" quantize $nets/bert_tiny.onnx -o "$tmp/x.onnx" --calibration $digits/calibration.npz

@@ -3,6 +3,7 @@
 @_exported import OctetDispatch
 @_exported import OctetNumPy
 @_exported import OctetONNX
+@_exported import OctetPlugins
 @_exported import OctetQuant
 @_exported import OctetRules
 @_exported import OctetRuntime
@@ -59,6 +60,16 @@ public enum Octet {
         let options = SessionOptions(threads: threads, cpu: cpu ?? CPUFeatures.host, registry: registry ?? makeRegistry(),
                                      rules: try rules ?? RuleSet.builtIn())
         return try Session(graph: model.graph, options: options)
+    }
+
+    /// Loads the shared-library plugin at `path` (ABI `octet_plugin.h`) and registers its
+    /// backend in `registry`. Throws `PluginError.refused` (not a plugin of this ABI) or
+    /// `RegistryError` (its name is taken); either way the registry is unchanged.
+    @discardableResult
+    public static func loadPlugin(_ path: String, into registry: BackendRegistry) throws -> PluginBackend {
+        let plugin = try PluginBackend(path: path)
+        do { try registry.register(plugin) } catch { throw PluginError.refused(path: path, reason: "\(error)") }
+        return plugin
     }
 
     /// The rules in the file at `path`, or the built-in rules when `path` is `nil`.

@@ -11,6 +11,7 @@ struct BackendsCommand: ParsableCommand {
 
     @OptionGroup var target: TargetCPUOptions
     @OptionGroup var rules: RulesOptions
+    @OptionGroup var backends: BackendOptions
     @Flag(help: "Print JSON: an array of {name, available, reason, ...}.") var json = false
 
     struct Row: Encodable {
@@ -21,20 +22,23 @@ struct BackendsCommand: ParsableCommand {
         var version: String?
         var requires: String?
         var summary: String?
+        /// Whether a rule or a fallback order of the rules names it.
+        var routed: Bool
     }
 
     func run() throws {
         let cpu = try target.resolve()
         let ruleSet = try rules.load()
-        let registry = Octet.makeRegistry()
+        let registry = try backends.registry()
+        let named = Set(ruleSet.referencedBackends)
         var rows: [Row] = registry.all.map { b in
             let check = b.requirements.check(cpu)
             return Row(name: b.name, registered: true, available: check.available, reason: check.reason,
-                       version: b.version, requires: b.requirements.description, summary: b.summary)
+                       version: b.version, requires: b.requirements.description, summary: b.summary, routed: named.contains(b.name))
         }
         for name in ruleSet.referencedBackends where registry.backend(named: name) == nil {
             rows.append(Row(name: name, registered: false, available: false,
-                            reason: "not registered (named by \(ruleSet.source))", version: nil, requires: nil, summary: nil))
+                            reason: "not registered (named by \(ruleSet.source))", version: nil, requires: nil, summary: nil, routed: true))
         }
         if json {
             let encoder = JSONEncoder()
@@ -50,6 +54,7 @@ struct BackendsCommand: ParsableCommand {
             if r.registered {
                 emit(head + "\(r.requires ?? "") (v\(r.version ?? "?")): \(r.reason)")
                 if let s = r.summary { emit(String(repeating: " ", count: width + 13) + s) }
+                if !r.routed { emit(String(repeating: " ", count: width + 13) + "registered, no rule routes to it (name it in a rules file: --rules)") }
             } else {
                 emit(head + r.reason)
             }

@@ -43,12 +43,13 @@ struct DispatchTraceCommand: ParsableCommand {
 
     @OptionGroup var target: TargetCPUOptions
     @OptionGroup var rules: RulesOptions
+    @OptionGroup var backends: BackendOptions
     @Flag(help: "Print the trace as JSON.") var json = false
 
     func run() throws {
         let signature = try makeSignature()
         let cpu = try target.resolve()
-        let selector = BackendSelector(rules: try rules.load(), registry: Octet.makeRegistry())
+        let selector = BackendSelector(rules: try rules.load(), registry: try backends.registry())
         let trace = selector.trace([signature], cpu: cpu)
         emit(json ? try trace.json() : trace.text)
     }

@@ -24,6 +24,7 @@ struct ModelOptions: ParsableArguments {
 
     @OptionGroup var target: TargetCPUOptions
     @OptionGroup var rules: RulesOptions
+    @OptionGroup var backends: BackendOptions
 
     func validate() throws {
         guard threads >= 1 else { throw ValidationError("--threads must be ≥ 1, got \(threads)") }
@@ -32,7 +33,7 @@ struct ModelOptions: ParsableArguments {
     func loadModel() throws -> ONNXModel { try ONNXModel.load(contentsOf: model) }
 
     func session(for model: ONNXModel) throws -> Session {
-        let options = SessionOptions(threads: threads, cpu: try target.resolve(), registry: Octet.makeRegistry(),
+        let options = SessionOptions(threads: threads, cpu: try target.resolve(), registry: try backends.registry(),
                                      rules: try rules.load(), optimize: !noOptimize)
         return try Session(graph: model.graph, options: options)
     }

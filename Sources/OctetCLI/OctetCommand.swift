@@ -38,6 +38,23 @@ struct RulesOptions: ParsableArguments {
     }
 }
 
+/// `--plugin`: shared-library backends to load beside the built-in ones.
+struct BackendOptions: ParsableArguments {
+    @Option(name: .customLong("plugin"), help: ArgumentHelp(
+        "Load a backend plugin (a shared library built against octet_plugin.h). Repeatable; a rules file routes ops to it by name.",
+        valueName: "PATH"))
+    var plugins: [String] = []
+
+    /// The built-in backends plus every plugin, in order; a refused plugin stops with its reason.
+    func registry() throws -> BackendRegistry {
+        let registry = Octet.makeRegistry()
+        for path in plugins {
+            try Octet.loadPlugin(path, into: registry)
+        }
+        return registry
+    }
+}
+
 /// Writes a line to standard output.
 func emit(_ text: String) {
     print(text, terminator: text.hasSuffix("\n") ? "" : "\n")

@@ -34,6 +34,7 @@ struct QuantizeCommand: ParsableCommand {
     @Flag(help: "Print the dispatch trace of the quantized model.") var trace = false
     @Option(help: "Threads per kernel call.") var threads: Int = 1
     @OptionGroup var target: TargetCPUOptions
+    @OptionGroup var backends: BackendOptions
 
     func run() throws {
         var cfg = try config.map { try QuantizationConfig.load(contentsOf: $0) } ?? QuantizationConfig()
@@ -52,7 +53,7 @@ struct QuantizeCommand: ParsableCommand {
         cfg.skip.formUnion(skip)
         guard keepFP32 >= 0 else { throw ValidationError("--keep-fp32 must be ≥ 0") }
         let fp32 = try ONNXModel.load(contentsOf: model)
-        let options = SessionOptions(threads: threads, cpu: try target.resolve(), registry: Octet.makeRegistry(), rules: try RuleSet.builtIn())
+        let options = SessionOptions(threads: threads, cpu: try target.resolve(), registry: try backends.registry(), rules: try RuleSet.builtIn())
         let result: QuantizedModel
         switch mode {
         case "static":
