@@ -6,6 +6,8 @@ let package = Package(
     products: [
         .library(name: "Octet", targets: ["Octet"]),
         .executable(name: "octet", targets: ["OctetCLI"]),
+        // The C API (octet.h) as a shared library for applications in C, C++, Rust, ...
+        .library(name: "OctetC", type: .dynamic, targets: ["OctetC"]),
         .executable(name: "octet-benchmarks", targets: ["OctetBenchmarks"]),
     ],
     dependencies: [
@@ -65,6 +67,9 @@ let package = Package(
         // The shared-library plugin ABI (octet_plugin.h) and its dlopen shim.
         .target(name: "COctetPlugin", linkerSettings: [.linkedLibrary("dl")]),
         .target(name: "OctetPlugins", dependencies: ["OctetCore", "OctetCPU", "OctetDispatch", "COctetPlugin"]),
+        // The C API: its header and thread-local error in C, its functions in Swift (@_cdecl).
+        .target(name: "COctetAPI"),
+        .target(name: "OctetC", dependencies: ["Octet", "COctetAPI"]),
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
         .target(name: "OctetNumPy", dependencies: ["OctetCore", "CZlib"]),
         .target(name: "OctetONNX", dependencies: ["OctetCore", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
@@ -109,6 +114,7 @@ let package = Package(
         .testTarget(name: "OctetQuantTests", dependencies: ["OctetQuant", "Octet"]),
         .testTarget(name: "OctetModelTests", dependencies: ["Octet", "OctetONNX", "OctetRuntime", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         .testTarget(name: "OctetPluginTests", dependencies: ["Octet", "OctetConformance", "OctetQNNPack"], exclude: ["Fixtures"]),
+        .testTarget(name: "OctetCAPITests", dependencies: ["OctetC", "COctetAPI"]),
         .testTarget(name: "OctetOneDNNTests", dependencies: ["OctetOneDNN", "OctetConformance", "Octet"]),
     ],
     swiftLanguageModes: [.v6]

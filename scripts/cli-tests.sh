@@ -99,6 +99,33 @@ check "example plugin builds against octet_plugin.h" ${CC:-cc} -O2 -shared -fPIC
 check "backends --plugin lists it, unrouted" sh -c "'$octet' backends --plugin '$plugin' | grep -A2 '^example-int8-linear  yes' | grep -q 'no rule routes to it'"
 check "run --plugin --rules: the trace names the plugin's kernel" sh -c "'$octet' run '$tmp/d8.onnx' --random-inputs --shape input=1x1x8x8 --plugin '$plugin' --rules Examples/Plugins/int8-linear/rules.json --trace | grep -q 'backend   example-int8-linear (u8s8-linear-reference-c)'"
 fails_with "--plugin: not a plugin names the file" "plugin $tmp/d8.onnx: not a loadable shared library" "$octet" backends --plugin "$tmp/d8.onnx"
+# The C API: the example embeds Octet through octet.h and libOctetC, built with pkg-config;
+# its logits equal `octet run`'s on the same quantized model, and it runs clean under ASan.
+c_api_example() {
+    [ -e "$bin/libOctetC.so" ] || { echo "libOctetC.so not built in $bin (swift build --product OctetC)"; return 1; }
+    scripts/make-pkgconfig.sh "$bin" >/dev/null || return 1
+    local flags; flags=$(PKG_CONFIG_PATH="$bin/pkgconfig" pkg-config --cflags --libs octet) || return 1
+    ${CC:-cc} -Wall -Wextra -Werror Examples/C/embed.c $flags -o "$tmp/embed" || return 1
+    python3 -c "import numpy as np; x=np.load('$digits/test.npz')['input'][3]; x.astype('<f4').tofile('$tmp/digit.f32'); np.save('$tmp/digit.npy', x)" || return 1
+    "$tmp/embed" $digits/digits_cnn.onnx $digits/calibration.npz "$tmp/digit.f32" "$tmp/embed_trace.json" > "$tmp/embed.txt" || return 1
+    grep -q "small buffer: outputs\[0\] 'logits': needs 40 bytes" "$tmp/embed.txt" || return 1
+    "$octet" quantize $digits/digits_cnn.onnx -o "$tmp/dmm.onnx" --calibration $digits/calibration.npz --method minmax >/dev/null 2>&1 &&
+        "$octet" run "$tmp/dmm.onnx" --input input="$tmp/digit.npy" --output "$tmp/dmm" >/dev/null || return 1
+    python3 -c "
+import json, numpy as np
+c = [float(v) for v in next(l for l in open('$tmp/embed.txt') if l.startswith('logits:')).split()[1:]]
+swift = np.load('$tmp/dmm/logits.npy').ravel().tolist()
+assert np.array_equal(np.float32(c), np.float32(swift)), (c, swift)
+ops = json.load(open('$tmp/embed_trace.json'))['ops']
+assert len(ops) == 5 and all(o['backend'] for o in ops), ops
+"
+}
+check "C API: the example builds with pkg-config, runs, and matches octet run" c_api_example
+c_api_asan() {
+    ${CC:-cc} -g -fsanitize=address -fno-omit-frame-pointer Examples/C/embed.c $(PKG_CONFIG_PATH="$bin/pkgconfig" pkg-config --cflags --libs octet) -o "$tmp/embed-asan" &&
+        ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 "$tmp/embed-asan" $digits/digits_cnn.onnx $digits/calibration.npz "$tmp/digit.f32" >/dev/null
+}
+check "C API: the example runs clean under AddressSanitizer (leaks included)" c_api_asan
 fails_with "quantize: bad config names file and field" "$tmp/badq.json: global.methd: unknown key" "$octet" quantize $digits/digits_cnn.onnx -o "$tmp/x.onnx" --calibration $digits/calibration.npz --config "$tmp/badq.json"
 fails_with "quantize: static without calibration says how" "--mode static needs --calibration" "$octet" quantize $digits/digits_cnn.onnx -o "$tmp/x.onnx"
 fails_with "quantize: calibration for another model names the input" "input_ids" "$octet" quantize $nets/bert_tiny.onnx -o "$tmp/x.onnx" --calibration $digits/calibration.npz
