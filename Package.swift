@@ -9,6 +9,7 @@ let package = Package(
         // The C API (octet.h) as a shared library for applications in C, C++, Rust, ...
         .library(name: "OctetC", type: .dynamic, targets: ["OctetC"]),
         .executable(name: "octet-benchmarks", targets: ["OctetBenchmarks"]),
+        .plugin(name: "OctetRulesCommand", targets: ["OctetRulesCommand"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -49,6 +50,11 @@ let package = Package(
         .executableTarget(
             name: "OctetRulesTool",
             dependencies: ["OctetRules"]
+        ),
+        .plugin(
+            name: "OctetRulesCommand",
+            capability: .command(intent: .custom(verb: "octet-rules", description: "Validate, print or diff Octet rules files (backends.json)")),
+            dependencies: ["OctetRulesTool"]
         ),
         .plugin(
             name: "EmbedDefaultRules",

@@ -47,6 +47,9 @@ fails_with "rules file: unknown field names file, rule and field" "$tmp/bad.json
 fails_with "rules file: missing" "cannot read the file" "$octet" backends --rules "$tmp/nope.json"
 fails_with "build tool refuses a broken rules file" "rule 'broken-rule', field rules[0].when[0].field" "$tool" "$tmp/bad.json" "$tmp/out.swift"
 check "build tool embeds a valid rules file" sh -c "'$tool' backends.json '$tmp/ok.swift' && grep -q 'static let ruleCount' '$tmp/ok.swift'"
+check "rules tool: print lists rules in order with their conditions" sh -c "'$tool' print backends.json | grep -q '^1. x86-conv-onednn → onednn' && '$tool' print backends.json | grep -q 'cpu has avx512_vnni'"
+check "rules tool: diff names added, removed and changed rules" sh -c "'$tool' diff backends.json Examples/Plugins/int8-linear/rules.json | grep -q '+ added linear-to-example-plugin' && '$tool' diff backends.json backends.json | grep -q 'no difference'"
+check "swift package octet-rules validate (the command plugin)" sh -c "swift package octet-rules validate backends.json 2>&1 | grep -q 'backends.json: valid, '"
 
 # Models: info, run, bench (the interfaces scripts rely on).
 nets=Tests/Models/nets
