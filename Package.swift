@@ -10,6 +10,8 @@ let package = Package(
         .library(name: "OctetC", type: .dynamic, targets: ["OctetC"]),
         .executable(name: "octet-benchmarks", targets: ["OctetBenchmarks"]),
         .plugin(name: "OctetRulesCommand", targets: ["OctetRulesCommand"]),
+        // What a backend author checks their backend with, against the reference backend.
+        .library(name: "OctetConformance", targets: ["OctetConformance"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -87,7 +89,7 @@ let package = Package(
         .target(name: "OctetRuntime", dependencies: ["OctetCore", "OctetCPU", "OctetRules", "OctetDispatch", "COctetGraphKernels"]),
         .target(name: "Octet", dependencies: ["OctetCore", "OctetCPU", "OctetRules", "OctetDispatch", "OctetFP16", "OctetQNNPack", "OctetOneDNN", "OctetPacked",
                                               "OctetFP32Reference", "OctetRuntime", "OctetONNX", "OctetNumPy", "OctetQuant", "OctetPlugins"]),
-        // The backend conformance harness, shared by tests (not a product).
+        // The backend conformance harness (a product: backend authors run it too).
         .target(name: "OctetConformance", dependencies: ["OctetCore", "OctetCPU", "OctetDispatch", "OctetQNNPack"]),
         .executableTarget(
             name: "OctetCLI",
