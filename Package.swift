@@ -10,6 +10,8 @@ let package = Package(
         .library(name: "OctetC", type: .dynamic, targets: ["OctetC"]),
         .executable(name: "octet-benchmarks", targets: ["OctetBenchmarks"]),
         .plugin(name: "OctetRulesCommand", targets: ["OctetRulesCommand"]),
+        // What a third-party backend imports (op signature, Backend/Kernel, registry).
+        .library(name: "OctetBackendAPI", targets: ["OctetBackendAPI"]),
         // What a backend author checks their backend with, against the reference backend.
         .library(name: "OctetConformance", targets: ["OctetConformance"]),
     ],
@@ -68,6 +70,7 @@ let package = Package(
             dependencies: ["OctetCore", "OctetCPU", "OctetRules"],
             plugins: ["EmbedDefaultRules"]
         ),
+        .target(name: "OctetBackendAPI", dependencies: ["OctetCore", "OctetCPU", "OctetDispatch"]),
         .target(name: "OctetFP16", dependencies: ["OctetCore", "OctetCPU", "OctetDispatch", "COctetFP16Kernels"]),
         .target(name: "OctetQNNPack", dependencies: ["OctetCore", "OctetCPU", "OctetDispatch"]),
         .target(name: "OctetPacked", dependencies: ["OctetCore", "OctetCPU", "OctetDispatch", "COctetPackedKernels"]),

@@ -1,4 +1,4 @@
-import Octet
+import OctetBackendAPI
 
 /// A small INT8 backend written outside Octet: quantized linear layers (u8 activations,
 /// s8 weights, u8 or f32 outputs), one output row at a time in plain Swift. It answers the
