@@ -1,5 +1,5 @@
 /// Renders the Swift source that embeds a validated rules file as a raw string literal.
-public enum EmbeddedRulesSource {
+package enum EmbeddedRulesSource {
     /// A Swift file defining `BuiltInRules.json` and `BuiltInRules.ruleCount`.
     public static func render(json: String, ruleCount: Int) -> String {
         // Choose a raw-string delimiter longer than any run of '#' after a quote.

@@ -2,7 +2,7 @@ import Foundation
 
 /// A JSON document as a tree, keeping the difference between booleans and numbers
 /// and every key, so that a schema can refuse unknown fields and wrong types by path.
-public enum JSONValue: Sendable, Hashable {
+package enum JSONValue: Sendable, Hashable {
     case null
     case bool(Bool)
     case int(Int)
