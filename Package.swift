@@ -123,7 +123,7 @@ let package = Package(
         .testTarget(name: "OctetPackedTests", dependencies: ["OctetPacked", "COctetPackedKernels", "OctetConformance", "Octet"]),
         .testTarget(name: "OctetNumPyTests", dependencies: ["OctetNumPy"]),
         .testTarget(name: "OctetQuantTests", dependencies: ["OctetQuant", "Octet"]),
-        .testTarget(name: "OctetModelTests", dependencies: ["Octet", "OctetONNX", "OctetRuntime", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
+        .testTarget(name: "OctetModelTests", dependencies: ["Octet", "OctetONNX", "OctetRuntime", "COctetGraphKernels", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         .testTarget(name: "OctetPluginTests", dependencies: ["Octet", "OctetConformance", "OctetQNNPack"], exclude: ["Fixtures"]),
         .testTarget(name: "OctetCAPITests", dependencies: ["OctetC", "COctetAPI"]),
         .testTarget(name: "OctetOneDNNTests", dependencies: ["OctetOneDNN", "OctetConformance", "Octet"]),

@@ -37,19 +37,16 @@ public func octet_model_input_count(_ model: OpaquePointer?) -> Int { guarded(0)
 public func octet_model_output_count(_ model: OpaquePointer?) -> Int { guarded(0) { try object(model, ModelHandle.self).outputNames.count } }
 
 @_cdecl("octet_model_input_name")
-public func octet_model_input_name(_ model: OpaquePointer?, _ i: Int) -> UnsafePointer<CChar>? {
-    guarded(nil) {
-        let names = try object(model, ModelHandle.self).inputNames
-        guard i >= 0, i < names.count else { throw CAPIError("input \(i) out of range (the model has \(names.count))") }
-        return UnsafePointer(names[i])
-    }
-}
+public func octet_model_input_name(_ model: OpaquePointer?, _ i: Int) -> UnsafePointer<CChar>? { portName(model, i, inputs: true) }
 
 @_cdecl("octet_model_output_name")
-public func octet_model_output_name(_ model: OpaquePointer?, _ i: Int) -> UnsafePointer<CChar>? {
+public func octet_model_output_name(_ model: OpaquePointer?, _ i: Int) -> UnsafePointer<CChar>? { portName(model, i, inputs: false) }
+
+private func portName(_ model: OpaquePointer?, _ i: Int, inputs: Bool) -> UnsafePointer<CChar>? {
     guarded(nil) {
-        let names = try object(model, ModelHandle.self).outputNames
-        guard i >= 0, i < names.count else { throw CAPIError("output \(i) out of range (the model has \(names.count))") }
+        let m = try object(model, ModelHandle.self)
+        let names = inputs ? m.inputNames : m.outputNames
+        guard i >= 0, i < names.count else { throw CAPIError("\(inputs ? "input" : "output") \(i) out of range (the model has \(names.count))") }
         return UnsafePointer(names[i])
     }
 }
