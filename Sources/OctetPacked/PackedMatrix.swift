@@ -1,20 +1,5 @@
 import COctetPackedKernels
 import OctetCore
-import OctetCPU
-
-/// Which micro-kernel runs.
-enum PackedISA {
-    static let host: octet_packed_isa = octet_packed_host_has_avx2() != 0 ? OCTET_PACKED_AVX2 : OCTET_PACKED_SCALAR
-
-    /// What a plan for `cpu` names; never more than this machine runs when executing.
-    static func planned(for cpu: CPUFeatures) -> octet_packed_isa { cpu.has(.avx2) ? OCTET_PACKED_AVX2 : OCTET_PACKED_SCALAR }
-    static func executable(for cpu: CPUFeatures) -> octet_packed_isa {
-        planned(for: cpu) == OCTET_PACKED_AVX2 && host == OCTET_PACKED_AVX2 ? OCTET_PACKED_AVX2 : OCTET_PACKED_SCALAR
-    }
-    static func name(_ isa: octet_packed_isa) -> String {
-        isa == OCTET_PACKED_AVX2 ? "avx2 exact 6x16 (vpmaddwd on s16 pairs)" : "scalar exact 6x16"
-    }
-}
 
 /// A `K x N` s8 matrix in the micro-kernel's panels, with its column sums.
 struct PackedMatrix: Sendable {

@@ -1,0 +1,35 @@
+import COctetPackedKernels
+import OctetCPU
+
+/// Which instruction set the packed kernels use, and the kernels' names.
+enum PackedISA {
+    /// The one place the packed backend picks its instruction set. `cpu` is the CPU the plan
+    /// is for; with `runsHere`, the kernel will execute on this machine, which must also be
+    /// able to run it (today through the C probe; with the host description this becomes
+    /// `context.host`). The C kernels take the result as a parameter and never probe.
+    static func select(for cpu: CPUFeatures, runsHere: Bool) -> octet_packed_isa {
+        guard cpu.has(.avx2), cpu.has(.fma) else { return OCTET_PACKED_SCALAR }
+        if runsHere && octet_packed_host_has_avx2() == 0 { return OCTET_PACKED_SCALAR }
+        return OCTET_PACKED_AVX2
+    }
+
+    /// `avx2` or `scalar`: the ISA suffix of every kernel name.
+    static func suffix(_ isa: octet_packed_isa) -> String { isa == OCTET_PACKED_AVX2 ? "avx2" : "scalar" }
+
+    /// The GEMM micro-kernel: `u8s8s32-gemm-6x16-avx2`.
+    static func gemm(_ isa: octet_packed_isa) -> String { "u8s8s32-gemm-\(OCTET_PACKED_MR)x\(OCTET_PACKED_NR)-\(suffix(isa))" }
+
+    /// A channels-last convolution on the GEMM micro-kernel: `u8s8s32-conv-nhwc-indirect-6x16-avx2`
+    /// (`form` is `1x1` for the plain GEMM over the image, `indirect` for the indirection buffer).
+    static func conv(_ isa: octet_packed_isa, form: String) -> String {
+        "u8s8s32-conv-nhwc-\(form)-\(OCTET_PACKED_MR)x\(OCTET_PACKED_NR)-\(suffix(isa))"
+    }
+
+    /// The channels-last depthwise kernel: `u8s8s32-dwconv-3x3-16c-avx2` (3x3 and 5x5 have
+    /// their taps unrolled; other windows run the any-window `u8s8s32-dwconv-16c-avx2`).
+    static func dwconv(_ isa: octet_packed_isa, kh: Int, kw: Int) -> String {
+        guard isa == OCTET_PACKED_AVX2, kh * kw <= 127 else { return "u8s8s32-dwconv-scalar" }
+        let window = kh == kw && (kh == 3 || kh == 5) ? "\(kh)x\(kw)-" : ""
+        return "u8s8s32-dwconv-\(window)\(OCTET_PACKED_DW_CHANNELS)c-avx2"
+    }
+}
