@@ -75,9 +75,14 @@ struct PackedMatmulKernel: Kernel {
             try x.withUnsafeBufferPointer(as: UInt8.self) { a in
                 try y.withUnsafeBufferPointer(as: Int8.self) { b in
                     try withOutput(&out) { c in
+                        var rhs: PackedMatrix?
                         for batch in 0..<batches {
-                            let rhs = PackedMatrix(k: k, n: n, source: try base(b) + (secondBatches == 1 ? 0 : batch) * k * n,
+                            // A shared second operand is packed once per call.
+                            if rhs == nil || secondBatches > 1 {
+                                rhs = PackedMatrix(k: k, n: n, source: try base(b) + (secondBatches == 1 ? 0 : batch) * k * n,
                                                    nStride: 1, kStride: n, panels: buf.packedB, sums: buf.columnSums)
+                            }
+                            guard let rhs else { continue }
                             let source = directSource(try base(a) + batch * m * k, lda: k)
                             stage.withC(columns: 0) { o in
                                 runner.gemm(m: m, source: source, b: rhs, c: c + batch * m * n * elementSize, ldc: n, elementSize: elementSize,
