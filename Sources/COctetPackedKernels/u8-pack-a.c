@@ -30,6 +30,38 @@ static void quantize_pack_row_scalar(size_t K, const float *row, float inv, int3
     *sum = s;
 }
 
+/* n bytes, in fixed-size (inlined) moves; overlapping tails rewrite the same bytes. */
+static inline void copy_bytes(uint8_t *d, const uint8_t *s, size_t n) {
+    if (n >= 16) {
+        size_t i = 0;
+        for (; i + 16 <= n; i += 16) memcpy(d + i, s + i, 16);
+        if (i < n) memcpy(d + n - 16, s + n - 16, 16);
+    } else if (n >= 8) {
+        memcpy(d, s, 8);
+        memcpy(d + n - 8, s + n - 8, 8);
+    } else if (n >= 4) {
+        memcpy(d, s, 4);
+        memcpy(d + n - 4, s + n - 4, 4);
+    } else {
+        for (size_t i = 0; i < n; i++) d[i] = s[i];
+    }
+}
+
+/* Gathers one row of an indirect source into `dst` (taps · channels bytes). Taps whose
+   inputs are adjacent in memory (a window row inside the image) are copied as one run. */
+static void gather_row(const octet_packed_a_source *s, size_t m, uint8_t *dst) {
+    const int32_t *off = s->offsets + m * s->taps;
+    const size_t C = s->channels;
+    for (size_t t = 0; t < s->taps;) {
+        size_t run = 1;
+        if (off[t] >= 0)
+            while (t + run < s->taps && off[t + run] == off[t] + (int32_t)(run * C)) run++;
+        copy_bytes(dst, off[t] < 0 ? s->zero : s->x + off[t], run * C);
+        dst += run * C;
+        t += run;
+    }
+}
+
 #if OCTET_X86
 OCTET_AVX2 void octet_u8_pack_a_avx2_row(size_t K, const uint8_t *row, int32_t *out, int32_t *sum) {
     size_t k = 0;
@@ -136,9 +168,7 @@ void octet_packed_pack_a(octet_packed_isa isa, const octet_packed_a_source *s, s
         } else {
             const uint8_t *row = s->x + m * s->lda;
             if (s->offsets) {
-                const int32_t *off = s->offsets + m * s->taps;
-                for (size_t t = 0; t < s->taps; t++)
-                    memcpy(scratch + t * s->channels, off[t] < 0 ? s->zero : s->x + off[t], s->channels);
+                gather_row(s, m, scratch);
                 row = scratch;
             }
 #if OCTET_X86

@@ -36,36 +36,53 @@ OCTET_AVX2 static void tile(size_t mr, size_t K2, const int32_t *a, size_t as, c
     }
 }
 
-/* Zero-point compensation and s32 bias of 8 accumulators of row m, columns n0..n0+7. */
-OCTET_AVX2 static inline __m256i compensate8(__m256i acc, size_t m, size_t n0, size_t K, const int32_t *rows, const int32_t *cols,
-                                              const octet_packed_output *o) {
-    __m256i raw = _mm256_sub_epi32(acc, _mm256_mullo_epi32(_mm256_set1_epi32(o->a_zero_point), _mm256_loadu_si256((const __m256i *)(cols + n0))));
-    if (o->b_zero_point)
-        raw = _mm256_add_epi32(raw, _mm256_set1_epi32(-o->b_zero_point * rows[m] + (int32_t)K * o->a_zero_point * o->b_zero_point));
-    if (o->bias_s32) raw = _mm256_add_epi32(raw, _mm256_loadu_si256((const __m256i *)(o->bias_s32 + n0)));
-    return raw;
+/* What the store adds and multiplies per column of one panel, loaded once per panel:
+   colterm = bias_s32 − a_zp·colsum + K·a_zp·b_zp (the row term −b_zp·rowsum is per row). */
+typedef struct panel_constants {
+    __m256i colterm[2];
+} panel_constants;
+
+OCTET_AVX2 static inline panel_constants load_constants(size_t n0, size_t K, const int32_t *cols, const octet_packed_output *o) {
+    panel_constants p;
+    for (int h = 0; h < 2; h++) {
+        __m256i t = _mm256_mullo_epi32(_mm256_set1_epi32(-o->a_zero_point), _mm256_loadu_si256((const __m256i *)(cols + n0 + 8 * h)));
+        if (o->b_zero_point) t = _mm256_add_epi32(t, _mm256_set1_epi32((int32_t)K * o->a_zero_point * o->b_zero_point));
+        if (o->bias_s32) t = _mm256_add_epi32(t, _mm256_loadu_si256((const __m256i *)(o->bias_s32 + n0 + 8 * h)));
+        p.colterm[h] = t;
+    }
+    return p;
 }
 
-OCTET_AVX2 static void store(size_t mr, size_t m0, size_t n0, size_t nr, size_t K, __m256i c0[MR], __m256i c1[MR], const int32_t *rows,
-                             const int32_t *cols, const octet_packed_output *o, void *c, size_t ldc) {
+/* Stores rows m0..m0+mr−1 of one panel. Per-column arrays (and the column sums) are readable
+   up to the panel's end (callers pad them to a multiple of 16); a partial panel (nr < 16)
+   is computed whole and only its nr valid columns are written. */
+OCTET_AVX2 static void store(size_t mr, size_t m0, size_t n0, size_t nr, const panel_constants *pc, __m256i c0[MR], __m256i c1[MR],
+                             const int32_t *rows, const octet_packed_output *o, void *c, size_t ldc) {
     for (size_t r = 0; r < mr; r++) {
         const size_t m = m0 + r;
-        if (nr == NR) {
-            const __m256i r0 = compensate8(c0[r], m, n0, K, rows, cols, o), r1 = compensate8(c1[r], m, n0 + 8, K, rows, cols, o);
-            if (o->to_f32) {
-                float *dst = (float *)c + m * ldc + n0;
-                octet_avx2_dequant8(r0, n0, o, dst);
-                octet_avx2_dequant8(r1, n0 + 8, o, dst + 8);
-            } else {
-                const __m128i q0 = octet_avx2_requant8(r0, n0, o), q1 = octet_avx2_requant8(r1, n0 + 8, o);
-                _mm_storeu_si128((__m128i *)((uint8_t *)c + m * ldc + n0), _mm_unpacklo_epi64(q0, q1));
-            }
-            continue;
+        __m256i r0 = _mm256_add_epi32(c0[r], pc->colterm[0]), r1 = _mm256_add_epi32(c1[r], pc->colterm[1]);
+        if (o->b_zero_point) {
+            const __m256i rowterm = _mm256_set1_epi32(-o->b_zero_point * rows[m]);
+            r0 = _mm256_add_epi32(r0, rowterm);
+            r1 = _mm256_add_epi32(r1, rowterm);
         }
-        int32_t acc[NR];
-        _mm256_storeu_si256((__m256i *)acc, c0[r]);
-        _mm256_storeu_si256((__m256i *)(acc + 8), c1[r]);
-        for (size_t j = 0; j < nr; j++) octet_store_scalar(octet_raw_value(acc[j], m, n0 + j, K, rows, cols, o), n0 + j, o, c, m * ldc + n0 + j);
+        if (o->to_f32) {
+            float *dst = (float *)c + m * ldc + n0, tmp[NR];
+            float *out = nr == NR ? dst : tmp;
+            octet_avx2_dequant8(r0, n0, o, out);
+            octet_avx2_dequant8(r1, n0 + 8, o, out + 8);
+            if (nr != NR) memcpy(dst, tmp, nr * sizeof(float));
+        } else {
+            const __m128i q = _mm_unpacklo_epi64(octet_avx2_requant8(r0, n0, o), octet_avx2_requant8(r1, n0 + 8, o));
+            uint8_t *dst = (uint8_t *)c + m * ldc + n0;
+            if (nr == NR) {
+                _mm_storeu_si128((__m128i *)dst, q);
+            } else {
+                uint8_t tmp[NR];
+                _mm_storeu_si128((__m128i *)tmp, q);
+                memcpy(dst, tmp, nr);
+            }
+        }
     }
 }
 
@@ -76,6 +93,7 @@ OCTET_AVX2 void octet_u8s8s32_gemm_6x16_avx2_panel(size_t M, size_t K, const int
                                                    const int32_t *rows, const int32_t *cols, const octet_packed_output *o, void *c,
                                                    size_t ldc, int32_t *acc, size_t KC2) {
     const size_t K2 = (K + 1) / 2;
+    const panel_constants pc = load_constants(n0, K, cols, o);
     for (size_t kb = 0; kb < K2 || kb == 0; kb += KC2) {
         const size_t kc = K2 - kb < KC2 ? K2 - kb : KC2;
         const int first = kb == 0, last = kb + kc >= K2;
@@ -84,7 +102,7 @@ OCTET_AVX2 void octet_u8s8s32_gemm_6x16_avx2_panel(size_t M, size_t K, const int
             __m256i c0[MR], c1[MR];
             tile(mr, kc, a + m0 * K2 + kb, K2, bp + kb * NR, first ? NULL : acc + m0 * NR, c0, c1);
             if (last) {
-                store(mr, m0, n0, nr, K, c0, c1, rows, cols, o, c, ldc);
+                store(mr, m0, n0, nr, &pc, c0, c1, rows, o, c, ldc);
             } else {
                 for (size_t r = 0; r < mr; r++) {
                     _mm256_storeu_si256((__m256i *)(acc + (m0 + r) * NR), c0[r]);

@@ -26,14 +26,14 @@ struct PackedDynamicLinearKernel: Kernel {
         weightZeroPoint = wQ.zeroPoint()
         bias = try c.bias.map { b in
             guard b.dtype == .f32, b.shape.elementCount == n else { throw PackedError.shape("dynamic linear needs an f32 bias of \(n) values") }
-            return try b.scalars(as: Float.self)
+            return try b.scalars(as: Float.self) + [Float](repeating: 0, count: 16) // padded: the store reads whole panels
         }
         (lo, hi) = PostOp.realRange(of: s.postOps)
         self.runner = runner
         input = s.input
         output = try s.outputShape.orThrow()
         var sizes = runner.scratch(m: s.input.elementCount / max(k, 1), k: k, n: n).sizes
-        sizes.staging = n
+        sizes.staging = n + 16
         pool = ScratchPool(sizes)
     }
 

@@ -62,7 +62,7 @@ struct PackedMatmulKernel: Kernel {
         outputType = s.outputType
         var sizes = runner.scratch(m: m, k: k, n: n).sizes
         sizes.packedB = PackedMatrix.words(k: k, n: n)
-        sizes.columnSums = n
+        sizes.columnSums = PackedMatrix.columnSumWords(n: n)
         pool = ScratchPool(sizes)
     }
 

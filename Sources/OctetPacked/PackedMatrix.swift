@@ -14,12 +14,15 @@ struct PackedMatrix: Sendable {
         return (n + nr - 1) / nr * ((k + 1) / 2) * nr
     }
 
+    /// Column sums are padded with zeros to whole panels: the kernels read 16 at a time.
+    static func columnSumWords(n: Int) -> Int { max(1, (n + 15) / 16) * 16 }
+
     /// Packs element (k, n) = `source[n * nStride + k * kStride]`.
     init(k: Int, n: Int, source: UnsafePointer<Int8>, nStride: Int, kStride: Int) {
         self.k = k
         self.n = n
         panels = AlignedBuffer(count: Self.words(k: k, n: n))
-        columnSums = AlignedBuffer(count: max(n, 1))
+        columnSums = AlignedBuffer(count: Self.columnSumWords(n: n))
         octet_packed_pack_b_s8(k, n, source, nStride, kStride, panels.pointer, columnSums.pointer)
     }
 }

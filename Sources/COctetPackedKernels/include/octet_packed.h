@@ -77,7 +77,8 @@ typedef struct octet_packed_output {
 } octet_packed_output;
 
 /// C = A · B for panels [panel_begin, panel_end), rows [0, M). `c` is u8 or f32 per `out`,
-/// row m at c + m * ldc elements. K runs in blocks of `kc_pairs` k-pairs (a 16-column slice
+/// row m at c + m * ldc elements. The column sums and every per-column array of `out` must be
+/// readable up to ceil(N/16)·16 entries (values past N are read and ignored). K runs in blocks of `kc_pairs` k-pairs (a 16-column slice
 /// of kc_pairs · 64 bytes stays in L1 while all row tiles pass over it); `accumulators`
 /// (M x 16 int32, one per concurrent caller) holds partial sums between blocks.
 void octet_packed_gemm(octet_packed_isa isa, size_t M, size_t N, size_t K, const int32_t *a_packed,
