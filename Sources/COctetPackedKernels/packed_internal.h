@@ -81,6 +81,6 @@ void octet_u8s8s32_gemm_6x16_avx2_s32(size_t mr, size_t K2, const int32_t *a, co
 void octet_u8_pack_a_avx2_row(size_t K, const uint8_t *row, int32_t *out, int32_t *sum);
 void octet_f32_quantize_u8_pack_avx2_row(size_t K, const float *row, float inv_scale, int32_t zp, int32_t *out, int32_t *sum);
 int octet_f32_minmax_avx2(size_t count, const float *x, float *lo, float *hi);
-void octet_u8s8s32_dwconv_16c_avx2(const octet_packed_dwconv *d, const uint8_t *x, void *c, const octet_packed_output *o,
+void octet_u8s8s32_dwconv_32c_avx2(const octet_packed_dwconv *d, const uint8_t *x, void *c, const octet_packed_output *o,
                                    size_t pixel_begin, size_t pixel_end);
 #endif

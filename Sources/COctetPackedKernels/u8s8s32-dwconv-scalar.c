@@ -52,7 +52,7 @@ void octet_packed_dwconv_nhwc(octet_packed_isa isa, const octet_packed_dwconv *d
                               size_t p0, size_t p1) {
 #if OCTET_X86
     if (isa == OCTET_PACKED_AVX2 && d->kh * d->kw <= 127) {
-        octet_u8s8s32_dwconv_16c_avx2(d, x, c, o, p0, p1);
+        octet_u8s8s32_dwconv_32c_avx2(d, x, c, o, p0, p1);
         return;
     }
 #endif

@@ -90,9 +90,12 @@ OCTET_AVX2 static void store(size_t mr, size_t m0, size_t n0, size_t nr, const p
    L1 cache): the block's panel slice stays in L1 while every row tile passes over it; partial
    sums wait in `acc` (M x 16). */
 OCTET_AVX2 void octet_u8s8s32_gemm_6x16_avx2_panel(size_t M, size_t K, const int32_t *a, const int32_t *bp, size_t n0, size_t nr,
-                                                   const int32_t *rows, const int32_t *cols, const octet_packed_output *o, void *c,
+                                                   const int32_t *rows, const int32_t *cols, const octet_packed_output *out, void *c,
                                                    size_t ldc, int32_t *acc, size_t KC2) {
     const size_t K2 = (K + 1) / 2;
+    /* A local copy: u8 stores may alias anything, so fields read through `out` would be reloaded. */
+    const octet_packed_output local = *out;
+    const octet_packed_output *o = &local;
     const panel_constants pc = load_constants(n0, K, cols, o);
     for (size_t kb = 0; kb < K2 || kb == 0; kb += KC2) {
         const size_t kc = K2 - kb < KC2 ? K2 - kb : KC2;

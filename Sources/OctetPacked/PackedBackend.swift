@@ -8,7 +8,7 @@ import OctetDispatch
 /// are packed block by block inside the GEMM with their row sums (from u8 rows, an NHWC
 /// image through an indirection buffer, or f32 rows quantized on the fly); convolutions
 /// run channels-last when the planner asks (no im2col, no reorders between convolutions),
-/// depthwise ones on a 16-channel vector kernel; the AVX2 micro-kernel multiplies with
+/// depthwise ones on a 32-channel-per-step vector kernel; the AVX2 micro-kernel multiplies with
 /// `vpmaddwd`, so u8·s8 products never pass through a saturating int16 — exact for
 /// full-range activations and weights, on any AVX2 CPU, without `reduce_range`. The
 /// output pipeline (zero-point compensation, bias, per-channel requantization with

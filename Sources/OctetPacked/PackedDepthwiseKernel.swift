@@ -10,8 +10,8 @@ func parallelRanges(_ count: Int, threads: Int, minimumPerWorker: Int = 1, _ bod
     DispatchQueue.concurrentPerform(iterations: workers) { i in body(count * i / workers, count * (i + 1) / workers) }
 }
 
-/// Channels-last depthwise convolution (groups = channels, one filter per channel): 16
-/// channels per vector step, 3x3 and 5x5 taps unrolled, the activation zero point and the
+/// Channels-last depthwise convolution (groups = channels, one filter per channel): 32
+/// channels per step (then 16, then a tail), 3x3 and 5x5 taps unrolled, the activation zero point and the
 /// s32 bias folded into the packed weights at prepare, requantization fused; output pixels
 /// split across threads. Exact: Σ (x − zp)(w − zp_w) in s32.
 struct PackedChannelsLastDepthwiseKernel: Kernel {

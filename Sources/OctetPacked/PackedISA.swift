@@ -25,8 +25,8 @@ enum PackedISA {
         "u8s8s32-conv-nhwc-\(form)-\(OCTET_PACKED_MR)x\(OCTET_PACKED_NR)-\(suffix(isa))"
     }
 
-    /// The channels-last depthwise kernel: `u8s8s32-dwconv-3x3-16c-avx2` (3x3 and 5x5 have
-    /// their taps unrolled; other windows run the any-window `u8s8s32-dwconv-16c-avx2`).
+    /// The channels-last depthwise kernel: `u8s8s32-dwconv-3x3-32c-avx2` (3x3 and 5x5 have
+    /// their taps unrolled; other windows run the any-window `u8s8s32-dwconv-32c-avx2`).
     static func dwconv(_ isa: octet_packed_isa, kh: Int, kw: Int) -> String {
         guard isa == OCTET_PACKED_AVX2, kh * kw <= 127 else { return "u8s8s32-dwconv-scalar" }
         let window = kh == kw && (kh == 3 || kh == 5) ? "\(kh)x\(kw)-" : ""

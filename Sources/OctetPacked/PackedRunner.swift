@@ -34,8 +34,9 @@ struct PackedRunner: Sendable {
         let mr = Int(OCTET_PACKED_MR), k2 = max(1, (k + 1) / 2), panels = max(1, (n + Int(OCTET_PACKED_NR) - 1) / Int(OCTET_PACKED_NR))
         let cacheRows = max(mr, blockBytes / (k2 * 4) / mr * mr)
         func roundUp(_ x: Int, _ to: Int) -> Int { (x + to - 1) / to * to }
-        if m >= 4 * mr * threads {
-            // Tall: split M only, in a multiple of `threads` blocks.
+        if m >= 8 * mr * threads {
+            // Tall: split M only, in a multiple of `threads` blocks (shorter products split N:
+            // blocks of a few rows would leave workers unevenly loaded).
             let blocks = roundUp((m + cacheRows - 1) / cacheRows, threads)
             let rows = roundUp((m + blocks - 1) / blocks, mr)
             return Tiling(rowsPerBlock: rows, blocks: (m + rows - 1) / rows, columnSplits: 1, panels: panels)

@@ -95,7 +95,7 @@ import Testing
             Shape(channels: 3, outChannels: 3, h: 5, w: 5, k: 1, pad: 0, groups: 3),
         ]
         try check(shapes, variants: 5) { sh in
-            sh.k == 3 && sh.kw == nil ? "u8s8s32-dwconv-3x3-16c-avx2" : sh.k == 5 ? "u8s8s32-dwconv-5x5-16c-avx2" : "u8s8s32-dwconv-16c-avx2"
+            sh.k == 3 && sh.kw == nil ? "u8s8s32-dwconv-3x3-32c-avx2" : sh.k == 5 ? "u8s8s32-dwconv-5x5-32c-avx2" : "u8s8s32-dwconv-32c-avx2"
         }
     }
 

@@ -80,9 +80,9 @@ import OctetQNNPack
             if case let .supported(kernel, _) = PackedBackend().capability(for: s, on: zen3) { return kernel }
             return nil
         }
-        #expect(name(try conv(3, 32, 32, groups: 32, pad: 1)) == "u8s8s32-dwconv-3x3-16c-avx2")
-        #expect(name(try conv(5, 32, 32, groups: 32, stride: 2, pad: 2)) == "u8s8s32-dwconv-5x5-16c-avx2")
-        #expect(name(try conv(7, 32, 32, groups: 32, pad: 3)) == "u8s8s32-dwconv-16c-avx2")
+        #expect(name(try conv(3, 32, 32, groups: 32, pad: 1)) == "u8s8s32-dwconv-3x3-32c-avx2")
+        #expect(name(try conv(5, 32, 32, groups: 32, stride: 2, pad: 2)) == "u8s8s32-dwconv-5x5-32c-avx2")
+        #expect(name(try conv(7, 32, 32, groups: 32, pad: 3)) == "u8s8s32-dwconv-32c-avx2")
         #expect(name(try conv(1, 32, 64, groups: 1)) == "u8s8s32-conv-nhwc-1x1-6x16-avx2")
         #expect(name(try conv(1, 32, 64, groups: 1, stride: 2)) == "u8s8s32-conv-nhwc-indirect-6x16-avx2")
         #expect(name(try conv(3, 32, 64, groups: 2, pad: 1)) == "u8s8s32-conv-nhwc-indirect-6x16-avx2")

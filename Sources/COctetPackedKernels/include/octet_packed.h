@@ -4,7 +4,7 @@
 /// products into an s32 lane, which cannot saturate (unlike `vpmaddubsw`'s int16 pairs).
 ///
 /// Kernel names follow one grammar, types-op-tile-isa, and each lives in the C file of that
-/// name: `u8s8s32-gemm-6x16-avx2`, `u8s8s32-gemm-6x16-scalar`, `u8s8s32-dwconv-16c-avx2`,
+/// name: `u8s8s32-gemm-6x16-avx2`, `u8s8s32-gemm-6x16-scalar`, `u8s8s32-dwconv-32c-avx2`,
 /// `u8s8s32-dwconv-scalar`. The ISA is always an explicit argument: no kernel probes the CPU.
 ///
 /// Layouts (K2 = ceil(K / 2)):
@@ -18,7 +18,8 @@
 extern "C" {
 #endif
 
-enum { OCTET_PACKED_NR = 16, OCTET_PACKED_MR = 6, OCTET_PACKED_DW_CHANNELS = 16 };
+enum { OCTET_PACKED_NR = 16, OCTET_PACKED_MR = 6, OCTET_PACKED_DW_CHANNELS = 32 };
+/// (`OCTET_PACKED_DW_CHANNELS`: channels per step of the AVX2 depthwise kernel; its packed weights come in 16-channel blocks.)
 
 typedef enum octet_packed_isa { OCTET_PACKED_SCALAR = 0, OCTET_PACKED_AVX2 = 1 } octet_packed_isa;
 
@@ -124,7 +125,7 @@ void octet_packed_pack_dwconv_weights(size_t channels, size_t taps, const int8_t
 /// Output pixels [pixel_begin, pixel_end) (row-major over oh x ow) of one NHWC image `x`
 /// (h x w x channels u8) into the NHWC output image `c` (oh x ow x channels, u8 or f32 per
 /// `out`; `out->bias_s32` is ignored: the bias is folded into the weights).
-/// `u8s8s32-dwconv-3x3-16c-avx2`, `-5x5-16c-avx2` (taps unrolled) or `-16c-avx2` (any window)
+/// `u8s8s32-dwconv-3x3-32c-avx2`, `-5x5-32c-avx2` (taps unrolled) or `-32c-avx2` (any window)
 /// with `OCTET_PACKED_AVX2`, `u8s8s32-dwconv-scalar` otherwise.
 void octet_packed_dwconv_nhwc(octet_packed_isa isa, const octet_packed_dwconv *d, const uint8_t *x, void *c,
                               const octet_packed_output *out, size_t pixel_begin, size_t pixel_end);
