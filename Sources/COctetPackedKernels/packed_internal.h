@@ -66,9 +66,63 @@ OCTET_AVX2 static inline void octet_avx2_dequant8(__m256i raw, size_t n0, const 
     y = _mm256_min_ps(_mm256_max_ps(y, _mm256_set1_ps(o->lo)), _mm256_set1_ps(o->hi));
     _mm256_storeu_ps(dst, y);
 }
+
+/* What the store adds and multiplies per column of one panel, loaded once per panel:
+   colterm = bias_s32 − a_zp·colsum + K·a_zp·b_zp (the row term −b_zp·rowsum is per row). */
+typedef struct panel_constants {
+    __m256i colterm[2];
+} panel_constants;
+
+OCTET_AVX2 static inline panel_constants octet_avx2_panel_constants(size_t n0, size_t K, const int32_t *cols, const octet_packed_output *o) {
+    panel_constants p;
+    for (int h = 0; h < 2; h++) {
+        __m256i t = _mm256_mullo_epi32(_mm256_set1_epi32(-o->a_zero_point), _mm256_loadu_si256((const __m256i *)(cols + n0 + 8 * h)));
+        if (o->b_zero_point) t = _mm256_add_epi32(t, _mm256_set1_epi32((int32_t)K * o->a_zero_point * o->b_zero_point));
+        if (o->bias_s32) t = _mm256_add_epi32(t, _mm256_loadu_si256((const __m256i *)(o->bias_s32 + n0 + 8 * h)));
+        p.colterm[h] = t;
+    }
+    return p;
+}
+
+/* Stores rows m0..m0+mr−1 of one panel. Per-column arrays (and the column sums) are readable
+   up to the panel's end (callers pad them to a multiple of 16); a partial panel (nr < 16)
+   is computed whole and only its nr valid columns are written. */
+OCTET_AVX2 static inline void octet_avx2_store_tile(size_t mr, size_t m0, size_t n0, size_t nr, const panel_constants *pc, __m256i c0[OCTET_PACKED_MR], __m256i c1[OCTET_PACKED_MR],
+                             const int32_t *rows, const octet_packed_output *o, void *c, size_t ldc) {
+    for (size_t r = 0; r < mr; r++) {
+        const size_t m = m0 + r;
+        __m256i r0 = _mm256_add_epi32(c0[r], pc->colterm[0]), r1 = _mm256_add_epi32(c1[r], pc->colterm[1]);
+        if (o->b_zero_point) {
+            const __m256i rowterm = _mm256_set1_epi32(-o->b_zero_point * rows[m]);
+            r0 = _mm256_add_epi32(r0, rowterm);
+            r1 = _mm256_add_epi32(r1, rowterm);
+        }
+        if (o->to_f32) {
+            float *dst = (float *)c + m * ldc + n0, tmp[OCTET_PACKED_NR];
+            float *out = nr == OCTET_PACKED_NR ? dst : tmp;
+            octet_avx2_dequant8(r0, n0, o, out);
+            octet_avx2_dequant8(r1, n0 + 8, o, out + 8);
+            if (nr != NR) memcpy(dst, tmp, nr * sizeof(float));
+        } else {
+            const __m128i q = _mm_unpacklo_epi64(octet_avx2_requant8(r0, n0, o), octet_avx2_requant8(r1, n0 + 8, o));
+            uint8_t *dst = (uint8_t *)c + m * ldc + n0;
+            if (nr == OCTET_PACKED_NR) {
+                _mm_storeu_si128((__m128i *)dst, q);
+            } else {
+                uint8_t tmp[OCTET_PACKED_NR];
+                _mm_storeu_si128((__m128i *)tmp, q);
+                memcpy(dst, tmp, nr);
+            }
+        }
+    }
+}
+
 #endif
 
 /* ---- internal entry points -------------------------------------------------------- */
+
+/* Gathers row m of an indirect source (taps · channels bytes) into dst. */
+void octet_packed_gather_row(const octet_packed_a_source *s, size_t m, uint8_t *dst);
 
 void octet_u8s8s32_gemm_6x16_scalar_panel(size_t M, size_t K, const int32_t *a, const int32_t *bp, size_t n0, size_t nr,
                                           const int32_t *rows, const int32_t *cols, const octet_packed_output *o, void *c, size_t ldc);
@@ -81,6 +135,10 @@ void octet_u8s8s32_gemm_6x16_avx2_s32(size_t mr, size_t K2, const int32_t *a, co
 void octet_u8_pack_a_avx2_row(size_t K, const uint8_t *row, int32_t *out, int32_t *sum);
 void octet_f32_quantize_u8_pack_avx2_row(size_t K, const float *row, float inv_scale, int32_t zp, int32_t *out, int32_t *sum);
 int octet_f32_minmax_avx2(size_t count, const float *x, float *lo, float *hi);
+void octet_u7s8s32_gemm_6x16c4_avx2_panel(size_t M, size_t K, const int32_t *a, const int32_t *bp, size_t n0, size_t nr,
+                                          const int32_t *rows, const int32_t *cols, const octet_packed_output *o, void *c, size_t ldc,
+                                          int32_t *acc, size_t KC4);
+void octet_u7s8s32_gemm_6x16c4_avx2_s32(size_t mr, size_t K4, const int32_t *a, const int32_t *b, int32_t acc[MR][NR]);
 void octet_u8s8s32_dwconv_32c_avx2(const octet_packed_dwconv *d, const uint8_t *x, void *c, const octet_packed_output *o,
                                    size_t pixel_begin, size_t pixel_end);
 #endif

@@ -49,7 +49,7 @@ static inline void copy_bytes(uint8_t *d, const uint8_t *s, size_t n) {
 
 /* Gathers one row of an indirect source into `dst` (taps · channels bytes). Taps whose
    inputs are adjacent in memory (a window row inside the image) are copied as one run. */
-static void gather_row(const octet_packed_a_source *s, size_t m, uint8_t *dst) {
+void octet_packed_gather_row(const octet_packed_a_source *s, size_t m, uint8_t *dst) {
     const int32_t *off = s->offsets + m * s->taps;
     const size_t C = s->channels;
     for (size_t t = 0; t < s->taps;) {
@@ -168,7 +168,7 @@ void octet_packed_pack_a(octet_packed_isa isa, const octet_packed_a_source *s, s
         } else {
             const uint8_t *row = s->x + m * s->lda;
             if (s->offsets) {
-                gather_row(s, m, scratch);
+                octet_packed_gather_row(s, m, scratch);
                 row = scratch;
             }
 #if OCTET_X86

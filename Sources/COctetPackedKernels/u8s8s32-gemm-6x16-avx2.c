@@ -36,56 +36,6 @@ OCTET_AVX2 static void tile(size_t mr, size_t K2, const int32_t *a, size_t as, c
     }
 }
 
-/* What the store adds and multiplies per column of one panel, loaded once per panel:
-   colterm = bias_s32 − a_zp·colsum + K·a_zp·b_zp (the row term −b_zp·rowsum is per row). */
-typedef struct panel_constants {
-    __m256i colterm[2];
-} panel_constants;
-
-OCTET_AVX2 static inline panel_constants load_constants(size_t n0, size_t K, const int32_t *cols, const octet_packed_output *o) {
-    panel_constants p;
-    for (int h = 0; h < 2; h++) {
-        __m256i t = _mm256_mullo_epi32(_mm256_set1_epi32(-o->a_zero_point), _mm256_loadu_si256((const __m256i *)(cols + n0 + 8 * h)));
-        if (o->b_zero_point) t = _mm256_add_epi32(t, _mm256_set1_epi32((int32_t)K * o->a_zero_point * o->b_zero_point));
-        if (o->bias_s32) t = _mm256_add_epi32(t, _mm256_loadu_si256((const __m256i *)(o->bias_s32 + n0 + 8 * h)));
-        p.colterm[h] = t;
-    }
-    return p;
-}
-
-/* Stores rows m0..m0+mr−1 of one panel. Per-column arrays (and the column sums) are readable
-   up to the panel's end (callers pad them to a multiple of 16); a partial panel (nr < 16)
-   is computed whole and only its nr valid columns are written. */
-OCTET_AVX2 static void store(size_t mr, size_t m0, size_t n0, size_t nr, const panel_constants *pc, __m256i c0[MR], __m256i c1[MR],
-                             const int32_t *rows, const octet_packed_output *o, void *c, size_t ldc) {
-    for (size_t r = 0; r < mr; r++) {
-        const size_t m = m0 + r;
-        __m256i r0 = _mm256_add_epi32(c0[r], pc->colterm[0]), r1 = _mm256_add_epi32(c1[r], pc->colterm[1]);
-        if (o->b_zero_point) {
-            const __m256i rowterm = _mm256_set1_epi32(-o->b_zero_point * rows[m]);
-            r0 = _mm256_add_epi32(r0, rowterm);
-            r1 = _mm256_add_epi32(r1, rowterm);
-        }
-        if (o->to_f32) {
-            float *dst = (float *)c + m * ldc + n0, tmp[NR];
-            float *out = nr == NR ? dst : tmp;
-            octet_avx2_dequant8(r0, n0, o, out);
-            octet_avx2_dequant8(r1, n0 + 8, o, out + 8);
-            if (nr != NR) memcpy(dst, tmp, nr * sizeof(float));
-        } else {
-            const __m128i q = _mm_unpacklo_epi64(octet_avx2_requant8(r0, n0, o), octet_avx2_requant8(r1, n0 + 8, o));
-            uint8_t *dst = (uint8_t *)c + m * ldc + n0;
-            if (nr == NR) {
-                _mm_storeu_si128((__m128i *)dst, q);
-            } else {
-                uint8_t tmp[NR];
-                _mm_storeu_si128((__m128i *)tmp, q);
-                memcpy(dst, tmp, nr);
-            }
-        }
-    }
-}
-
 /* One 16-column panel for all M rows, K in blocks of KC2 pairs (sized by the caller from the
    L1 cache): the block's panel slice stays in L1 while every row tile passes over it; partial
    sums wait in `acc` (M x 16). */
@@ -96,7 +46,7 @@ OCTET_AVX2 void octet_u8s8s32_gemm_6x16_avx2_panel(size_t M, size_t K, const int
     /* A local copy: u8 stores may alias anything, so fields read through `out` would be reloaded. */
     const octet_packed_output local = *out;
     const octet_packed_output *o = &local;
-    const panel_constants pc = load_constants(n0, K, cols, o);
+    const panel_constants pc = octet_avx2_panel_constants(n0, K, cols, o);
     for (size_t kb = 0; kb < K2 || kb == 0; kb += KC2) {
         const size_t kc = K2 - kb < KC2 ? K2 - kb : KC2;
         const int first = kb == 0, last = kb + kc >= K2;
@@ -105,7 +55,7 @@ OCTET_AVX2 void octet_u8s8s32_gemm_6x16_avx2_panel(size_t M, size_t K, const int
             __m256i c0[MR], c1[MR];
             tile(mr, kc, a + m0 * K2 + kb, K2, bp + kb * NR, first ? NULL : acc + m0 * NR, c0, c1);
             if (last) {
-                store(mr, m0, n0, nr, &pc, c0, c1, rows, o, c, ldc);
+                octet_avx2_store_tile(mr, m0, n0, nr, &pc, c0, c1, rows, o, c, ldc);
             } else {
                 for (size_t r = 0; r < mr; r++) {
                     _mm256_storeu_si256((__m256i *)(acc + (m0 + r) * NR), c0[r]);

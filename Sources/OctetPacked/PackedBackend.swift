@@ -27,19 +27,23 @@ public struct PackedBackend: Backend {
         if s.activationLayout == .nhwc && s.kind != .conv2d { return .declined(reason: "channels-last activations apply to conv2d only, not \(s.kind)") }
         if s.activationLayout != .rowMajor && s.activationLayout != .nhwc { return .declined(reason: "needs NCHW or NHWC activations, got \(s.activationLayout)") }
         if let reason = decline(s) { return .declined(reason: reason) }
-        return .supported(kernel: Self.kernelName(s, PackedISA.select(for: cpu, runsHere: false)),
-                          notes: ["exact for full-range u8 activations and s8 weights: no int16 saturation, reduce_range not needed"])
+        let isa = PackedISA.select(for: cpu, runsHere: false)
+        let note = PackedISA.format(s, isa) == .quads
+            ? "7-bit activations (reduce_range): vpmaddubsw pairs cannot saturate (2·127·128 < 32767), exact; a value above 127 fails the call"
+            : "exact for full-range u8 activations and s8 weights: no int16 saturation, reduce_range not needed"
+        return .supported(kernel: Self.kernelName(s, isa), notes: [note])
     }
 
     /// The kernel that runs `s` with `isa`, as `Kernel.implementation` names it.
     static func kernelName(_ s: OpSignature, _ isa: octet_packed_isa) -> String {
         if s.quantization?.dynamic == true { return "f32u8s8-dqgemm-\(OCTET_PACKED_MR)x\(OCTET_PACKED_NR)-\(PackedISA.suffix(isa))" }
-        guard s.kind == .conv2d else { return PackedISA.gemm(isa) }
+        let format = PackedISA.format(s, isa)
+        guard s.kind == .conv2d else { return PackedISA.gemm(isa, format) }
         if s.activationLayout == .nhwc {
             if usesDepthwiseKernel(s) { return PackedISA.dwconv(isa, kh: s.weight[2], kw: s.weight[3]) }
-            return PackedISA.conv(isa, form: PackedChannelsLastConvKernel.isDirect(s) ? "1x1" : "indirect")
+            return PackedISA.conv(isa, form: PackedChannelsLastConvKernel.isDirect(s) ? "1x1" : "indirect", format)
         }
-        return usesDepthwiseKernel(s) ? "u8s8s32-dwconv-nchw-scalar" : "u8-im2col-nchw + " + PackedISA.gemm(isa)
+        return usesDepthwiseKernel(s) ? "u8s8s32-dwconv-nchw-scalar" : "u8-im2col-nchw + " + PackedISA.gemm(isa, format)
     }
 
     /// Depthwise with one output per input channel runs on the direct kernel; channel
@@ -76,7 +80,8 @@ public struct PackedBackend: Backend {
         if s.activationLayout == .nhwc && s.kind != .conv2d { throw PackedError.unsupported("channels-last activations apply to conv2d only") }
         if let reason = decline(s) { throw PackedError.unsupported(reason) }
         let isa = PackedISA.select(for: context.cpu, runsHere: true)
-        let runner = PackedRunner(isa: isa, threads: context.threads, l1DataBytes: context.cpu.caches.l1d, l2Bytes: context.cpu.caches.l2)
+        let runner = PackedRunner(isa: isa, format: PackedISA.format(s, isa), threads: context.threads, l1DataBytes: context.cpu.caches.l1d,
+                                  l2Bytes: context.cpu.caches.l2)
         if s.kind == .matmul {
             guard let bQ = c.otherInputQuantizations.first, !bQ.isPerChannel else { throw PackedError.missing("the second operand's per-tensor parameters") }
             return try PackedMatmulKernel(s, c, bQ, runner: runner)

@@ -20,7 +20,7 @@ struct PackedChannelsLastConvKernel: Kernel {
     let zeroRow: [UInt8]
     let groups: Int, taps: Int
     let input: TensorShape, output: TensorShape, outputType: DType
-    var implementation: String { PackedISA.conv(runner.isa, form: offsets == nil ? "1x1" : "indirect") }
+    var implementation: String { PackedISA.conv(runner.isa, form: offsets == nil ? "1x1" : "indirect", runner.format) }
 
     /// True when the convolution is a plain GEMM over the NHWC image.
     static func isDirect(_ s: OpSignature) -> Bool {
@@ -41,7 +41,7 @@ struct PackedChannelsLastConvKernel: Kernel {
         for o in 0..<oc { for ch in 0..<cg { for t in 0..<taps { reordered[o * kg + t * cg + ch] = source[(o * cg + ch) * taps + t] } } }
         groupWeights = try reordered.withUnsafeBufferPointer { p in
             let start = try base(p)
-            return (0..<g.groups).map { PackedMatrix(k: kg, n: ocg, source: start + $0 * ocg * kg, nStride: kg, kStride: 1) }
+            return (0..<g.groups).map { PackedMatrix(k: kg, n: ocg, source: start + $0 * ocg * kg, nStride: kg, kStride: 1, format: runner.format) }
         }
         stage = try OutputStage(s, c, columns: oc, weightParams: wQ)
         self.runner = runner
@@ -79,19 +79,19 @@ struct PackedChannelsLastConvKernel: Kernel {
                     try zeroRow.withUnsafeBufferPointer { zp in
                         let zero = try base(zp)
                         for group in 0..<groups {
-                            stage.withC(columns: group * ocg) { o in
+                            try stage.withC(columns: group * ocg) { o in
                                 let c = dst + group * ocg * elementSize
                                 guard let offsets else {
-                                    runner.gemm(m: batch * h * w, source: directSource(xs + group * cg, lda: channels), b: groupWeights[group],
-                                                c: c, ldc: oc, elementSize: elementSize, output: o, buffers: buf)
+                                    guard runner.gemm(m: batch * h * w, source: directSource(xs + group * cg, lda: channels), b: groupWeights[group],
+                                                c: c, ldc: oc, elementSize: elementSize, output: o, buffers: buf) else { throw PackedRunner.sevenBitViolation }
                                     return
                                 }
-                                offsets.withUnsafeBufferPointer { table in
+                                try offsets.withUnsafeBufferPointer { table in
                                     for n in 0..<batch {
                                         let source = octet_packed_a_source(x: xs + n * h * w * channels + group * cg, xf: nil, lda: 0, offsets: table.baseAddress,
                                                                            taps: taps, channels: cg, zero: zero, inv_scale: 0, zero_point: 0)
-                                        runner.gemm(m: oh * ow, source: source, b: groupWeights[group], c: c + n * oh * ow * oc * elementSize,
-                                                    ldc: oc, elementSize: elementSize, output: o, buffers: buf)
+                                        guard runner.gemm(m: oh * ow, source: source, b: groupWeights[group], c: c + n * oh * ow * oc * elementSize,
+                                                    ldc: oc, elementSize: elementSize, output: o, buffers: buf) else { throw PackedRunner.sevenBitViolation }
                                     }
                                 }
                             }

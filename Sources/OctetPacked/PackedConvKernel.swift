@@ -13,7 +13,7 @@ struct PackedConvKernel: Kernel {
     let geometry: ConvolutionGeometry
     let input: TensorShape, output: TensorShape, outputType: DType
     let kh: Int, kw: Int
-    var implementation: String { "u8-im2col-nchw + " + PackedISA.gemm(runner.isa) }
+    var implementation: String { "u8-im2col-nchw + " + PackedISA.gemm(runner.isa, runner.format) }
 
     init(_ s: OpSignature, _ c: OpConstants, _ w: Tensor, _ wQ: QuantParams, runner: PackedRunner) throws {
         guard let g = s.convolution, let oc = s.outputChannels else { throw PackedError.shape("invalid convolution \(s)") }
@@ -22,7 +22,7 @@ struct PackedConvKernel: Kernel {
         let ocg = oc / g.groups, kg = s.weight[1] * kh * kw
         groupWeights = try w.withUnsafeBufferPointer(as: Int8.self) { p in
             let start = try base(p)
-            return (0..<g.groups).map { PackedMatrix(k: kg, n: ocg, source: start + $0 * ocg * kg, nStride: kg, kStride: 1) }
+            return (0..<g.groups).map { PackedMatrix(k: kg, n: ocg, source: start + $0 * ocg * kg, nStride: kg, kStride: 1, format: runner.format) }
         }
         stage = try OutputStage(s, c, columns: oc, weightParams: wQ)
         self.runner = runner
@@ -68,9 +68,9 @@ struct PackedConvKernel: Kernel {
                                 }
                             }
                             let staging = UnsafeMutableRawPointer(buf.staging.pointer)
-                            stage.withC(columns: group * ocg) { o in
-                                runner.gemm(m: pixels, source: directSource(col, lda: kg), b: groupWeights[group], c: staging, ldc: ocg,
-                                            elementSize: toF32 ? 4 : 1, output: o, buffers: buf)
+                            try stage.withC(columns: group * ocg) { o in
+                                guard runner.gemm(m: pixels, source: directSource(col, lda: kg), b: groupWeights[group], c: staging, ldc: ocg,
+                                            elementSize: toF32 ? 4 : 1, output: o, buffers: buf) else { throw PackedRunner.sevenBitViolation }
                             }
                             for ch in 0..<ocg {
                                 let plane = (n * oc + group * ocg + ch) * pixels

@@ -10,11 +10,11 @@ struct PackedLinearKernel: Kernel {
     let runner: PackedRunner
     let pool: ScratchPool
     let input: TensorShape, output: TensorShape, outputType: DType
-    var implementation: String { PackedISA.gemm(runner.isa) }
+    var implementation: String { PackedISA.gemm(runner.isa, runner.format) }
 
     init(_ s: OpSignature, _ c: OpConstants, _ w: Tensor, _ wQ: QuantParams, runner: PackedRunner) throws {
         let (n, k) = (s.weight[0], s.weight[1])
-        weights = try w.withUnsafeBufferPointer(as: Int8.self) { p in PackedMatrix(k: k, n: n, source: try base(p), nStride: k, kStride: 1) }
+        weights = try w.withUnsafeBufferPointer(as: Int8.self) { p in PackedMatrix(k: k, n: n, source: try base(p), nStride: k, kStride: 1, format: runner.format) }
         stage = try OutputStage(s, c, columns: n, weightParams: wQ)
         self.runner = runner
         input = s.input
@@ -31,8 +31,8 @@ struct PackedLinearKernel: Kernel {
             try x.withUnsafeBufferPointer(as: UInt8.self) { a in
                 let source = directSource(try base(a), lda: k)
                 try withOutput(&out) { c in
-                    stage.withC(columns: 0) { o in
-                        runner.gemm(m: m, source: source, b: weights, c: c, ldc: n, elementSize: outputType == .f32 ? 4 : 1, output: o, buffers: buf)
+                    try stage.withC(columns: 0) { o in
+                        guard runner.gemm(m: m, source: source, b: weights, c: c, ldc: n, elementSize: outputType == .f32 ? 4 : 1, output: o, buffers: buf) else { throw PackedRunner.sevenBitViolation }
                     }
                 }
             }
@@ -47,7 +47,7 @@ struct PackedMatmulKernel: Kernel {
     let pool: ScratchPool
     let input: TensorShape, second: TensorShape, output: TensorShape, outputType: DType
     let batches: Int, secondBatches: Int, m: Int, k: Int, n: Int
-    var implementation: String { PackedISA.gemm(runner.isa) }
+    var implementation: String { PackedISA.gemm(runner.isa, runner.format) }
 
     init(_ s: OpSignature, _ c: OpConstants, _ bQ: QuantParams, runner: PackedRunner) throws {
         (m, k, n) = (s.input[-2], s.input[-1], s.weight[-1])
@@ -80,13 +80,13 @@ struct PackedMatmulKernel: Kernel {
                             // A shared second operand is packed once per call.
                             if rhs == nil || secondBatches > 1 {
                                 rhs = PackedMatrix(k: k, n: n, source: try base(b) + (secondBatches == 1 ? 0 : batch) * k * n,
-                                                   nStride: 1, kStride: n, panels: buf.packedB, sums: buf.columnSums)
+                                                   nStride: 1, kStride: n, panels: buf.packedB, sums: buf.columnSums, format: runner.format)
                             }
                             guard let rhs else { continue }
                             let source = directSource(try base(a) + batch * m * k, lda: k)
-                            stage.withC(columns: 0) { o in
-                                runner.gemm(m: m, source: source, b: rhs, c: c + batch * m * n * elementSize, ldc: n, elementSize: elementSize,
-                                            output: o, buffers: buf)
+                            try stage.withC(columns: 0) { o in
+                                guard runner.gemm(m: m, source: source, b: rhs, c: c + batch * m * n * elementSize, ldc: n, elementSize: elementSize,
+                                            output: o, buffers: buf) else { throw PackedRunner.sevenBitViolation }
                             }
                         }
                     }

@@ -10,6 +10,8 @@ import OctetCore
 /// no thread is created per call.
 struct PackedRunner: Sendable {
     let isa: octet_packed_isa
+    /// `.quads` (the 7-bit kernel) only with AVX2 and `reduce_range` signatures.
+    let format: PackedFormat
     let threads: Int
     /// K block in k-pairs: the weight slice (kcPairs · 16 columns · 4 bytes) takes a quarter
     /// of the L1 data cache, leaving room for the activation tile and the accumulators.
@@ -17,8 +19,9 @@ struct PackedRunner: Sendable {
     /// Bytes of packed activations one M block may take (half the L2 cache).
     let blockBytes: Int
 
-    init(isa: octet_packed_isa, threads: Int, l1DataBytes: Int?, l2Bytes: Int?) {
+    init(isa: octet_packed_isa, format: PackedFormat = .pairs, threads: Int, l1DataBytes: Int?, l2Bytes: Int?) {
         self.isa = isa
+        self.format = format
         self.threads = max(1, threads)
         kcPairs = max(32, (l1DataBytes ?? 32 * 1024) / 4 / 64)
         blockBytes = max(64 * 1024, (l2Bytes ?? 512 * 1024) / 2)
@@ -49,7 +52,8 @@ struct PackedRunner: Sendable {
     struct Scratch: Sendable {
         var workers: Int, packedWords: Int, rows: Int, rowBytes: Int
         var sizes: ScratchPool.Sizes {
-            ScratchPool.Sizes(packedA: workers * packedWords, rows: workers * rows, rowBytes: workers * rowBytes, accumulators: workers * rows * Int(OCTET_PACKED_NR))
+            ScratchPool.Sizes(packedA: workers * packedWords, rows: workers * rows, rowBytes: workers * rowBytes, flags: workers,
+                              accumulators: workers * rows * Int(OCTET_PACKED_NR))
         }
     }
 
@@ -69,13 +73,16 @@ struct PackedRunner: Sendable {
 
     /// `C[m][n]` at `c + (m · ldc + n) · elementSize` for rows `0 ..< m` of `source`.
     /// `buffers` must come from a pool sized by `scratch(m:k:n:)` for at least this shape.
+    /// Returns false when the 7-bit kernel met an activation above 127 (its outputs are then
+    /// not exact and the caller must fail the call).
+    @discardableResult
     func gemm(m: Int, source: octet_packed_a_source, b: PackedMatrix, c: UnsafeMutableRawPointer, ldc: Int, elementSize: Int,
-              output: UnsafePointer<octet_packed_output>, buffers: ScratchPool.Buffers) {
-        guard m > 0, b.n > 0 else { return }
+              output: UnsafePointer<octet_packed_output>, buffers: ScratchPool.Buffers) -> Bool {
+        guard m > 0, b.n > 0 else { return true }
         let (k, n) = (b.k, b.n)
         let t = tiling(m: m, k: k, n: n), s = scratch(m: m, k: k, n: n)
         let job = Job(source: source, b: UnsafePointer(b.panels.pointer), cols: UnsafePointer(b.columnSums.pointer), c: c, out: output, buffers: buffers)
-        let (isa, kc) = (isa, kcPairs)
+        let (isa, kc, quads) = (isa, kcPairs, format == .quads && b.format == .quads)
         let body: @Sendable (Int) -> Void = { worker in
             var task = worker
             var source = job.source
@@ -86,14 +93,25 @@ struct PackedRunner: Sendable {
                 let block = task / t.columnSplits, split = task % t.columnSplits
                 let m0 = block * t.rowsPerBlock, rows = min(t.rowsPerBlock, m - m0)
                 let p0 = t.panels * split / t.columnSplits, p1 = t.panels * (split + 1) / t.columnSplits
-                octet_packed_pack_a(isa, &source, m0, rows, k, packed, sums, row)
-                octet_packed_gemm(isa, rows, n, k, packed, sums, job.b, job.cols, job.c + m0 * ldc * elementSize, ldc, job.out, p0, p1, acc, kc)
+                let c = job.c + m0 * ldc * elementSize
+                if quads {
+                    if octet_packed_pack_a_c4(&source, m0, rows, k, packed, sums, row) != 0 { job.buffers.flags.pointer[worker] = 1 }
+                    octet_packed_gemm_c4(isa, rows, n, k, packed, sums, job.b, job.cols, c, ldc, job.out, p0, p1, acc, kc)
+                } else {
+                    octet_packed_pack_a(isa, &source, m0, rows, k, packed, sums, row)
+                    octet_packed_gemm(isa, rows, n, k, packed, sums, job.b, job.cols, c, ldc, job.out, p0, p1, acc, kc)
+                }
                 task += s.workers
             }
         }
-        if s.workers <= 1 { body(0); return }
-        DispatchQueue.concurrentPerform(iterations: s.workers, execute: body)
+        for w in 0..<s.workers { buffers.flags.pointer[w] = 0 }
+        if s.workers <= 1 { body(0) } else { DispatchQueue.concurrentPerform(iterations: s.workers, execute: body) }
+        return (0..<s.workers).allSatisfy { buffers.flags.pointer[$0] == 0 }
     }
+
+    /// The error for an activation the 7-bit kernel cannot take.
+    static let sevenBitViolation = PackedError.unsupported(
+        "an activation exceeds 127 but the op was planned for 7-bit activations (reduce_range): u7s8s32 kernels would saturate")
 }
 
 /// Per-call buffers (packed activations, row sums, im2col, staging, partial sums), pooled:
@@ -101,7 +119,7 @@ struct PackedRunner: Sendable {
 struct ScratchPool: Sendable {
     final class Buffers: @unchecked Sendable {
         let packedA: AlignedBuffer<Int32>, rowSums: AlignedBuffer<Int32>, accumulators: AlignedBuffer<Int32>
-        let columns: AlignedBuffer<UInt8>, rowBytes: AlignedBuffer<UInt8>, staging: AlignedBuffer<Float>
+        let columns: AlignedBuffer<UInt8>, rowBytes: AlignedBuffer<UInt8>, staging: AlignedBuffer<Float>, flags: AlignedBuffer<Int32>
         let packedB: AlignedBuffer<Int32>, columnSums: AlignedBuffer<Int32>
         init(_ sizes: Sizes) {
             packedA = AlignedBuffer(count: max(1, sizes.packedA))
@@ -109,13 +127,14 @@ struct ScratchPool: Sendable {
             accumulators = AlignedBuffer(count: max(1, sizes.accumulators))
             columns = AlignedBuffer(count: max(1, sizes.columns))
             rowBytes = AlignedBuffer(count: max(1, sizes.rowBytes))
+            flags = AlignedBuffer(count: max(1, sizes.flags))
             staging = AlignedBuffer(count: max(1, sizes.staging))
             packedB = AlignedBuffer(count: max(1, sizes.packedB))
             columnSums = AlignedBuffer(count: max(1, sizes.columnSums))
         }
     }
     struct Sizes: Sendable {
-        var packedA = 0, rows = 0, rowBytes = 0, columns = 0, staging = 0, packedB = 0, columnSums = 0, accumulators = 0
+        var packedA = 0, rows = 0, rowBytes = 0, flags = 0, columns = 0, staging = 0, packedB = 0, columnSums = 0, accumulators = 0
     }
 
     private let pool: BufferPool<Buffers>

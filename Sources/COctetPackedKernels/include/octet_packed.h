@@ -91,6 +91,26 @@ void octet_packed_gemm(octet_packed_isa isa, size_t M, size_t N, size_t K, const
 void octet_packed_gemm_s32(octet_packed_isa isa, size_t M, size_t N, size_t K, const int32_t *a_packed,
                            const int32_t *b_packed, int32_t *c, size_t ldc);
 
+/// ---- 7-bit activations: `u7s8s32-gemm-6x16c4-avx2` (vpmaddubsw + vpmaddwd with ones) ------
+/// Only for activations ≤ 127 (`reduce_range`): then a pair of u8·s8 products fits s16 and
+/// the kernel is exact. Layouts (K4 = ceil(K / 4)): B panel p, k-quad q: 16 words, word c =
+/// the 4 s8 values b[4q..4q+3][c] (byte i = b[4q+i]); A: row r, quad q at r * K4 + q, 4 u8.
+
+/// Packs B in k-quads (see above) and writes its column sums.
+void octet_packed_pack_b_s8_c4(size_t K, size_t N, const int8_t *b, size_t n_stride, size_t k_stride, int32_t *out, int32_t *column_sums);
+/// Packs rows of a u8 source (direct or indirect; not f32) in k-quads with their sums;
+/// returns 1 when any value exceeds 127 (the 7-bit kernel would then be inexact), else 0.
+int octet_packed_pack_a_c4(const octet_packed_a_source *source, size_t row_begin, size_t rows, size_t K, int32_t *out, int32_t *row_sums,
+                           uint8_t *row_scratch);
+/// As `octet_packed_gemm` over k-quad operands (`u7s8s32-gemm-6x16c4-avx2`, or the portable
+/// `-scalar` form, exact for any u8), K blocked by `kc_quads`.
+void octet_packed_gemm_c4(octet_packed_isa isa, size_t M, size_t N, size_t K, const int32_t *a_packed, const int32_t *row_sums,
+                          const int32_t *b_packed, const int32_t *column_sums, void *c, size_t ldc, const octet_packed_output *out,
+                          size_t panel_begin, size_t panel_end, int32_t *accumulators, size_t kc_quads);
+/// Raw s32 accumulators of the k-quad kernels, for tests.
+void octet_packed_gemm_c4_s32(octet_packed_isa isa, size_t M, size_t N, size_t K, const int32_t *a_packed, const int32_t *b_packed,
+                              int32_t *c, size_t ldc);
+
 /// Geometry of a depthwise convolution (one input channel per group), NCHW.
 typedef struct octet_packed_depthwise_shape {
     size_t h, w, kh, kw, oh, ow;
