@@ -11,7 +11,7 @@ import OctetPacked
 struct PackedConvBenchmark: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "packed-conv",
-        abstract: "Packed NHWC convolutions (ResNet-50, MobileNetV2 depthwise and 1x1) and dynamic linears (BERT): GMAC/s vs the NCHW forms, oneDNN INT8 and FP32."
+        abstract: "Packed NHWC convolutions (ResNet-50, MobileNetV2 depthwise and 1x1) and dynamic linears (BERT): GMAC/s vs the NCHW forms, the 7-bit c4 kernel, oneDNN INT8 and FP32."
     )
     @Option(help: "Interleaved timing rounds (median reported).") var rounds = 5
     @Option(help: "Seconds each variant runs per round.") var seconds = 0.05
@@ -39,8 +39,8 @@ struct PackedConvBenchmark: ParsableCommand {
             Conv(name: "mv2 pw 56", c: 144, oc: 24, hw: 56, k: 1, stride: 1, groups: 1),
             Conv(name: "mv2 pw 14", c: 64, oc: 384, hw: 14, k: 1, stride: 1, groups: 1),
         ]
-        print([cell("shape", 14), cell("T", 2), cell("packed NHWC kernel", 38), cell("GMAC/s", 7), cell("NCHW before", 12),
-               cell("dnnl i8", 8), cell("dnnl f32", 9), cell("vs before", 10), cell("vs dnnl i8", 10)].joined(separator: " "))
+        print([cell("shape", 14), cell("T", 2), cell("packed NHWC kernel", 38), cell("GMAC/s", 7), cell("NCHW before", 12), cell("7-bit c4", 9),
+               cell("dnnl i8", 8), cell("dnnl f32", 9), cell("vs before", 10), cell("vs dnnl i8", 10), cell("7b vs dnnl", 10)].joined(separator: " "))
         for t in threads.split(separator: ",").compactMap({ Int($0) }) {
             for v in convs {
                 let pad = v.k / 2
@@ -52,6 +52,9 @@ struct PackedConvBenchmark: ParsableCommand {
                 var nhwc = s
                 nhwc.activationLayout = .nhwc
                 var variants = [try prepare(PackedBackend(), nhwc, threads: t, sevenBit: false), try prepare(PackedBackend(), s, threads: t, sevenBit: false)]
+                var sevenBit = nhwc
+                sevenBit.quantization?.reduceRange = true
+                variants.append(try prepare(PackedBackend(), sevenBit, threads: t, sevenBit: true))
                 if !noOnednn {
                     s.quantization?.reduceRange = !exact
                     nhwc.quantization?.reduceRange = !exact
@@ -64,9 +67,9 @@ struct PackedConvBenchmark: ParsableCommand {
                 }
                 let secs = medianSecondsPerCall(variants.map(\.variant), rounds: rounds, minimumSecondsPerRound: seconds)
                 let g = secs.map { macs / $0 / 1e9 }
-                let dnnl = g.count > 2 ? (fixed(g[2], 1), fixed(g[3], 1), fixed(g[0] / g[2], 2) + "x") : ("-", "-", "-")
+                let dnnl = g.count > 3 ? (fixed(g[3], 1), fixed(g[4], 1), fixed(g[0] / g[3], 2) + "x", fixed(g[2] / g[3], 2) + "x") : ("-", "-", "-", "-")
                 print([cell(v.name, 14), cell("\(t)", 2), cell(variants[0].kernel.implementation, 38), cell(fixed(g[0], 1), 7), cell(fixed(g[1], 1), 12),
-                       cell(dnnl.0, 8), cell(dnnl.1, 9), cell(fixed(g[0] / g[1], 2) + "x", 10), cell(dnnl.2, 10)].joined(separator: " "))
+                       cell(fixed(g[2], 1), 9), cell(dnnl.0, 8), cell(dnnl.1, 9), cell(fixed(g[0] / g[1], 2) + "x", 10), cell(dnnl.2, 10), cell(dnnl.3, 10)].joined(separator: " "))
             }
             for (m, k, n) in [(1, 768, 768), (1, 768, 3072), (16, 768, 768), (128, 768, 3072), (128, 3072, 768), (1, 1024, 1024)] {
                 var s = try OpSignature.linear(m: m, k: k, n: n, types: OperandTypes(input: .f32, weight: .s8, precision: .int8), output: .f32)

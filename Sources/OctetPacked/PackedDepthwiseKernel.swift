@@ -74,8 +74,9 @@ struct PackedChannelsLastDepthwiseKernel: Kernel {
                     stage.withC(columns: 0) { o in
                         for n in 0..<batch {
                             let job = Job(shape: d, isa: isa, x: xs + n * inImage, c: dst + n * outImage, out: o)
-                            // At least ~4 KiB of output work per worker before a second thread helps.
-                            parallelRanges(pixels, threads: threads, minimumPerWorker: max(1, 4096 / max(1, job.shape.channels))) { begin, end in
+                            // ~1M multiply-adds per worker before a second thread pays for its wake-up.
+                            let perPixel = max(1, job.shape.channels * job.shape.kh * job.shape.kw)
+                            parallelRanges(pixels, threads: threads, minimumPerWorker: max(1, PackedRunner.minimumWorkPerWorker / perPixel)) { begin, end in
                                 var g = job.shape
                                 octet_packed_dwconv_nhwc(job.isa, &g, job.x, job.c, job.out, begin, end)
                             }

@@ -48,6 +48,9 @@ struct PackedRunner: Sendable {
         return Tiling(rowsPerBlock: rows, blocks: (m + rows - 1) / rows, columnSplits: min(panels, threads), panels: panels)
     }
 
+    /// Multiply-adds below which one more worker does not pay for its wake-up.
+    static let minimumWorkPerWorker = 1 << 20
+
     /// Per-worker scratch one call needs (packed rows, row sums, partial sums, an indirection row).
     struct Scratch: Sendable {
         var workers: Int, packedWords: Int, rows: Int, rowBytes: Int
@@ -59,7 +62,9 @@ struct PackedRunner: Sendable {
 
     func scratch(m: Int, k: Int, n: Int) -> Scratch {
         let t = tiling(m: m, k: k, n: n)
-        return Scratch(workers: min(threads, max(1, t.tasks)), packedWords: t.rowsPerBlock * ((k + 1) / 2), rows: t.rowsPerBlock, rowBytes: k + 64)
+        // A second worker costs a wake-up (tens of µs): only for ~1M multiply-adds or more each.
+        let byWork = max(1, m * k * n / Self.minimumWorkPerWorker)
+        return Scratch(workers: min(threads, max(1, t.tasks), byWork), packedWords: t.rowsPerBlock * ((k + 1) / 2), rows: t.rowsPerBlock, rowBytes: k + 64)
     }
 
     /// The operands of one product; tasks write disjoint tiles of `c`.

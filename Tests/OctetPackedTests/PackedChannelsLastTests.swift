@@ -93,8 +93,9 @@ import Testing
             Shape(channels: 33, outChannels: 33, h: 9, w: 9, k: 7, kw: 3, pad: 1, groups: 33),
             Shape(channels: 48, outChannels: 48, h: 3, w: 3, k: 3, pad: 1, groups: 48),
             Shape(channels: 3, outChannels: 3, h: 5, w: 5, k: 1, pad: 0, groups: 3),
+            Shape(channels: 96, outChannels: 96, h: 56, w: 50, k: 3, pad: 1, groups: 96),                 // ≥ 2M MACs: two workers
         ]
-        try check(shapes, variants: 5) { sh in
+        try check(shapes, variants: 4) { sh in
             sh.k == 3 && sh.kw == nil ? "u8s8s32-dwconv-3x3-32c-avx2" : sh.k == 5 ? "u8s8s32-dwconv-5x5-32c-avx2" : "u8s8s32-dwconv-32c-avx2"
         }
     }
@@ -110,7 +111,9 @@ import Testing
             Shape(channels: 20, outChannels: 20, h: 5, w: 7, k: 1, pad: 0, groups: 4),                    // grouped 1x1
             Shape(channels: 5, outChannels: 7, h: 9, w: 8, k: 2, kw: 5, stride: 3, pad: 1, groups: 1),
             Shape(channels: 512, outChannels: 24, h: 4, w: 4, k: 3, pad: 1, groups: 1),                   // K = 4608: long K, s32 margins
-            Shape(channels: 8, outChannels: 8, h: 60, w: 60, k: 1, pad: 0, groups: 1),                    // M = 3600: M split over threads
+            Shape(channels: 8, outChannels: 8, h: 60, w: 60, k: 1, pad: 0, groups: 1),                    // M = 3600
+            Shape(channels: 64, outChannels: 40, h: 28, w: 27, k: 3, pad: 1, groups: 1),                  // 26M MACs: M split over two workers
+            Shape(channels: 256, outChannels: 100, h: 3, w: 3, k: 3, pad: 1, groups: 1),                  // M = 9, 2M MACs: N split over two workers
         ]
         try check(shapes, variants: 4) { sh in
             sh.k == 1 && sh.kw == nil && sh.stride == 1 && sh.pad == 0 ? "u8s8s32-conv-nhwc-1x1-6x16-avx2" : "u8s8s32-conv-nhwc-indirect-6x16-avx2"

@@ -145,7 +145,7 @@ import OctetQNNPack
 }
 
 @Suite struct PackedDynamicTests {
-    @Test(arguments: [(1, 768, 64), (16, 300, 33), (5, 1, 7)])
+    @Test(arguments: [(1, 768, 64), (16, 300, 33), (5, 1, 7), (64, 256, 160), (200, 128, 96)])
     func dynamicLinearEqualsQuantizeThenReference(m: Int, k: Int, n: Int) throws {
         var g = SeededGenerator(seed: UInt64(m * 1000 + k))
         var s = try OpSignature.linear(m: m, k: k, n: n, types: OperandTypes(input: .f32, weight: .s8, precision: .int8), output: .f32)
