@@ -27,7 +27,9 @@ void octet_packed_pack_b_s8(size_t K, size_t N, const int8_t *b, size_t ns, size
                     lo = b[n * ns + (2 * j) * ks];
                     if (2 * j + 1 < K) hi = b[n * ns + (2 * j + 1) * ks];
                 }
-                out[(p * K2 + j) * NR + c] = octet_pair(lo, hi);
+                int8_t *pair = (int8_t *)out + ((p * K2 + j) * NR + c) * 2;
+                pair[0] = (int8_t)lo;
+                pair[1] = (int8_t)hi;
             }
         }
     }
@@ -39,7 +41,7 @@ void octet_packed_gemm(octet_packed_isa isa, size_t M, size_t N, size_t K, const
     const size_t K2 = (K + 1) / 2;
     for (size_t p = p0; p < p1; p++) {
         const size_t n0 = p * NR, nr = N - n0 < NR ? N - n0 : NR;
-        const int32_t *bp = b + p * K2 * NR;
+        const int32_t *bp = b + p * K2 * (NR / 2);
 #if OCTET_X86
         if (isa == OCTET_PACKED_AVX2) {
             octet_u8s8s32_gemm_6x16_avx2_panel(M, K, a, bp, n0, nr, rows, cols, o, c, ldc, acc, kc_pairs < 8 ? 8 : kc_pairs);
@@ -60,10 +62,10 @@ void octet_packed_gemm_s32(octet_packed_isa isa, size_t M, size_t N, size_t K, c
             const size_t mr = M - m0 < MR ? M - m0 : MR;
             int32_t acc[MR][NR];
 #if OCTET_X86
-            if (isa == OCTET_PACKED_AVX2) octet_u8s8s32_gemm_6x16_avx2_s32(mr, K2, a + m0 * K2, b + p * K2 * NR, acc);
+            if (isa == OCTET_PACKED_AVX2) octet_u8s8s32_gemm_6x16_avx2_s32(mr, K2, a + m0 * K2, b + p * K2 * (NR / 2), acc);
             else
 #endif
-                octet_u8s8s32_gemm_6x16_scalar_s32(mr, K2, a + m0 * K2, K2, b + p * K2 * NR, acc);
+                octet_u8s8s32_gemm_6x16_scalar_s32(mr, K2, a + m0 * K2, K2, b + p * K2 * (NR / 2), acc);
             for (size_t r = 0; r < mr; r++)
                 for (size_t j = 0; j < nr; j++) c[(m0 + r) * ldc + n0 + j] = acc[r][j];
         }

@@ -1,5 +1,6 @@
 /* u8s8s32-gemm-6x16-avx2: 6 rows x 16 columns, vpmaddwd on s16 pairs (exact for full-range
-   u8 · s8), requantization or dequantization fused into the store. */
+   u8 · s8), requantization or dequantization fused into the store. The weights stay s8 in
+   memory (half the bytes a GEMV streams) and are sign-extended to s16 pairs as they load. */
 #include "packed_internal.h"
 
 #if OCTET_X86
@@ -13,8 +14,8 @@
             c1[r] = init ? _mm256_loadu_si256((const __m256i *)(init + r * NR + 8)) : _mm256_setzero_si256(); \
         }                                                                                          \
         for (size_t j = 0; j < K2; j++) {                                                          \
-            const __m256i b0 = _mm256_load_si256((const __m256i *)(b + j * NR));                   \
-            const __m256i b1 = _mm256_load_si256((const __m256i *)(b + j * NR + 8));               \
+            const __m256i b0 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(b + j * 8)));   \
+            const __m256i b1 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(b + j * 8 + 4))); \
             for (size_t r = 0; r < ROWS; r++) {                                                    \
                 const __m256i av = _mm256_set1_epi32(a[r * a_stride + j]);                         \
                 c0[r] = _mm256_add_epi32(c0[r], _mm256_madd_epi16(av, b0));                        \
@@ -53,7 +54,7 @@ OCTET_AVX2 void octet_u8s8s32_gemm_6x16_avx2_panel(size_t M, size_t K, const int
         for (size_t m0 = 0; m0 < M; m0 += MR) {
             const size_t mr = M - m0 < MR ? M - m0 : MR;
             __m256i c0[MR], c1[MR];
-            tile(mr, kc, a + m0 * K2 + kb, K2, bp + kb * NR, first ? NULL : acc + m0 * NR, c0, c1);
+            tile(mr, kc, a + m0 * K2 + kb, K2, bp + kb * (NR / 2), first ? NULL : acc + m0 * NR, c0, c1);
             if (last) {
                 octet_avx2_store_tile(mr, m0, n0, nr, &pc, c0, c1, rows, o, c, ldc);
             } else {

@@ -8,8 +8,8 @@ void octet_u8s8s32_gemm_6x16_scalar_s32(size_t mr, size_t K2, const int32_t *a, 
             const int32_t av = a[r * a_stride + j];
             const int32_t a0 = (int16_t)(av & 0xFFFF), a1 = (int16_t)(av >> 16);
             for (size_t c = 0; c < NR; c++) {
-                const int32_t bv = b[j * NR + c];
-                acc[r][c] += a0 * (int16_t)(bv & 0xFFFF) + a1 * (int16_t)(bv >> 16);
+                const int8_t *bv = (const int8_t *)b + (j * NR + c) * 2;
+                acc[r][c] += a0 * bv[0] + a1 * bv[1];
             }
         }
     }

@@ -19,8 +19,9 @@ struct PackedMatrix: Sendable {
 
     /// Words the panels of a `k x n` matrix take (either format fits in this many).
     static func words(k: Int, n: Int) -> Int {
-        let nr = Int(OCTET_PACKED_NR)
-        return (n + nr - 1) / nr * ((k + 1) / 2) * nr
+        let nr = Int(OCTET_PACKED_NR), panels = (n + nr - 1) / nr
+        // s8 pairs: K2 rows of 32 bytes; k-quads: K4 rows of 64 bytes.
+        return max(1, panels * max((k + 1) / 2 * nr / 2, (k + 3) / 4 * nr))
     }
 
     static func pack(_ format: PackedFormat, k: Int, n: Int, _ source: UnsafePointer<Int8>, _ nStride: Int, _ kStride: Int,

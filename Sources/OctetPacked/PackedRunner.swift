@@ -13,8 +13,9 @@ struct PackedRunner: Sendable {
     /// `.quads` (the 7-bit kernel) only with AVX2 and `reduce_range` signatures.
     let format: PackedFormat
     let threads: Int
-    /// K block in k-pairs: the weight slice (kcPairs · 16 columns · 4 bytes) takes a quarter
-    /// of the L1 data cache, leaving room for the activation tile and the accumulators.
+    /// K block in k-pairs (or k-quads): the weight slice (kcPairs rows of 32 bytes, or of 64
+    /// for quads) takes a quarter of the L1 data cache, leaving room for the activation tile
+    /// and the accumulators.
     let kcPairs: Int
     /// Bytes of packed activations one M block may take (half the L2 cache).
     let blockBytes: Int
@@ -23,7 +24,7 @@ struct PackedRunner: Sendable {
         self.isa = isa
         self.format = format
         self.threads = max(1, threads)
-        kcPairs = max(32, (l1DataBytes ?? 32 * 1024) / 4 / 64)
+        kcPairs = max(32, (l1DataBytes ?? 32 * 1024) / 4 / (format == .quads ? 64 : 32))
         blockBytes = max(64 * 1024, (l2Bytes ?? 512 * 1024) / 2)
     }
 

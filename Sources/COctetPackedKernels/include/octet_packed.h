@@ -8,8 +8,9 @@
 /// `u8s8s32-dwconv-scalar`. The ISA is always an explicit argument: no kernel probes the CPU.
 ///
 /// Layouts (K2 = ceil(K / 2)):
-///  - B panel p (16 columns): for each k-pair j, 16 int32 words, word c = (b[2j][c], b[2j+1][c])
-///    as two s16; zero past K and N.
+///  - B panel p (16 columns): for each k-pair j, 32 bytes, bytes 2c and 2c+1 = b[2j][c] and
+///    b[2j+1][c] as s8 (sign-extended to an s16 pair when loaded); zero past K and N. A panel
+///    takes K2 · 8 words.
 ///  - A packed: row r, k-pair j at r * K2 + j, the same s16 pair form.
 #include <stddef.h>
 #include <stdint.h>
@@ -27,7 +28,7 @@ typedef enum octet_packed_isa { OCTET_PACKED_SCALAR = 0, OCTET_PACKED_AVX2 = 1 }
 int octet_packed_host_has_avx2(void);
 
 /// Packs a K x N matrix of s8 (element (k, n) at b[n * n_stride + k * k_stride]) into
-/// panels (`out` holds ceil(N/16) * K2 * 16 words) and writes its column sums.
+/// panels (`out` holds ceil(N/16) * K2 * 8 words) and writes its column sums.
 void octet_packed_pack_b_s8(size_t K, size_t N, const int8_t *b, size_t n_stride, size_t k_stride,
                             int32_t *out, int32_t *column_sums);
 
