@@ -231,6 +231,52 @@ def resnet(torch, layers, widths, num_classes=10, bottleneck=False):
     return m.eval()
 
 
+def mobilenet_v2(torch, num_classes=1000):
+    """MobileNetV2 (Sandler et al. 2018), width 1.0, written out (torchvision is not required)."""
+    nn = torch.nn
+
+    def cbr(cin, cout, k, stride, groups=1):
+        return [nn.Conv2d(cin, cout, k, stride, k // 2, groups=groups, bias=False), nn.BatchNorm2d(cout), nn.ReLU6(inplace=True)]
+
+    class Inverted(nn.Module):
+        def __init__(self, cin, cout, stride, expand):
+            super().__init__()
+            hidden = cin * expand
+            layers = (cbr(cin, hidden, 1, 1) if expand != 1 else []) + cbr(hidden, hidden, 3, stride, groups=hidden)
+            layers += [nn.Conv2d(hidden, cout, 1, bias=False), nn.BatchNorm2d(cout)]
+            self.body = nn.Sequential(*layers)
+            self.residual = stride == 1 and cin == cout
+
+        def forward(self, x):
+            return x + self.body(x) if self.residual else self.body(x)
+
+    blocks, cin = cbr(3, 32, 3, 2), 32
+    for t, c, n, s in [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1)]:
+        for i in range(n):
+            blocks.append(Inverted(cin, c, s if i == 0 else 1, t))
+            cin = c
+    blocks += cbr(cin, 1280, 1, 1)
+
+    class MobileNetV2(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.features = nn.Sequential(*blocks)
+            self.pool = nn.AdaptiveAvgPool2d(1)
+            self.classifier = nn.Linear(1280, num_classes)
+
+        def forward(self, x):
+            return self.classifier(torch.flatten(self.pool(self.features(x)), 1))
+
+    m = MobileNetV2()
+    for mod in m.modules():
+        if isinstance(mod, nn.BatchNorm2d):
+            mod.running_mean.uniform_(-0.1, 0.1)
+            mod.running_var.uniform_(0.5, 1.5)
+            mod.weight.data.uniform_(0.5, 1.0)
+            mod.bias.data.uniform_(-0.1, 0.1)
+    return m.eval()
+
+
 def bert(torch, layers, hidden, heads, ffn, vocab=1000, max_len=128):
     nn = torch.nn
 
@@ -316,6 +362,10 @@ def model_cases(folder, large, only=None):
         if not only or "resnet18" in only:
             # Calibration data for `octet quantize` (random weights: for speed and the report, not accuracy).
             np.savez(os.path.join(folder, "resnet18.calibration.npz"), input=rng.standard_normal((16, 1, 3, 224, 224)).astype(np.float32))
+        build("mobilenetv2", mobilenet_v2(torch), {"input": f32(1, 3, 224, 224)}, ["input"], ["logits"],
+              {"input": {0: "batch"}, "logits": {0: "batch"}})
+        if not only or "mobilenetv2" in only:
+            np.savez(os.path.join(folder, "mobilenetv2.calibration.npz"), input=rng.standard_normal((16, 1, 3, 224, 224)).astype(np.float32))
         build("resnet50", resnet(torch, [3, 4, 6, 3], [64, 128, 256, 512], num_classes=1000, bottleneck=True),
               {"input": f32(1, 3, 224, 224)}, ["input"], ["logits"], {"input": {0: "batch"}, "logits": {0: "batch"}})
         build("bert_base", bert(torch, 12, 768, 12, 3072, vocab=30522, max_len=512),
@@ -346,8 +396,8 @@ def numpy_cases(folder):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--large", action="store_true", help="build ResNet-18, ResNet-50 and BERT-base into Models/large")
-    ap.add_argument("--only", nargs="*", help="with --large: only these models (resnet18, resnet50, bert_base)")
+    ap.add_argument("--large", action="store_true", help="build ResNet-18, MobileNetV2, ResNet-50 and BERT-base into Models/large")
+    ap.add_argument("--only", nargs="*", help="with --large: only these models (resnet18, mobilenetv2, resnet50, bert_base)")
     a = ap.parse_args()
     if a.large:
         model_cases(os.path.join(ROOT, "Models", "large"), True, a.only)

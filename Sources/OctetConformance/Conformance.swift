@@ -32,28 +32,33 @@ public struct ConformanceReport: Sendable {
 /// Runs random cases of every op kind through a backend and through `qnnpack-ref`, and
 /// compares: quantized outputs may differ by at most `tolerance` steps, f32 outputs by
 /// `tolerance` steps of `s_in · s_w` plus 1e-5 relative. Kinds the backend declines
-/// are counted, not failed.
+/// are counted, not failed. With `channelsLast`, convolutions run through the backend in
+/// NHWC (inputs reordered before, outputs after) and through the reference in NCHW.
 public enum Conformance {
     public static func check(
         _ backend: any Backend, reference: any Backend = QNNPackReferenceBackend(), cpu: CPUFeatures,
         kinds: [OpKind] = OpKind.allCases, casesPerKind: Int = 25, seed: UInt64 = 1, tolerance: Int = 1,
-        sevenBitActivations: Bool = false
+        sevenBitActivations: Bool = false, channelsLast: Bool = false, threads: Int = 1
     ) -> ConformanceReport {
         var report = ConformanceReport()
         for kind in kinds {
             for i in 0..<casesPerKind {
                 let caseSeed = seed &* 1_000_003 &+ UInt64(i)
-                let c: ConformanceCase
+                var c: ConformanceCase
                 do { c = try ConformanceCases.random(kind, seed: caseSeed, sevenBitActivations: sevenBitActivations) } catch {
                     report.failures.append(failure(backend, nil, caseSeed, "could not generate a \(kind) case: \(error)"))
                     continue
+                }
+                if channelsLast {
+                    guard kind == .conv2d else { continue }
+                    c.signature.activationLayout = .nhwc
                 }
                 guard backend.capability(for: c.signature, on: cpu).isSupported else {
                     report.declined[kind, default: 0] += 1
                     continue
                 }
                 report.tested[kind, default: 0] += 1
-                if let f = compare(backend, reference, c, cpu: cpu, tolerance: tolerance) { report.failures.append(f) }
+                if let f = compare(backend, reference, c, cpu: cpu, tolerance: tolerance, threads: threads) { report.failures.append(f) }
             }
         }
         return report
@@ -64,21 +69,29 @@ public enum Conformance {
     }
 
     /// Runs one case through both backends; the first difference beyond tolerance, if any.
-    public static func compare(_ backend: any Backend, _ reference: any Backend, _ c: ConformanceCase, cpu: CPUFeatures, tolerance: Int) -> ConformanceFailure? {
+    /// An NHWC signature runs the backend channels-last and the reference in NCHW.
+    public static func compare(_ backend: any Backend, _ reference: any Backend, _ c: ConformanceCase, cpu: CPUFeatures, tolerance: Int,
+                               threads: Int = 1) -> ConformanceFailure? {
         let s = c.signature
         func fail(_ detail: String) -> ConformanceFailure { failure(backend, s, c.seed, detail) }
         guard let shape = s.outputShape else { return fail("no output shape") }
-        let context = PrepareContext(cpu: cpu)
+        let context = PrepareContext(cpu: cpu, threads: threads)
+        let channelsLast = s.activationLayout == .nhwc
+        var rowMajor = s
+        rowMajor.activationLayout = .rowMajor
         var want: Tensor, got: Tensor
         do {
             want = try Tensor(zeros: s.outputType, shape: shape)
-            got = want
-            try reference.prepare(s, constants: c.constants, context: context).run(inputs: c.inputs, output: &want)
+            try reference.prepare(rowMajor, constants: c.constants, context: PrepareContext(cpu: cpu)).run(inputs: c.inputs, output: &want)
         } catch {
             return fail("the reference could not run the case: \(error)")
         }
         do {
-            try backend.prepare(s, constants: c.constants, context: context).run(inputs: c.inputs, output: &got)
+            var inputs = c.inputs
+            if channelsLast { inputs[0] = try LayoutReorder.reorder(inputs[0], to: .nhwc) }
+            got = try Tensor(zeros: s.outputType, shape: shape, layout: channelsLast ? .nhwc : .rowMajor)
+            try backend.prepare(s, constants: c.constants, context: context).run(inputs: inputs, output: &got)
+            if channelsLast { got = try LayoutReorder.reorder(got, to: .rowMajor) }
         } catch {
             return fail("said it supports the op, then failed: \(error)")
         }

@@ -8,6 +8,13 @@ public struct ConformanceCase: Sendable {
     public var inputs: [Tensor]
     /// The seed that regenerates this case.
     public var seed: UInt64
+
+    public init(signature: OpSignature, constants: OpConstants, inputs: [Tensor], seed: UInt64) {
+        self.signature = signature
+        self.constants = constants
+        self.inputs = inputs
+        self.seed = seed
+    }
 }
 
 /// Random INT8 cases for every op kind: full 8-bit data ranges, zero points at the range

@@ -22,33 +22,38 @@ struct OutputStage: Sendable {
         bZeroPoint = wQ.zeroPoint()
         toF32 = s.outputType == .f32
         let inW = (0..<columns).map { inQ.scale() * wQ.scale(channel: wQ.scales.count == 1 ? 0 : $0) }
+        let scaleOut: Float
         if toF32 {
             (outZeroPoint, qmin, qmax) = (0, 0, 0)
-            multiplier = inW
+            scaleOut = 1
         } else {
             guard let outQ = c.outputQuantization, outQ.dtype == .u8, !outQ.isPerChannel else {
                 throw PackedError.missing("per-tensor u8 output quantization parameters")
             }
             outZeroPoint = outQ.zeroPoint()
             (qmin, qmax) = outQ.outputRange(applying: s.postOps)
-            multiplier = inW.map { $0 / outQ.scale() }
+            scaleOut = outQ.scale()
         }
-        dequantScale = inW
+        multiplier = Self.padded(toF32 ? inW : inW.map { $0 / scaleOut })
+        dequantScale = Self.padded(inW)
         (lo, hi) = PostOp.realRange(of: s.postOps)
+        if let b = c.bias, b.shape.elementCount != columns {
+            throw PackedError.shape("bias has \(b.shape.elementCount) values, expected \(columns)")
+        }
         switch c.bias?.dtype {
         case nil: (biasS32, biasF32, biasReal) = (nil, nil, nil)
-        case .s32?: (biasS32, biasF32, biasReal) = (try c.bias?.scalars(as: Int32.self), nil, nil)
+        case .s32?: (biasS32, biasF32, biasReal) = (Self.padded(try c.bias?.scalars(as: Int32.self) ?? []), nil, nil)
         case .f32?:
             let b = try c.bias?.scalars(as: Float.self) ?? []
             biasS32 = nil
-            biasF32 = toF32 ? nil : b.enumerated().map { $1 / inW[$0] }
-            biasReal = toF32 ? b : nil
+            biasF32 = toF32 ? nil : Self.padded(zip(b, inW).map { $0 / $1 })
+            biasReal = toF32 ? Self.padded(b) : nil
         case let t?: throw PackedError.unsupported("bias must be s32 or f32, got \(t)")
         }
-        for count in [biasS32?.count, biasF32?.count, biasReal?.count].compactMap({ $0 }) where count != columns {
-            throw PackedError.shape("bias has \(count) values, expected \(columns)")
-        }
     }
+
+    /// Per-column arrays padded with 16 zeros: the AVX2 store reads whole 16-column panels.
+    static func padded<T: Numeric>(_ a: [T]) -> [T] { a + [T](repeating: 0, count: 16) }
 
     /// The C view of columns `offset ..< offset + n`, valid inside `body`.
     func withC<R>(columns offset: Int, _ body: (UnsafePointer<octet_packed_output>) throws -> R) rethrows -> R {

@@ -5,7 +5,10 @@ import OctetDispatch
 
 /// `packed`: Octet's own INT8 GEMM (FBGEMM's role in PyTorch's x86 engine). Weights are
 /// packed once into 16-column panels of s16 pairs with their column sums; activations
-/// are packed per call with their row sums; the AVX2 micro-kernel multiplies with
+/// are packed block by block inside the GEMM with their row sums (from u8 rows, an NHWC
+/// image through an indirection buffer, or f32 rows quantized on the fly); convolutions
+/// run channels-last when the planner asks (no im2col, no reorders between convolutions),
+/// depthwise ones on a 32-channel-per-step vector kernel; the AVX2 micro-kernel multiplies with
 /// `vpmaddwd`, so u8·s8 products never pass through a saturating int16 — exact for
 /// full-range activations and weights, on any AVX2 CPU, without `reduce_range`. The
 /// output pipeline (zero-point compensation, bias, per-channel requantization with
@@ -15,16 +18,32 @@ public struct PackedBackend: Backend {
 
     public var name: String { "packed" }
     public var version: String { "1" }
-    public var summary: String { "Octet's packed INT8 GEMM: exact for full-range u8·s8 (vpmaddwd on s16 pairs); linear, matmul, conv2d via im2col" }
-    public var requirements: BackendRequirements { BackendRequirements(notes: "AVX2 micro-kernel where present, portable C otherwise") }
+    public var summary: String {
+        "Octet's packed INT8 kernels: exact for full-range u8·s8 (vpmaddwd on s16 pairs); linear, matmul, dynamic linear, conv2d (NHWC without im2col), NHWC depthwise"
+    }
+    public var requirements: BackendRequirements { BackendRequirements(notes: "AVX2 + FMA micro-kernels where present, portable C otherwise") }
 
     public func capability(for s: OpSignature, on cpu: CPUFeatures) -> Capability {
-        if s.activationLayout != .rowMajor { return .declined(reason: "needs row-major (NCHW) activations, got \(s.activationLayout)") }
+        if s.activationLayout == .nhwc && s.kind != .conv2d { return .declined(reason: "channels-last activations apply to conv2d only, not \(s.kind)") }
+        if s.activationLayout != .rowMajor && s.activationLayout != .nhwc { return .declined(reason: "needs NCHW or NHWC activations, got \(s.activationLayout)") }
         if let reason = decline(s) { return .declined(reason: reason) }
-        let kernel = s.quantization?.dynamic == true ? "dynamic (per-call u8 range) + " + PackedISA.name(PackedISA.planned(for: cpu))
-            : Self.usesDepthwiseKernel(s) ? "depthwise direct (exact)" : PackedISA.name(PackedISA.planned(for: cpu))
-        return .supported(kernel: kernel,
-                          notes: ["exact for full-range u8 activations and s8 weights: no int16 saturation, reduce_range not needed"])
+        let isa = PackedISA.select(for: cpu)
+        let note = PackedISA.format(s, isa) == .quads
+            ? "7-bit activations (reduce_range): vpmaddubsw pairs cannot saturate (2·127·128 < 32767), exact; a value above 127 fails the call"
+            : "exact for full-range u8 activations and s8 weights: no int16 saturation, reduce_range not needed"
+        return .supported(kernel: Self.kernelName(s, isa), notes: [note])
+    }
+
+    /// The kernel that runs `s` with `isa`, as `Kernel.implementation` names it.
+    static func kernelName(_ s: OpSignature, _ isa: octet_packed_isa) -> String {
+        if s.quantization?.dynamic == true { return "f32u8s8-dqgemm-\(OCTET_PACKED_MR)x\(OCTET_PACKED_NR)-\(PackedISA.suffix(isa))" }
+        let format = PackedISA.format(s, isa)
+        guard s.kind == .conv2d else { return PackedISA.gemm(isa, format) }
+        if s.activationLayout == .nhwc {
+            if usesDepthwiseKernel(s) { return PackedISA.dwconv(isa, kh: s.weight[2], kw: s.weight[3]) }
+            return PackedISA.conv(isa, form: PackedChannelsLastConvKernel.isDirect(s) ? "1x1" : "indirect", format)
+        }
+        return usesDepthwiseKernel(s) ? "u8s8s32-dwconv-nchw-scalar" : "u8-im2col-nchw + " + PackedISA.gemm(isa, format)
     }
 
     /// Depthwise with one output per input channel runs on the direct kernel; channel
@@ -58,8 +77,11 @@ public struct PackedBackend: Backend {
     }
 
     public func prepare(_ s: OpSignature, constants c: OpConstants, context: PrepareContext) throws -> any Kernel {
+        if s.activationLayout == .nhwc && s.kind != .conv2d { throw PackedError.unsupported("channels-last activations apply to conv2d only") }
         if let reason = decline(s) { throw PackedError.unsupported(reason) }
-        let runner = PackedRunner(isa: PackedISA.executable(in: context), threads: context.threads, l1DataBytes: context.cpu.caches.l1d)
+        let isa = PackedISA.select(for: context.cpu, host: context.host)
+        let runner = PackedRunner(isa: isa, format: PackedISA.format(s, isa), threads: context.threads, l1DataBytes: context.cpu.caches.l1d,
+                                  l2Bytes: context.cpu.caches.l2)
         if s.kind == .matmul {
             guard let bQ = c.otherInputQuantizations.first, !bQ.isPerChannel else { throw PackedError.missing("the second operand's per-tensor parameters") }
             return try PackedMatmulKernel(s, c, bQ, runner: runner)
@@ -70,6 +92,10 @@ public struct PackedBackend: Backend {
         if wQ.isPerChannel && !wQ.zeroPoints.allSatisfy({ $0 == 0 }) { throw PackedError.unsupported("per-channel weights must be symmetric") }
         if s.quantization?.dynamic == true { return try PackedDynamicLinearKernel(s, c, w, wQ, runner: runner) }
         if s.kind == .linear { return try PackedLinearKernel(s, c, w, wQ, runner: runner) }
+        if s.activationLayout == .nhwc {
+            if Self.usesDepthwiseKernel(s) { return try PackedChannelsLastDepthwiseKernel(s, c, w, wQ, isa: isa, threads: context.threads) }
+            return try PackedChannelsLastConvKernel(s, c, w, wQ, runner: runner)
+        }
         if Self.usesDepthwiseKernel(s) { return try PackedDepthwiseKernel(s, c, w, wQ, threads: context.threads) }
         return try PackedConvKernel(s, c, w, wQ, runner: runner)
     }

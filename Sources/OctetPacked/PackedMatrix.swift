@@ -1,51 +1,60 @@
 import COctetPackedKernels
 import OctetCore
-import OctetCPU
-import OctetDispatch
 
-/// Which micro-kernel runs.
-enum PackedISA {
-    /// What a plan for `cpu` names.
-    static func planned(for cpu: CPUFeatures) -> octet_packed_isa { cpu.has(.avx2) ? OCTET_PACKED_AVX2 : OCTET_PACKED_SCALAR }
-    /// What runs for a plan made for `context.cpu`: never more than `context.host` runs.
-    static func executable(in context: PrepareContext) -> octet_packed_isa {
-        context.mayUse([.avx2]) ? OCTET_PACKED_AVX2 : OCTET_PACKED_SCALAR
-    }
-    static func name(_ isa: octet_packed_isa) -> String {
-        isa == OCTET_PACKED_AVX2 ? "avx2 exact 6x16 (vpmaddwd on s16 pairs)" : "scalar exact 6x16"
-    }
+/// How operands are laid out for the micro-kernels.
+enum PackedFormat: Sendable {
+    /// s16 pairs along K (`u8s8s32-gemm-6x16`): exact for any u8 activation.
+    case pairs
+    /// u8/s8 quads along K (`u7s8s32-gemm-6x16c4`, vpmaddubsw): exact for activations ≤ 127.
+    case quads
 }
 
 /// A `K x N` s8 matrix in the micro-kernel's panels, with its column sums.
 struct PackedMatrix: Sendable {
     let k: Int, n: Int
+    let format: PackedFormat
     let panels: AlignedBuffer<Int32>
     let columnSums: AlignedBuffer<Int32>
     var panelCount: Int { (n + Int(OCTET_PACKED_NR) - 1) / Int(OCTET_PACKED_NR) }
 
-    /// Words the panels of a `k x n` matrix take.
+    /// Words the panels of a `k x n` matrix take (either format fits in this many).
     static func words(k: Int, n: Int) -> Int {
-        let nr = Int(OCTET_PACKED_NR)
-        return (n + nr - 1) / nr * ((k + 1) / 2) * nr
+        let nr = Int(OCTET_PACKED_NR), panels = (n + nr - 1) / nr
+        // s8 pairs: K2 rows of 32 bytes; k-quads: K4 rows of 64 bytes.
+        return max(1, panels * max((k + 1) / 2 * nr / 2, (k + 3) / 4 * nr))
     }
 
+    static func pack(_ format: PackedFormat, k: Int, n: Int, _ source: UnsafePointer<Int8>, _ nStride: Int, _ kStride: Int,
+                     _ panels: UnsafeMutablePointer<Int32>, _ sums: UnsafeMutablePointer<Int32>) {
+        switch format {
+        case .pairs: octet_packed_pack_b_s8(k, n, source, nStride, kStride, panels, sums)
+        case .quads: octet_packed_pack_b_s8_c4(k, n, source, nStride, kStride, panels, sums)
+        }
+    }
+
+    /// Column sums are padded with zeros to whole panels: the kernels read 16 at a time.
+    static func columnSumWords(n: Int) -> Int { max(1, (n + 15) / 16) * 16 }
+
     /// Packs element (k, n) = `source[n * nStride + k * kStride]`.
-    init(k: Int, n: Int, source: UnsafePointer<Int8>, nStride: Int, kStride: Int) {
+    init(k: Int, n: Int, source: UnsafePointer<Int8>, nStride: Int, kStride: Int, format: PackedFormat = .pairs) {
         self.k = k
         self.n = n
+        self.format = format
         panels = AlignedBuffer(count: Self.words(k: k, n: n))
-        columnSums = AlignedBuffer(count: max(n, 1))
-        octet_packed_pack_b_s8(k, n, source, nStride, kStride, panels.pointer, columnSums.pointer)
+        columnSums = AlignedBuffer(count: Self.columnSumWords(n: n))
+        Self.pack(format, k: k, n: n, source, nStride, kStride, panels.pointer, columnSums.pointer)
     }
 }
 
 extension PackedMatrix {
     /// Packs into existing buffers (per-call operands such as matmul's second input).
-    init(k: Int, n: Int, source: UnsafePointer<Int8>, nStride: Int, kStride: Int, panels: AlignedBuffer<Int32>, sums: AlignedBuffer<Int32>) {
+    init(k: Int, n: Int, source: UnsafePointer<Int8>, nStride: Int, kStride: Int, panels: AlignedBuffer<Int32>, sums: AlignedBuffer<Int32>,
+         format: PackedFormat = .pairs) {
         self.k = k
         self.n = n
+        self.format = format
         self.panels = panels
         columnSums = sums
-        octet_packed_pack_b_s8(k, n, source, nStride, kStride, panels.pointer, sums.pointer)
+        Self.pack(format, k: k, n: n, source, nStride, kStride, panels.pointer, sums.pointer)
     }
 }

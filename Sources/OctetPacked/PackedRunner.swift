@@ -2,52 +2,122 @@ import COctetPackedKernels
 import Dispatch
 import OctetCore
 
-/// Runs one GEMM over `threads` workers, splitting N by panels (every worker streams its
-/// own weights; batch-1 shapes keep both cores busy). GCD's pool is persistent: no
-/// thread is created per call.
+/// Runs one GEMM `C = A · B` over `threads` workers. A is packed block by block (rows of M,
+/// sized so a block stays in L2 while every weight panel passes over it) straight from its
+/// source — u8 rows, an indirection buffer over an NHWC image, or f32 rows quantized on the
+/// fly — so no whole packed copy of A is ever materialized. Work is split over M blocks when
+/// M is large and over N panels when it is not (batch-1 GEMVs); GCD's pool is persistent:
+/// no thread is created per call.
 struct PackedRunner: Sendable {
     let isa: octet_packed_isa
+    /// `.quads` (the 7-bit kernel) only with AVX2 and `reduce_range` signatures.
+    let format: PackedFormat
     let threads: Int
-    /// K block in k-pairs: the weight slice (kcPairs · 16 columns · 4 bytes) takes a quarter
-    /// of the L1 data cache, leaving room for the activation tile and the accumulators.
+    /// K block in k-pairs (or k-quads): the weight slice (kcPairs rows of 32 bytes, or of 64
+    /// for quads) takes a quarter of the L1 data cache, leaving room for the activation tile
+    /// and the accumulators.
     let kcPairs: Int
+    /// Bytes of packed activations one M block may take (half the L2 cache).
+    let blockBytes: Int
 
-    init(isa: octet_packed_isa, threads: Int, l1DataBytes: Int?) {
+    init(isa: octet_packed_isa, format: PackedFormat = .pairs, threads: Int, l1DataBytes: Int?, l2Bytes: Int?) {
         self.isa = isa
+        self.format = format
         self.threads = max(1, threads)
-        kcPairs = max(32, (l1DataBytes ?? 32 * 1024) / 4 / 64)
+        kcPairs = max(32, (l1DataBytes ?? 32 * 1024) / 4 / (format == .quads ? 64 : 32))
+        blockBytes = max(64 * 1024, (l2Bytes ?? 512 * 1024) / 2)
     }
 
-    /// The operands of one product; workers write disjoint column ranges of `c`.
-    private struct Job: @unchecked Sendable {
-        var isa: octet_packed_isa
-        var m: Int, n: Int, k: Int
-        var a: UnsafePointer<Int32>, rows: UnsafePointer<Int32>
-        var b: UnsafePointer<Int32>, cols: UnsafePointer<Int32>
-        var c: UnsafeMutableRawPointer, ldc: Int
-        var out: UnsafePointer<octet_packed_output>
-        var accumulators: UnsafeMutablePointer<Int32>
-        var kcPairs: Int
+    /// How one `m x k x n` product is cut into tasks.
+    struct Tiling: Sendable {
+        var rowsPerBlock: Int, blocks: Int, columnSplits: Int, panels: Int
+        var tasks: Int { blocks * columnSplits }
     }
 
-    /// `accumulators` holds `threads · m · 16` words (see `accumulatorWords`).
-    func gemm(m: Int, a: UnsafePointer<Int32>, rowSums: UnsafePointer<Int32>, b: PackedMatrix,
-              c: UnsafeMutableRawPointer, ldc: Int, output: UnsafePointer<octet_packed_output>, accumulators: UnsafeMutablePointer<Int32>) {
-        let job = Job(isa: isa, m: m, n: b.n, k: b.k, a: a, rows: rowSums, b: UnsafePointer(b.panels.pointer),
-                      cols: UnsafePointer(b.columnSums.pointer), c: c, ldc: ldc, out: output, accumulators: accumulators,
-                      kcPairs: kcPairs)
-        let panels = b.panelCount
-        let workers = min(threads, panels)
-        let body: @Sendable (Int, Int, Int) -> Void = { worker, begin, end in
-            octet_packed_gemm(job.isa, job.m, job.n, job.k, job.a, job.rows, job.b, job.cols, job.c, job.ldc, job.out, begin, end,
-                              job.accumulators + worker * job.m * Int(OCTET_PACKED_NR), job.kcPairs)
+    func tiling(m: Int, k: Int, n: Int) -> Tiling {
+        let mr = Int(OCTET_PACKED_MR), k2 = max(1, (k + 1) / 2), panels = max(1, (n + Int(OCTET_PACKED_NR) - 1) / Int(OCTET_PACKED_NR))
+        let cacheRows = max(mr, blockBytes / (k2 * 4) / mr * mr)
+        func roundUp(_ x: Int, _ to: Int) -> Int { (x + to - 1) / to * to }
+        if m >= 8 * mr * threads {
+            // Tall: split M only, in a multiple of `threads` blocks (shorter products split N:
+            // blocks of a few rows would leave workers unevenly loaded).
+            let blocks = roundUp((m + cacheRows - 1) / cacheRows, threads)
+            let rows = roundUp((m + blocks - 1) / blocks, mr)
+            return Tiling(rowsPerBlock: rows, blocks: (m + rows - 1) / rows, columnSplits: 1, panels: panels)
         }
-        if workers <= 1 { body(0, 0, panels); return }
-        DispatchQueue.concurrentPerform(iterations: workers) { w in body(w, panels * w / workers, panels * (w + 1) / workers) }
+        let rows = min(max(m, 1), cacheRows)
+        return Tiling(rowsPerBlock: rows, blocks: (m + rows - 1) / rows, columnSplits: min(panels, threads), panels: panels)
     }
 
-    /// Scratch words `gemm` needs for partial sums.
-    func accumulatorWords(m: Int) -> Int { threads * m * Int(OCTET_PACKED_NR) }
+    /// Multiply-adds below which one more worker does not pay for its wake-up.
+    static let minimumWorkPerWorker = 1 << 20
+
+    /// Per-worker scratch one call needs (packed rows, row sums, partial sums, an indirection row).
+    struct Scratch: Sendable {
+        var workers: Int, packedWords: Int, rows: Int, rowBytes: Int
+        var sizes: ScratchPool.Sizes {
+            ScratchPool.Sizes(packedA: workers * packedWords, rows: workers * rows, rowBytes: workers * rowBytes, flags: workers,
+                              accumulators: workers * rows * Int(OCTET_PACKED_NR))
+        }
+    }
+
+    func scratch(m: Int, k: Int, n: Int) -> Scratch {
+        let t = tiling(m: m, k: k, n: n)
+        // A second worker costs a wake-up (tens of µs): only for ~1M multiply-adds or more each.
+        let byWork = max(1, m * k * n / Self.minimumWorkPerWorker)
+        return Scratch(workers: min(threads, max(1, t.tasks), byWork), packedWords: t.rowsPerBlock * ((k + 1) / 2), rows: t.rowsPerBlock, rowBytes: k + 64)
+    }
+
+    /// The operands of one product; tasks write disjoint tiles of `c`.
+    private struct Job: @unchecked Sendable {
+        var source: octet_packed_a_source
+        var b: UnsafePointer<Int32>, cols: UnsafePointer<Int32>
+        var c: UnsafeMutableRawPointer
+        var out: UnsafePointer<octet_packed_output>
+        var buffers: ScratchPool.Buffers
+    }
+
+    /// `C[m][n]` at `c + (m · ldc + n) · elementSize` for rows `0 ..< m` of `source`.
+    /// `buffers` must come from a pool sized by `scratch(m:k:n:)` for at least this shape.
+    /// Returns false when the 7-bit kernel met an activation above 127 (its outputs are then
+    /// not exact and the caller must fail the call).
+    @discardableResult
+    func gemm(m: Int, source: octet_packed_a_source, b: PackedMatrix, c: UnsafeMutableRawPointer, ldc: Int, elementSize: Int,
+              output: UnsafePointer<octet_packed_output>, buffers: ScratchPool.Buffers) -> Bool {
+        guard m > 0, b.n > 0 else { return true }
+        let (k, n) = (b.k, b.n)
+        let t = tiling(m: m, k: k, n: n), s = scratch(m: m, k: k, n: n)
+        let job = Job(source: source, b: UnsafePointer(b.panels.pointer), cols: UnsafePointer(b.columnSums.pointer), c: c, out: output, buffers: buffers)
+        let (isa, kc, quads) = (isa, kcPairs, format == .quads && b.format == .quads)
+        let body: @Sendable (Int) -> Void = { worker in
+            var task = worker
+            var source = job.source
+            let packed = job.buffers.packedA.pointer + worker * s.packedWords, sums = job.buffers.rowSums.pointer + worker * s.rows
+            let acc = job.buffers.accumulators.pointer + worker * s.rows * Int(OCTET_PACKED_NR)
+            let row = job.buffers.rowBytes.pointer + worker * s.rowBytes
+            while task < t.tasks {
+                let block = task / t.columnSplits, split = task % t.columnSplits
+                let m0 = block * t.rowsPerBlock, rows = min(t.rowsPerBlock, m - m0)
+                let p0 = t.panels * split / t.columnSplits, p1 = t.panels * (split + 1) / t.columnSplits
+                let c = job.c + m0 * ldc * elementSize
+                if quads {
+                    if octet_packed_pack_a_c4(&source, m0, rows, k, packed, sums, row) != 0 { job.buffers.flags.pointer[worker] = 1 }
+                    octet_packed_gemm_c4(isa, rows, n, k, packed, sums, job.b, job.cols, c, ldc, job.out, p0, p1, acc, kc)
+                } else {
+                    octet_packed_pack_a(isa, &source, m0, rows, k, packed, sums, row)
+                    octet_packed_gemm(isa, rows, n, k, packed, sums, job.b, job.cols, c, ldc, job.out, p0, p1, acc, kc)
+                }
+                task += s.workers
+            }
+        }
+        for w in 0..<s.workers { buffers.flags.pointer[w] = 0 }
+        if s.workers <= 1 { body(0) } else { DispatchQueue.concurrentPerform(iterations: s.workers, execute: body) }
+        return (0..<s.workers).allSatisfy { buffers.flags.pointer[$0] == 0 }
+    }
+
+    /// The error for an activation the 7-bit kernel cannot take.
+    static let sevenBitViolation = PackedError.unsupported(
+        "an activation exceeds 127 but the op was planned for 7-bit activations (reduce_range): u7s8s32 kernels would saturate")
 }
 
 /// Per-call buffers (packed activations, row sums, im2col, staging, partial sums), pooled:
@@ -55,20 +125,22 @@ struct PackedRunner: Sendable {
 struct ScratchPool: Sendable {
     final class Buffers: @unchecked Sendable {
         let packedA: AlignedBuffer<Int32>, rowSums: AlignedBuffer<Int32>, accumulators: AlignedBuffer<Int32>
-        let columns: AlignedBuffer<UInt8>, staging: AlignedBuffer<Float>
+        let columns: AlignedBuffer<UInt8>, rowBytes: AlignedBuffer<UInt8>, staging: AlignedBuffer<Float>, flags: AlignedBuffer<Int32>
         let packedB: AlignedBuffer<Int32>, columnSums: AlignedBuffer<Int32>
         init(_ sizes: Sizes) {
-            packedA = AlignedBuffer(count: sizes.packedA)
-            rowSums = AlignedBuffer(count: sizes.rows)
-            accumulators = AlignedBuffer(count: sizes.accumulators)
-            columns = AlignedBuffer(count: sizes.columns)
-            staging = AlignedBuffer(count: sizes.staging)
-            packedB = AlignedBuffer(count: sizes.packedB)
-            columnSums = AlignedBuffer(count: sizes.columnSums)
+            packedA = AlignedBuffer(count: max(1, sizes.packedA))
+            rowSums = AlignedBuffer(count: max(1, sizes.rows))
+            accumulators = AlignedBuffer(count: max(1, sizes.accumulators))
+            columns = AlignedBuffer(count: max(1, sizes.columns))
+            rowBytes = AlignedBuffer(count: max(1, sizes.rowBytes))
+            flags = AlignedBuffer(count: max(1, sizes.flags))
+            staging = AlignedBuffer(count: max(1, sizes.staging))
+            packedB = AlignedBuffer(count: max(1, sizes.packedB))
+            columnSums = AlignedBuffer(count: max(1, sizes.columnSums))
         }
     }
     struct Sizes: Sendable {
-        var packedA = 0, rows = 0, columns = 0, staging = 0, packedB = 0, columnSums = 0, accumulators = 0
+        var packedA = 0, rows = 0, rowBytes = 0, flags = 0, columns = 0, staging = 0, packedB = 0, columnSums = 0, accumulators = 0
     }
 
     private let pool: BufferPool<Buffers>

@@ -27,11 +27,14 @@ import OctetQNNPack
             let aligned = UnsafeMutablePointer<Int32>.allocate(capacity: panels * k2 * 16 + 16)
             defer { aligned.deallocate() }
             let base = aligned + (8 - (Int(bitPattern: aligned) / 4) % 8) % 8
-            octet_packed_pack_a_u8(m, k, a, k, &pa, &rows)
+            octet_packed_pack_a_u8(OCTET_PACKED_SCALAR, m, k, a, k, &pa, &rows)
             octet_packed_pack_b_s8(k, n, b, 1, n, base, &cols)
             #expect(rows == (0..<m).map { i in Int32((0..<k).reduce(0) { $0 + Int(a[i * k + $1]) }) })
             #expect(cols == (0..<n).map { j in Int32((0..<k).reduce(0) { $0 + Int(b[$1 * n + j]) }) })
             for isa in isas {
+                var pa2 = [Int32](repeating: 0, count: m * k2), rows2 = [Int32](repeating: 0, count: m)
+                octet_packed_pack_a_u8(isa, m, k, a, k, &pa2, &rows2)
+                #expect(pa2 == pa && rows2 == rows, "packing with isa \(isa.rawValue)")
                 var c = [Int32](repeating: 0, count: m * n)
                 octet_packed_gemm_s32(isa, m, n, k, pa, base, &c, n)
                 #expect(c.map(Int64.init) == want, "isa \(isa.rawValue) \(m)x\(k)x\(n) extreme=\(extreme)")
@@ -40,24 +43,52 @@ import OctetQNNPack
     }
 
     /// Requantized outputs equal the reference's requantization exactly (tolerance 0):
-    /// the same FBGEMM arithmetic, on full-range data, for every generated case.
-    @Test func equalsTheReferenceExactly() {
-        for cpu in [host, (try? CPUFeatures.assumed("sse4_2")) ?? host] {
-            let report = Conformance.check(PackedBackend(), cpu: cpu, kinds: [.linear, .matmul, .conv2d], casesPerKind: 40, seed: 17, tolerance: 0)
-            for f in report.failures.prefix(5) { Issue.record("\(f)") }
-            #expect(report.failures.isEmpty)
-            #expect(report.tested[.linear, default: 0] >= 20 && report.tested[.conv2d, default: 0] >= 20 && report.tested[.matmul, default: 0] >= 10,
-                    "coverage \(report.tested), declined \(report.declined)")
+    /// the same FBGEMM arithmetic, on full-range data, for every generated case;
+    /// on this machine's ISA and on the portable path (an assumed CPU without AVX2), with one
+    /// and two threads, NCHW and channels-last.
+    @Test(arguments: [false, true])
+    func equalsTheReferenceExactly(channelsLast: Bool) throws {
+        for cpu in [host, try CPUFeatures.assumed("sse4_2")] {
+            for threads in [1, 2] {
+                let report = Conformance.check(PackedBackend(), cpu: cpu, kinds: channelsLast ? [.conv2d] : [.linear, .matmul, .conv2d], casesPerKind: 60,
+                                               seed: 17 + UInt64(threads), tolerance: 0, channelsLast: channelsLast, threads: threads)
+                for f in report.failures.prefix(5) { Issue.record("\(f)") }
+                #expect(report.failures.isEmpty)
+                #expect(report.tested[.conv2d, default: 0] >= 40, "coverage \(report.tested), declined \(report.declined)")
+                if !channelsLast {
+                    #expect(report.tested[.linear, default: 0] >= 30 && report.tested[.matmul, default: 0] >= 20, "coverage \(report.tested), declined \(report.declined)")
+                }
+            }
         }
     }
 
     @Test func statesItsKernelAndExactness() throws {
         let c = PackedBackend().capability(for: try .linear(m: 1, k: 8, n: 8), on: try CPUFeatures.assumed("zen3"))
         guard case let .supported(kernel, notes) = c else { Issue.record("declined"); return }
-        #expect(kernel == "avx2 exact 6x16 (vpmaddwd on s16 pairs)")
+        #expect(kernel == "u8s8s32-gemm-6x16-avx2")
         #expect(notes.first?.contains("exact for full-range") == true)
         #expect(PackedBackend().capability(for: try .linear(m: 1, k: 8, n: 8), on: try CPUFeatures.assumed("neoverse-n1")) ==
-                .supported(kernel: "scalar exact 6x16", notes: notes))
+                .supported(kernel: "u8s8s32-gemm-6x16-scalar", notes: notes))
+        let zen3 = try CPUFeatures.assumed("zen3")
+        func conv(_ k: Int, _ c: Int, _ oc: Int, groups: Int, stride: Int = 1, pad: Int = 0) throws -> OpSignature {
+            var s = OpSignature.convolution(input: try TensorShape([1, c, 14, 14]), weight: try TensorShape([oc, c / groups, k, k]),
+                                            geometry: ConvolutionGeometry(stride: (stride, stride), pads: (pad, pad, pad, pad), groups: groups))
+            s.activationLayout = .nhwc
+            return s
+        }
+        func name(_ s: OpSignature) -> String? {
+            if case let .supported(kernel, _) = PackedBackend().capability(for: s, on: zen3) { return kernel }
+            return nil
+        }
+        #expect(name(try conv(3, 32, 32, groups: 32, pad: 1)) == "u8s8s32-dwconv-3x3-32c-avx2")
+        #expect(name(try conv(5, 32, 32, groups: 32, stride: 2, pad: 2)) == "u8s8s32-dwconv-5x5-32c-avx2")
+        #expect(name(try conv(7, 32, 32, groups: 32, pad: 3)) == "u8s8s32-dwconv-32c-avx2")
+        #expect(name(try conv(1, 32, 64, groups: 1)) == "u8s8s32-conv-nhwc-1x1-6x16-avx2")
+        #expect(name(try conv(1, 32, 64, groups: 1, stride: 2)) == "u8s8s32-conv-nhwc-indirect-6x16-avx2")
+        #expect(name(try conv(3, 32, 64, groups: 2, pad: 1)) == "u8s8s32-conv-nhwc-indirect-6x16-avx2")
+        var linearNHWC = try OpSignature.linear(m: 1, k: 8, n: 8)
+        linearNHWC.activationLayout = .nhwc
+        #expect(name(linearNHWC) == nil, "channels-last applies to convolutions only")
     }
 }
 
@@ -104,7 +135,7 @@ import OctetQNNPack
         let cpu = CPUFeatures.host
         for threads in [1, 2] {
             let kernel = try PackedBackend().prepare(s, constants: k, context: PrepareContext(cpu: cpu, threads: threads))
-            #expect(kernel.implementation == "depthwise direct (exact)")
+            #expect(kernel.implementation == "u8s8s32-dwconv-nchw-scalar")
             var got = try Tensor(zeros: .u8, shape: try #require(s.outputShape)), want = got
             try kernel.run(inputs: [x], output: &got)
             try QNNPackReferenceBackend().prepare(s, constants: k, context: PrepareContext(cpu: cpu)).run(inputs: [x], output: &want)
@@ -114,7 +145,7 @@ import OctetQNNPack
 }
 
 @Suite struct PackedDynamicTests {
-    @Test(arguments: [(1, 768, 64), (16, 300, 33), (5, 1, 7)])
+    @Test(arguments: [(1, 768, 64), (16, 300, 33), (5, 1, 7), (64, 256, 160), (200, 128, 96)])
     func dynamicLinearEqualsQuantizeThenReference(m: Int, k: Int, n: Int) throws {
         var g = SeededGenerator(seed: UInt64(m * 1000 + k))
         var s = try OpSignature.linear(m: m, k: k, n: n, types: OperandTypes(input: .f32, weight: .s8, precision: .int8), output: .f32)

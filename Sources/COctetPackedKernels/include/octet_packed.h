@@ -1,11 +1,16 @@
 #pragma once
-/// Octet's packed INT8 GEMM (FBGEMM's role): u8 activations · s8 weights → s32, exact for
+/// Octet's packed INT8 kernels (FBGEMM's role): u8 activations · s8 weights → s32, exact for
 /// full 8-bit ranges. Operands are widened to s16 pairs along K so that `vpmaddwd` adds two
 /// products into an s32 lane, which cannot saturate (unlike `vpmaddubsw`'s int16 pairs).
 ///
+/// Kernel names follow one grammar, types-op-tile-isa, and each lives in the C file of that
+/// name: `u8s8s32-gemm-6x16-avx2`, `u8s8s32-gemm-6x16-scalar`, `u8s8s32-dwconv-32c-avx2`,
+/// `u8s8s32-dwconv-scalar`. The ISA is always an explicit argument: no kernel probes the CPU.
+///
 /// Layouts (K2 = ceil(K / 2)):
-///  - B panel p (16 columns): for each k-pair j, 16 int32 words, word c = (b[2j][c], b[2j+1][c])
-///    as two s16; zero past K and N.
+///  - B panel p (16 columns): for each k-pair j, 32 bytes, bytes 2c and 2c+1 = b[2j][c] and
+///    b[2j+1][c] as s8 (sign-extended to an s16 pair when loaded); zero past K and N. A panel
+///    takes K2 · 8 words.
 ///  - A packed: row r, k-pair j at r * K2 + j, the same s16 pair form.
 #include <stddef.h>
 #include <stdint.h>
@@ -14,19 +19,45 @@
 extern "C" {
 #endif
 
-enum { OCTET_PACKED_NR = 16, OCTET_PACKED_MR = 6 };
+enum { OCTET_PACKED_NR = 16, OCTET_PACKED_MR = 6, OCTET_PACKED_DW_CHANNELS = 32 };
+/// (`OCTET_PACKED_DW_CHANNELS`: channels per step of the AVX2 depthwise kernel; its packed weights come in 16-channel blocks.)
 
 typedef enum octet_packed_isa { OCTET_PACKED_SCALAR = 0, OCTET_PACKED_AVX2 = 1 } octet_packed_isa;
 
-/// 1 when this machine can run the AVX2 kernel.
-int octet_packed_host_has_avx2(void);
-
 /// Packs a K x N matrix of s8 (element (k, n) at b[n * n_stride + k * k_stride]) into
-/// panels (`out` holds ceil(N/16) * K2 * 16 words) and writes its column sums.
+/// panels (`out` holds ceil(N/16) * K2 * 8 words) and writes its column sums.
 void octet_packed_pack_b_s8(size_t K, size_t N, const int8_t *b, size_t n_stride, size_t k_stride,
                             int32_t *out, int32_t *column_sums);
-/// Packs rows of u8 (row r at a + r * lda) into s16 pairs, with each row's sum.
-void octet_packed_pack_a_u8(size_t M, size_t K, const uint8_t *a, size_t lda, int32_t *out, int32_t *row_sums);
+
+/// Where the rows of A come from when they are packed.
+///  - direct u8: row m at `x + m * lda` (K bytes);
+///  - indirect u8 (`offsets` set): row m is `taps` runs of `channels` bytes, run t at
+///    `x + offsets[m * taps + t]`, or `zero` when that offset is negative (padding);
+///    K = taps · channels (an implicit im2col in channels-last order, never materialized);
+///  - f32 (`xf` set, dynamic quantization): row m at `xf + m * lda`, quantized while packing
+///    as clamp(rne(v · inv_scale) + zero_point, 0, 255); values must be finite.
+typedef struct octet_packed_a_source {
+    const uint8_t *x;
+    const float *xf;
+    size_t lda;
+    const int32_t *offsets;
+    size_t taps, channels;
+    const uint8_t *zero;
+    float inv_scale;
+    int32_t zero_point;
+} octet_packed_a_source;
+
+/// Packs rows [row_begin, row_begin + rows) of `source` (K columns) into s16 pairs at `out`
+/// (rows x K2 words) with each row's sum at `row_sums` (may be NULL). `row_scratch` holds K
+/// bytes (indirect sources only; may be NULL otherwise).
+void octet_packed_pack_a(octet_packed_isa isa, const octet_packed_a_source *source, size_t row_begin, size_t rows, size_t K,
+                         int32_t *out, int32_t *row_sums, uint8_t *row_scratch);
+/// Packs M direct u8 rows (row r at a + r * lda); shorthand for `octet_packed_pack_a`.
+void octet_packed_pack_a_u8(octet_packed_isa isa, size_t M, size_t K, const uint8_t *a, size_t lda, int32_t *out, int32_t *row_sums);
+
+/// Smallest and largest of `count` f32 values; returns 1 (and leaves lo/hi unspecified) when
+/// any value is NaN or infinite, 0 otherwise.
+int octet_packed_f32_range(octet_packed_isa isa, size_t count, const float *x, float *lo, float *hi);
 
 /// How accumulators become outputs (FBGEMM's float requantization):
 /// raw = acc − a_zp·colsum[n] − b_zp·rowsum[m] + K·a_zp·b_zp (+ bias_s32[n]);
@@ -44,14 +75,39 @@ typedef struct octet_packed_output {
     int to_f32;                   ///< 1: write f32, 0: write u8
 } octet_packed_output;
 
-/// C = A · B for panels [panel_begin, panel_end), rows [0, M). `c` is u8 or f32 per `out`.
-/// K runs in blocks of `kc_pairs` k-pairs (a 16-column slice of kc_pairs · 64 bytes stays in
-/// L1 while all row tiles pass over it); `accumulators` (M x 16 int32, one per concurrent
-/// caller) holds partial sums between blocks.
+/// C = A · B for panels [panel_begin, panel_end), rows [0, M). `c` is u8 or f32 per `out`,
+/// row m at c + m * ldc elements. The column sums and every per-column array of `out` must be
+/// readable up to ceil(N/16)·16 entries (values past N are read and ignored). K runs in blocks of `kc_pairs` k-pairs (a 16-column slice
+/// of kc_pairs · 64 bytes stays in L1 while all row tiles pass over it); `accumulators`
+/// (M x 16 int32, one per concurrent caller) holds partial sums between blocks.
 void octet_packed_gemm(octet_packed_isa isa, size_t M, size_t N, size_t K, const int32_t *a_packed,
                        const int32_t *row_sums, const int32_t *b_packed, const int32_t *column_sums,
                        void *c, size_t ldc, const octet_packed_output *out, size_t panel_begin, size_t panel_end,
                        int32_t *accumulators, size_t kc_pairs);
+
+/// Raw s32 accumulators Σ a·b (no zero points, no requantization), for tests.
+void octet_packed_gemm_s32(octet_packed_isa isa, size_t M, size_t N, size_t K, const int32_t *a_packed,
+                           const int32_t *b_packed, int32_t *c, size_t ldc);
+
+/// ---- 7-bit activations: `u7s8s32-gemm-6x16c4-avx2` (vpmaddubsw + vpmaddwd with ones) ------
+/// Only for activations ≤ 127 (`reduce_range`): then a pair of u8·s8 products fits s16 and
+/// the kernel is exact. Layouts (K4 = ceil(K / 4)): B panel p, k-quad q: 16 words, word c =
+/// the 4 s8 values b[4q..4q+3][c] (byte i = b[4q+i]); A: row r, quad q at r * K4 + q, 4 u8.
+
+/// Packs B in k-quads (see above) and writes its column sums.
+void octet_packed_pack_b_s8_c4(size_t K, size_t N, const int8_t *b, size_t n_stride, size_t k_stride, int32_t *out, int32_t *column_sums);
+/// Packs rows of a u8 source (direct or indirect; not f32) in k-quads with their sums;
+/// returns 1 when any value exceeds 127 (the 7-bit kernel would then be inexact), else 0.
+int octet_packed_pack_a_c4(const octet_packed_a_source *source, size_t row_begin, size_t rows, size_t K, int32_t *out, int32_t *row_sums,
+                           uint8_t *row_scratch);
+/// As `octet_packed_gemm` over k-quad operands (`u7s8s32-gemm-6x16c4-avx2`, or the portable
+/// `-scalar` form, exact for any u8), K blocked by `kc_quads`.
+void octet_packed_gemm_c4(octet_packed_isa isa, size_t M, size_t N, size_t K, const int32_t *a_packed, const int32_t *row_sums,
+                          const int32_t *b_packed, const int32_t *column_sums, void *c, size_t ldc, const octet_packed_output *out,
+                          size_t panel_begin, size_t panel_end, int32_t *accumulators, size_t kc_quads);
+/// Raw s32 accumulators of the k-quad kernels, for tests.
+void octet_packed_gemm_c4_s32(octet_packed_isa isa, size_t M, size_t N, size_t K, const int32_t *a_packed, const int32_t *b_packed,
+                              int32_t *c, size_t ldc);
 
 /// Geometry of a depthwise convolution (one input channel per group), NCHW.
 typedef struct octet_packed_depthwise_shape {
@@ -59,16 +115,38 @@ typedef struct octet_packed_depthwise_shape {
     size_t stride_h, stride_w, pad_top, pad_left, dilation_h, dilation_w;
 } octet_packed_depthwise_shape;
 
-/// Depthwise convolution of channels [c_begin, c_end) of one image: for each output pixel,
-/// Σ (x − a_zp)(w − b_zp) over the window (padding contributes 0), plus the s32 bias, then
-/// the output pipeline of `out` (its zero points are used here, not for compensation).
+/// NCHW depthwise convolution (`u8s8s32-dwconv-nchw-scalar`) of channels [c_begin, c_end) of
+/// one image: for each output pixel, Σ (x − a_zp)(w − b_zp) over the window (padding
+/// contributes 0), plus the s32 bias, then the output pipeline of `out`.
 /// `x` is the image's first channel plane, `w` is C x KH x KW, `c` the output image.
 void octet_packed_depthwise(const octet_packed_depthwise_shape *shape, const uint8_t *x, const int8_t *w,
                             void *c, const octet_packed_output *out, size_t c_begin, size_t c_end);
 
-/// Raw s32 accumulators Σ a·b (no zero points, no requantization), for tests.
-void octet_packed_gemm_s32(octet_packed_isa isa, size_t M, size_t N, size_t K, const int32_t *a_packed,
-                           const int32_t *b_packed, int32_t *c, size_t ldc);
+/// A channels-last (NHWC) depthwise convolution, one filter per channel.
+typedef struct octet_packed_dwconv {
+    size_t channels, h, w, kh, kw, oh, ow;
+    size_t stride_h, stride_w, pad_top, pad_left, dilation_h, dilation_w;
+    /// From `octet_packed_pack_dwconv_weights` (zero points and the s32 bias folded in).
+    const int32_t *weights;
+    /// ceil(channels / 16) · 16 bytes holding the activation zero point (the padding row).
+    const uint8_t *zero;
+} octet_packed_dwconv;
+
+/// Words the packed depthwise weights take: ceil(C/16) · 16 · (1 + ceil(taps/2)).
+size_t octet_packed_dwconv_weight_words(size_t channels, size_t taps);
+/// Packs C x taps s8 weights (`w[c * taps + t]`) for the NHWC depthwise kernels: per block of
+/// 16 channels, the folded bias bias[c] − a_zp · Σ_t (w − b_zp), then taps in pairs of s16
+/// (w − b_zp), in the order the AVX2 kernel's unpacks produce. `bias` may be NULL.
+void octet_packed_pack_dwconv_weights(size_t channels, size_t taps, const int8_t *w, int32_t b_zero_point, int32_t a_zero_point,
+                                      const int32_t *bias, int32_t *out);
+
+/// Output pixels [pixel_begin, pixel_end) (row-major over oh x ow) of one NHWC image `x`
+/// (h x w x channels u8) into the NHWC output image `c` (oh x ow x channels, u8 or f32 per
+/// `out`; `out->bias_s32` is ignored: the bias is folded into the weights).
+/// `u8s8s32-dwconv-3x3-32c-avx2`, `-5x5-32c-avx2` (taps unrolled) or `-32c-avx2` (any window)
+/// with `OCTET_PACKED_AVX2`, `u8s8s32-dwconv-scalar` otherwise.
+void octet_packed_dwconv_nhwc(octet_packed_isa isa, const octet_packed_dwconv *d, const uint8_t *x, void *c,
+                              const octet_packed_output *out, size_t pixel_begin, size_t pixel_end);
 
 #ifdef __cplusplus
 }

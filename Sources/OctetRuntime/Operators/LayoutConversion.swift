@@ -15,12 +15,40 @@ struct LayoutConversion: GraphOperator {
         let (n, c, h, w) = (x.shape.dims[0], x.shape.dims[1], x.shape.dims[2], x.shape.dims[3])
         if x.layout == target {
             try Elementwise.copy(x, into: &outputs[0])
+        } else if x.dtype.byteSize == 1 || x.dtype.byteSize == 4 {
+            // A plain planes ↔ pixels transpose per image: (C x HW) ↔ (HW x C).
+            let (rows, columns) = target == .nhwc ? (c, h * w) : (h * w, c)
+            x.withUnsafeBytes { src in
+                outputs[0].withUnsafeMutableBytes { dst in
+                    guard let s = src.baseAddress, let d = dst.baseAddress else { return }
+                    if x.dtype.byteSize == 1 {
+                        Self.transpose(s.assumingMemoryBound(to: UInt8.self), d.assumingMemoryBound(to: UInt8.self), images: n, rows: rows, columns: columns)
+                    } else {
+                        Self.transpose(s.assumingMemoryBound(to: UInt32.self), d.assumingMemoryBound(to: UInt32.self), images: n, rows: rows, columns: columns)
+                    }
+                }
+            }
         } else if target == .nhwc {
             // Walk N, H, W, C over an NCHW source.
             Strided.gather(x, strides: [c * h * w, w, 1, h * w], offset: 0, into: &outputs[0], order: try TensorShape([n, h, w, c]))
         } else {
             // Walk N, C, H, W over an NHWC source.
             Strided.gather(x, strides: [h * w * c, 1, w * c, c], offset: 0, into: &outputs[0], order: try TensorShape([n, c, h, w]))
+        }
+    }
+
+    /// `images` row-major `rows x columns` matrices transposed, in 32 x 32 tiles.
+    static func transpose<T>(_ s: UnsafePointer<T>, _ d: UnsafeMutablePointer<T>, images: Int, rows: Int, columns: Int) {
+        let tile = 32
+        for image in 0..<images {
+            let src = s + image * rows * columns, dst = d + image * rows * columns
+            for r0 in stride(from: 0, to: rows, by: tile) {
+                for c0 in stride(from: 0, to: columns, by: tile) {
+                    for r in r0..<min(r0 + tile, rows) {
+                        for c in c0..<min(c0 + tile, columns) { dst[c * rows + r] = src[r * columns + c] }
+                    }
+                }
+            }
         }
     }
 }

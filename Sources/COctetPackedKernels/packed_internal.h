@@ -1,0 +1,144 @@
+#pragma once
+/* Shared by the packed kernels' C files (not part of the public header): the fused output
+   pipeline (FBGEMM's float requantization) in scalar and AVX2 form, and the micro-kernels'
+   internal entry points. */
+#include "octet_packed.h"
+
+#include <math.h>
+#include <string.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define OCTET_X86 1
+#define OCTET_AVX2 __attribute__((target("avx2,fma")))
+#else
+#define OCTET_X86 0
+#endif
+
+enum { NR = OCTET_PACKED_NR, MR = OCTET_PACKED_MR };
+
+static inline int32_t octet_pair(int32_t lo, int32_t hi) {
+    return (int32_t)(((uint32_t)(uint16_t)(int16_t)hi << 16) | (uint16_t)(int16_t)lo);
+}
+
+/* Zero-point compensation of a GEMM accumulator (column n, row m). */
+static inline int32_t octet_raw_value(int32_t acc, size_t m, size_t n, size_t K, const int32_t *rows, const int32_t *cols,
+                                      const octet_packed_output *o) {
+    int32_t raw = acc - o->a_zero_point * cols[n];
+    if (o->b_zero_point) raw += -o->b_zero_point * rows[m] + (int32_t)K * o->a_zero_point * o->b_zero_point;
+    if (o->bias_s32) raw += o->bias_s32[n];
+    return raw;
+}
+
+/* Writes one compensated value of channel n to element `index` of c (u8 or f32). */
+static inline void octet_store_scalar(int32_t raw, size_t n, const octet_packed_output *o, void *c, size_t index) {
+    if (o->to_f32) {
+        float y = (float)raw * o->dequant_scale[n] + (o->bias_real ? o->bias_real[n] : 0.0f);
+        ((float *)c)[index] = fminf(fmaxf(y, o->lo), o->hi);
+    } else {
+        float f = (float)raw;
+        if (o->bias_f32) f += o->bias_f32[n];
+        f *= o->multiplier[n];
+        float lo = (float)(o->qmin - o->out_zero_point), hi = (float)(o->qmax - o->out_zero_point);
+        f = f != f ? lo : fminf(fmaxf(f, lo), hi);
+        ((uint8_t *)c)[index] = (uint8_t)((int32_t)nearbyintf(f) + o->out_zero_point);
+    }
+}
+
+#if OCTET_X86
+/* Requantizes 8 compensated values of channels n0..n0+7 (all valid) to u8 (low 8 bytes). */
+OCTET_AVX2 static inline __m128i octet_avx2_requant8(__m256i raw, size_t n0, const octet_packed_output *o) {
+    __m256 f = _mm256_cvtepi32_ps(raw);
+    if (o->bias_f32) f = _mm256_add_ps(f, _mm256_loadu_ps(o->bias_f32 + n0));
+    f = _mm256_mul_ps(f, _mm256_loadu_ps(o->multiplier + n0));
+    /* Clamp in float first: out-of-range conversions would give INT_MIN. max(f, lo) maps NaN to lo. */
+    f = _mm256_min_ps(_mm256_max_ps(f, _mm256_set1_ps((float)(o->qmin - o->out_zero_point))), _mm256_set1_ps((float)(o->qmax - o->out_zero_point)));
+    __m256i q = _mm256_add_epi32(_mm256_cvtps_epi32(f), _mm256_set1_epi32(o->out_zero_point)); /* RNE */
+    __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
+    return _mm_packus_epi16(w, w);
+}
+
+/* Dequantizes 8 compensated values of channels n0..n0+7 (all valid) to f32 at `dst`. */
+OCTET_AVX2 static inline void octet_avx2_dequant8(__m256i raw, size_t n0, const octet_packed_output *o, float *dst) {
+    __m256 y = _mm256_mul_ps(_mm256_cvtepi32_ps(raw), _mm256_loadu_ps(o->dequant_scale + n0));
+    if (o->bias_real) y = _mm256_add_ps(y, _mm256_loadu_ps(o->bias_real + n0));
+    /* Scalar form: fminf(fmaxf(y, lo), hi); identical for non-NaN y (NaN cannot arise from finite inputs). */
+    y = _mm256_min_ps(_mm256_max_ps(y, _mm256_set1_ps(o->lo)), _mm256_set1_ps(o->hi));
+    _mm256_storeu_ps(dst, y);
+}
+
+/* What the store adds and multiplies per column of one panel, loaded once per panel:
+   colterm = bias_s32 − a_zp·colsum + K·a_zp·b_zp (the row term −b_zp·rowsum is per row). */
+typedef struct panel_constants {
+    __m256i colterm[2];
+} panel_constants;
+
+OCTET_AVX2 static inline panel_constants octet_avx2_panel_constants(size_t n0, size_t K, const int32_t *cols, const octet_packed_output *o) {
+    panel_constants p;
+    for (int h = 0; h < 2; h++) {
+        __m256i t = _mm256_mullo_epi32(_mm256_set1_epi32(-o->a_zero_point), _mm256_loadu_si256((const __m256i *)(cols + n0 + 8 * h)));
+        if (o->b_zero_point) t = _mm256_add_epi32(t, _mm256_set1_epi32((int32_t)K * o->a_zero_point * o->b_zero_point));
+        if (o->bias_s32) t = _mm256_add_epi32(t, _mm256_loadu_si256((const __m256i *)(o->bias_s32 + n0 + 8 * h)));
+        p.colterm[h] = t;
+    }
+    return p;
+}
+
+/* Stores rows m0..m0+mr−1 of one panel. Per-column arrays (and the column sums) are readable
+   up to the panel's end (callers pad them to a multiple of 16); a partial panel (nr < 16)
+   is computed whole and only its nr valid columns are written. */
+OCTET_AVX2 static inline void octet_avx2_store_tile(size_t mr, size_t m0, size_t n0, size_t nr, const panel_constants *pc, __m256i c0[OCTET_PACKED_MR], __m256i c1[OCTET_PACKED_MR],
+                             const int32_t *rows, const octet_packed_output *o, void *c, size_t ldc) {
+    for (size_t r = 0; r < mr; r++) {
+        const size_t m = m0 + r;
+        __m256i r0 = _mm256_add_epi32(c0[r], pc->colterm[0]), r1 = _mm256_add_epi32(c1[r], pc->colterm[1]);
+        if (o->b_zero_point) {
+            const __m256i rowterm = _mm256_set1_epi32(-o->b_zero_point * rows[m]);
+            r0 = _mm256_add_epi32(r0, rowterm);
+            r1 = _mm256_add_epi32(r1, rowterm);
+        }
+        if (o->to_f32) {
+            float *dst = (float *)c + m * ldc + n0, tmp[OCTET_PACKED_NR];
+            float *out = nr == OCTET_PACKED_NR ? dst : tmp;
+            octet_avx2_dequant8(r0, n0, o, out);
+            octet_avx2_dequant8(r1, n0 + 8, o, out + 8);
+            if (nr != NR) memcpy(dst, tmp, nr * sizeof(float));
+        } else {
+            const __m128i q = _mm_unpacklo_epi64(octet_avx2_requant8(r0, n0, o), octet_avx2_requant8(r1, n0 + 8, o));
+            uint8_t *dst = (uint8_t *)c + m * ldc + n0;
+            if (nr == OCTET_PACKED_NR) {
+                _mm_storeu_si128((__m128i *)dst, q);
+            } else {
+                uint8_t tmp[OCTET_PACKED_NR];
+                _mm_storeu_si128((__m128i *)tmp, q);
+                memcpy(dst, tmp, nr);
+            }
+        }
+    }
+}
+
+#endif
+
+/* ---- internal entry points -------------------------------------------------------- */
+
+/* Gathers row m of an indirect source (taps · channels bytes) into dst. */
+void octet_packed_gather_row(const octet_packed_a_source *s, size_t m, uint8_t *dst);
+
+void octet_u8s8s32_gemm_6x16_scalar_panel(size_t M, size_t K, const int32_t *a, const int32_t *bp, size_t n0, size_t nr,
+                                          const int32_t *rows, const int32_t *cols, const octet_packed_output *o, void *c, size_t ldc);
+void octet_u8s8s32_gemm_6x16_scalar_s32(size_t mr, size_t K2, const int32_t *a, size_t a_stride, const int32_t *b, int32_t acc[MR][NR]);
+#if OCTET_X86
+void octet_u8s8s32_gemm_6x16_avx2_panel(size_t M, size_t K, const int32_t *a, const int32_t *bp, size_t n0, size_t nr,
+                                        const int32_t *rows, const int32_t *cols, const octet_packed_output *o, void *c, size_t ldc,
+                                        int32_t *acc, size_t KC2);
+void octet_u8s8s32_gemm_6x16_avx2_s32(size_t mr, size_t K2, const int32_t *a, const int32_t *b, int32_t acc[MR][NR]);
+void octet_u8_pack_a_avx2_row(size_t K, const uint8_t *row, int32_t *out, int32_t *sum);
+void octet_f32_quantize_u8_pack_avx2_row(size_t K, const float *row, float inv_scale, int32_t zp, int32_t *out, int32_t *sum);
+int octet_f32_minmax_avx2(size_t count, const float *x, float *lo, float *hi);
+void octet_u7s8s32_gemm_6x16c4_avx2_panel(size_t M, size_t K, const int32_t *a, const int32_t *bp, size_t n0, size_t nr,
+                                          const int32_t *rows, const int32_t *cols, const octet_packed_output *o, void *c, size_t ldc,
+                                          int32_t *acc, size_t KC4);
+void octet_u7s8s32_gemm_6x16c4_avx2_s32(size_t mr, size_t K4, const int32_t *a, const int32_t *b, int32_t acc[MR][NR]);
+void octet_u8s8s32_dwconv_32c_avx2(const octet_packed_dwconv *d, const uint8_t *x, void *c, const octet_packed_output *o,
+                                   size_t pixel_begin, size_t pixel_end);
+#endif

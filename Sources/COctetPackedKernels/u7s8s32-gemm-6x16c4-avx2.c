@@ -1,0 +1,80 @@
+/* u7s8s32-gemm-6x16c4-avx2: 6 rows x 16 columns, K in groups of 4, for 7-bit activations
+   (u8 ≤ 127, what `reduce_range` guarantees): vpmaddubsw adds two u8·s8 products into s16,
+   which cannot saturate when a ≤ 127 (2·127·128 = 32512 < 32767), then vpmaddwd against
+   ones widens the pairs into s32 — FBGEMM's AVX2 path, half the operand bytes of the s16-pair
+   kernel and one instruction fewer per 32 products. Exact only for 7-bit activations: the
+   packing reports any byte above 127. */
+#include "packed_internal.h"
+
+#if OCTET_X86
+#define DEFINE_TILE(ROWS)                                                                          \
+    OCTET_AVX2 static void tile_##ROWS(size_t K4, const int32_t *a, size_t a_stride, const int32_t *b, \
+                                       const int32_t *init, __m256i out0[MR], __m256i out1[MR]) {  \
+        const __m256i ones = _mm256_set1_epi16(1);                                                 \
+        __m256i c0[ROWS], c1[ROWS];                                                                \
+        for (size_t r = 0; r < ROWS; r++) {                                                        \
+            c0[r] = init ? _mm256_loadu_si256((const __m256i *)(init + r * NR)) : _mm256_setzero_si256();     \
+            c1[r] = init ? _mm256_loadu_si256((const __m256i *)(init + r * NR + 8)) : _mm256_setzero_si256(); \
+        }                                                                                          \
+        for (size_t q = 0; q < K4; q++) {                                                          \
+            const __m256i b0 = _mm256_load_si256((const __m256i *)(b + q * NR));                   \
+            const __m256i b1 = _mm256_load_si256((const __m256i *)(b + q * NR + 8));               \
+            for (size_t r = 0; r < ROWS; r++) {                                                    \
+                const __m256i av = _mm256_set1_epi32(a[r * a_stride + q]);                         \
+                c0[r] = _mm256_add_epi32(c0[r], _mm256_madd_epi16(_mm256_maddubs_epi16(av, b0), ones)); \
+                c1[r] = _mm256_add_epi32(c1[r], _mm256_madd_epi16(_mm256_maddubs_epi16(av, b1), ones)); \
+            }                                                                                      \
+        }                                                                                          \
+        for (size_t r = 0; r < ROWS; r++) { out0[r] = c0[r]; out1[r] = c1[r]; }                    \
+    }
+DEFINE_TILE(1) DEFINE_TILE(2) DEFINE_TILE(3) DEFINE_TILE(4) DEFINE_TILE(5) DEFINE_TILE(6)
+
+OCTET_AVX2 static void tile(size_t mr, size_t K4, const int32_t *a, size_t as, const int32_t *b, const int32_t *init, __m256i c0[MR], __m256i c1[MR]) {
+    switch (mr) {
+    case 1: tile_1(K4, a, as, b, init, c0, c1); break;
+    case 2: tile_2(K4, a, as, b, init, c0, c1); break;
+    case 3: tile_3(K4, a, as, b, init, c0, c1); break;
+    case 4: tile_4(K4, a, as, b, init, c0, c1); break;
+    case 5: tile_5(K4, a, as, b, init, c0, c1); break;
+    default: tile_6(K4, a, as, b, init, c0, c1); break;
+    }
+}
+
+/* One 16-column panel for all M rows, K in blocks of KC4 quads (the same L1 blocking as the
+   s16-pair kernel); partial sums wait in `acc` (M x 16). */
+OCTET_AVX2 void octet_u7s8s32_gemm_6x16c4_avx2_panel(size_t M, size_t K, const int32_t *a, const int32_t *bp, size_t n0, size_t nr,
+                                                     const int32_t *rows, const int32_t *cols, const octet_packed_output *out, void *c,
+                                                     size_t ldc, int32_t *acc, size_t KC4) {
+    const size_t K4 = (K + 3) / 4;
+    const octet_packed_output local = *out;
+    const octet_packed_output *o = &local;
+    const panel_constants pc = octet_avx2_panel_constants(n0, K, cols, o);
+    for (size_t kb = 0; kb < K4 || kb == 0; kb += KC4) {
+        const size_t kc = K4 - kb < KC4 ? K4 - kb : KC4;
+        const int first = kb == 0, last = kb + kc >= K4;
+        for (size_t m0 = 0; m0 < M; m0 += MR) {
+            const size_t mr = M - m0 < MR ? M - m0 : MR;
+            __m256i c0[MR], c1[MR];
+            tile(mr, kc, a + m0 * K4 + kb, K4, bp + kb * NR, first ? NULL : acc + m0 * NR, c0, c1);
+            if (last) {
+                octet_avx2_store_tile(mr, m0, n0, nr, &pc, c0, c1, rows, o, c, ldc);
+            } else {
+                for (size_t r = 0; r < mr; r++) {
+                    _mm256_storeu_si256((__m256i *)(acc + (m0 + r) * NR), c0[r]);
+                    _mm256_storeu_si256((__m256i *)(acc + (m0 + r) * NR + 8), c1[r]);
+                }
+            }
+        }
+        if (K4 == 0) break;
+    }
+}
+
+OCTET_AVX2 void octet_u7s8s32_gemm_6x16c4_avx2_s32(size_t mr, size_t K4, const int32_t *a, const int32_t *b, int32_t acc[MR][NR]) {
+    __m256i c0[MR], c1[MR];
+    tile(mr, K4, a, K4, b, NULL, c0, c1);
+    for (size_t r = 0; r < mr; r++) {
+        _mm256_storeu_si256((__m256i *)acc[r], c0[r]);
+        _mm256_storeu_si256((__m256i *)(acc[r] + 8), c1[r]);
+    }
+}
+#endif

@@ -1,0 +1,106 @@
+/* u7s8s32-gemm-6x16c4-scalar: the portable form of the 4-deep kernel (any u8 is exact here),
+   packing for both, and the c4 dispatch. */
+#include "packed_internal.h"
+
+static inline int32_t quad(const int8_t *v) {
+    return (int32_t)((uint32_t)(uint8_t)v[0] | (uint32_t)(uint8_t)v[1] << 8 | (uint32_t)(uint8_t)v[2] << 16 | (uint32_t)(uint8_t)v[3] << 24);
+}
+
+void octet_packed_pack_b_s8_c4(size_t K, size_t N, const int8_t *b, size_t ns, size_t ks, int32_t *out, int32_t *sums) {
+    const size_t K4 = (K + 3) / 4, panels = (N + NR - 1) / NR;
+    for (size_t n = 0; n < N; n++) {
+        int32_t s = 0;
+        for (size_t k = 0; k < K; k++) s += b[n * ns + k * ks];
+        sums[n] = s;
+    }
+    for (size_t p = 0; p < panels; p++) {
+        for (size_t q = 0; q < K4; q++) {
+            for (size_t c = 0; c < NR; c++) {
+                const size_t n = p * NR + c;
+                int8_t v[4] = {0, 0, 0, 0};
+                for (size_t i = 0; i < 4 && n < N && 4 * q + i < K; i++) v[i] = b[n * ns + (4 * q + i) * ks];
+                out[(p * K4 + q) * NR + c] = quad(v);
+            }
+        }
+    }
+}
+
+int octet_packed_pack_a_c4(const octet_packed_a_source *s, size_t row_begin, size_t rows, size_t K, int32_t *out, int32_t *row_sums,
+                           uint8_t *scratch) {
+    const size_t K4 = (K + 3) / 4;
+    unsigned high = 0;
+    for (size_t r = 0; r < rows; r++) {
+        const size_t m = row_begin + r;
+        const uint8_t *row = s->x + m * s->lda;
+        if (s->offsets) {
+            octet_packed_gather_row(s, m, scratch);
+            row = scratch;
+        }
+        uint8_t *dst = (uint8_t *)(out + r * K4);
+        memcpy(dst, row, K);
+        memset(dst + K, 0, 4 * K4 - K);
+        int32_t sum = 0;
+        for (size_t k = 0; k < K; k++) {
+            sum += row[k];
+            high |= row[k];
+        }
+        if (row_sums) row_sums[r] = sum;
+    }
+    return (high & 0x80) != 0;
+}
+
+static void scalar_tile(size_t mr, size_t K4, const int32_t *a, size_t a_stride, const int32_t *b, int32_t acc[MR][NR]) {
+    memset(acc, 0, sizeof(int32_t) * MR * NR);
+    for (size_t q = 0; q < K4; q++)
+        for (size_t r = 0; r < mr; r++) {
+            const uint8_t *av = (const uint8_t *)(a + r * a_stride + q);
+            for (size_t c = 0; c < NR; c++) {
+                const int8_t *bv = (const int8_t *)(b + q * NR + c);
+                acc[r][c] += av[0] * bv[0] + av[1] * bv[1] + av[2] * bv[2] + av[3] * bv[3];
+            }
+        }
+}
+
+void octet_packed_gemm_c4(octet_packed_isa isa, size_t M, size_t N, size_t K, const int32_t *a, const int32_t *rows, const int32_t *b,
+                          const int32_t *cols, void *c, size_t ldc, const octet_packed_output *o, size_t p0, size_t p1, int32_t *acc,
+                          size_t kc_quads) {
+    const size_t K4 = (K + 3) / 4;
+    for (size_t p = p0; p < p1; p++) {
+        const size_t n0 = p * NR, nr = N - n0 < NR ? N - n0 : NR;
+        const int32_t *bp = b + p * K4 * NR;
+#if OCTET_X86
+        if (isa == OCTET_PACKED_AVX2) {
+            octet_u7s8s32_gemm_6x16c4_avx2_panel(M, K, a, bp, n0, nr, rows, cols, o, c, ldc, acc, kc_quads < 8 ? 8 : kc_quads);
+            continue;
+        }
+#endif
+        (void)acc;
+        (void)kc_quads;
+        for (size_t m0 = 0; m0 < M; m0 += MR) {
+            const size_t mr = M - m0 < MR ? M - m0 : MR;
+            int32_t t[MR][NR];
+            scalar_tile(mr, K4, a + m0 * K4, K4, bp, t);
+            for (size_t r = 0; r < mr; r++)
+                for (size_t j = 0; j < nr; j++)
+                    octet_store_scalar(octet_raw_value(t[r][j], m0 + r, n0 + j, K, rows, cols, o), n0 + j, o, c, (m0 + r) * ldc + n0 + j);
+        }
+    }
+}
+
+void octet_packed_gemm_c4_s32(octet_packed_isa isa, size_t M, size_t N, size_t K, const int32_t *a, const int32_t *b, int32_t *c, size_t ldc) {
+    const size_t K4 = (K + 3) / 4;
+    for (size_t p = 0; p < (N + NR - 1) / NR; p++) {
+        const size_t n0 = p * NR, nr = N - n0 < NR ? N - n0 : NR;
+        for (size_t m0 = 0; m0 < M; m0 += MR) {
+            const size_t mr = M - m0 < MR ? M - m0 : MR;
+            int32_t acc[MR][NR];
+#if OCTET_X86
+            if (isa == OCTET_PACKED_AVX2) octet_u7s8s32_gemm_6x16c4_avx2_s32(mr, K4, a + m0 * K4, b + p * K4 * NR, acc);
+            else
+#endif
+                scalar_tile(mr, K4, a + m0 * K4, K4, b + p * K4 * NR, acc);
+            for (size_t r = 0; r < mr; r++)
+                for (size_t j = 0; j < nr; j++) c[(m0 + r) * ldc + n0 + j] = acc[r][j];
+        }
+    }
+}

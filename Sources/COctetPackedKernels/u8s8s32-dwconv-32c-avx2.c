@@ -1,0 +1,142 @@
+/* u8s8s32-dwconv-{3x3,5x5,}-32c-avx2: channels-last depthwise convolution, 32 channels per
+   step (then 16, then a tail). Each tap pair's u8 inputs are widened to s16, interleaved (unpacklo/hi) and
+   multiplied with the packed s16 weight pairs by vpmaddwd: exact, no saturation. The
+   activation zero point is folded into the bias (padding reads a row of zero points), so the
+   inner loop is loads, unpacks and multiply-adds only. Requantization is fused. */
+#include "packed_internal.h"
+
+#if OCTET_X86
+enum { OCTET_DW_MAX_TAPS = 127 };
+
+/* The accumulators of one 16-channel block: `lo` holds channels 0-3 and 8-11, `hi` 4-7 and
+   12-15 (the order of the per-lane unpacks; the packed weights follow it). */
+__attribute__((always_inline)) OCTET_AVX2 static inline void block(size_t pairs, const uint8_t *const *ptr, size_t coff, size_t rem,
+                                                                    const int32_t *wb, __m256i *lo_out, __m256i *hi_out) {
+    __m256i lo = _mm256_loadu_si256((const __m256i *)wb), hi = _mm256_loadu_si256((const __m256i *)(wb + 8));
+    const int32_t *wp = wb + 16;
+    for (size_t p = 0; p < pairs; p++) {
+        __m128i x0, x1;
+        if (rem == 16) {
+            x0 = _mm_loadu_si128((const __m128i *)(ptr[2 * p] + coff));
+            x1 = _mm_loadu_si128((const __m128i *)(ptr[2 * p + 1] + coff));
+        } else {
+            uint8_t t0[16] = {0}, t1[16] = {0};
+            memcpy(t0, ptr[2 * p] + coff, rem);
+            memcpy(t1, ptr[2 * p + 1] + coff, rem);
+            x0 = _mm_loadu_si128((const __m128i *)t0);
+            x1 = _mm_loadu_si128((const __m128i *)t1);
+        }
+        const __m256i v0 = _mm256_cvtepu8_epi16(x0), v1 = _mm256_cvtepu8_epi16(x1);
+        lo = _mm256_add_epi32(lo, _mm256_madd_epi16(_mm256_unpacklo_epi16(v0, v1), _mm256_loadu_si256((const __m256i *)(wp + p * 16))));
+        hi = _mm256_add_epi32(hi, _mm256_madd_epi16(_mm256_unpackhi_epi16(v0, v1), _mm256_loadu_si256((const __m256i *)(wp + p * 16 + 8))));
+    }
+    *lo_out = lo;
+    *hi_out = hi;
+}
+
+/* Two adjacent 16-channel blocks at once (32 channels per step): the tap pointers are read
+   once for both, and four independent accumulators keep the multiply pipes busy. */
+__attribute__((always_inline)) OCTET_AVX2 static inline void block2(size_t pairs, const uint8_t *const *ptr, size_t coff, const int32_t *wb,
+                                                                     size_t block_words, __m256i acc[4]) {
+    const int32_t *wa = wb + 16, *wc = wb + block_words + 16;
+    __m256i lo0 = _mm256_loadu_si256((const __m256i *)wb), hi0 = _mm256_loadu_si256((const __m256i *)(wb + 8));
+    __m256i lo1 = _mm256_loadu_si256((const __m256i *)(wb + block_words)), hi1 = _mm256_loadu_si256((const __m256i *)(wb + block_words + 8));
+    for (size_t p = 0; p < pairs; p++) {
+        const uint8_t *p0 = ptr[2 * p] + coff, *p1 = ptr[2 * p + 1] + coff;
+        const __m256i a0 = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)p0)), a1 = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)p1));
+        const __m256i b0 = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(p0 + 16))), b1 = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(p1 + 16)));
+        lo0 = _mm256_add_epi32(lo0, _mm256_madd_epi16(_mm256_unpacklo_epi16(a0, a1), _mm256_loadu_si256((const __m256i *)(wa + p * 16))));
+        hi0 = _mm256_add_epi32(hi0, _mm256_madd_epi16(_mm256_unpackhi_epi16(a0, a1), _mm256_loadu_si256((const __m256i *)(wa + p * 16 + 8))));
+        lo1 = _mm256_add_epi32(lo1, _mm256_madd_epi16(_mm256_unpacklo_epi16(b0, b1), _mm256_loadu_si256((const __m256i *)(wc + p * 16))));
+        hi1 = _mm256_add_epi32(hi1, _mm256_madd_epi16(_mm256_unpackhi_epi16(b0, b1), _mm256_loadu_si256((const __m256i *)(wc + p * 16 + 8))));
+    }
+    acc[0] = lo0;
+    acc[1] = hi0;
+    acc[2] = lo1;
+    acc[3] = hi1;
+}
+
+/* Stores one 16-channel block (accumulators in unpack order) of pixel p, channels n0.. */
+__attribute__((always_inline)) OCTET_AVX2 static inline void store16(__m256i lo, __m256i hi, size_t p, size_t C, size_t n0,
+                                                                      const octet_packed_output *o, void *c) {
+    const __m256i r0 = _mm256_permute2x128_si256(lo, hi, 0x20), r1 = _mm256_permute2x128_si256(lo, hi, 0x31);
+    if (o->to_f32) {
+        float *dst = (float *)c + p * C + n0;
+        octet_avx2_dequant8(r0, n0, o, dst);
+        octet_avx2_dequant8(r1, n0 + 8, o, dst + 8);
+    } else {
+        const __m128i q0 = octet_avx2_requant8(r0, n0, o), q1 = octet_avx2_requant8(r1, n0 + 8, o);
+        _mm_storeu_si128((__m128i *)((uint8_t *)c + p * C + n0), _mm_unpacklo_epi64(q0, q1));
+    }
+}
+
+__attribute__((always_inline)) OCTET_AVX2 static inline void pixels(const octet_packed_dwconv *d, size_t taps, const uint8_t *x, void *c,
+                                                                     const octet_packed_output *out, size_t p0, size_t p1) {
+    const size_t C = d->channels, pairs = (taps + 1) / 2, blocks = C / 16, rem = C % 16, block_words = 16 * (1 + pairs);
+    const uint8_t *ptr[OCTET_DW_MAX_TAPS + 1];
+    /* A local copy: u8 stores may alias anything, so fields read through `out` would be reloaded. */
+    const octet_packed_output local = *out;
+    const octet_packed_output *o = &local;
+    /* Byte offsets of the taps from the window's top-left input pixel. */
+    ptrdiff_t delta[OCTET_DW_MAX_TAPS];
+    for (size_t ky = 0, t = 0; ky < d->kh; ky++)
+        for (size_t kx = 0; kx < d->kw; kx++, t++) delta[t] = (ptrdiff_t)((ky * d->dilation_h * d->w + kx * d->dilation_w) * C);
+    const long span_h = (long)((d->kh - 1) * d->dilation_h), span_w = (long)((d->kw - 1) * d->dilation_w);
+    for (size_t p = p0; p < p1; p++) {
+        const size_t oy = p / d->ow, ox = p % d->ow;
+        const long y0 = (long)(oy * d->stride_h) - (long)d->pad_top, x0 = (long)(ox * d->stride_w) - (long)d->pad_left;
+        if (y0 >= 0 && x0 >= 0 && y0 + span_h < (long)d->h && x0 + span_w < (long)d->w) {
+            /* Inside the image: every tap is the window origin plus a fixed offset. */
+            const uint8_t *origin = x + ((size_t)y0 * d->w + (size_t)x0) * C;
+            for (size_t t = 0; t < taps; t++) ptr[t] = origin + delta[t];
+        } else {
+            size_t t = 0;
+            for (size_t ky = 0; ky < d->kh; ky++) {
+                const long iy = y0 + (long)(ky * d->dilation_h);
+                for (size_t kx = 0; kx < d->kw; kx++, t++) {
+                    const long ix = x0 + (long)(kx * d->dilation_w);
+                    ptr[t] = iy >= 0 && iy < (long)d->h && ix >= 0 && ix < (long)d->w ? x + ((size_t)iy * d->w + (size_t)ix) * C : d->zero;
+                }
+            }
+        }
+        if (taps & 1) ptr[taps] = ptr[taps - 1]; /* its weight is zero */
+        size_t b = 0;
+        for (; b + 2 <= blocks; b += 2) {
+            __m256i acc[4];
+            block2(pairs, ptr, b * 16, d->weights + b * block_words, block_words, acc);
+            store16(acc[0], acc[1], p, C, b * 16, o, c);
+            store16(acc[2], acc[3], p, C, b * 16 + 16, o, c);
+        }
+        for (; b <= blocks; b++) {
+            const size_t n0 = b * 16, n = b < blocks ? 16 : rem;
+            if (n == 0) break;
+            __m256i lo, hi;
+            if (n == 16) {
+                block(pairs, ptr, n0, 16, d->weights + b * block_words, &lo, &hi);
+                store16(lo, hi, p, C, n0, o, c);
+                continue;
+            }
+            block(pairs, ptr, n0, n, d->weights + b * block_words, &lo, &hi);
+            int32_t acc[16];
+            _mm256_storeu_si256((__m256i *)acc, _mm256_permute2x128_si256(lo, hi, 0x20));
+            _mm256_storeu_si256((__m256i *)(acc + 8), _mm256_permute2x128_si256(lo, hi, 0x31));
+            for (size_t i = 0; i < n; i++) octet_store_scalar(acc[i], n0 + i, o, c, p * C + n0 + i);
+        }
+    }
+}
+
+OCTET_AVX2 static void dwconv_3x3(const octet_packed_dwconv *d, const uint8_t *x, void *c, const octet_packed_output *o, size_t p0, size_t p1) {
+    pixels(d, 9, x, c, o, p0, p1);
+}
+
+OCTET_AVX2 static void dwconv_5x5(const octet_packed_dwconv *d, const uint8_t *x, void *c, const octet_packed_output *o, size_t p0, size_t p1) {
+    pixels(d, 25, x, c, o, p0, p1);
+}
+
+OCTET_AVX2 void octet_u8s8s32_dwconv_32c_avx2(const octet_packed_dwconv *d, const uint8_t *x, void *c, const octet_packed_output *o,
+                                              size_t p0, size_t p1) {
+    if (d->kh == 3 && d->kw == 3) dwconv_3x3(d, x, c, o, p0, p1);
+    else if (d->kh == 5 && d->kw == 5) dwconv_5x5(d, x, c, o, p0, p1);
+    else pixels(d, d->kh * d->kw, x, c, o, p0, p1); /* the dispatcher keeps taps <= OCTET_DW_MAX_TAPS */
+}
+#endif

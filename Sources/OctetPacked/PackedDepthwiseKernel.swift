@@ -1,0 +1,143 @@
+import COctetPackedKernels
+import Dispatch
+import OctetCore
+import OctetDispatch
+
+/// Splits `0 ..< count` over up to `threads` workers of GCD's persistent pool.
+func parallelRanges(_ count: Int, threads: Int, minimumPerWorker: Int = 1, _ body: @Sendable (Int, Int) -> Void) {
+    let workers = max(1, min(threads, count / max(1, minimumPerWorker)))
+    if workers <= 1 { body(0, count); return }
+    DispatchQueue.concurrentPerform(iterations: workers) { i in body(count * i / workers, count * (i + 1) / workers) }
+}
+
+/// Channels-last depthwise convolution (groups = channels, one filter per channel): 32
+/// channels per step (then 16, then a tail), 3x3 and 5x5 taps unrolled, the activation zero point and the
+/// s32 bias folded into the packed weights at prepare, requantization fused; output pixels
+/// split across threads. Exact: Σ (x − zp)(w − zp_w) in s32.
+struct PackedChannelsLastDepthwiseKernel: Kernel {
+    let weights: AlignedBuffer<Int32>
+    let zeroRow: [UInt8]
+    let stage: OutputStage
+    /// The geometry; its two pointers stay nil here and are set per call (hence unchecked).
+    struct Geometry: @unchecked Sendable { var c: octet_packed_dwconv }
+    let geometry: Geometry
+    var shape: octet_packed_dwconv { geometry.c }
+    let isa: octet_packed_isa
+    let threads: Int
+    let input: TensorShape, output: TensorShape, outputType: DType
+    let implementation: String
+
+    init(_ s: OpSignature, _ c: OpConstants, _ w: Tensor, _ wQ: QuantParams, isa: octet_packed_isa, threads: Int) throws {
+        guard let g = s.convolution, let (oh, ow) = s.outputSpatial else { throw PackedError.shape("invalid depthwise convolution \(s)") }
+        let channels = s.input[1], (kh, kw) = (s.weight[2], s.weight[3]), taps = kh * kw
+        stage = try OutputStage(s, c, columns: channels, weightParams: wQ)
+        let values = try w.scalars(as: Int8.self)
+        let packed = AlignedBuffer<Int32>(count: max(1, octet_packed_dwconv_weight_words(channels, taps)))
+        let (za, zb, biasS32) = (stage.aZeroPoint, stage.bZeroPoint, stage.biasS32)
+        values.withUnsafeBufferPointer { v in
+            withOptionalPointer(biasS32) { bias in
+                octet_packed_pack_dwconv_weights(channels, taps, v.baseAddress, zb, za, bias, packed.pointer)
+            }
+        }
+        weights = packed
+        zeroRow = [UInt8](repeating: UInt8(clamping: stage.aZeroPoint), count: (channels + 15) / 16 * 16)
+        geometry = Geometry(c: octet_packed_dwconv(channels: channels, h: s.input[2], w: s.input[3], kh: kh, kw: kw, oh: oh, ow: ow,
+                                    stride_h: g.strideH, stride_w: g.strideW, pad_top: g.padTop, pad_left: g.padLeft,
+                                    dilation_h: g.dilationH, dilation_w: g.dilationW, weights: nil, zero: nil))
+        self.isa = isa
+        self.threads = max(1, threads)
+        input = s.input
+        output = try s.outputShape.orThrow()
+        outputType = s.outputType
+        implementation = PackedISA.dwconv(isa, kh: kh, kw: kw)
+    }
+
+    private struct Job: @unchecked Sendable {
+        var shape: octet_packed_dwconv
+        var isa: octet_packed_isa
+        var x: UnsafePointer<UInt8>, c: UnsafeMutableRawPointer
+        var out: UnsafePointer<octet_packed_output>
+    }
+
+    func run(inputs: [Tensor], output out: inout Tensor) throws {
+        let x = try checked(inputs, 0, input, .u8, channelsLast: true)
+        try checkOutput(out, output, outputType, channelsLast: true)
+        let batch = input[0], pixels = shape.oh * shape.ow
+        let inImage = shape.channels * shape.h * shape.w, outImage = shape.channels * pixels * (outputType == .f32 ? 4 : 1)
+        try x.withUnsafeBufferPointer(as: UInt8.self) { src in
+            try zeroRow.withUnsafeBufferPointer { zero in
+                try withOutput(&out) { dst in
+                    let xs = try base(src)
+                    var d = shape
+                    d.weights = UnsafePointer(weights.pointer)
+                    d.zero = try base(zero)
+                    stage.withC(columns: 0) { o in
+                        for n in 0..<batch {
+                            let job = Job(shape: d, isa: isa, x: xs + n * inImage, c: dst + n * outImage, out: o)
+                            // ~1M multiply-adds per worker before a second thread pays for its wake-up.
+                            let perPixel = max(1, job.shape.channels * job.shape.kh * job.shape.kw)
+                            parallelRanges(pixels, threads: threads, minimumPerWorker: max(1, PackedRunner.minimumWorkPerWorker / perPixel)) { begin, end in
+                                var g = job.shape
+                                octet_packed_dwconv_nhwc(job.isa, &g, job.x, job.c, job.out, begin, end)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// NCHW depthwise convolution (`u8s8s32-dwconv-nchw-scalar`): exact Σ(x − zp)(w − zp_w) per
+/// window, the same fused output pipeline, channels split across threads. The planner runs
+/// packed depthwise convolutions channels-last; this form serves NCHW callers.
+struct PackedDepthwiseKernel: Kernel {
+    let weights: [Int8]
+    let stage: OutputStage
+    let shape: octet_packed_depthwise_shape
+    let threads: Int
+    let input: TensorShape, output: TensorShape, outputType: DType
+    var implementation: String { "u8s8s32-dwconv-nchw-scalar" }
+
+    init(_ s: OpSignature, _ c: OpConstants, _ w: Tensor, _ wQ: QuantParams, threads: Int) throws {
+        guard let g = s.convolution, let (oh, ow) = s.outputSpatial else { throw PackedError.shape("invalid depthwise convolution \(s)") }
+        weights = try w.scalars(as: Int8.self)
+        stage = try OutputStage(s, c, columns: s.input[1], weightParams: wQ)
+        shape = octet_packed_depthwise_shape(h: s.input[2], w: s.input[3], kh: s.weight[2], kw: s.weight[3], oh: oh, ow: ow,
+                                             stride_h: g.strideH, stride_w: g.strideW, pad_top: g.padTop, pad_left: g.padLeft,
+                                             dilation_h: g.dilationH, dilation_w: g.dilationW)
+        self.threads = max(1, threads)
+        input = s.input
+        output = try s.outputShape.orThrow()
+        outputType = s.outputType
+    }
+
+    private struct Job: @unchecked Sendable {
+        var shape: octet_packed_depthwise_shape
+        var x: UnsafePointer<UInt8>, w: UnsafePointer<Int8>, c: UnsafeMutableRawPointer
+        var out: UnsafePointer<octet_packed_output>
+    }
+
+    func run(inputs: [Tensor], output out: inout Tensor) throws {
+        let x = try checked(inputs, 0, input, .u8)
+        try checkOutput(out, output, outputType)
+        let (batch, channels) = (input[0], input[1])
+        let inImage = channels * shape.h * shape.w, outImage = channels * shape.oh * shape.ow * (outputType == .f32 ? 4 : 1)
+        try x.withUnsafeBufferPointer(as: UInt8.self) { src in
+            try weights.withUnsafeBufferPointer { wp in
+                try withOutput(&out) { dst in
+                    let (xs, ws) = (try base(src), try base(wp))
+                    stage.withC(columns: 0) { o in
+                        for n in 0..<batch {
+                            let job = Job(shape: shape, x: xs + n * inImage, w: ws, c: dst + n * outImage, out: o)
+                            parallelRanges(channels, threads: threads) { begin, end in
+                                var g = job.shape
+                                octet_packed_depthwise(&g, job.x, job.w, job.c, job.out, begin, end)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,50 @@
+import COctetPackedKernels
+import OctetCPU
+import OctetCore
+
+/// Which instruction set the packed kernels use, and the kernels' names.
+enum PackedISA {
+    /// The one place the packed backend picks its instruction set. `cpu` is the CPU the plan
+    /// is for; `host`, when the kernel will execute here, the host description
+    /// (`PrepareContext.host`), which must also have the ISA. The C kernels take the result
+    /// as a parameter and never probe.
+    static func select(for cpu: CPUFeatures, host: CPUFeatures? = nil) -> octet_packed_isa {
+        guard cpu.hasAll([.avx2, .fma]), host?.hasAll([.avx2, .fma]) ?? true else { return OCTET_PACKED_SCALAR }
+        return OCTET_PACKED_AVX2
+    }
+
+    /// `avx2` or `scalar`: the ISA suffix of every kernel name.
+    static func suffix(_ isa: octet_packed_isa) -> String { isa == OCTET_PACKED_AVX2 ? "avx2" : "scalar" }
+
+    /// The format a signature's products use: k-quads (the 7-bit `vpmaddubsw` kernel) only on
+    /// AVX2 for static signatures whose activations are 7-bit (`reduce_range`).
+    static func format(_ s: OpSignature, _ isa: octet_packed_isa) -> PackedFormat {
+        isa == OCTET_PACKED_AVX2 && s.quantization?.reduceRange == true && s.quantization?.dynamic != true ? .quads : .pairs
+    }
+
+    /// The types and tile of a GEMM kernel: `u8s8s32`/`6x16` or, 7-bit, `u7s8s32`/`6x16c4`.
+    static func parts(_ format: PackedFormat) -> (types: String, tile: String) {
+        format == .quads ? ("u7s8s32", "\(OCTET_PACKED_MR)x\(OCTET_PACKED_NR)c4") : ("u8s8s32", "\(OCTET_PACKED_MR)x\(OCTET_PACKED_NR)")
+    }
+
+    /// The GEMM micro-kernel: `u8s8s32-gemm-6x16-avx2`, `u7s8s32-gemm-6x16c4-avx2`.
+    static func gemm(_ isa: octet_packed_isa, _ format: PackedFormat = .pairs) -> String {
+        let p = parts(format)
+        return "\(p.types)-gemm-\(p.tile)-\(suffix(isa))"
+    }
+
+    /// A channels-last convolution on the GEMM micro-kernel: `u8s8s32-conv-nhwc-indirect-6x16-avx2`
+    /// (`form` is `1x1` for the plain GEMM over the image, `indirect` for the indirection buffer).
+    static func conv(_ isa: octet_packed_isa, form: String, _ format: PackedFormat = .pairs) -> String {
+        let p = parts(format)
+        return "\(p.types)-conv-nhwc-\(form)-\(p.tile)-\(suffix(isa))"
+    }
+
+    /// The channels-last depthwise kernel: `u8s8s32-dwconv-3x3-32c-avx2` (3x3 and 5x5 have
+    /// their taps unrolled; other windows run the any-window `u8s8s32-dwconv-32c-avx2`).
+    static func dwconv(_ isa: octet_packed_isa, kh: Int, kw: Int) -> String {
+        guard isa == OCTET_PACKED_AVX2, kh * kw <= 127 else { return "u8s8s32-dwconv-scalar" }
+        let window = kh == kw && (kh == 3 || kh == 5) ? "\(kh)x\(kw)-" : ""
+        return "u8s8s32-dwconv-\(window)\(OCTET_PACKED_DW_CHANNELS)c-avx2"
+    }
+}

@@ -1,0 +1,166 @@
+import COctetPackedKernels
+import Octet
+import OctetConformance
+import OctetCore
+import OctetDispatch
+import OctetPacked
+import OctetQNNPack
+import Testing
+
+/// Channels-last convolutions (depthwise on the 16-channel kernel, 1x1 GEMMs, indirection
+/// buffer) against `qnnpack-ref` in NCHW, exactly, on shapes the random harness does not
+/// reach: channel counts around the 16-channel step, MobileNet's windows, long K.
+@Suite struct PackedChannelsLastTests {
+    let cpus: [CPUFeatures] = [CPUFeatures.detect(), (try? CPUFeatures.assumed("sse4_2")) ?? CPUFeatures.detect()]
+
+    struct Shape: CustomStringConvertible, Sendable {
+        var batch = 1
+        var channels = 1
+        var outChannels = 1
+        var h = 1
+        var w = 1
+        var k = 1
+        var kw: Int? = nil
+        var stride = 1
+        var dilation = 1
+        var pad = 0
+        var groups = 1
+        var description: String { "n\(batch) c\(channels)→\(outChannels) \(h)x\(w) k\(k)x\(kw ?? k) s\(stride) d\(dilation) p\(pad) g\(groups)" }
+    }
+
+    /// A case with full-range data and parameters drawn per variant: zero points at both ends,
+    /// per-channel or per-tensor weights (with a weight zero point), s32/f32/no bias, u8/f32 output.
+    static func makeCase(_ sh: Shape, variant: Int, seed: UInt64) throws -> ConformanceCase {
+        var g = SeededGenerator(seed: seed)
+        let kw = sh.kw ?? sh.k
+        var s = OpSignature.convolution(input: try TensorShape([sh.batch, sh.channels, sh.h, sh.w]),
+                                        weight: try TensorShape([sh.outChannels, sh.channels / sh.groups, sh.k, kw]),
+                                        geometry: ConvolutionGeometry(stride: (sh.stride, sh.stride), pads: (sh.pad, sh.pad, sh.pad, sh.pad),
+                                                                      dilation: (sh.dilation, sh.dilation), groups: sh.groups),
+                                        postOps: [[], [.relu], [.clip(min: -0.5, max: 0.75)]][variant % 3])
+        s.activationLayout = .nhwc
+        let perChannel = variant % 2 == 0
+        let inZero: Int32 = [0, 255, 128, 3][variant % 4]
+        let weightZero: Int32 = perChannel ? 0 : [0, -7, 127, -128][variant % 4]
+        let oc = sh.outChannels
+        let wq = try QuantParams(scales: (0..<(perChannel ? oc : 1)).map { _ in Float.random(in: 0.002...0.03, using: &g) },
+                                 zeroPoints: [Int32](repeating: weightZero, count: perChannel ? oc : 1),
+                                 granularity: perChannel ? .perChannel(axis: 0) : .perTensor, dtype: .s8)
+        s.quantization = QuantizationScheme(perChannelWeights: perChannel, symmetricWeights: weightZero == 0, inputZeroPoint: inZero, weightZeroPoint: weightZero)
+        let toF32 = variant % 5 == 4
+        s.outputType = toF32 ? .f32 : .u8
+        let inQ = try QuantParams(scale: 0.02, zeroPoint: inZero, dtype: .u8)
+        let k = sh.channels / sh.groups * sh.k * kw
+        let outQ = toF32 ? nil : try QuantParams(scale: 0.02 * wq.scales[0] * Float(k).squareRoot() * 60, zeroPoint: [0, 255, 90][variant % 3], dtype: .u8)
+        let bias: Tensor? = switch variant % 3 {
+        case 0: try Tensor((0..<oc).map { _ in Int32.random(in: -20000...20000, using: &g) }, shape: TensorShape([oc]))
+        case 1: try Tensor((0..<oc).map { _ in Float.random(in: -2...2, using: &g) }, shape: TensorShape([oc]))
+        default: nil
+        }
+        let weight = try Tensor((0..<s.weight.elementCount).map { _ in Int8.random(in: -128...127, using: &g) }, shape: s.weight, quantization: wq)
+        let x = try Tensor((0..<s.input.elementCount).map { _ in UInt8.random(in: 0...255, using: &g) }, shape: s.input)
+        return ConformanceCase(signature: s, constants: OpConstants(weight: weight, bias: bias, inputQuantization: inQ, outputQuantization: outQ),
+                               inputs: [x], seed: seed)
+    }
+
+    func check(_ shapes: [Shape], variants: Int, expectName: ((Shape) -> String)? = nil) throws {
+        for (i, sh) in shapes.enumerated() {
+            for v in 0..<variants {
+                let c = try Self.makeCase(sh, variant: v + i, seed: UInt64(i * 100 + v))
+                for cpu in cpus {
+                    for threads in [1, 2] {
+                        if let f = Conformance.compare(PackedBackend(), QNNPackReferenceBackend(), c, cpu: cpu, tolerance: 0, threads: threads) {
+                            Issue.record("\(sh) variant \(v) threads \(threads): \(f)")
+                        }
+                    }
+                }
+                if let expectName {
+                    let k = try PackedBackend().prepare(c.signature, constants: c.constants, context: PrepareContext(cpu: cpus[0]))
+                    if CPUFeatures.host.hasAll([.avx2, .fma]) { #expect(k.implementation == expectName(sh)) }
+                }
+            }
+        }
+    }
+
+    @Test func depthwiseMatchesTheReference() throws {
+        let shapes: [Shape] = [
+            Shape(channels: 32, outChannels: 32, h: 12, w: 12, k: 3, pad: 1, groups: 32),
+            Shape(channels: 16, outChannels: 16, h: 9, w: 7, k: 3, stride: 2, pad: 1, groups: 16),
+            Shape(channels: 19, outChannels: 19, h: 8, w: 11, k: 3, stride: 2, pad: 0, groups: 19),
+            Shape(channels: 40, outChannels: 40, h: 10, w: 10, k: 5, pad: 2, groups: 40),
+            Shape(channels: 24, outChannels: 24, h: 11, w: 9, k: 5, stride: 2, pad: 2, groups: 24),
+            Shape(batch: 2, channels: 7, outChannels: 7, h: 6, w: 5, k: 3, dilation: 2, pad: 2, groups: 7),
+            Shape(channels: 33, outChannels: 33, h: 9, w: 9, k: 7, kw: 3, pad: 1, groups: 33),
+            Shape(channels: 48, outChannels: 48, h: 3, w: 3, k: 3, pad: 1, groups: 48),
+            Shape(channels: 3, outChannels: 3, h: 5, w: 5, k: 1, pad: 0, groups: 3),
+            Shape(channels: 96, outChannels: 96, h: 56, w: 50, k: 3, pad: 1, groups: 96),                 // ≥ 2M MACs: two workers
+        ]
+        try check(shapes, variants: 4) { sh in
+            sh.k == 3 && sh.kw == nil ? "u8s8s32-dwconv-3x3-32c-avx2" : sh.k == 5 ? "u8s8s32-dwconv-5x5-32c-avx2" : "u8s8s32-dwconv-32c-avx2"
+        }
+    }
+
+    @Test func convolutionsMatchTheReference() throws {
+        let shapes: [Shape] = [
+            Shape(batch: 2, channels: 24, outChannels: 40, h: 7, w: 9, k: 1, pad: 0, groups: 1),          // 1x1 GEMM over the batch
+            Shape(channels: 32, outChannels: 17, h: 9, w: 9, k: 1, stride: 2, pad: 0, groups: 1),         // 1x1 stride 2: indirect
+            Shape(channels: 13, outChannels: 33, h: 10, w: 8, k: 3, pad: 1, groups: 1),
+            Shape(channels: 3, outChannels: 16, h: 17, w: 15, k: 3, stride: 2, pad: 1, groups: 1),        // a stem
+            Shape(channels: 12, outChannels: 18, h: 8, w: 8, k: 3, dilation: 2, pad: 2, groups: 3),       // grouped, dilated
+            Shape(channels: 8, outChannels: 16, h: 6, w: 6, k: 3, pad: 1, groups: 8),                     // depthwise multiplier 2
+            Shape(channels: 20, outChannels: 20, h: 5, w: 7, k: 1, pad: 0, groups: 4),                    // grouped 1x1
+            Shape(channels: 5, outChannels: 7, h: 9, w: 8, k: 2, kw: 5, stride: 3, pad: 1, groups: 1),
+            Shape(channels: 512, outChannels: 24, h: 4, w: 4, k: 3, pad: 1, groups: 1),                   // K = 4608: long K, s32 margins
+            Shape(channels: 8, outChannels: 8, h: 60, w: 60, k: 1, pad: 0, groups: 1),                    // M = 3600
+            Shape(channels: 64, outChannels: 40, h: 28, w: 27, k: 3, pad: 1, groups: 1),                  // 26M MACs: M split over two workers
+            Shape(channels: 256, outChannels: 100, h: 3, w: 3, k: 3, pad: 1, groups: 1),                  // M = 9, 2M MACs: N split over two workers
+        ]
+        try check(shapes, variants: 4) { sh in
+            sh.k == 1 && sh.kw == nil && sh.stride == 1 && sh.pad == 0 ? "u8s8s32-conv-nhwc-1x1-6x16-avx2" : "u8s8s32-conv-nhwc-indirect-6x16-avx2"
+        }
+    }
+
+    /// The C kernels called with each ISA explicitly, against a direct Int64 computation:
+    /// the scalar path is tested whatever the CPU.
+    @Test func depthwiseKernelsAgreeWithDirectSums() throws {
+        var g = SeededGenerator(seed: 5)
+        let isas = CPUFeatures.host.hasAll([.avx2, .fma]) ? [OCTET_PACKED_SCALAR, OCTET_PACKED_AVX2] : [OCTET_PACKED_SCALAR]
+        for (c, k, stride) in [(16, 3, 1), (21, 3, 2), (35, 5, 1), (9, 4, 2)] {
+            let (h, w, pad) = (7, 6, k / 2), oh = (h + 2 * pad - k) / stride + 1, ow = (w + 2 * pad - k) / stride + 1
+            let za: Int32 = 255, zb: Int32 = -3
+            let x = (0..<(h * w * c)).map { _ in UInt8.random(in: 0...255, using: &g) }
+            let wt = (0..<(c * k * k)).map { _ in Int8.random(in: -128...127, using: &g) }
+            let bias = (0..<c).map { _ in Int32.random(in: -1000...1000, using: &g) }
+            var packed = [Int32](repeating: 0, count: octet_packed_dwconv_weight_words(c, k * k))
+            octet_packed_pack_dwconv_weights(c, k * k, wt, zb, za, bias, &packed)
+            let zero = [UInt8](repeating: UInt8(za), count: (c + 15) / 16 * 16)
+            let scales = [Float](repeating: 1, count: c)
+            var want = [Float](repeating: 0, count: oh * ow * c)
+            for oy in 0..<oh { for ox in 0..<ow { for ch in 0..<c {
+                var acc = Int64(bias[ch])
+                for ky in 0..<k { for kx in 0..<k {
+                    let iy = oy * stride - pad + ky, ix = ox * stride - pad + kx
+                    guard iy >= 0, iy < h, ix >= 0, ix < w else { continue }
+                    acc += (Int64(x[(iy * w + ix) * c + ch]) - Int64(za)) * (Int64(wt[ch * k * k + ky * k + kx]) - Int64(zb))
+                } }
+                want[(oy * ow + ox) * c + ch] = Float(acc)
+            } } }
+            for isa in isas {
+                var got = [Float](repeating: .nan, count: oh * ow * c)
+                packed.withUnsafeBufferPointer { pw in
+                    zero.withUnsafeBufferPointer { z in
+                        scales.withUnsafeBufferPointer { sc in
+                            var d = octet_packed_dwconv(channels: c, h: h, w: w, kh: k, kw: k, oh: oh, ow: ow, stride_h: stride, stride_w: stride,
+                                                        pad_top: pad, pad_left: pad, dilation_h: 1, dilation_w: 1, weights: pw.baseAddress, zero: z.baseAddress)
+                            var o = octet_packed_output(a_zero_point: za, b_zero_point: zb, bias_s32: nil, bias_f32: nil, multiplier: nil,
+                                                        out_zero_point: 0, qmin: 0, qmax: 0, dequant_scale: sc.baseAddress, bias_real: nil,
+                                                        lo: -.infinity, hi: .infinity, to_f32: 1)
+                            octet_packed_dwconv_nhwc(isa, &d, x, &got, &o, 0, oh * ow)
+                        }
+                    }
+                }
+                #expect(got == want, "c \(c) k \(k) stride \(stride) isa \(isa.rawValue)")
+            }
+        }
+    }
+}
