@@ -21,7 +21,7 @@ struct PackedConvBenchmark: ParsableCommand {
     struct Conv { var name: String, c: Int, oc: Int, hw: Int, k: Int, stride: Int, groups: Int }
 
     func run() throws {
-        let cpu = CPUFeatures.detect()
+        let cpu = CPUFeatures.host
         let exact = OneDNNBackend.hasExactInt8(on: cpu)
         print("cpu: \(cpu.model); oneDNN INT8 \(exact ? "exact (VNNI)" : "given 7-bit activations (no VNNI)")")
         let convs: [Conv] = [
@@ -99,7 +99,7 @@ struct PackedConvBenchmark: ParsableCommand {
     func prepare(_ backend: any Backend, _ s: OpSignature, threads: Int, sevenBit: Bool) throws -> Prepared {
         var seed: UInt32 = 99
         func next() -> UInt32 { seed = seed &* 1_664_525 &+ 1_013_904_223; return seed >> 8 }
-        let context = PrepareContext(cpu: CPUFeatures.detect(), threads: threads)
+        let context = PrepareContext(cpu: CPUFeatures.host, threads: threads)
         let layout: TensorLayout = s.activationLayout == .nhwc ? .nhwc : .rowMajor
         let out = try Tensor(zeros: s.outputType, shape: try s.outputShape.orThrow(), layout: layout)
         let n = s.weight[0]
