@@ -78,6 +78,7 @@ private struct GraphReader {
         var initializers: [String: Tensor] = [:]
         for t in g.initializer {
             guard !t.name.isEmpty else { throw .tensor(path: path, name: "", reason: "an initializer has no name") }
+            guard initializers[t.name] == nil else { throw .tensor(path: path, name: t.name, reason: "two initializers have this name") }
             initializers[t.name] = try decoder.decode(t)
         }
         if let sparse = g.sparseInitializer.first {
@@ -127,6 +128,11 @@ private struct GraphReader {
             default:
                 dims.append(.symbol("\(v.name)_d\(axis)"))
             }
+        }
+        // Known dimensions whose product overflows cannot describe a tensor.
+        let known = dims.compactMap(\.value)
+        if (try? known.checkedProduct()) == nil {
+            throw .valueType(path: path, name: v.name, reason: "shape \(SymbolicShape(dims)) has more elements than can be addressed")
         }
         return ValueType(dtype, SymbolicShape(dims))
     }

@@ -311,7 +311,7 @@ struct IntegerConvOperator: GraphOperator {
         let x = try site.tensor(inputs, 0), w = try site.tensor(inputs, wIndex)
         let group = try node.int("group", default: 1)
         let g = try geometry(w.shape)
-        let (p, out) = g.resolve([x.shape.dims[2], x.shape.dims[3]])
+        let (p, out) = try g.resolve([x.shape.dims[2], x.shape.dims[3]])
         let xz: Int32, wz: [Int32]
         if requantized {
             xz = try integerValues(try site.tensor(inputs, 2), site)[0]
@@ -323,7 +323,7 @@ struct IntegerConvOperator: GraphOperator {
         let xv = try integerValues(x, site), wv = try integerValues(w, site)
         let (nb, c, h, wd) = (x.shape.dims[0], x.shape.dims[1], x.shape.dims[2], x.shape.dims[3])
         let (oc, icg, kh, kw) = (w.shape.dims[0], w.shape.dims[1], w.shape.dims[2], w.shape.dims[3])
-        guard group >= 1, c == icg * group, oc % group == 0 else { throw site.error("weight \(w.shape) does not fit input \(x.shape) with group \(group)") }
+        guard group >= 1, (try? icg.multiplied(by: group)) == c, oc % group == 0 else { throw site.error("weight \(w.shape) does not fit input \(x.shape) with group \(group)") }
         guard wz.count == 1 || wz.count == oc else { throw site.error("weight zero points must be per tensor or per output channel") }
         let (oh, ow) = (out[0], out[1])
         let ocg = oc / group

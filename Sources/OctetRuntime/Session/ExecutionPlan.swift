@@ -120,6 +120,9 @@ final class ExecutionPlan: Sendable {
             }
             var concrete: [(DType, TensorShape)] = []
             for (i, t) in outputTypes.enumerated() {
+                if let s = t.shape, !s.isAddressable {
+                    throw SessionError.node(node: node.name, opType: node.opType, detail: "output \(i) would be \(t), which has more elements than can be addressed")
+                }
                 guard let s = t.shape?.concrete else {
                     throw SessionError.node(node: node.name, opType: node.opType, detail: "the shape of output \(i) cannot be determined before running (got \(t))")
                 }
@@ -320,6 +323,8 @@ final class ExecutionPlan: Sendable {
                 }
             } catch let e as SessionError {
                 throw e
+            } catch let e as GraphError {
+                throw SessionError.graph(e)
             } catch {
                 throw SessionError.node(node: step.site.node, opType: step.site.opType, detail: "\(error)")
             }
