@@ -335,7 +335,7 @@ struct MatrixCall: Sendable {
                     for i in 0..<n { o[base + i] += addScale * addValues[off[0] + i * st[0]] }
                 }
             }
-            if lo > -.infinity || hi < .infinity { for i in 0..<o.count { o[i] = min(max(o[i], lo), hi) } }
+            PostOp.clamp(o, lo: lo, hi: hi)
         }
     }
 }
