@@ -7,7 +7,7 @@ struct ModelOptions: ParsableArguments {
     @Argument(help: ArgumentHelp("The ONNX model.", valueName: "MODEL"))
     var model: String
 
-    @Option(help: ArgumentHelp("Threads per kernel call (intra-op), fixed for the session: 1 to \(SessionOptions.maximumThreads).", valueName: "N"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Threads per kernel call (intra-op), fixed for the session: 1 to \(SessionOptions.maximumThreads).", valueName: "N"))
     var threads: Int = 1
 
     @Option(name: .customLong("max-memory"), help: ArgumentHelp(
