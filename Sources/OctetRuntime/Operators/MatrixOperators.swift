@@ -42,7 +42,9 @@ struct MatrixOperator: GraphOperator {
                 return [ValueType(.f32, SymbolicShape([sa.dims[0], .fixed(try outputChannels(w)), .symbol("\(site.node)_h"), .symbol("\(site.node)_w")]))]
             }
             let (_, spatial) = try convGeometry(input: [h, wd], weight: w)
-            return [ValueType(.f32, SymbolicShape([sa.dims[0], .fixed(try outputChannels(w)), .fixed(spatial.0), .fixed(spatial.1)]))]
+            let out = SymbolicShape([sa.dims[0], .fixed(try outputChannels(w)), .fixed(spatial.0), .fixed(spatial.1)])
+            guard out.isAddressable else { throw site.error("the output \(out) has more elements than can be addressed (\(geometryAttributes))") }
+            return [ValueType(.f32, out)]
         }
     }
 
@@ -57,6 +59,12 @@ struct MatrixOperator: GraphOperator {
             d.value == 1 || d.value == nil || o.value == nil || d.value == o.value
         }
         guard fits else { throw site.error("the bias C (input 2) has shape \(c), which does not broadcast to the output M x N = \(SymbolicShape(output))") }
+    }
+
+    /// The geometry attributes the node sets, for messages: `strides [1, 1], pads [...]`.
+    private var geometryAttributes: String {
+        ["kernel_shape", "strides", "pads", "dilations", "group", "output_padding", "output_shape", "auto_pad"]
+            .compactMap { key in node.attributes[key].map { "\(key) \($0)" } }.joined(separator: ", ")
     }
 
     private func outputChannels(_ w: TensorShape) throws(GraphError) -> Int {

@@ -133,9 +133,11 @@ struct PoolOperator: GraphOperator {
         let (nb, c, h, w) = (x.shape.dims[0], x.shape.dims[1], x.shape.dims[2], x.shape.dims[3])
         let (p, out) = try window.resolve([h, w])
         let (oh, ow) = (out[0], out[1])
-        let (kh, kw, sh, sw, dh, dw) = (window.kernel[0], window.kernel[1], window.strides[0], window.strides[1], window.dilations[0], window.dilations[1])
+        // A stride along an axis with one window is never applied (ONNX Runtime takes any).
+        let (sh, sw) = (oh <= 1 ? 1 : window.strides[0], ow <= 1 ? 1 : window.strides[1])
+        let (kh, kw, dh, dw) = (window.kernel[0], window.kernel[1], window.dilations[0], window.dilations[1])
         guard ([h, w, oh, ow, kh, kw, sh, sw, dh, dw] + p).allSatisfy({ $0 <= Int(Int32.max) }) else {
-            throw site.error("pooling sizes exceed the 32-bit range of the pooling kernel")
+            throw site.error("input \(h)x\(w) with kernel_shape \(window.kernel), strides \(window.strides), dilations \(window.dilations), pads \(p) exceeds the 32-bit range of the pooling kernel")
         }
         if x.dtype != .f32 {
             x.withUnsafeBytes { src in
