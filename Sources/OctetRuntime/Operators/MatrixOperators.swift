@@ -131,7 +131,10 @@ struct MatrixOperator: GraphOperator {
         }
         let geometry = ConvolutionGeometry(stride: (s[0], s[1]), pads: (pads[0], pads[1], pads[2], pads[3]), dilation: (d[0], d[1]),
                                            groups: group, outputPadding: (outPad[0], outPad[1]))
-        let oh = try full(0) - pads[0] - pads[2], ow = try full(1) - pads[1] - pads[3]
+        let (f0, f1) = (try full(0), try full(1))
+        let (oh, ow) = try site.checked("the output size (pads \(pads))") { () throws(ArithmeticOverflow) in
+            (try f0.subtracting(pads[0]).subtracting(pads[2]), try f1.subtracting(pads[1]).subtracting(pads[3]))
+        }
         guard oh > 0, ow > 0 else { throw site.error("the transposed convolution has an empty output") }
         return (geometry, (oh, ow))
     }
