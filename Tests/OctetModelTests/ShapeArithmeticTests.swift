@@ -5,7 +5,7 @@ import Testing
 
 /// Shape arithmetic on hostile attributes and inputs (the cases of issue 19): every sum and
 /// product is checked, and the error names the node, the attribute or input, and the values.
-/// ONNX Runtime refuses each of these too (scripts/check-hostile-ort.py prints its answers).
+/// ONNX Runtime refuses each of these too (`scripts/make-fuzz-corpus.py --ort` prints its answers).
 @Suite struct ShapeArithmeticTests {
     typealias H = HostileGraph
     static let max = Int.max, min = Int.min, big = 1 << 62
@@ -76,7 +76,9 @@ import Testing
         }
     }
 
-    /// Steps of ±2^62 and -2^63 take one element; clamping follows ONNX (and NumPy slicing).
+    /// Steps of ±2^62 and -2^63 take one element; clamping follows the ONNX spec and ONNX
+    /// Runtime (a backward start clamps to [0, dim - 1]; onnx.reference, which uses NumPy's
+    /// clamping, returns an empty slice for the third case).
     @Test func sliceStepsAtTheExtremes() throws {
         let x = try H.floats((0..<24).map(Float.init), [4, 6])
         func slice(_ starts: [Int], _ ends: [Int], _ steps: [Int]) throws -> [Float] {
@@ -84,7 +86,8 @@ import Testing
                             initializers: ["x": x, "s": try H.ints(starts), "e": try H.ints(ends), "a": try H.ints([1]), "st": try H.ints(steps)])
             return try #require(try H.run(g).get()["y"]).scalars(as: Float.self)
         }
-        // x[:, 0::2**62] is column 0; x[:, 5::-2**63] is column 5; x[:, -2**63:-2**63:-1] starts at 0 (clamped to [0, 5]) and takes column 0.
+        // x[:, 0::2**62] is column 0; x[:, 5::-2**63] is column 5; x[:, -2**63:-2**63:-1] starts at 0 (clamped to [0, 5]) and takes
+        // column 0; x[:, 0:2**63-1:-2**63] is empty (as in NumPy and onnx.reference; ONNX Runtime returns one column there).
         #expect(try slice([0], [Self.max], [Self.big]) == [0, 6, 12, 18])
         #expect(try slice([Self.max], [Self.min], [Self.min]) == [5, 11, 17, 23])
         #expect(try slice([Self.min], [Self.min], [-1]) == [0, 6, 12, 18])
