@@ -1,5 +1,8 @@
 import Foundation
 import Octet
+@testable import OctetONNX
+import SwiftProtobuf
+import Testing
 
 /// Small graphs built in Swift for hostile-input tests: planned and run with zero-filled
 /// inputs under a small memory budget; the outcome is the error text or the outputs.
@@ -32,6 +35,39 @@ enum HostileGraph {
     static func error(_ g: Graph, optimize: Bool = true) -> String? {
         if case let .failure(e) = run(g, optimize: optimize) { return "\(e)" }
         return nil
+    }
+
+    /// Records an issue unless `g` fails with an error holding every fragment.
+    static func expectError(_ g: Graph, _ fragments: [String], sourceLocation: SourceLocation = #_sourceLocation) {
+        guard let text = error(g) else {
+            Issue.record("the graph ran; expected an error naming \(fragments)", sourceLocation: sourceLocation)
+            return
+        }
+        for f in fragments { #expect(text.contains(f), "'\(f)' missing from: \(text)", sourceLocation: sourceLocation) }
+    }
+
+    /// A serialized model whose one initializer `w` (f32, `dims`) lives in external data with
+    /// these entries (`location`, `offset`, `length`); `w` is also the graph's output.
+    static func externalDataModel(_ entries: [(String, String)], dims: [Int64]) throws -> Data {
+        var t = Onnx_TensorProto()
+        t.name = "w"
+        t.dataType = 1
+        t.dims = dims
+        t.dataLocation = .external
+        t.externalData = entries.map { k, v in
+            var e = Onnx_StringStringEntryProto()
+            e.key = k
+            e.value = v
+            return e
+        }
+        var m = Onnx_ModelProto()
+        m.irVersion = 8
+        var o = Onnx_OperatorSetIdProto()
+        o.version = 17
+        m.opsetImport = [o]
+        m.graph.initializer = [t]
+        m.graph.output = [ONNXModel.valueInfo("w", nil)]
+        return try m.serializedData()
     }
 
     static func ints(_ v: [Int]) throws -> Tensor { try Tensor(v.map { Int64($0) }, shape: TensorShape([v.count])) }

@@ -46,23 +46,8 @@ import Glibc
     }
 
     func model(external location: String, dims: [Int64] = [2]) throws -> String {
-        var t = Onnx_TensorProto()
-        t.name = "w"
-        t.dataType = 1
-        t.dims = dims
-        t.dataLocation = .external
-        var entry = Onnx_StringStringEntryProto()
-        entry.key = "location"
-        entry.value = location
-        t.externalData = [entry]
-        var m = Onnx_ModelProto()
-        m.irVersion = 8
-        var o = Onnx_OperatorSetIdProto()
-        o.version = 17
-        m.opsetImport = [o]
-        m.graph.initializer = [t]
         let path = dir.appendingPathComponent("ext.onnx").path
-        try m.serializedData().write(to: URL(fileURLWithPath: path))
+        try HostileGraph.externalDataModel([("location", location)], dims: dims).write(to: URL(fileURLWithPath: path))
         return path
     }
 
