@@ -71,7 +71,10 @@ struct ModelOptions: ParsableArguments {
             var sizes: [String: TensorShape] = [:]
             for spec in shapes {
                 guard let eq = spec.firstIndex(of: "=") else { throw ValidationError("--shape: expected NAME=DIMS, got '\(spec)'") }
-                sizes[String(spec[..<eq])] = try TensorShape(parsing: String(spec[spec.index(after: eq)...]))
+                let name = String(spec[..<eq])
+                do { sizes[name] = try TensorShape(parsing: String(spec[spec.index(after: eq)...])) } catch {
+                    throw ValidationError("--shape \(name): \(error)")
+                }
             }
             var generator = SeededGenerator(seed: 42)
             for p in graph.inputs where feeds[p.name] == nil {

@@ -2,11 +2,12 @@ import Foundation
 import Octet
 import Testing
 
-/// A structured generator: real ops with sound attributes and constant inputs, each integer
-/// attribute value and each int64 constant element replaced in turn by an extreme
-/// (±2^63, ±2^62, ±2^32, 2^31, -2 ... 3), lists shortened and lengthened. Every case is
-/// planned and run under a 64 MiB budget: it runs or fails with an error naming the node;
-/// none crashes (a trap would end the test process).
+/// A structured generator: 30 real ops (float, shape and quantized) with sound attributes
+/// and constant inputs, each integer attribute value and each int64 constant element
+/// replaced in turn by an extreme (±2^63, ±2^62, ±2^32, 2^31, -2 ... 3), every list entry at
+/// once, lists shortened and lengthened. Every case is planned and run under a 64 MiB
+/// budget: it runs or fails with an error naming the node; none crashes (a trap would end
+/// the test process).
 @Suite struct AttributeExtremesTests {
     typealias H = HostileGraph
 
@@ -27,6 +28,11 @@ import Testing
         func node(_ op: String, _ inputs: [String], _ attributes: [String: AttributeValue] = [:], outputs: [String] = ["y"]) -> Node {
             Node(name: "n_\(op)", opType: op, inputs: inputs, outputs: outputs, attributes: attributes)
         }
+        let qconv: [String: Tensor] = [
+            "xq": try Tensor([UInt8](repeating: 130, count: 72), shape: TensorShape([1, 2, 6, 6])), "xs": try H.scalar(Float(0.1)), "xz": try H.scalar(UInt8(128)),
+            "wq": try Tensor([Int8](repeating: 2, count: 18), shape: TensorShape([2, 1, 3, 3])), "ws": try H.floats([0.01, 0.02], [2]),
+            "wz": try Tensor([Int8](repeating: 0, count: 2), shape: TensorShape([2])), "ys": try H.scalar(Float(0.05)), "yz": try H.scalar(UInt8(10)),
+        ]
         let conv: [String: AttributeValue] = ["kernel_shape": .ints([3, 3]), "strides": .ints([1, 2]), "pads": .ints([1, 1, 0, 2]), "dilations": .ints([1, 1]), "group": .int(2)]
         return [
             Seed(node: node("Conv", ["x", "w"], conv), inputs: x4, initializers: ["w": w]),
@@ -56,6 +62,11 @@ import Testing
             Seed(node: node("Shape", ["x"], ["start": .int(1), "end": .int(-1)]), inputs: x4),
             Seed(node: node("Gemm", ["x", "b", "c"], ["transA": .int(0), "transB": .int(1)]), inputs: x2,
                  initializers: ["b": try H.floats(Array(repeating: 1, count: 18), [3, 6]), "c": try H.floats([1, 2, 3], [3])]),
+            Seed(node: node("QLinearConv", ["xq", "xs", "xz", "wq", "ws", "wz", "ys", "yz"], conv), initializers: qconv),
+            Seed(node: node("ConvInteger", ["xq", "wq", "xz"], conv), initializers: qconv),
+            Seed(node: node("QuantizeLinear", ["x", "s", "z"], ["axis": .int(1)]), inputs: x2,
+                 initializers: ["s": try H.floats(Array(repeating: 0.5, count: 6), [6]), "z": try Tensor([UInt8](repeating: 3, count: 6), shape: TensorShape([6]))]),
+            Seed(node: node("Cast", ["x"], ["to": .int(7)]), inputs: x2),
             Seed(node: node("DequantizeLinear", ["q", "s"], ["axis": .int(1)]), initializers: ["q": try Tensor([UInt8](repeating: 7, count: 6), shape: TensorShape([2, 3])),
                                                                                          "s": try H.floats([0.5, 0.25, 0.125], [3])]),
         ]
