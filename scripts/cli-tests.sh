@@ -64,6 +64,16 @@ fails_with "run: missing model names the file" "$tmp/none.onnx: cannot read" "$o
 fails_with "run: wrong input shape names the input" "input 'input': expected f32[batchx3x32x32], got f32[1x3x8x8]" sh -c "python3 -c \"import numpy as np; np.save('$tmp/small.npy', np.zeros((1,3,8,8), np.float32))\" && '$octet' run $nets/resnet_tiny.onnx --input input='$tmp/small.npy'"
 fails_with "run: no inputs given says how" "--random-inputs" "$octet" run $nets/resnet_tiny.onnx
 
+# Hostile arguments and files (issue 19): refused with what is wrong, before anything large is made.
+fails_with "run: --threads above 1024" "--threads must be between 1 and 1024, got 65535" "$octet" run $nets/resnet_tiny.onnx --random-inputs --threads 65535
+fails_with "run: negative --threads is read as a number" "got -1" "$octet" run $nets/resnet_tiny.onnx --random-inputs --threads -1
+fails_with "run: --max-memory refuses a random input over it" "random input 'input' (f32 4096x3x32x32) needs 48.0 MiB, over the memory budget of 1.0 MiB" "$octet" run $nets/resnet_tiny.onnx --random-inputs --shape input=4096x3x32x32 --max-memory 1M
+fails_with "run: unreadable --max-memory" "cannot read 'lots'" "$octet" run $nets/resnet_tiny.onnx --random-inputs --max-memory lots
+mkfifo "$tmp/model.fifo"
+fails_with "run: a FIFO as the model is named, never opened" "is a FIFO (named pipe), not a regular file" timeout 10 "$octet" run "$tmp/model.fifo" --random-inputs
+fails_with "run: a device as an input" "/dev/zero: cannot read: is a character device" "$octet" run $nets/resnet_tiny.onnx --input input=/dev/zero
+fails_with "quantize: --percentile outside (50, 100]" "--percentile must be in (50, 100], got -5.0" "$octet" quantize Models/digits/digits_cnn.onnx -o "$tmp/x.onnx" --calibration Models/digits/calibration.npz --method percentile --percentile -5
+
 # Quantization (the main job): the bundled model, the flags scripts rely on, errors that name the field.
 digits=Models/digits
 check "quantize: bundled model, static, report, eval" sh -c "'$octet' quantize $digits/digits_cnn.onnx -o '$tmp/d8.onnx' --calibration $digits/calibration.npz --method entropy --report --eval $digits/test.npz > '$tmp/q.txt' 2>&1 && grep -q 'SQNR' '$tmp/q.txt' && grep -q 'top-1 on 540 held-out samples' '$tmp/q.txt' && grep -q '8-bit activations' '$tmp/q.txt'"

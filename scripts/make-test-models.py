@@ -391,6 +391,8 @@ def numpy_cases(folder):
     np.save(os.path.join(folder, "object.npy"), np.array([{"a": 1}, None], dtype=object), allow_pickle=True)
     np.save(os.path.join(folder, "big_endian.npy"), np.arange(4, dtype=">f4"))
     np.save(os.path.join(folder, "f64.npy"), np.arange(4, dtype=np.float64))
+    # 400 KB of zeros in a few hundred bytes: a member far larger than its file (memory budget tests).
+    np.savez_compressed(os.path.join(folder, "zeros_deflated.npz"), zeros=np.zeros(100_000, dtype=np.float32))
     print("  numpy files")
 
 

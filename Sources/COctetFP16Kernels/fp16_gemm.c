@@ -15,6 +15,10 @@ enum { NR = OCTET_FP16_NR, MR = OCTET_FP16_MR, KC = 256 };
 
 /* ---- Scalar micro-kernel: portable, one rows x 16 tile. -------------------------- */
 
+/* The fused Relu/Clip: clamp to [lo, hi] but keep NaN, as ONNX's Relu and Clip do
+   (fmaxf/fminf would turn NaN into lo). */
+static inline float clamp_keep_nan(float v, float lo, float hi) { return v < lo ? lo : (v > hi ? hi : v); }
+
 static inline float load_b_f16(const uint16_t *b, size_t j) { return octet_f16_to_f32_inline(b[j]); }
 static inline float load_b_f32(const float *b, size_t j) { return b[j]; }
 
@@ -37,7 +41,7 @@ static inline float load_b_f32(const float *b, size_t j) { return b[j]; }
                 float v = acc[r][j] + (accumulate ? C[r * ldc + j] : 0.0f);                       \
                 if (last) {                                                                       \
                     if (bias) v += bias[j];                                                       \
-                    v = fminf(fmaxf(v, lo), hi);                                                  \
+                    v = clamp_keep_nan(v, lo, hi);                                                 \
                 }                                                                                 \
                 C[r * ldc + j] = v;                                                               \
             }                                                                                     \
@@ -93,8 +97,9 @@ AVX2_TARGET static inline void store_tile(size_t mr, __m256 c0[MR], __m256 c1[MR
             v1 = _mm256_add_ps(v1, _mm256_loadu_ps(tail + 8));
         }
         if (last) {
-            v0 = _mm256_min_ps(_mm256_max_ps(_mm256_add_ps(v0, bias0), vlo), vhi);
-            v1 = _mm256_min_ps(_mm256_max_ps(_mm256_add_ps(v1, bias1), vlo), vhi);
+            /* max/min return their second operand when either is NaN: the value goes second. */
+            v0 = _mm256_min_ps(vhi, _mm256_max_ps(vlo, _mm256_add_ps(v0, bias0)));
+            v1 = _mm256_min_ps(vhi, _mm256_max_ps(vlo, _mm256_add_ps(v1, bias1)));
         }
         if (nr == NR) {
             _mm256_storeu_ps(c, v0);
@@ -164,7 +169,7 @@ DEFINE_AVX2_KERNEL(avx2_kernel_f32, float, load_b_ymm_f32)
                 for (size_t i = 0; i < M; i++)                                                    \
                     for (size_t j = p * NR; j < N && j < (p + 1) * NR; j++) {                     \
                         float v = ep.bias ? ep.bias[j] : 0.0f;                                    \
-                        C[i * ldc + j] = fminf(fmaxf(v, lo), hi);                                 \
+                        C[i * ldc + j] = clamp_keep_nan(v, lo, hi);                                \
                     }                                                                             \
             return;                                                                               \
         }                                                                                         \

@@ -8,14 +8,14 @@ struct BenchCommand: ParsableCommand {
         abstract: "Time a model as given: warm-up, then median and p90 latency over many runs.")
 
     @OptionGroup var options: ModelOptions
-    @Option(help: "Timed runs.") var iterations: Int = 20
-    @Option(help: "Untimed runs first (planning happens before these).") var warmup: Int = 3
+    @Option(parsing: .unconditional, help: "Timed runs.") var iterations: Int = 20
+    @Option(parsing: .unconditional, help: "Untimed runs first (planning happens before these).") var warmup: Int = 3
     @Flag(help: "Print JSON (keys median_ms, p90_ms, ...).") var json = false
     @Flag(help: "Also print the time per op type and backend (median over the timed runs).") var profile = false
 
     func validate() throws {
-        guard iterations >= 1 else { throw ValidationError("--iterations must be ≥ 1") }
-        guard warmup >= 0 else { throw ValidationError("--warmup must be ≥ 0") }
+        guard iterations >= 1 else { throw ValidationError("--iterations must be ≥ 1, got \(iterations)") }
+        guard warmup >= 0 else { throw ValidationError("--warmup must be ≥ 0, got \(warmup)") }
     }
 
     func run() throws {

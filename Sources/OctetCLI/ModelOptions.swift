@@ -7,8 +7,13 @@ struct ModelOptions: ParsableArguments {
     @Argument(help: ArgumentHelp("The ONNX model.", valueName: "MODEL"))
     var model: String
 
-    @Option(help: "Threads per kernel call (intra-op), fixed for the session.")
+    @Option(parsing: .unconditional, help: ArgumentHelp("Threads per kernel call (intra-op), fixed for the session: 1 to \(SessionOptions.maximumThreads).", valueName: "N"))
     var threads: Int = 1
+
+    @Option(name: .customLong("max-memory"), help: ArgumentHelp(
+        "The largest allocation a file or an argument may ask for (model, inputs, tensors, the plan's arena): e.g. 8G, 512M. Default: 3/4 of the machine's memory (\(MemoryBudget.machineDefault)).",
+        valueName: "SIZE"))
+    var maxMemory: String?
 
     @Option(name: .customLong("input"), help: ArgumentHelp("An input: NAME=FILE.npy, or FILE.npz holding inputs by name. Repeatable.", valueName: "NAME=FILE"))
     var inputs: [String] = []
@@ -27,14 +32,23 @@ struct ModelOptions: ParsableArguments {
     @OptionGroup var backends: BackendOptions
 
     func validate() throws {
-        guard threads >= 1 else { throw ValidationError("--threads must be ≥ 1, got \(threads)") }
+        guard (1...SessionOptions.maximumThreads).contains(threads) else {
+            throw ValidationError("--threads must be between 1 and \(SessionOptions.maximumThreads), got \(threads)")
+        }
+        _ = try budget()
     }
 
-    func loadModel() throws -> ONNXModel { try ONNXModel.load(contentsOf: model) }
+    /// `--max-memory`, or the machine's default.
+    func budget() throws -> MemoryBudget {
+        guard let maxMemory else { return .machineDefault }
+        do { return try MemoryBudget(parsing: maxMemory) } catch { throw ValidationError("--max-memory: \(error)") }
+    }
+
+    func loadModel() throws -> ONNXModel { try ONNXModel.load(contentsOf: model, budget: try budget()) }
 
     func session(for model: ONNXModel) throws -> Session {
         let options = SessionOptions(threads: threads, cpu: try target.resolve(), registry: try backends.registry(),
-                                     rules: try rules.load(), optimize: !noOptimize)
+                                     rules: try rules.load(), optimize: !noOptimize, memoryBudget: try budget())
         return try Session(graph: model.graph, options: options)
     }
 
@@ -44,9 +58,9 @@ struct ModelOptions: ParsableArguments {
         for spec in inputs {
             if let eq = spec.firstIndex(of: "=") {
                 let name = String(spec[..<eq]), file = String(spec[spec.index(after: eq)...])
-                feeds[name] = try NumPyFiles.readArray(at: file)
+                feeds[name] = try NumPyFiles.readArray(at: file, budget: try budget())
             } else if spec.hasSuffix(".npz") {
-                for (name, t) in try NumPyFiles.readArchive(at: spec) { feeds[name] = t }
+                for (name, t) in try NumPyFiles.readArchive(at: spec, budget: try budget()) { feeds[name] = t }
             } else {
                 throw ValidationError("--input: expected NAME=FILE.npy or FILE.npz, got '\(spec)'")
             }
@@ -58,12 +72,18 @@ struct ModelOptions: ParsableArguments {
             var sizes: [String: TensorShape] = [:]
             for spec in shapes {
                 guard let eq = spec.firstIndex(of: "=") else { throw ValidationError("--shape: expected NAME=DIMS, got '\(spec)'") }
-                sizes[String(spec[..<eq])] = try TensorShape(parsing: String(spec[spec.index(after: eq)...]))
+                let name = String(spec[..<eq])
+                do { sizes[name] = try TensorShape(parsing: String(spec[spec.index(after: eq)...])) } catch {
+                    throw ValidationError("--shape \(name): \(error)")
+                }
             }
             var generator = SeededGenerator(seed: 42)
             for p in graph.inputs where feeds[p.name] == nil {
                 guard let type = p.type, let symbolic = type.shape else { throw ValidationError("input '\(p.name)' has no declared shape; give it with --input") }
                 let shape = try sizes[p.name] ?? TensorShape(symbolic.dims.map { $0.value ?? 1 })
+                guard symbolic.admits(shape) else { throw ValidationError("--shape \(p.name)=\(shape) does not fit the declared \(symbolic)") }
+                // Checked before a single value is drawn.
+                try budget().check(elements: shape.elementCount, of: type.dtype.byteSize, for: "random input '\(p.name)' (\(type.dtype) \(shape))")
                 feeds[p.name] = try randomTensor(type.dtype, shape, &generator)
             }
         }

@@ -20,7 +20,7 @@ struct QuantizeCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Calibration data: a .npz keyed by input name with a leading sample axis, a folder of them, or one .npy for a single-input model.", valueName: "PATH"))
     var calibration: String?
     @Option(help: "Range selection: \(CalibrationMethod.allCases.map(\.rawValue).joined(separator: ", ")).") var method: String?
-    @Option(help: "Percentile for --method percentile.") var percentile: Double?
+    @Option(parsing: .unconditional, help: "Percentile for --method percentile, in (50, 100].") var percentile: Double?
     @Flag(name: .customLong("per-tensor"), help: "One weight scale per tensor (default: per output channel).") var perTensor = false
     @Option(name: .customLong("reduce-range"), help: "7-bit activations: auto (the planned backend decides, per node), on, off.")
     var reduceRange: String?
@@ -32,7 +32,7 @@ struct QuantizeCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Held-out data (.npz with the inputs and `labels`): print FP32 and quantized top-1 accuracy and latency.", valueName: "FILE.npz"))
     var eval: String?
     @Flag(help: "Print the dispatch trace of the quantized model.") var trace = false
-    @Option(help: "Threads per kernel call.") var threads: Int = 1
+    @Option(parsing: .unconditional, help: "Threads per kernel call: 1 to \(SessionOptions.maximumThreads).") var threads: Int = 1
     @OptionGroup var target: TargetCPUOptions
     @OptionGroup var backends: BackendOptions
 
@@ -44,7 +44,11 @@ struct QuantizeCommand: ParsableCommand {
             }
             cfg.global.method = m
         }
-        if let percentile { cfg.global.percentile = percentile }
+        if let percentile {
+            // The same range as the config file's "percentile" (the lower tail is 100 - P).
+            guard percentile > 50, percentile <= 100 else { throw ValidationError("--percentile must be in (50, 100], got \(percentile)") }
+            cfg.global.percentile = percentile
+        }
         if perTensor { cfg.global.perChannelWeights = false }
         if let reduceRange {
             guard let p = ReduceRangePolicy(rawValue: reduceRange) else { throw ValidationError("--reduce-range: expected auto, on or off, got '\(reduceRange)'") }

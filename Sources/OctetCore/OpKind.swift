@@ -95,4 +95,11 @@ extension PostOp {
         }
         return (lo, hi)
     }
+
+    /// Clamps real outputs to `[lo, hi]` in place, keeping NaN as ONNX's Relu and Clip do
+    /// (the value is the first operand of `max` and `min`, which return it when unordered).
+    public static func clamp(_ values: UnsafeMutableBufferPointer<Float>, lo: Float, hi: Float) {
+        guard lo > -.infinity || hi < .infinity else { return }
+        for i in values.indices { values[i] = min(max(values[i], lo), hi) }
+    }
 }

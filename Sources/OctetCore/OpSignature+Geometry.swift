@@ -20,18 +20,24 @@ extension OpSignature {
         return g > 1 && g == c && weight.rank == 4 && weight[1] == 1
     }
 
-    /// Output height and width of a convolution (`nil` for other ops or invalid geometry).
+    /// Output height and width of a convolution (`nil` for other ops or invalid geometry,
+    /// including sizes that overflow).
     public var outputSpatial: (h: Int, w: Int)? {
         guard kind.isConvolution, input.rank == 4, weight.rank == 4, let g = convolution else { return nil }
         let kh = weight[2], kw = weight[3]
+        guard kh >= 1, kw >= 1, g.strideH > 0, g.strideW > 0 else { return nil }
         if kind == .conv2d {
-            let eh = g.dilationH * (kh - 1) + 1, ew = g.dilationW * (kw - 1) + 1
-            let ph = input[2] + g.padTop + g.padBottom - eh, pw = input[3] + g.padLeft + g.padRight - ew
-            guard ph >= 0, pw >= 0, g.strideH > 0, g.strideW > 0 else { return nil }
+            guard let eh = try? g.dilationH.multiplied(by: kh - 1).adding(1), let ew = try? g.dilationW.multiplied(by: kw - 1).adding(1),
+                  let ph = try? input[2].adding(g.padTop).adding(g.padBottom).subtracting(eh),
+                  let pw = try? input[3].adding(g.padLeft).adding(g.padRight).subtracting(ew) else { return nil }
+            guard ph >= 0, pw >= 0 else { return nil }
             return (ph / g.strideH + 1, pw / g.strideW + 1)
         }
-        let oh = (input[2] - 1) * g.strideH - g.padTop - g.padBottom + g.dilationH * (kh - 1) + g.outputPaddingH + 1
-        let ow = (input[3] - 1) * g.strideW - g.padLeft - g.padRight + g.dilationW * (kw - 1) + g.outputPaddingW + 1
+        guard input[2] >= 1, input[3] >= 1,
+              let oh = try? (input[2] - 1).multiplied(by: g.strideH).adding(g.dilationH.multiplied(by: kh - 1)).adding(g.outputPaddingH).adding(1)
+                .subtracting(g.padTop).subtracting(g.padBottom),
+              let ow = try? (input[3] - 1).multiplied(by: g.strideW).adding(g.dilationW.multiplied(by: kw - 1)).adding(g.outputPaddingW).adding(1)
+                .subtracting(g.padLeft).subtracting(g.padRight) else { return nil }
         return oh > 0 && ow > 0 ? (oh, ow) : nil
     }
 
@@ -49,7 +55,8 @@ extension OpSignature {
             return GemmShape(batch: batch, m: input[-2], n: weight[-1], k: input[-1])
         case .conv2d:
             guard let (oh, ow) = outputSpatial, let g = convolution?.groups, g > 0 else { return nil }
-            return GemmShape(batch: g, m: input[0] * oh * ow, n: weight[0] / g, k: weight[1] * weight[2] * weight[3])
+            guard let m = try? [input[0], oh, ow].checkedProduct() else { return nil }
+            return GemmShape(batch: g, m: m, n: weight[0] / g, k: weight[1] * weight[2] * weight[3])
         case .convTranspose2d:
             guard outputSpatial != nil, let g = convolution?.groups, g > 0 else { return nil }
             return GemmShape(batch: g, m: input[0] * input[2] * input[3], n: weight[1] * weight[2] * weight[3], k: weight[0] / g)
@@ -62,7 +69,7 @@ extension OpSignature {
     /// Multiply-accumulate count of the op (for GOP/s and traces).
     public var macs: Int {
         guard let g = gemm else { return 0 }
-        return g.batch * g.m * g.n * g.k
+        return (try? [g.batch, g.m, g.n, g.k].checkedProduct()) ?? Int.max
     }
 
     /// Checks that the shapes and geometry describe a computable op; the error says
@@ -92,8 +99,8 @@ extension OpSignature {
             if kind == .conv2d {
                 guard g.outputPaddingH == 0, g.outputPaddingW == 0 else { throw .geometry("output padding applies to conv_transpose2d only") }
                 guard weight[0] % g.groups == 0 else { throw .geometry("output channels \(weight[0]) are not divisible by groups \(g.groups)") }
-                guard weight[1] * g.groups == input[1] else {
-                    throw .shape("conv2d weight \(weight) expects \(weight[1] * g.groups) input channels (\(weight[1]) per group x \(g.groups) groups), input \(input) has \(input[1])")
+                guard (try? weight[1].multiplied(by: g.groups)) == input[1] else {
+                    throw .shape("conv2d weight \(weight) expects \(weight[1]) input channels per group x \(g.groups) groups, input \(input) has \(input[1])")
                 }
             } else {
                 guard weight[0] == input[1] else { throw .shape("conv_transpose2d weight \(weight) expects \(weight[0]) input channels, input \(input) has \(input[1])") }

@@ -79,9 +79,7 @@ struct FP32ReferenceKernel: Kernel {
         default:
             out = try transposedConvolve(xv)
         }
-        if clamp.lo > -.infinity || clamp.hi < .infinity {
-            for i in out.indices { out[i] = min(max(out[i], clamp.lo), clamp.hi) }
-        }
+        out.withUnsafeMutableBufferPointer { PostOp.clamp($0, lo: clamp.lo, hi: clamp.hi) }
         guard out.count == output.shape.elementCount, output.dtype == .f32 else {
             throw FP32ReferenceError.operand("output must be f32 with \(out.count) elements, got \(output.dtype) \(output.shape)")
         }

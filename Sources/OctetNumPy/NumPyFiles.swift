@@ -9,9 +9,9 @@ import OctetCore
 /// try NumPyFiles.writeArchive([("logits", output)], to: "out.npz")
 /// ```
 public enum NumPyFiles {
-    /// Reads one `.npy` array.
-    public static func readArray(at path: String) throws(NumPyError) -> Tensor {
-        try NPYFormat.decode(try bytes(at: path), name: path)
+    /// Reads one `.npy` array; the file must be a regular file within `budget`.
+    public static func readArray(at path: String, budget: MemoryBudget = .machineDefault) throws(NumPyError) -> Tensor {
+        try NPYFormat.decode(try bytes(at: path, budget: budget), name: path)
     }
 
     /// Writes one `.npy` array.
@@ -20,12 +20,13 @@ public enum NumPyFiles {
     }
 
     /// Reads every array of an `.npz` archive, in archive order, keyed by name (without `.npy`).
-    public static func readArchive(at path: String) throws(NumPyError) -> [(name: String, tensor: Tensor)] {
-        let b = try bytes(at: path)
+    /// The file, and each member once decompressed, must fit `budget`.
+    public static func readArchive(at path: String, budget: MemoryBudget = .machineDefault) throws(NumPyError) -> [(name: String, tensor: Tensor)] {
+        let b = try bytes(at: path, budget: budget)
         var out: [(String, Tensor)] = []
         for e in try ZipArchive.entries(b, path: path) {
             let key = e.name.hasSuffix(".npy") ? String(e.name.dropLast(4)) : e.name
-            out.append((key, try NPYFormat.decode(try ZipArchive.contents(of: e, in: b, path: path), name: "\(path)/\(key)")))
+            out.append((key, try NPYFormat.decode(try ZipArchive.contents(of: e, in: b, path: path, budget: budget), name: "\(path)/\(key)")))
         }
         return out
     }
@@ -43,7 +44,8 @@ public enum NumPyFiles {
         return Array(head) == [0x50, 0x4B, 0x03, 0x04] || Array(head) == [0x50, 0x4B, 0x05, 0x06]
     }
 
-    static func bytes(at path: String) throws(NumPyError) -> [UInt8] {
+    static func bytes(at path: String, budget: MemoryBudget) throws(NumPyError) -> [UInt8] {
+        do { _ = try RegularFile.size(at: path, within: budget, for: "the file") } catch { throw .unreadable(path: path, reason: error.reason) }
         do { return Array(try Data(contentsOf: URL(fileURLWithPath: path))) } catch {
             throw .unreadable(path: path, reason: (error as NSError).localizedDescription)
         }

@@ -1,4 +1,5 @@
 import CZlib
+import OctetCore
 
 /// The parts of the zip format that `.npz` files use: stored or deflated members, with
 /// ZIP64 sizes (NumPy writes every member with ZIP64 extra fields).
@@ -34,7 +35,7 @@ enum ZipArchive {
             let loc = eocd - 20
             guard loc >= 0, u32(b, loc) == 0x0706_4B50 else { throw .archive(path: path, reason: "ZIP64 locator missing") }
             let z = Int(clamping: u64(b, loc + 8))
-            guard z >= 0, z + 56 <= b.count, u32(b, z) == 0x0606_4B50 else { throw .archive(path: path, reason: "ZIP64 end record missing") }
+            guard z >= 0, b.count >= 56, z <= b.count - 56, u32(b, z) == 0x0606_4B50 else { throw .archive(path: path, reason: "ZIP64 end record missing") }
             count = Int(clamping: u64(b, z + 32))
             cdSize = Int(clamping: u64(b, z + 40))
             cdOffset = Int(clamping: u64(b, z + 48))
@@ -75,14 +76,20 @@ enum ZipArchive {
     }
 
     /// The uncompressed bytes of one member, checked against its CRC.
-    static func contents(of e: Entry, in b: [UInt8], path: String) throws(NumPyError) -> [UInt8] {
+    static func contents(of e: Entry, in b: [UInt8], path: String, budget: MemoryBudget) throws(NumPyError) -> [UInt8] {
         let h = e.localHeaderOffset
-        guard h >= 0, h + 30 <= b.count, u32(b, h) == 0x0403_4B50 else { throw .archive(path: path, reason: "member '\(e.name)': bad local header") }
+        guard h >= 0, b.count >= 30, h <= b.count - 30, u32(b, h) == 0x0403_4B50 else { throw .archive(path: path, reason: "member '\(e.name)': bad local header") }
         let start = h + 30 + Int(u16(b, h + 26)) + Int(u16(b, h + 28))
         guard e.compressedSize >= 0, start <= b.count, e.compressedSize <= b.count - start else {
             throw .archive(path: path, reason: "member '\(e.name)' runs past the end of the file (truncated?)")
         }
         guard e.size >= 0, e.size <= maximumMemberSize else { throw .archive(path: path, reason: "member '\(e.name)' claims \(e.size) bytes") }
+        // Deflate expands at most 1032 times: a larger claim cannot be true, and is refused
+        // before anything is allocated for it.
+        guard e.method != 8 || e.size / 1032 <= e.compressedSize else {
+            throw .archive(path: path, reason: "member '\(e.name)' claims \(e.size) bytes from \(e.compressedSize) deflated bytes (deflate expands at most 1032 times)")
+        }
+        do { try budget.check(e.size, for: "member '\(e.name)'") } catch { throw .archive(path: path, reason: "\(error)") }
         let data: [UInt8]
         switch e.method {
         case 0:

@@ -28,20 +28,21 @@ public struct ONNXModel: Sendable {
         self.path = path
     }
 
-    /// Reads and validates the model at `path`; external data is read from files in the
-    /// same folder.
-    public static func load(contentsOf path: String) throws(ONNXError) -> ONNXModel {
+    /// Reads and validates the model at `path`, which must be a regular file; external data
+    /// is read from files in the same folder. The file and each external tensor must fit `budget`.
+    public static func load(contentsOf path: String, budget: MemoryBudget = .machineDefault) throws(ONNXError) -> ONNXModel {
         let url = URL(fileURLWithPath: path)
+        do { _ = try RegularFile.size(at: path, within: budget, for: "the model file") } catch { throw .unreadable(path: path, reason: error.reason) }
         let data: Data
         do { data = try Data(contentsOf: url) } catch {
             throw .unreadable(path: path, reason: (error as NSError).localizedDescription)
         }
-        return try ONNXModel(serialized: data, path: path, directory: url.deletingLastPathComponent())
+        return try ONNXModel(serialized: data, path: path, directory: url.deletingLastPathComponent(), budget: budget)
     }
 
     /// Reads a model from its serialized bytes. `directory` is where external data lives
     /// (`nil`: external data is refused).
-    public init(serialized data: Data, path: String = "<memory>", directory: URL? = nil) throws(ONNXError) {
+    public init(serialized data: Data, path: String = "<memory>", directory: URL? = nil, budget: MemoryBudget = .machineDefault) throws(ONNXError) {
         let proto: Onnx_ModelProto
         do {
             var options = BinaryDecodingOptions()
@@ -60,7 +61,7 @@ public struct ONNXModel: Sendable {
         guard Self.supportedOpsets.contains(opset) else {
             throw .unsupportedOpset(path: path, version: opset, supported: Self.supportedOpsets)
         }
-        let reader = GraphReader(path: path, decoder: ONNXTensorDecoder(modelPath: path, modelDirectory: directory))
+        let reader = GraphReader(path: path, decoder: ONNXTensorDecoder(modelPath: path, modelDirectory: directory, budget: budget))
         var graph = try reader.read(proto.graph, opsets: opsets)
         do { graph = try graph.sorted() } catch { throw .graph(path: path, error) }
         for entry in proto.metadataProps { graph.metadata[entry.key] = entry.value }
@@ -78,6 +79,7 @@ private struct GraphReader {
         var initializers: [String: Tensor] = [:]
         for t in g.initializer {
             guard !t.name.isEmpty else { throw .tensor(path: path, name: "", reason: "an initializer has no name") }
+            guard initializers[t.name] == nil else { throw .tensor(path: path, name: t.name, reason: "two initializers have this name") }
             initializers[t.name] = try decoder.decode(t)
         }
         if let sparse = g.sparseInitializer.first {
@@ -127,6 +129,11 @@ private struct GraphReader {
             default:
                 dims.append(.symbol("\(v.name)_d\(axis)"))
             }
+        }
+        // Known dimensions whose product overflows cannot describe a tensor.
+        let known = dims.compactMap(\.value)
+        if (try? known.checkedProduct()) == nil {
+            throw .valueType(path: path, name: v.name, reason: "shape \(SymbolicShape(dims)) has more elements than can be addressed")
         }
         return ValueType(dtype, SymbolicShape(dims))
     }

@@ -8,6 +8,8 @@ struct ONNXTensorDecoder {
     /// The model file (for messages) and its folder (for external data).
     let modelPath: String
     let modelDirectory: URL?
+    /// External data is read only when it fits.
+    let budget: MemoryBudget
 
     func decode(_ proto: Onnx_TensorProto, name overrideName: String? = nil) throws(ONNXError) -> Tensor {
         let name = overrideName ?? proto.name
@@ -28,6 +30,9 @@ struct ONNXTensorDecoder {
         }
 
         if proto.dataLocation == .external {
+            do { try budget.check(byteCount, for: "external data of \(dtype) \(shape)") } catch {
+                throw .externalData(path: modelPath, tensor: name, reason: "\(error)")
+            }
             let bytes = try externalBytes(proto, name: name, expected: byteCount)
             return try make(dtype, shape, name) { dst in bytes.withUnsafeBytes { dst.copyMemory(from: $0) } }
         }
@@ -107,6 +112,10 @@ struct ONNXTensorDecoder {
         let rootPath = root.path.hasSuffix("/") ? root.path : root.path + "/"
         guard file.path.hasPrefix(rootPath) else {
             throw .externalData(path: modelPath, tensor: name, reason: "location '\(location)' escapes the model's folder \(root.path)")
+        }
+        // Only a regular file: a FIFO would block the open, a device would never end.
+        do { _ = try RegularFile.size(at: file.path) } catch {
+            throw .externalData(path: modelPath, tensor: name, reason: "cannot open '\(location)': \(file.path) \(error.reason)")
         }
         guard let handle = try? FileHandle(forReadingFrom: file) else {
             throw .externalData(path: modelPath, tensor: name, reason: "cannot open '\(file.path)'")

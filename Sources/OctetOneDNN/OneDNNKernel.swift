@@ -17,6 +17,9 @@ final class OneDNNKernel: Kernel, @unchecked Sendable {
     /// Without VNNI: activations must be ≤ 127, checked per call.
     private let sevenBitInputs: Bool
     private let outputShape: TensorShape
+    /// Relu/Clip on an f32 output, applied after oneDNN: its eltwise post-ops turn NaN into
+    /// the lower bound, where ONNX keeps NaN.
+    private let floatClamp: (lo: Float, hi: Float)?
 
     init(_ s: OpSignature, constants c: OpConstants, threads: Int, sevenBitInputs: Bool) throws {
         signature = s
@@ -112,16 +115,17 @@ final class OneDNNKernel: Kernel, @unchecked Sendable {
             bias = try c.bias.map { try $0.scalars(as: Float.self) }
         }
         if let b = bias, b.count != channels { throw OneDNNError.operand("bias has \(b.count) values, expected \(channels)") }
-        // Post-ops act on the scaled value: quantized steps for a u8 output, real values for f32.
+        // A u8 output's post-ops act on the scaled value in quantized steps (oneDNN's post-op;
+        // no NaN survives quantization); an f32 output is clamped after the call, keeping NaN.
         let (lo, hi) = PostOp.realRange(of: s.postOps)
-        if !s.postOps.isEmpty {
-            let u8 = s.outputType == .u8
+        floatClamp = s.postOps.isEmpty || s.outputType == .u8 ? nil : (lo, hi)
+        if !s.postOps.isEmpty && s.outputType == .u8 {
             if lo == 0 && hi == .infinity {
                 op.post = OCTET_DNNL_POST_RELU
             } else {
                 op.post = OCTET_DNNL_POST_CLIP
-                op.post_alpha = u8 ? lo / outScale : lo
-                op.post_beta = u8 ? hi / outScale : hi
+                op.post_alpha = lo / outScale
+                op.post_beta = hi / outScale
             }
         }
 
@@ -196,6 +200,7 @@ final class OneDNNKernel: Kernel, @unchecked Sendable {
             }
         }
         guard status == 0 else { throw OneDNNError.oneDNN(String(cString: octet_dnnl_context_error(context))) }
+        if let (lo, hi) = floatClamp { try output.withUnsafeMutableBufferPointer(as: Float.self) { PostOp.clamp($0, lo: lo, hi: hi) } }
     }
 }
 

@@ -20,8 +20,20 @@ import OctetCPU
 /// Condition operators: `==`, `!=`, `<`, `<=`, `>`, `>=`, `in`, `not_in` (a list) and
 /// `between` (an inclusive `[low, high]`). Ordering operators need an integer field.
 public enum RuleSetParser {
-    /// Parses rules from a file on disk.
+    /// The largest rules file read (the built-in one is a few KiB).
+    public static let maximumFileSize = 4 << 20
+    /// The deepest nesting of arrays and objects accepted (the schema needs 5).
+    public static let maximumDepth = 32
+
+    /// Parses rules from a file on disk, which must be a regular file of at most `maximumFileSize` bytes.
     public static func load(contentsOf path: String) throws(RulesFileError) -> RuleSet {
+        let size: Int
+        do { size = try RegularFile.size(at: path) } catch {
+            throw RulesFileError(file: path, field: "", message: "cannot read the file: \(error.reason)")
+        }
+        guard size <= maximumFileSize else {
+            throw RulesFileError(file: path, field: "", message: "the file has \(size) bytes; a rules file may have at most \(maximumFileSize)")
+        }
         let data: Data
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: path))
@@ -33,6 +45,12 @@ public enum RuleSetParser {
 
     /// Parses rules from JSON bytes; `source` names them in errors.
     public static func parse(_ data: Data, source: String) throws(RulesFileError) -> RuleSet {
+        guard data.count <= maximumFileSize else {
+            throw RulesFileError(file: source, field: "", message: "the text has \(data.count) bytes; rules may have at most \(maximumFileSize)")
+        }
+        if let (depth, offset) = nestingBeyond(maximumDepth, in: data) {
+            throw RulesFileError(file: source, field: "", message: "arrays and objects are nested \(depth) deep at byte \(offset); at most \(maximumDepth) levels are read")
+        }
         let root: JSONValue
         do {
             root = try JSONValue.parse(data)
@@ -41,6 +59,27 @@ public enum RuleSetParser {
         }
         var reader = Reader(file: source)
         return try reader.ruleSet(root)
+    }
+
+    /// The first place where `[`/`{` nesting (outside strings) passes `limit`, in one linear scan,
+    /// so that the recursive decoder never sees a document deep enough to exhaust the stack.
+    static func nestingBeyond(_ limit: Int, in data: Data) -> (depth: Int, offset: Int)? {
+        var depth = 0, inString = false, escaped = false
+        for (offset, byte) in data.enumerated() {
+            if inString {
+                if escaped { escaped = false } else if byte == UInt8(ascii: "\\") { escaped = true } else if byte == UInt8(ascii: "\"") { inString = false }
+                continue
+            }
+            switch byte {
+            case UInt8(ascii: "\""): inString = true
+            case UInt8(ascii: "["), UInt8(ascii: "{"):
+                depth += 1
+                if depth > limit { return (depth, offset) }
+            case UInt8(ascii: "]"), UInt8(ascii: "}"): depth -= 1
+            default: break
+            }
+        }
+        return nil
     }
 
     /// The decoder's message, with the line and column JSONSerialization can locate.

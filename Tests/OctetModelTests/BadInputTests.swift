@@ -119,22 +119,7 @@ import Testing
 
     @Test func externalDataOutsideTheModelFolderIsRefused() throws {
         for (location, expected) in [("../escape.bin", "escapes the model's folder"), ("/etc/passwd", "is absolute"), ("missing.bin", "cannot open")] {
-            var t = Onnx_TensorProto()
-            t.name = "w"
-            t.dataType = 1
-            t.dims = [2]
-            t.dataLocation = .external
-            var entry = Onnx_StringStringEntryProto()
-            entry.key = "location"
-            entry.value = location
-            t.externalData = [entry]
-            var m = Onnx_ModelProto()
-            m.irVersion = 8
-            var o = Onnx_OperatorSetIdProto()
-            o.version = 17
-            m.opsetImport = [o]
-            m.graph.initializer = [t]
-            let path = try file("ext.onnx", try m.serializedData())
+            let path = try file("ext.onnx", try HostileGraph.externalDataModel([("location", location)], dims: [2]))
             #expect { try ONNXModel.load(contentsOf: path) } throws: { "\($0)".contains(expected) && "\($0)".contains("'w'") }
         }
     }
@@ -143,25 +128,8 @@ import Testing
         let values: [Float] = [1.5, -2, 3.25]
         let bytes = values.withUnsafeBytes { Data($0) }
         _ = try file("weights.bin", Data([9, 9, 9, 9]) + bytes)
-        var t = Onnx_TensorProto()
-        t.name = "w"
-        t.dataType = 1
-        t.dims = [3]
-        t.dataLocation = .external
-        t.externalData = [("location", "weights.bin"), ("offset", "4"), ("length", "12")].map { k, v in
-            var e = Onnx_StringStringEntryProto()
-            e.key = k
-            e.value = v
-            return e
-        }
-        var m = Onnx_ModelProto()
-        m.irVersion = 8
-        var o = Onnx_OperatorSetIdProto()
-        o.version = 17
-        m.opsetImport = [o]
-        m.graph.initializer = [t]
-        m.graph.output = [ONNXModel.valueInfo("w", nil)]
-        let loaded = try ONNXModel.load(contentsOf: try file("ext_ok.onnx", try m.serializedData()))
+        let model = try HostileGraph.externalDataModel([("location", "weights.bin"), ("offset", "4"), ("length", "12")], dims: [3])
+        let loaded = try ONNXModel.load(contentsOf: try file("ext_ok.onnx", model))
         #expect(try loaded.graph.initializers["w"]?.scalars(as: Float.self) == values)
     }
 

@@ -198,6 +198,12 @@ import Testing
             guard case let .nonFinite(_, name, sample) = e as? CalibrationError else { return false }
             return name == "input" && sample == 1
         }
+        // A tiny file declaring 2^40 empty samples: refused before any sample is made.
+        let empty = Graph.Port(name: "input", type: ValueType(.f32, SymbolicShape([.symbol("batch"), .fixed(0)])))
+        let many = try write("many.npz", [("input", try Tensor(zeros: .f32, shape: TensorShape([1 << 40, 1, 0])))])
+        #expect { try CalibrationData.load(many, for: [empty]) } throws: { e in
+            "\(e)".contains("many.npz") && "\(e)".contains("1099511627776 samples") && "\(e)".contains("at most \(CalibrationData.maximumSamples)")
+        }
     }
 
     @Test func reportRanksNodesWorstFirstAndAgreesWithAnIndependentSQNR() throws {

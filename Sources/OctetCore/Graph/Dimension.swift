@@ -37,6 +37,10 @@ public struct SymbolicShape: Sendable, Hashable, CustomStringConvertible {
         return try? TensorShape(out)
     }
 
+    /// Whether the known dimensions' product fits in `Int` (a shape whose element count
+    /// overflows describes no tensor, whatever its symbolic dimensions become).
+    public var isAddressable: Bool { (try? dims.compactMap(\.value).checkedProduct()) != nil }
+
     /// Whether a concrete shape fits: same rank, equal fixed dimensions.
     public func admits(_ shape: TensorShape) -> Bool {
         guard shape.rank == rank else { return false }

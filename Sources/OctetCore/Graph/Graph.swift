@@ -83,10 +83,13 @@ public struct Graph: Sendable {
     /// where every value is defined before it is read.
     ///
     /// Checked: every input of every node is defined, no value is defined twice, node
-    /// names are unique, every graph output is defined, there is no cycle.
+    /// names are unique, graph inputs are unique, every graph output is defined, there is no cycle.
     public func topologicalOrder() throws(GraphError) -> [Int] {
         var definedBy: [String: String] = [:]
-        for p in inputs { definedBy[p.name] = "graph input '\(p.name)'" }
+        for p in inputs {
+            guard definedBy[p.name] == nil else { throw .duplicateDefinition(value: p.name, first: "graph input '\(p.name)'", second: "another graph input") }
+            definedBy[p.name] = "graph input '\(p.name)'"
+        }
         for name in initializers.keys where definedBy[name] == nil { definedBy[name] = "initializer '\(name)'" }
         var names: Set<String> = []
         var producer: [String: Int] = [:]

@@ -12,6 +12,10 @@ public struct CalibrationData: Sendable {
 
     public init(samples: [[String: Tensor]]) { self.samples = samples }
 
+    /// The most samples read (from one file or a folder): calibration needs hundreds; a
+    /// small file that declares millions of empty samples is refused before they are made.
+    public static let maximumSamples = 1 << 16
+
     /// Reads and checks calibration data at `path` against the graph's inputs: names,
     /// element types and shapes must agree (symbolic dimensions take any size), and no
     /// value may be NaN or infinite.
@@ -24,7 +28,12 @@ public struct CalibrationData: Sendable {
         if isDirectory.boolValue {
             let files = ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).filter { $0.hasSuffix(".npz") }.sorted()
             guard !files.isEmpty else { throw CalibrationError.empty(path: path, reason: "the folder holds no .npz files") }
-            for f in files { samples += try split(try NumPyFiles.readArchive(at: (path as NSString).appendingPathComponent(f)), inputs, file: f) }
+            for f in files {
+                samples += try split(try NumPyFiles.readArchive(at: (path as NSString).appendingPathComponent(f)), inputs, file: f)
+                guard samples.count <= maximumSamples else {
+                    throw CalibrationError.layout(path: path, reason: "the folder holds more than \(maximumSamples) samples (after \(f)); calibrate on a subset")
+                }
+            }
         } else if NumPyFiles.isArchive(at: path) {
             samples = try split(try NumPyFiles.readArchive(at: path), inputs, file: path)
         } else {
@@ -54,6 +63,9 @@ public struct CalibrationData: Sendable {
                 if let s = type.shape, !s.admits(sampleShape) {
                     throw CalibrationError.shape(path: file, name: p.name, expected: "N x \(s)", got: t.shape.description)
                 }
+            }
+            guard t.shape.dims[0] <= maximumSamples else {
+                throw CalibrationError.layout(path: file, reason: "input '\(p.name)' has \(t.shape.dims[0]) samples; at most \(maximumSamples) are read (calibrate on a subset)")
             }
             if let c = count, c != t.shape.dims[0] {
                 throw CalibrationError.layout(path: file, reason: "input '\(p.name)' has \(t.shape.dims[0]) samples, others have \(c)")

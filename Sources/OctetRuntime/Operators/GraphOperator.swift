@@ -23,6 +23,12 @@ struct OperatorSite: Sendable {
 
     func error(_ detail: String) -> GraphError { .input(node: node, opType: opType, detail: detail) }
 
+    /// Size arithmetic on the node's attributes or input shapes; an overflow becomes an
+    /// error naming `what` (the quantity and the attributes it comes from).
+    func checked<T>(_ what: @autoclosure () -> String, _ body: () throws(ArithmeticOverflow) -> T) throws(GraphError) -> T {
+        do { return try body() } catch { throw self.error("\(what()): \(error)") }
+    }
+
     /// Input `i`'s type, which must be known.
     func type(_ inputs: [ValueType?], _ i: Int, _ what: String = "input") throws(GraphError) -> ValueType {
         guard i < inputs.count, let t = inputs[i] else { throw error("\(what) \(i) is missing") }

@@ -32,16 +32,19 @@ struct MatrixOperator: GraphOperator {
             let m = transA ? sa.dims[1] : sa.dims[0], n = transB ? sb.dims[0] : sb.dims[1]
             let k1 = transA ? sa.dims[0] : sa.dims[1], k2 = transB ? sb.dims[1] : sb.dims[0]
             if let x = k1.value, let y = k2.value, x != y { throw site.error("inner dimensions differ: \(sa) · \(sb) (transA \(transA), transB \(transB))") }
+            if node.input(2) != nil, inputs.count > 2, let c = inputs[2]?.shape { try checkBias(c, output: [m, n]) }
             return [ValueType(.f32, SymbolicShape([m, n]))]
         default:
             guard sa.rank == 4, let w = sb.concrete, w.rank == 4 else {
                 throw site.error("only 2-D convolutions (N x C x H x W input, 4-D weight) are supported; got \(sa) and \(sb)")
             }
             guard let h = sa.dims[2].value, let wd = sa.dims[3].value else {
-                return [ValueType(.f32, SymbolicShape([sa.dims[0], .fixed(outputChannels(w)), .symbol("\(site.node)_h"), .symbol("\(site.node)_w")]))]
+                return [ValueType(.f32, SymbolicShape([sa.dims[0], .fixed(try outputChannels(w)), .symbol("\(site.node)_h"), .symbol("\(site.node)_w")]))]
             }
             let (_, spatial) = try convGeometry(input: [h, wd], weight: w)
-            return [ValueType(.f32, SymbolicShape([sa.dims[0], .fixed(outputChannels(w)), .fixed(spatial.0), .fixed(spatial.1)]))]
+            let out = SymbolicShape([sa.dims[0], .fixed(try outputChannels(w)), .fixed(spatial.0), .fixed(spatial.1)])
+            guard out.isAddressable else { throw site.error("the output \(out) has more elements than can be addressed (\(geometryAttributes))") }
+            return [ValueType(.f32, out)]
         }
     }
 
@@ -49,8 +52,25 @@ struct MatrixOperator: GraphOperator {
         throw site.error("matrix ops run through a backend kernel (see Session)")
     }
 
-    private func outputChannels(_ w: TensorShape) -> Int {
-        node.opType == "Conv" ? w.dims[0] : w.dims[1] * ((try? node.int("group", default: 1)) ?? 1)
+    /// Gemm's C must broadcast one way to M x N (ONNX Runtime: "Invalid bias shape for
+    /// broadcast"): a bias shorter or longer than N is refused, never truncated or overrun.
+    private func checkBias(_ c: SymbolicShape, output: [Dimension]) throws(GraphError) {
+        let fits = c.rank <= 2 && zip(c.dims.reversed(), output.reversed()).allSatisfy { d, o in
+            d.value == 1 || d.value == nil || o.value == nil || d.value == o.value
+        }
+        guard fits else { throw site.error("the bias C (input 2) has shape \(c), which does not broadcast to the output M x N = \(SymbolicShape(output))") }
+    }
+
+    /// The geometry attributes the node sets, for messages: `strides [1, 1], pads [...]`.
+    private var geometryAttributes: String {
+        ["kernel_shape", "strides", "pads", "dilations", "group", "output_padding", "output_shape", "auto_pad"]
+            .compactMap { key in node.attributes[key].map { "\(key) \($0)" } }.joined(separator: ", ")
+    }
+
+    private func outputChannels(_ w: TensorShape) throws(GraphError) -> Int {
+        guard node.opType != "Conv" else { return w.dims[0] }
+        let group = try node.int("group", default: 1)
+        return try site.checked("the output channels (weight \(w) x group \(group))") { () throws(ArithmeticOverflow) in try w.dims[1].multiplied(by: group) }
     }
 
     /// Strides, pads, dilations, groups (and output padding) for a concrete input.
@@ -61,7 +81,7 @@ struct MatrixOperator: GraphOperator {
         guard kernel == [w.dims[2], w.dims[3]] else { throw site.error("kernel_shape \(kernel) disagrees with the weight \(w)") }
         let window = try WindowGeometry(node, kernel: kernel)
         if node.opType == "Conv" {
-            let (p, out) = window.resolve(input)
+            let (p, out) = try window.resolve(input)
             let geometry = ConvolutionGeometry(stride: (window.strides[0], window.strides[1]), pads: (p[0], p[1], p[2], p[3]),
                                                dilation: (window.dilations[0], window.dilations[1]), groups: group)
             guard out[0] > 0, out[1] > 0 else { throw site.error("kernel \(kernel) does not fit the input \(input) with pads \(p)") }
@@ -72,14 +92,26 @@ struct MatrixOperator: GraphOperator {
         guard outPad.count == 2 else { throw site.error("output_padding must have 2 values") }
         var pads = window.pads
         let s = window.strides, d = window.dilations
-        func full(_ i: Int) -> Int { (input[i] - 1) * s[i] + d[i] * (kernel[i] - 1) + 1 + outPad[i] }
+        func full(_ i: Int) throws(GraphError) -> Int {
+            try site.checked("the output size along spatial axis \(i) (input \(input[i]), kernel_shape \(kernel), strides \(s), dilations \(d), output_padding \(outPad))") {
+                () throws(ArithmeticOverflow) in
+                try (input[i] - 1).multiplied(by: s[i]).adding(d[i].multiplied(by: kernel[i] - 1)).adding(1).adding(outPad[i])
+            }
+        }
+        guard input.allSatisfy({ $0 >= 1 }) else { throw site.error("the transposed convolution needs a non-empty input, got \(input)") }
         if let shape = try node.ints("output_shape") {
+            guard shape.count >= 2 else {
+                throw GraphError.attribute(node: site.node, opType: site.opType, name: "output_shape", expected: "the 2 spatial output sizes", got: "\(shape)")
+            }
             let target = Array(shape.suffix(2))
+            guard target.allSatisfy({ $0 >= 1 }) else {
+                throw GraphError.attribute(node: site.node, opType: site.opType, name: "output_shape", expected: "positive sizes", got: "\(shape)")
+            }
             for i in 0..<2 {
-                let total = full(i) - target[i]
+                let total = try full(i) - target[i]
                 guard total >= 0 else {
                     // A larger target is reached with extra output padding.
-                    outPad[i] += -total
+                    outPad[i] = try site.checked("output_padding for output_shape \(shape)") { () throws(ArithmeticOverflow) in try outPad[i].adding(-total) }
                     pads[i] = 0; pads[i + 2] = 0
                     continue
                 }
@@ -89,7 +121,8 @@ struct MatrixOperator: GraphOperator {
             }
         } else if window.autoPad == "SAME_UPPER" || window.autoPad == "SAME_LOWER" {
             for i in 0..<2 {
-                let total = max(0, full(i) - input[i] * s[i])
+                let scaled = try site.checked("the SAME output size (input \(input[i]) x strides \(s))") { () throws(ArithmeticOverflow) in try input[i].multiplied(by: s[i]) }
+                let total = max(0, try full(i) - scaled)
                 pads[i] = window.autoPad == "SAME_UPPER" ? total / 2 : total - total / 2
                 pads[i + 2] = total - pads[i]
             }
@@ -98,7 +131,10 @@ struct MatrixOperator: GraphOperator {
         }
         let geometry = ConvolutionGeometry(stride: (s[0], s[1]), pads: (pads[0], pads[1], pads[2], pads[3]), dilation: (d[0], d[1]),
                                            groups: group, outputPadding: (outPad[0], outPad[1]))
-        let oh = full(0) - pads[0] - pads[2], ow = full(1) - pads[1] - pads[3]
+        let (f0, f1) = (try full(0), try full(1))
+        let (oh, ow) = try site.checked("the output size (pads \(pads))") { () throws(ArithmeticOverflow) in
+            (try f0.subtracting(pads[0]).subtracting(pads[2]), try f1.subtracting(pads[1]).subtracting(pads[3]))
+        }
         guard oh > 0, ow > 0 else { throw site.error("the transposed convolution has an empty output") }
         return (geometry, (oh, ow))
     }
@@ -310,7 +346,7 @@ struct MatrixCall: Sendable {
                     for i in 0..<n { o[base + i] += addScale * addValues[off[0] + i * st[0]] }
                 }
             }
-            if lo > -.infinity || hi < .infinity { for i in 0..<o.count { o[i] = min(max(o[i], lo), hi) } }
+            PostOp.clamp(o, lo: lo, hi: hi)
         }
     }
 }

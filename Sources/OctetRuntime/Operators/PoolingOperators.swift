@@ -19,9 +19,11 @@ struct WindowGeometry: Sendable {
     var pads: [Int]
     var autoPad: String
     var ceilMode: Bool
+    let site: OperatorSite
 
     init(_ n: Node, kernel: [Int]) throws(GraphError) {
         let r = kernel.count
+        site = OperatorSite(n)
         self.kernel = kernel
         strides = try n.ints("strides") ?? Array(repeating: 1, count: r)
         dilations = try n.ints("dilations") ?? Array(repeating: 1, count: r)
@@ -39,33 +41,52 @@ struct WindowGeometry: Sendable {
         }
     }
 
-    /// Pads (begin..., end...) and output sizes for a spatial input size.
-    func resolve(_ input: [Int]) -> (pads: [Int], output: [Int]) {
+    /// Pooling windows must overlap the input: every pad smaller than the kernel along its
+    /// axis, as ONNX Runtime requires ("Pad should be smaller than kernel"); larger pads
+    /// give windows of padding only (-inf for MaxPool, 0 or NaN for AveragePool).
+    func requirePadsSmallerThanKernel() throws(GraphError) {
         let r = kernel.count
+        guard autoPad == "NOTSET" else { return }
+        for i in 0..<r where pads[i] >= kernel[i] || pads[i + r] >= kernel[i] {
+            throw .attribute(node: site.node, opType: site.opType, name: "pads",
+                             expected: "smaller than kernel_shape \(kernel) along each axis", got: "\(pads)")
+        }
+    }
+
+    /// Pads (begin..., end...) and output sizes for a spatial input size. Every sum and
+    /// product is checked: huge pads, strides or dilations are an error naming them.
+    func resolve(_ input: [Int]) throws(GraphError) -> (pads: [Int], output: [Int]) {
+        let r = kernel.count
+        guard input.count == r else {
+            throw .attribute(node: site.node, opType: site.opType, name: "kernel_shape", expected: "\(input.count) values, one per spatial axis of the input", got: "\(kernel)")
+        }
         var p = pads
         var out = [Int](repeating: 0, count: r)
         for i in 0..<r {
-            let eff = dilations[i] * (kernel[i] - 1) + 1
-            switch autoPad {
-            case "VALID":
-                p[i] = 0; p[i + r] = 0
-                out[i] = max(0, (input[i] - eff) / strides[i] + 1)
-            case "SAME_UPPER", "SAME_LOWER":
-                out[i] = (input[i] + strides[i] - 1) / strides[i]
-                let total = max(0, (out[i] - 1) * strides[i] + eff - input[i])
-                let small = total / 2
-                p[i] = autoPad == "SAME_UPPER" ? small : total - small
-                p[i + r] = total - p[i]
-            default:
-                let span = input[i] + p[i] + p[i + r] - eff
-                if span < 0 { out[i] = 0; continue }
-                if ceilMode {
-                    var o = (span + strides[i] - 1) / strides[i] + 1
-                    // The last window must start inside the input or the begin padding.
-                    if (o - 1) * strides[i] >= input[i] + p[i] { o -= 1 }
-                    out[i] = o
-                } else {
-                    out[i] = span / strides[i] + 1
+            try site.checked("the output size along spatial axis \(i) (input \(input[i]), kernel_shape \(kernel), strides \(strides), dilations \(dilations), pads \(pads))") {
+                () throws(ArithmeticOverflow) in
+                let eff = try dilations[i].multiplied(by: kernel[i] - 1).adding(1)
+                switch autoPad {
+                case "VALID":
+                    p[i] = 0; p[i + r] = 0
+                    out[i] = max(0, try input[i].subtracting(eff) / strides[i] + 1)
+                case "SAME_UPPER", "SAME_LOWER":
+                    out[i] = input[i].dividedRoundingUp(by: strides[i])
+                    let total = max(0, try (out[i] - 1).multiplied(by: strides[i]).adding(eff).subtracting(input[i]))
+                    let small = total / 2
+                    p[i] = autoPad == "SAME_UPPER" ? small : total - small
+                    p[i + r] = total - p[i]
+                default:
+                    let span = try input[i].adding(p[i]).adding(p[i + r]).subtracting(eff)
+                    if span < 0 { out[i] = 0; return }
+                    if ceilMode {
+                        var o = span.dividedRoundingUp(by: strides[i]) + 1
+                        // The last window must start inside the input or the begin padding.
+                        if try (o - 1).multiplied(by: strides[i]) >= input[i].adding(p[i]) { o -= 1 }
+                        out[i] = o
+                    } else {
+                        out[i] = span / strides[i] + 1
+                    }
                 }
             }
         }
@@ -87,6 +108,7 @@ struct PoolOperator: GraphOperator {
         }
         guard k.count == 2 else { throw GraphError.node(node: n.name, opType: n.opType, detail: "only 2-D pooling is supported, kernel_shape is \(k)") }
         window = try WindowGeometry(n, kernel: k)
+        try window.requirePadsSmallerThanKernel()
         countIncludePad = try n.int("count_include_pad", default: 0) != 0
         if try n.int("storage_order", default: 0) != 0 { throw GraphError.node(node: n.name, opType: n.opType, detail: "storage_order = 1 is not supported") }
     }
@@ -102,18 +124,20 @@ struct PoolOperator: GraphOperator {
         guard let h = s.dims[2].value, let w = s.dims[3].value else {
             return [ValueType(t.dtype, SymbolicShape([s.dims[0], s.dims[1], .symbol("\(site.node)_h"), .symbol("\(site.node)_w")]))]
         }
-        let out = window.resolve([h, w]).output
+        let out = try window.resolve([h, w]).output
         return [ValueType(t.dtype, SymbolicShape([s.dims[0], s.dims[1], .fixed(out[0]), .fixed(out[1])]))]
     }
 
     func run(_ inputs: [Tensor?], outputs: inout [Tensor]) throws {
         let x = try site.tensor(inputs, 0)
         let (nb, c, h, w) = (x.shape.dims[0], x.shape.dims[1], x.shape.dims[2], x.shape.dims[3])
-        let (p, out) = window.resolve([h, w])
+        let (p, out) = try window.resolve([h, w])
         let (oh, ow) = (out[0], out[1])
-        let (kh, kw, sh, sw, dh, dw) = (window.kernel[0], window.kernel[1], window.strides[0], window.strides[1], window.dilations[0], window.dilations[1])
+        // A stride along an axis with one window is never applied (ONNX Runtime takes any).
+        let (sh, sw) = (oh <= 1 ? 1 : window.strides[0], ow <= 1 ? 1 : window.strides[1])
+        let (kh, kw, dh, dw) = (window.kernel[0], window.kernel[1], window.dilations[0], window.dilations[1])
         guard ([h, w, oh, ow, kh, kw, sh, sw, dh, dw] + p).allSatisfy({ $0 <= Int(Int32.max) }) else {
-            throw site.error("pooling sizes exceed the 32-bit range of the pooling kernel")
+            throw site.error("input \(h)x\(w) with kernel_shape \(window.kernel), strides \(window.strides), dilations \(window.dilations), pads \(p) exceeds the 32-bit range of the pooling kernel")
         }
         if x.dtype != .f32 {
             x.withUnsafeBytes { src in

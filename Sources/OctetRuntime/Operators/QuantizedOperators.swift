@@ -27,6 +27,36 @@ func integerValues(_ t: Tensor, _ site: OperatorSite) throws -> [Int32] {
     }
 }
 
+/// The values of scale input `input`: f32, as many as `counts` allows (any non-zero count
+/// when nil), each finite and > 0 with a finite reciprocal (a NaN, infinite, zero or
+/// negative scale would silently compute nonsense).
+func scaleValues(_ t: Tensor, input: Int, _ site: OperatorSite, counts: [Int]? = nil) throws -> [Float] {
+    guard t.dtype == .f32 else { throw site.error("the scale (input \(input)) must be f32, got \(t.dtype)") }
+    let v = try t.scalars(as: Float.self)
+    guard !v.isEmpty, counts?.contains(v.count) ?? true else {
+        throw site.error("the scale (input \(input)) has \(v.count) values; expected \(counts.map { $0.map(String.init).joined(separator: " or ") } ?? "at least one")")
+    }
+    for (i, s) in v.enumerated() where !(s.isFinite && s > 0 && (1 / s).isFinite) {
+        throw site.error("the scale (input \(input)) must be finite and > 0, but value \(i) is \(s)")
+    }
+    return v
+}
+
+/// The one value of zero-point input `input`.
+func singleZeroPoint(_ t: Tensor, input: Int, _ site: OperatorSite) throws -> Int32 {
+    let v = try integerValues(t, site)
+    guard v.count == 1 else { throw site.error("the zero point (input \(input)) must hold one value, got \(v.count)") }
+    return v[0]
+}
+
+/// Checks the constant scale inputs among `indices` while types are inferred, so that a bad
+/// scale is refused when the session is made, before any pass rewrites the node.
+func checkConstantScales(_ constants: [Tensor?], _ indices: [Int], _ site: OperatorSite) throws {
+    for i in indices where i < constants.count {
+        if let t = constants[i] { _ = try scaleValues(t, input: i, site) }
+    }
+}
+
 /// Scales and zero points, one per channel along `axis` or one for all.
 struct AffineParameters {
     var scales: [Float]
@@ -34,8 +64,7 @@ struct AffineParameters {
     var zeroPointType: DType
 
     init(scale: Tensor, zeroPoint: Tensor?, defaultType: DType, site: OperatorSite) throws {
-        guard scale.dtype == .f32 else { throw site.error("scales must be f32, got \(scale.dtype)") }
-        scales = try scale.scalars(as: Float.self)
+        scales = try scaleValues(scale, input: 1, site)
         if let zeroPoint {
             zeroPoints = try integerValues(zeroPoint, site)
             zeroPointType = zeroPoint.dtype
@@ -91,6 +120,7 @@ struct QuantizeLinearOperator: GraphOperator {
     func outputTypes(_ inputs: [ValueType?], constants: [Tensor?]) throws -> [ValueType] {
         let x = try site.type(inputs, 0)
         guard x.dtype == .f32 else { throw site.error("input must be f32, got \(x.dtype)") }
+        try checkConstantScales(constants, [1], site)
         let zp = inputs.count > 2 ? inputs[2]?.dtype : nil
         let out = zp ?? outputType ?? .u8
         guard out == .u8 || out == .s8 else { throw site.error("quantizes to u8 or s8, not \(out)") }
@@ -136,6 +166,7 @@ struct DequantizeLinearOperator: GraphOperator {
     func outputTypes(_ inputs: [ValueType?], constants: [Tensor?]) throws -> [ValueType] {
         let x = try site.type(inputs, 0)
         guard [.u8, .s8, .s32].contains(x.dtype) else { throw site.error("input must be u8, s8 or s32, got \(x.dtype)") }
+        try checkConstantScales(constants, [1], site)
         return [ValueType(.f32, x.shape)]
     }
 
@@ -157,7 +188,7 @@ struct DequantizeLinearOperator: GraphOperator {
         try outputs[0].withUnsafeMutableBufferPointer(as: Float.self) { d in
             for i in q.indices {
                 let c = channel(i)
-                d[i] = Float(q[i] - p.zeroPoints[c]) * p.scales[c]
+                d[i] = Float(Int64(q[i]) - Int64(p.zeroPoints[c])) * p.scales[c]
             }
         }
     }
@@ -196,6 +227,7 @@ struct IntegerMatMulOperator: GraphOperator {
 
     func outputTypes(_ inputs: [ValueType?], constants: [Tensor?]) throws -> [ValueType] {
         let a = try site.type(inputs, 0), b = try site.type(inputs, bIndex)
+        if requantized { try checkConstantScales(constants, [1, 4, 6], site) }
         let outType: DType = requantized ? (inputs.count > 7 ? inputs[7]?.dtype : nil) ?? a.dtype : .s32
         guard let sa = a.shape, let sb = b.shape else { return [ValueType(outType, nil)] }
         return [ValueType(outType, try MatMulShapes.output(sa, sb, site))]
@@ -222,10 +254,10 @@ struct IntegerMatMulOperator: GraphOperator {
             try storeIntegers(acc, into: &outputs[0], site)
             return
         }
-        let sa = try site.tensor(inputs, 1).scalars(as: Float.self)[0]
-        let sb = try site.tensor(inputs, 4).scalars(as: Float.self)
-        let sy = try site.tensor(inputs, 6).scalars(as: Float.self)[0]
-        let zy = try integerValues(try site.tensor(inputs, 7), site)[0]
+        let sa = try scaleValues(try site.tensor(inputs, 1), input: 1, site, counts: [1])[0]
+        let sb = try scaleValues(try site.tensor(inputs, 4), input: 4, site, counts: [1, n])
+        let sy = try scaleValues(try site.tensor(inputs, 6), input: 6, site, counts: [1])[0]
+        let zy = try singleZeroPoint(try site.tensor(inputs, 7), input: 7, site)
         let range: ClosedRange<Int32> = outputs[0].dtype == .u8 ? 0...255 : -128...127
         let q = acc.indices.map { i in saturate(Float(acc[i]) * (sa * sb[sb.count == 1 ? 0 : i % n] / sy) + Float(zy), range) }
         try storeIntegers(q, into: &outputs[0], site)
@@ -298,6 +330,7 @@ struct IntegerConvOperator: GraphOperator {
 
     func outputTypes(_ inputs: [ValueType?], constants: [Tensor?]) throws -> [ValueType] {
         let x = try site.type(inputs, 0), w = try site.type(inputs, wIndex)
+        if requantized { try checkConstantScales(constants, [1, 4, 6], site) }
         let outType: DType = requantized ? (inputs.count > 7 ? inputs[7]?.dtype : nil) ?? x.dtype : .s32
         guard let sx = x.shape, let sw = w.shape?.concrete, sx.rank == 4 else { return [ValueType(outType, nil)] }
         guard let h = sx.dims[2].value, let wd = sx.dims[3].value else {
@@ -311,19 +344,19 @@ struct IntegerConvOperator: GraphOperator {
         let x = try site.tensor(inputs, 0), w = try site.tensor(inputs, wIndex)
         let group = try node.int("group", default: 1)
         let g = try geometry(w.shape)
-        let (p, out) = g.resolve([x.shape.dims[2], x.shape.dims[3]])
+        let (p, out) = try g.resolve([x.shape.dims[2], x.shape.dims[3]])
         let xz: Int32, wz: [Int32]
         if requantized {
-            xz = try integerValues(try site.tensor(inputs, 2), site)[0]
+            xz = try singleZeroPoint(try site.tensor(inputs, 2), input: 2, site)
             wz = try integerValues(try site.tensor(inputs, 5), site)
         } else {
-            xz = try (inputs.count > 2 ? inputs[2] : nil).map { try integerValues($0, site)[0] } ?? 0
+            xz = try (inputs.count > 2 ? inputs[2] : nil).map { try singleZeroPoint($0, input: 2, site) } ?? 0
             wz = try (inputs.count > 3 ? inputs[3] : nil).map { try integerValues($0, site) } ?? [0]
         }
         let xv = try integerValues(x, site), wv = try integerValues(w, site)
         let (nb, c, h, wd) = (x.shape.dims[0], x.shape.dims[1], x.shape.dims[2], x.shape.dims[3])
         let (oc, icg, kh, kw) = (w.shape.dims[0], w.shape.dims[1], w.shape.dims[2], w.shape.dims[3])
-        guard group >= 1, c == icg * group, oc % group == 0 else { throw site.error("weight \(w.shape) does not fit input \(x.shape) with group \(group)") }
+        guard group >= 1, (try? icg.multiplied(by: group)) == c, oc % group == 0 else { throw site.error("weight \(w.shape) does not fit input \(x.shape) with group \(group)") }
         guard wz.count == 1 || wz.count == oc else { throw site.error("weight zero points must be per tensor or per output channel") }
         let (oh, ow) = (out[0], out[1])
         let ocg = oc / group
@@ -360,10 +393,10 @@ struct IntegerConvOperator: GraphOperator {
             try storeIntegers(acc, into: &outputs[0], site)
             return
         }
-        let sx = try site.tensor(inputs, 1).scalars(as: Float.self)[0]
-        let sw = try site.tensor(inputs, 4).scalars(as: Float.self)
-        let sy = try site.tensor(inputs, 6).scalars(as: Float.self)[0]
-        let zy = try integerValues(try site.tensor(inputs, 7), site)[0]
+        let sx = try scaleValues(try site.tensor(inputs, 1), input: 1, site, counts: [1])[0]
+        let sw = try scaleValues(try site.tensor(inputs, 4), input: 4, site, counts: [1, oc])
+        let sy = try scaleValues(try site.tensor(inputs, 6), input: 6, site, counts: [1])[0]
+        let zy = try singleZeroPoint(try site.tensor(inputs, 7), input: 7, site)
         let range: ClosedRange<Int32> = outputs[0].dtype == .u8 ? 0...255 : -128...127
         let q = acc.indices.map { i in
             let o = (i / (oh * ow)) % oc

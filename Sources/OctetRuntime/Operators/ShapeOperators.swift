@@ -102,7 +102,7 @@ struct ReshapeOperator: GraphOperator {
         if let k = inferAt {
             if let total = input.concrete?.elementCount {
                 let known = dims.enumerated().filter { $0.offset != k }.map(\.element)
-                if let product = known.reduce(Optional(1), { acc, d in acc.flatMap { a in d.value.map { a * $0 } } }) {
+                if let product = try knownProduct(known, request) {
                     guard product > 0, total % product == 0 else { throw site.error("cannot reshape \(input) (\(total) elements) to \(request)") }
                     dims[k] = .fixed(total / product)
                 } else {
@@ -111,10 +111,20 @@ struct ReshapeOperator: GraphOperator {
             } else {
                 dims[k] = .symbol("\(site.node)_d\(k)")
             }
-        } else if let a = input.concrete, let b = SymbolicShape(dims).concrete, a.elementCount != b.elementCount {
-            throw site.error("cannot reshape \(a) (\(a.elementCount) elements) to \(b) (\(b.elementCount) elements)")
+        } else if let a = input.concrete, let b = try knownProduct(dims, request), a.elementCount != b {
+            throw site.error("cannot reshape \(a) (\(a.elementCount) elements) to \(request) (\(b) elements)")
         }
         return SymbolicShape(dims)
+    }
+
+    /// The product of the dimensions when all are known; an overflow names the target shape.
+    private func knownProduct(_ dims: [Dimension], _ request: [Int]) throws(GraphError) -> Int? {
+        var values: [Int] = []
+        for d in dims {
+            guard let v = d.value else { return nil }
+            values.append(v)
+        }
+        return try site.checked("the target shape \(request) (input 1)") { () throws(ArithmeticOverflow) in try values.checkedProduct() }
     }
 
     func outputTypes(_ inputs: [ValueType?], constants: [Tensor?]) throws -> [ValueType] {
@@ -141,11 +151,12 @@ struct FlattenOperator: GraphOperator {
         guard let s = x.shape else { return [ValueType(x.dtype, SymbolicShape([.symbol("\(site.node)_d0"), .symbol("\(site.node)_d1")]))] }
         let a = axis < 0 ? axis + s.rank : axis
         guard a >= 0, a <= s.rank else { throw site.error("axis \(axis) is out of range for rank \(s.rank)") }
-        func product(_ d: ArraySlice<Dimension>, _ k: Int) -> Dimension {
-            d.reduce(Optional(1)) { acc, x in acc.flatMap { a in x.value.map { a * $0 } } }.map(Dimension.fixed)
-                ?? (d.count == 1 ? d[d.startIndex] : .symbol("\(site.node)_d\(k)"))
+        func product(_ d: ArraySlice<Dimension>, _ k: Int) throws(GraphError) -> Dimension {
+            let values = d.compactMap(\.value)
+            guard values.count == d.count else { return d.count == 1 ? d[d.startIndex] : .symbol("\(site.node)_d\(k)") }
+            return .fixed(try site.checked("output dimension \(k) of flattening \(s) at axis \(axis)") { () throws(ArithmeticOverflow) in try values.checkedProduct() })
         }
-        return [ValueType(x.dtype, SymbolicShape([product(s.dims[..<a], 0), product(s.dims[a...], 1)]))]
+        return [ValueType(x.dtype, SymbolicShape([try product(s.dims[..<a], 0), try product(s.dims[a...], 1)]))]
     }
 
     func run(_ inputs: [Tensor?], outputs: inout [Tensor]) throws {
@@ -235,6 +246,7 @@ struct ConcatOperator: GraphOperator {
             shapes.append(s)
         }
         let rank = shapes[0].rank
+        guard rank >= 1 else { throw site.error("cannot concatenate scalars (input 0 is a scalar; Concat needs inputs of rank ≥ 1)") }
         let a = try site.axis(axis, rank: rank)
         var dims = shapes[0].dims
         var total: Int? = 0
@@ -246,7 +258,11 @@ struct ConcatOperator: GraphOperator {
                 }
                 if dims[d].value == nil, s.dims[d].value != nil { dims[d] = s.dims[d] }
             }
-            total = total.flatMap { t in s.dims[a].value.map { t + $0 } }
+            if let t = total, let v = s.dims[a].value {
+                total = try site.checked("the output length along axis \(a)") { () throws(ArithmeticOverflow) in try t.adding(v) }
+            } else {
+                total = nil
+            }
         }
         dims[a] = total.map(Dimension.fixed) ?? .symbol("\(site.node)_d\(a)")
         return [ValueType(first.dtype, SymbolicShape(dims))]
@@ -282,17 +298,32 @@ struct SplitOperator: GraphOperator {
     let outputs: Int
     let numOutputs: Int?
 
+    /// The size of each part along the axis; refused as ONNX Runtime refuses: sizes that do
+    /// not match the outputs or the length, `num_outputs` other than the number of outputs,
+    /// and an uneven equal split without `num_outputs` (before opset 18 it must be even).
     func sizes(_ length: Int, _ constants: [Tensor?]) throws -> [Int] {
         if let s = try attributeSplit ?? site.ints(constants.count > 1 ? constants[1] : nil, "split") {
-            guard s.count == outputs, s.allSatisfy({ $0 >= 0 }), s.reduce(0, +) == length else {
-                throw site.error("split sizes \(s) do not divide length \(length) into \(outputs) parts")
-            }
+            guard s.count == outputs else { throw site.error("'split' gives \(s.count) sizes \(s) for \(outputs) outputs") }
+            guard s.allSatisfy({ $0 >= 0 }) else { throw site.error("'split' sizes \(s) must be ≥ 0") }
+            let total = try site.checked("the sum of the 'split' sizes \(s)") { () throws(ArithmeticOverflow) in try s.checkedSum() }
+            guard total == length else { throw site.error("'split' sizes \(s) sum to \(total), but the axis has length \(length)") }
             return s
+        }
+        if let numOutputs, numOutputs != outputs {
+            throw GraphError.attribute(node: site.node, opType: site.opType, name: "num_outputs", expected: "the number of outputs (\(outputs))", got: "\(numOutputs)")
         }
         let n = numOutputs ?? outputs
         guard n > 0 else { throw site.error("Split needs at least one output") }
-        let chunk = (length + n - 1) / n
-        return (0..<n).map { i in max(0, min(chunk, length - i * chunk)) }
+        guard numOutputs != nil || length % n == 0 else {
+            throw site.error("the axis length \(length) does not split evenly into \(n) outputs (an uneven split needs 'split' sizes, or num_outputs at opset ≥ 18)")
+        }
+        let chunk = length.dividedRoundingUp(by: n)
+        var remaining = length
+        return (0..<n).map { _ in
+            let k = min(chunk, remaining)
+            remaining -= k
+            return k
+        }
     }
 
     func outputTypes(_ inputs: [ValueType?], constants: [Tensor?]) throws -> [ValueType] {
@@ -343,14 +374,19 @@ struct SliceOperator: GraphOperator {
             let a = try site.axis(axes[k], rank: shape.count)
             let dim = shape[a], step = steps[k]
             guard step != 0 else { throw site.error("a slice step is 0") }
-            func clampIndex(_ v: Int, forward: Bool) -> Int {
-                let r = v < 0 ? v + dim : v
-                return forward ? min(max(r, 0), dim) : min(max(r, -1), dim - 1)
+            // ONNX's clamping: starts to [0, dim] going forward and [0, dim - 1] going
+            // backward, ends to [0, dim] and [-1, dim - 1]; no sum or product can overflow.
+            func clamp(_ v: Int, _ low: Int, _ high: Int) -> Int { min(max(v < 0 ? v + dim : v, low), high) }
+            let s = step > 0 ? clamp(starts[k], 0, dim) : clamp(starts[k], 0, dim - 1)
+            let e = step > 0 ? clamp(ends[k], 0, dim) : clamp(ends[k], -1, dim - 1)
+            let count: Int
+            if step > 0 {
+                count = e > s ? (e - s - 1) / step + 1 : 0
+            } else {
+                count = s > e ? Int(UInt(s - e - 1) / step.magnitude) + 1 : 0
             }
-            let s = clampIndex(starts[k], forward: step > 0)
-            let e = clampIndex(ends[k], forward: step > 0)
-            let count = step > 0 ? max(0, (e - s + step - 1) / step) : max(0, (s - e + (-step) - 1) / (-step))
-            plan[a] = (s, step, count)
+            // One element or none: the step is never applied (and never multiplies a stride).
+            plan[a] = (count > 0 ? s : 0, count > 1 ? step : 1, count)
         }
         return plan
     }
@@ -471,13 +507,26 @@ struct ConstantOperator: GraphOperator {
 struct RangeOperator: GraphOperator {
     let site: OperatorSite
 
+    /// The most elements a Range may make.
+    static let maximumCount = 1 << 31
+
+    /// `max(0, ⌈(limit - start) / delta⌉)`, refused when not finite or over `maximumCount`.
     func count(_ constants: [Tensor?]) throws -> Int? {
         guard constants.count == 3, let s = constants[0], let l = constants[1], let d = constants[2] else { return nil }
-        let (a, b, c) = (try Elementwise.doubles(s)[0], try Elementwise.doubles(l)[0], try Elementwise.doubles(d)[0])
+        let (a, b, c) = (try scalar(s, "start"), try scalar(l, "limit"), try scalar(d, "delta"))
         guard c != 0 else { throw site.error("delta is 0") }
-        let n = Int(max(0, ((b - a) / c).rounded(.up)))
-        guard n <= 1 << 31 else { throw site.error("the range has \(n) elements") }
-        return n
+        let n = ((b - a) / c).rounded(.up)
+        guard n.isFinite else { throw site.error("the number of elements, ⌈(limit \(b) - start \(a)) / delta \(c)⌉, is not finite") }
+        guard n <= Double(Self.maximumCount) else {
+            throw site.error("the range from \(a) to \(b) by \(c) has \(n) elements, over the limit of \(Self.maximumCount)")
+        }
+        return Int(max(0, n))
+    }
+
+    /// The one value of a scalar input.
+    private func scalar(_ t: Tensor, _ what: String) throws -> Double {
+        guard let v = try Elementwise.doubles(t).first, t.shape.elementCount == 1 else { throw site.error("\(what) must be a scalar, got shape \(t.shape)") }
+        return v
     }
 
     func outputTypes(_ inputs: [ValueType?], constants: [Tensor?]) throws -> [ValueType] {
@@ -487,20 +536,31 @@ struct RangeOperator: GraphOperator {
     }
 
     func run(_ inputs: [Tensor?], outputs: inout [Tensor]) throws {
-        let start = try Elementwise.doubles(try site.tensor(inputs, 0))[0], delta = try Elementwise.doubles(try site.tensor(inputs, 2))[0]
         let n = outputs[0].shape.elementCount
-        let values = (0..<n).map { start + Double($0) * delta }
-        outputs[0] = try CastOperator.convert(try Tensor(values.map { Float($0) }, shape: outputs[0].shape), to: outputs[0].dtype)
-        if outputs[0].dtype == .s64 || outputs[0].dtype == .s32 {
-            // Integer ranges are exact; recompute without going through Float.
+        switch outputs[0].dtype {
+        case .s64, .s32:
+            // Integer ranges are exact: start + i * delta in 64-bit integers, checked.
+            guard let start = try site.ints(try site.tensor(inputs, 0), "start")?.first, let delta = try site.ints(try site.tensor(inputs, 2), "delta")?.first else {
+                throw site.error("start and delta must be scalars")
+            }
+            var values: [Int] = []
+            values.reserveCapacity(n)
+            var v = start
+            for i in 0..<n {
+                if i > 0 { v = try site.checked("element \(i) of the range (start \(start), delta \(delta))") { () throws(ArithmeticOverflow) in try v.adding(delta) } }
+                values.append(v)
+            }
             var out = outputs[0]
-            let s = Int64(start), d = Int64(delta)
             if out.dtype == .s64 {
-                try out.withUnsafeMutableBufferPointer(as: Int64.self) { p in for i in 0..<n { p[i] = s + Int64(i) * d } }
+                try out.withUnsafeMutableBufferPointer(as: Int64.self) { p in for i in 0..<n { p[i] = Int64(values[i]) } }
             } else {
-                try out.withUnsafeMutableBufferPointer(as: Int32.self) { p in for i in 0..<n { p[i] = Int32(truncatingIfNeeded: s + Int64(i) * d) } }
+                try out.withUnsafeMutableBufferPointer(as: Int32.self) { p in for i in 0..<n { p[i] = Int32(truncatingIfNeeded: values[i]) } }
             }
             outputs[0] = out
+        default:
+            let start = try scalar(try site.tensor(inputs, 0), "start"), delta = try scalar(try site.tensor(inputs, 2), "delta")
+            let values = (0..<n).map { start + Double($0) * delta }
+            outputs[0] = try CastOperator.convert(try Tensor(values.map { Float($0) }, shape: outputs[0].shape), to: outputs[0].dtype)
         }
     }
 }

@@ -50,10 +50,15 @@ extension Graph {
 }
 
 /// Evaluates every non-matrix node whose inputs are all constants (and `Shape` of values
-/// whose shape is fully known), replacing it by initializers.
+/// whose shape is fully known), replacing it by initializers. Outputs over
+/// `maximumFoldedBytes` are left to the plan, which checks them against the session's
+/// memory budget (as ONNX Runtime skips folding large outputs).
 public struct ConstantFolding: GraphPass {
     public var name: String { "constant-folding" }
     public init() {}
+
+    /// The largest output folded into an initializer.
+    public static let maximumFoldedBytes = 64 << 20
 
     public func run(_ graph: Graph) throws -> Graph {
         var g = try graph.sorted()
@@ -64,16 +69,18 @@ public struct ConstantFolding: GraphPass {
                   let op = try? OperatorCatalog.make(node, opset: g.opset(of: node)) else { kept.append(node); continue }
             let constants = node.inputs.map { $0.isEmpty ? nil : g.initializers[$0] }
             let allConstant = node.inputs.allSatisfy { $0.isEmpty || g.initializers[$0] != nil }
-            var inputs = constants
             if !allConstant {
-                // Shape of a value whose shape is declared in full folds too.
-                guard node.opType == "Shape", let v = node.input(0), let s = g.type(of: v)?.shape?.concrete,
-                      let t = g.type(of: v) else { kept.append(node); continue }
-                inputs = [try Tensor(zeros: t.dtype, shape: s)]
+                // Shape of a value whose shape is declared in full folds too (from the shape alone).
+                guard let shapeOp = op as? ShapeOperator, let v = node.input(0), let s = g.type(of: v)?.shape?.concrete,
+                      let value = try? shapeOp.value(for: s) else { kept.append(node); continue }
+                g.initializers[node.outputs[0]] = value
+                continue
             }
+            let inputs = constants
             let types = inputs.map { $0.map { ValueType($0.dtype, $0.shape) } }
             guard let outTypes = try? op.outputTypes(types, constants: inputs),
-                  let shapes = Optional(outTypes.compactMap { $0.shape?.concrete }), shapes.count == outTypes.count else { kept.append(node); continue }
+                  let shapes = Optional(outTypes.compactMap { $0.shape?.concrete }), shapes.count == outTypes.count,
+                  zip(outTypes, shapes).allSatisfy({ t, s in s.elementCount <= Self.maximumFoldedBytes / t.dtype.byteSize }) else { kept.append(node); continue }
             var outs = try zip(outTypes, shapes).map { try Tensor(zeros: $0.0.dtype, shape: $0.1) }
             do { try op.run(inputs, outputs: &outs) } catch { kept.append(node); continue }
             for (name, t) in zip(node.outputs, outs) where !name.isEmpty { g.initializers[name] = t }

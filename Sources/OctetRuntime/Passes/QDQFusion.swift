@@ -156,8 +156,9 @@ public struct QDQFusion: GraphPass {
             let real: [Float]
             if let t = g.initializers[b], t.dtype == .f32, let v = try? t.scalars(as: Float.self) {
                 real = v
-            } else if let bd = dequantizer(b), let bq = bd.node.input(0), let t = g.initializers[bq], let v = try? integerValues(t, OperatorSite(bd.node)) {
-                real = v.enumerated().map { i, q in Float(q - bd.params.zeroPoint(i)) * bd.params.scale(i) }
+            } else if let bd = dequantizer(b), let bq = bd.node.input(0), let t = g.initializers[bq], let v = try? integerValues(t, OperatorSite(bd.node)),
+                      bd.params.scales.count == 1 || bd.params.scales.count == v.count {
+                real = v.enumerated().map { i, q in Float(Int64(q) - Int64(bd.params.zeroPoint(i))) * bd.params.scale(i) }
             } else {
                 return nil
             }

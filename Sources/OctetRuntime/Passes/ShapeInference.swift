@@ -18,6 +18,9 @@ public enum ShapeInference {
             let known = node.inputs.map { $0.isEmpty ? nil : constants[$0] }
             let outputs = try op.outputTypes(inputs, constants: known)
             if node.opType == "Constant", let t = try? ShapeOperators.constantValue(node) { constants[node.outputs[0]] = t }
+            for (i, t) in outputs.enumerated() where !(t.shape?.isAddressable ?? true) {
+                throw GraphError.node(node: node.name, opType: node.opType, detail: "output \(i) would be \(t), which has more elements than can be addressed")
+            }
             for (name, inferred) in zip(node.outputs, outputs) where !name.isEmpty {
                 if let declared = g.valueTypes[name] ?? declaredOutputs[name] {
                     try check(declared, inferred, node: node.name, value: name)

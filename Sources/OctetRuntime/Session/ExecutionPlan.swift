@@ -120,6 +120,9 @@ final class ExecutionPlan: Sendable {
             }
             var concrete: [(DType, TensorShape)] = []
             for (i, t) in outputTypes.enumerated() {
+                if let s = t.shape, !s.isAddressable {
+                    throw SessionError.node(node: node.name, opType: node.opType, detail: "output \(i) would be \(t), which has more elements than can be addressed")
+                }
                 guard let s = t.shape?.concrete else {
                     throw SessionError.node(node: node.name, opType: node.opType, detail: "the shape of output \(i) cannot be determined before running (got \(t))")
                 }
@@ -134,6 +137,11 @@ final class ExecutionPlan: Sendable {
             let allConstant = node.inputs.allSatisfy { $0.isEmpty || known[$0] != nil }
             if allConstant && !isMatrix {
                 // Constant folding: compute now, once.
+                for (name, t) in zip(node.outputs, concrete) {
+                    do { try options.memoryBudget.check(elements: t.1.elementCount, of: t.0.byteSize, for: "output '\(name)' (\(t.0) \(t.1)), folded while planning,") } catch {
+                        throw SessionError.node(node: node.name, opType: node.opType, detail: "\(error)")
+                    }
+                }
                 var outs = try concrete.map { try Tensor(zeros: $0.0, shape: $0.1) }
                 do { try op.run(constants, outputs: &outs) } catch { throw Self.wrap(error, node) }
                 for (name, t) in zip(node.outputs, outs) where !name.isEmpty { known[name] = t }
@@ -203,6 +211,9 @@ final class ExecutionPlan: Sendable {
                 guard !overflow, bytes <= Tensor.maximumByteCount else {
                     throw SessionError.node(node: node.name, opType: node.opType, detail: "output '\(name)' (\(t.0) \(t.1)) exceeds the \(Tensor.maximumByteCount >> 30) GiB limit")
                 }
+                do { try options.memoryBudget.check(bytes, for: "output '\(name)' (\(t.0) \(t.1))") } catch {
+                    throw SessionError.node(node: node.name, opType: node.opType, detail: "\(error)")
+                }
                 let key = name.isEmpty ? "\(node.name)#unused\(outputSlots.count)" : name
                 types[key] = t
                 slots.append(.fresh(dtype: t.0, shape: t.1, layout: outputLayout))
@@ -235,8 +246,8 @@ final class ExecutionPlan: Sendable {
             requestSlots.append(slotIndex)
         }
         let (offsets, size) = ArenaPlanner.place(requests)
-        guard size <= Tensor.maximumByteCount else {
-            throw SessionError.node(node: graph.name, opType: "graph", detail: "intermediate values need \(size >> 20) MiB at once, over the \(Tensor.maximumByteCount >> 30) GiB limit (input shapes \(inputShapes.mapValues(\.1)))")
+        do { try options.memoryBudget.check(size, for: "the arena of intermediate values (input shapes \(inputShapes.mapValues(\.1)))") } catch {
+            throw SessionError.node(node: graph.name, opType: "graph", detail: "\(error)")
         }
         for (k, slotIndex) in requestSlots.enumerated() {
             if case let .fresh(dtype, shape, layout) = slots[slotIndex] { slots[slotIndex] = .arena(offset: offsets[k], dtype: dtype, shape: shape, layout: layout) }
@@ -325,6 +336,8 @@ final class ExecutionPlan: Sendable {
                 }
             } catch let e as SessionError {
                 throw e
+            } catch let e as GraphError {
+                throw SessionError.graph(e)
             } catch {
                 throw SessionError.node(node: step.site.node, opType: step.site.opType, detail: "\(error)")
             }

@@ -21,6 +21,9 @@ public final class Session: Sendable {
     /// Optimizes `graph` (unless `options.optimize` is false) and plans it for the shapes
     /// its inputs declare, when those are fully known.
     public init(graph: Graph, options: SessionOptions) throws {
+        guard (1...SessionOptions.maximumThreads).contains(options.threads) else {
+            throw SessionError.invalidOption(name: "threads", detail: "must be between 1 and \(SessionOptions.maximumThreads), got \(options.threads)")
+        }
         var g: Graph
         do { g = try graph.sorted() } catch { throw SessionError.graph(error) }
         // Types agree with what the model declares, before anything is planned.

@@ -14,6 +14,8 @@ public enum SessionError: Error, Sendable, CustomStringConvertible {
     case noBackend(node: String, signature: String, reasons: [String])
     /// A node failed while planning or running.
     case node(node: String, opType: String, detail: String)
+    /// A session option out of range.
+    case invalidOption(name: String, detail: String)
 
     public var description: String {
         switch self {
@@ -24,6 +26,7 @@ public enum SessionError: Error, Sendable, CustomStringConvertible {
         case let .noBackend(node, signature, reasons):
             "node '\(node)': no backend can run \(signature): \(reasons.joined(separator: "; "))"
         case let .node(node, opType, detail): "node '\(node)' (\(opType)): \(detail)"
+        case let .invalidOption(name, detail): "session option '\(name)' \(detail)"
         }
     }
 }

@@ -1,3 +1,4 @@
+import OctetCore
 import OctetCPU
 import OctetDispatch
 import OctetRules
@@ -18,13 +19,22 @@ public struct SessionOptions: Sendable {
     public var rules: RuleSet
     /// Whether to run the graph passes (folding, fusion, dead-node removal) before planning.
     public var optimize: Bool
+    /// The largest allocation a plan may make (each output, folded constant and the arena),
+    /// checked while planning; by default from the machine's memory.
+    public var memoryBudget: MemoryBudget
 
-    public init(threads: Int, cpu: CPUFeatures, host: CPUFeatures = .host, registry: BackendRegistry, rules: RuleSet, optimize: Bool = true) {
-        self.threads = max(1, threads)
+    /// The most threads a session takes: more is a mistake, and OpenMP would abort on it.
+    public static let maximumThreads = 1024
+
+    /// `threads` must be in `1...maximumThreads`; `Session` refuses other values.
+    public init(threads: Int, cpu: CPUFeatures, host: CPUFeatures = .host, registry: BackendRegistry, rules: RuleSet, optimize: Bool = true,
+                memoryBudget: MemoryBudget = .machineDefault) {
+        self.threads = threads
         self.cpu = cpu
         self.host = host.limited(to: .host)
         self.registry = registry
         self.rules = rules
         self.optimize = optimize
+        self.memoryBudget = memoryBudget
     }
 }

@@ -1,0 +1,85 @@
+import Foundation
+import Octet
+import Testing
+
+/// Attributes and constants ONNX Runtime refuses are refused here too, naming the node and
+/// the attribute or input, instead of returning partial data or nonsense.
+@Suite struct AttributeValidationTests {
+    typealias H = HostileGraph
+
+    /// ONNX Runtime: "Number of outputs (2) does not match num_outputs (3)".
+    @Test func splitNumOutputsMustMatchTheOutputs() throws {
+        let g = H.graph([Node(name: "spl", opType: "Split", inputs: ["x"], outputs: ["a", "b"], attributes: ["axis": .int(1), "num_outputs": .int(3)])],
+                        inputs: [("x", .f32, [4, 6])], outputs: ["a", "b"], opset: 18)
+        H.expectError(g, ["node 'spl' (Split)", "'num_outputs'", "number of outputs (2)", "got 3"])
+    }
+
+    /// ONNX Runtime (opset 17): "The input is not evenly splittable"; at opset 18 with
+    /// num_outputs the last part is smaller, as the spec says.
+    @Test func unevenSplitNeedsOpset18() throws {
+        let outs = ["a", "b", "c", "d"]
+        let g17 = H.graph([Node(name: "spl", opType: "Split", inputs: ["x"], outputs: outs, attributes: ["axis": .int(1)])],
+                          inputs: [("x", .f32, [4, 6])], outputs: outs, opset: 17)
+        H.expectError(g17, ["node 'spl' (Split)", "does not split evenly into 4"])
+        let g18 = H.graph([Node(name: "spl", opType: "Split", inputs: ["x"], outputs: ["a", "b", "c"], attributes: ["axis": .int(1), "num_outputs": .int(3)])],
+                          inputs: [("x", .f32, [4, 7])], outputs: ["a", "b", "c"], opset: 18)
+        let r = try H.run(g18).get()
+        #expect(["a", "b", "c"].map { r[$0]?.shape.dims } == [[4, 3], [4, 3], [4, 1]])
+    }
+
+    /// A QDQ Conv whose scales are set one at a time to NaN, ±Inf, 0 or a negative value:
+    /// refused with the node and input, whichever scale it is (the bias scale included).
+    @Test(arguments: ["x_scale", "w_scale", "b_scale", "y_scale"])
+    func everyQDQScaleMustBeFiniteAndPositive(_ which: String) throws {
+        for bad in [Float.nan, .infinity, -.infinity, 0, -0.5] {
+            var scales: [String: Float] = ["x_scale": 0.05, "w_scale": 0.01, "b_scale": 0.0005, "y_scale": 0.1]
+            scales[which] = bad
+            var initializers: [String: Tensor] = [
+                "x_zp": try H.scalar(UInt8(128)), "w_q": try Tensor([Int8](repeating: 3, count: 9), shape: TensorShape([1, 1, 3, 3])),
+                "b_q": try Tensor([Int32(100)], shape: TensorShape([1])), "y_zp": try H.scalar(UInt8(0)),
+            ]
+            for (k, v) in scales { initializers[k] = try H.scalar(v) }
+            let nodes = [
+                Node(name: "q_x", opType: "QuantizeLinear", inputs: ["x", "x_scale", "x_zp"], outputs: ["xq"]),
+                Node(name: "dq_x", opType: "DequantizeLinear", inputs: ["xq", "x_scale", "x_zp"], outputs: ["xd"]),
+                Node(name: "dq_w", opType: "DequantizeLinear", inputs: ["w_q", "w_scale"], outputs: ["wd"]),
+                Node(name: "dq_b", opType: "DequantizeLinear", inputs: ["b_q", "b_scale"], outputs: ["bd"]),
+                Node(name: "conv", opType: "Conv", inputs: ["xd", "wd", "bd"], outputs: ["c"]),
+                Node(name: "q_y", opType: "QuantizeLinear", inputs: ["c", "y_scale", "y_zp"], outputs: ["yq"]),
+                Node(name: "dq_y", opType: "DequantizeLinear", inputs: ["yq", "y_scale", "y_zp"], outputs: ["y"]),
+            ]
+            let g = H.graph(nodes, inputs: [("x", .f32, [1, 1, 4, 4])], outputs: ["y"], initializers: initializers)
+            let readers = nodes.filter { $0.inputs.contains(which) }.map(\.name)
+            guard let text = H.error(g) else {
+                Issue.record("\(which) = \(bad) was accepted")
+                continue
+            }
+            #expect(readers.contains { text.contains("node '\($0)'") } && text.contains("input 1") && text.contains("finite and > 0") && text.contains("\(bad)"),
+                    "\(which) = \(bad): \(text)")
+        }
+    }
+
+    /// The same model with sound scales runs (the refusals above are about the values).
+    @Test func soundQDQScalesRun() throws {
+        let nodes = [
+            Node(name: "dq_w", opType: "DequantizeLinear", inputs: ["w_q", "w_scale"], outputs: ["wd"]),
+            Node(name: "dq_b", opType: "DequantizeLinear", inputs: ["b_q", "b_scale"], outputs: ["bd"]),
+            Node(name: "conv", opType: "Conv", inputs: ["x", "wd", "bd"], outputs: ["y"]),
+        ]
+        let g = H.graph(nodes, inputs: [("x", .f32, [1, 1, 4, 4])], outputs: ["y"],
+                        initializers: ["w_q": try Tensor([Int8](repeating: 3, count: 9), shape: TensorShape([1, 1, 3, 3])), "w_scale": try H.scalar(Float(0.01)),
+                                       "b_q": try Tensor([Int32(100)], shape: TensorShape([1])), "b_scale": try H.scalar(Float(0.0005))])
+        // Zero input: every output is the bias, 100 · 0.0005.
+        let y = try #require(try H.run(g).get()["y"]).scalars(as: Float.self)
+        #expect(y.count == 4 && y.allSatisfy { abs($0 - 0.05) < 1e-6 }, "\(y)")
+    }
+
+    /// Session threads outside 1...1024 are refused before any kernel (and OpenMP) sees them.
+    @Test func threadCountsOutOfRange() throws {
+        let g = H.graph([Node(name: "r", opType: "Relu", inputs: ["x"], outputs: ["y"])], inputs: [("x", .f32, [2])], outputs: ["y"])
+        for threads in [0, -1, 1025, 65535, Int.max] {
+            let options = SessionOptions(threads: threads, cpu: .detect(), registry: H.registry, rules: try #require(H.rules))
+            #expect { try Session(graph: g, options: options) } throws: { "\($0)".contains("'threads'") && "\($0)".contains("got \(threads)") }
+        }
+    }
+}
