@@ -34,7 +34,7 @@ static inline int32_t octet_raw_value(int32_t acc, size_t m, size_t n, size_t K,
 static inline void octet_store_scalar(int32_t raw, size_t n, const octet_packed_output *o, void *c, size_t index) {
     if (o->to_f32) {
         float y = (float)raw * o->dequant_scale[n] + (o->bias_real ? o->bias_real[n] : 0.0f);
-        ((float *)c)[index] = fminf(fmaxf(y, o->lo), o->hi);
+        ((float *)c)[index] = y < o->lo ? o->lo : (y > o->hi ? o->hi : y); /* NaN stays NaN, as unfused */
     } else {
         float f = (float)raw;
         if (o->bias_f32) f += o->bias_f32[n];
@@ -62,8 +62,8 @@ OCTET_AVX2 static inline __m128i octet_avx2_requant8(__m256i raw, size_t n0, con
 OCTET_AVX2 static inline void octet_avx2_dequant8(__m256i raw, size_t n0, const octet_packed_output *o, float *dst) {
     __m256 y = _mm256_mul_ps(_mm256_cvtepi32_ps(raw), _mm256_loadu_ps(o->dequant_scale + n0));
     if (o->bias_real) y = _mm256_add_ps(y, _mm256_loadu_ps(o->bias_real + n0));
-    /* Scalar form: fminf(fmaxf(y, lo), hi); identical for non-NaN y (NaN cannot arise from finite inputs). */
-    y = _mm256_min_ps(_mm256_max_ps(y, _mm256_set1_ps(o->lo)), _mm256_set1_ps(o->hi));
+    /* max/min return their second operand when one is NaN: NaN stays NaN, as in the scalar form. */
+    y = _mm256_min_ps(_mm256_set1_ps(o->hi), _mm256_max_ps(_mm256_set1_ps(o->lo), y));
     _mm256_storeu_ps(dst, y);
 }
 
