@@ -21,7 +21,7 @@ enum HostileGraph {
     static func run(_ g: Graph, optimize: Bool = true) -> Result<[String: Tensor], any Error> {
         Result {
             guard let rules else { throw SessionError.invalidOption(name: "rules", detail: "the built-in rules do not load") }
-            let session = try Session(graph: g, options: SessionOptions(threads: 1, cpu: .detect(), registry: registry, rules: rules, optimize: optimize, memoryBudget: budget))
+            let session = try Session(graph: g, options: SessionOptions(threads: 1, cpu: .host, registry: registry, rules: rules, optimize: optimize, memoryBudget: budget))
             var feeds: [String: Tensor] = [:]
             for p in g.inputs {
                 guard let type = p.type, let shape = type.shape?.concrete else { continue }
