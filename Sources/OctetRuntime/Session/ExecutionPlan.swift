@@ -167,19 +167,12 @@ final class ExecutionPlan: Sendable {
                         layout = .nhwc
                     }
                 }
-                dispatches.append(dispatch)
-                guard let name = dispatch.backend, let backend = options.registry.backend(named: name) else {
-                    throw SessionError.noBackend(node: node.name, signature: call.signature.description,
-                                                 reasons: dispatch.attempts.map { "\($0.backend): \($0.reason)" })
-                }
-                let kernel: any Kernel
-                do { kernel = try backend.prepare(call.signature, constants: call.constants, context: context) } catch {
-                    throw SessionError.node(node: node.name, opType: node.opType, detail: "\(name) could not prepare the kernel: \(error)")
-                }
-                action = .kernel(kernel, call)
+                let (name, kernel) = try Self.prepareKernel(&dispatch, &call, layout: &layout, options: options, context: context, node: node)
                 // The trace names what was prepared (oneDNN's implementation, say), not only
                 // what the backend predicted while selecting.
-                dispatches[dispatches.count - 1].kernel = kernel.implementation
+                dispatch.kernel = kernel.implementation
+                dispatches.append(dispatch)
+                action = .kernel(kernel, call)
                 assignment = NodeAssignment(node: node.name, opType: node.opType, runsOn: name, kernel: kernel.implementation)
             } else {
                 action = .swift(op)
