@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 build=$(cd "${1:-.build/debug}" && pwd)
 root=$(pwd)
 mkdir -p "$build/pkgconfig"
-version=$(sed -n 's/.*static let version = "\(.*\)".*/\1/p' Sources/Octet/Octet.swift)
+version=$(sed -n 's/^public let octetVersion = "\(.*\)".*/\1/p' Sources/Octet/Exports.swift)
+[ -n "$version" ] || { echo "make-pkgconfig: no octetVersion in Sources/Octet/Exports.swift" >&2; exit 1; }
 cat > "$build/pkgconfig/octet.pc" <<PC
 libdir=$build
 includedir=$root/Sources/COctetAPI/include

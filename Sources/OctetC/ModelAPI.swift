@@ -4,7 +4,7 @@ import Octet
 
 @_cdecl("octet_version")
 public func octet_version() -> UnsafePointer<CChar>? { versionText.map { UnsafePointer($0) } }
-nonisolated(unsafe) private let versionText = strdup(Octet.version)
+nonisolated(unsafe) private let versionText = strdup(octetVersion)
 
 @_cdecl("octet_model_load")
 public func octet_model_load(_ path: UnsafePointer<CChar>?) -> OpaquePointer? {
@@ -64,7 +64,7 @@ public func octet_quantize_static(_ model: OpaquePointer?, _ calibration: Unsafe
             setting.method = m
         }
         let data = try CalibrationData.load(try string(calibration, "calibration_npz"), for: graph.inputs)
-        let options = SessionOptions(threads: 1, cpu: .host, registry: Octet.makeRegistry(), rules: try RuleSet.builtIn())
+        let options = SessionOptions(threads: 1, cpu: .host, registry: BackendRegistry.builtIn(), rules: try RuleSet.builtIn())
         let q = try Quantizer(config: QuantizationConfig(global: setting)).quantize(graph, data: data, options: options)
         return handle(ModelHandle(ONNXModel(graph: q.graph)))
     }

@@ -9,18 +9,18 @@ public func octet_session_create(_ model: OpaquePointer?, _ options: UnsafePoint
         var threads = 1
         var cpu = CPUFeatures.host
         var rules = try RuleSet.builtIn()
-        let registry = Octet.makeRegistry()
+        let registry = BackendRegistry.builtIn()
         if let o = options?.pointee {
             guard o.struct_size == MemoryLayout<octet_session_options>.size else {
                 throw CAPIError("octet_session_options.struct_size is \(o.struct_size), expected \(MemoryLayout<octet_session_options>.size) (set it to sizeof(octet_session_options))")
             }
             if o.threads > 0 { threads = Int(o.threads) }
-            if let path = o.rules_path { rules = try Octet.loadRules(from: String(cString: path)) }
+            if let path = o.rules_path { rules = try RuleSet.load(from: String(cString: path)) }
             if let spec = o.cpu { cpu = try CPUFeatures.assumed(String(cString: spec), host: .host) }
             if o.plugin_count > 0 {
                 guard let plugins = o.plugins else { throw CAPIError("plugin_count is \(o.plugin_count) but plugins is NULL") }
                 for i in 0..<o.plugin_count {
-                    try Octet.loadPlugin(try string(plugins[i], "plugins[\(i)]"), into: registry)
+                    try registry.loadPlugin(try string(plugins[i], "plugins[\(i)]"))
                 }
             }
         }

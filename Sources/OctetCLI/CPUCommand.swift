@@ -49,7 +49,7 @@ enum CPUReport {
         if cpu.origin == .detected {
             lines.append("")
             row("cap", cpu.cap?.description ?? "none (OCTET_MAX_ISA unset)")
-            row("onednn", "dispatches to \(Octet.oneDNNISA)")
+            row("onednn", "dispatches to \(OneDNNBackend.effectiveISA)")
         }
         if !cpu.notes.isEmpty {
             lines.append("")
@@ -105,7 +105,7 @@ enum CPUReport {
             features: Dictionary(uniqueKeysWithValues: ISAFeature.allCases.map { ($0.rawValue, cpu.features.contains($0)) }),
             cpu_reports: Dictionary(uniqueKeysWithValues: ISAFeature.allCases.map { ($0.rawValue, cpu.hardware.contains($0)) }),
             notes: cpu.notes, cap: cpu.cap?.description, cap_level: cpu.cap?.level?.rawValue,
-            onednn_isa: cpu.origin == .detected ? Octet.oneDNNISA : nil
+            onednn_isa: cpu.origin == .detected ? OneDNNBackend.effectiveISA : nil
         )
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]

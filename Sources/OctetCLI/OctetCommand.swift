@@ -6,7 +6,7 @@ struct OctetCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "octet",
         abstract: "Run neural networks in INT8 on CPUs, and say why each op ran where it ran.",
-        version: Octet.version,
+        version: octetVersion,
         subcommands: [CPUCommand.self, BackendsCommand.self, DispatchTraceCommand.self, InfoCommand.self, RunCommand.self, BenchCommand.self, QuantizeCommand.self]
     )
 }
@@ -34,7 +34,7 @@ struct RulesOptions: ParsableArguments {
     var path: String?
 
     func load() throws -> RuleSet {
-        try Octet.loadRules(from: path)
+        try RuleSet.load(from: path)
     }
 }
 
@@ -47,9 +47,9 @@ struct BackendOptions: ParsableArguments {
 
     /// The built-in backends plus every plugin, in order; a refused plugin stops with its reason.
     func registry() throws -> BackendRegistry {
-        let registry = Octet.makeRegistry()
+        let registry = BackendRegistry.builtIn()
         for path in plugins {
-            try Octet.loadPlugin(path, into: registry)
+            try registry.loadPlugin(path)
         }
         return registry
     }

@@ -74,7 +74,7 @@ struct QuantizeCommand: ParsableCommand {
         }
         var out = fp32
         out.graph = result.graph
-        out.producer = "octet \(Octet.version)"
+        out.producer = "octet \(octetVersion)"
         out.path = output
         try out.write(to: output)
         emit("wrote \(output)")

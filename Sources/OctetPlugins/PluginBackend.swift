@@ -8,7 +8,7 @@ import OctetDispatch
 /// its name, through rules files, like any built-in backend.
 ///
 /// ```swift
-/// let registry = Octet.makeRegistry()
+/// let registry = BackendRegistry.builtIn()
 /// try registry.register(try PluginBackend(path: "libmyplugin.so"))
 /// ```
 public struct PluginBackend: Backend {

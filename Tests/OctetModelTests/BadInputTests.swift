@@ -64,7 +64,7 @@ import Testing
                       inputs: [Graph.Port(name: "x", type: ValueType(.f32, try TensorShape([2])))], outputs: ["y"])
         let loaded = try ONNXModel(serialized: try m.serialized())
         #expect {
-            try Session(graph: loaded.graph, options: SessionOptions(threads: 1, cpu: .host, registry: Octet.makeRegistry(), rules: try RuleSet.builtIn()))
+            try Session(graph: loaded.graph, options: SessionOptions(threads: 1, cpu: .host, registry: BackendRegistry.builtIn(), rules: try RuleSet.builtIn()))
         } throws: { e in
             let t = "\(e)"
             return t.contains("'weird'") && t.contains("FancyOp") && t.contains("opset 17") && t.contains("Conv") && t.contains("LayerNormalization")
@@ -100,7 +100,7 @@ import Testing
         let m = model([Node(name: "r", opType: "Relu", inputs: ["x"], outputs: ["y"])],
                       inputs: [Graph.Port(name: "x", type: ValueType(.f32, try TensorShape([1 << 20, 1 << 20, 1 << 10])))], outputs: ["y"])
         #expect {
-            try Session(graph: m.graph, options: SessionOptions(threads: 1, cpu: .host, registry: Octet.makeRegistry(), rules: try RuleSet.builtIn()))
+            try Session(graph: m.graph, options: SessionOptions(threads: 1, cpu: .host, registry: BackendRegistry.builtIn(), rules: try RuleSet.builtIn()))
         } throws: { "\($0)".contains("limit") }
     }
 

@@ -37,9 +37,9 @@ import Testing
     @Test func channelsLastAgreesWithRowMajor() throws {
         let g = try graph()
         let inputs = ["x": try random([2, 3, 12, 12], seed: 9)]
-        let onednn = try Session(graph: g, options: SessionOptions(threads: 2, cpu: .host, registry: Octet.makeRegistry(), rules: try RuleSet.builtIn()))
+        let onednn = try Session(graph: g, options: SessionOptions(threads: 2, cpu: .host, registry: BackendRegistry.builtIn(), rules: try RuleSet.builtIn()))
         let reference = try Session(graph: g, options: SessionOptions(threads: 1, cpu: .host,
-                                                                     registry: try ModelSuite.registry(Octet.builtInBackends().filter { $0.name == "fp32-ref" }),
+                                                                     registry: try ModelSuite.registry(BackendRegistry.builtInBackends().filter { $0.name == "fp32-ref" }),
                                                                      rules: try RuleSet.builtIn()))
         let (trace, nodes, _) = try onednn.trace()
         #expect(trace.ops.allSatisfy { $0.signature.activationLayout == .nhwc }, "convolutions should run channels-last on oneDNN")

@@ -24,7 +24,7 @@ import Testing
         let w = (0..<(n * k)).map { _ in Float.random(in: -1...1, using: &rng) }
         let bias = (0..<n).map { _ in Float.random(in: -1...1, using: &rng) }
         var checked = 0
-        for backend in Octet.builtInBackends() {
+        for backend in BackendRegistry.builtInBackends() {
             for types in [OperandTypes.f32, .f16] {
                 let s = try OpSignature.linear(m: m, k: k, n: n, types: types, postOps: post)
                 for cpu in Self.cpus where backend.capability(for: s, on: cpu).isSupported {
@@ -63,7 +63,7 @@ import Testing
         let feeds = ["x": try Tensor(input, shape: TensorShape([1, 2, 3, 3]))]
         var results: [[String: [Float]]] = []
         for optimize in [true, false] {
-            let session = try Session(graph: g, options: SessionOptions(threads: 1, cpu: .host, registry: Octet.makeRegistry(), rules: try RuleSet.builtIn(), optimize: optimize))
+            let session = try Session(graph: g, options: SessionOptions(threads: 1, cpu: .host, registry: BackendRegistry.builtIn(), rules: try RuleSet.builtIn(), optimize: optimize))
             results.append(try session.run(feeds).mapValues { try $0.scalars(as: Float.self) })
         }
         for r in results {

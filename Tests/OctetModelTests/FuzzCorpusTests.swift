@@ -25,7 +25,7 @@ import Testing
                 if case let .failure(e) = HostileGraph.run(model.graph) { return "\(e)" }
             case "npy": _ = try NumPyFiles.readArray(at: path, budget: HostileGraph.budget)
             case "npz": _ = try NumPyFiles.readArchive(at: path, budget: HostileGraph.budget)
-            default: _ = try Octet.loadRules(from: path)
+            default: _ = try RuleSet.load(from: path)
             }
             return nil
         } catch {

@@ -8,7 +8,7 @@ import Testing
 /// inputs under a small memory budget; the outcome is the error text or the outputs.
 enum HostileGraph {
     static let rules: RuleSet? = try? RuleSet.builtIn()
-    static let registry = Octet.makeRegistry()
+    static let registry = BackendRegistry.builtIn()
     /// Small enough that no hostile case allocates much, large enough for every real one.
     static let budget = MemoryBudget(bytes: 64 << 20)
 

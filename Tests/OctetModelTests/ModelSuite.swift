@@ -34,7 +34,7 @@ enum ModelSuite {
         return r
     }
 
-    static func session(_ c: Case, registry: BackendRegistry = Octet.makeRegistry(), optimize: Bool = true, threads: Int = 1) throws -> Session {
+    static func session(_ c: Case, registry: BackendRegistry = BackendRegistry.builtIn(), optimize: Bool = true, threads: Int = 1) throws -> Session {
         try Session(graph: c.model.graph, options: SessionOptions(threads: threads, cpu: CPUFeatures.host, registry: registry,
                                                                  rules: try RuleSet.builtIn(), optimize: optimize))
     }

@@ -28,7 +28,7 @@ import Testing
     @Test(arguments: cases.filter { $0.hasPrefix("conv") || $0.hasPrefix("gemm") || $0.hasPrefix("matmul") })
     func matchesONNXRuntimeOnFP32Reference(_ name: String) throws {
         let c = try ModelSuite.load(name, in: ModelSuite.ops)
-        let registry = try ModelSuite.registry(Octet.builtInBackends().filter { $0.name == "fp32-ref" })
+        let registry = try ModelSuite.registry(BackendRegistry.builtInBackends().filter { $0.name == "fp32-ref" })
         let outputs = try ModelSuite.session(c, registry: registry).run(c.inputs)
         try check(outputs, c, name)
     }

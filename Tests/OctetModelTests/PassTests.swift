@@ -6,7 +6,7 @@ import Testing
 /// and after agree (within float rounding) when both graphs run unoptimized.
 @Suite struct PassTests {
     func run(_ g: Graph, _ inputs: [String: Tensor]) throws -> [String: Tensor] {
-        try Session(graph: g, options: SessionOptions(threads: 1, cpu: .host, registry: Octet.makeRegistry(), rules: try RuleSet.builtIn(),
+        try Session(graph: g, options: SessionOptions(threads: 1, cpu: .host, registry: BackendRegistry.builtIn(), rules: try RuleSet.builtIn(),
                                                       optimize: false)).run(inputs)
     }
 

@@ -32,7 +32,7 @@ import Testing
     }
 
     func session(_ g: Graph, optimize: Bool) throws -> Session {
-        try Session(graph: g, options: SessionOptions(threads: 1, cpu: .host, registry: Octet.makeRegistry(), rules: try RuleSet.builtIn(), optimize: optimize))
+        try Session(graph: g, options: SessionOptions(threads: 1, cpu: .host, registry: BackendRegistry.builtIn(), rules: try RuleSet.builtIn(), optimize: optimize))
     }
 
     func inputs(_ aDims: [Int], _ bDims: [Int], seed: UInt64) throws -> [String: Tensor] {

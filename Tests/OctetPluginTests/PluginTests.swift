@@ -44,9 +44,9 @@ import Testing
     }
 
     @Test func aRulesFileRoutesAModelsLinearLayersToThePlugin() throws {
-        let registry = Octet.makeRegistry()
-        try Octet.loadPlugin(try Self.examplePlugin(), into: registry)
-        let rules = try Octet.loadRules(from: Self.example.appendingPathComponent("rules.json").path)
+        let registry = BackendRegistry.builtIn()
+        try registry.loadPlugin(try Self.examplePlugin())
+        let rules = try RuleSet.load(from: Self.example.appendingPathComponent("rules.json").path)
         let digits = Self.root.appendingPathComponent("Models/digits")
         let model = try ONNXModel.load(contentsOf: digits.appendingPathComponent("digits_cnn.onnx").path)
         let calibration = try CalibrationData.load(digits.appendingPathComponent("calibration.npz").path, for: model.graph.inputs)
@@ -76,16 +76,16 @@ import Testing
     ])
     func aBrokenPluginIsRefusedWithItsReason(define: String, reason: String) throws {
         let path = try Self.compile(Self.fixture, "broken_\(define.lowercased())", defines: [define])
-        let registry = Octet.makeRegistry()
+        let registry = BackendRegistry.builtIn()
         let before = registry.all.map(\.name)
         #expect {
-            try Octet.loadPlugin(path, into: registry)
+            try registry.loadPlugin(path)
         } throws: { error in
             "\(error)".contains(path) && "\(error)".contains(reason)
         }
         #expect(registry.all.map(\.name) == before)
         // The process is unharmed: a good plugin still loads and runs.
-        try Octet.loadPlugin(try Self.examplePlugin(), into: registry)
+        try registry.loadPlugin(try Self.examplePlugin())
         #expect(registry.backend(named: "example-int8-linear") != nil)
     }
 
@@ -93,12 +93,12 @@ import Testing
         try FileManager.default.createDirectory(at: Self.folder, withIntermediateDirectories: true)
         let text = Self.folder.appendingPathComponent("not-a-library.so").path
         try Data("not ELF".utf8).write(to: URL(fileURLWithPath: text))
-        let registry = Octet.makeRegistry()
-        #expect { try Octet.loadPlugin(text, into: registry) } throws: { "\($0)".contains("not a loadable shared library") && "\($0)".contains(text) }
-        #expect { try Octet.loadPlugin("/nonexistent/libnothing.so", into: registry) } throws: { "\($0)".contains("/nonexistent/libnothing.so") }
+        let registry = BackendRegistry.builtIn()
+        #expect { try registry.loadPlugin(text) } throws: { "\($0)".contains("not a loadable shared library") && "\($0)".contains(text) }
+        #expect { try registry.loadPlugin("/nonexistent/libnothing.so") } throws: { "\($0)".contains("/nonexistent/libnothing.so") }
         let good = try Self.examplePlugin()
-        try Octet.loadPlugin(good, into: registry)
-        #expect { try Octet.loadPlugin(good, into: registry) } throws: { "\($0)".contains("already registered") && "\($0)".contains(good) }
+        try registry.loadPlugin(good)
+        #expect { try registry.loadPlugin(good) } throws: { "\($0)".contains("already registered") && "\($0)".contains(good) }
     }
 
     @Test func failuresInsideThePluginAreReportedNotFatal() throws {

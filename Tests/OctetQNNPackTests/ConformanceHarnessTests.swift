@@ -9,7 +9,7 @@ import OctetQNNPack
     let cpu = CPUFeatures.host
 
     @Test func everyRegisteredBackendAgreesWithTheReference() {
-        for backend in Octet.builtInBackends() where backend.name != "qnnpack-ref" {
+        for backend in BackendRegistry.builtInBackends() where backend.name != "qnnpack-ref" {
             let report = Conformance.check(backend, cpu: cpu, casesPerKind: 20, seed: 7)
             for f in report.failures.prefix(5) { Issue.record("\(f)") }
             #expect(report.failures.isEmpty, "\(backend.name): \(report.failures.count) failures; tested \(report.tested)")

@@ -13,7 +13,7 @@ import Testing
         let q = try Quantizer().quantize(m.graph, data: m.calibration, options: QuantizationWorkflowTests.options())
         let host = CPUFeatures.host.capped(at: .avx2)
         func session(cpu: CPUFeatures) throws -> Session {
-            try Session(graph: q.graph, options: SessionOptions(threads: 1, cpu: cpu, host: host, registry: Octet.makeRegistry(), rules: try RuleSet.builtIn()))
+            try Session(graph: q.graph, options: SessionOptions(threads: 1, cpu: cpu, host: host, registry: BackendRegistry.builtIn(), rules: try RuleSet.builtIn()))
         }
         let planned = try session(cpu: try CPUFeatures.assumed(preset))
         let native = try session(cpu: host)

@@ -13,7 +13,7 @@ import Testing
     static let nets = root.appendingPathComponent("Tests/Models/nets")
 
     static func options(cpu: CPUFeatures = CPUFeatures.host, rules: RuleSet? = nil, optimize: Bool = true) throws -> SessionOptions {
-        SessionOptions(threads: 1, cpu: cpu, registry: Octet.makeRegistry(), rules: try rules ?? RuleSet.builtIn(), optimize: optimize)
+        SessionOptions(threads: 1, cpu: cpu, registry: BackendRegistry.builtIn(), rules: try rules ?? RuleSet.builtIn(), optimize: optimize)
     }
 
     static func digitsModel() throws -> (graph: Graph, calibration: CalibrationData, test: [[String: Tensor]], labels: [Int]) {

@@ -1,6 +1,6 @@
 #pragma once
 /// Octet's backend plugin ABI, version 1: a backend in a shared library (C, C++, Rust, ...)
-/// that Octet loads with `dlopen` (`Octet.loadPlugin(path)`, `octet --plugin PATH`).
+/// that Octet loads with `dlopen` (`registry.loadPlugin(path)` in Swift, `octet --plugin PATH`).
 ///
 /// A plugin exports one symbol, `octet_plugin_entry` (`OCTET_PLUGIN_ENTRY`), a function
 /// returning a pointer to a static `octet_plugin_api` table whose first two fields are the

@@ -9,14 +9,14 @@ import OctetConformance
 let root = CommandLine.arguments.count > 1 ? CommandLine.arguments[1] : "../.."
 do {
     let backend = RowwiseLinearBackend()
-    let registry = Octet.makeRegistry()
+    let registry = BackendRegistry.builtIn()
     try registry.register(backend)
 
     let report = Conformance.check(backend, cpu: .host, kinds: [.linear], casesPerKind: 30)
     print("conformance vs qnnpack-ref: \(report.tested[.linear] ?? 0) linear cases, \(report.failures.count) failures")
     for f in report.failures.prefix(3) { print("  \(f)") }
 
-    let rules = try Octet.loadRules(from: "\(root)/Examples/CustomBackend/rules.json")
+    let rules = try RuleSet.load(from: "\(root)/Examples/CustomBackend/rules.json")
     let model = try ONNXModel.load(contentsOf: "\(root)/Models/digits/digits_cnn.onnx")
     let calibration = try CalibrationData.load("\(root)/Models/digits/calibration.npz", for: model.graph.inputs)
     let options = SessionOptions(threads: 1, cpu: .host, registry: registry, rules: rules)
