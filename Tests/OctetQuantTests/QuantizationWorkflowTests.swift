@@ -12,6 +12,13 @@ import Testing
     static let digits = root.appendingPathComponent("Models/digits")
     static let nets = root.appendingPathComponent("Tests/Models/nets")
 
+    /// The module name is free for qualification (no `Octet` type shadows it).
+    @Test func theModuleNameQualifiesItsTypes() throws {
+        let t: Octet.Tensor = try Octet.Tensor([Float(1)], shape: .scalar)
+        #expect(t.shape.elementCount == 1)
+        #expect(Octet.BackendRegistry.builtIn().backend(named: "packed") != nil)
+    }
+
     static func options(cpu: CPUFeatures = CPUFeatures.host, rules: RuleSet? = nil, optimize: Bool = true) throws -> SessionOptions {
         SessionOptions(threads: 1, cpu: cpu, registry: BackendRegistry.builtIn(), rules: try rules ?? RuleSet.builtIn(), optimize: optimize)
     }
