@@ -17,6 +17,16 @@
 
 enum { NR = OCTET_PACKED_NR, MR = OCTET_PACKED_MR };
 
+/* The column sums of a K x N s8 matrix (element (k, n) at b[n * ns + k * ks]): the weight
+   side of the zero-point compensation, for every packing format. */
+static inline void octet_column_sums(size_t K, size_t N, const int8_t *b, size_t ns, size_t ks, int32_t *sums) {
+    for (size_t n = 0; n < N; n++) {
+        int32_t s = 0;
+        for (size_t k = 0; k < K; k++) s += b[n * ns + k * ks];
+        sums[n] = s;
+    }
+}
+
 static inline int32_t octet_pair(int32_t lo, int32_t hi) {
     return (int32_t)(((uint32_t)(uint16_t)(int16_t)hi << 16) | (uint16_t)(int16_t)lo);
 }

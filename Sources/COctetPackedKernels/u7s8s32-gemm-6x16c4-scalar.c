@@ -8,11 +8,7 @@ static inline int32_t quad(const int8_t *v) {
 
 void octet_packed_pack_b_s8_c4(size_t K, size_t N, const int8_t *b, size_t ns, size_t ks, int32_t *out, int32_t *sums) {
     const size_t K4 = (K + 3) / 4, panels = (N + NR - 1) / NR;
-    for (size_t n = 0; n < N; n++) {
-        int32_t s = 0;
-        for (size_t k = 0; k < K; k++) s += b[n * ns + k * ks];
-        sums[n] = s;
-    }
+    octet_column_sums(K, N, b, ns, ks, sums);
     for (size_t p = 0; p < panels; p++) {
         for (size_t q = 0; q < K4; q++) {
             for (size_t c = 0; c < NR; c++) {

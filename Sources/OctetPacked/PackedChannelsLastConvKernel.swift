@@ -40,8 +40,7 @@ struct PackedChannelsLastConvKernel: Kernel {
         var reordered = [Int8](repeating: 0, count: source.count)
         for o in 0..<oc { for ch in 0..<cg { for t in 0..<taps { reordered[o * kg + t * cg + ch] = source[(o * cg + ch) * taps + t] } } }
         groupWeights = try reordered.withUnsafeBufferPointer { p in
-            let start = try base(p)
-            return (0..<g.groups).map { PackedMatrix(k: kg, n: ocg, source: start + $0 * ocg * kg, nStride: kg, kStride: 1, format: runner.format) }
+            try PackedMatrix.groups(g.groups, k: kg, n: ocg, weights: p, format: runner.format)
         }
         stage = try OutputStage(s, c, columns: oc, weightParams: wQ)
         self.runner = runner

@@ -21,8 +21,7 @@ struct PackedConvKernel: Kernel {
         (kh, kw) = (s.weight[2], s.weight[3])
         let ocg = oc / g.groups, kg = s.weight[1] * kh * kw
         groupWeights = try w.withUnsafeBufferPointer(as: Int8.self) { p in
-            let start = try base(p)
-            return (0..<g.groups).map { PackedMatrix(k: kg, n: ocg, source: start + $0 * ocg * kg, nStride: kg, kStride: 1, format: runner.format) }
+            try PackedMatrix.groups(g.groups, k: kg, n: ocg, weights: p, format: runner.format)
         }
         stage = try OutputStage(s, c, columns: oc, weightParams: wQ)
         self.runner = runner

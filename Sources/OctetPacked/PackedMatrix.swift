@@ -11,6 +11,13 @@ enum PackedFormat: Sendable {
 
 /// A `K x N` s8 matrix in the micro-kernel's panels, with its column sums.
 struct PackedMatrix: Sendable {
+    /// One matrix per group of a convolution whose weights are `groups` blocks of
+    /// `n` output channels x `k` values each, contiguous (`[O][K]`).
+    static func groups(_ groups: Int, k: Int, n: Int, weights: UnsafeBufferPointer<Int8>, format: PackedFormat) throws -> [PackedMatrix] {
+        let start = try base(weights)
+        return (0..<groups).map { PackedMatrix(k: k, n: n, source: start + $0 * n * k, nStride: k, kStride: 1, format: format) }
+    }
+
     let k: Int, n: Int
     let format: PackedFormat
     let panels: AlignedBuffer<Int32>
