@@ -1,8 +1,8 @@
 extension BackendRegistry {
     /// The backends compiled into this library, in registration order: `packed`,
-    /// `onednn`, `fp16`, `qnnpack-ref`, `fp32-ref`.
+    /// `onednn`, `fp16`, `qnnpack-ref`, `fp32-ref`, `builtin` (the graph ops).
     public static func builtInBackends() -> [any Backend] {
-        [PackedBackend(), OneDNNBackend(), FP16Backend(), QNNPackReferenceBackend(), FP32ReferenceBackend()]
+        [PackedBackend(), OneDNNBackend(), FP16Backend(), QNNPackReferenceBackend(), FP32ReferenceBackend(), BuiltInBackend()]
     }
 
     /// A registry holding the built-in backends. Register your own on top of it.

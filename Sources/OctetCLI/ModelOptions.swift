@@ -109,15 +109,9 @@ func randomTensor(_ dtype: DType, _ shape: TensorShape, _ g: inout SeededGenerat
     }
 }
 
-/// Prints the dispatch trace of a session's plan and where the other nodes run.
+/// Prints the dispatch trace of a session's plan: every node, where it runs and why.
 func printTrace(_ session: Session, shapes: [String: TensorShape]) throws {
-    let (trace, nodes, arena) = try session.trace(inputShapes: shapes)
+    let (trace, _, arena) = try session.trace(inputShapes: shapes)
     emit(trace.text)
-    var counts: [String: [String: Int]] = [:]
-    for n in nodes where n.runsOn == "octet" || n.runsOn == "folded" { counts[n.runsOn, default: [:]][n.opType, default: 0] += 1 }
-    for (place, ops) in counts.sorted(by: { $0.key > $1.key }) {
-        let label = place == "folded" ? "folded while planning (computed once)" : "built-in Swift ops (octet)"
-        emit("\(label): " + ops.sorted { $0.key < $1.key }.map { "\($0.key) x\($0.value)" }.joined(separator: ", "))
-    }
     emit("arena: \(arena) bytes for intermediate values")
 }

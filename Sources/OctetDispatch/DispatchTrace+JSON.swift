@@ -6,7 +6,9 @@ extension DispatchTrace {
     /// The trace as JSON: `{"cpu": …, "rules_source": …, "ops": [{"op", "signature",
     /// "backend", "kernel", "rule", "why", "rules": [{"id", "matched", "reason",
     /// "backend"}], "preferred", "fallbacks": [{"backend", "reason", "chosen"}],
-    /// "notes", "time_ms", "macs", "host_fallback"}], "host"}`. Keys are stable: scripts rely on them.
+    /// "notes", "time_ms", "macs", "host_fallback"}], "host", "nodes": [{"node", "op_type",
+    /// "placement" (folded | dispatched | direct), "op" (index into ops), "backend",
+    /// "kernel", "reason", "time_ms"}]}`. Keys are stable: scripts rely on them.
     public func json(pretty: Bool = true) throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = pretty ? [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
@@ -88,6 +90,34 @@ private struct TraceJSON: Encodable {
     var host: CPU?
     var rules_source: String
     var ops: [Op]
+    var nodes: [Node]
+
+    /// One graph node: `placement` is `folded`, `dispatched` (`op` indexes `ops`) or
+    /// `direct` (placed without rules, for `reason`).
+    struct Node: Encodable {
+        var node: String
+        var op_type: String
+        var placement: String
+        var op: Int?
+        var backend: String?
+        var kernel: String?
+        var reason: String?
+        var time_ms: Double?
+
+        enum CodingKeys: String, CodingKey { case node, op_type, placement, op, backend, kernel, reason, time_ms }
+
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(node, forKey: .node)
+            try c.encode(op_type, forKey: .op_type)
+            try c.encode(placement, forKey: .placement)
+            try c.encode(op, forKey: .op)
+            try c.encode(backend, forKey: .backend)
+            try c.encode(kernel, forKey: .kernel)
+            try c.encode(reason, forKey: .reason)
+            try c.encode(time_ms, forKey: .time_ms)
+        }
+    }
 
     init(_ t: DispatchTrace) {
         host = t.host.map { CPU(name: $0.displayName, origin: $0.origin.description, architecture: $0.architecture,
@@ -95,6 +125,17 @@ private struct TraceJSON: Encodable {
         cpu = CPU(name: t.cpu.displayName, origin: t.cpu.origin.description, architecture: t.cpu.architecture,
                   os: t.cpu.operatingSystem, features: t.cpu.features.sorted().map(\.rawValue))
         rules_source = t.rulesSource
+        nodes = t.nodes.map { n in
+            let ms = n.durationNanoseconds.map { Double($0) / 1e6 }
+            switch n.placement {
+            case .folded:
+                return Node(node: n.node, op_type: n.opType, placement: "folded", time_ms: ms)
+            case let .dispatched(i):
+                return Node(node: n.node, op_type: n.opType, placement: "dispatched", op: i, backend: t.ops[i].backend, kernel: t.ops[i].kernel, time_ms: ms)
+            case let .direct(backend, kernel, reason):
+                return Node(node: n.node, op_type: n.opType, placement: "direct", backend: backend, kernel: kernel, reason: reason, time_ms: ms)
+            }
+        }
         ops = t.ops.map { d in
             func attempt(_ a: OpDispatch.Attempt) -> Attempt {
                 switch a.source {

@@ -8,16 +8,39 @@ extension DispatchTrace {
         if let host, host.features != cpu.features || host.architecture != cpu.architecture {
             lines.insert("host   \(host.displayName) [\(host.architecture), \(host.features.sorted().map(\.rawValue).joined(separator: " "))]", at: 1)
         }
-        for (index, op) in ops.enumerated() {
+        if nodes.isEmpty {
+            for (index, op) in ops.enumerated() {
+                lines.append("")
+                lines.append(contentsOf: Self.block(op, index: index))
+            }
+        } else {
+            for (index, n) in nodes.enumerated() {
+                switch n.placement {
+                case .folded:
+                    lines.append("")
+                    lines.append("#\(index) \(n.opType) '\(n.node)'  folded while planning")
+                case let .dispatched(i):
+                    lines.append("")
+                    var op = ops[i]
+                    op.durationNanoseconds = n.durationNanoseconds ?? op.durationNanoseconds
+                    lines.append(contentsOf: Self.block(op, index: index, opType: n.opType))
+                case let .direct(backend, kernel, reason):
+                    lines.append("")
+                    lines.append("#\(index) \(n.opType) '\(n.node)'")
+                    lines.append("  backend   \(backend) (\(kernel)): \(reason)")
+                    if let ns = n.durationNanoseconds { lines.append("  time      " + format3(Double(ns) / 1e6) + " ms") }
+                }
+            }
+            let counts = Dictionary(grouping: placements.map(\.backend), by: { $0 }).mapValues(\.count)
             lines.append("")
-            lines.append(contentsOf: Self.block(op, index: index))
+            lines.append("nodes  \(nodes.count): " + counts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
         }
         return lines.joined(separator: "\n") + "\n"
     }
 
-    static func block(_ op: OpDispatch, index: Int) -> [String] {
+    static func block(_ op: OpDispatch, index: Int, opType: String? = nil) -> [String] {
         let s = op.signature
-        var out = ["#\(index) \(s.kind)\(s.label.map { " '\($0)'" } ?? "")"]
+        var out = ["#\(index) \(opType.map { "\($0) " } ?? "")\(s.kind)\(s.label.map { " '\($0)'" } ?? "")"]
         func row(_ label: String, _ text: String) { out.append("  " + label.padding(toLength: 10, withPad: " ", startingAt: 0) + text) }
         row("signature", s.description)
 

@@ -9,13 +9,17 @@ public struct DispatchTrace: Sendable {
     public var host: CPUFeatures?
     /// Where the rules came from (a path or `built-in backends.json`).
     public var rulesSource: String
-    /// One entry per op, in execution order.
+    /// One entry per op the rule engine placed, in execution order.
     public var ops: [OpDispatch]
+    /// Every node of the model, in execution order, when the trace is of a whole model
+    /// (empty for a trace of ops alone).
+    public var nodes: [TracedNode]
 
-    public init(cpu: CPUFeatures, host: CPUFeatures? = nil, rulesSource: String, ops: [OpDispatch]) {
+    public init(cpu: CPUFeatures, host: CPUFeatures? = nil, rulesSource: String, ops: [OpDispatch], nodes: [TracedNode] = []) {
         self.cpu = cpu
         self.host = host
         self.rulesSource = rulesSource
         self.ops = ops
+        self.nodes = nodes
     }
 }

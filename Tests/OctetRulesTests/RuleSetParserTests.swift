@@ -36,7 +36,7 @@ import OctetCore
     @Test func theShippedFileParses() throws {
         let rules = try RuleSetParser.load(contentsOf: Self.repoRoot.appendingPathComponent("backends.json").path)
         #expect(rules.rules.first?.id == "x86-conv-onednn")
-        #expect(rules.fallbacks[.int8] == ["packed", "onednn", "qnnpack-ref"])
+        #expect(rules.fallbacks[.int8] == ["packed", "onednn", "qnnpack-ref", "builtin"])
         #expect(Set(rules.rules.map(\.id)).count == rules.rules.count)
     }
 

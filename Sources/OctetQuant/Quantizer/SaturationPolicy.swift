@@ -21,8 +21,8 @@ public struct SaturationDecision: Sendable, Hashable, CustomStringConvertible {
 /// 7-bit ones gets 7 bits. A node's configured `reduce_range` (`on` / `off`) wins.
 enum SaturationPolicy {
     static func decide(_ graph: Graph, targets: [QuantizationTarget], options: SessionOptions, sample: [String: Tensor]?) throws -> [SaturationDecision] {
-        let session = try Session(graph: graph, options: options)
-        let (trace, _, _) = try session.trace(inputShapes: sample?.mapValues(\.shape))
+        // The select stage alone: no kernel is prepared, no weight packed.
+        let trace = try Session.planTrace(graph: graph, options: options, inputShapes: sample?.mapValues(\.shape))
         let selector = BackendSelector(rules: options.rules, registry: options.registry)
         var decisions: [SaturationDecision] = []
         for t in targets {

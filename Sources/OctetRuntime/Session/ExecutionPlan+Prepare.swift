@@ -50,3 +50,50 @@ extension ExecutionPlan {
                                 detail: "no backend could prepare the kernel: \(failures.joined(separator: "; "))")
     }
 }
+
+extension ExecutionPlan {
+    /// Prepares the kernel of the backend `dispatch` chose for a non-matrix node. When it
+    /// fails to prepare, the rest of the precision's fallback order is tried, and the
+    /// built-in ops are the last resort: `nil` means the node runs on `builtin`. Every
+    /// failure is recorded in the dispatch.
+    static func prepareNodeKernel(_ dispatch: inout OpDispatch, _ signature: OpSignature, _ constants: OpConstants, nhwc: Bool,
+                                  options: SessionOptions, context: PrepareContext, node: Node) throws -> (any Kernel)? {
+        guard let name = dispatch.backend, name != BuiltInBackend.name else { return nil }
+        guard let backend = options.registry.backend(named: name) else {
+            throw SessionError.noBackend(node: node.name, signature: signature.description, reasons: ["\(name): not registered"])
+        }
+        let firstError: any Error
+        do { return try backend.prepare(signature, constants: constants, context: context) } catch { firstError = error }
+        if let i = dispatch.attempts.lastIndex(where: \.chosen) {
+            dispatch.attempts[i].chosen = false
+            dispatch.attempts[i].reason += "; prepare failed: \(firstError)"
+        }
+        guard !nhwc else {
+            throw SessionError.node(node: node.name, opType: node.opType,
+                                    detail: "\(name) took the op channels-last, then failed to prepare it: \(firstError)")
+        }
+        let precision = signature.precision
+        for other in options.rules.fallbacks[precision] ?? [] where other != name {
+            if other == BuiltInBackend.name { break }
+            guard let candidate = options.registry.backend(named: other), candidate.requirements.check(options.host).available,
+                  candidate.capability(for: signature, on: options.host).isSupported else { continue }
+            do {
+                let kernel = try candidate.prepare(signature, constants: constants, context: context)
+                dispatch.attempts.append(.init(backend: other, source: .fallback(precision), chosen: true,
+                                               reason: "kernel \(kernel.implementation) (after \(name) failed to prepare)"))
+                dispatch.backend = other
+                dispatch.notes = []
+                return kernel
+            } catch {
+                dispatch.attempts.append(.init(backend: other, source: .fallback(precision), chosen: false, reason: "prepare failed: \(error)"))
+            }
+        }
+        let kernel = BuiltInBackend.kernelName(signature)
+        dispatch.attempts.append(.init(backend: BuiltInBackend.name, source: .fallback(precision), chosen: true,
+                                       reason: "kernel \(kernel) (after \(name) failed to prepare)"))
+        dispatch.backend = BuiltInBackend.name
+        dispatch.kernel = kernel
+        dispatch.notes = []
+        return nil
+    }
+}

@@ -7,7 +7,7 @@ import OctetDispatch
 public struct NodeAssignment: Sendable {
     public var node: String
     public var opType: String
-    /// `folded` (computed while planning), `octet` (built-in Swift ops), or a backend name.
+    /// `folded` (computed while planning) or a backend name (`builtin` for Octet's own ops).
     public var runsOn: String
     /// The backend's kernel, when dispatched.
     public var kernel: String?
@@ -26,6 +26,8 @@ struct ExecutionStep: Sendable {
     enum Action: Sendable {
         case swift(any GraphOperator)
         case kernel(any Kernel, MatrixCall)
+        /// A non-matrix op on a backend kernel, fed these node inputs.
+        case nodeKernel(any Kernel, operands: [Int])
     }
 
     var site: OperatorSite
@@ -58,20 +60,24 @@ final class ExecutionPlan: Sendable {
     /// For each step, slots whose last reader it is (released after it runs).
     let releases: [[Int]]
 
-    init(graph: Graph, inputShapes: [String: (DType, TensorShape)], options: SessionOptions) throws {
-        let selector = BackendSelector(rules: options.rules, registry: options.registry)
+    /// Plans `graph` in stages: select (`PlanSelection`), layout (`LayoutAssignment`),
+    /// prepare (kernels built, weights packed once), memory (`ArenaPlanner`).
+    convenience init(graph: Graph, inputShapes: [String: (DType, TensorShape)], options: SessionOptions) throws {
+        let selection = try PlanSelection(graph: graph, inputShapes: inputShapes, options: options)
+        let layout = LayoutAssignment(selection, graphOutputs: graph.outputs.map(\.name), options: options)
+        try self.init(graph: graph, selection: selection, layout: layout, inputShapes: inputShapes, options: options)
+    }
+
+    /// The prepare and memory stages, after select and layout.
+    init(graph: Graph, selection: PlanSelection, layout: LayoutAssignment, inputShapes: [String: (DType, TensorShape)], options: SessionOptions) throws {
         let context = PrepareContext(cpu: options.cpu, host: options.host, threads: options.threads)
+        let known = selection.known
+        var types = selection.types
         var slotOf: [String: Int] = [:]
         var slots: [SlotStorage] = []
-        var types: [String: (DType, TensorShape)] = [:]
-        var known: [String: Tensor] = [:]
-        for (name, t) in graph.initializers { known[name] = t }
-        for (name, t) in inputShapes { types[name] = t }
-
         var steps: [ExecutionStep] = []
-        var dispatches: [OpDispatch] = []
         var assignments: [NodeAssignment] = []
-        var stepOutputTypes: [[(DType, TensorShape)]] = []
+        var planned = layout.nodes
 
         func slot(for value: String) -> Int {
             if let s = slotOf[value] { return s }
@@ -80,9 +86,8 @@ final class ExecutionPlan: Sendable {
             return slots.count - 1
         }
 
-        // Memory order of computed values (absent: row-major). Convolutions on a backend
-        // that takes channels-last activations produce NHWC; layout-agnostic ops pass it
-        // on; a reorder step is added where an NHWC value meets an op that needs NCHW.
+        // Memory order of computed values (absent: row-major), as the layout stage decided;
+        // a reorder step is added where a value meets a reader that wants the other order.
         var layoutOf: [String: TensorLayout] = [:]
         func value(_ v: String, in layout: TensorLayout) -> String {
             guard (layoutOf[v] ?? .rowMajor) != layout, let (dtype, shape) = types[v] ?? known[v].map({ ($0.dtype, $0.shape) }) else { return v }
@@ -95,110 +100,58 @@ final class ExecutionPlan: Sendable {
             types[key] = (dtype, shape)
             layoutOf[key] = layout
             steps.append(ExecutionStep(site: site, action: .swift(LayoutConversion(site: site, target: layout)), inputs: [input], outputs: [slots.count - 1]))
-            assignments.append(NodeAssignment(node: site.node, opType: "Reorder", runsOn: "octet", kernel: nil))
+            assignments.append(NodeAssignment(node: site.node, opType: "Reorder", runsOn: BuiltInBackend.name, kernel: "reorder"))
             return key
         }
 
-        for node in graph.nodes {
+        for k in planned.indices {
+            let node = planned[k].node
+            guard case let .runs(call, dispatch, reason) = planned[k].placement else {
+                assignments.append(NodeAssignment(node: node.name, opType: node.opType, runsOn: "folded", kernel: nil))
+                continue
+            }
             let site = OperatorSite(node)
-            let isMatrix = OperatorCatalog.isMatrix(node)
-            let op: any GraphOperator
-            do { op = try OperatorCatalog.makeOperator(for: node, opset: graph.opset(of: node)) } catch let e as GraphError {
-                throw SessionError.graph(e)
-            }
-            let constants: [Tensor?] = node.inputs.map { $0.isEmpty ? nil : known[$0] }
-            var inputTypes: [ValueType?] = []
-            for v in node.inputs {
-                if v.isEmpty { inputTypes.append(nil); continue }
-                if let t = known[v] { inputTypes.append(ValueType(t.dtype, t.shape)); continue }
-                guard let (d, s) = types[v] else { throw SessionError.graph(.undefinedValue(node: node.name, value: v)) }
-                inputTypes.append(ValueType(d, s))
-            }
-            let outputTypes: [ValueType]
-            do { outputTypes = try op.outputTypes(inputTypes, constants: constants) } catch {
-                throw Self.wrap(error, node)
-            }
-            var concrete: [(DType, TensorShape)] = []
-            for (i, t) in outputTypes.enumerated() {
-                if let s = t.shape, !s.isAddressable {
-                    throw SessionError.node(node: node.name, opType: node.opType, detail: "output \(i) would be \(t), which has more elements than can be addressed")
-                }
-                guard let s = t.shape?.concrete else {
-                    throw SessionError.node(node: node.name, opType: node.opType, detail: "the shape of output \(i) cannot be determined before running (got \(t))")
-                }
-                concrete.append((t.dtype, s))
-            }
-            if let shapeOp = op as? ShapeOperator, let v = node.input(0), let (_, s) = types[v] ?? known[v].map({ ($0.dtype, $0.shape) }) {
-                // Shapes are known once the input shapes are: Shape folds at plan time.
-                do { known[node.outputs[0]] = try shapeOp.value(for: s) } catch { throw Self.wrap(error, node) }
-                assignments.append(NodeAssignment(node: node.name, opType: node.opType, runsOn: "folded", kernel: nil))
-                continue
-            }
-            let allConstant = node.inputs.allSatisfy { $0.isEmpty || known[$0] != nil }
-            if allConstant && !isMatrix {
-                // Constant folding: compute now, once.
-                for (name, t) in zip(node.outputs, concrete) {
-                    do { try options.memoryBudget.check(elements: t.1.elementCount, of: t.0.byteSize, for: "output '\(name)' (\(t.0) \(t.1)), folded while planning,") } catch {
-                        throw SessionError.node(node: node.name, opType: node.opType, detail: "\(error)")
-                    }
-                }
-                var outs = try concrete.map { try Tensor(zeros: $0.0, shape: $0.1) }
-                do { try op.run(constants, outputs: &outs) } catch { throw Self.wrap(error, node) }
-                for (name, t) in zip(node.outputs, outs) where !name.isEmpty { known[name] = t }
-                assignments.append(NodeAssignment(node: node.name, opType: node.opType, runsOn: "folded", kernel: nil))
-                continue
-            }
+            var runLayout = layout.runLayouts[k]
             let action: ExecutionStep.Action
             let assignment: NodeAssignment
-            var layout: TensorLayout = .rowMajor
-            if let matrix = op as? any MatrixPlanning {
-                let shapes = node.inputs.map { v in v.isEmpty ? TensorShape.scalar : (known[v]?.shape ?? types[v]?.1 ?? .scalar) }
-                var call: MatrixCall
-                do { call = try matrix.plan(constants, shapes: shapes, constants: constants) } catch { throw Self.wrap(error, node) }
-                var dispatch = selector.select(call.signature, cpu: options.cpu, host: options.host)
-                if call.signature.kind == .conv2d, let chosen = dispatch.backend {
-                    // Channels last when the same backend takes it: no reorders between convolutions.
-                    var nhwc = call.signature
-                    nhwc.activationLayout = .nhwc
-                    let again = selector.select(nhwc, cpu: options.cpu, host: options.host)
-                    if again.backend == chosen {
-                        dispatch = again
-                        call.signature = nhwc
-                        layout = .nhwc
-                    }
-                }
-                let (name, kernel) = try Self.prepareKernel(&dispatch, &call, layout: &layout, options: options, context: context, node: node)
+            switch call {
+            case var .matrix(matrixCall):
+                guard var dispatch else { throw SessionError.noBackend(node: node.name, signature: matrixCall.signature.description, reasons: []) }
+                let (name, kernel) = try Self.prepareKernel(&dispatch, &matrixCall, layout: &runLayout, options: options, context: context, node: node)
                 // The trace names what was prepared (oneDNN's implementation, say), not only
                 // what the backend predicted while selecting.
                 dispatch.kernel = kernel.implementation
-                dispatches.append(dispatch)
-                action = .kernel(kernel, call)
+                planned[k].placement = .runs(.matrix(matrixCall), dispatch: dispatch, reason: reason)
+                action = .kernel(kernel, matrixCall)
                 assignment = NodeAssignment(node: node.name, opType: node.opType, runsOn: name, kernel: kernel.implementation)
-            } else {
-                action = .swift(op)
-                assignment = NodeAssignment(node: node.name, opType: node.opType, runsOn: "octet", kernel: nil)
-                // Every tensor operand (Clip's bounds aside) must have one 4-D shape.
-                let operands = Self.tensorOperandsOnly(node) ? Array(node.inputs.prefix(1)) : node.inputs.filter { !$0.isEmpty }
-                if operands.contains(where: { layoutOf[$0] == .nhwc }),
-                   Self.takesChannelsLast(node, operands.map { known[$0]?.shape ?? types[$0]?.1 }),
-                   !Self.tensorOperandsOnly(node) || node.opType == "Clip" || node.input(1).flatMap({ known[$0] })?.shape.elementCount == 1 {
-                    layout = .nhwc
+            case let .node(signature, constants, operands):
+                guard var dispatch else { throw SessionError.noBackend(node: node.name, signature: signature.description, reasons: []) }
+                if let kernel = try Self.prepareNodeKernel(&dispatch, signature, constants, nhwc: runLayout == .nhwc, options: options, context: context, node: node) {
+                    dispatch.kernel = kernel.implementation
+                    action = .nodeKernel(kernel, operands: operands)
+                    assignment = NodeAssignment(node: node.name, opType: node.opType, runsOn: dispatch.backend ?? "?", kernel: kernel.implementation)
+                } else {
+                    action = .swift(planned[k].op)
+                    assignment = NodeAssignment(node: node.name, opType: node.opType, runsOn: BuiltInBackend.name, kernel: dispatch.kernel)
                 }
+                planned[k].placement = .runs(call, dispatch: dispatch, reason: reason)
+            case .builtIn:
+                action = .swift(planned[k].op)
+                assignment = NodeAssignment(node: node.name, opType: node.opType, runsOn: BuiltInBackend.name,
+                                            kernel: dispatch?.kernel ?? planned[k].builtInKernelName)
             }
-            // Inputs in the layout the node runs in (reorder steps added as needed).
+            // Inputs in the layout the node runs in (reorder steps added as needed). A
+            // matrix kernel that fell back to a row-major kernel reads row-major.
+            let wants = layout.inputLayouts[k]
             let inputSlots: [Int?] = node.inputs.enumerated().map { i, v in
                 guard !v.isEmpty else { return nil }
-                // Matrix ops: only the activation; other ops: every operand but Clip's bounds.
-                let rank = known[v]?.shape.rank ?? types[v]?.1.rank ?? 0
-                let operand = isMatrix ? i == 0 : !(Self.tensorOperandsOnly(node) && i > 0) && rank == 4
-                let wants: TensorLayout = layout == .nhwc && operand ? .nhwc : .rowMajor
-                return slot(for: value(v, in: wants))
+                return slot(for: value(v, in: runLayout == .rowMajor ? .rowMajor : wants[i] ?? .rowMajor))
             }
             assignments.append(assignment)
             // GlobalAveragePool's N x C x 1 x 1 output is the same in both layouts.
-            let outputLayout: TensorLayout = layout == .nhwc && node.opType != "GlobalAveragePool" ? .nhwc : .rowMajor
+            let outputLayout: TensorLayout = runLayout == .nhwc && node.opType != "GlobalAveragePool" ? .nhwc : .rowMajor
             var outputSlots: [Int] = []
-            for (name, t) in zip(node.outputs, concrete) {
+            for (name, t) in zip(node.outputs, planned[k].outputTypes) {
                 // Unused optional outputs still get a slot, so every operator sees all its outputs.
                 let (bytes, overflow) = t.1.elementCount.multipliedReportingOverflow(by: t.0.byteSize)
                 guard !overflow, bytes <= Tensor.maximumByteCount else {
@@ -215,7 +168,6 @@ final class ExecutionPlan: Sendable {
                 outputSlots.append(slots.count - 1)
             }
             steps.append(ExecutionStep(site: site, action: action, inputs: inputSlots, outputs: outputSlots))
-            stepOutputTypes.append(concrete)
         }
 
         // Graph outputs: computed values, or constants/inputs passed straight through.
@@ -225,7 +177,7 @@ final class ExecutionPlan: Sendable {
             outputSlots.append((o.name, slot(for: value(o.name, in: .rowMajor))))
         }
 
-        // Liveness: intermediate slots (not graph outputs) go to the arena.
+        // Memory: intermediate slots (not graph outputs) go to the arena, by liveness.
         let outputSet = Set(outputSlots.map(\.1))
         var first: [Int: Int] = [:], last: [Int: Int] = [:]
         for (i, s) in steps.enumerated() {
@@ -254,38 +206,7 @@ final class ExecutionPlan: Sendable {
         self.arenaSize = size
         self.releases = releases
         self.assignments = assignments
-        self.trace = DispatchTrace(cpu: options.cpu, host: options.host, rulesSource: options.rules.source, ops: dispatches)
-    }
-
-    /// Ops whose built-in kernels run on channels-last values as they are: elementwise ops
-    /// on 4-D values of one shape, and 2-D pooling.
-    /// Binary ops also broadcast: 4-D operands are reordered to NHWC, and smaller ones
-    /// qualify when their memory order is the same in both layouts (e.g. a `C x 1 x 1` bias).
-    static func takesChannelsLast(_ node: Node, _ shapes: [TensorShape?]) -> Bool {
-        guard let first = shapes.first ?? nil, shapes.allSatisfy({ $0 != nil }) else { return false }
-        if QuantizedAddNode.matches(node) { return first.rank == 4 && shapes.allSatisfy { $0 == first } }
-        guard node.domain.isEmpty else { return false }
-        switch node.opType {
-        case "Relu", "Clip", "Sigmoid", "Tanh", "HardSwish", "HardSigmoid", "Erf", "Sqrt", "Gelu", "Identity",
-             "MaxPool", "AveragePool", "GlobalAveragePool":
-            return first.rank == 4 && shapes.allSatisfy { $0 == first }
-        case "QuantizeLinear", "DequantizeLinear":
-            // Per tensor only (a per-axis scale follows the logical axis, not memory order).
-            return first.rank == 4 && shapes.count == 1
-        case "Add", "Sub", "Mul", "Div":
-            let operands = shapes.compactMap { $0 }
-            guard let out = Broadcasting.shape(operands.map { SymbolicShape($0) }), out.rank == 4 else { return false }
-            return operands.allSatisfy { s in
-                s.rank == 4 || { (d: [Int]) in d[1] == 1 || (d[2] == 1 && d[3] == 1) }(Array(repeating: 1, count: 4 - s.rank) + s.dims)
-            }
-        default:
-            return false
-        }
-    }
-
-    /// Ops whose inputs after the first are parameters (bounds, scales), not tensors to lay out.
-    static func tensorOperandsOnly(_ node: Node) -> Bool {
-        ["Clip", "QuantizeLinear", "DequantizeLinear"].contains(node.opType)
+        self.trace = PlanSelection.trace(planned, cpu: options.cpu, host: options.host, rulesSource: options.rules.source)
     }
 
     static func wrap(_ error: any Error, _ node: Node) -> SessionError {
@@ -326,6 +247,8 @@ final class ExecutionPlan: Sendable {
                     try kernel.run(inputs: operands, output: &outs[0])
                     if outs[0].shape != nodeShape { outs[0] = try outs[0].reshaped(to: nodeShape) }
                     try call.finish(ins, output: &outs[0], site: step.site)
+                case let .nodeKernel(kernel, operands):
+                    try kernel.run(inputs: operands.map { try step.site.tensor(ins, $0) }, output: &outs[0])
                 }
             } catch let e as SessionError {
                 throw e

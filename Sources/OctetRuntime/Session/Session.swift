@@ -24,13 +24,7 @@ public final class Session: Sendable {
         guard (1...SessionOptions.maximumThreads).contains(options.threads) else {
             throw SessionError.invalidOption(name: "threads", detail: "must be between 1 and \(SessionOptions.maximumThreads), got \(options.threads)")
         }
-        var g: Graph
-        do { g = try graph.sorted() } catch { throw SessionError.graph(error) }
-        // Types agree with what the model declares, before anything is planned.
-        do { _ = try ShapeInference.run(g) } catch let e as GraphError { throw SessionError.graph(e) }
-        if options.optimize {
-            g = try GraphOptimizer.standard.run(g)
-        }
+        let g = try Self.prepared(graph, options: options)
         self.graph = g
         self.options = options
         let declared = g.inputs.compactMap { p in p.type?.shape?.concrete.map { (p.name, $0) } }
@@ -71,17 +65,50 @@ public final class Session: Sendable {
         }
     }
 
-    /// The dispatch trace of the plan for these input shapes (default: the declared ones).
+    /// The dispatch trace of the plan for these input shapes (default: the declared ones),
+    /// with the kernels as prepared.
     public func trace(inputShapes: [String: TensorShape]? = nil) throws -> (trace: DispatchTrace, nodes: [NodeAssignment], arenaBytes: Int) {
-        var shapes: [String: (DType, TensorShape)] = [:]
+        let plan = try plan(for: Self.concreteInputs(graph, inputShapes))
+        return (plan.trace, plan.assignments, plan.arenaSize)
+    }
+
+    /// The dispatch trace of `graph` (optimized as a session would) for `inputShapes`
+    /// (default: the declared ones), from the select and layout stages alone: every node,
+    /// the rule or default that placed it and the kernel its backend predicts. No kernel is
+    /// prepared and no weight packed, so it is cheap, and `options.cpu` may be a CPU this
+    /// machine is not.
+    ///
+    /// - Throws: `SessionError` for a graph that cannot be planned (the node and why), or
+    ///   an input whose shape is neither declared nor given.
+    public static func planTrace(graph: Graph, options: SessionOptions, inputShapes: [String: TensorShape]? = nil) throws -> DispatchTrace {
+        let g = try prepared(graph, options: options)
+        let selection = try PlanSelection(graph: g, inputShapes: concreteInputs(g, inputShapes), options: options)
+        let layout = LayoutAssignment(selection, graphOutputs: g.outputs.map(\.name), options: options)
+        return PlanSelection.trace(layout.nodes, cpu: options.cpu, host: options.host, rulesSource: options.rules.source)
+    }
+
+    /// `graph` sorted, checked against its declared types, and optimized when `options` say so.
+    private static func prepared(_ graph: Graph, options: SessionOptions) throws -> Graph {
+        var g: Graph
+        do { g = try graph.sorted() } catch { throw SessionError.graph(error) }
+        // Types agree with what the model declares, before anything is planned.
+        do { _ = try ShapeInference.run(g) } catch let e as GraphError { throw SessionError.graph(e) }
+        if options.optimize {
+            g = try GraphOptimizer.standard.run(g)
+        }
+        return g
+    }
+
+    /// Each input's type with `shapes[name]` or its declared concrete shape.
+    private static func concreteInputs(_ graph: Graph, _ shapes: [String: TensorShape]?) throws -> [String: (DType, TensorShape)] {
+        var out: [String: (DType, TensorShape)] = [:]
         for p in graph.inputs {
-            guard let s = inputShapes?[p.name] ?? p.type?.shape?.concrete else {
+            guard let s = shapes?[p.name] ?? p.type?.shape?.concrete else {
                 throw SessionError.missingInput(name: p.name, expected: p.type)
             }
-            shapes[p.name] = (p.type?.dtype ?? .f32, s)
+            out[p.name] = (p.type?.dtype ?? .f32, s)
         }
-        let plan = try plan(for: shapes)
-        return (plan.trace, plan.assignments, plan.arenaSize)
+        return out
     }
 
     private func plan(for shapes: [String: (DType, TensorShape)]) throws -> ExecutionPlan {

@@ -1,0 +1,197 @@
+import OctetCore
+import OctetCPU
+import OctetDispatch
+
+/// One node after the select stage: its operator, its concrete types, and where it runs.
+struct SelectedNode: Sendable {
+    /// How a node that is not folded runs.
+    enum Call: Sendable {
+        /// A matrix product, through a backend kernel.
+        case matrix(MatrixCall)
+        /// A non-matrix op on a backend other than `builtin`: the signature, the
+        /// constants the backend prepares with, and the node inputs its kernel receives.
+        case node(OpSignature, OpConstants, operands: [Int])
+        /// The node's own operator (the built-in backend).
+        case builtIn
+    }
+
+    enum Placement: Sendable {
+        /// Computed while planning; its outputs are in `PlanSelection.known`.
+        case folded
+        /// Runs; `dispatch` is `nil` for nodes placed without rules (`reason` says why).
+        case runs(Call, dispatch: OpDispatch?, reason: String?)
+    }
+
+    let node: Node
+    let op: any GraphOperator
+    /// Concrete input types (`nil` for omitted inputs) and output types.
+    let inputTypes: [(DType, TensorShape)?]
+    let outputTypes: [(DType, TensorShape)]
+    var placement: Placement
+
+    /// `s64-Reshape`: the first operand's type, then the op type.
+    var builtInKernelName: String { "\((inputTypes.first ?? nil).map { "\($0.0)-" } ?? "")\(node.opType)" }
+
+    var dispatch: OpDispatch? {
+        if case let .runs(_, dispatch, _) = placement { return dispatch }
+        return nil
+    }
+}
+
+/// The select stage of planning: for concrete input shapes, infers every value's type,
+/// folds what is constant, and chooses a backend for every other node — matrix products
+/// and non-matrix ops through the rules and the fallback order, nodes no op kind names on
+/// the built-in backend. Packs nothing and prepares no kernel, so a whole-model trace,
+/// planning for another CPU and the 7/8-bit policy need only this stage.
+struct PlanSelection: Sendable {
+    let nodes: [SelectedNode]
+    /// Initializers and values folded while planning.
+    let known: [String: Tensor]
+    /// Concrete types of the graph inputs and of every computed value.
+    let types: [String: (DType, TensorShape)]
+    let selector: BackendSelector
+
+    init(graph: Graph, inputShapes: [String: (DType, TensorShape)], options: SessionOptions) throws {
+        let selector = BackendSelector(rules: options.rules, registry: options.registry.includingBuiltIn())
+        var known: [String: Tensor] = [:]
+        var types: [String: (DType, TensorShape)] = [:]
+        for (name, t) in graph.initializers { known[name] = t }
+        for (name, t) in inputShapes { types[name] = t }
+        var selected: [SelectedNode] = []
+        selected.reserveCapacity(graph.nodes.count)
+
+        for node in graph.nodes {
+            let op: any GraphOperator
+            do { op = try OperatorCatalog.makeOperator(for: node, opset: graph.opset(of: node)) } catch let e as GraphError {
+                throw SessionError.graph(e)
+            }
+            let constants: [Tensor?] = node.inputs.map { $0.isEmpty ? nil : known[$0] }
+            var inputs: [(DType, TensorShape)?] = []
+            for v in node.inputs {
+                if v.isEmpty { inputs.append(nil); continue }
+                if let t = known[v] { inputs.append((t.dtype, t.shape)); continue }
+                guard let t = types[v] else { throw SessionError.graph(.undefinedValue(node: node.name, value: v)) }
+                inputs.append(t)
+            }
+            let outputs = try Self.outputTypes(op, node, inputs: inputs, constants: constants)
+            for (name, t) in zip(node.outputs, outputs) where !name.isEmpty { types[name] = t }
+
+            if let shapeOp = op as? ShapeOperator, let first = inputs.first ?? nil {
+                // Shapes are known once the input shapes are: Shape folds at plan time.
+                do { known[node.outputs[0]] = try shapeOp.value(for: first.1) } catch { throw ExecutionPlan.wrap(error, node) }
+                selected.append(SelectedNode(node: node, op: op, inputTypes: inputs, outputTypes: outputs, placement: .folded))
+                continue
+            }
+            let isMatrix = OperatorCatalog.isMatrix(node)
+            if !isMatrix, node.inputs.allSatisfy({ $0.isEmpty || known[$0] != nil }) {
+                // Constant folding: compute now, once.
+                for (name, t) in try Self.fold(op, node, constants: constants, outputs: outputs, budget: options.memoryBudget) { known[name] = t }
+                selected.append(SelectedNode(node: node, op: op, inputTypes: inputs, outputTypes: outputs, placement: .folded))
+                continue
+            }
+            let placement = try Self.place(node, op, opset: graph.opset(of: node), inputs: inputs, constants: constants,
+                                           outputs: outputs, selector: selector, options: options)
+            selected.append(SelectedNode(node: node, op: op, inputTypes: inputs, outputTypes: outputs, placement: placement))
+        }
+        nodes = selected
+        self.known = known
+        self.types = types
+        self.selector = selector
+    }
+
+    /// The rule engine's choice for one node that runs.
+    private static func place(_ node: Node, _ op: any GraphOperator, opset: Int, inputs: [(DType, TensorShape)?], constants: [Tensor?],
+                              outputs: [(DType, TensorShape)], selector: BackendSelector, options: SessionOptions) throws -> SelectedNode.Placement {
+        if let matrix = op as? any MatrixPlanning {
+            let shapes = inputs.map { $0?.1 ?? .scalar }
+            let call: MatrixCall
+            do { call = try matrix.plan(constants, shapes: shapes, constants: constants) } catch { throw ExecutionPlan.wrap(error, node) }
+            let dispatch = selector.select(call.signature, cpu: options.cpu, host: options.host)
+            return .runs(.matrix(call), dispatch: dispatch, reason: nil)
+        }
+        guard let output = outputs.first,
+              let signature = NodeSignature.make(node, opset: opset, inputs: inputs, constants: constants, output: output) else {
+            let why = NodeSignature.whyNone(node, firstInput: inputs.first??.0) ?? "no signature"
+            return .runs(.builtIn, dispatch: nil, reason: why)
+        }
+        var dispatch = selector.select(signature, cpu: options.cpu, host: options.host)
+        if dispatch.backend == nil {
+            // A rules file without `builtin` in its fallback order: the built-in ops are the
+            // default for every node no rule or fallback places.
+            dispatch.attempts.append(.init(backend: BuiltInBackend.name, source: .fallback(signature.precision), chosen: true,
+                                           reason: "kernel \(BuiltInBackend.kernelName(signature)) (the default for non-matrix ops no rule or fallback places)"))
+            dispatch.backend = BuiltInBackend.name
+            dispatch.kernel = BuiltInBackend.kernelName(signature)
+        }
+        if dispatch.backend == BuiltInBackend.name { return .runs(.builtIn, dispatch: dispatch, reason: nil) }
+        let constants: OpConstants
+        do { constants = try NodeSignature.constants(node, dtype: signature.inputType) } catch { throw ExecutionPlan.wrap(error, node) }
+        return .runs(.node(signature, constants, operands: NodeSignature.kernelOperands(node)), dispatch: dispatch, reason: nil)
+    }
+
+    /// Concrete output types, or an error naming the node and the output.
+    private static func outputTypes(_ op: any GraphOperator, _ node: Node, inputs: [(DType, TensorShape)?], constants: [Tensor?]) throws -> [(DType, TensorShape)] {
+        let symbolic: [ValueType]
+        do { symbolic = try op.outputTypes(inputs.map { $0.map { ValueType($0.0, $0.1) } }, constants: constants) } catch {
+            throw ExecutionPlan.wrap(error, node)
+        }
+        return try symbolic.enumerated().map { i, t in
+            if let s = t.shape, !s.isAddressable {
+                throw SessionError.node(node: node.name, opType: node.opType, detail: "output \(i) would be \(t), which has more elements than can be addressed")
+            }
+            guard let s = t.shape?.concrete else {
+                throw SessionError.node(node: node.name, opType: node.opType, detail: "the shape of output \(i) cannot be determined before running (got \(t))")
+            }
+            return (t.dtype, s)
+        }
+    }
+
+    /// Runs a node whose inputs are all known, within the memory budget.
+    private static func fold(_ op: any GraphOperator, _ node: Node, constants: [Tensor?], outputs: [(DType, TensorShape)],
+                             budget: MemoryBudget) throws -> [String: Tensor] {
+        for (name, t) in zip(node.outputs, outputs) {
+            do { try budget.check(elements: t.1.elementCount, of: t.0.byteSize, for: "output '\(name)' (\(t.0) \(t.1)), folded while planning,") } catch {
+                throw SessionError.node(node: node.name, opType: node.opType, detail: "\(error)")
+            }
+        }
+        var outs = try outputs.map { try Tensor(zeros: $0.0, shape: $0.1) }
+        do { try op.run(constants, outputs: &outs) } catch { throw ExecutionPlan.wrap(error, node) }
+        var result: [String: Tensor] = [:]
+        for (name, t) in zip(node.outputs, outs) where !name.isEmpty { result[name] = t }
+        return result
+    }
+
+    /// The trace of every node of `nodes`: the rule engine's choices and the nodes placed
+    /// without it.
+    static func trace(_ nodes: [SelectedNode], cpu: CPUFeatures, host: CPUFeatures?, rulesSource: String) -> DispatchTrace {
+        var ops: [OpDispatch] = []
+        var traced: [TracedNode] = []
+        for n in nodes {
+            switch n.placement {
+            case .folded:
+                traced.append(TracedNode(node: n.node.name, opType: n.node.opType, placement: .folded))
+            case let .runs(_, dispatch?, _):
+                traced.append(TracedNode(node: n.node.name, opType: n.node.opType, placement: .dispatched(opIndex: ops.count)))
+                ops.append(dispatch)
+            case let .runs(_, nil, reason):
+                traced.append(TracedNode(node: n.node.name, opType: n.node.opType,
+                                         placement: .direct(backend: BuiltInBackend.name, kernel: n.builtInKernelName, reason: reason ?? "")))
+            }
+        }
+        return DispatchTrace(cpu: cpu, host: host, rulesSource: rulesSource, ops: ops, nodes: traced)
+    }
+}
+
+extension BackendRegistry {
+    /// This registry when it holds the built-in backend, else a copy with it added: the
+    /// built-in ops always run the nodes nothing else places.
+    func includingBuiltIn() -> BackendRegistry {
+        guard backend(named: BuiltInBackend.name) == nil else { return self }
+        let copy = BackendRegistry()
+        for b in all + [BuiltInBackend()] {
+            // Names in a registry are distinct, and `builtin` was absent.
+            do { try copy.register(b) } catch { assertionFailure("\(error)") }
+        }
+        return copy
+    }
+}
