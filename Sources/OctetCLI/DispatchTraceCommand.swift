@@ -4,16 +4,29 @@ import Octet
 struct DispatchTraceCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dispatch-trace",
-        abstract: "Show which backend would run one op, every rule tried, and why.",
+        abstract: "Show which backend would run each node of a model (or one op), every rule tried, and why.",
         discussion: """
+        With a model, every node is traced from the planner's select and layout stages
+        alone: no kernel is prepared and no weight packed, so it is fast and works for a
+        CPU this machine is not (--cpu).
+
         Examples:
+          octet dispatch-trace Models/digits_cnn_int8.onnx
+          octet dispatch-trace model.onnx --cpu sapphire-rapids --shape input_ids=1x128 --json
           octet dispatch-trace --op conv2d --input 1x64x56x56 --weight 64x64x3x3 --stride 1 --pad 1 --groups 1 --dtype u8s8
           octet dispatch-trace --op linear --m 1 --k 768 --n 3072 --cpu sapphire-rapids
         """
     )
 
-    @Option(help: "Op kind: conv2d, conv_transpose2d, linear, matmul.")
-    var op: String
+    @Argument(help: "An ONNX model: trace every node (plan only; nothing is packed).")
+    var model: String?
+    @Option(name: .customLong("shape"), help: ArgumentHelp("Size for a model input with symbolic dimensions: NAME=1x128. Unset symbolic dimensions are 1.", valueName: "NAME=DIMS"))
+    var shapes: [String] = []
+    @Flag(name: .customLong("no-optimize"), help: "Trace the model without the graph passes (folding, fusion).")
+    var noOptimize = false
+
+    @Option(help: "Op kind (without a model): conv2d, conv_transpose2d, linear, matmul.")
+    var op: String?
 
     @Option(help: ArgumentHelp("Convolution input N x C x H x W, or linear/matmul activations [..., M, K].", valueName: "SHAPE"))
     var input: String?
@@ -46,7 +59,12 @@ struct DispatchTraceCommand: ParsableCommand {
     @OptionGroup var backends: BackendOptions
     @Flag(help: "Print the trace as JSON.") var json = false
 
+    func validate() throws {
+        guard (model == nil) != (op == nil) else { throw ValidationError("give a model, or one op with --op (not both)") }
+    }
+
     func run() throws {
+        if let model { return try traceModel(model) }
         let signature = try makeSignature()
         let cpu = try target.resolve()
         let selector = BackendSelector(rules: try rules.load(), registry: try backends.registry())
@@ -54,10 +72,38 @@ struct DispatchTraceCommand: ParsableCommand {
         emit(json ? try trace.json() : trace.text)
     }
 
+    /// Every node of the model at `path`, from the select and layout stages.
+    func traceModel(_ path: String) throws {
+        let graph = try ONNXModel.load(contentsOf: path).graph
+        var sizes: [String: TensorShape] = [:]
+        for spec in shapes {
+            guard let eq = spec.firstIndex(of: "=") else { throw ValidationError("--shape: expected NAME=DIMS, got '\(spec)'") }
+            let name = String(spec[..<eq])
+            guard graph.inputs.contains(where: { $0.name == name }) else {
+                throw ValidationError("--shape: the model has no input '\(name)'; its inputs are \(graph.inputs.map(\.name).joined(separator: ", "))")
+            }
+            do { sizes[name] = try TensorShape(parsing: String(spec[spec.index(after: eq)...])) } catch { throw ValidationError("--shape \(name): \(error)") }
+        }
+        for p in graph.inputs where sizes[p.name] == nil {
+            guard let symbolic = p.type?.shape else { throw ValidationError("input '\(p.name)' has no declared shape; give it with --shape \(p.name)=DIMS") }
+            sizes[p.name] = try TensorShape(symbolic.dims.map { $0.value ?? 1 })
+        }
+        let options = SessionOptions(threads: 1, cpu: try target.resolve(), registry: try backends.registry(),
+                                     rules: try rules.load(), optimize: !noOptimize)
+        let clock = ContinuousClock()
+        var trace: DispatchTrace?
+        let elapsed = try clock.measure { trace = try Session.planTrace(graph: graph, options: options, inputShapes: sizes) }
+        guard let trace else { return }
+        if json { return emit(try trace.json()) }
+        emit(trace.text)
+        let ms = Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1e3
+        emit("plan   \(String(format: "%.1f", ms)) ms: select and layout stages only (no kernel prepared, no weight packed)")
+    }
+
     func makeSignature() throws -> OpSignature {
         let traced: [OpKind] = [.conv2d, .convTranspose2d, .linear, .matmul]
-        guard let kind = OpKind(rawValue: op), traced.contains(kind) else {
-            throw ValidationError("--op: unknown op '\(op)'; expected one of \(traced.map(\.rawValue).joined(separator: ", "))")
+        guard let op, let kind = OpKind(rawValue: op), traced.contains(kind) else {
+            throw ValidationError("--op: unknown op '\(op ?? "")'; expected one of \(traced.map(\.rawValue).joined(separator: ", "))")
         }
         guard let types = OperandTypes(parsing: dtype) else {
             throw ValidationError("--dtype: unknown '\(dtype)'; expected one of \(OperandTypes.spellings.joined(separator: ", "))")

@@ -76,6 +76,10 @@ struct LayoutAssignment: Sendable {
                    !Self.tensorOperandsOnly(node) || node.opType == "Clip"
                    || node.input(1).flatMap({ selection.known[$0] })?.shape.elementCount == 1 {
                     layout = .nhwc
+                    if var d = dispatch {
+                        d.signature.activationLayout = .nhwc
+                        nodes[k].placement = .runs(.builtIn, dispatch: d, reason: reason)
+                    }
                 }
             }
             var wants: [TensorLayout?] = []

@@ -85,7 +85,13 @@ enum NodeSignature {
     /// The constant operands a backend kernel needs: the quantization of a quantized
     /// node's inputs and output; nothing for float ops (their tensors arrive at run time).
     /// `dtype` is the type of the node's 8-bit operands.
+    /// A max pool of 8-bit values takes no parameters of its own: its input and output
+    /// share them, and the identity parameters (scale 1, zero point 0) describe it exactly.
     static func constants(_ node: Node, dtype: DType) throws -> OpConstants {
+        if node.opType == "MaxPool", dtype.isQuantized8Bit {
+            let identity = try QuantParams(scale: 1, zeroPoint: 0, dtype: dtype)
+            return OpConstants(inputQuantization: identity, outputQuantization: identity)
+        }
         guard QuantizedAddNode.matches(node) else { return OpConstants() }
         let op = try QuantizedAddOperator(node)
         func params(_ i: Int) throws -> QuantParams { try QuantParams(scale: op.scales[i], zeroPoint: op.zeroPoints[i], dtype: dtype) }
