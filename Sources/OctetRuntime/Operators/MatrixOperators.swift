@@ -203,18 +203,23 @@ struct MatrixOperator: GraphOperator {
         var bias: Tensor?
         if node.input(2) != nil {
             if let c = constants.count > 2 ? constants[2] : nil, c.shape.elementCount == n, c.shape.rank <= 2, c.shape.rank == 0 || c.shape.dims.last == n {
-                bias = try scaled(c.reshaped(to: TensorShape([n])), by: beta)
+                bias = try Self.scaled(c.reshaped(to: TensorShape([n])), by: beta)
             } else {
                 addend = .init(input: 2, scale: beta)
             }
         }
         if let w = constants.count > 1 ? constants[1] : nil {
-            // Constant B: a linear layer with N x K weights, alpha folded in.
-            let weight = try scaled(transB ? w : TransposeKernel.transpose2D(w), by: alpha)
+            // Constant B: a linear layer with N x K weights, alpha folded in (when prepared).
+            guard w.shape.rank == 2 else { throw site.error("B must be 2-D, got \(w.shape)") }
+            let weightShape = try concreteShape(transB ? w.shape.dims : [w.shape.dims[1], w.shape.dims[0]], site)
             let signature = OpSignature(kind: .linear, precision: .fp32, inputType: .f32, weightType: .f32, outputType: .f32,
-                                        input: aShape, weight: weight.shape, postOps: addend == nil ? postOps : [], label: site.node)
-            return MatrixCall(signature: signature, constants: OpConstants(weight: weight, bias: bias), operands: [first],
-                              addend: addend, trailingPostOps: addend == nil ? [] : postOps)
+                                        input: aShape, weight: weightShape, postOps: addend == nil ? postOps : [], label: site.node)
+            var call = MatrixCall(signature: signature, constants: OpConstants(weight: w, bias: bias), operands: [first],
+                                  addend: addend, trailingPostOps: addend == nil ? [] : postOps)
+            if !transB || alpha != 1 {
+                call.weightTransform = { w in try Self.scaled(transB ? w : TransposeKernel.transpose2D(w), by: alpha) }
+            }
+            return call
         }
         let signature = OpSignature(kind: .matmul, precision: .fp32, inputType: .f32, weightType: .f32, outputType: .f32,
                                     input: aShape, weight: try concreteShape([k, n], site), label: site.node)
@@ -228,14 +233,17 @@ struct MatrixOperator: GraphOperator {
         let out = try MatMulShapes.output(SymbolicShape(a), SymbolicShape(b), site)
         guard let outShape = out.concrete else { throw site.error("output shape is not concrete") }
         if let w = constants.count > 1 ? constants[1] : nil, w.shape.rank == 2, a.rank >= 1 {
-            // Constant 2-D B: a linear layer (weight N x K).
-            let weight = try TransposeKernel.transpose2D(w)
+            // Constant 2-D B: a linear layer (weight N x K, transposed when prepared).
+            let n = w.shape.dims[1]
+            let weightShape = try concreteShape([n, w.shape.dims[0]], site)
             let aShape = a.rank == 1 ? try concreteShape([1, a.dims[0]], site) : a
             let signature = OpSignature(kind: .linear, precision: .fp32, inputType: .f32, weightType: .f32, outputType: .f32,
-                                        input: aShape, weight: weight.shape, postOps: postOps, label: site.node)
+                                        input: aShape, weight: weightShape, postOps: postOps, label: site.node)
             // A bias fused by MatMulBiasFusion (input 2, N values).
-            let bias = try node.input(2).map { _ in try constant(constants, 2, "the fused bias").reshaped(to: TensorShape([weight.shape.dims[0]])) }
-            return MatrixCall(signature: signature, constants: OpConstants(weight: weight, bias: bias), operands: [a.rank == 1 ? .reshaped(0, aShape) : .input(0)])
+            let bias = try node.input(2).map { _ in try constant(constants, 2, "the fused bias").reshaped(to: TensorShape([n])) }
+            var call = MatrixCall(signature: signature, constants: OpConstants(weight: w, bias: bias), operands: [a.rank == 1 ? .reshaped(0, aShape) : .input(0)])
+            call.weightTransform = { w in try TransposeKernel.transpose2D(w) }
+            return call
         }
         guard node.input(2) == nil else { throw site.error("a fused bias needs constant 2-D weights") }
         // Two activations: broadcast both to the full batch, as [batch..., M, K] · [batch..., K, N].
@@ -249,7 +257,7 @@ struct MatrixOperator: GraphOperator {
                           operands: [a.dims == fullA.dims ? .input(0) : .broadcast(0, viewA, fullA), b.dims == fullB.dims ? .input(1) : .broadcast(1, viewB, fullB)])
     }
 
-    private func scaled(_ t: Tensor, by factor: Float) throws -> Tensor {
+    private static func scaled(_ t: Tensor, by factor: Float) throws -> Tensor {
         guard factor != 1 else { return t }
         return try Tensor(t.scalars(as: Float.self).map { $0 * factor }, shape: t.shape)
     }
@@ -292,12 +300,25 @@ struct MatrixCall: Sendable {
     }
 
     var signature: OpSignature
+    /// The constants as the model holds them; the weight becomes the kernel's through
+    /// `weightTransform` only when a kernel is prepared, so selecting packs nothing.
     var constants: OpConstants
+    /// Makes the kernel's weight (`signature.weight`'s shape: N x K for linear) from the
+    /// model's: transposed, alpha folded in, quantization parameters attached.
+    var weightTransform: (@Sendable (Tensor) throws -> Tensor)?
     var operands: [Operand]
     var outputScale: Float = 1
     var addend: Addend?
     /// Post-ops the kernel could not apply (they must follow the addend).
     var trailingPostOps: [PostOp] = []
+
+    /// The constants a backend prepares with: the weight transformed for the kernel.
+    func preparedConstants() throws -> OpConstants {
+        guard let transform = weightTransform, let w = constants.weight else { return constants }
+        var c = constants
+        c.weight = try transform(w)
+        return c
+    }
 
     /// The output shape the kernel writes (same elements as the node's output).
     var kernelOutputShape: TensorShape? {

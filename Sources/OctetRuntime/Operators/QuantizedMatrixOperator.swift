@@ -74,8 +74,8 @@ struct QuantizedMatrixOperator: MatrixPlanning {
         // After planning, the weight's output channels are axis 0 (N x K, or OC x IC/g x KH x KW).
         let perChannel = w.scales.count > 1
         let weightParams = try QuantParams(scales: w.scales, zeroPoints: w.zeroPoints, granularity: perChannel ? .perChannel(axis: 0) : .perTensor, dtype: weight.dtype)
-        guard var packed = call.constants.weight else { throw site.error("the weight is missing") }
-        packed.quantization = weightParams
+        guard let weightSource = call.constants.weight else { throw site.error("the weight is missing") }
+        call.weightTransform = Self.attaching(weightParams, after: call.weightTransform)
         var outputParams: QuantParams?
         var outputType: DType = .f32
         if quantizedOutput {
@@ -91,7 +91,7 @@ struct QuantizedMatrixOperator: MatrixPlanning {
         call.signature.quantization = QuantizationScheme(
             perChannelWeights: perChannel, symmetricWeights: w.zeroPoints.allSatisfy { $0 == 0 }, inputZeroPoint: x.zeroPoints[0],
             weightZeroPoint: perChannel ? 0 : w.zeroPoints[0], reduceRange: sevenBit)
-        call.constants = OpConstants(weight: packed, bias: call.constants.bias, inputQuantization: inputParams, outputQuantization: outputParams)
+        call.constants = OpConstants(weight: weightSource, bias: call.constants.bias, inputQuantization: inputParams, outputQuantization: outputParams)
         return call
     }
 
@@ -100,19 +100,29 @@ struct QuantizedMatrixOperator: MatrixPlanning {
         guard let scale = constants[4] else { throw site.error("the weight scale (input 4) must be a constant") }
         let w = try affine(scale, constants[5], "weight")
         var call = try source.plan([inputs[0], inputs[3], nil], shapes: [shapes[0], shapes[3], .scalar], constants: [nil, weight, nil])
-        guard call.signature.kind == .linear, call.addend == nil, var packed = call.constants.weight else {
+        guard call.signature.kind == .linear, call.addend == nil, let weightSource = call.constants.weight else {
             throw site.error("a dynamically quantized MatMul needs a constant 2-D weight")
         }
         let perChannel = w.scales.count > 1
-        packed.quantization = try QuantParams(scales: w.scales, zeroPoints: w.zeroPoints, granularity: perChannel ? .perChannel(axis: 0) : .perTensor, dtype: weight.dtype)
+        let weightParams = try QuantParams(scales: w.scales, zeroPoints: w.zeroPoints, granularity: perChannel ? .perChannel(axis: 0) : .perTensor, dtype: weight.dtype)
+        call.weightTransform = Self.attaching(weightParams, after: call.weightTransform)
         call.signature.precision = .int8
         call.signature.inputType = .f32
         call.signature.weightType = weight.dtype
         call.signature.outputType = .f32
         call.signature.quantization = QuantizationScheme(perChannelWeights: perChannel, symmetricWeights: w.zeroPoints.allSatisfy { $0 == 0 },
                                                          weightZeroPoint: perChannel ? 0 : w.zeroPoints[0], dynamic: true)
-        call.constants = OpConstants(weight: packed)
+        call.constants = OpConstants(weight: weightSource)
         return call
+    }
+
+    /// `transform` (if any), then `params` attached: the kernel's quantized weight.
+    private static func attaching(_ params: QuantParams, after transform: (@Sendable (Tensor) throws -> Tensor)?) -> @Sendable (Tensor) throws -> Tensor {
+        { w in
+            var t = try transform?(w) ?? w
+            t.quantization = params
+            return t
+        }
     }
 
     /// The activation's element type: from its zero point, or u8.

@@ -13,8 +13,10 @@ extension ExecutionPlan {
             throw SessionError.noBackend(node: node.name, signature: call.signature.description,
                                          reasons: dispatch.attempts.map { "\($0.backend): \($0.reason)" })
         }
+        let constants: OpConstants
+        do { constants = try call.preparedConstants() } catch { throw ExecutionPlan.wrap(error, node) }
         let firstError: any Error
-        do { return (name, try backend.prepare(call.signature, constants: call.constants, context: context)) } catch { firstError = error }
+        do { return (name, try backend.prepare(call.signature, constants: constants, context: context)) } catch { firstError = error }
 
         var failures = ["\(name): \(firstError)"]
         if let i = dispatch.attempts.lastIndex(where: \.chosen) {
@@ -32,7 +34,7 @@ extension ExecutionPlan {
             guard let candidate = options.registry.backend(named: other), candidate.requirements.check(options.host).available else { continue }
             for s in signatures where candidate.capability(for: s, on: options.host).isSupported {
                 do {
-                    let kernel = try candidate.prepare(s, constants: call.constants, context: context)
+                    let kernel = try candidate.prepare(s, constants: constants, context: context)
                     dispatch.attempts.append(.init(backend: other, source: .fallback(precision), chosen: true,
                                                    reason: "kernel \(kernel.implementation) (after \(name) failed to prepare)"))
                     dispatch.backend = other
