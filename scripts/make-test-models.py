@@ -170,6 +170,36 @@ def op_cases(folder):
         "b": rng.integers(-128, 128, size=(8, 4)).astype(np.int8), "az": np.array(128, dtype=np.uint8), "bz": np.array(0, dtype=np.int8)})
     add("conv_integer", "ConvInteger", {"x": xq}, {"w": rng.integers(0, 256, size=(3, 4, 3, 3)).astype(np.uint8), "xz": np.array(120, dtype=np.uint8)})
     add("dynamic_quantize_linear", "DynamicQuantizeLinear", {"x": f32(4, 9, lo=-2, hi=3)}, n_out=3)
+    # ONNX Runtime's operator form on the INT8 kernels (lowered): integer outputs must match exactly.
+    # u8·s8 products go through weights within ±63 where ORT's GEMM runs: without VNNI it adds
+    # pairs of products in int16 (vpmaddubsw) and saturates beyond, so its answer would depend
+    # on the machine that wrote the file.
+    rq = np.random.default_rng(1234)
+    def q8(dtype, *shape):
+        lo, hi = (0, 256) if dtype == np.uint8 else (-128, 128)
+        return rq.integers(lo, hi, size=shape).astype(dtype)
+    add("qlinear_conv_u8_weights_strided", "QLinearConv", {"x": q8(np.uint8, 1, 16, 9, 9)}, {
+        "xs": np.array(0.04, dtype=np.float32), "xz": np.array(100, dtype=np.uint8),
+        "w": q8(np.uint8, 24, 16, 3, 3), "ws": np.array(0.01, dtype=np.float32), "wz": np.array(128, dtype=np.uint8),
+        "ys": np.array(0.25, dtype=np.float32), "yz": np.array(90, dtype=np.uint8)},
+        {"pads": [1, 1, 1, 1], "strides": [2, 2]})
+    add("qlinear_conv_depthwise", "QLinearConv", {"x": q8(np.uint8, 1, 32, 10, 10)}, {
+        "xs": np.array(0.03, dtype=np.float32), "xz": np.array(128, dtype=np.uint8),
+        "w": q8(np.int8, 32, 1, 3, 3), "ws": rq.uniform(0.005, 0.02, 32).astype(np.float32), "wz": np.zeros(32, dtype=np.int8),
+        "ys": np.array(0.05, dtype=np.float32), "yz": np.array(110, dtype=np.uint8), "b": rq.integers(-2000, 2000, size=(32,)).astype(np.int32)},
+        {"pads": [1, 1, 1, 1], "group": 32})
+    add("qlinear_conv_s8", "QLinearConv", {"x": q8(np.int8, 1, 8, 6, 6)}, {
+        "xs": np.array(0.05, dtype=np.float32), "xz": np.array(-3, dtype=np.int8),
+        "w": q8(np.int8, 12, 8, 1, 1), "ws": rq.uniform(0.005, 0.02, 12).astype(np.float32), "wz": np.zeros(12, dtype=np.int8),
+        "ys": np.array(0.08, dtype=np.float32), "yz": np.array(5, dtype=np.int8), "b": rq.integers(-3000, 3000, size=(12,)).astype(np.int32)})
+    add("qlinear_conv_1x1_wide", "QLinearConv", {"x": q8(np.uint8, 1, 64, 7, 7)}, {
+        "xs": np.array(0.02, dtype=np.float32), "xz": np.array(128, dtype=np.uint8),
+        "w": np.clip(q8(np.int8, 48, 64, 1, 1), -63, 63), "ws": rq.uniform(0.002, 0.01, 48).astype(np.float32), "wz": np.zeros(48, dtype=np.int8),
+        "ys": np.array(0.1, dtype=np.float32), "yz": np.array(128, dtype=np.uint8), "b": rq.integers(-5000, 5000, size=(48,)).astype(np.int32)})
+    add("qlinear_matmul_3d", "QLinearMatMul", {"a": q8(np.uint8, 2, 5, 40)}, {
+        "as": np.array(0.03, dtype=np.float32), "az": np.array(128, dtype=np.uint8),
+        "b": np.clip(q8(np.int8, 40, 24), -63, 63), "bs": np.array(0.01, dtype=np.float32), "bz": np.array(0, dtype=np.int8),
+        "ys": np.array(0.2, dtype=np.float32), "yz": np.array(100, dtype=np.uint8)})
 
     for name, model, inputs in C:
         save_case(folder, name, model, inputs)

@@ -183,4 +183,16 @@ import Testing
             #expect(x.count == 36 && withinAStep, "\(x) vs \(y)")
         }
     }
+
+    /// ONNX Runtime's QOperator form runs on the INT8 kernels, not on the built-in integer
+    /// ops (the answers are checked against ONNX Runtime in OperatorConformanceTests).
+    @Test(arguments: ["qlinear_conv_1x1_wide", "qlinear_conv_depthwise", "qlinear_matmul_3d"])
+    func qOperatorNodesRunOnTheINT8Kernels(_ name: String) throws {
+        let graph = try ONNXModel.load(contentsOf: ModelSuite.ops.appendingPathComponent("\(name).onnx").path).graph
+        let options = SessionOptions(threads: 1, cpu: .host, registry: BackendRegistry.builtIn(), rules: try RuleSet.builtIn())
+        let trace = try Session.planTrace(graph: graph, options: options)
+        let op = try #require(trace.ops.first)
+        #expect(trace.ops.count == 1 && op.signature.precision == .int8 && op.signature.kind.isMatrixProduct, "\(trace.text)")
+        #expect(op.backend == "packed", "\(trace.text)")
+    }
 }

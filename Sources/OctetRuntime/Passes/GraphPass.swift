@@ -16,7 +16,7 @@ public struct GraphOptimizer: Sendable {
     /// fusion, activation fusion, QDQ lowering to INT8 ops, dead-node removal.
     public static let standard = GraphOptimizer(passes: [
         ConstantFolding(), BatchNormFolding(), ReshapeChainSimplification(), GeluFusion(), MatMulBiasFusion(), ActivationFusion(),
-        QDQFusion(), DynamicQuantizationFusion(), FP16WeightFusion(), DeadNodeElimination(),
+        QOperatorLowering(), QDQFusion(), DynamicQuantizationFusion(), FP16WeightFusion(), DeadNodeElimination(),
     ])
 
     public func run(_ graph: Graph) throws -> Graph {
