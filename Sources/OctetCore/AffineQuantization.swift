@@ -15,6 +15,14 @@ public enum AffineQuantization {
         return saturatingRound(x * inverseScale, zeroPoint: zeroPoint, qmin: qmin, qmax: qmax)
     }
 
+    /// ONNX's QuantizeLinear: `clamp(round_half_even(x / scale) + zeroPoint, qmin, qmax)`,
+    /// dividing by the scale as the ONNX specification and ONNX Runtime do (`quantize`
+    /// multiplies by the reciprocal, as PyTorch does). Rounds before adding the zero point.
+    @inlinable
+    public static func quantizeDividing(_ x: Float, scale: Float, zeroPoint: Int32, qmin: Int32, qmax: Int32) -> Int32 {
+        saturatingRound(x / scale, zeroPoint: zeroPoint, qmin: qmin, qmax: qmax)
+    }
+
     /// `(q - zeroPoint) * scale`, the difference taken exactly in 64 bits.
     @inlinable
     public static func dequantize(_ q: Int32, scale: Float, zeroPoint: Int32) -> Float {

@@ -132,12 +132,12 @@ struct QuantizedMatrixOperator: MatrixPlanning {
         return zp.dtype
     }
 
-    private func affine(_ scale: Tensor, _ zeroPoint: Tensor?, _ what: String) throws -> (scales: [Float], zeroPoints: [Int32]) {
-        guard scale.dtype == .f32 else { throw site.error("the \(what) scale must be f32, got \(scale.dtype)") }
-        let s = try scale.scalars(as: Float.self)
-        let z = try zeroPoint.map { try integerValues($0, site) } ?? Array(repeating: 0, count: s.count)
-        guard !s.isEmpty, z.count == s.count else { throw site.error("the \(what) has \(s.count) scales and \(z.count) zero points") }
-        if what != "weight", s.count != 1 { throw site.error("the \(what) must be quantized per tensor, got \(s.count) scales") }
-        return (s, z)
+    /// The `what` operand's parameters (`QDQParameters`, the shared reader); activations
+    /// must be per tensor.
+    private func affine(_ scale: Tensor, _ zeroPoint: Tensor?, _ what: String) throws -> QDQParameters {
+        let index = what == "input" ? 1 : (what == "weight" ? 4 : 7)
+        let p = try QDQParameters(scale: scale, zeroPoint: zeroPoint, site: site, scaleInput: index)
+        if what != "weight", p.scales.count != 1 { throw site.error("the \(what) must be quantized per tensor, got \(p.scales.count) scales") }
+        return p
     }
 }

@@ -57,43 +57,6 @@ func checkConstantScales(_ constants: [Tensor?], _ indices: [Int], _ site: Opera
     }
 }
 
-/// Scales and zero points, one per channel along `axis` or one for all.
-struct AffineParameters {
-    var scales: [Float]
-    var zeroPoints: [Int32]
-    var zeroPointType: DType
-
-    init(scale: Tensor, zeroPoint: Tensor?, defaultType: DType, site: OperatorSite) throws {
-        scales = try scaleValues(scale, input: 1, site)
-        if let zeroPoint {
-            zeroPoints = try integerValues(zeroPoint, site)
-            zeroPointType = zeroPoint.dtype
-        } else {
-            zeroPoints = Array(repeating: 0, count: scales.count)
-            zeroPointType = defaultType
-        }
-        guard zeroPoints.count == scales.count, !scales.isEmpty else {
-            throw site.error("\(scales.count) scales but \(zeroPoints.count) zero points")
-        }
-    }
-
-    /// Channel of element `i` of `shape` along `axis` (0 when per tensor).
-    func channelIndexer(_ shape: TensorShape, axis: Int, site: OperatorSite) throws -> (Int) -> Int {
-        guard scales.count > 1 else { return { _ in 0 } }
-        let a = try site.axis(axis, rank: shape.rank)
-        guard shape.dims[a] == scales.count else { throw site.error("\(scales.count) scales for axis \(a) of size \(shape.dims[a])") }
-        let inner = shape.dims[(a + 1)...].reduce(1, *), n = scales.count
-        return { ($0 / inner) % n }
-    }
-}
-
-/// Round half to even, saturate into `range`.
-@inline(__always) func saturate(_ v: Float, _ range: ClosedRange<Int32>) -> Int32 {
-    guard !v.isNaN else { return range.lowerBound }
-    let r = v.rounded(.toNearestOrEven)
-    return r <= Float(range.lowerBound) ? range.lowerBound : (r >= Float(range.upperBound) ? range.upperBound : Int32(r))
-}
-
 func storeIntegers(_ values: [Int32], into out: inout Tensor, _ site: OperatorSite) throws {
     switch out.dtype {
     case .u8: try out.withUnsafeMutableBufferPointer(as: UInt8.self) { d in for i in values.indices { d[i] = UInt8(clamping: values[i]) } }
@@ -129,7 +92,7 @@ struct QuantizeLinearOperator: GraphOperator {
 
     func run(_ inputs: [Tensor?], outputs: inout [Tensor]) throws {
         let x = try site.tensor(inputs, 0)
-        let p = try AffineParameters(scale: try site.tensor(inputs, 1), zeroPoint: inputs.count > 2 ? inputs[2] : nil, defaultType: outputs[0].dtype, site: site)
+        let p = try QDQParameters(scale: try site.tensor(inputs, 1), zeroPoint: inputs.count > 2 ? inputs[2] : nil, axis: axis, site: site)
         if p.scales.count == 1, x.layout == outputs[0].layout {
             // Per tensor: the vectorized kernel (same arithmetic).
             let signed: Int32 = outputs[0].dtype == .s8 ? 1 : 0, scale = p.scales[0], zp = Int32(p.zeroPoints[0])
@@ -141,13 +104,13 @@ struct QuantizeLinearOperator: GraphOperator {
             }
             return
         }
-        let channel = try p.channelIndexer(x.shape, axis: axis, site: site)
+        let channel = try p.channelIndexer(x.shape, site: site)
         let range: ClosedRange<Int32> = outputs[0].dtype == .u8 ? 0...255 : -128...127
         let values = try x.scalars(as: Float.self)
         var q = [Int32](repeating: 0, count: values.count)
         for i in values.indices {
             let c = channel(i)
-            q[i] = saturate(values[i] / p.scales[c] + Float(p.zeroPoints[c]), range)
+            q[i] = AffineQuantization.quantizeDividing(values[i], scale: p.scales[c], zeroPoint: p.zeroPoints[c], qmin: range.lowerBound, qmax: range.upperBound)
         }
         try storeIntegers(q, into: &outputs[0], site)
     }
@@ -172,7 +135,7 @@ struct DequantizeLinearOperator: GraphOperator {
 
     func run(_ inputs: [Tensor?], outputs: inout [Tensor]) throws {
         let x = try site.tensor(inputs, 0)
-        let p = try AffineParameters(scale: try site.tensor(inputs, 1), zeroPoint: inputs.count > 2 ? inputs[2] : nil, defaultType: x.dtype, site: site)
+        let p = try QDQParameters(scale: try site.tensor(inputs, 1), zeroPoint: inputs.count > 2 ? inputs[2] : nil, axis: axis, site: site)
         if p.scales.count == 1, x.dtype != .s32, x.layout == outputs[0].layout {
             let signed: Int32 = x.dtype == .s8 ? 1 : 0, scale = p.scales[0], zp = Int32(p.zeroPoints[0])
             try outputs[0].withUnsafeMutableBufferPointer(as: Float.self) { dst in
@@ -183,7 +146,7 @@ struct DequantizeLinearOperator: GraphOperator {
             }
             return
         }
-        let channel = try p.channelIndexer(x.shape, axis: axis, site: site)
+        let channel = try p.channelIndexer(x.shape, site: site)
         let q = try integerValues(x, site)
         try outputs[0].withUnsafeMutableBufferPointer(as: Float.self) { d in
             for i in q.indices {
@@ -209,9 +172,9 @@ struct DynamicQuantizeLinearOperator: GraphOperator {
         var lo: Float = 0, hi: Float = 0
         for v in values where !v.isNaN { lo = min(lo, v); hi = max(hi, v) }
         let scale = (hi - lo) / 255
-        let zp = scale == 0 ? 0 : saturate(-lo / scale, 0...255)
+        let zp = scale == 0 ? 0 : AffineQuantization.saturatingRound(-lo / scale, zeroPoint: 0, qmin: 0, qmax: 255)
         var q = [Int32](repeating: Int32(zp), count: values.count)
-        if scale != 0 { for i in values.indices { q[i] = saturate(values[i] / scale + Float(zp), 0...255) } }
+        if scale != 0 { for i in values.indices { q[i] = AffineQuantization.quantizeDividing(values[i], scale: scale, zeroPoint: zp, qmin: 0, qmax: 255) } }
         try storeIntegers(q, into: &outputs[0], site)
         outputs[1] = try Tensor([scale], shape: .scalar)
         outputs[2] = try Tensor([UInt8(zp)], shape: .scalar)
@@ -259,7 +222,9 @@ struct IntegerMatMulOperator: GraphOperator {
         let sy = try scaleValues(try site.tensor(inputs, 6), input: 6, site, counts: [1])[0]
         let zy = try singleZeroPoint(try site.tensor(inputs, 7), input: 7, site)
         let range: ClosedRange<Int32> = outputs[0].dtype == .u8 ? 0...255 : -128...127
-        let q = acc.indices.map { i in saturate(Float(acc[i]) * (sa * sb[sb.count == 1 ? 0 : i % n] / sy) + Float(zy), range) }
+        let q = acc.indices.map { i in
+            AffineQuantization.requantize(acc[i], multiplier: sa * sb[sb.count == 1 ? 0 : i % n] / sy, zeroPoint: zy, qmin: range.lowerBound, qmax: range.upperBound)
+        }
         try storeIntegers(q, into: &outputs[0], site)
     }
 }
@@ -400,7 +365,7 @@ struct IntegerConvOperator: GraphOperator {
         let range: ClosedRange<Int32> = outputs[0].dtype == .u8 ? 0...255 : -128...127
         let q = acc.indices.map { i in
             let o = (i / (oh * ow)) % oc
-            return saturate(Float(acc[i]) * (sx * sw[sw.count == 1 ? 0 : o] / sy) + Float(zy), range)
+            return AffineQuantization.requantize(acc[i], multiplier: sx * sw[sw.count == 1 ? 0 : o] / sy, zeroPoint: zy, qmin: range.lowerBound, qmax: range.upperBound)
         }
         try storeIntegers(q, into: &outputs[0], site)
     }

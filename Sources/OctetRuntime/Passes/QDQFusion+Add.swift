@@ -25,7 +25,7 @@ public enum QuantizedAddNode {
 extension QDQFusion {
     /// DQ(a) + DQ(b) (→ Relu) → Q, all per tensor, as one `QuantizedAddNode`; `nil` when
     /// the pattern does not hold (a broadcast, a constant operand, a value read elsewhere).
-    func fuseAdd(_ node: Node, _ g: Graph, dequantizer: (String) -> (index: Int, node: Node, params: Affine)?,
+    func fuseAdd(_ node: Node, _ g: Graph, dequantizer: (String) -> (index: Int, node: Node, params: QDQParameters)?,
                  quantizer: (String) -> Quantizer?, readers: [String: [Int]], types: [String: ValueType]) -> (node: Node, consumed: [Int])? {
         guard node.inputs.count == 2, let a = dequantizer(node.inputs[0]), let b = dequantizer(node.inputs[1]),
               a.params.scales.count == 1, b.params.scales.count == 1,

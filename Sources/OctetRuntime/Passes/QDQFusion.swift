@@ -51,10 +51,10 @@ public struct QDQFusion: GraphPass {
         let types = (try? ShapeInference.run(graph).valueTypes) ?? graph.valueTypes
 
         /// The DequantizeLinear producing `v`, with constant per-tensor or per-axis parameters.
-        func dequantizer(_ v: String) -> (index: Int, node: Node, params: Affine)? {
+        func dequantizer(_ v: String) -> (index: Int, node: Node, params: QDQParameters)? {
             guard let pi = producers[v], !removed.contains(pi) else { return nil }
             let n = g.nodes[pi]
-            guard n.opType == "DequantizeLinear", n.domain.isEmpty, let p = Affine(n, g) else { return nil }
+            guard n.opType == "DequantizeLinear", n.domain.isEmpty, let p = QDQParameters(node: n, in: g) else { return nil }
             return (pi, n, p)
         }
         /// The only reader of `v` when it is a QuantizeLinear with constant per-tensor parameters,
@@ -68,7 +68,7 @@ public struct QDQFusion: GraphPass {
                 clip = r[0]
                 n = g.nodes[r2[0]]
             }
-            guard n.opType == "QuantizeLinear", n.domain.isEmpty, let p = Affine(n, g), p.scales.count == 1,
+            guard n.opType == "QuantizeLinear", n.domain.isEmpty, let p = QDQParameters(node: n, in: g), p.scales.count == 1,
                   let qi = clip == nil ? r.first : readers[n.inputs[0]]?.first else { return nil }
             if let clip {
                 // The Clip must be exactly the 7-bit range of these parameters: [(0 − zp)·s, (127 − zp)·s].
@@ -120,12 +120,12 @@ public struct QDQFusion: GraphPass {
     struct Quantizer {
         var index: Int
         var node: Node
-        var params: Affine
+        var params: QDQParameters
         /// A Clip to the 7-bit range before the QuantizeLinear.
         var clip: Int?
     }
 
-    private func fuseMatrix(_ node: Node, _ g: Graph, dequantizer: (String) -> (index: Int, node: Node, params: Affine)?,
+    private func fuseMatrix(_ node: Node, _ g: Graph, dequantizer: (String) -> (index: Int, node: Node, params: QDQParameters)?,
                             quantizer: (String) -> Quantizer?) -> Fused? {
         guard let x = node.input(0), let w = node.input(1), let xd = dequantizer(x), xd.params.scales.count == 1,
               let xq = xd.node.input(0), g.initializers[xq] == nil,
@@ -166,7 +166,7 @@ public struct QDQFusion: GraphPass {
             let xs = xd.params.scales[0]
             let q = real.enumerated().map { c, v -> Int32 in
                 let s = xs * wd.params.scale(c)
-                return saturate(v / s, Int32.min...Int32.max)
+                return AffineQuantization.saturatingRound(v / s, zeroPoint: 0, qmin: .min, qmax: .max)
             }
             biasName = g.freshName(node.name + "_bias_s32")
             initializers[biasName] = try? Tensor(q, shape: TensorShape([channels]))
@@ -193,37 +193,6 @@ public struct QDQFusion: GraphPass {
             }
         }
         return Fused(node: fused, initializers: initializers, consumed: consumed)
-    }
-}
-
-/// Constant scales and zero points of a QuantizeLinear / DequantizeLinear node.
-struct Affine {
-    var scales: [Float]
-    var zeroPoints: [Int32]
-    var zeroPointType: DType?
-    var axis: Int
-
-    init?(_ n: Node, _ g: Graph) {
-        guard let s = n.input(1), let st = g.initializers[s], st.dtype == .f32, let scales = try? st.scalars(as: Float.self), !scales.isEmpty,
-              (try? n.int("block_size", default: 0)) == 0 else { return nil }
-        self.scales = scales
-        if let z = n.input(2) {
-            guard let zt = g.initializers[z], let zs = try? integerValues(zt, OperatorSite(n)), zs.count == scales.count else { return nil }
-            zeroPoints = zs
-            zeroPointType = zt.dtype
-        } else {
-            zeroPoints = Array(repeating: 0, count: scales.count)
-            zeroPointType = nil
-        }
-        axis = (try? n.int("axis", default: 1)) ?? 1
-    }
-
-    /// Channel `c`'s scale and zero point (the only ones when per tensor).
-    func scale(_ c: Int) -> Float { scales.count == 1 ? scales[0] : scales[c] }
-    func zeroPoint(_ c: Int) -> Int32 { zeroPoints.count == 1 ? zeroPoints[0] : zeroPoints[c] }
-
-    func sameQuantization(as other: Affine) -> Bool {
-        scales == other.scales && zeroPoints == other.zeroPoints && (zeroPointType ?? .u8) == (other.zeroPointType ?? .u8)
     }
 }
 
