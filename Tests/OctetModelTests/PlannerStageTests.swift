@@ -195,4 +195,26 @@ import Testing
         #expect(trace.ops.count == 1 && op.signature.precision == .int8 && op.signature.kind.isMatrixProduct, "\(trace.text)")
         #expect(op.backend == "packed", "\(trace.text)")
     }
+
+    /// Outputs written into the caller's tensors: the same storage run after run, the
+    /// same values as a run that allocates them.
+    @Test func runWritesIntoTheCallersOutputs() throws {
+        let session = try Session(graph: try Self.addGraph(), options: SessionOptions(threads: 1, cpu: .host, registry: BackendRegistry.builtIn(), rules: try RuleSet.builtIn()))
+        let shape = try TensorShape([2, 3, 4])
+        var outputs: [String: Tensor] = ["y": try Tensor(zeros: .f32, shape: shape)]
+        let before = outputs["y"]?.withUnsafeBytes { UInt(bitPattern: $0.baseAddress) }
+        var g = SeededGenerator(seed: 5)
+        for _ in 0..<3 {
+            let feeds = ["x": try Tensor((0..<24).map { _ in Float.random(in: -1...1, using: &g) }, shape: shape),
+                         "b": try Tensor((0..<24).map { _ in Float.random(in: -1...1, using: &g) }, shape: shape)]
+            try session.run(feeds, into: &outputs)
+            let y = try #require(outputs["y"])
+            #expect(y.withUnsafeBytes { UInt(bitPattern: $0.baseAddress) } == before)
+            #expect(try y.scalars(as: Float.self) == (try #require(try session.run(feeds)["y"])).scalars(as: Float.self))
+        }
+        // A tensor of another shape is replaced, not written past its end.
+        var wrong: [String: Tensor] = ["y": try Tensor(zeros: .f32, shape: TensorShape([3]))]
+        try session.run(["x": try Tensor(zeros: .f32, shape: shape), "b": try Tensor(zeros: .f32, shape: shape)], into: &wrong)
+        #expect(wrong["y"]?.shape == shape)
+    }
 }

@@ -216,7 +216,10 @@ final class ExecutionPlan: Sendable {
     }
 
     /// Runs the plan with `arena` (at least `arenaSize` bytes) on `inputs` (already checked).
-    func run(_ inputs: [String: Tensor], arena: AlignedBuffer<UInt8>, timings: UnsafeMutableBufferPointer<UInt64>? = nil) throws -> [String: Tensor] {
+    /// `provided` holds caller tensors for graph outputs, by slot: each is written in place
+    /// when it has the slot's type, shape and layout (else a new tensor is made).
+    func run(_ inputs: [String: Tensor], arena: AlignedBuffer<UInt8>, timings: UnsafeMutableBufferPointer<UInt64>? = nil,
+             provided: inout [Int: Tensor]) throws -> [String: Tensor] {
         var values = [Tensor?](repeating: nil, count: slots.count)
         for (i, s) in slots.enumerated() {
             switch s {
@@ -232,7 +235,11 @@ final class ExecutionPlan: Sendable {
             var outs: [Tensor] = try step.outputs.map { slot in
                 switch slots[slot] {
                 case let .arena(offset, dtype, shape, layout): return try Tensor(window: arena, offset: offset, dtype: dtype, shape: shape, layout: layout)
-                case let .fresh(dtype, shape, layout): return try Tensor(zeros: dtype, shape: shape, layout: layout)
+                case let .fresh(dtype, shape, layout):
+                    // Taken out of `provided`, the caller's tensor is the only reference to
+                    // its storage, so the kernel writes into it without a copy.
+                    if let t = provided.removeValue(forKey: slot), t.dtype == dtype, t.shape == shape, t.layout == layout { return t }
+                    return try Tensor(zeros: dtype, shape: shape, layout: layout)
                 default: throw SessionError.node(node: step.site.node, opType: step.site.opType, detail: "output slot is not writable")
                 }
             }

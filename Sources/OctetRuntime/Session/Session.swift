@@ -35,14 +35,35 @@ public final class Session: Sendable {
 
     /// Runs the model; `inputs` are keyed by graph input name. Returns every graph output.
     public func run(_ inputs: [String: Tensor]) throws -> [String: Tensor] {
+        var outputs: [String: Tensor] = [:]
+        try run(inputs, into: &outputs)
+        return outputs
+    }
+
+    /// Runs the model, writing each graph output into the tensor `outputs` holds under its
+    /// name when that tensor has the output's element type and shape (row-major): its
+    /// storage is reused, so a caller that keeps its output tensors between runs lets the
+    /// outputs be written without allocating them. Outputs without a matching tensor are
+    /// added (or replaced) with new tensors.
+    ///
+    /// For in-place writing, `outputs` must hold the only reference to each tensor's
+    /// storage (a copy kept elsewhere makes the write copy first, as any Swift value).
+    ///
+    /// - Throws: `SessionError` as `run(_:)`.
+    public func run(_ inputs: [String: Tensor], into outputs: inout [String: Tensor]) throws {
         let shapes = try check(inputs)
         let plan = try plan(for: shapes)
+        var provided: [Int: Tensor] = [:]
+        for (name, slot) in plan.outputSlots {
+            if let t = outputs.removeValue(forKey: name) { provided[slot] = t }
+        }
         let arena = arenas.withLock { pool -> AlignedBuffer<UInt8>? in
             guard let i = pool.firstIndex(where: { $0.count >= plan.arenaSize }) else { return nil }
             return pool.remove(at: i)
         } ?? AlignedBuffer<UInt8>(count: plan.arenaSize)
         defer { arenas.withLock { $0.append(arena) } }
-        return try plan.run(inputs, arena: arena)
+        let results = try plan.run(inputs, arena: arena, provided: &provided)
+        for (name, t) in results { outputs[name] = t }
     }
 
     /// Runs the model `runs` times and returns the time each planned node took (median
@@ -55,7 +76,8 @@ public final class Session: Sendable {
         var timings = [UInt64](repeating: 0, count: plan.steps.count)
         for _ in 0..<max(1, runs) {
             for i in timings.indices { timings[i] = 0 }
-            try timings.withUnsafeMutableBufferPointer { t in _ = try plan.run(inputs, arena: arena, timings: t) }
+            var none: [Int: Tensor] = [:]
+            try timings.withUnsafeMutableBufferPointer { t in _ = try plan.run(inputs, arena: arena, timings: t, provided: &none) }
             for i in timings.indices { samples[i].append(timings[i]) }
         }
         let placed = plan.assignments.filter { $0.runsOn != "folded" }
