@@ -202,11 +202,16 @@ struct UnaryOperator: GraphOperator {
     static func apply(_ function: Function, _ src: UnsafeBufferPointer<Float>, _ dst: UnsafeMutableBufferPointer<Float>) {
         let n = src.count
         func vector(_ op: octet_unary_op) {
-            if let s = src.baseAddress, let d = dst.baseAddress { octet_f32_unary(op, s, d, n) }
+            if let s = src.baseAddress, let d = dst.baseAddress {
+                IntraOpParallelism.forEachChunk(n, grain: 1 << 13) { r in octet_f32_unary(op, s + r.lowerBound, d + r.lowerBound, r.count) }
+            }
         }
         switch function {
         case .identity: for i in 0..<n { dst[i] = src[i] }
-        case .relu: if let s = src.baseAddress, let d = dst.baseAddress { octet_f32_clamp(s, d, n, 0, .infinity) }
+        case .relu:
+            if let s = src.baseAddress, let d = dst.baseAddress {
+                IntraOpParallelism.forEachChunk(n, grain: 1 << 14) { r in octet_f32_clamp(s + r.lowerBound, d + r.lowerBound, r.count, 0, .infinity) }
+            }
         case .sigmoid: vector(OCTET_SIGMOID)
         case .tanh: vector(OCTET_TANH)
         case .sqrt: for i in 0..<n { dst[i] = src[i].squareRoot() }
@@ -249,7 +254,9 @@ struct ClipOperator: GraphOperator {
         let (lo, hi) = try bounds(inputs)
         try x.withUnsafeBufferPointer(as: Float.self) { src in
             try outputs[0].withUnsafeMutableBufferPointer(as: Float.self) { dst in
-                if let s = src.baseAddress, let d = dst.baseAddress { octet_f32_clamp(s, d, src.count, lo, hi) }
+                if let s = src.baseAddress, let d = dst.baseAddress {
+                    IntraOpParallelism.forEachChunk(src.count, grain: 1 << 14) { r in octet_f32_clamp(s + r.lowerBound, d + r.lowerBound, r.count, lo, hi) }
+                }
             }
         }
     }

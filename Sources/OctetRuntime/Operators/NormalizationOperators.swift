@@ -52,7 +52,9 @@ struct SoftmaxOperator: GraphOperator {
         try x.withUnsafeBufferPointer(as: Float.self) { src in
             try outputs[0].withUnsafeMutableBufferPointer(as: Float.self) { dst in
                 if stride == 1, let s = src.baseAddress, let d = dst.baseAddress {
-                    octet_f32_softmax_rows(s, d, outer, len)
+                    IntraOpParallelism.forEachChunk(outer, grain: max(1, 4096 / max(len, 1))) { r in
+                        octet_f32_softmax_rows(s + r.lowerBound * len, d + r.lowerBound * len, r.count, len)
+                    }
                     return
                 }
                 for o in 0..<outer {
@@ -101,7 +103,9 @@ struct LayerNormOperator: GraphOperator {
                 g.withUnsafeBufferPointer { gp in
                     b.withUnsafeBufferPointer { bp in
                         guard let s = src.baseAddress, let d = dst.baseAddress, let gb = gp.baseAddress, let bb = bp.baseAddress else { return }
-                        octet_f32_layer_norm_rows(s, gb, bb, d, rows, n, epsilon)
+                        IntraOpParallelism.forEachChunk(rows, grain: max(1, 4096 / max(n, 1))) { r in
+                            octet_f32_layer_norm_rows(s + r.lowerBound * n, gb, bb, d + r.lowerBound * n, r.count, n, epsilon)
+                        }
                     }
                 }
             }

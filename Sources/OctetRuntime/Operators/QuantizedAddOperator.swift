@@ -49,7 +49,9 @@ struct QuantizedAddOperator: GraphOperator {
                 outputs[0].withUnsafeMutableBytes { py in
                     guard let x = pa.baseAddress?.assumingMemoryBound(to: UInt8.self), let y = pb.baseAddress?.assumingMemoryBound(to: UInt8.self),
                           let o = py.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return }
-                    octet_q8_add(signed, x, y, o, n, s[0], z[0], s[1], z[1], s[2], z[2], relu)
+                    IntraOpParallelism.forEachChunk(n, grain: 1 << 14) { r in
+                        octet_q8_add(signed, x + r.lowerBound, y + r.lowerBound, o + r.lowerBound, r.count, s[0], z[0], s[1], z[1], s[2], z[2], relu)
+                    }
                 }
             }
         }

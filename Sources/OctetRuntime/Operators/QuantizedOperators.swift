@@ -99,7 +99,9 @@ struct QuantizeLinearOperator: GraphOperator {
             try x.withUnsafeBufferPointer(as: Float.self) { src in
                 outputs[0].withUnsafeMutableBytes { dst in
                     guard let s = src.baseAddress, let d = dst.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return }
-                    octet_quantize_i8(signed, s, d, src.count, scale, zp)
+                    IntraOpParallelism.forEachChunk(src.count, grain: 1 << 14) { r in
+                        octet_quantize_i8(signed, s + r.lowerBound, d + r.lowerBound, r.count, scale, zp)
+                    }
                 }
             }
             return
@@ -141,7 +143,9 @@ struct DequantizeLinearOperator: GraphOperator {
             try outputs[0].withUnsafeMutableBufferPointer(as: Float.self) { dst in
                 x.withUnsafeBytes { src in
                     guard let s = src.baseAddress?.assumingMemoryBound(to: UInt8.self), let d = dst.baseAddress else { return }
-                    octet_dequantize_i8(signed, s, d, dst.count, scale, zp)
+                    IntraOpParallelism.forEachChunk(dst.count, grain: 1 << 14) { r in
+                        octet_dequantize_i8(signed, s + r.lowerBound, d + r.lowerBound, r.count, scale, zp)
+                    }
                 }
             }
             return

@@ -59,6 +59,8 @@ final class ExecutionPlan: Sendable {
     let assignments: [NodeAssignment]
     /// For each step, slots whose last reader it is (released after it runs).
     let releases: [[Int]]
+    /// Threads a built-in op may use (`IntraOpParallelism`).
+    let threads: Int
 
     /// Plans `graph` in stages: select (`PlanSelection`), layout (`LayoutAssignment`),
     /// prepare (kernels built, weights packed once), memory (`ArenaPlanner`).
@@ -206,6 +208,7 @@ final class ExecutionPlan: Sendable {
         self.arenaSize = size
         self.releases = releases
         self.assignments = assignments
+        self.threads = options.threads
         self.trace = PlanSelection.trace(planned, cpu: options.cpu, host: options.host, rulesSource: options.rules.source)
     }
 
@@ -220,6 +223,13 @@ final class ExecutionPlan: Sendable {
     /// when it has the slot's type, shape and layout (else a new tensor is made).
     func run(_ inputs: [String: Tensor], arena: AlignedBuffer<UInt8>, timings: UnsafeMutableBufferPointer<UInt64>? = nil,
              provided: inout [Int: Tensor]) throws -> [String: Tensor] {
+        try IntraOpParallelism.$threads.withValue(threads) {
+            try runSteps(inputs, arena: arena, timings: timings, provided: &provided)
+        }
+    }
+
+    private func runSteps(_ inputs: [String: Tensor], arena: AlignedBuffer<UInt8>, timings: UnsafeMutableBufferPointer<UInt64>?,
+                          provided: inout [Int: Tensor]) throws -> [String: Tensor] {
         var values = [Tensor?](repeating: nil, count: slots.count)
         for (i, s) in slots.enumerated() {
             switch s {
