@@ -61,7 +61,8 @@ public struct Quantizer: Sendable {
         let session = try Session(graph: observed, options: opts)
         var observers: [any Observer] = prepared.groups.map { $0.isGraphInput ? MinMaxObserver() : $0.setting.makeObserver() }
         for (k, sample) in data.samples.enumerated() {
-            let values = try session.run(sample)
+            let values: [String: Tensor]
+            do { values = try session.run(sample) } catch { throw QuantizerError.sample(index: k, reason: "\(error)") }
             for (i, group) in prepared.groups.enumerated() {
                 for e in group.observed {
                     guard let t = values[e], t.dtype == .f32 else { continue }
@@ -217,11 +218,15 @@ public struct QuantizedModel: Sendable {
 public enum QuantizerError: Error, Sendable, CustomStringConvertible {
     case noRange(edge: String, reason: String)
     case unsupported(String)
+    /// Running the FP32 graph on a calibration sample failed (a token id outside the
+    /// vocabulary, a shape the graph refuses): the sample's index (0-based) and why.
+    case sample(index: Int, reason: String)
 
     public var description: String {
         switch self {
         case let .noRange(edge, reason): "edge '\(edge)': no range could be chosen (\(reason)); does the calibration data reach it?"
         case let .unsupported(what): what
+        case let .sample(index, reason): "calibration sample \(index): \(reason)"
         }
     }
 }
