@@ -6,8 +6,9 @@ public struct NodeSensitivity: Sendable, Hashable {
     public var node: String
     public var opType: String
     /// The graph outputs against FP32 when only this node is quantized (its input and
-    /// output activations with the ranges calibrated for the whole model, its weights
-    /// s8) and every other node stays FP32. Lower SQNR / cosine: more sensitive.
+    /// output activations with the ranges calibrated for the whole model, as every
+    /// reader of them sees them in the QDQ graph, a residual too; its weights s8) and
+    /// every other node stays FP32. Lower SQNR / cosine: more sensitive.
     public var alone: OutputAgreement
     /// `max / median` of the per-channel absolute maxima of the node's input (channels:
     /// the last axis of a MatMul/Gemm input, axis 1 of a Conv input); see
