@@ -11,7 +11,8 @@ sentence at 1 thread.
 Rows: FP32; dynamic (Octet per-channel s8 weights; ORT quantize_dynamic per tensor and per
 channel + reduce_range); static min/max (Octet; ORT QDQ per-channel s8, u8 activations);
 static with SmoothQuant at each --smooth α (Octet); static with --keep-fp32 auto
---target-cosine 0.99 (Octet, with and without smoothing). Every Octet model is run by
+--target-cosine 0.99 (Octet, with and without smoothing); the static rows again with
+--float-outputs (results that only float ops read stay f32). Every Octet model is run by
 `octet run` sentence by sentence and timed by `octet bench`; its quantize log (report,
 sensitivity, kept nodes) is written beside the table in DIR/results/.
 """
@@ -105,7 +106,8 @@ def main():
     ap.add_argument("--octet", default=os.path.join(ROOT, ".build", "release", "octet"))
     ap.add_argument("--iterations", type=int, default=30)
     ap.add_argument("--smooth", type=float, nargs="*", default=[0.5, 0.8])
-    ap.add_argument("--only", nargs="*", help="rows whose mode starts with one of these (fp32, dynamic, static, smooth, auto)")
+    ap.add_argument("--only", nargs="*", help="rows whose mode starts with one of these (fp32, dynamic, static, ...)")
+    ap.add_argument("--table", default="table.md", help="file name of the table in DIR/results")
     a = ap.parse_args()
     src = os.path.join(a.dir, a.name + ".onnx")
     calibration = os.path.join(a.dir, a.name + ".calibration.npz")
@@ -169,13 +171,23 @@ def main():
         octet_row(f"static smooth={s} auto 0.99", ["--calibration", calibration, "--smooth", str(s), "--report", "--keep-fp32", "auto", "--target-cosine", "0.99"],
                   f"octet quantize --calibration {cal} --smooth {s} --report --keep-fp32 auto --target-cosine 0.99")
 
+    fo = ["--calibration", calibration, "--float-outputs"]
+    octet_row("static float-outputs", fo, f"octet quantize --calibration {cal} --float-outputs")
+    for s in a.smooth:
+        octet_row(f"static float-outputs smooth={s}", fo + ["--smooth", str(s)], f"octet quantize --calibration {cal} --float-outputs --smooth {s}")
+    auto = ["--report", "--keep-fp32", "auto", "--target-cosine", "0.99"]
+    octet_row("static float-outputs auto 0.99", fo + auto, f"octet quantize --calibration {cal} --float-outputs --report --keep-fp32 auto --target-cosine 0.99")
+    for s in a.smooth[:1]:
+        octet_row(f"static float-outputs smooth={s} auto 0.99", fo + ["--smooth", str(s)] + auto,
+                  f"octet quantize --calibration {cal} --float-outputs --smooth {s} --report --keep-fp32 auto --target-cosine 0.99")
+
     lines = [f"{a.name}: {len(feeds)} held-out sentences, cosine of the sentence embeddings to ONNX Runtime FP32; latency: one sentence, 1 thread, median of {a.iterations}",
              "", "| mode | tool | min cosine | mean cosine | latency ms (1 thread) | command |", "|---|---|---|---|---|---|"]
     for mode, tool, mn, mean, ms, cmd in rows:
         lines.append(f"| {mode} | {tool} | {mn:.4f} | {mean:.4f} | {ms:.2f} | `{cmd}` |")
     text = "\n".join(lines)
     print(text)
-    with open(os.path.join(results, "table.md"), "w") as f:
+    with open(os.path.join(results, a.table), "w") as f:
         f.write(text + "\n")
 
 

@@ -33,6 +33,8 @@ struct QuantizeCommand: ParsableCommand {
     var targetCosine: Double = 0.99
     @Option(parsing: .unconditional, help: ArgumentHelp("SmoothQuant (Xiao et al. 2023): migrate activation outliers into the weights with strength α in [0, 1] before calibration (static mode; folded into the LayerNorm before, or a Mul).", valueName: "α"))
     var smooth: Float?
+    @Flag(name: .customLong("float-outputs"), help: "Static: a quantized node whose result only float ops read (attention, GELU, LayerNorm, residual Adds) writes f32 from its kernel instead of u8.")
+    var floatOutputs = false
     @Option(help: ArgumentHelp("Held-out data (.npz with the inputs and `labels`): print FP32 and quantized top-1 accuracy and latency.", valueName: "FILE.npz"))
     var eval: String?
     @Flag(help: "Print the dispatch trace of the quantized model.") var trace = false
@@ -59,6 +61,7 @@ struct QuantizeCommand: ParsableCommand {
             cfg.global.reduceRange = p
         }
         cfg.skip.formUnion(skip)
+        if floatOutputs { cfg.floatOutputs = true }
         let keep = try keepPolicy()
         if smooth != nil, mode != "static" { throw ValidationError("--smooth applies to --mode static") }
         let fp32 = try ONNXModel.load(contentsOf: model)

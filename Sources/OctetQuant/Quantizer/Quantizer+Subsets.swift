@@ -10,7 +10,7 @@ extension Quantizer.Prepared {
     /// `restricted(to: all − kept)` leaves `kept` in FP32.
     public func restricted(to nodes: Set<String>, observers: [any Observer]) -> (prepared: Quantizer.Prepared, observers: [any Observer]) {
         let kept = targets.filter { nodes.contains($0.node) }
-        let groups = ActivationGrouping.groups(graph, kept)
+        let groups = ActivationGrouping.groups(graph, kept, floatOutputs: floatOutputs)
         var owner: [String: Int] = [:]
         for (i, g) in self.groups.enumerated() { for e in g.edges { owner[e] = i } }
         var subset: [ActivationGroup] = [], chosen: [any Observer] = []
@@ -19,6 +19,6 @@ extension Quantizer.Prepared {
             subset.append(g)
             chosen.append(observers[i])
         }
-        return (Quantizer.Prepared(graph: graph, targets: kept, groups: subset), chosen)
+        return (Quantizer.Prepared(graph: graph, targets: kept, groups: subset, floatOutputs: floatOutputs), chosen)
     }
 }

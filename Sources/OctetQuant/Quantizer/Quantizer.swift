@@ -19,6 +19,8 @@ public struct Quantizer: Sendable {
         public var graph: Graph
         public var targets: [QuantizationTarget]
         public var groups: [ActivationGroup]
+        /// `QuantizationConfig.floatOutputs` when prepared.
+        public var floatOutputs = false
     }
 
     /// Folds constants and BatchNorm, picks the targets (Conv, Gemm, MatMul with constant
@@ -43,7 +45,8 @@ public struct Quantizer: Sendable {
             targets.append(QuantizationTarget(node: n.name, opType: n.opType, input: x, output: out,
                                               setting: config.setting(node: n.name, opType: n.opType)))
         }
-        return Prepared(graph: g, targets: targets, groups: ActivationGrouping.groups(g, targets))
+        return Prepared(graph: g, targets: targets, groups: ActivationGrouping.groups(g, targets, floatOutputs: config.floatOutputs),
+                        floatOutputs: config.floatOutputs)
     }
 
     /// Runs the prepared graph over every sample, feeding one observer per group.
