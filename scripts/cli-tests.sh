@@ -88,7 +88,7 @@ check "quantize: --mode dynamic and fp16 need no calibration" sh -c "'$octet' qu
 printf '%s' '{"global": {"methd": "minmax"}}' > "$tmp/badq.json"
 check "quantize: int64 token calibration, sensitivity, --keep-fp32 auto, --smooth" sh -c "'$octet' quantize $nets/bert_tiny.onnx -o '$tmp/bs.onnx' --calibration $nets/bert_tiny.calibration.npz --report --keep-fp32 auto --target-cosine 0.9999 --smooth 0.5 > '$tmp/bs.txt' 2>&1 && grep -q 'sensitivity by node' '$tmp/bs.txt' && grep -q 'outliers (max/median)' '$tmp/bs.txt' && grep -q 'keep-fp32 auto (target min cosine 0.9999)' '$tmp/bs.txt' && grep -q 'speed cost' '$tmp/bs.txt' && grep -q 'smoothquant' '$tmp/bs.txt' && '$octet' run '$tmp/bs.onnx' --random-inputs --shape input_ids=2x12 --shape attention_mask=2x12 >/dev/null"
 fails_with "quantize: --keep-fp32 neither a count nor auto" "--keep-fp32: expected a count ≥ 0 or auto, got 'most'" "$octet" quantize $nets/bert_tiny.onnx -o "$tmp/x.onnx" --calibration $nets/bert_tiny.calibration.npz --keep-fp32 most
-fails_with "quantize: --smooth outside [0, 1]" "α must be in [0, 1], got 2.0" "$octet" quantize $nets/bert_tiny.onnx -o "$tmp/x.onnx" --calibration $nets/bert_tiny.calibration.npz --smooth 2
+fails_with "quantize: --smooth outside [0, 1]" "--smooth: α must be in [0, 1] (or 'default'), got '2'" "$octet" quantize $nets/bert_tiny.onnx -o "$tmp/x.onnx" --calibration $nets/bert_tiny.calibration.npz --smooth 2
 # The host description: CPUID against the kernel's view, the ISA cap, plans for another CPU.
 if [ -r /proc/cpuinfo ] && [ "$(uname -m)" = x86_64 ]; then
 check "cpu --json agrees with /proc/cpuinfo's flags" sh -c "'$octet' cpu --json | python3 -c \"import json,sys

@@ -31,8 +31,8 @@ struct QuantizeCommand: ParsableCommand {
     var keepFP32: String = "0"
     @Option(name: .customLong("target-cosine"), parsing: .unconditional, help: ArgumentHelp("With --keep-fp32 auto: the lowest per-sample output cosine to FP32 to reach on the held-out samples, in (0, 1].", valueName: "C"))
     var targetCosine: Double = 0.99
-    @Option(parsing: .unconditional, help: ArgumentHelp("SmoothQuant (Xiao et al. 2023): migrate activation outliers into the weights with strength α in [0, 1] before calibration (static mode; folded into the LayerNorm before, or a Mul).", valueName: "α"))
-    var smooth: Float?
+    @Option(name: .customLong("smooth"), parsing: .unconditional, help: ArgumentHelp("SmoothQuant (Xiao et al. 2023): migrate activation outliers into the weights with strength α in [0, 1] before calibration (static mode; folded into the LayerNorm before, or a Mul); 'default' is \(SmoothQuant.defaultAlpha), measured best on a pretrained sentence encoder.", valueName: "α|default"))
+    var smoothText: String?
     @Flag(name: .customLong("float-outputs"), help: "Static: a quantized node whose result only float ops read (attention, GELU, LayerNorm, residual Adds) writes f32 from its kernel instead of u8.")
     var floatOutputs = false
     @Option(help: ArgumentHelp("Held-out data (.npz with the inputs and `labels`): print FP32 and quantized top-1 accuracy and latency.", valueName: "FILE.npz"))
@@ -63,6 +63,7 @@ struct QuantizeCommand: ParsableCommand {
         cfg.skip.formUnion(skip)
         if floatOutputs { cfg.floatOutputs = true }
         let keep = try keepPolicy()
+        let smooth = try smoothAlpha()
         if smooth != nil, mode != "static" { throw ValidationError("--smooth applies to --mode static") }
         let fp32 = try ONNXModel.load(contentsOf: model)
         let options = SessionOptions(threads: threads, cpu: try target.resolve(), registry: try backends.registry(), rules: try RuleSet.builtIn())
@@ -70,7 +71,7 @@ struct QuantizeCommand: ParsableCommand {
         switch mode {
         case "static":
             guard let calibration else { throw ValidationError("--mode static needs --calibration PATH (or use --mode dynamic, which needs none)") }
-            result = try quantizeStatic(fp32.graph, calibration: calibration, config: cfg, keep: keep, options: options)
+            result = try quantizeStatic(fp32.graph, calibration: calibration, config: cfg, keep: keep, smooth: smooth, options: options)
         case "dynamic":
             result = try DynamicQuantizer(config: cfg).quantize(fp32.graph)
             emit("dynamic: \(result.quantizedNodes.count) MatMul/Gemm nodes with s8 weights (\(cfg.global.perChannelWeights ?? true ? "per channel" : "per tensor")), activations quantized per call")
@@ -114,9 +115,19 @@ struct QuantizeCommand: ParsableCommand {
         return n == 0 ? .none : .worst(n)
     }
 
-    func quantizeStatic(_ graph: Graph, calibration: String, config: QuantizationConfig, keep: AccuracyOptions.KeepFP32, options: SessionOptions) throws -> QuantizedModel {
+    /// `--smooth` as α: a number in [0, 1] or `default`.
+    func smoothAlpha() throws -> Float? {
+        guard let smoothText else { return nil }
+        if smoothText == "default" { return SmoothQuant.defaultAlpha }
+        guard let a = Float(smoothText), a.isFinite, a >= 0, a <= 1 else {
+            throw ValidationError("--smooth: α must be in [0, 1] (or 'default'), got '\(smoothText)'")
+        }
+        return a
+    }
+
+    func quantizeStatic(_ graph: Graph, calibration: String, config: QuantizationConfig, keep: AccuracyOptions.KeepFP32, smooth: Float?,
+                        options: SessionOptions) throws -> QuantizedModel {
         let all = try CalibrationData.load(calibration, for: graph.inputs)
-        if let smooth { _ = try SmoothQuant(alpha: smooth) }
         let accuracy = AccuracyOptions(keepFP32: keep, smoothAlpha: smooth, report: report)
         if accuracy.report || keep != .none, all.samples.count < 2 {
             throw ValidationError("--report and --keep-fp32 need at least 2 calibration samples (the last fifth is held out)")
