@@ -27,8 +27,14 @@ struct QuantizeCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Settings per op type and node, and a skip list (JSON; see the README).", valueName: "FILE.json")) var config: String?
     @Option(name: .customLong("skip"), help: ArgumentHelp("Leave this node in FP32 (repeatable).", valueName: "NODE")) var skip: [String] = []
     @Flag(help: "Per quantized node: SQNR and cosine similarity against FP32 on held-out calibration samples, worst first.") var report = false
-    @Option(name: .customLong("keep-fp32"), help: ArgumentHelp("Leave the N most sensitive nodes (worst in the report) in FP32 and report the gain.", valueName: "N"))
-    var keepFP32: Int = 0
+    @Option(name: .customLong("keep-fp32"), help: ArgumentHelp("Leave nodes in FP32: N (the N worst in the report) or auto (the fewest, by measured sensitivity, to reach --target-cosine); prints the gain.", valueName: "N|auto"))
+    var keepFP32: String = "0"
+    @Option(name: .customLong("target-cosine"), parsing: .unconditional, help: ArgumentHelp("With --keep-fp32 auto: the lowest per-sample output cosine to FP32 to reach on the held-out samples, in (0, 1].", valueName: "C"))
+    var targetCosine: Double = 0.99
+    @Option(name: .customLong("smooth"), parsing: .unconditional, help: ArgumentHelp("SmoothQuant (Xiao et al. 2023): migrate activation outliers into the weights with strength α in [0, 1] before calibration (static mode; folded into the LayerNorm before, or a Mul); 'default' is \(SmoothQuant.defaultAlpha), measured best on a pretrained sentence encoder.", valueName: "α|default"))
+    var smoothText: String?
+    @Flag(name: .customLong("float-outputs"), help: "Static: a quantized node whose result only float ops read (attention, GELU, LayerNorm, residual Adds) writes f32 from its kernel instead of u8.")
+    var floatOutputs = false
     @Option(help: ArgumentHelp("Held-out data (.npz with the inputs and `labels`): print FP32 and quantized top-1 accuracy and latency.", valueName: "FILE.npz"))
     var eval: String?
     @Flag(help: "Print the dispatch trace of the quantized model.") var trace = false
@@ -55,14 +61,17 @@ struct QuantizeCommand: ParsableCommand {
             cfg.global.reduceRange = p
         }
         cfg.skip.formUnion(skip)
-        guard keepFP32 >= 0 else { throw ValidationError("--keep-fp32 must be ≥ 0") }
+        if floatOutputs { cfg.floatOutputs = true }
+        let keep = try keepPolicy()
+        let smooth = try smoothAlpha()
+        if smooth != nil, mode != "static" { throw ValidationError("--smooth applies to --mode static") }
         let fp32 = try ONNXModel.load(contentsOf: model)
         let options = SessionOptions(threads: threads, cpu: try target.resolve(), registry: try backends.registry(), rules: try RuleSet.builtIn())
         let result: QuantizedModel
         switch mode {
         case "static":
             guard let calibration else { throw ValidationError("--mode static needs --calibration PATH (or use --mode dynamic, which needs none)") }
-            result = try quantizeStatic(fp32.graph, calibration: calibration, config: cfg, options: options)
+            result = try quantizeStatic(fp32.graph, calibration: calibration, config: cfg, keep: keep, smooth: smooth, options: options)
         case "dynamic":
             result = try DynamicQuantizer(config: cfg).quantize(fp32.graph)
             emit("dynamic: \(result.quantizedNodes.count) MatMul/Gemm nodes with s8 weights (\(cfg.global.perChannelWeights ?? true ? "per channel" : "per tensor")), activations quantized per call")
@@ -96,39 +105,63 @@ struct QuantizeCommand: ParsableCommand {
         if let eval { try evaluate(fp32: fp32.graph, quantized: result.graph, file: eval, options: options) }
     }
 
-    func quantizeStatic(_ graph: Graph, calibration: String, config: QuantizationConfig, options: SessionOptions) throws -> QuantizedModel {
-        let all = try CalibrationData.load(calibration, for: graph.inputs)
-        // The report is measured on samples the ranges never saw: the last fifth.
-        let wantsReport = report || keepFP32 > 0
-        let heldOut = wantsReport && all.samples.count >= 2 ? max(1, all.samples.count / 5) : 0
-        let data = CalibrationData(samples: Array(all.samples.dropLast(heldOut)))
-        let check = Array(all.samples.suffix(heldOut))
-        var quantizer = Quantizer(config: config)
-        let prepared = try quantizer.prepare(graph)
-        let bar = ProgressReporter(label: "calibrating (\(config.global.method ?? .minMax))")
-        let observers = try quantizer.calibrate(prepared, data: data, options: options, progress: { done, total in bar.update(done, total) })
-        bar.finish()
-        var result = try quantizer.convert(prepared, observers: observers, options: options, sample: data.samples.first)
-        emit("static: quantized \(result.quantizedNodes.count) nodes, \(Set(result.activationParameters.values).count) activation ranges (\(config.global.method ?? .minMax)), weights \(config.global.perChannelWeights ?? true ? "per channel" : "per tensor")")
-        for d in result.decisions { emit("  \(d)") }
-        if wantsReport {
-            guard !check.isEmpty else { throw ValidationError("--report needs at least 2 calibration samples (one is held out)") }
-            let before = try AccuracyReport.measure(fp32: prepared.graph, quantized: result, targets: prepared.targets, samples: check, options: options)
-            emit(before.text())
-            if keepFP32 > 0 {
-                let worst = before.nodes.prefix(keepFP32).map(\.node)
-                quantizer.config.skip.formUnion(worst)
-                let again = try quantizer.prepare(graph)
-                let obs = try quantizer.calibrate(again, data: data, options: options)
-                result = try quantizer.convert(again, observers: obs, options: options, sample: data.samples.first)
-                let after = try AccuracyReport.measure(fp32: again.graph, quantized: result, targets: again.targets, samples: check, options: options)
-                emit("kept in FP32: \(worst.joined(separator: ", "))")
-                for (a, b) in zip(before.outputs, after.outputs) {
-                    emit(String(format: "  output %@: SQNR %.2f → %.2f dB, cosine %.5f → %.5f", a.node, a.sqnr, b.sqnr, a.cosine, b.cosine))
-                }
-            }
+    /// `--keep-fp32` and `--target-cosine` as a policy.
+    func keepPolicy() throws -> AccuracyOptions.KeepFP32 {
+        if keepFP32 == "auto" {
+            guard targetCosine > 0, targetCosine <= 1 else { throw ValidationError("--target-cosine must be in (0, 1], got \(targetCosine)") }
+            return .auto(targetCosine: targetCosine)
         }
-        return result
+        guard let n = Int(keepFP32), n >= 0 else { throw ValidationError("--keep-fp32: expected a count ≥ 0 or auto, got '\(keepFP32)'") }
+        return n == 0 ? .none : .worst(n)
+    }
+
+    /// `--smooth` as α: a number in [0, 1] or `default`.
+    func smoothAlpha() throws -> Float? {
+        guard let smoothText else { return nil }
+        if smoothText == "default" { return SmoothQuant.defaultAlpha }
+        guard let a = Float(smoothText), a.isFinite, a >= 0, a <= 1 else {
+            throw ValidationError("--smooth: α must be in [0, 1] (or 'default'), got '\(smoothText)'")
+        }
+        return a
+    }
+
+    func quantizeStatic(_ graph: Graph, calibration: String, config: QuantizationConfig, keep: AccuracyOptions.KeepFP32, smooth: Float?,
+                        options: SessionOptions) throws -> QuantizedModel {
+        let all = try CalibrationData.load(calibration, for: graph.inputs)
+        let accuracy = AccuracyOptions(keepFP32: keep, smoothAlpha: smooth, report: report)
+        if accuracy.report || keep != .none, all.samples.count < 2 {
+            throw ValidationError("--report and --keep-fp32 need at least 2 calibration samples (the last fifth is held out)")
+        }
+        let bar = ProgressReporter(label: "calibrating (\(config.global.method ?? .minMax))")
+        let r = try Quantizer(config: config).quantize(graph, data: all, accuracy: accuracy, options: options, progress: { done, total in bar.update(done, total) })
+        bar.finish()
+        if let smooth {
+            let folded = r.smoothed.filter(\.folded).count
+            emit(String(format: "smoothquant α=%.2f: %d activations smoothed (%d folded into LayerNorm, %d through a Mul)", smooth, r.smoothed.count, folded, r.smoothed.count - folded))
+        }
+        emit("static: quantized \(r.model.quantizedNodes.count) nodes, \(Set(r.model.activationParameters.values).count) activation ranges (\(config.global.method ?? .minMax)), weights \(config.global.perChannelWeights ?? true ? "per channel" : "per tensor")")
+        for d in r.model.decisions { emit("  \(d)") }
+        if let report = r.report { emit(report.text()) }
+        if !r.sensitivity.isEmpty, report || keep != .none {
+            emit(SensitivityAnalysis.text(r.sensitivity, cumulative: r.report, samples: r.heldOut, limit: report ? 40 : 10))
+        }
+        if keep != .none, let before = r.before, let after = r.after {
+            if case let .auto(target) = keep {
+                emit(String(format: "keep-fp32 auto (target min cosine %.4f): %d of %d nodes kept in FP32 after %d measured models%@",
+                            target, r.kept.count, r.model.quantizedNodes.count + r.kept.count, r.evaluations, r.reached == false ? " (target not reached)" : ""))
+            }
+            emit("kept in FP32: \(r.kept.isEmpty ? "none" : r.kept.joined(separator: ", "))")
+            emit(String(format: "  outputs on %d held-out samples: min cosine %.5f → %.5f, mean %.5f → %.5f, SQNR %.2f → %.2f dB",
+                        r.heldOut, before.minCosine, after.minCosine, before.meanCosine, after.meanCosine, before.sqnr, after.sqnr))
+            var cost = String(format: "  speed cost: %.1f%% of the quantized MACs run in FP32", 100 * r.keptMACShare)
+            if let l = r.latency {
+                cost += String(format: "; latency (one sample, median of 9) %.3f ms all INT8 → %.3f ms (%+.1f%%)", l.allINT8, l.withKept, 100 * (l.withKept / l.allINT8 - 1))
+            }
+            emit(cost)
+        } else if report, let before = r.before {
+            emit(String(format: "  outputs on %d held-out samples: min cosine %.5f, mean %.5f, SQNR %.2f dB", r.heldOut, before.minCosine, before.meanCosine, before.sqnr))
+        }
+        return r.model
     }
 
     /// Top-1 accuracy and latency of both models on held-out data.

@@ -6,7 +6,11 @@ import OctetNumPy
 ///
 /// Read from a `.npz` whose keys are the input names and whose arrays carry one extra
 /// leading (sample) axis over the input's shape; from a folder of such files; or, for a
-/// single-input model, from one `.npy` with the leading sample axis.
+/// single-input model, from one `.npy` with the leading sample axis. Integer inputs
+/// (tokenized text: `input_ids`, `attention_mask`, `token_type_ids`, s64 in the model)
+/// are read as floats are; an s32 array for an s64 input is widened exactly (what
+/// tokenizers write on some platforms), an s64 array for an s32 input narrowed when
+/// every value fits.
 public struct CalibrationData: Sendable {
     public private(set) var samples: [[String: Tensor]]
 
@@ -55,7 +59,8 @@ public struct CalibrationData: Sendable {
         var count: Int?
         var perInput: [(String, Tensor, TensorShape)] = []
         for p in inputs {
-            guard let t = byName[p.name] else { throw CalibrationError.missingInput(path: file, name: p.name) }
+            guard var t = byName[p.name] else { throw CalibrationError.missingInput(path: file, name: p.name) }
+            if let type = p.type { t = try TokenArrays.widened(t, to: type.dtype, path: file, name: p.name) }
             guard t.shape.rank >= 1 else { throw CalibrationError.shape(path: file, name: p.name, expected: "a leading sample axis over \(p.type?.shape?.description ?? "?")", got: t.shape.description) }
             let sampleShape = try TensorShape(Array(t.shape.dims.dropFirst()))
             if let type = p.type {

@@ -33,7 +33,10 @@ enum ActivationGrouping {
 
     /// Groups the targets' input and output edges, extended backwards through
     /// pass-through ops so that those run on quantized values.
-    static func groups(_ g: Graph, _ targets: [QuantizationTarget]) -> [ActivationGroup] {
+    ///
+    /// With `floatOutputs`, a target's output joins only when an integer op reads it
+    /// (`readByIntegerOp`); otherwise it stays f32.
+    static func groups(_ g: Graph, _ targets: [QuantizationTarget], floatOutputs: Bool = false) -> [ActivationGroup] {
         let readers = g.readers()
         var parent: [String: String] = [:]
         func find(_ e: String) -> String {
@@ -45,7 +48,11 @@ enum ActivationGrouping {
         func union(_ a: String, _ b: String) { add(a); add(b); parent[find(a)] = find(b) }
         // Graph outputs keep their FP32 values (and names): a kernel writing one dequantizes in its output stage.
         let outputs = g.outputNames
-        for t in targets { for e in [t.input, t.output] where !outputs.contains(e) { add(e) } }
+        let readsInteger = floatOutputs ? readByIntegerOp(g, targets, readers: readers) : { _ in true }
+        for t in targets {
+            if !outputs.contains(t.input) { add(t.input) }
+            if !outputs.contains(t.output), readsInteger(t.output) { add(t.output) }
+        }
         // Backwards through pass-through ops whose output is quantized.
         var changed = true
         while changed {
@@ -75,5 +82,33 @@ enum ActivationGrouping {
             result.append(ActivationGroup(edges: sorted, observed: observed, setting: setting, isGraphInput: sorted.contains { graphInputs.contains($0) }))
         }
         return result
+    }
+
+    /// Whether an integer op reads `edge`: following pass-through ops forward, some
+    /// target's input, or an Add (→ Relu/Clip) whose result is some target's input (the
+    /// quantized Add of a residual block).
+    static func readByIntegerOp(_ g: Graph, _ targets: [QuantizationTarget], readers: [String: [Int]]) -> (String) -> Bool {
+        let inputs = Set(targets.map(\.input))
+        func forward(_ e: String) -> Set<String> {
+            var seen: Set<String> = [e], stack = [e]
+            while let v = stack.popLast() {
+                for r in readers[v] ?? [] where passThrough.contains(g.nodes[r].opType) && g.nodes[r].input(0) == v {
+                    for o in g.nodes[r].outputs where !o.isEmpty && seen.insert(o).inserted { stack.append(o) }
+                }
+            }
+            return seen
+        }
+        return { edge in
+            for v in forward(edge) {
+                if inputs.contains(v) { return true }
+                for r in readers[v] ?? [] where g.nodes[r].opType == "Add" {
+                    guard let sum = g.nodes[r].outputs.first else { continue }
+                    var ends = forward(sum)
+                    for s in ends { for a in readers[s] ?? [] where ["Relu", "Clip"].contains(g.nodes[a].opType) { ends.formUnion(forward(g.nodes[a].outputs[0])) } }
+                    if !ends.isDisjoint(with: inputs) { return true }
+                }
+            }
+            return false
+        }
     }
 }

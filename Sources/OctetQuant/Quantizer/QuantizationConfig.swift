@@ -48,6 +48,12 @@ public struct QuantizationConfig: Sendable {
     public var skip: Set<String>
     /// Op types that are quantized.
     public var quantizedOpTypes: Set<String>
+    /// A quantized node whose result no integer op reads (no quantized node, through
+    /// MaxPool/Reshape/…, nor an Add whose result is quantized) writes f32 from its output
+    /// stage instead of u8: the transformer case (Q/K/V into attention, the residual Adds,
+    /// GELU, LayerNorm), where requantizing only loses precision. Off: every target's
+    /// output is quantized (ONNX Runtime's QDQ layout).
+    public var floatOutputs: Bool = false
 
     /// Defaults: min/max ranges, per-channel weights, 7-bit activations only where the
     /// planned backend needs them.

@@ -19,6 +19,8 @@ public struct Quantizer: Sendable {
         public var graph: Graph
         public var targets: [QuantizationTarget]
         public var groups: [ActivationGroup]
+        /// `QuantizationConfig.floatOutputs` when prepared.
+        public var floatOutputs = false
     }
 
     /// Folds constants and BatchNorm, picks the targets (Conv, Gemm, MatMul with constant
@@ -43,7 +45,8 @@ public struct Quantizer: Sendable {
             targets.append(QuantizationTarget(node: n.name, opType: n.opType, input: x, output: out,
                                               setting: config.setting(node: n.name, opType: n.opType)))
         }
-        return Prepared(graph: g, targets: targets, groups: ActivationGrouping.groups(g, targets))
+        return Prepared(graph: g, targets: targets, groups: ActivationGrouping.groups(g, targets, floatOutputs: config.floatOutputs),
+                        floatOutputs: config.floatOutputs)
     }
 
     /// Runs the prepared graph over every sample, feeding one observer per group.
@@ -61,7 +64,8 @@ public struct Quantizer: Sendable {
         let session = try Session(graph: observed, options: opts)
         var observers: [any Observer] = prepared.groups.map { $0.isGraphInput ? MinMaxObserver() : $0.setting.makeObserver() }
         for (k, sample) in data.samples.enumerated() {
-            let values = try session.run(sample)
+            let values: [String: Tensor]
+            do { values = try session.run(sample) } catch { throw QuantizerError.sample(index: k, reason: "\(error)") }
             for (i, group) in prepared.groups.enumerated() {
                 for e in group.observed {
                     guard let t = values[e], t.dtype == .f32 else { continue }
@@ -217,11 +221,15 @@ public struct QuantizedModel: Sendable {
 public enum QuantizerError: Error, Sendable, CustomStringConvertible {
     case noRange(edge: String, reason: String)
     case unsupported(String)
+    /// Running the FP32 graph on a calibration sample failed (a token id outside the
+    /// vocabulary, a shape the graph refuses): the sample's index (0-based) and why.
+    case sample(index: Int, reason: String)
 
     public var description: String {
         switch self {
         case let .noRange(edge, reason): "edge '\(edge)': no range could be chosen (\(reason)); does the calibration data reach it?"
         case let .unsupported(what): what
+        case let .sample(index, reason): "calibration sample \(index): \(reason)"
         }
     }
 }
