@@ -47,7 +47,9 @@ enum ElementwiseOperators {
     }
 }
 
-/// Add, Sub, Mul, Div, Pow with NumPy broadcasting, on f32, s32 and s64.
+/// Add, Sub, Mul, Div, Pow with NumPy broadcasting, on f32, s32 and s64; Add, Sub, Mul
+/// and Div also on u8 and s8. Integer results wrap around (two's complement, as NumPy and
+/// ONNX Runtime); integer division truncates toward zero.
 struct BinaryOperator: GraphOperator {
     enum Arithmetic: Sendable { case add, sub, mul, div, pow }
     let site: OperatorSite
@@ -56,7 +58,9 @@ struct BinaryOperator: GraphOperator {
     func outputTypes(_ inputs: [ValueType?], constants: [Tensor?]) throws -> [ValueType] {
         let a = try site.type(inputs, 0), b = try site.type(inputs, 1)
         guard op == .pow || a.dtype == b.dtype else { throw site.error("operand types differ: \(a.dtype) and \(b.dtype)") }
-        guard [.f32, .s32, .s64].contains(a.dtype) else { throw site.error("\(a.dtype) operands are not supported (f32, int32, int64 are)") }
+        guard [.f32, .s32, .s64].contains(a.dtype) || (op != .pow && a.dtype.isQuantized8Bit) else {
+            throw site.error("\(a.dtype) operands are not supported (f32, int32, int64\(op == .pow ? "" : ", uint8, int8") are)")
+        }
         guard let sa = a.shape, let sb = b.shape else { return [ValueType(a.dtype, nil)] }
         guard let s = Broadcasting.shape(sa, sb) else { throw site.error("shapes \(sa) and \(sb) do not broadcast") }
         return [ValueType(a.dtype, s)]
@@ -72,6 +76,8 @@ struct BinaryOperator: GraphOperator {
             try Elementwise.binary(a, bf, &outputs[0], as: Float.self, floatOp())
         case .s64: try Elementwise.binary(a, b, &outputs[0], as: Int64.self, intOp())
         case .s32: try Elementwise.binary(a, b, &outputs[0], as: Int32.self, intOp())
+        case .u8 where op != .pow: try Elementwise.binary(a, b, &outputs[0], as: UInt8.self, intOp())
+        case .s8 where op != .pow: try Elementwise.binary(a, b, &outputs[0], as: Int8.self, intOp())
         default: throw site.error("\(a.dtype) operands are not supported")
         }
     }
