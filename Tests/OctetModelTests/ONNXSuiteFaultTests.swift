@@ -51,6 +51,25 @@ import Testing
         H.expectError(H.graph([relu], inputs: [("x", .f32, [2])], outputs: ["y", "extra"]), ["'act'", "'extra'"])
     }
 
+    // MARK: Zero-size dimensions
+
+    @Test func matMulWithNoRowsGivesAnEmptyOutput() throws {
+        // ONNX Runtime: [0, 3] x [3, 4] -> [0, 4].
+        let g = H.graph([Node(name: "mm", opType: "MatMul", inputs: ["x", "w"], outputs: ["y"])], inputs: [("x", .f32, [0, 3])], outputs: ["y"],
+                        initializers: ["w": try Tensor((0..<12).map(Float.init), shape: TensorShape([3, 4]))])
+        let out = try run(g, ["x": try Tensor(zeros: .f32, shape: TensorShape([0, 3]))])
+        #expect(try #require(out["y"]).shape.dims == [0, 4])
+    }
+
+    @Test func convolutionOfAnEmptyBatchGivesAnEmptyOutput() throws {
+        // ONNX Runtime: x [0, 3, 5, 5], w [2, 3, 3, 3], pads 1 -> [0, 2, 5, 5].
+        let conv = Node(name: "conv", opType: "Conv", inputs: ["x", "w"], outputs: ["y"], attributes: ["pads": .ints([1, 1, 1, 1])])
+        let g = H.graph([conv], inputs: [("x", .f32, [0, 3, 5, 5])], outputs: ["y"],
+                        initializers: ["w": try Tensor([Float](repeating: 1, count: 54), shape: TensorShape([2, 3, 3, 3]))])
+        let out = try run(g, ["x": try Tensor(zeros: .f32, shape: TensorShape([0, 3, 5, 5]))])
+        #expect(try #require(out["y"]).shape.dims == [0, 2, 5, 5])
+    }
+
     // MARK: DynamicQuantizeLinear
 
     @Test func dynamicQuantizeLinearOnAllZerosHasAPositiveScale() throws {

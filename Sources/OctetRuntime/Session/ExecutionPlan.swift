@@ -151,7 +151,8 @@ final class ExecutionPlan: Sendable {
             let action: ExecutionStep.Action
             let assignment: NodeAssignment
             var layout: TensorLayout = .rowMajor
-            if let matrix = op as? any MatrixPlanning {
+            // An empty output (a zero-size dimension) has nothing for a backend to compute.
+            if let matrix = op as? any MatrixPlanning, !concrete.allSatisfy({ $0.1.elementCount == 0 }) {
                 let shapes = node.inputs.map { v in v.isEmpty ? TensorShape.scalar : (known[v]?.shape ?? types[v]?.1 ?? .scalar) }
                 var call: MatrixCall
                 do { call = try matrix.plan(constants, shapes: shapes, constants: constants) } catch { throw Self.wrap(error, node) }
