@@ -76,6 +76,13 @@ enum OperatorCatalog {
         NormalizationOperators.register(into: &f)
         PoolingOperators.register(into: &f)
         QuantizedOperators.register(into: &f)
+        MathOperators.register(into: &f)
+        ComparisonOperators.register(into: &f)
+        VariadicOperators.register(into: &f)
+        ReductionOperators.register(into: &f)
+        UtilityOperators.register(into: &f)
+        SoftmaxVariants.register(into: &f)
+        IndexingOperators.register(into: &f)
         return f
     }()
 
