@@ -142,8 +142,28 @@ def compare(expected: list[np.ndarray], got: list[np.ndarray], rtol: float, atol
 class OctetBatch:
     """`octet run-batch` over the cases; yields (case, status, detail)."""
 
-    def __init__(self, octet: Path, timeout: float, work: Path):
-        self.octet, self.timeout, self.work = octet, timeout, work
+    def __init__(self, octet: Path, timeout: float, work: Path, freeze: bool = False):
+        self.octet, self.timeout, self.work, self.freeze = octet, timeout, work, freeze
+
+    def _model(self, case_dir: Path, names: list[str], case: str) -> tuple[str, list[str]]:
+        """The model to run and the inputs it still takes (see --freeze-inputs)."""
+        if not self.freeze or len(names) < 2:
+            return str(case_dir / "model.onnx"), names
+        target = self.work / "frozen" / case / "model.onnx"
+        if not target.exists():
+            m = onnx.load(str(case_dir / "model.onnx"))
+            frozen = names[1:]
+            for i, name in enumerate(names[1:], start=1):
+                t = onnx.TensorProto()
+                t.ParseFromString((case_dir / f"input_{i}.pb").read_bytes())
+                t.name = name
+                m.graph.initializer.append(t)
+            kept = [v for v in m.graph.input if v.name not in frozen]
+            del m.graph.input[:]
+            m.graph.input.extend(kept)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            onnx.save(m, str(target))
+        return str(target), names[:1]
 
     def _npy_inputs(self, case_dir: Path, names: list[str], case: str) -> dict[str, str] | str:
         feeds = {}
@@ -164,8 +184,9 @@ class OctetBatch:
         while pending:
             requests = []
             for name in pending:
-                feeds = self._npy_inputs(folder / name, manifest[name]["inputs"], name)
-                requests.append({"case": name, "model": str(folder / name / "model.onnx"),
+                model, inputs = self._model(folder / name, manifest[name]["inputs"], name)
+                feeds = self._npy_inputs(folder / name, inputs, name)
+                requests.append({"case": name, "model": model,
                                  "inputs": feeds if isinstance(feeds, dict) else {},
                                  "output_dir": str(self.work / "out" / name)})
             stderr = open(self.work / "stderr.txt", "w+b")
@@ -223,9 +244,9 @@ class OctetBatch:
             pending = [n for n in pending if n not in done]
 
 
-def run_octet(octet: Path, folder: Path, manifest: dict, names: list[str], timeout: float):
+def run_octet(octet: Path, folder: Path, manifest: dict, names: list[str], timeout: float, freeze: bool = False):
     with tempfile.TemporaryDirectory(prefix="octet-conformance-") as work:
-        batch = OctetBatch(octet, timeout, Path(work))
+        batch = OctetBatch(octet, timeout, Path(work), freeze)
         for case, status, detail in batch.run(folder, manifest, names):
             if status is not None:
                 yield case, status, detail
@@ -301,7 +322,12 @@ def main() -> int:
     ap.add_argument("--timeout", type=float, default=30.0, help="seconds one case may take (default 30)")
     ap.add_argument("-q", "--quiet", action="store_true", help="no per-case lines, only failures, totals and causes")
     ap.add_argument("--json", help="write every case's status and detail to this file")
+    ap.add_argument("--freeze-inputs", action="store_true",
+                    help="diagnostic, not the suite: every graph input but the first becomes a constant holding the case's value "
+                         "(what planning with shapes computed from run-time values would unlock); refused with --check/--update")
     args = ap.parse_args()
+    if args.freeze_inputs and (args.check or args.update or args.runtime != "octet"):
+        ap.error("--freeze-inputs is a diagnostic for Octet: it changes the cases, so it cannot check or update the expectations")
 
     cache = Path(args.cache)
     cache.mkdir(parents=True, exist_ok=True)
@@ -317,7 +343,7 @@ def main() -> int:
         if not octet.exists():
             print(f"{octet} does not exist: build first (swift build)", file=sys.stderr)
             return 2
-        results_iter = run_octet(octet, folder, manifest, names, args.timeout)
+        results_iter = run_octet(octet, folder, manifest, names, args.timeout, args.freeze_inputs)
     else:
         results_iter = run_ort(folder, manifest, names)
 
@@ -329,7 +355,7 @@ def main() -> int:
     elapsed = time.monotonic() - started
 
     totals = Counter(s for s, _ in results.values())
-    label = "Octet" if args.runtime == "octet" else "ONNX Runtime"
+    label = ("Octet" + (" (inputs after the first frozen: a diagnostic)" if args.freeze_inputs else "")) if args.runtime == "octet" else "ONNX Runtime"
     print(f"\n{label}: {len(results)} cases (onnx {onnx.__version__}): "
           + ", ".join(f"{totals[k]} {k}" for k in ("pass", "fail", "refused", "crash", "timeout") if totals[k] or k in ("pass", "fail", "refused"))
           + f"  [{elapsed:.0f} s]")

@@ -162,17 +162,15 @@ struct BitwiseNotOperator: GraphOperator {
     }
 }
 
-/// Mod: with `fmod = 0` (integers only) the remainder takes the divisor's sign, as Python's
-/// `%`; with `fmod = 1` it takes the dividend's, as C's `fmod`. A zero divisor gives 0
-/// for integers (ONNX Runtime traps) and NaN for floats.
+/// Mod: with `fmod = 0` the remainder takes the divisor's sign, as Python's `%`; with
+/// `fmod = 1` it takes the dividend's, as C's `fmod`. A zero divisor gives 0 for integers
+/// (ONNX Runtime traps) and NaN for floats.
 struct ModOperator: GraphOperator {
     let site: OperatorSite
     let fmod: Bool
 
     func outputTypes(_ inputs: [ValueType?], constants: [Tensor?]) throws -> [ValueType] {
-        let t = try broadcastType(site, inputs, accept: \.isNumeric, "numeric")
-        if t[0].dtype == .f32 && !fmod { throw GraphError.attribute(node: site.node, opType: site.opType, name: "fmod", expected: "1 for float operands", got: "0") }
-        return t
+        try broadcastType(site, inputs, accept: \.isNumeric, "numeric")
     }
 
     static func integer<T: FixedWidthInteger>(_ x: T, _ y: T, fmod: Bool) -> T {
@@ -183,11 +181,17 @@ struct ModOperator: GraphOperator {
         return (r < 0) != (y < 0) ? r + y : r
     }
 
+    static func float(_ x: Float, _ y: Float, fmod: Bool) -> Float {
+        let r = Foundation.fmod(x, y)
+        if fmod || r == 0 || r.isNaN { return r }
+        return (r < 0) != (y < 0) ? r + y : r
+    }
+
     func run(_ inputs: [Tensor?], outputs: inout [Tensor]) throws {
         let a = try site.tensor(inputs, 0), b = try site.tensor(inputs, 1)
         let fmod = fmod
         switch a.dtype {
-        case .f32: try Elementwise.binary(a, b, &outputs[0], as: Float.self) { Foundation.fmod($0, $1) }
+        case .f32: try Elementwise.binary(a, b, &outputs[0], as: Float.self) { Self.float($0, $1, fmod: fmod) }
         case .u8: try Elementwise.binary(a, b, &outputs[0], as: UInt8.self) { Self.integer($0, $1, fmod: fmod) }
         case .s8: try Elementwise.binary(a, b, &outputs[0], as: Int8.self) { Self.integer($0, $1, fmod: fmod) }
         case .s32: try Elementwise.binary(a, b, &outputs[0], as: Int32.self) { Self.integer($0, $1, fmod: fmod) }

@@ -229,15 +229,31 @@ struct UnaryOperator: GraphOperator {
     }
 }
 
-/// `Clip` with bounds from inputs 1 and 2 (opset ≥ 11) or attributes (older).
+/// `Clip` with bounds from inputs 1 and 2 (opset ≥ 11) or attributes (older); f32, and
+/// from opset 12 every numeric type (bounds of the input's type).
 struct ClipOperator: GraphOperator {
     let site: OperatorSite
     let attributeMin: Float?, attributeMax: Float?
 
     func outputTypes(_ inputs: [ValueType?], constants: [Tensor?]) throws -> [ValueType] {
         let t = try site.type(inputs, 0)
-        guard t.dtype == .f32 else { throw site.error("needs f32 input, got \(t.dtype)") }
+        guard t.dtype.isNumeric else { throw site.error("needs a numeric input, got \(t.dtype)") }
         return [t]
+    }
+
+    /// Clamping for the integer types, bounds read in their own type.
+    struct IntegerKernel: NumericVisitor {
+        let x: Tensor, low: Tensor?, high: Tensor?, out: Tensor
+
+        func visit<T: NumericElement>(_: T.Type) throws -> Tensor {
+            let lo = try low.flatMap { try $0.scalars(as: T.self).first } ?? T.lowest
+            let hi = try high.flatMap { try $0.scalars(as: T.self).first } ?? T.highest
+            var out = out
+            try x.withUnsafeBufferPointer(as: T.self) { s in
+                try out.withUnsafeMutableBufferPointer(as: T.self) { d in for i in 0..<s.count { d[i] = Swift.min(Swift.max(s[i], lo), hi) } }
+            }
+            return out
+        }
     }
 
     /// The bounds, from constant inputs or attributes.
@@ -252,6 +268,18 @@ struct ClipOperator: GraphOperator {
 
     func run(_ inputs: [Tensor?], outputs: inout [Tensor]) throws {
         let x = try site.tensor(inputs, 0)
+        if x.dtype != .f32 {
+            func bound(_ i: Int) throws -> Tensor? {
+                guard i < inputs.count, let t = inputs[i] else { return nil }
+                guard t.dtype == x.dtype, t.shape.elementCount == 1 else { throw site.error("bound \(i) must be a single \(x.dtype), got \(t.dtype) \(t.shape)") }
+                return t
+            }
+            guard let out = try x.dtype.visitNumeric(IntegerKernel(x: x, low: try bound(1), high: try bound(2), out: outputs[0])) else {
+                throw site.error("needs a numeric input, got \(x.dtype)")
+            }
+            outputs[0] = out
+            return
+        }
         let (lo, hi) = try bounds(inputs)
         try x.withUnsafeBufferPointer(as: Float.self) { src in
             try outputs[0].withUnsafeMutableBufferPointer(as: Float.self) { dst in

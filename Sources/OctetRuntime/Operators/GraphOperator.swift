@@ -83,6 +83,7 @@ enum OperatorCatalog {
         UtilityOperators.register(into: &f)
         SoftmaxVariants.register(into: &f)
         IndexingOperators.register(into: &f)
+        PadOperator.register(into: &f)
         return f
     }()
 

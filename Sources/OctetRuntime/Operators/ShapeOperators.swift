@@ -337,7 +337,9 @@ struct SplitOperator: GraphOperator {
         let x = try site.type(inputs, 0)
         guard let s = x.shape else { return Array(repeating: ValueType(x.dtype, nil), count: outputs) }
         let a = try site.axis(axis, rank: s.rank)
-        guard let length = s.dims[a].value else {
+        // Sizes given as an input computed while running: the parts' lengths are unknown.
+        let runtimeSizes = attributeSplit == nil && inputs.count > 1 && inputs[1] != nil && (constants.count < 2 || constants[1] == nil)
+        guard let length = s.dims[a].value, !runtimeSizes else {
             return (0..<outputs).map { i in
                 var d = s.dims
                 d[a] = .symbol("\(site.node)_out\(i)_d\(a)")
