@@ -299,6 +299,8 @@ def cause(detail: str) -> str:
         return f"unsupported op {m.group(1)}"
     if m := re.search(r"element type (\w+) is not supported", detail):
         return f"element type {m.group(1)}"
+    if m := re.search(r"\((\w+)\): the shape of output \d+ cannot be determined before running", detail):
+        return f"shape known only when running (values of an input): {m.group(1)}"
     if "cannot be written as .npy" in detail or "npy" in detail and "descr" in detail:
         return "input element type not in .npy"
     text = re.sub(r"^\w+: (/\S+: )?", "", detail)

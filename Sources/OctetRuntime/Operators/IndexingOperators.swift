@@ -287,7 +287,7 @@ struct OneHotOperator: GraphOperator {
         let i = try site.type(inputs, 0), values = try site.type(inputs, 2, "values")
         guard i.dtype.isNumeric else { throw site.error("indices must be numeric, got \(i.dtype)") }
         guard let s = i.shape else { return [ValueType(values.dtype, nil)] }
-        guard let depth = try depth(constants.count > 1 ? constants[1] : nil) else { throw site.error("depth must be a constant") }
+        guard let depth = try depth(constants.count > 1 ? constants[1] : nil) else { return [site.runtimeShaped(values.dtype, rank: s.rank + 1, "depth")] }
         let a = try site.axis(axis, rank: s.rank + 1)
         var dims = s.dims
         dims.insert(.fixed(depth), at: a)

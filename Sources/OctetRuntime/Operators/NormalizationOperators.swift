@@ -198,8 +198,8 @@ struct ReduceMeanOperator: GraphOperator {
         let t = try site.type(inputs, 0)
         guard t.dtype == .f32 else { throw site.error("needs f32 input, got \(t.dtype)") }
         guard let s = t.shape else { return [t] }
-        if attributeAxes == nil, inputs.count > 1, inputs[1] != nil, constants.count < 2 || constants[1] == nil {
-            throw site.error("axes must be a constant")
+        if attributeAxes == nil, site.isRuntimeValue(inputs, constants, 1) {
+            return [site.runtimeShaped(.f32, rank: keepDims ? s.rank : nil, "axes")]
         }
         guard let axes = try axes(s.rank, constants) else { return [t] }
         var dims: [OctetCore.Dimension] = []

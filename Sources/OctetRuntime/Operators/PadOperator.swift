@@ -43,8 +43,8 @@ struct PadOperator: GraphOperator {
     func outputTypes(_ inputs: [ValueType?], constants: [Tensor?]) throws -> [ValueType] {
         let t = try site.type(inputs, 0)
         guard let s = t.shape else { return [t] }
-        if attributePads == nil, inputs.count > 1, inputs[1] != nil, constants.count < 2 || constants[1] == nil {
-            throw site.error("pads must be a constant (pads computed while running are not supported)")
+        if attributePads == nil, site.isRuntimeValue(inputs, constants, 1) || site.isRuntimeValue(inputs, constants, 3) {
+            return [site.runtimeShaped(t.dtype, rank: s.rank, "pads")]
         }
         guard let (begin, end) = try pads(rank: s.rank, constants) else { throw site.error("pads is missing") }
         var dims: [OctetCore.Dimension] = []

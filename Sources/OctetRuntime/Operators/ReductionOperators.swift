@@ -42,9 +42,9 @@ struct ReductionAxes {
         return Set(try given.map { a throws(GraphError) in try site.axis(a, rank: rank) })
     }
 
-    func outputShape(_ s: SymbolicShape, _ inputs: [ValueType?], _ constants: [Tensor?]) throws -> SymbolicShape {
-        if attributeAxes == nil, inputs.count > 1, inputs[1] != nil, constants.count < 2 || constants[1] == nil {
-            throw site.error("axes must be a constant (axes computed while running are not supported)")
+    func outputShape(_ s: SymbolicShape, _ inputs: [ValueType?], _ constants: [Tensor?]) throws -> SymbolicShape? {
+        if attributeAxes == nil, site.isRuntimeValue(inputs, constants, 1) {
+            return site.runtimeShaped(.f32, rank: keepDims ? s.rank : nil, "axes").shape
         }
         let axes = try axes(s.rank, constants)
         var dims: [OctetCore.Dimension] = []

@@ -413,6 +413,9 @@ struct SliceOperator: GraphOperator {
     func outputTypes(_ inputs: [ValueType?], constants: [Tensor?]) throws -> [ValueType] {
         let x = try site.type(inputs, 0)
         guard let s = x.shape else { return [ValueType(x.dtype, nil)] }
+        if attributes == nil, (1...4).contains(where: { site.isRuntimeValue(inputs, constants, $0) }) {
+            return [site.runtimeShaped(x.dtype, rank: s.rank, "starts/ends")]
+        }
         guard let c = s.concrete else {
             // Symbolic input: only axes that are not sliced keep their dimension.
             return [ValueType(x.dtype, SymbolicShape((0..<s.rank).map { .symbol("\(site.node)_d\($0)") }))]
