@@ -98,6 +98,7 @@ enum OperatorCatalog {
         IndexingOperators.register(into: &f)
         PadOperator.register(into: &f)
         NormalizationVariants.register(into: &f)
+        LossOperators.register(into: &f)
         return f
     }()
 
