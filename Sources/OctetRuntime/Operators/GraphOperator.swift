@@ -99,6 +99,7 @@ enum OperatorCatalog {
         PadOperator.register(into: &f)
         NormalizationVariants.register(into: &f)
         LossOperators.register(into: &f)
+        AttentionOperator.register(into: &f)
         return f
     }()
 
