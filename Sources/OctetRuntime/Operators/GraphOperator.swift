@@ -100,6 +100,7 @@ enum OperatorCatalog {
         NormalizationVariants.register(into: &f)
         LossOperators.register(into: &f)
         AttentionOperator.register(into: &f)
+        ResizeOperator.register(into: &f)
         return f
     }()
 
