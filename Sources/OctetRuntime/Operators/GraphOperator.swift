@@ -101,6 +101,8 @@ enum OperatorCatalog {
         LossOperators.register(into: &f)
         AttentionOperator.register(into: &f)
         ResizeOperator.register(into: &f)
+        RearrangeOperators.register(into: &f)
+        TopKAndCumSumOperators.register(into: &f)
         return f
     }()
 

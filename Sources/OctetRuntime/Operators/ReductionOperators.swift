@@ -34,16 +34,19 @@ struct ReductionAxes {
     let attributeAxes: [Int]?
     let keepDims: Bool
     let noopWithEmptyAxes: Bool
+    /// Every axis from 2 on (the global pooling ops), whatever the inputs.
+    var spatial = false
 
     /// The axes to reduce, from the attribute or constant input 1.
     func axes(_ rank: Int, _ constants: [Tensor?]) throws -> Set<Int> {
+        if spatial { return Set(min(2, rank)..<rank) }
         let given = try attributeAxes ?? site.ints(constants.count > 1 ? constants[1] : nil, "axes")
         guard let given, !given.isEmpty else { return noopWithEmptyAxes ? [] : Set(0..<rank) }
         return Set(try given.map { a throws(GraphError) in try site.axis(a, rank: rank) })
     }
 
     func outputShape(_ s: SymbolicShape, _ inputs: [ValueType?], _ constants: [Tensor?]) throws -> SymbolicShape? {
-        if attributeAxes == nil, site.isRuntimeValue(inputs, constants, 1) {
+        if attributeAxes == nil, !spatial, site.isRuntimeValue(inputs, constants, 1) {
             return site.runtimeShaped(.f32, rank: keepDims ? s.rank : nil, "axes").shape
         }
         let axes = try axes(s.rank, constants)
@@ -67,10 +70,10 @@ struct ReduceOperator: GraphOperator {
     let kind: Kind
     let axes: ReductionAxes
 
-    init(site: OperatorSite, kind: Kind, attributeAxes: [Int]?, keepDims: Bool, noopWithEmptyAxes: Bool) {
+    init(site: OperatorSite, kind: Kind, attributeAxes: [Int]?, keepDims: Bool, noopWithEmptyAxes: Bool, spatial: Bool = false) {
         self.site = site
         self.kind = kind
-        axes = ReductionAxes(site: site, attributeAxes: attributeAxes, keepDims: keepDims, noopWithEmptyAxes: noopWithEmptyAxes)
+        axes = ReductionAxes(site: site, attributeAxes: attributeAxes, keepDims: keepDims, noopWithEmptyAxes: noopWithEmptyAxes, spatial: spatial)
     }
 
     func accepts(_ d: DType) -> Bool {
