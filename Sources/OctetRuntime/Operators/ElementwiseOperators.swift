@@ -74,8 +74,9 @@ struct BinaryOperator: GraphOperator {
         case .f32:
             let bf: Tensor = b.dtype == .f32 ? b : try CastOperator.convert(b, to: .f32)
             try Elementwise.binary(a, bf, &outputs[0], as: Float.self, floatOp())
-        case .s64: try Elementwise.binary(a, b, &outputs[0], as: Int64.self, intOp())
-        case .s32: try Elementwise.binary(a, b, &outputs[0], as: Int32.self, intOp())
+        // Pow of integers by another type: the exponent in the base's type (as ONNX Runtime).
+        case .s64: try Elementwise.binary(a, b.dtype == .s64 ? b : try CastOperator.convert(b, to: .s64), &outputs[0], as: Int64.self, intOp())
+        case .s32: try Elementwise.binary(a, b.dtype == .s32 ? b : try CastOperator.convert(b, to: .s32), &outputs[0], as: Int32.self, intOp())
         case .u8 where op != .pow: try Elementwise.binary(a, b, &outputs[0], as: UInt8.self, intOp())
         case .s8 where op != .pow: try Elementwise.binary(a, b, &outputs[0], as: Int8.self, intOp())
         default: throw site.error("\(a.dtype) operands are not supported")

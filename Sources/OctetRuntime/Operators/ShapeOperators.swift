@@ -182,6 +182,7 @@ struct SqueezeOperator: GraphOperator {
         guard let s = x.shape else { return [ValueType(x.dtype, nil)] }
         let axes = try attributeAxes ?? site.ints(constants.count > 1 ? constants[1] : nil, "axes")
         if squeeze {
+            if axes == nil, site.isRuntimeValue(inputs, constants, 1) { return [site.runtimeShaped(x.dtype, rank: nil, "axes")] }
             guard let axes else {
                 // No axes: drop every dimension known to be 1.
                 return [ValueType(x.dtype, SymbolicShape(s.dims.filter { $0 != .fixed(1) }))]
