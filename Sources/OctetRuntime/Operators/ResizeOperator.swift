@@ -181,6 +181,9 @@ struct ResizeOperator: GraphOperator {
         let dims = x.shape.dims, rank = dims.count
         let (sizes, scales) = try geometry(dims, inputs)
         guard sizes == outputs[0].shape.dims else { throw site.error("output \(sizes) differs from the planned \(outputs[0].shape)") }
+        if let a = (0..<rank).first(where: { dims[$0] == 0 && sizes[$0] > 0 }) {
+            throw site.error("axis \(a) of the input is empty; it cannot be resized to \(sizes[a])")
+        }
         var roi = [(Double, Double)](repeating: (0, 1), count: rank)
         if transform == "tf_crop_and_resize", opset >= 11, inputs.count > 1, let r = inputs[1], r.shape.elementCount > 0 {
             let v = try Elementwise.doubles(r)
