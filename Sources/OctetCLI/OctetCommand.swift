@@ -7,7 +7,7 @@ struct OctetCommand: ParsableCommand {
         commandName: "octet",
         abstract: "Run neural networks in INT8 on CPUs, and say why each op ran where it ran.",
         version: octetVersion,
-        subcommands: [CPUCommand.self, BackendsCommand.self, DispatchTraceCommand.self, InfoCommand.self, RunCommand.self, BenchCommand.self, QuantizeCommand.self]
+        subcommands: [CPUCommand.self, BackendsCommand.self, DispatchTraceCommand.self, InfoCommand.self, RunCommand.self, BenchCommand.self, QuantizeCommand.self, RunBatchCommand.self]
     )
 }
 

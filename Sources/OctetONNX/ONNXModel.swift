@@ -9,8 +9,11 @@ import SwiftProtobuf
 /// print(model.graph.inputs, model.graph.opset)
 /// ```
 public struct ONNXModel: Sendable {
-    /// Opsets of the default domain Octet reads.
-    public static let supportedOpsets = 11...21
+    /// Opsets of the default domain Octet reads: 7 (NumPy broadcasting) to 28, the newest
+    /// that onnx 1.23 writes. Each op reads its node's opset and applies that version's
+    /// semantics (attributes that became inputs, changed defaults); an opset that changed
+    /// nothing for an op is read as the version before it.
+    public static let supportedOpsets = 7...28
 
     /// The graph, validated (every input defined, no cycle) and sorted topologically.
     public var graph: Graph
@@ -57,8 +60,10 @@ public struct ONNXModel: Sendable {
             let domain = o.domain == "ai.onnx" ? "" : o.domain
             opsets[domain] = Int(o.version)
         }
-        let opset = opsets[""] ?? 0
-        guard Self.supportedOpsets.contains(opset) else {
+        // A model that uses only other domains (ai.onnx.ml, ai.onnx.preview.training, a
+        // vendor's) need not import the default one; its ops are judged one by one.
+        let usesDefaultDomain = proto.graph.node.contains { $0.domain.isEmpty || $0.domain == "ai.onnx" }
+        if let opset = opsets[""] ?? (usesDefaultDomain ? 0 : nil), !Self.supportedOpsets.contains(opset) {
             throw .unsupportedOpset(path: path, version: opset, supported: Self.supportedOpsets)
         }
         let reader = GraphReader(path: path, decoder: ONNXTensorDecoder(modelPath: path, modelDirectory: directory, budget: budget))

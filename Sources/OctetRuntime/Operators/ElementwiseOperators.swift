@@ -47,7 +47,9 @@ enum ElementwiseOperators {
     }
 }
 
-/// Add, Sub, Mul, Div, Pow with NumPy broadcasting, on f32, s32 and s64.
+/// Add, Sub, Mul, Div, Pow with NumPy broadcasting, on f32, s32 and s64; Add, Sub, Mul
+/// and Div also on u8 and s8. Integer results wrap around (two's complement, as NumPy and
+/// ONNX Runtime); integer division truncates toward zero.
 struct BinaryOperator: GraphOperator {
     enum Arithmetic: Sendable { case add, sub, mul, div, pow }
     let site: OperatorSite
@@ -56,7 +58,9 @@ struct BinaryOperator: GraphOperator {
     func outputTypes(_ inputs: [ValueType?], constants: [Tensor?]) throws -> [ValueType] {
         let a = try site.type(inputs, 0), b = try site.type(inputs, 1)
         guard op == .pow || a.dtype == b.dtype else { throw site.error("operand types differ: \(a.dtype) and \(b.dtype)") }
-        guard [.f32, .s32, .s64].contains(a.dtype) else { throw site.error("\(a.dtype) operands are not supported (f32, int32, int64 are)") }
+        guard [.f32, .s32, .s64].contains(a.dtype) || (op != .pow && a.dtype.isQuantized8Bit) else {
+            throw site.error("\(a.dtype) operands are not supported (f32, int32, int64\(op == .pow ? "" : ", uint8, int8") are)")
+        }
         guard let sa = a.shape, let sb = b.shape else { return [ValueType(a.dtype, nil)] }
         guard let s = Broadcasting.shape(sa, sb) else { throw site.error("shapes \(sa) and \(sb) do not broadcast") }
         return [ValueType(a.dtype, s)]
@@ -70,8 +74,11 @@ struct BinaryOperator: GraphOperator {
         case .f32:
             let bf: Tensor = b.dtype == .f32 ? b : try CastOperator.convert(b, to: .f32)
             try Elementwise.binary(a, bf, &outputs[0], as: Float.self, floatOp())
-        case .s64: try Elementwise.binary(a, b, &outputs[0], as: Int64.self, intOp())
-        case .s32: try Elementwise.binary(a, b, &outputs[0], as: Int32.self, intOp())
+        // Pow of integers by another type: the exponent in the base's type (as ONNX Runtime).
+        case .s64: try Elementwise.binary(a, b.dtype == .s64 ? b : try CastOperator.convert(b, to: .s64), &outputs[0], as: Int64.self, intOp())
+        case .s32: try Elementwise.binary(a, b.dtype == .s32 ? b : try CastOperator.convert(b, to: .s32), &outputs[0], as: Int32.self, intOp())
+        case .u8 where op != .pow: try Elementwise.binary(a, b, &outputs[0], as: UInt8.self, intOp())
+        case .s8 where op != .pow: try Elementwise.binary(a, b, &outputs[0], as: Int8.self, intOp())
         default: throw site.error("\(a.dtype) operands are not supported")
         }
     }
@@ -228,15 +235,31 @@ struct UnaryOperator: GraphOperator {
     }
 }
 
-/// `Clip` with bounds from inputs 1 and 2 (opset ≥ 11) or attributes (older).
+/// `Clip` with bounds from inputs 1 and 2 (opset ≥ 11) or attributes (older); f32, and
+/// from opset 12 every numeric type (bounds of the input's type).
 struct ClipOperator: GraphOperator {
     let site: OperatorSite
     let attributeMin: Float?, attributeMax: Float?
 
     func outputTypes(_ inputs: [ValueType?], constants: [Tensor?]) throws -> [ValueType] {
         let t = try site.type(inputs, 0)
-        guard t.dtype == .f32 else { throw site.error("needs f32 input, got \(t.dtype)") }
+        guard t.dtype.isNumeric else { throw site.error("needs a numeric input, got \(t.dtype)") }
         return [t]
+    }
+
+    /// Clamping for the integer types, bounds read in their own type.
+    struct IntegerKernel: NumericVisitor {
+        let x: Tensor, low: Tensor?, high: Tensor?, out: Tensor
+
+        func visit<T: NumericElement>(_: T.Type) throws -> Tensor {
+            let lo = try low.flatMap { try $0.scalars(as: T.self).first } ?? T.lowest
+            let hi = try high.flatMap { try $0.scalars(as: T.self).first } ?? T.highest
+            var out = out
+            try x.withUnsafeBufferPointer(as: T.self) { s in
+                try out.withUnsafeMutableBufferPointer(as: T.self) { d in for i in 0..<s.count { d[i] = Swift.min(Swift.max(s[i], lo), hi) } }
+            }
+            return out
+        }
     }
 
     /// The bounds, from constant inputs or attributes.
@@ -251,6 +274,18 @@ struct ClipOperator: GraphOperator {
 
     func run(_ inputs: [Tensor?], outputs: inout [Tensor]) throws {
         let x = try site.tensor(inputs, 0)
+        if x.dtype != .f32 {
+            func bound(_ i: Int) throws -> Tensor? {
+                guard i < inputs.count, let t = inputs[i] else { return nil }
+                guard t.dtype == x.dtype, t.shape.elementCount == 1 else { throw site.error("bound \(i) must be a single \(x.dtype), got \(t.dtype) \(t.shape)") }
+                return t
+            }
+            guard let out = try x.dtype.visitNumeric(IntegerKernel(x: x, low: try bound(1), high: try bound(2), out: outputs[0])) else {
+                throw site.error("needs a numeric input, got \(x.dtype)")
+            }
+            outputs[0] = out
+            return
+        }
         let (lo, hi) = try bounds(inputs)
         try x.withUnsafeBufferPointer(as: Float.self) { src in
             try outputs[0].withUnsafeMutableBufferPointer(as: Float.self) { dst in

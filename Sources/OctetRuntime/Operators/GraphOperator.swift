@@ -57,6 +57,19 @@ struct OperatorSite: Sendable {
         }
     }
 
+    /// The type of an output whose shape depends on the values of `what` (an input computed
+    /// while running, such as axes or pads): dimensions named for it, or an unknown rank.
+    /// Planning, which folds what it can first, says the shape is known only when running.
+    func runtimeShaped(_ dtype: DType, rank: Int?, _ what: String) -> ValueType {
+        guard let rank else { return ValueType(dtype, nil) }
+        return ValueType(dtype, SymbolicShape((0..<rank).map { .symbol("\(node):\(what)[\($0)]") }))
+    }
+
+    /// Whether optional input `i` is given but its value is not known before running.
+    func isRuntimeValue(_ inputs: [ValueType?], _ constants: [Tensor?], _ i: Int) -> Bool {
+        i < inputs.count && inputs[i] != nil && (i >= constants.count || constants[i] == nil)
+    }
+
     /// Normalizes a possibly negative axis for a tensor of `rank`.
     func axis(_ a: Int, rank: Int, _ what: String = "axis") throws(GraphError) -> Int {
         let r = a < 0 ? a + rank : a
@@ -76,6 +89,20 @@ enum OperatorCatalog {
         NormalizationOperators.register(into: &f)
         PoolingOperators.register(into: &f)
         QuantizedOperators.register(into: &f)
+        MathOperators.register(into: &f)
+        ComparisonOperators.register(into: &f)
+        VariadicOperators.register(into: &f)
+        ReductionOperators.register(into: &f)
+        UtilityOperators.register(into: &f)
+        SoftmaxVariants.register(into: &f)
+        IndexingOperators.register(into: &f)
+        PadOperator.register(into: &f)
+        NormalizationVariants.register(into: &f)
+        LossOperators.register(into: &f)
+        AttentionOperator.register(into: &f)
+        ResizeOperator.register(into: &f)
+        RearrangeOperators.register(into: &f)
+        TopKAndCumSumOperators.register(into: &f)
         return f
     }()
 

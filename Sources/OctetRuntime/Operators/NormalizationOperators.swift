@@ -10,9 +10,14 @@ enum NormalizationOperators {
             SoftmaxOperator(site: OperatorSite(n), axis: try n.int("axis", default: opset < 13 ? 1 : -1), coerced: opset < 13)
         }
         f["LayerNormalization"] = { n, _ in
-            LayerNormOperator(site: OperatorSite(n), axis: try n.int("axis", default: -1), epsilon: try n.float("epsilon", default: 1e-5))
+            LayerNormOperator(site: OperatorSite(n), axis: try n.int("axis", default: -1), epsilon: try n.float("epsilon", default: 1e-5),
+                              statistics: n.outputs.dropFirst().contains { !$0.isEmpty })
         }
-        f["BatchNormalization"] = { n, _ in
+        f["BatchNormalization"] = { n, opset in
+            // Opsets 7 and 8: spatial = 0 took per-element statistics (scale, B, mean, var of C x H x W).
+            guard try opset >= 9 || n.int("spatial", default: 1) == 1 else {
+                throw GraphError.node(node: n.name, opType: n.opType, detail: "spatial = 0 (per-element statistics, opset \(opset)) is not supported")
+            }
             guard try n.int("training_mode", default: 0) == 0 else {
                 throw GraphError.node(node: n.name, opType: n.opType, detail: "training_mode = 1 is not supported (inference only)")
             }
@@ -77,15 +82,39 @@ struct SoftmaxOperator: GraphOperator {
     }
 }
 
+/// LayerNormalization over the dimensions from `axis` on: `Y = (X - mean) * inv_std * scale + B`.
+/// When the node asks for them, also outputs `Mean` and `InvStdDev = 1 / sqrt(var + epsilon)`,
+/// each with X's rank and size 1 from `axis` on (f32).
 struct LayerNormOperator: GraphOperator {
     let site: OperatorSite
     let axis: Int
     let epsilon: Float
+    /// Whether the node has the optional outputs Mean and InvStdDev.
+    var statistics = false
 
     func outputTypes(_ inputs: [ValueType?], constants: [Tensor?]) throws -> [ValueType] {
         let t = try site.type(inputs, 0)
         guard t.dtype == .f32 else { throw site.error("needs f32 input, got \(t.dtype)") }
-        return [t]
+        guard statistics else { return [t] }
+        guard let s = t.shape else { return [t, ValueType(.f32, nil), ValueType(.f32, nil)] }
+        let a = try site.axis(axis, rank: s.rank)
+        let reduced = ValueType(.f32, SymbolicShape(Array(s.dims[..<a]) + Array(repeating: .fixed(1), count: s.rank - a)))
+        return [t, reduced, reduced]
+    }
+
+    /// Mean and 1 / sqrt(variance + epsilon) of each of `rows` rows of `n` values.
+    static func statistics(_ x: UnsafeBufferPointer<Float>, rows: Int, n: Int, epsilon: Float) -> (mean: [Float], invStd: [Float]) {
+        var mean = [Float](repeating: 0, count: rows), inv = [Float](repeating: 0, count: rows)
+        for r in 0..<rows {
+            var sum = 0.0
+            for i in 0..<n { sum += Double(x[r * n + i]) }
+            let m = n > 0 ? sum / Double(n) : 0
+            var sq = 0.0
+            for i in 0..<n { let d = Double(x[r * n + i]) - m; sq += d * d }
+            mean[r] = Float(m)
+            inv[r] = Float(1 / (sq / Double(max(n, 1)) + Double(epsilon)).squareRoot())
+        }
+        return (mean, inv)
     }
 
     func run(_ inputs: [Tensor?], outputs: inout [Tensor]) throws {
@@ -110,6 +139,10 @@ struct LayerNormOperator: GraphOperator {
                 }
             }
         }
+        guard outputs.count >= 3 else { return }
+        let (mean, inv) = try x.withUnsafeBufferPointer(as: Float.self) { Self.statistics($0, rows: rows, n: n, epsilon: epsilon) }
+        try outputs[1].withUnsafeMutableBufferPointer(as: Float.self) { d in for i in 0..<min(d.count, rows) { d[i] = mean[i] } }
+        try outputs[2].withUnsafeMutableBufferPointer(as: Float.self) { d in for i in 0..<min(d.count, rows) { d[i] = inv[i] } }
     }
 }
 
@@ -169,8 +202,8 @@ struct ReduceMeanOperator: GraphOperator {
         let t = try site.type(inputs, 0)
         guard t.dtype == .f32 else { throw site.error("needs f32 input, got \(t.dtype)") }
         guard let s = t.shape else { return [t] }
-        if attributeAxes == nil, inputs.count > 1, inputs[1] != nil, constants.count < 2 || constants[1] == nil {
-            throw site.error("axes must be a constant")
+        if attributeAxes == nil, site.isRuntimeValue(inputs, constants, 1) {
+            return [site.runtimeShaped(.f32, rank: keepDims ? s.rank : nil, "axes")]
         }
         guard let axes = try axes(s.rank, constants) else { return [t] }
         var dims: [OctetCore.Dimension] = []

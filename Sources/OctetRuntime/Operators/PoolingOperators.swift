@@ -4,7 +4,13 @@ import OctetCore
 /// MaxPool, AveragePool and GlobalAveragePool over NCHW (2-D) inputs.
 enum PoolingOperators {
     static func register(into f: inout [String: OperatorCatalog.Factory]) {
-        f["MaxPool"] = { n, _ in try PoolOperator(n, max: true) }
+        f["MaxPool"] = { n, _ in
+            // Opset 8 added an optional second output, the flattened argmax of each window.
+            if n.outputs.count > 1, !n.outputs[1].isEmpty {
+                throw GraphError.node(node: n.name, opType: n.opType, detail: "the Indices output is not supported")
+            }
+            return try PoolOperator(n, max: true)
+        }
         f["AveragePool"] = { n, _ in try PoolOperator(n, max: false) }
         f["GlobalAveragePool"] = { n, _ in GlobalAveragePoolOperator(site: OperatorSite(n)) }
     }

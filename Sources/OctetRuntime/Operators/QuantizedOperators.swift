@@ -78,6 +78,11 @@ struct QuantizeLinearOperator: GraphOperator {
         if try n.int("block_size", default: 0) != 0 { throw site.error("blocked quantization (block_size) is not supported") }
         let code = try n.int("output_dtype", default: 0)
         outputType = code == 0 ? nil : ElementwiseOperators.castTarget(code)
+        // Opset 23: the division's precision; Octet divides in f32, the default for f32 scales.
+        let precision = try n.int("precision", default: 0)
+        guard precision == 0 || precision == 1 else {
+            throw GraphError.attribute(node: n.name, opType: n.opType, name: "precision", expected: "FLOAT (1) or unset", got: "type code \(precision)")
+        }
     }
 
     func outputTypes(_ inputs: [ValueType?], constants: [Tensor?]) throws -> [ValueType] {
@@ -126,6 +131,11 @@ struct DequantizeLinearOperator: GraphOperator {
         site = OperatorSite(n)
         axis = try n.int("axis", default: 1)
         if try n.int("block_size", default: 0) != 0 { throw site.error("blocked quantization (block_size) is not supported") }
+        // Opset 23: the output type; Octet dequantizes to f32 (the type of f32 scales).
+        let outputType = try n.int("output_dtype", default: 0)
+        guard outputType == 0 || outputType == 1 else {
+            throw GraphError.attribute(node: n.name, opType: n.opType, name: "output_dtype", expected: "FLOAT (1) or unset", got: "type code \(outputType)")
+        }
     }
 
     func outputTypes(_ inputs: [ValueType?], constants: [Tensor?]) throws -> [ValueType] {
@@ -162,6 +172,11 @@ struct DequantizeLinearOperator: GraphOperator {
 }
 
 /// u8 quantization of a tensor from its own range: outputs y, y_scale, y_zero_point.
+///
+/// The range is widened to include 0 (NaNs ignored); `y_scale = (max - min) / 255`, or 1
+/// when the range is empty (an all-zero input: ONNX Runtime's value; the scale is never 0);
+/// `y_zero_point = round(clamp(-min / y_scale, 0, 255))`; `y = saturate(round(x / y_scale) + y_zero_point)`,
+/// rounding half to even, as ONNX Runtime and the ONNX reference compute it.
 struct DynamicQuantizeLinearOperator: GraphOperator {
     let site: OperatorSite
 
@@ -171,14 +186,25 @@ struct DynamicQuantizeLinearOperator: GraphOperator {
         return [ValueType(.u8, x.shape), ValueType(.f32, TensorShape.scalar), ValueType(.u8, TensorShape.scalar)]
     }
 
+    /// Scale and zero point for values in `lo...hi` (`lo <= 0 <= hi`).
+    static func parameters(lo: Float, hi: Float) -> (scale: Float, zeroPoint: Int32) {
+        let range = hi - lo
+        // An empty range (or one that is not finite) has no information: scale 1 as ONNX Runtime.
+        let scale: Float = range > 0 && range.isFinite ? range / 255 : 1
+        let zp = Int32(min(max(-lo / scale, 0), 255).rounded(.toNearestOrEven))
+        return (scale, zp)
+    }
+
     func run(_ inputs: [Tensor?], outputs: inout [Tensor]) throws {
         let values = try site.tensor(inputs, 0).scalars(as: Float.self)
         var lo: Float = 0, hi: Float = 0
         for v in values where !v.isNaN { lo = min(lo, v); hi = max(hi, v) }
-        let scale = (hi - lo) / 255
-        let zp = scale == 0 ? 0 : AffineQuantization.saturatingRound(-lo / scale, zeroPoint: 0, qmin: 0, qmax: 255)
-        var q = [Int32](repeating: Int32(zp), count: values.count)
-        if scale != 0 { for i in values.indices { q[i] = AffineQuantization.quantizeDividing(values[i], scale: scale, zeroPoint: zp, qmin: 0, qmax: 255) } }
+        let (scale, zp) = Self.parameters(lo: lo, hi: hi)
+        var q = [Int32](repeating: 0, count: values.count)
+        for i in values.indices {
+            let r = (values[i] / scale).rounded(.toNearestOrEven)
+            q[i] = r.isNaN ? zp : Int32(min(max(r + Float(zp), 0), 255))
+        }
         try storeIntegers(q, into: &outputs[0], site)
         outputs[1] = try Tensor([scale], shape: .scalar)
         outputs[2] = try Tensor([UInt8(zp)], shape: .scalar)

@@ -18,8 +18,15 @@ enum ShapeOperators {
                           outputs: n.outputs.count, numOutputs: try n.int("num_outputs"))
         }
         f["Slice"] = { n, opset in
-            guard opset >= 10 else { throw GraphError.node(node: n.name, opType: n.opType, detail: "Slice with attributes (opset < 10) is not supported") }
-            return SliceOperator(site: OperatorSite(n))
+            // Before opset 10 starts, ends and axes were attributes (no steps).
+            guard opset < 10 else { return SliceOperator(site: OperatorSite(n), attributes: nil) }
+            guard let starts = try n.ints("starts") else {
+                throw GraphError.attribute(node: n.name, opType: n.opType, name: "starts", expected: "a list of ints (opset \(opset))", got: "nothing")
+            }
+            guard let ends = try n.ints("ends") else {
+                throw GraphError.attribute(node: n.name, opType: n.opType, name: "ends", expected: "a list of ints (opset \(opset))", got: "nothing")
+            }
+            return SliceOperator(site: OperatorSite(n), attributes: (starts, ends, try n.ints("axes")))
         }
         f["Gather"] = { n, _ in GatherOperator(site: OperatorSite(n), axis: try n.int("axis", default: 0)) }
         f["Expand"] = { n, _ in ExpandOperator(site: OperatorSite(n)) }
@@ -175,6 +182,7 @@ struct SqueezeOperator: GraphOperator {
         guard let s = x.shape else { return [ValueType(x.dtype, nil)] }
         let axes = try attributeAxes ?? site.ints(constants.count > 1 ? constants[1] : nil, "axes")
         if squeeze {
+            if axes == nil, site.isRuntimeValue(inputs, constants, 1) { return [site.runtimeShaped(x.dtype, rank: nil, "axes")] }
             guard let axes else {
                 // No axes: drop every dimension known to be 1.
                 return [ValueType(x.dtype, SymbolicShape(s.dims.filter { $0 != .fixed(1) }))]
@@ -330,7 +338,9 @@ struct SplitOperator: GraphOperator {
         let x = try site.type(inputs, 0)
         guard let s = x.shape else { return Array(repeating: ValueType(x.dtype, nil), count: outputs) }
         let a = try site.axis(axis, rank: s.rank)
-        guard let length = s.dims[a].value else {
+        // Sizes given as an input computed while running: the parts' lengths are unknown.
+        let runtimeSizes = attributeSplit == nil && inputs.count > 1 && inputs[1] != nil && (constants.count < 2 || constants[1] == nil)
+        guard let length = s.dims[a].value, !runtimeSizes else {
             return (0..<outputs).map { i in
                 var d = s.dims
                 d[a] = .symbol("\(site.node)_out\(i)_d\(a)")
@@ -359,13 +369,23 @@ struct SplitOperator: GraphOperator {
 /// `Slice` (opset ≥ 10): starts, ends, axes and steps from inputs.
 struct SliceOperator: GraphOperator {
     let site: OperatorSite
+    /// `starts`, `ends`, `axes` from the attributes (opset < 10); `nil`: from inputs 1 to 4.
+    let attributes: (starts: [Int], ends: [Int], axes: [Int]?)?
 
     /// Per axis of the input: start, step and count.
     func plan(_ shape: [Int], _ constants: [Tensor?]) throws -> [(start: Int, step: Int, count: Int)] {
         func input(_ i: Int) throws -> [Int]? { try site.ints(i < constants.count ? constants[i] : nil, "input \(i)") }
-        guard let starts = try input(1), let ends = try input(2) else { throw site.error("starts and ends must be constants") }
-        let axes = try input(3) ?? Array(0..<starts.count)
-        let steps = try input(4) ?? Array(repeating: 1, count: starts.count)
+        let starts: [Int], ends: [Int], axes: [Int], steps: [Int]
+        if let attributes {
+            (starts, ends) = (attributes.starts, attributes.ends)
+            axes = attributes.axes ?? Array(0..<starts.count)
+            steps = Array(repeating: 1, count: starts.count)
+        } else {
+            guard let s = try input(1), let e = try input(2) else { throw site.error("starts and ends must be constants") }
+            (starts, ends) = (s, e)
+            axes = try input(3) ?? Array(0..<starts.count)
+            steps = try input(4) ?? Array(repeating: 1, count: starts.count)
+        }
         guard ends.count == starts.count, axes.count == starts.count, steps.count == starts.count else {
             throw site.error("starts, ends, axes and steps must have the same length")
         }
@@ -394,6 +414,9 @@ struct SliceOperator: GraphOperator {
     func outputTypes(_ inputs: [ValueType?], constants: [Tensor?]) throws -> [ValueType] {
         let x = try site.type(inputs, 0)
         guard let s = x.shape else { return [ValueType(x.dtype, nil)] }
+        if attributes == nil, (1...4).contains(where: { site.isRuntimeValue(inputs, constants, $0) }) {
+            return [site.runtimeShaped(x.dtype, rank: s.rank, "starts/ends")]
+        }
         guard let c = s.concrete else {
             // Symbolic input: only axes that are not sliced keep their dimension.
             return [ValueType(x.dtype, SymbolicShape((0..<s.rank).map { .symbol("\(site.node)_d\($0)") }))]

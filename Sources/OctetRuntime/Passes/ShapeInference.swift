@@ -18,6 +18,12 @@ public enum ShapeInference {
             let known = node.inputs.map { $0.isEmpty ? nil : constants[$0] }
             let outputs = try op.outputTypes(inputs, constants: known)
             if node.opType == "Constant", let t = try? ShapeOperators.constantValue(node) { constants[node.outputs[0]] = t }
+            // An output the node names that the operator does not make is the node's fault
+            // (an optional output Octet does not compute), not the graph output's.
+            for (i, name) in node.outputs.enumerated() where i >= outputs.count && !name.isEmpty {
+                throw GraphError.node(node: node.name, opType: node.opType,
+                                      detail: "output \(i) ('\(name)') is not supported: Octet computes \(outputs.count == 1 ? "only the first output" : "the first \(outputs.count) outputs") of \(node.opType)")
+            }
             for (i, t) in outputs.enumerated() where !(t.shape?.isAddressable ?? true) {
                 throw GraphError.node(node: node.name, opType: node.opType, detail: "output \(i) would be \(t), which has more elements than can be addressed")
             }

@@ -102,6 +102,10 @@ struct PlanSelection: Sendable {
     /// The rule engine's choice for one node that runs.
     private static func place(_ node: Node, _ op: any GraphOperator, opset: Int, inputs: [(DType, TensorShape)?], constants: [Tensor?],
                               outputs: [(DType, TensorShape)], selector: BackendSelector, options: SessionOptions) throws -> SelectedNode.Placement {
+        if OperatorCatalog.isMatrix(node), outputs.allSatisfy({ $0.1.elementCount == 0 }) {
+            // An empty product (a zero-size dimension) has nothing for a backend to compute.
+            return .runs(.builtIn, dispatch: nil, reason: "empty output \(outputs.map { "\($0.1)" }.joined(separator: ", ")): nothing to compute")
+        }
         if let matrix = op as? any MatrixPlanning {
             let shapes = inputs.map { $0?.1 ?? .scalar }
             let call: MatrixCall

@@ -1,0 +1,226 @@
+import Foundation
+import OctetCore
+
+/// Binary ops with NumPy broadcasting beyond arithmetic: comparisons (numeric → bool),
+/// logic (bool), bitwise ops and shifts (integers), Mod, PRelu.
+enum ComparisonOperators {
+    static func register(into f: inout [String: OperatorCatalog.Factory]) {
+        for (name, c) in [("Less", Comparison.less), ("Greater", .greater), ("LessOrEqual", .lessOrEqual), ("GreaterOrEqual", .greaterOrEqual)] {
+            f[name] = { n, _ in CompareOperator(site: OperatorSite(n), comparison: c) }
+        }
+        for (name, l) in [("And", Logic.and), ("Or", .or), ("Xor", .xor)] {
+            f[name] = { n, _ in LogicOperator(site: OperatorSite(n), logic: l) }
+        }
+        for (name, b) in [("BitwiseAnd", Bitwise.and), ("BitwiseOr", .or), ("BitwiseXor", .xor)] {
+            f[name] = { n, _ in BitwiseOperator(site: OperatorSite(n), op: b) }
+        }
+        f["BitShift"] = { n, _ in
+            let direction = try n.string("direction", default: "")
+            guard direction == "LEFT" || direction == "RIGHT" else {
+                throw GraphError.attribute(node: n.name, opType: n.opType, name: "direction", expected: "\"LEFT\" or \"RIGHT\"", got: "\"\(direction)\"")
+            }
+            return BitwiseOperator(site: OperatorSite(n), op: direction == "LEFT" ? .shiftLeft : .shiftRight)
+        }
+        f["BitwiseNot"] = { n, _ in BitwiseNotOperator(site: OperatorSite(n)) }
+        f["Mod"] = { n, _ in ModOperator(site: OperatorSite(n), fmod: try n.int("fmod", default: 0) != 0) }
+        f["PRelu"] = { n, _ in PReluOperator(site: OperatorSite(n)) }
+    }
+}
+
+/// The broadcast output type of two same-typed operands, with `result` as element type.
+func broadcastType(_ site: OperatorSite, _ inputs: [ValueType?], result: DType? = nil, accept: (DType) -> Bool, _ what: String) throws -> [ValueType] {
+    let a = try site.type(inputs, 0), b = try site.type(inputs, 1)
+    guard a.dtype == b.dtype else { throw site.error("operand types differ: \(a.dtype) and \(b.dtype)") }
+    guard accept(a.dtype) else { throw site.error("needs \(what) operands, got \(a.dtype)") }
+    guard let sa = a.shape, let sb = b.shape else { return [ValueType(result ?? a.dtype, nil)] }
+    guard let s = Broadcasting.shape(sa, sb) else { throw site.error("shapes \(sa) and \(sb) do not broadcast") }
+    return [ValueType(result ?? a.dtype, s)]
+}
+
+enum Comparison: Sendable { case less, greater, lessOrEqual, greaterOrEqual }
+
+/// Less, Greater, LessOrEqual, GreaterOrEqual on numeric operands, giving bool.
+struct CompareOperator: GraphOperator {
+    let site: OperatorSite
+    let comparison: Comparison
+
+    func outputTypes(_ inputs: [ValueType?], constants: [Tensor?]) throws -> [ValueType] {
+        try broadcastType(site, inputs, result: .bool, accept: \.isNumeric, "numeric")
+    }
+
+    struct Kernel: NumericVisitor {
+        let comparison: Comparison
+        let a: Tensor, b: Tensor, out: Tensor
+
+        func visit<T: NumericElement>(_: T.Type) throws -> Tensor {
+            var out = out
+            switch comparison {
+            case .less: try Elementwise.compare(a, b, &out, as: T.self, <)
+            case .greater: try Elementwise.compare(a, b, &out, as: T.self, >)
+            case .lessOrEqual: try Elementwise.compare(a, b, &out, as: T.self, <=)
+            case .greaterOrEqual: try Elementwise.compare(a, b, &out, as: T.self, >=)
+            }
+            return out
+        }
+    }
+
+    func run(_ inputs: [Tensor?], outputs: inout [Tensor]) throws {
+        let a = try site.tensor(inputs, 0), b = try site.tensor(inputs, 1)
+        guard let out = try a.dtype.visitNumeric(Kernel(comparison: comparison, a: a, b: b, out: outputs[0])) else {
+            throw site.error("needs numeric operands, got \(a.dtype)")
+        }
+        outputs[0] = out
+    }
+}
+
+enum Logic: Sendable { case and, or, xor }
+
+/// And, Or, Xor on bool operands.
+struct LogicOperator: GraphOperator {
+    let site: OperatorSite
+    let logic: Logic
+
+    func outputTypes(_ inputs: [ValueType?], constants: [Tensor?]) throws -> [ValueType] {
+        try broadcastType(site, inputs, accept: { $0 == .bool }, "bool")
+    }
+
+    func run(_ inputs: [Tensor?], outputs: inout [Tensor]) throws {
+        let a = try site.tensor(inputs, 0), b = try site.tensor(inputs, 1)
+        switch logic {
+        case .and: try Elementwise.binary(a, b, &outputs[0], as: Bool.self) { $0 && $1 }
+        case .or: try Elementwise.binary(a, b, &outputs[0], as: Bool.self) { $0 || $1 }
+        case .xor: try Elementwise.binary(a, b, &outputs[0], as: Bool.self) { $0 != $1 }
+        }
+    }
+}
+
+enum Bitwise: Sendable {
+    case and, or, xor, shiftLeft, shiftRight
+
+    func apply<T: FixedWidthInteger>(_ x: T, _ y: T) -> T {
+        switch self {
+        case .and: x & y
+        case .or: x | y
+        case .xor: x ^ y
+        // Signed right shifts are arithmetic; a negative shift or one by the width or more
+        // leaves only the sign extension: -1 for a right shift of a negative x, else 0.
+        case .shiftLeft: y < 0 || y >= T.bitWidth ? 0 : x << y
+        case .shiftRight: y < 0 || y >= T.bitWidth ? (x < 0 ? ~0 : 0) : x >> y
+        }
+    }
+}
+
+/// The integer element types, for ops defined on integers only.
+private func isInteger(_ d: DType) -> Bool { [.u8, .s8, .s32, .s64].contains(d) }
+
+/// BitwiseAnd/Or/Xor and BitShift (opset 28: signed types too) on integers.
+struct BitwiseOperator: GraphOperator {
+    let site: OperatorSite
+    let op: Bitwise
+
+    func outputTypes(_ inputs: [ValueType?], constants: [Tensor?]) throws -> [ValueType] {
+        try broadcastType(site, inputs, accept: isInteger, "integer")
+    }
+
+    func run(_ inputs: [Tensor?], outputs: inout [Tensor]) throws {
+        let a = try site.tensor(inputs, 0), b = try site.tensor(inputs, 1)
+        let op = op
+        switch a.dtype {
+        case .u8: try Elementwise.binary(a, b, &outputs[0], as: UInt8.self) { op.apply($0, $1) }
+        case .s8: try Elementwise.binary(a, b, &outputs[0], as: Int8.self) { op.apply($0, $1) }
+        case .s32: try Elementwise.binary(a, b, &outputs[0], as: Int32.self) { op.apply($0, $1) }
+        case .s64: try Elementwise.binary(a, b, &outputs[0], as: Int64.self) { op.apply($0, $1) }
+        default: throw site.error("needs integer operands, got \(a.dtype)")
+        }
+    }
+}
+
+/// BitwiseNot on integers.
+struct BitwiseNotOperator: GraphOperator {
+    let site: OperatorSite
+
+    func outputTypes(_ inputs: [ValueType?], constants: [Tensor?]) throws -> [ValueType] {
+        let t = try site.type(inputs, 0)
+        guard isInteger(t.dtype) else { throw site.error("needs an integer input, got \(t.dtype)") }
+        return [t]
+    }
+
+    func run(_ inputs: [Tensor?], outputs: inout [Tensor]) throws {
+        let x = try site.tensor(inputs, 0)
+        func not<T: FixedWidthInteger & TensorElement>(_: T.Type) throws {
+            try x.withUnsafeBufferPointer(as: T.self) { s in
+                try outputs[0].withUnsafeMutableBufferPointer(as: T.self) { d in for i in 0..<s.count { d[i] = ~s[i] } }
+            }
+        }
+        switch x.dtype {
+        case .u8: try not(UInt8.self)
+        case .s8: try not(Int8.self)
+        case .s32: try not(Int32.self)
+        case .s64: try not(Int64.self)
+        default: throw site.error("needs an integer input, got \(x.dtype)")
+        }
+    }
+}
+
+/// Mod: with `fmod = 0` the remainder takes the divisor's sign, as Python's `%`; with
+/// `fmod = 1` it takes the dividend's, as C's `fmod`. A zero divisor gives 0 for integers
+/// (ONNX Runtime traps) and NaN for floats.
+struct ModOperator: GraphOperator {
+    let site: OperatorSite
+    let fmod: Bool
+
+    func outputTypes(_ inputs: [ValueType?], constants: [Tensor?]) throws -> [ValueType] {
+        try broadcastType(site, inputs, accept: \.isNumeric, "numeric")
+    }
+
+    static func integer<T: FixedWidthInteger>(_ x: T, _ y: T, fmod: Bool) -> T {
+        guard y != 0 else { return 0 }
+        if T.isSigned && y == -1 { return 0 }
+        let r = x % y
+        if fmod || r == 0 { return r }
+        return (r < 0) != (y < 0) ? r + y : r
+    }
+
+    static func float(_ x: Float, _ y: Float, fmod: Bool) -> Float {
+        let r = Foundation.fmod(x, y)
+        if fmod || r == 0 || r.isNaN { return r }
+        return (r < 0) != (y < 0) ? r + y : r
+    }
+
+    func run(_ inputs: [Tensor?], outputs: inout [Tensor]) throws {
+        let a = try site.tensor(inputs, 0), b = try site.tensor(inputs, 1)
+        let fmod = fmod
+        switch a.dtype {
+        case .f32: try Elementwise.binary(a, b, &outputs[0], as: Float.self) { Self.float($0, $1, fmod: fmod) }
+        case .u8: try Elementwise.binary(a, b, &outputs[0], as: UInt8.self) { Self.integer($0, $1, fmod: fmod) }
+        case .s8: try Elementwise.binary(a, b, &outputs[0], as: Int8.self) { Self.integer($0, $1, fmod: fmod) }
+        case .s32: try Elementwise.binary(a, b, &outputs[0], as: Int32.self) { Self.integer($0, $1, fmod: fmod) }
+        case .s64: try Elementwise.binary(a, b, &outputs[0], as: Int64.self) { Self.integer($0, $1, fmod: fmod) }
+        default: throw site.error("needs numeric operands, got \(a.dtype)")
+        }
+    }
+}
+
+/// PRelu: `x < 0 ? slope * x : x`, the slope broadcast to x's shape (f32, s32, s64).
+struct PReluOperator: GraphOperator {
+    let site: OperatorSite
+
+    func outputTypes(_ inputs: [ValueType?], constants: [Tensor?]) throws -> [ValueType] {
+        let t = try broadcastType(site, inputs, accept: { [.f32, .s32, .s64].contains($0) }, "f32, int32 or int64")
+        let x = try site.type(inputs, 0)
+        if let s = x.shape, let o = t[0].shape, s.rank != o.rank || zip(s.dims, o.dims).contains(where: { $0.value != nil && $1.value != nil && $0.value != $1.value }) {
+            throw site.error("the slope must broadcast to the input's shape \(s)")
+        }
+        return t
+    }
+
+    func run(_ inputs: [Tensor?], outputs: inout [Tensor]) throws {
+        let a = try site.tensor(inputs, 0), b = try site.tensor(inputs, 1)
+        switch a.dtype {
+        case .f32: try Elementwise.binary(a, b, &outputs[0], as: Float.self) { $0 < 0 ? $1 * $0 : $0 }
+        case .s32: try Elementwise.binary(a, b, &outputs[0], as: Int32.self) { $0 < 0 ? $1 &* $0 : $0 }
+        case .s64: try Elementwise.binary(a, b, &outputs[0], as: Int64.self) { $0 < 0 ? $1 &* $0 : $0 }
+        default: throw site.error("needs f32, int32 or int64 operands, got \(a.dtype)")
+        }
+    }
+}

@@ -1,0 +1,210 @@
+import Foundation
+import OctetCore
+
+/// Unary math and activations: element by element, output shape = input shape.
+///
+/// - f32 functions: Exp, Log, Floor, Ceil, Round (half to even), Reciprocal, Sin, Cos, Tan,
+///   Asin, Acos, Atan, Sinh, Cosh, Asinh, Acosh, Atanh, Softplus, Softsign, Mish, LeakyRelu,
+///   Elu, Selu, Celu, ThresholdedRelu, Swish, Shrink (f32).
+/// - numeric (f32, u8, s8, s32, s64): Abs, Neg, Sign.
+/// - bool: Not; f32 → bool: IsNaN, IsInf.
+enum MathOperators {
+    static func register(into f: inout [String: OperatorCatalog.Factory]) {
+        let plain: [(String, FloatFunction)] = [
+            ("Exp", .exp), ("Log", .log), ("Floor", .floor), ("Ceil", .ceil), ("Round", .round), ("Reciprocal", .reciprocal),
+            ("Sin", .sin), ("Cos", .cos), ("Tan", .tan), ("Asin", .asin), ("Acos", .acos), ("Atan", .atan),
+            ("Sinh", .sinh), ("Cosh", .cosh), ("Asinh", .asinh), ("Acosh", .acosh), ("Atanh", .atanh),
+            ("Softplus", .softplus), ("Softsign", .softsign), ("Mish", .mish),
+        ]
+        for (name, function) in plain {
+            f[name] = { n, _ in FloatMapOperator(site: OperatorSite(n), function: function) }
+        }
+        f["LeakyRelu"] = { n, _ in FloatMapOperator(site: OperatorSite(n), function: .leakyRelu(try n.float("alpha", default: 0.01))) }
+        f["Elu"] = { n, _ in FloatMapOperator(site: OperatorSite(n), function: .elu(try n.float("alpha", default: 1))) }
+        f["Selu"] = { n, _ in
+            FloatMapOperator(site: OperatorSite(n), function: .selu(alpha: try n.float("alpha", default: 1.67326319217681884765625),
+                                                                    gamma: try n.float("gamma", default: 1.05070102214813232421875)))
+        }
+        f["Celu"] = { n, _ in
+            let alpha = try n.float("alpha", default: 1)
+            guard alpha != 0 else { throw GraphError.attribute(node: n.name, opType: n.opType, name: "alpha", expected: "a non-zero float", got: "0") }
+            return FloatMapOperator(site: OperatorSite(n), function: .celu(alpha))
+        }
+        f["ThresholdedRelu"] = { n, _ in FloatMapOperator(site: OperatorSite(n), function: .thresholdedRelu(try n.float("alpha", default: 1))) }
+        f["Swish"] = { n, _ in FloatMapOperator(site: OperatorSite(n), function: .swish(try n.float("alpha", default: 1))) }
+        f["Shrink"] = { n, _ in
+            FloatMapOperator(site: OperatorSite(n), function: .shrink(lambda: try n.float("lambd", default: 0.5), bias: try n.float("bias", default: 0)))
+        }
+        f["Abs"] = { n, _ in SignedMapOperator(site: OperatorSite(n), function: .abs) }
+        f["Neg"] = { n, _ in SignedMapOperator(site: OperatorSite(n), function: .neg) }
+        f["Sign"] = { n, _ in SignedMapOperator(site: OperatorSite(n), function: .sign) }
+        f["Not"] = { n, _ in NotOperator(site: OperatorSite(n)) }
+        f["IsNaN"] = { n, _ in FloatTestOperator(site: OperatorSite(n), test: .nan) }
+        f["IsInf"] = { n, _ in
+            FloatTestOperator(site: OperatorSite(n), test: .inf(negative: try n.int("detect_negative", default: 1) != 0,
+                                                                 positive: try n.int("detect_positive", default: 1) != 0))
+        }
+    }
+}
+
+/// An f32 → f32 function.
+enum FloatFunction: Sendable {
+    case exp, log, floor, ceil, round, reciprocal
+    case sin, cos, tan, asin, acos, atan, sinh, cosh, asinh, acosh, atanh
+    case softplus, softsign, mish
+    case leakyRelu(Float), elu(Float), celu(Float), thresholdedRelu(Float), swish(Float)
+    case selu(alpha: Float, gamma: Float)
+    case shrink(lambda: Float, bias: Float)
+
+    func callAsFunction(_ x: Float) -> Float {
+        switch self {
+        case .exp: Foundation.exp(x)
+        case .log: Foundation.log(x)
+        case .floor: x.rounded(.down)
+        case .ceil: x.rounded(.up)
+        case .round: x.rounded(.toNearestOrEven)
+        case .reciprocal: 1 / x
+        case .sin: Foundation.sin(x)
+        case .cos: Foundation.cos(x)
+        case .tan: Foundation.tan(x)
+        case .asin: Foundation.asin(x)
+        case .acos: Foundation.acos(x)
+        case .atan: Foundation.atan(x)
+        case .sinh: Foundation.sinh(x)
+        case .cosh: Foundation.cosh(x)
+        case .asinh: Foundation.asinh(x)
+        case .acosh: Foundation.acosh(x)
+        case .atanh: Foundation.atanh(x)
+        case .softplus: Self.softplus(x)
+        case .softsign: x / (1 + Swift.abs(x))
+        case .mish: x * Foundation.tanh(Self.softplus(x))
+        case let .leakyRelu(alpha): x < 0 ? alpha * x : x
+        case let .elu(alpha): x < 0 ? alpha * (Foundation.exp(x) - 1) : x
+        case let .celu(alpha): Swift.max(0, x) + Swift.min(0, alpha * (Foundation.exp(x / alpha) - 1))
+        case let .thresholdedRelu(alpha): x > alpha ? x : 0
+        case let .swish(alpha): x / (1 + Foundation.exp(-alpha * x))
+        case let .selu(alpha, gamma): x > 0 ? gamma * x : gamma * (alpha * Foundation.exp(x) - alpha)
+        case let .shrink(lambda, bias): x < -lambda ? x + bias : (x > lambda ? x - bias : 0)
+        }
+    }
+
+    /// log(1 + e^x) without overflow for large x.
+    static func softplus(_ x: Float) -> Float { x > 20 ? x : Foundation.log1p(Foundation.exp(x)) }
+}
+
+/// `y = f(x)` for an f32 function.
+struct FloatMapOperator: GraphOperator {
+    let site: OperatorSite
+    let function: FloatFunction
+
+    func outputTypes(_ inputs: [ValueType?], constants: [Tensor?]) throws -> [ValueType] {
+        let t = try site.type(inputs, 0)
+        guard t.dtype == .f32 else { throw site.error("needs f32 input, got \(t.dtype)") }
+        return [t]
+    }
+
+    func run(_ inputs: [Tensor?], outputs: inout [Tensor]) throws {
+        let x = try site.tensor(inputs, 0)
+        let f = function
+        try x.withUnsafeBufferPointer(as: Float.self) { src in
+            try outputs[0].withUnsafeMutableBufferPointer(as: Float.self) { dst in
+                for i in 0..<src.count { dst[i] = f(src[i]) }
+            }
+        }
+    }
+}
+
+/// Abs, Neg and Sign on any numeric type (integers wrap: Neg of the minimum is itself).
+struct SignedMapOperator: GraphOperator {
+    enum Function: Sendable { case abs, neg, sign }
+    let site: OperatorSite
+    let function: Function
+
+    func outputTypes(_ inputs: [ValueType?], constants: [Tensor?]) throws -> [ValueType] {
+        let t = try site.type(inputs, 0)
+        guard t.dtype.isNumeric else { throw site.error("needs a numeric input, got \(t.dtype)") }
+        return [t]
+    }
+
+    struct Kernel: NumericVisitor {
+        let function: Function
+        let x: Tensor
+        let out: Tensor
+
+        func visit<T: NumericElement>(_: T.Type) throws -> Tensor {
+            var out = out
+            let f = function
+            try x.withUnsafeBufferPointer(as: T.self) { src in
+                try out.withUnsafeMutableBufferPointer(as: T.self) { dst in
+                    for i in 0..<src.count { dst[i] = Self.apply(f, src[i]) }
+                }
+            }
+            return out
+        }
+
+        static func apply<T: NumericElement>(_ f: Function, _ v: T) -> T {
+            switch f {
+            case .sign: return v > .zero ? .one : (v < .zero ? T(converting: -1) : (T.isFloatingPoint ? v : .zero))
+            case .abs: return v < .zero ? v.wrappingNegated : v
+            case .neg: return v.wrappingNegated
+            }
+        }
+    }
+
+    func run(_ inputs: [Tensor?], outputs: inout [Tensor]) throws {
+        let x = try site.tensor(inputs, 0)
+        guard let out = try x.dtype.visitNumeric(Kernel(function: function, x: x, out: outputs[0])) else {
+            throw site.error("needs a numeric input, got \(x.dtype)")
+        }
+        outputs[0] = out
+    }
+}
+
+/// Logical not of a bool tensor.
+struct NotOperator: GraphOperator {
+    let site: OperatorSite
+
+    func outputTypes(_ inputs: [ValueType?], constants: [Tensor?]) throws -> [ValueType] {
+        let t = try site.type(inputs, 0)
+        guard t.dtype == .bool else { throw site.error("needs a bool input, got \(t.dtype)") }
+        return [t]
+    }
+
+    func run(_ inputs: [Tensor?], outputs: inout [Tensor]) throws {
+        let x = try site.tensor(inputs, 0)
+        try x.withUnsafeBufferPointer(as: Bool.self) { src in
+            try outputs[0].withUnsafeMutableBufferPointer(as: Bool.self) { dst in
+                for i in 0..<src.count { dst[i] = !src[i] }
+            }
+        }
+    }
+}
+
+/// IsNaN and IsInf: f32 in, bool out.
+struct FloatTestOperator: GraphOperator {
+    enum Test: Sendable { case nan, inf(negative: Bool, positive: Bool) }
+    let site: OperatorSite
+    let test: Test
+
+    func outputTypes(_ inputs: [ValueType?], constants: [Tensor?]) throws -> [ValueType] {
+        let t = try site.type(inputs, 0)
+        guard t.dtype == .f32 else { throw site.error("needs f32 input, got \(t.dtype)") }
+        return [ValueType(.bool, t.shape)]
+    }
+
+    func run(_ inputs: [Tensor?], outputs: inout [Tensor]) throws {
+        let x = try site.tensor(inputs, 0)
+        let test = test
+        try x.withUnsafeBufferPointer(as: Float.self) { src in
+            try outputs[0].withUnsafeMutableBufferPointer(as: Bool.self) { dst in
+                for i in 0..<src.count {
+                    let v = src[i]
+                    switch test {
+                    case .nan: dst[i] = v.isNaN
+                    case let .inf(negative, positive): dst[i] = v.isInfinite && (v < 0 ? negative : positive)
+                    }
+                }
+            }
+        }
+    }
+}

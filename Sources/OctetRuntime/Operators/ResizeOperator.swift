@@ -1,0 +1,234 @@
+import Foundation
+import OctetCore
+
+/// `Resize(X, roi, scales, sizes)` (opsets 10 to 19) on f32 tensors of any rank.
+///
+/// Output size per axis: `sizes`, or `floor(input · scale)`; `axes` (opset 18) names the
+/// axes they are for, and `keep_aspect_ratio_policy` (`stretch`, `not_larger`,
+/// `not_smaller`) may replace sizes by one common scale. Each output coordinate maps to
+/// an input coordinate by `coordinate_transformation_mode` (`half_pixel` default,
+/// `half_pixel_symmetric`, `pytorch_half_pixel`, `align_corners`, `asymmetric`,
+/// `tf_half_pixel_for_nn`, `tf_crop_and_resize` with `roi` and `extrapolation_value`);
+/// opset 10 is `asymmetric` with `floor` rounding. `mode`: `nearest` (`nearest_mode`:
+/// `round_prefer_floor` default, `round_prefer_ceil`, `floor`, `ceil`), `linear` or `cubic`
+/// (`cubic_coeff_a`, default -0.75), separable over the axes; `exclude_outside` drops taps
+/// outside the input and renormalizes; `antialias` (opset 18) widens the linear/cubic
+/// kernel by 1/scale when downscaling. Taps beyond the edges repeat the edge value.
+/// `scales`/`sizes`/`roi` must be known before running (they size the output).
+struct ResizeOperator: GraphOperator {
+    enum Mode: String, Sendable { case nearest, linear, cubic }
+    let site: OperatorSite
+    let opset: Int
+    let mode: Mode
+    let transform: String
+    let nearestMode: String
+    let cubicA: Double
+    let excludeOutside: Bool
+    let extrapolation: Double
+    let antialias: Bool
+    let axes: [Int]?
+    let aspectPolicy: String
+
+    static func register(into f: inout [String: OperatorCatalog.Factory]) {
+        f["Resize"] = { n, opset in try ResizeOperator(n, opset: opset) }
+        // Upsample (opset 9): Resize with a scales input, asymmetric coordinates, floor rounding.
+        f["Upsample"] = { n, opset in
+            guard opset >= 9 else { throw GraphError.node(node: n.name, opType: n.opType, detail: "Upsample with a scales attribute (opset \(opset)) is not supported") }
+            return try ResizeOperator(n, opset: 10)
+        }
+    }
+
+    init(_ n: Node, opset: Int) throws {
+        site = OperatorSite(n)
+        self.opset = opset
+        let m = try n.string("mode", default: "nearest")
+        guard let mode = Mode(rawValue: m == "bilinear" ? "linear" : m) else {
+            throw GraphError.attribute(node: n.name, opType: n.opType, name: "mode", expected: "nearest, linear or cubic", got: "\"\(m)\"")
+        }
+        self.mode = mode
+        transform = opset < 11 ? "asymmetric" : try n.string("coordinate_transformation_mode", default: "half_pixel")
+        let known = ["half_pixel", "half_pixel_symmetric", "pytorch_half_pixel", "align_corners", "asymmetric", "tf_half_pixel_for_nn", "tf_crop_and_resize"]
+        guard known.contains(transform) else {
+            throw GraphError.attribute(node: n.name, opType: n.opType, name: "coordinate_transformation_mode", expected: known.joined(separator: ", "), got: "\"\(transform)\"")
+        }
+        nearestMode = opset < 11 ? "floor" : try n.string("nearest_mode", default: "round_prefer_floor")
+        guard ["round_prefer_floor", "round_prefer_ceil", "floor", "ceil"].contains(nearestMode) else {
+            throw GraphError.attribute(node: n.name, opType: n.opType, name: "nearest_mode", expected: "round_prefer_floor, round_prefer_ceil, floor or ceil", got: "\"\(nearestMode)\"")
+        }
+        cubicA = Double(try n.float("cubic_coeff_a", default: -0.75))
+        excludeOutside = try n.int("exclude_outside", default: 0) != 0
+        extrapolation = Double(try n.float("extrapolation_value", default: 0))
+        antialias = try n.int("antialias", default: 0) != 0
+        axes = try n.ints("axes")
+        aspectPolicy = try n.string("keep_aspect_ratio_policy", default: "stretch")
+        guard ["stretch", "not_larger", "not_smaller"].contains(aspectPolicy) else {
+            throw GraphError.attribute(node: n.name, opType: n.opType, name: "keep_aspect_ratio_policy", expected: "stretch, not_larger or not_smaller", got: "\"\(aspectPolicy)\"")
+        }
+    }
+
+    /// Input indices of roi, scales, sizes for this opset (opset 10: X, scales).
+    var scalesInput: Int { opset < 11 ? 1 : 2 }
+    var sizesInput: Int? { opset < 11 ? nil : 3 }
+
+    /// Output sizes and the scale of every axis.
+    func geometry(_ input: [Int], _ values: [Tensor?]) throws -> (sizes: [Int], scales: [Double]) {
+        let rank = input.count
+        let targetAxes = try (axes ?? Array(0..<rank)).map { a throws(GraphError) in try site.axis(a, rank: rank, "axes entry") }
+        func value(_ i: Int?) -> Tensor? { i.flatMap { $0 < values.count ? values[$0] : nil }.flatMap { $0.shape.elementCount > 0 ? $0 : nil } }
+        var sizes = input, scales = [Double](repeating: 1, count: rank)
+        if let s = value(sizesInput) {
+            let given = try site.indices(s, "sizes")
+            guard given.count == targetAxes.count else { throw site.error("sizes has \(given.count) values for \(targetAxes.count) axes") }
+            var chosen = zip(targetAxes, given).map { a, v in Double(v) / Double(max(input[a], 1)) }
+            if aspectPolicy != "stretch" {
+                let common = aspectPolicy == "not_larger" ? chosen.min() ?? 1 : chosen.max() ?? 1
+                chosen = chosen.map { _ in common }
+            }
+            for (k, a) in targetAxes.enumerated() {
+                scales[a] = chosen[k]
+                sizes[a] = aspectPolicy == "stretch" ? given[k] : Int((Double(input[a]) * chosen[k]).rounded(.toNearestOrEven))
+            }
+        } else if let s = value(scalesInput) {
+            guard s.dtype == .f32 else { throw site.error("scales must be f32, got \(s.dtype)") }
+            let given = try s.scalars(as: Float.self)
+            guard given.count == targetAxes.count else { throw site.error("scales has \(given.count) values for \(targetAxes.count) axes") }
+            for (k, a) in targetAxes.enumerated() {
+                guard given[k] > 0, given[k].isFinite else { throw site.error("scale \(given[k]) for axis \(a) must be positive") }
+                scales[a] = Double(given[k])
+                sizes[a] = Int((Double(input[a]) * Double(given[k])).rounded(.down))
+            }
+        } else {
+            throw site.error("needs scales or sizes")
+        }
+        return (sizes, scales)
+    }
+
+    func outputTypes(_ inputs: [ValueType?], constants: [Tensor?]) throws -> [ValueType] {
+        let x = try site.type(inputs, 0)
+        guard x.dtype == .f32 else { throw site.error("needs f32 input, got \(x.dtype)") }
+        guard let s = x.shape else { return [x] }
+        if [1, scalesInput, sizesInput ?? -1].contains(where: { $0 >= 1 && site.isRuntimeValue(inputs, constants, $0) }) {
+            return [site.runtimeShaped(.f32, rank: s.rank, "scales/sizes")]
+        }
+        guard let c = s.concrete else { return [site.runtimeShaped(.f32, rank: s.rank, "input")] }
+        return [ValueType(.f32, try TensorShape(try geometry(c.dims, constants).sizes))]
+    }
+
+    /// The input coordinate of output coordinate `o` on one axis; `nil`: outside the crop.
+    /// The output length in the formulas is `scale · input length`, before rounding down
+    /// (as the ONNX reference computes it; with `sizes` it is the size itself).
+    func coordinate(_ o: Int, inLength: Int, outLength: Int, scale: Double, roi: (Double, Double)) -> Double? {
+        let x = Double(o), n = Double(inLength), m = scale * n
+        switch transform {
+        case "half_pixel": return (x + 0.5) / scale - 0.5
+        case "half_pixel_symmetric":
+            let adjustment = Double(outLength) / m, center = n / 2
+            return center * (1 - adjustment) + (x + 0.5) / scale - 0.5
+        case "pytorch_half_pixel": return m > 1 ? (x + 0.5) / scale - 0.5 : 0
+        case "align_corners": return m == 1 ? 0 : x * (n - 1) / (m - 1)
+        case "tf_half_pixel_for_nn": return (x + 0.5) / scale
+        case "tf_crop_and_resize":
+            let c = m > 1 ? roi.0 * (n - 1) + x * (roi.1 - roi.0) * (n - 1) / (m - 1) : 0.5 * (roi.0 + roi.1) * (n - 1)
+            return c < 0 || c > n - 1 ? nil : c
+        default: return x / scale
+        }
+    }
+
+    /// Taps (input index, weight) for one output coordinate; `nil`: the extrapolation value.
+    func taps(_ o: Int, inLength: Int, outLength: Int, scale: Double, roi: (Double, Double)) -> [(Int, Double)]? {
+        guard let x = coordinate(o, inLength: inLength, outLength: outLength, scale: scale, roi: roi) else { return nil }
+        let last = inLength - 1
+        if mode == .nearest {
+            var i: Double
+            switch nearestMode {
+            case "floor": i = x.rounded(.down)
+            case "ceil": i = x.rounded(.up)
+            case "round_prefer_ceil": i = x.rounded(.toNearestOrAwayFromZero); if x - x.rounded(.down) == 0.5 { i = x.rounded(.up) }
+            default: i = x.rounded(.toNearestOrAwayFromZero); if x - x.rounded(.down) == 0.5 { i = x.rounded(.down) }
+            }
+            return [(min(max(Int(i), 0), last), 1)]
+        }
+        var base = x.rounded(.down), r = x - base
+        if r == 0 { base -= 1; r = 1 }
+        let s = antialias && scale < 1 ? scale : 1
+        var weights: [(Int, Double)] = []
+        if mode == .linear {
+            let start = antialias && scale < 1 ? Int((-1 / s).rounded(.down)) + 1 : 0
+            let count = 2 - 2 * start
+            for k in start..<(start + count) {
+                weights.append((Int(base) + k, max(0, min(1, 1 - Swift.abs((Double(k) - r) * s)))))
+            }
+        } else {
+            let start = antialias && scale < 1 ? Int((-2 / s).rounded(.down)) + 1 : -1
+            let end = 2 - start
+            for k in start..<end { weights.append((Int(base) + k, cubic((Double(k) - r) * s))) }
+        }
+        if excludeOutside { weights = weights.map { $0.0 < 0 || $0.0 > last ? ($0.0, 0) : $0 } }
+        let total = weights.reduce(0) { $0 + $1.1 }
+        if (antialias && scale < 1) || excludeOutside, total != 0 { weights = weights.map { ($0.0, $0.1 / total) } }
+        return weights.map { (min(max($0.0, 0), last), $0.1) }
+    }
+
+    func cubic(_ t: Double) -> Double {
+        let x = Swift.abs(t), a = cubicA
+        if x <= 1 { return ((a + 2) * x - (a + 3)) * x * x + 1 }
+        if x < 2 { return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a }
+        return 0
+    }
+
+    func run(_ inputs: [Tensor?], outputs: inout [Tensor]) throws {
+        let x = try site.tensor(inputs, 0)
+        let dims = x.shape.dims, rank = dims.count
+        let (sizes, scales) = try geometry(dims, inputs)
+        guard sizes == outputs[0].shape.dims else { throw site.error("output \(sizes) differs from the planned \(outputs[0].shape)") }
+        if let a = (0..<rank).first(where: { dims[$0] == 0 && sizes[$0] > 0 }) {
+            throw site.error("axis \(a) of the input is empty; it cannot be resized to \(sizes[a])")
+        }
+        var roi = [(Double, Double)](repeating: (0, 1), count: rank)
+        if transform == "tf_crop_and_resize", opset >= 11, inputs.count > 1, let r = inputs[1], r.shape.elementCount > 0 {
+            let v = try Elementwise.doubles(r)
+            let targetAxes = try (axes ?? Array(0..<rank)).map { a throws(GraphError) in try site.axis(a, rank: rank) }
+            guard v.count == 2 * targetAxes.count else { throw site.error("roi has \(v.count) values for \(targetAxes.count) axes") }
+            for (k, a) in targetAxes.enumerated() { roi[a] = (v[k], v[k + targetAxes.count]) }
+        }
+        // Separable passes, axis by axis; an output element is the extrapolation value
+        // when any of its coordinates falls outside the crop.
+        var current = try x.scalars(as: Float.self).map(Double.init)
+        var shape = dims
+        var outside: [[Bool]] = []
+        for a in 0..<rank {
+            let inLength = dims[a], outLength = sizes[a]
+            let table = (0..<outLength).map { taps($0, inLength: inLength, outLength: outLength, scale: scales[a], roi: roi[a]) }
+            outside.append(table.map { $0 == nil })
+            if inLength == outLength && table.allSatisfy({ t in t.map { $0.count == 1 } ?? false }) && (0..<outLength).allSatisfy({ table[$0]?.first?.0 == $0 }) { continue }
+            let outer = shape[..<a].reduce(1, *), inner = shape[(a + 1)...].reduce(1, *)
+            var next = [Double](repeating: 0, count: outer * outLength * inner)
+            for p in 0..<outer {
+                for o in 0..<outLength {
+                    guard let t = table[o] else { continue }
+                    for j in 0..<inner {
+                        var s = 0.0
+                        for (i, w) in t where w != 0 { s += w * current[(p * inLength + i) * inner + j] }
+                        next[(p * outLength + o) * inner + j] = s
+                    }
+                }
+            }
+            current = next
+            shape[a] = outLength
+        }
+        let outShape = try TensorShape(sizes)
+        let strides = Strided.strides(outShape)
+        let extrapolation = Float(extrapolation)
+        let anyOutside = outside.contains { $0.contains(true) }
+        try outputs[0].withUnsafeMutableBufferPointer(as: Float.self) { d in
+            for i in 0..<d.count {
+                if anyOutside {
+                    var rest = i, out = false
+                    for a in 0..<rank { let c = rest / strides[a]; rest %= strides[a]; if outside[a][c] { out = true; break } }
+                    if out { d[i] = extrapolation; continue }
+                }
+                d[i] = Float(current[i])
+            }
+        }
+    }
+}
