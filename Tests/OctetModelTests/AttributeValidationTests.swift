@@ -14,6 +14,25 @@ import Testing
         H.expectError(g, ["node 'spl' (Split)", "'num_outputs'", "number of outputs (2)", "got 3"])
     }
 
+    /// A scalar has no axis (ONNX: an axis is in [-r, r - 1]); Gather of a scalar once
+    /// trapped in shape inference (found by fuzz-onnx). Every op that takes an axis of
+    /// its input refuses one on a scalar, naming the node.
+    @Test func noAxisOfAScalar() throws {
+        let cases: [(String, [String], [String: AttributeValue], [String: Tensor])] = [
+            ("Gather", ["x", "i"], ["axis": .int(0)], ["i": try H.ints([0])]),
+            ("Squeeze", ["x", "a"], [:], ["a": try H.ints([0])]),
+            ("Split", ["x"], ["axis": .int(0)], [:]),
+            ("Slice", ["x", "s", "e", "a"], [:], ["s": try H.ints([0]), "e": try H.ints([1]), "a": try H.ints([0])]),
+            ("Softmax", ["x"], ["axis": .int(0)], [:]),
+            ("LayerNormalization", ["x", "g"], ["axis": .int(0)], ["g": try H.floats([1], [1])]),
+        ]
+        for (op, inputs, attributes, initializers) in cases {
+            let g = H.graph([Node(name: "n", opType: op, inputs: inputs, outputs: ["y"], attributes: attributes)],
+                            inputs: [("x", .f32, [])], outputs: ["y"], initializers: initializers)
+            H.expectError(g, ["node 'n' (\(op))", "scalar (rank 0)"])
+        }
+    }
+
     /// ONNX Runtime (opset 17): "The input is not evenly splittable"; at opset 18 with
     /// num_outputs the last part is smaller, as the spec says.
     @Test func unevenSplitNeedsOpset18() throws {

@@ -25,7 +25,8 @@ let package = Package(
     ],
     targets: [
         .target(name: "FuzzSupport", dependencies: [.product(name: "Octet", package: "Octet")], swiftSettings: swiftSettings),
-        .executableTarget(name: "fuzz-onnx", dependencies: ["FuzzSupport"], swiftSettings: swiftSettings, linkerSettings: linkerSettings),
+        .target(name: "CFuzzerHooks"),
+        .executableTarget(name: "fuzz-onnx", dependencies: ["FuzzSupport", "CFuzzerHooks"], swiftSettings: swiftSettings, linkerSettings: linkerSettings),
         .executableTarget(name: "fuzz-numpy", dependencies: ["FuzzSupport"], swiftSettings: swiftSettings, linkerSettings: linkerSettings),
         .executableTarget(name: "fuzz-rules", dependencies: ["FuzzSupport"], swiftSettings: swiftSettings, linkerSettings: linkerSettings),
     ]
