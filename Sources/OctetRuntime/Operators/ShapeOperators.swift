@@ -271,6 +271,8 @@ struct ConcatOperator: GraphOperator {
     func run(_ inputs: [Tensor?], outputs: inout [Tensor]) throws {
         let parts = try inputs.indices.map { i throws(GraphError) in try site.tensor(inputs, i) }
         let shape = outputs[0].shape
+        // Nothing to copy; the loop below would still count the rows of [2^63 - 1, 0].
+        guard shape.elementCount > 0 else { return }
         let a = try site.axis(axis, rank: shape.rank)
         let size = outputs[0].dtype.byteSize
         let outer = shape.dims[..<a].reduce(1, *)
@@ -428,12 +430,14 @@ struct GatherOperator: GraphOperator {
         guard let indices = try site.ints(try site.tensor(inputs, 1), "indices") else { return }
         let a = try site.axis(axis, rank: x.shape.rank)
         let dim = x.shape.dims[a]
-        let size = x.dtype.byteSize
-        let outer = x.shape.dims[..<a].reduce(1, *)
-        let inner = x.shape.dims[(a + 1)...].reduce(1, *) * size
         for (k, idx) in indices.enumerated() where idx < -dim || idx >= dim {
             throw site.error("index \(idx) at position \(k) is out of range for axis \(a) of size \(dim)")
         }
+        // Nothing to copy (and the row count of an empty [2^63 - 1, 0] would still be counted).
+        guard outputs[0].shape.elementCount > 0 else { return }
+        let size = x.dtype.byteSize
+        let outer = x.shape.dims[..<a].reduce(1, *)
+        let inner = x.shape.dims[(a + 1)...].reduce(1, *) * size
         x.withUnsafeBytes { src in
             outputs[0].withUnsafeMutableBytes { dst in
                 guard let s = src.baseAddress, let d = dst.baseAddress else { return }

@@ -315,13 +315,6 @@ final class ExecutionPlan: Sendable {
                 default: throw SessionError.node(node: step.site.node, opType: step.site.opType, detail: "output slot is not writable")
                 }
             }
-            // Outputs with no elements have nothing to compute; their kernels are not run, as
-            // loops over the other dimensions ([2^63 - 1, 0]) could spin for ever.
-            if !outs.isEmpty, outs.allSatisfy({ $0.shape.elementCount == 0 }) {
-                for (slot, t) in zip(step.outputs, outs) { values[slot] = t }
-                for r in releases[k] { values[r] = nil }
-                continue
-            }
             do {
                 switch step.action {
                 case let .swift(op):
