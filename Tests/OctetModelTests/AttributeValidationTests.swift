@@ -33,6 +33,21 @@ import Testing
         }
     }
 
+    /// ConvInteger / QLinearConv read the weight's dimensions for an input of symbolic
+    /// height and width before checking its rank: a scalar weight trapped in shape
+    /// inference (`octet info`; found by fuzz-onnx). It is refused, naming the node.
+    @Test func integerConvWeightRankIsCheckedForSymbolicInputs() throws {
+        let x = Graph.Port(name: "x", type: ValueType(.u8, SymbolicShape([.fixed(1), .fixed(4), .fixed(6), .symbol("n")])))
+        let g = Graph(name: "hostile", inputs: [x], outputs: [Graph.Port(name: "y", type: nil)],
+                      nodes: [Node(name: "ci", opType: "ConvInteger", inputs: ["x", "w"], outputs: ["y"])],
+                      initializers: ["w": try H.scalar(UInt8(3))], opsets: ["": 14])
+        #expect {
+            try ShapeInference.run(g)
+        } throws: { error in
+            "\(error)".contains("node 'ci' (ConvInteger)") && "\(error)".contains("weight is")
+        }
+    }
+
     /// ONNX Runtime (opset 17): "The input is not evenly splittable"; at opset 18 with
     /// num_outputs the last part is smaller, as the spec says.
     @Test func unevenSplitNeedsOpset18() throws {

@@ -333,10 +333,12 @@ struct IntegerConvOperator: GraphOperator {
         if requantized { try checkConstantScales(constants, [1, 4, 6], site) }
         let outType: DType = requantized ? (inputs.count > 7 ? inputs[7]?.dtype : nil) ?? x.dtype : .s32
         guard let sx = x.shape, let sw = w.shape?.concrete, sx.rank == 4 else { return [ValueType(outType, nil)] }
+        // The weight's rank is checked before its dimensions are read, whatever the input's shape.
+        let window = try geometry(sw)
         guard let h = sx.dims[2].value, let wd = sx.dims[3].value else {
             return [ValueType(outType, SymbolicShape([sx.dims[0], .fixed(sw.dims[0]), .symbol("\(site.node)_h"), .symbol("\(site.node)_w")]))]
         }
-        let out = try geometry(sw).resolve([h, wd]).output
+        let out = try window.resolve([h, wd]).output
         return [ValueType(outType, SymbolicShape([sx.dims[0], .fixed(sw.dims[0]), .fixed(out[0]), .fixed(out[1])]))]
     }
 
