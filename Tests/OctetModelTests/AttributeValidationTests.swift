@@ -48,6 +48,23 @@ import Testing
         }
     }
 
+    /// A computed shape input declared with 2^63 - 2 elements once had shape inference make
+    /// that many unknown dimensions (an allocation of 2^67 bytes; found by fuzz-onnx): the
+    /// output rank is checked first.
+    @Test func computedShapeInputsHaveASaneLength() throws {
+        for (op, inputs) in [("ConstantOfShape", ["s"]), ("Reshape", ["x", "s"])] {
+            let ports = [Graph.Port(name: "s", type: ValueType(.s64, SymbolicShape([.fixed(Int.max - 1)]))),
+                         Graph.Port(name: "x", type: ValueType(.f32, SymbolicShape([.fixed(2)])))]
+            let g = Graph(name: "hostile", inputs: ports, outputs: [Graph.Port(name: "y", type: nil)],
+                          nodes: [Node(name: "n", opType: op, inputs: inputs, outputs: ["y"])], opsets: ["": 17])
+            #expect {
+                try ShapeInference.run(g)
+            } throws: { error in
+                "\(error)".contains("node 'n' (\(op))") && "\(error)".contains("at most 64 dimensions")
+            }
+        }
+    }
+
     /// ONNX Runtime (opset 17): "The input is not evenly splittable"; at opset 18 with
     /// num_outputs the last part is smaller, as the spec says.
     @Test func unevenSplitNeedsOpset18() throws {

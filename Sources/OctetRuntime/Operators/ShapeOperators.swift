@@ -49,6 +49,18 @@ func concreteShape(_ dims: [Int], _ site: OperatorSite) throws(GraphError) -> Te
     do { return try TensorShape(dims) } catch { throw site.error("\(error)") }
 }
 
+/// The most dimensions an output whose rank comes from a computed shape input may have
+/// (NumPy's limit too); its length is checked before a dimension is made for each element.
+let maximumComputedRank = 64
+
+/// `n` unknown dimensions, for an output shaped by a computed 1-D shape input of `n` elements.
+func unknownDims(_ n: Int, _ site: OperatorSite, _ what: String) throws(GraphError) -> SymbolicShape {
+    guard n <= maximumComputedRank else {
+        throw site.error("\(what) has \(n) elements: an output of rank \(n) (at most \(maximumComputedRank) dimensions are supported)")
+    }
+    return SymbolicShape((0..<n).map { .symbol("\(site.node)_d\($0)") })
+}
+
 func int64Tensor(_ values: [Int], _ site: OperatorSite) throws(GraphError) -> Tensor {
     do { return try Tensor(values.map { Int64($0) }, shape: TensorShape([values.count])) } catch { throw site.error("\(error)") }
 }
@@ -134,7 +146,7 @@ struct ReshapeOperator: GraphOperator {
         }
         let shapeType = try site.type(inputs, 1)
         guard let n = shapeType.shape?.concrete?.elementCount else { return [ValueType(x.dtype, nil)] }
-        return [ValueType(x.dtype, SymbolicShape((0..<n).map { .symbol("\(site.node)_d\($0)") }))]
+        return [ValueType(x.dtype, try unknownDims(n, site, "the target shape (input 1)"))]
     }
 
     func run(_ inputs: [Tensor?], outputs: inout [Tensor]) throws {
@@ -485,7 +497,7 @@ struct ConstantOfShapeOperator: GraphOperator {
             return [ValueType(value.dtype, try concreteShape(dims, site))]
         }
         guard let n = try site.type(inputs, 0).shape?.concrete?.elementCount else { return [ValueType(value.dtype, nil)] }
-        return [ValueType(value.dtype, SymbolicShape((0..<n).map { .symbol("\(site.node)_d\($0)") }))]
+        return [ValueType(value.dtype, try unknownDims(n, site, "the shape (input 0)"))]
     }
 
     func run(_ inputs: [Tensor?], outputs: inout [Tensor]) throws {
