@@ -65,6 +65,14 @@ import Testing
         }
     }
 
+    /// DynamicQuantizeLinear with one output once wrote its scale past the node's outputs
+    /// (an index out of range at run time; found by fuzz-onnx): its three outputs are required.
+    @Test func dynamicQuantizeLinearNeedsItsThreeOutputs() throws {
+        let g = H.graph([Node(name: "dq", opType: "DynamicQuantizeLinear", inputs: ["x"], outputs: ["y"])],
+                        inputs: [("x", .f32, [2, 3])], outputs: ["y"])
+        H.expectError(g, ["node 'dq' (DynamicQuantizeLinear)", "needs 3 outputs", "has 1"])
+    }
+
     /// ONNX Runtime (opset 17): "The input is not evenly splittable"; at opset 18 with
     /// num_outputs the last part is smaller, as the spec says.
     @Test func unevenSplitNeedsOpset18() throws {

@@ -9,7 +9,13 @@ enum QuantizedOperators {
     static func register(into f: inout [String: OperatorCatalog.Factory]) {
         f["QuantizeLinear"] = { n, _ in try QuantizeLinearOperator(n) }
         f["DequantizeLinear"] = { n, _ in try DequantizeLinearOperator(n) }
-        f["DynamicQuantizeLinear"] = { n, _ in DynamicQuantizeLinearOperator(site: OperatorSite(n)) }
+        f["DynamicQuantizeLinear"] = { n, _ in
+            // y, y_scale and y_zero_point are all required outputs, and `run` writes all three.
+            guard n.outputs.count == 3 else {
+                throw GraphError.node(node: n.name, opType: n.opType, detail: "needs 3 outputs (y, y_scale, y_zero_point), the node has \(n.outputs.count)")
+            }
+            return DynamicQuantizeLinearOperator(site: OperatorSite(n))
+        }
         f["MatMulInteger"] = { n, _ in IntegerMatMulOperator(site: OperatorSite(n), requantized: false) }
         f["QLinearMatMul"] = { n, _ in IntegerMatMulOperator(site: OperatorSite(n), requantized: true) }
         f["ConvInteger"] = { n, _ in try IntegerConvOperator(n, requantized: false) }
