@@ -5,18 +5,21 @@ public struct TensorShape: Sendable, Hashable, CustomStringConvertible {
     public let dims: [Int]
 
     /// Creates a shape, refusing negative dimensions and element counts that overflow.
+    /// The product of the non-zero dimensions must fit too, so that the product of any
+    /// run of dimensions (outer and inner counts around an axis) fits even when another
+    /// dimension is 0: `[0, 2^40, 2^40]` is refused.
     public init(_ dims: [Int]) throws(ShapeError) {
         for (axis, d) in dims.enumerated() where d < 0 {
             throw .negativeDimension(axis: axis, value: d)
         }
-        var count = 1
-        for d in dims {
-            let (product, overflow) = count.multipliedReportingOverflow(by: d)
+        var nonZero = 1
+        for d in dims where d != 0 {
+            let (product, overflow) = nonZero.multipliedReportingOverflow(by: d)
             if overflow { throw .tooLarge(dims) }
-            count = product
+            nonZero = product
         }
         self.dims = dims
-        self.elementCount = count
+        self.elementCount = dims.contains(0) ? 0 : nonZero
     }
 
     /// Parses `1x64x56x56` (also accepts `,` as the separator; `scalar` or `` is rank 0).

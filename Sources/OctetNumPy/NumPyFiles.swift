@@ -22,7 +22,12 @@ public enum NumPyFiles {
     /// Reads every array of an `.npz` archive, in archive order, keyed by name (without `.npy`).
     /// The file, and each member once decompressed, must fit `budget`.
     public static func readArchive(at path: String, budget: MemoryBudget = .machineDefault) throws(NumPyError) -> [(name: String, tensor: Tensor)] {
-        let b = try bytes(at: path, budget: budget)
+        try readArchive(bytes: try bytes(at: path, budget: budget), path: path, budget: budget)
+    }
+
+    /// Reads every array of an `.npz` archive held in memory; `path` names it in errors.
+    /// Each member, once decompressed, must fit `budget`.
+    public static func readArchive(bytes b: [UInt8], path: String = "<memory>", budget: MemoryBudget = .machineDefault) throws(NumPyError) -> [(name: String, tensor: Tensor)] {
         var out: [(String, Tensor)] = []
         for e in try ZipArchive.entries(b, path: path) {
             let key = e.name.hasSuffix(".npy") ? String(e.name.dropLast(4)) : e.name

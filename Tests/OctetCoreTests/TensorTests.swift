@@ -11,6 +11,16 @@ import Testing
         #expect(throws: ShapeError.tooLarge([1 << 40, 1 << 40])) { try TensorShape([1 << 40, 1 << 40]) }
     }
 
+    /// An empty shape still has outer and inner counts around each axis: the product of
+    /// its non-zero dimensions must fit, or `dims[..<a].reduce(1, *)` traps (fuzz-onnx).
+    @Test func emptyShapesKeepEveryPartialProductInRange() throws {
+        #expect(throws: ShapeError.tooLarge([0, 1 << 40, 1 << 40])) { try TensorShape([0, 1 << 40, 1 << 40]) }
+        #expect(throws: ShapeError.tooLarge([1 << 40, 0, 1 << 40])) { try TensorShape([1 << 40, 0, 1 << 40]) }
+        let empty = try TensorShape([Int.max, 0])
+        #expect(empty.elementCount == 0)
+        #expect(try TensorShape([0, 1 << 30, 1 << 30]).elementCount == 0)
+    }
+
     @Test func refusesHugeAllocations() throws {
         let shape = try TensorShape([1 << 20, 1 << 20])
         #expect(throws: TensorError.self) { try Tensor(zeros: .f32, shape: shape) }

@@ -14,6 +14,65 @@ import Testing
         H.expectError(g, ["node 'spl' (Split)", "'num_outputs'", "number of outputs (2)", "got 3"])
     }
 
+    /// A scalar has no axis (ONNX: an axis is in [-r, r - 1]); Gather of a scalar once
+    /// trapped in shape inference (found by fuzz-onnx). Every op that takes an axis of
+    /// its input refuses one on a scalar, naming the node.
+    @Test func noAxisOfAScalar() throws {
+        let cases: [(String, [String], [String: AttributeValue], [String: Tensor])] = [
+            ("Gather", ["x", "i"], ["axis": .int(0)], ["i": try H.ints([0])]),
+            ("Squeeze", ["x", "a"], [:], ["a": try H.ints([0])]),
+            ("Split", ["x"], ["axis": .int(0)], [:]),
+            ("Slice", ["x", "s", "e", "a"], [:], ["s": try H.ints([0]), "e": try H.ints([1]), "a": try H.ints([0])]),
+            ("Softmax", ["x"], ["axis": .int(0)], [:]),
+            ("LayerNormalization", ["x", "g"], ["axis": .int(0)], ["g": try H.floats([1], [1])]),
+        ]
+        for (op, inputs, attributes, initializers) in cases {
+            let g = H.graph([Node(name: "n", opType: op, inputs: inputs, outputs: ["y"], attributes: attributes)],
+                            inputs: [("x", .f32, [])], outputs: ["y"], initializers: initializers)
+            H.expectError(g, ["node 'n' (\(op))", "scalar (rank 0)"])
+        }
+    }
+
+    /// ConvInteger / QLinearConv read the weight's dimensions for an input of symbolic
+    /// height and width before checking its rank: a scalar weight trapped in shape
+    /// inference (`octet info`; found by fuzz-onnx). It is refused, naming the node.
+    @Test func integerConvWeightRankIsCheckedForSymbolicInputs() throws {
+        let x = Graph.Port(name: "x", type: ValueType(.u8, SymbolicShape([.fixed(1), .fixed(4), .fixed(6), .symbol("n")])))
+        let g = Graph(name: "hostile", inputs: [x], outputs: [Graph.Port(name: "y", type: nil)],
+                      nodes: [Node(name: "ci", opType: "ConvInteger", inputs: ["x", "w"], outputs: ["y"])],
+                      initializers: ["w": try H.scalar(UInt8(3))], opsets: ["": 14])
+        #expect {
+            try ShapeInference.run(g)
+        } throws: { error in
+            "\(error)".contains("node 'ci' (ConvInteger)") && "\(error)".contains("weight is")
+        }
+    }
+
+    /// A computed shape input declared with 2^63 - 2 elements once had shape inference make
+    /// that many unknown dimensions (an allocation of 2^67 bytes; found by fuzz-onnx): the
+    /// output rank is checked first.
+    @Test func computedShapeInputsHaveASaneLength() throws {
+        for (op, inputs) in [("ConstantOfShape", ["s"]), ("Reshape", ["x", "s"])] {
+            let ports = [Graph.Port(name: "s", type: ValueType(.s64, SymbolicShape([.fixed(Int.max - 1)]))),
+                         Graph.Port(name: "x", type: ValueType(.f32, SymbolicShape([.fixed(2)])))]
+            let g = Graph(name: "hostile", inputs: ports, outputs: [Graph.Port(name: "y", type: nil)],
+                          nodes: [Node(name: "n", opType: op, inputs: inputs, outputs: ["y"])], opsets: ["": 17])
+            #expect {
+                try ShapeInference.run(g)
+            } throws: { error in
+                "\(error)".contains("node 'n' (\(op))") && "\(error)".contains("at most 64 dimensions")
+            }
+        }
+    }
+
+    /// DynamicQuantizeLinear with one output once wrote its scale past the node's outputs
+    /// (an index out of range at run time; found by fuzz-onnx): its three outputs are required.
+    @Test func dynamicQuantizeLinearNeedsItsThreeOutputs() throws {
+        let g = H.graph([Node(name: "dq", opType: "DynamicQuantizeLinear", inputs: ["x"], outputs: ["y"])],
+                        inputs: [("x", .f32, [2, 3])], outputs: ["y"])
+        H.expectError(g, ["node 'dq' (DynamicQuantizeLinear)", "needs 3 outputs", "has 1"])
+    }
+
     /// ONNX Runtime (opset 17): "The input is not evenly splittable"; at opset 18 with
     /// num_outputs the last part is smaller, as the spec says.
     @Test func unevenSplitNeedsOpset18() throws {

@@ -70,10 +70,12 @@ struct OperatorSite: Sendable {
         i < inputs.count && inputs[i] != nil && (i >= constants.count || constants[i] == nil)
     }
 
-    /// Normalizes a possibly negative axis for a tensor of `rank`.
+    /// Normalizes a possibly negative axis for a tensor of `rank`: in [-rank, rank - 1],
+    /// so a scalar has no axis (callers index the dimensions with it).
     func axis(_ a: Int, rank: Int, _ what: String = "axis") throws(GraphError) -> Int {
+        guard rank > 0 else { throw error("\(what) \(a) names an axis of a scalar (rank 0), which has none") }
         let r = a < 0 ? a + rank : a
-        guard r >= 0, r < max(rank, 1) else { throw error("\(what) \(a) is out of range for rank \(rank)") }
+        guard r >= 0, r < rank else { throw error("\(what) \(a) is out of range for rank \(rank)") }
         return r
     }
 }

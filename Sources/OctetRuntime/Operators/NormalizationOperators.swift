@@ -125,6 +125,8 @@ struct LayerNormOperator: GraphOperator {
         guard gamma.shape.elementCount == n, beta.map({ $0.shape.elementCount == n }) ?? true else {
             throw site.error("scale and bias must hold \(n) values (the normalized dimensions of \(x.shape))")
         }
+        // An empty input: nothing to normalize, though [2^63 - 1, 0] still counts 2^63 - 1 rows.
+        guard x.shape.elementCount > 0 else { return }
         let g = try gamma.scalars(as: Float.self)
         let b = try beta?.scalars(as: Float.self) ?? [Float](repeating: 0, count: n)
         try x.withUnsafeBufferPointer(as: Float.self) { src in
@@ -171,6 +173,8 @@ struct BatchNormOperator: GraphOperator {
         guard x.shape.rank >= 2 else { throw site.error("input must have a channel axis, got \(x.shape)") }
         let c = x.shape.dims[1]
         let (mul, add) = try Self.affine(inputs, channels: c, epsilon: epsilon, site: site)
+        // An empty input: nothing to compute, though [2^63 - 1, c, 0] still counts 2^63 - 1 rows.
+        guard x.shape.elementCount > 0 else { return }
         let inner = x.shape.dims[2...].reduce(1, *)
         try x.withUnsafeBufferPointer(as: Float.self) { src in
             try outputs[0].withUnsafeMutableBufferPointer(as: Float.self) { dst in

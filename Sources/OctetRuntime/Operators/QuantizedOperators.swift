@@ -9,7 +9,13 @@ enum QuantizedOperators {
     static func register(into f: inout [String: OperatorCatalog.Factory]) {
         f["QuantizeLinear"] = { n, _ in try QuantizeLinearOperator(n) }
         f["DequantizeLinear"] = { n, _ in try DequantizeLinearOperator(n) }
-        f["DynamicQuantizeLinear"] = { n, _ in DynamicQuantizeLinearOperator(site: OperatorSite(n)) }
+        f["DynamicQuantizeLinear"] = { n, _ in
+            // y, y_scale and y_zero_point are all required outputs, and `run` writes all three.
+            guard n.outputs.count == 3 else {
+                throw GraphError.node(node: n.name, opType: n.opType, detail: "needs 3 outputs (y, y_scale, y_zero_point), the node has \(n.outputs.count)")
+            }
+            return DynamicQuantizeLinearOperator(site: OperatorSite(n))
+        }
         f["MatMulInteger"] = { n, _ in IntegerMatMulOperator(site: OperatorSite(n), requantized: false) }
         f["QLinearMatMul"] = { n, _ in IntegerMatMulOperator(site: OperatorSite(n), requantized: true) }
         f["ConvInteger"] = { n, _ in try IntegerConvOperator(n, requantized: false) }
@@ -328,10 +334,12 @@ struct IntegerConvOperator: GraphOperator {
         if requantized { try checkConstantScales(constants, [1, 4, 6], site) }
         let outType: DType = requantized ? (inputs.count > 7 ? inputs[7]?.dtype : nil) ?? x.dtype : .s32
         guard let sx = x.shape, let sw = w.shape?.concrete, sx.rank == 4 else { return [ValueType(outType, nil)] }
+        // The weight's rank is checked before its dimensions are read, whatever the input's shape.
+        let window = try geometry(sw)
         guard let h = sx.dims[2].value, let wd = sx.dims[3].value else {
             return [ValueType(outType, SymbolicShape([sx.dims[0], .fixed(sw.dims[0]), .symbol("\(site.node)_h"), .symbol("\(site.node)_w")]))]
         }
-        let out = try geometry(sw).resolve([h, wd]).output
+        let out = try window.resolve([h, wd]).output
         return [ValueType(outType, SymbolicShape([sx.dims[0], .fixed(sw.dims[0]), .fixed(out[0]), .fixed(out[1])]))]
     }
 

@@ -56,6 +56,18 @@ func concreteShape(_ dims: [Int], _ site: OperatorSite) throws(GraphError) -> Te
     do { return try TensorShape(dims) } catch { throw site.error("\(error)") }
 }
 
+/// The most dimensions an output whose rank comes from a computed shape input may have
+/// (NumPy's limit too); its length is checked before a dimension is made for each element.
+let maximumComputedRank = 64
+
+/// `n` unknown dimensions, for an output shaped by a computed 1-D shape input of `n` elements.
+func unknownDims(_ n: Int, _ site: OperatorSite, _ what: String) throws(GraphError) -> SymbolicShape {
+    guard n <= maximumComputedRank else {
+        throw site.error("\(what) has \(n) elements: an output of rank \(n) (at most \(maximumComputedRank) dimensions are supported)")
+    }
+    return SymbolicShape((0..<n).map { .symbol("\(site.node)_d\($0)") })
+}
+
 func int64Tensor(_ values: [Int], _ site: OperatorSite) throws(GraphError) -> Tensor {
     do { return try Tensor(values.map { Int64($0) }, shape: TensorShape([values.count])) } catch { throw site.error("\(error)") }
 }
@@ -141,7 +153,7 @@ struct ReshapeOperator: GraphOperator {
         }
         let shapeType = try site.type(inputs, 1)
         guard let n = shapeType.shape?.concrete?.elementCount else { return [ValueType(x.dtype, nil)] }
-        return [ValueType(x.dtype, SymbolicShape((0..<n).map { .symbol("\(site.node)_d\($0)") }))]
+        return [ValueType(x.dtype, try unknownDims(n, site, "the target shape (input 1)"))]
     }
 
     func run(_ inputs: [Tensor?], outputs: inout [Tensor]) throws {
@@ -279,6 +291,8 @@ struct ConcatOperator: GraphOperator {
     func run(_ inputs: [Tensor?], outputs: inout [Tensor]) throws {
         let parts = try inputs.indices.map { i throws(GraphError) in try site.tensor(inputs, i) }
         let shape = outputs[0].shape
+        // Nothing to copy; the loop below would still count the rows of [2^63 - 1, 0].
+        guard shape.elementCount > 0 else { return }
         let a = try site.axis(axis, rank: shape.rank)
         let size = outputs[0].dtype.byteSize
         let outer = shape.dims[..<a].reduce(1, *)
@@ -451,12 +465,14 @@ struct GatherOperator: GraphOperator {
         guard let indices = try site.ints(try site.tensor(inputs, 1), "indices") else { return }
         let a = try site.axis(axis, rank: x.shape.rank)
         let dim = x.shape.dims[a]
-        let size = x.dtype.byteSize
-        let outer = x.shape.dims[..<a].reduce(1, *)
-        let inner = x.shape.dims[(a + 1)...].reduce(1, *) * size
         for (k, idx) in indices.enumerated() where idx < -dim || idx >= dim {
             throw site.error("index \(idx) at position \(k) is out of range for axis \(a) of size \(dim)")
         }
+        // Nothing to copy (and the row count of an empty [2^63 - 1, 0] would still be counted).
+        guard outputs[0].shape.elementCount > 0 else { return }
+        let size = x.dtype.byteSize
+        let outer = x.shape.dims[..<a].reduce(1, *)
+        let inner = x.shape.dims[(a + 1)...].reduce(1, *) * size
         x.withUnsafeBytes { src in
             outputs[0].withUnsafeMutableBytes { dst in
                 guard let s = src.baseAddress, let d = dst.baseAddress else { return }
@@ -504,7 +520,7 @@ struct ConstantOfShapeOperator: GraphOperator {
             return [ValueType(value.dtype, try concreteShape(dims, site))]
         }
         guard let n = try site.type(inputs, 0).shape?.concrete?.elementCount else { return [ValueType(value.dtype, nil)] }
-        return [ValueType(value.dtype, SymbolicShape((0..<n).map { .symbol("\(site.node)_d\($0)") }))]
+        return [ValueType(value.dtype, try unknownDims(n, site, "the shape (input 0)"))]
     }
 
     func run(_ inputs: [Tensor?], outputs: inout [Tensor]) throws {
