@@ -12,6 +12,7 @@ struct BenchCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Untimed runs first (planning happens before these).") var warmup: Int = 3
     @Flag(help: "Print JSON (keys median_ms, p90_ms, ...).") var json = false
     @Flag(help: "Also print the time per op type and backend (median over the timed runs).") var profile = false
+    @Flag(help: "With --profile: print the dispatch trace of every node with its time.") var trace = false
 
     func validate() throws {
         guard iterations >= 1 else { throw ValidationError("--iterations must be ≥ 1, got \(iterations)") }
@@ -39,6 +40,7 @@ struct BenchCommand: ParsableCommand {
             for (key, (ns, count)) in totals.sorted(by: { $0.value.0 > $1.value.0 }) {
                 FileHandle.standardError.write(Data(String(format: "%8.3f ms %5.1f%%  %@ (%d nodes)\n", Double(ns) / 1e6, 100 * Double(ns) / Double(all), key, count).utf8))
             }
+            if trace { emit(try session.profiledTrace(feeds, runs: min(iterations, 10)).text) }
         }
         let sorted = times.sorted()
         func percentile(_ p: Double) -> Double { sorted[min(sorted.count - 1, Int((p * Double(sorted.count - 1)).rounded()))] }

@@ -217,4 +217,15 @@ import Testing
         try session.run(["x": try Tensor(zeros: .f32, shape: shape), "b": try Tensor(zeros: .f32, shape: shape)], into: &wrong)
         #expect(wrong["y"]?.shape == shape)
     }
+
+    /// A profiled trace gives every node that ran a time, and the dispatched ones in their
+    /// `OpDispatch` too.
+    @Test func aProfiledTraceTimesEveryNode() throws {
+        let session = try Session(graph: try Self.addGraph(), options: SessionOptions(threads: 1, cpu: .host, registry: BackendRegistry.builtIn(), rules: try RuleSet.builtIn()))
+        let shape = try TensorShape([2, 3, 4])
+        let trace = try session.profiledTrace(["x": try Tensor(zeros: .f32, shape: shape), "b": try Tensor(zeros: .f32, shape: shape)], runs: 3)
+        #expect(trace.nodes.count == 3 && trace.nodes.allSatisfy { $0.durationNanoseconds != nil })
+        #expect(trace.ops.allSatisfy { $0.durationNanoseconds != nil })
+        #expect(trace.text.contains(" ms"))
+    }
 }

@@ -87,6 +87,22 @@ public final class Session: Sendable {
         }
     }
 
+    /// The dispatch trace of the plan for `inputs`' shapes with each node's time (median
+    /// over `runs` runs, nanoseconds) in `TracedNode.durationNanoseconds` and in the
+    /// `OpDispatch` of each node the rules placed. Reorders are timed in `profile` only.
+    public func profiledTrace(_ inputs: [String: Tensor], runs: Int = 5) throws -> DispatchTrace {
+        let timings = try profile(inputs, runs: runs)
+        var trace = try trace(inputShapes: inputs.mapValues(\.shape)).trace
+        var byNode: [String: UInt64] = [:]
+        for t in timings { byNode[t.node, default: 0] += t.nanoseconds }
+        for i in trace.nodes.indices {
+            guard let ns = byNode[trace.nodes[i].node] else { continue }
+            trace.nodes[i].durationNanoseconds = ns
+            if case let .dispatched(k) = trace.nodes[i].placement { trace.ops[k].durationNanoseconds = ns }
+        }
+        return trace
+    }
+
     /// The dispatch trace of the plan for these input shapes (default: the declared ones),
     /// with the kernels as prepared.
     public func trace(inputShapes: [String: TensorShape]? = nil) throws -> (trace: DispatchTrace, nodes: [NodeAssignment], arenaBytes: Int) {
