@@ -97,7 +97,8 @@ with tempfile.TemporaryDirectory() as tmp:
     rx = rng.standard_normal((4, 3, 32, 32)).astype(np.float32)
     trace = run("run", q, "--random-inputs", "--shape", "input=1x3x32x32", "--trace")
     import re
-    adds = int((re.search(r"QuantizedAdd x(\d+)", trace) or [0, 0])[1])
+    # Every node is in the trace: one block per integer add, "#k QuantizedAdd add 'name'".
+    adds = len(re.findall(r"^#\d+ QuantizedAdd add '", trace, re.M))
     # The last block's Add feeds GlobalAveragePool in f32 (no QuantizeLinear after it): 2 of 3.
     check("resnet_tiny INT8: residual Adds run on the integers", adds >= 2, f"{adds} QuantizedAdd nodes in the trace")
     mine = octet_outputs(q, {"input": rx}, tmp, "resnet")
