@@ -56,3 +56,15 @@ public struct BuiltInBackend: Backend {
     /// `u8-add`, `f32-max_pool2d`: operand type, then op kind.
     static func kernelName(_ s: OpSignature) -> String { "\(s.inputType)-\(s.kind)" }
 }
+
+extension OpDispatch {
+    /// Records that the built-in ops run the op after all (`why`: no rule or fallback placed
+    /// it, or the chosen backend failed to prepare it).
+    mutating func fallBackToBuiltIn(_ why: String) {
+        let kernel = BuiltInBackend.kernelName(signature)
+        attempts.append(.init(backend: BuiltInBackend.name, source: .fallback(signature.precision), chosen: true, reason: "kernel \(kernel) (\(why))"))
+        backend = BuiltInBackend.name
+        self.kernel = kernel
+        notes = []
+    }
+}

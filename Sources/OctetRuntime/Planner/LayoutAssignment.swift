@@ -17,22 +17,16 @@ struct LayoutAssignment: Sendable {
     let nodes: [SelectedNode]
     /// The memory order each node runs in (`.rowMajor` for folded nodes).
     let runLayouts: [TensorLayout]
-    /// For each node, the layout each input is read in (`nil` for omitted inputs).
+    /// For each node, the layout each input is read in (`nil` for omitted inputs); the
+    /// prepare stage adds a reorder where it differs from the value's.
     let inputLayouts: [[TensorLayout?]]
-    /// Values that must be reordered, with the layout they are needed in, in first-use order.
-    let reorders: [(value: String, layout: TensorLayout)]
 
-    init(_ selection: PlanSelection, graphOutputs: [String], options: SessionOptions) {
+    init(_ selection: PlanSelection, options: SessionOptions) {
         var nodes = selection.nodes
         var layoutOf: [String: TensorLayout] = [:]
         var runLayouts: [TensorLayout] = [], inputLayouts: [[TensorLayout?]] = []
-        var reorders: [(String, TensorLayout)] = [], seen: Set<String> = []
         func rank(_ v: String) -> Int { selection.known[v]?.shape.rank ?? selection.types[v]?.1.rank ?? 0 }
         func shape(_ v: String) -> TensorShape? { selection.known[v]?.shape ?? selection.types[v]?.1 }
-        func want(_ v: String, _ layout: TensorLayout) {
-            guard (layoutOf[v] ?? .rowMajor) != layout, seen.insert("\(v)#\(layout)").inserted else { return }
-            reorders.append((v, layout))
-        }
 
         for k in nodes.indices {
             let node = nodes[k].node
@@ -87,7 +81,6 @@ struct LayoutAssignment: Sendable {
                 guard !v.isEmpty else { wants.append(nil); continue }
                 let isOperand = operands.contains(i) && (OperatorCatalog.isMatrix(node) || rank(v) == 4)
                 let w: TensorLayout = layout == .nhwc && isOperand ? .nhwc : .rowMajor
-                want(v, w)
                 wants.append(w)
             }
             runLayouts.append(layout)
@@ -97,11 +90,9 @@ struct LayoutAssignment: Sendable {
                 for o in node.outputs where !o.isEmpty { layoutOf[o] = .nhwc }
             }
         }
-        for o in graphOutputs { want(o, .rowMajor) }
         self.nodes = nodes
         self.runLayouts = runLayouts
         self.inputLayouts = inputLayouts
-        self.reorders = reorders
     }
 
     /// Ops whose built-in kernels run on channels-last values as they are: elementwise ops

@@ -122,10 +122,7 @@ struct PlanSelection: Sendable {
         if dispatch.backend == nil {
             // A rules file without `builtin` in its fallback order: the built-in ops are the
             // default for every node no rule or fallback places.
-            dispatch.attempts.append(.init(backend: BuiltInBackend.name, source: .fallback(signature.precision), chosen: true,
-                                           reason: "kernel \(BuiltInBackend.kernelName(signature)) (the default for non-matrix ops no rule or fallback places)"))
-            dispatch.backend = BuiltInBackend.name
-            dispatch.kernel = BuiltInBackend.kernelName(signature)
+            dispatch.fallBackToBuiltIn("the default for non-matrix ops no rule or fallback places")
         }
         if dispatch.backend == BuiltInBackend.name { return .runs(.builtIn, dispatch: dispatch, reason: nil) }
         let constants: OpConstants

@@ -90,12 +90,7 @@ extension ExecutionPlan {
                 dispatch.attempts.append(.init(backend: other, source: .fallback(precision), chosen: false, reason: "prepare failed: \(error)"))
             }
         }
-        let kernel = BuiltInBackend.kernelName(signature)
-        dispatch.attempts.append(.init(backend: BuiltInBackend.name, source: .fallback(precision), chosen: true,
-                                       reason: "kernel \(kernel) (after \(name) failed to prepare)"))
-        dispatch.backend = BuiltInBackend.name
-        dispatch.kernel = kernel
-        dispatch.notes = []
+        dispatch.fallBackToBuiltIn("after \(name) failed to prepare")
         return nil
     }
 }

@@ -66,7 +66,7 @@ final class ExecutionPlan: Sendable {
     /// prepare (kernels built, weights packed once), memory (`ArenaPlanner`).
     convenience init(graph: Graph, inputShapes: [String: (DType, TensorShape)], options: SessionOptions) throws {
         let selection = try PlanSelection(graph: graph, inputShapes: inputShapes, options: options)
-        let layout = LayoutAssignment(selection, graphOutputs: graph.outputs.map(\.name), options: options)
+        let layout = LayoutAssignment(selection, options: options)
         try self.init(graph: graph, selection: selection, layout: layout, inputShapes: inputShapes, options: options)
     }
 

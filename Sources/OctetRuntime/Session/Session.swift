@@ -121,7 +121,7 @@ public final class Session: Sendable {
     public static func planTrace(graph: Graph, options: SessionOptions, inputShapes: [String: TensorShape]? = nil) throws -> DispatchTrace {
         let g = try prepared(graph, options: options)
         let selection = try PlanSelection(graph: g, inputShapes: concreteInputs(g, inputShapes), options: options)
-        let layout = LayoutAssignment(selection, graphOutputs: g.outputs.map(\.name), options: options)
+        let layout = LayoutAssignment(selection, options: options)
         return PlanSelection.trace(layout.nodes, cpu: options.cpu, host: options.host, rulesSource: options.rules.source)
     }
 
