@@ -149,8 +149,13 @@ struct PoolOperator: GraphOperator {
             x.withUnsafeBytes { src in
                 outputs[0].withUnsafeMutableBytes { dst in
                     guard let s = src.baseAddress?.assumingMemoryBound(to: UInt8.self), let d = dst.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return }
-                    octet_i8_max_pool2d(x.dtype == .s8 ? 1 : 0, x.layout == .nhwc ? 1 : 0, s, d, nb, c, Int32(h), Int32(w), Int32(oh), Int32(ow),
-                                        Int32(kh), Int32(kw), Int32(sh), Int32(sw), Int32(p[0]), Int32(p[1]), Int32(dh), Int32(dw))
+                    let nhwc = x.layout == .nhwc, rows = nb * (nhwc ? 1 : c) * oh
+                    // Split when each thread gets tens of thousands of byte compares (a wake-up costs microseconds).
+                    IntraOpParallelism.forEachChunk(rows, grain: Swift.max(1, 65536 / Swift.max(1, (nhwc ? c : 1) * ow * kh * kw))) { r in
+                        octet_i8_max_pool2d(x.dtype == .s8 ? 1 : 0, nhwc ? 1 : 0, s, d, nb, c, Int32(h), Int32(w), Int32(oh), Int32(ow),
+                                            Int32(kh), Int32(kw), Int32(sh), Int32(sw), Int32(p[0]), Int32(p[1]), Int32(dh), Int32(dw),
+                                            r.lowerBound, r.upperBound)
+                    }
                 }
             }
             return
