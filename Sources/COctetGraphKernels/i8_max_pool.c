@@ -48,6 +48,20 @@
         }                                                                                                              \
     }
 
+/* `o[ox] = max(o[ox], row[ox · sw + kx · dw − pad_left])` for every tap kx, over the output
+ * columns whose input column lies inside the row: no test per element. */
+#define MAX_ACROSS(T, row, o)                                                                                          \
+    for (int kx = 0; kx < kw; kx++) {                                                                                  \
+        const int shift = kx * dw - pad_left; /* x = ox * sw + shift */                                                \
+        int first = shift >= 0 ? 0 : (-shift + sw - 1) / sw;                                                           \
+        int last = w - 1 - shift < 0 ? -1 : (w - 1 - shift) / sw;                                                     \
+        if (last > ow - 1) last = ow - 1;                                                                              \
+        for (int ox = first; ox <= last; ox++) {                                                                       \
+            const T v = row[ox * sw + shift];                                                                          \
+            o[ox] = v > o[ox] ? v : o[ox];                                                                             \
+        }                                                                                                              \
+    }
+
 /* Planes (NCHW), one output row at a time. Rows up to PLANE_ROW_LIMIT wide: the max down
  * the window's valid input rows (contiguous, vectorizable), then across for each output
  * column. Wider rows: each tap max-ed over the output columns it reaches. */
@@ -69,16 +83,8 @@
                 if (rows++ == 0) memcpy(column, row, (size_t)w * sizeof(T));                                           \
                 else for (int x = 0; x < w; x++) column[x] = row[x] > column[x] ? row[x] : column[x];                  \
             }                                                                                                          \
-            for (int ox = 0; ox < ow; ox++) {                                                                          \
-                T m = LOWEST;                                                                                          \
-                if (rows > 0) {                                                                                        \
-                    for (int kx = 0; kx < kw; kx++) {                                                                  \
-                        const int x = ox * sw - pad_left + kx * dw;                                                    \
-                        if (x >= 0 && x < w && column[x] > m) m = column[x];                                           \
-                    }                                                                                                  \
-                }                                                                                                      \
-                o[ox] = m;                                                                                             \
-            }                                                                                                          \
+            for (int ox = 0; ox < ow; ox++) o[ox] = LOWEST;                                                            \
+            if (rows > 0) MAX_ACROSS(T, column, o)                                                                     \
             continue;                                                                                                  \
         }                                                                                                              \
         for (int ox = 0; ox < ow; ox++) o[ox] = LOWEST;                                                                \
@@ -86,16 +92,7 @@
             const int y = oy * sh - pad_top + ky * dh;                                                                 \
             if (y < 0 || y >= h) continue;                                                                             \
             const T *restrict row = base + (size_t)y * w;                                                              \
-            for (int kx = 0; kx < kw; kx++) {                                                                          \
-                const int shift = kx * dw - pad_left; /* x = ox * sw + shift */                                        \
-                int first = shift >= 0 ? 0 : (-shift + sw - 1) / sw;                                                   \
-                int last = w - 1 - shift < 0 ? -1 : (w - 1 - shift) / sw;                                             \
-                if (last > ow - 1) last = ow - 1;                                                                      \
-                for (int ox = first; ox <= last; ox++) {                                                               \
-                    const T v = row[ox * sw + shift];                                                                  \
-                    o[ox] = v > o[ox] ? v : o[ox];                                                                     \
-                }                                                                                                      \
-            }                                                                                                          \
+            MAX_ACROSS(T, row, o)                                                                                      \
         }                                                                                                              \
     }
 
