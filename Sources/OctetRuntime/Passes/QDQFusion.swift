@@ -28,7 +28,8 @@ public enum QuantizedMatrixNode {
 /// (constant) weight arrive through DequantizeLinear becomes a `QuantizedMatrixNode`,
 /// taking the QuantizeLinear that reads its result into its output stage; an Add of two
 /// dequantized activations (→ Relu) → QuantizeLinear becomes a `QuantizedAddNode`; an
-/// AveragePool or GlobalAveragePool between them runs on the codes (`PoolRequantization`); MaxPool and
+/// AveragePool or GlobalAveragePool between them runs on the codes (`PoolRequantization`), an
+/// elementwise op of one tensor (Sigmoid, HardSwish, …) becomes a table (`QuantizedLookupNode`); MaxPool and
 /// shape ops between a DequantizeLinear and a QuantizeLinear with the same parameters
 /// run on the integers directly. The DequantizeLinear nodes left unread are removed
 /// by dead-node elimination.
@@ -88,6 +89,10 @@ public struct QDQFusion: GraphPass {
                 removed.formUnion(fused.consumed)
             } else if node.opType == "Add" {
                 guard let fused = fuseAdd(node, g, dequantizer: dequantizer, quantizer: quantizer, readers: readers, types: types) else { continue }
+                g.nodes[i] = fused.node
+                removed.formUnion(fused.consumed)
+            } else if QuantizedLookupNode.unaryOps.contains(node.opType) {
+                guard let fused = fuseLookup(node, g, dequantizer: dequantizer, quantizer: quantizer) else { continue }
                 g.nodes[i] = fused.node
                 removed.formUnion(fused.consumed)
             } else if node.opType == "AveragePool" || node.opType == "GlobalAveragePool" {
