@@ -42,7 +42,10 @@ struct ReferenceDynamicLinearKernel: Kernel {
     }
 
     func run(inputs: [Tensor], output out: inout Tensor) throws {
-        let x = try checkInput(inputs, 0, input).scalars(as: Float.self)
+        guard let first = inputs.first, first.shape == input, first.dtype == .f32 else {
+            throw QNNPackError.shape("dynamic linear input 0 must be \(input) f32, got \(inputs.first.map { "\($0.shape) \($0.dtype)" } ?? "none")")
+        }
+        let x = try first.scalars(as: Float.self)
         try checkOutput(out, output, .f32)
         guard x.allSatisfy(\.isFinite) else { throw QNNPackError.shape("dynamic linear: the input holds NaN or an infinity") }
         var y = [Float](repeating: 0, count: m * n)

@@ -1,4 +1,5 @@
 import COctetPackedKernels
+import Octet
 import OctetConformance
 import OctetCore
 import OctetPacked
@@ -65,8 +66,10 @@ import Testing
             var y = try Tensor(zeros: .f32, shape: try #require(s.outputShape))
             try kernel.run(inputs: [try Tensor(x, shape: s.input)], output: &y)
             let v = try y.scalars(as: Float.self)
-            #expect(Array(v[0..<n]) == biasValues && Array(v[(2 * n)...]) == biasValues)
-            #expect(v.allSatisfy(\.isFinite))
+            let first = Array(v[0..<n]), last = Array(v[(2 * n)...])
+            #expect(first == biasValues && last == biasValues)
+            let finite = v.allSatisfy { $0.isFinite }
+            #expect(finite)
         }
     }
 
