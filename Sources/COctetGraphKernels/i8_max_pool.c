@@ -22,15 +22,18 @@
     size_t batch, size_t c, int h, int w, int oh, int ow, int kh, int kw, int sh, int sw, int pad_top, int pad_left,    \
         int dh, int dw, size_t row_begin, size_t row_end
 
+/* Output row r of the batch · oh channels-last rows: its image's first value and the first
+ * input row of its windows. */
+#define NHWC_ROW(T)                                                                                                    \
+    const T *base = in + (r / (size_t)oh) * c * (size_t)h * w;                                                         \
+    const int y0 = (int)(r % (size_t)oh) * sh - pad_top;
+
 /* Channels last, one output pixel at a time: every tap is a run of `c` contiguous values. */
 #define MAX_POOL_NHWC_BODY(T, LOWEST)                                                                                  \
     const T *in = (const T *)src;                                                                                      \
     T *out = (T *)dst;                                                                                                 \
     for (size_t r = row_begin; r < row_end; r++) {                                                                     \
-        const size_t n = r / (size_t)oh;                                                                               \
-        const int oy = (int)(r % (size_t)oh);                                                                          \
-        const T *base = in + n * c * (size_t)h * w;                                                                    \
-        const int y0 = oy * sh - pad_top;                                                                              \
+        NHWC_ROW(T)                                                                                                    \
         for (int ox = 0; ox < ow; ox++) {                                                                              \
             const int x0 = ox * sw - pad_left;                                                                         \
             T *restrict o = out + (r * (size_t)ow + ox) * c;                                                           \
@@ -122,10 +125,7 @@ DEFINE_MAX_POOL(avx2, __attribute__((target("avx2"))))
     T *out = (T *)dst;                                                                                                 \
     const T *taps[TAP_LIMIT];                                                                                          \
     for (size_t r = row_begin; r < row_end; r++) {                                                                     \
-        const size_t n = r / (size_t)oh;                                                                               \
-        const int oy = (int)(r % (size_t)oh);                                                                          \
-        const T *base = in + n * c * (size_t)h * w;                                                                    \
-        const int y0 = oy * sh - pad_top;                                                                              \
+        NHWC_ROW(T)                                                                                                    \
         for (int ox = 0; ox < ow; ox++) {                                                                              \
             const int x0 = ox * sw - pad_left;                                                                         \
             T *o = out + (r * (size_t)ow + ox) * c;                                                                    \
