@@ -78,9 +78,8 @@ struct ReduceOperator: GraphOperator {
 
     func accepts(_ d: DType) -> Bool {
         switch kind {
-        case .max, .min: d.isNumeric
-        case .sum, .prod, .l1, .sumSquare: [.f32, .s32, .s64].contains(d)
-        case .l2, .logSum, .logSumExp: d == .f32
+        case .max, .min, .sum, .prod, .l1, .sumSquare: d.isNumeric
+        case .l2, .logSum, .logSumExp: d.isFloatingPoint
         }
     }
 
@@ -109,7 +108,7 @@ struct ReduceOperator: GraphOperator {
                     Strided.forEachRow(x.shape, strides: [strides], offsets: [0]) { base, off, n, st in
                         for i in 0..<n {
                             let v = src[base + i], k = off[0] + i * st[0]
-                            if T.isFloatingPoint && v.asDouble.isNaN { nan[k] = true } else if largest ? v > acc[k] : v < acc[k] { acc[k] = v }
+                            if v.isNaNValue { nan[k] = true } else if largest ? v > acc[k] : v < acc[k] { acc[k] = v }
                         }
                     }
                 }
@@ -228,8 +227,8 @@ struct ArgExtremumOperator: GraphOperator {
                         for i in 0..<len {
                             let v = src[(o * len + i) * inner + j]
                             guard let b = bestValue else { bestValue = v; best = i; continue }
-                            if T.isFloatingPoint && b.asDouble.isNaN { continue }
-                            let better = T.isFloatingPoint && v.asDouble.isNaN ? true : (largest ? v > b : v < b)
+                            if b.isNaNValue { continue }
+                            let better = v.isNaNValue ? true : (largest ? v > b : v < b)
                             if better || (last && v == b) { bestValue = v; best = i }
                         }
                         result[o * inner + j] = Int64(best)

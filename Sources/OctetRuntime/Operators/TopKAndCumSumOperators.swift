@@ -16,7 +16,7 @@ enum TopKAndCumSumOperators {
         f["EyeLike"] = { n, _ in
             let code = try n.int("dtype")
             guard code == nil || ElementwiseOperators.castTarget(code ?? 0) != nil else {
-                throw GraphError.attribute(node: n.name, opType: n.opType, name: "dtype", expected: "FLOAT, FLOAT16, UINT8, INT8, INT32, INT64 or BOOL", got: "type code \(code ?? 0)")
+                throw GraphError.attribute(node: n.name, opType: n.opType, name: "dtype", expected: DType.onnxNames, got: "type code \(code ?? 0)")
             }
             return EyeLikeOperator(site: OperatorSite(n), k: try n.int("k", default: 0), dtype: code.flatMap(ElementwiseOperators.castTarget))
         }
@@ -66,9 +66,9 @@ struct TopKOperator: GraphOperator {
                     for j in 0..<inner {
                         let order = (0..<len).sorted { p, q in
                             let a = src[(o * len + p) * inner + j], b = src[(o * len + q) * inner + j]
-                            if a == b || (a.asDouble.isNaN && b.asDouble.isNaN) { return p < q }
-                            if a.asDouble.isNaN { return largest }
-                            if b.asDouble.isNaN { return !largest }
+                            if a == b || (a.isNaNValue && b.isNaNValue) { return p < q }
+                            if a.isNaNValue { return largest }
+                            if b.isNaNValue { return !largest }
                             return largest ? a > b : a < b
                         }
                         for r in 0..<k {
@@ -103,7 +103,7 @@ struct CumSumOperator: GraphOperator {
 
     func outputTypes(_ inputs: [ValueType?], constants: [Tensor?]) throws -> [ValueType] {
         let x = try site.type(inputs, 0)
-        guard [.f32, .s32, .s64].contains(x.dtype) else { throw site.error("needs f32, int32 or int64 input, got \(x.dtype)") }
+        guard x.dtype.isNumeric else { throw site.error("needs a numeric input, got \(x.dtype)") }
         return [x]
     }
 

@@ -1,8 +1,8 @@
 import OctetCore
 
 /// Max, Min, Sum, Mean over one or more inputs, all broadcast together (NumPy rules).
-/// Max and Min take any numeric type (a NaN operand gives NaN, as ONNX Runtime); Sum
-/// takes f32, s32, s64 (integers wrap); Mean takes f32.
+/// Max, Min and Sum take any numeric type (a NaN operand gives NaN in Max and Min, as
+/// ONNX Runtime; integer sums wrap); Mean takes the floating types.
 enum VariadicOperators {
     static func register(into f: inout [String: OperatorCatalog.Factory]) {
         for (name, op) in [("Max", VariadicOperator.Fold.max), ("Min", .min), ("Sum", .sum), ("Mean", .mean)] {
@@ -18,9 +18,8 @@ struct VariadicOperator: GraphOperator {
 
     func accepts(_ d: DType) -> Bool {
         switch fold {
-        case .max, .min: d.isNumeric
-        case .sum: [.f32, .s32, .s64].contains(d)
-        case .mean: d == .f32
+        case .max, .min, .sum: d.isNumeric
+        case .mean: d.isFloatingPoint
         }
     }
 
@@ -44,8 +43,8 @@ struct VariadicOperator: GraphOperator {
 
         func combine<T: NumericElement>(_ x: T, _ y: T) -> T {
             switch fold {
-            case .max: x.asDouble.isNaN || y.asDouble.isNaN ? T(converting: .nan) : Swift.max(x, y)
-            case .min: x.asDouble.isNaN || y.asDouble.isNaN ? T(converting: .nan) : Swift.min(x, y)
+            case .max: x.isNaNValue || y.isNaNValue ? T(converting: .nan) : Swift.max(x, y)
+            case .min: x.isNaNValue || y.isNaNValue ? T(converting: .nan) : Swift.min(x, y)
             case .sum, .mean: x.wrappingAdding(y)
             }
         }
@@ -68,8 +67,8 @@ struct VariadicOperator: GraphOperator {
                 try Elementwise.copy(acc, into: &result)
             }
             if fold == .mean {
-                let n = Float(operands.count)
-                try result.withUnsafeMutableBufferPointer(as: Float.self) { d in for i in 0..<d.count { d[i] /= n } }
+                let n = T(converting: Double(operands.count))
+                try result.withUnsafeMutableBufferPointer(as: T.self) { d in for i in 0..<d.count { d[i] = d[i].dividing(n) } }
             }
             return result
         }
