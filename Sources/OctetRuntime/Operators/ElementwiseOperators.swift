@@ -166,20 +166,71 @@ struct WhereOperator: GraphOperator {
     }
 }
 
-/// Unary f32 functions.
+/// Unary activations: f32 through the vectorized C kernels; f16, bf16 (in single
+/// precision) and f64 (in double) through one generic loop; Relu also on the signed
+/// integer types (opset 14).
 struct UnaryOperator: GraphOperator {
     enum Function: Sendable {
         case identity, relu, sigmoid, tanh, sqrt, erf, hardSwish, gelu, geluTanh
         case hardSigmoid(alpha: Float, beta: Float)
+
+        /// The function in precision `N` (the generic path; f32 tensors use the C kernels).
+        func callAsFunction<N: FloatMath>(_ x: N) -> N {
+            switch self {
+            case .identity: x
+            case .relu: x < 0 ? 0 : x
+            case .sigmoid: 1 / (1 + N.exp(-x))
+            case .tanh: N.tanh(x)
+            case .sqrt: x.squareRoot()
+            case .erf: N.erf(x)
+            case .hardSwish: x * Swift.min(Swift.max(x / 6 + 0.5, 0), 1)
+            case let .hardSigmoid(alpha, beta): Swift.min(Swift.max(N(alpha) * x + N(beta), 0), 1)
+            case .gelu: 0.5 * x * (1 + N.erf(x / N(2).squareRoot()))
+            case .geluTanh: 0.5 * x * (1 + N.tanh(N(0.7978845608028654) * (x + N(0.044715) * x * x * x)))
+            }
+        }
     }
     let site: OperatorSite
     let function: Function
 
+    private var isRelu: Bool { if case .relu = function { true } else { false } }
+
     func outputTypes(_ inputs: [ValueType?], constants: [Tensor?]) throws -> [ValueType] {
         let t = try site.type(inputs, 0)
         if case .identity = function { return [t] }
-        guard t.dtype == .f32 else { throw site.error("needs f32 input, got \(t.dtype)") }
+        guard t.dtype.isFloatingPoint || (isRelu && t.dtype.isNumeric) else { throw site.error("needs a floating-point input, got \(t.dtype)") }
         return [t]
+    }
+
+    struct FloatKernel: FloatVisitor {
+        let function: Function
+        let x: Tensor, out: Tensor
+
+        func visit<T: FloatElement>(_: T.Type) throws -> Tensor {
+            var out = out
+            let f = function
+            try x.withUnsafeBufferPointer(as: T.self) { src in
+                try out.withUnsafeMutableBufferPointer(as: T.self) { dst in
+                    for i in 0..<src.count { dst[i] = T(native: f(src[i].native)) }
+                }
+            }
+            return out
+        }
+    }
+
+    /// Relu of integers: max(x, 0).
+    struct ReluKernel: NumericVisitor {
+        let x: Tensor, out: Tensor
+
+        func visit<T: NumericElement>(_: T.Type) throws -> Tensor {
+            var out = out
+            try x.withUnsafeBufferPointer(as: T.self) { src in
+                try out.withUnsafeMutableBufferPointer(as: T.self) { dst in
+                    for i in 0..<src.count { dst[i] = src[i] < .zero ? .zero : src[i] }
+                }
+            }
+            return out
+        }
     }
 
     func run(_ inputs: [Tensor?], outputs: inout [Tensor]) throws {
@@ -188,11 +239,19 @@ struct UnaryOperator: GraphOperator {
             try Elementwise.copy(x, into: &outputs[0])
             return
         }
-        try x.withUnsafeBufferPointer(as: Float.self) { src in
-            try outputs[0].withUnsafeMutableBufferPointer(as: Float.self) { dst in
-                Self.apply(function, src, dst)
+        if x.dtype == .f32 {
+            try x.withUnsafeBufferPointer(as: Float.self) { src in
+                try outputs[0].withUnsafeMutableBufferPointer(as: Float.self) { dst in
+                    Self.apply(function, src, dst)
+                }
             }
+            return
         }
+        let out = x.dtype.isFloatingPoint
+            ? try x.dtype.visitFloat(FloatKernel(function: function, x: x, out: outputs[0]))
+            : try x.dtype.visitNumeric(ReluKernel(x: x, out: outputs[0]))
+        guard let out else { throw site.error("needs a floating-point input, got \(x.dtype)") }
+        outputs[0] = out
     }
 
     static func apply(_ function: Function, _ src: UnsafeBufferPointer<Float>, _ dst: UnsafeMutableBufferPointer<Float>) {

@@ -62,7 +62,7 @@ protocol NumericElement: ElementValue, Comparable {
 /// The floating element types, each computing in a native Swift floating type `Native`
 /// (Float for f16, bf16 and f32, Double for f64).
 protocol FloatElement: NumericElement {
-    associatedtype Native: BinaryFloatingPoint
+    associatedtype Native: FloatMath
     init(native: Native)
     var native: Native { get }
 }

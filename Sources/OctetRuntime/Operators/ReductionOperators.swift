@@ -78,7 +78,8 @@ struct ReduceOperator: GraphOperator {
 
     func accepts(_ d: DType) -> Bool {
         switch kind {
-        case .max, .min, .sum, .prod, .l1, .sumSquare: d.isNumeric
+        case .max, .min: d.isNumeric || d == .bool
+        case .sum, .prod, .l1, .sumSquare: d.isNumeric
         case .l2, .logSum, .logSumExp: d.isFloatingPoint
         }
     }
@@ -178,10 +179,26 @@ struct ReduceOperator: GraphOperator {
     func run(_ inputs: [Tensor?], outputs: inout [Tensor]) throws {
         let x = try site.tensor(inputs, 0)
         let kept = try axes.kept(x.shape, inputs)
+        if x.dtype == .bool {
+            // Max and min of bools are any and all: the same bytes (0 or 1) reduced as u8.
+            let bytes = try Self.reinterpreted(x, as: .u8), outBytes = try Self.reinterpreted(outputs[0], as: .u8)
+            guard let out = try DType.u8.visitNumeric(Kernel(kind: kind, x: bytes, kept: kept, out: outBytes)) else { return }
+            outputs[0] = try Self.reinterpreted(out, as: .bool)
+            return
+        }
         guard let out = try x.dtype.visitNumeric(Kernel(kind: kind, x: x, kept: kept, out: outputs[0])) else {
             throw site.error("\(x.dtype) input is not supported")
         }
         outputs[0] = out
+    }
+}
+
+extension ReduceOperator {
+    /// A copy of `t`'s bytes as a tensor of `dtype` (of the same element size).
+    static func reinterpreted(_ t: Tensor, as dtype: DType) throws -> Tensor {
+        var r = try Tensor(zeros: dtype, shape: t.shape)
+        t.withUnsafeBytes { src in r.withUnsafeMutableBytes { $0.copyMemory(from: src) } }
+        return r
     }
 }
 

@@ -1,8 +1,8 @@
 import OctetCore
 
 /// TopK (the k largest or smallest along an axis, with their int64 indices; ties keep the
-/// lower index first; k must be known before running), CumSum (running sums along an
-/// axis given as input; `exclusive`, `reverse`), EyeLike (ones on diagonal `k` of a 2-D
+/// lower index first; k must be known before running), CumSum and CumProd (running sums
+/// or products along an axis given as input; `exclusive`, `reverse`; integers wrap), EyeLike (ones on diagonal `k` of a 2-D
 /// shape, in `dtype` or the input's type) and GlobalMaxPool.
 enum TopKAndCumSumOperators {
     static func register(into f: inout [String: OperatorCatalog.Factory]) {
@@ -10,8 +10,11 @@ enum TopKAndCumSumOperators {
             TopKOperator(site: OperatorSite(n), axis: try n.int("axis", default: -1), largest: try n.int("largest", default: 1) != 0,
                          attributeK: opset < 10 ? try n.int("k") : nil)
         }
-        f["CumSum"] = { n, _ in
-            CumSumOperator(site: OperatorSite(n), exclusive: try n.int("exclusive", default: 0) != 0, reverse: try n.int("reverse", default: 0) != 0)
+        for (name, product) in [("CumSum", false), ("CumProd", true)] {
+            f[name] = { n, _ in
+                CumSumOperator(site: OperatorSite(n), exclusive: try n.int("exclusive", default: 0) != 0, reverse: try n.int("reverse", default: 0) != 0,
+                               product: product)
+            }
         }
         f["EyeLike"] = { n, _ in
             let code = try n.int("dtype")
@@ -100,6 +103,8 @@ struct CumSumOperator: GraphOperator {
     let site: OperatorSite
     let exclusive: Bool
     let reverse: Bool
+    /// CumProd: running products (the identity 1 where exclusive starts).
+    var product = false
 
     func outputTypes(_ inputs: [ValueType?], constants: [Tensor?]) throws -> [ValueType] {
         let x = try site.type(inputs, 0)
@@ -108,21 +113,22 @@ struct CumSumOperator: GraphOperator {
     }
 
     struct Kernel: NumericVisitor {
-        let x: Tensor, axis: Int, exclusive: Bool, reverse: Bool, out: Tensor
+        let x: Tensor, axis: Int, exclusive: Bool, reverse: Bool, product: Bool, out: Tensor
 
         func visit<T: NumericElement>(_: T.Type) throws -> Tensor {
             let dims = x.shape.dims, len = dims[axis]
             let inner = dims[(axis + 1)...].reduce(1, *), outer = dims[..<axis].reduce(1, *)
             var out = out
-            let (exclusive, reverse) = (exclusive, reverse)
+            let (exclusive, reverse, product) = (exclusive, reverse, product)
+            func step(_ acc: T, _ v: T) -> T { product ? acc.wrappingMultiplying(v) : acc.wrappingAdding(v) }
             try x.withUnsafeBufferPointer(as: T.self) { s in
                 try out.withUnsafeMutableBufferPointer(as: T.self) { d in
                     for o in 0..<outer {
                         for j in 0..<inner {
-                            var acc = T.zero
-                            for step in 0..<len {
-                                let i = reverse ? len - 1 - step : step, at = (o * len + i) * inner + j
-                                if exclusive { d[at] = acc; acc = acc.wrappingAdding(s[at]) } else { acc = acc.wrappingAdding(s[at]); d[at] = acc }
+                            var acc = product ? T.one : T.zero
+                            for k in 0..<len {
+                                let i = reverse ? len - 1 - k : k, at = (o * len + i) * inner + j
+                                if exclusive { d[at] = acc; acc = step(acc, s[at]) } else { acc = step(acc, s[at]); d[at] = acc }
                             }
                         }
                     }
@@ -136,7 +142,7 @@ struct CumSumOperator: GraphOperator {
         let x = try site.tensor(inputs, 0)
         guard let axisValue = try site.ints(inputs.count > 1 ? inputs[1] : nil, "axis")?.first else { throw site.error("axis (input 1) is missing") }
         let a = try site.axis(axisValue, rank: x.shape.rank)
-        guard let out = try x.dtype.visitNumeric(Kernel(x: x, axis: a, exclusive: exclusive, reverse: reverse, out: outputs[0])) else {
+        guard let out = try x.dtype.visitNumeric(Kernel(x: x, axis: a, exclusive: exclusive, reverse: reverse, product: product, out: outputs[0])) else {
             throw site.error("needs a numeric input, got \(x.dtype)")
         }
         outputs[0] = out
