@@ -124,10 +124,8 @@ struct BitwiseOperator: GraphOperator {
         let a: Tensor, b: Tensor, out: Tensor
 
         func visit<T: IntegerElement>(_: T.Type) throws -> Tensor {
-            var out = out
             let op = op
-            try Elementwise.binary(a, b, &out, as: T.self) { op.apply($0, $1) }
-            return out
+            return try Elementwise.binary(a, b, into: out, as: T.self) { op.apply($0, $1) }
         }
     }
 
@@ -154,11 +152,7 @@ struct BitwiseNotOperator: GraphOperator {
         let x: Tensor, out: Tensor
 
         func visit<T: IntegerElement>(_: T.Type) throws -> Tensor {
-            var out = out
-            try x.withUnsafeBufferPointer(as: T.self) { s in
-                try out.withUnsafeMutableBufferPointer(as: T.self) { d in for i in 0..<s.count { d[i] = ~s[i] } }
-            }
-            return out
+            try Elementwise.map(x, into: out) { (v: T) in ~v }
         }
     }
 
@@ -185,10 +179,8 @@ struct ModOperator: GraphOperator {
         let a: Tensor, b: Tensor, out: Tensor
 
         func visit<T: NumericElement>(_: T.Type) throws -> Tensor {
-            var out = out
             let fmod = fmod
-            try Elementwise.binary(a, b, &out, as: T.self) { $0.remainder($1, fmod: fmod) }
-            return out
+            return try Elementwise.binary(a, b, into: out, as: T.self) { $0.remainder($1, fmod: fmod) }
         }
     }
 
@@ -218,9 +210,7 @@ struct PReluOperator: GraphOperator {
         let a: Tensor, b: Tensor, out: Tensor
 
         func visit<T: NumericElement>(_: T.Type) throws -> Tensor {
-            var out = out
-            try Elementwise.binary(a, b, &out, as: T.self) { $0 < .zero ? $1.wrappingMultiplying($0) : $0 }
-            return out
+            try Elementwise.binary(a, b, into: out, as: T.self) { $0 < .zero ? $1.wrappingMultiplying($0) : $0 }
         }
     }
 

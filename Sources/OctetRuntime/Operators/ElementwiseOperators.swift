@@ -70,15 +70,13 @@ struct BinaryOperator: GraphOperator {
         let a: Tensor, b: Tensor, out: Tensor
 
         func visit<T: NumericElement>(_: T.Type) throws -> Tensor {
-            var out = out
             switch op {
-            case .add: try Elementwise.binary(a, b, &out, as: T.self) { $0.wrappingAdding($1) }
-            case .sub: try Elementwise.binary(a, b, &out, as: T.self) { $0.wrappingSubtracting($1) }
-            case .mul: try Elementwise.binary(a, b, &out, as: T.self) { $0.wrappingMultiplying($1) }
-            case .div: try Elementwise.binary(a, b, &out, as: T.self) { $0.dividing($1) }
-            case .pow: try Elementwise.binary(a, b, &out, as: T.self) { $0.power($1) }
+            case .add: try Elementwise.binary(a, b, into: out, as: T.self) { $0.wrappingAdding($1) }
+            case .sub: try Elementwise.binary(a, b, into: out, as: T.self) { $0.wrappingSubtracting($1) }
+            case .mul: try Elementwise.binary(a, b, into: out, as: T.self) { $0.wrappingMultiplying($1) }
+            case .div: try Elementwise.binary(a, b, into: out, as: T.self) { $0.dividing($1) }
+            case .pow: try Elementwise.binary(a, b, into: out, as: T.self) { $0.power($1) }
             }
-            return out
         }
     }
 
@@ -170,7 +168,7 @@ struct WhereOperator: GraphOperator {
 /// precision) and f64 (in double) through one generic loop; Relu also on the signed
 /// integer types (opset 14).
 struct UnaryOperator: GraphOperator {
-    enum Function: Sendable {
+    enum Function: FloatUnaryFunction {
         case identity, relu, sigmoid, tanh, sqrt, erf, hardSwish, gelu, geluTanh
         case hardSigmoid(alpha: Float, beta: Float)
 
@@ -202,34 +200,12 @@ struct UnaryOperator: GraphOperator {
         return [t]
     }
 
-    struct FloatKernel: FloatVisitor {
-        let function: Function
-        let x: Tensor, out: Tensor
-
-        func visit<T: FloatElement>(_: T.Type) throws -> Tensor {
-            var out = out
-            let f = function
-            try x.withUnsafeBufferPointer(as: T.self) { src in
-                try out.withUnsafeMutableBufferPointer(as: T.self) { dst in
-                    for i in 0..<src.count { dst[i] = T(native: f(src[i].native)) }
-                }
-            }
-            return out
-        }
-    }
-
     /// Relu of integers: max(x, 0).
     struct ReluKernel: NumericVisitor {
         let x: Tensor, out: Tensor
 
         func visit<T: NumericElement>(_: T.Type) throws -> Tensor {
-            var out = out
-            try x.withUnsafeBufferPointer(as: T.self) { src in
-                try out.withUnsafeMutableBufferPointer(as: T.self) { dst in
-                    for i in 0..<src.count { dst[i] = src[i] < .zero ? .zero : src[i] }
-                }
-            }
-            return out
+            try Elementwise.map(x, into: out) { (v: T) in v < .zero ? .zero : v }
         }
     }
 
@@ -248,7 +224,7 @@ struct UnaryOperator: GraphOperator {
             return
         }
         let out = x.dtype.isFloatingPoint
-            ? try x.dtype.visitFloat(FloatKernel(function: function, x: x, out: outputs[0]))
+            ? try x.dtype.visitFloat(FloatMapKernel(function: function, x: x, out: outputs[0]))
             : try x.dtype.visitNumeric(ReluKernel(x: x, out: outputs[0]))
         guard let out else { throw site.error("needs a floating-point input, got \(x.dtype)") }
         outputs[0] = out
@@ -372,13 +348,7 @@ struct CastOperator: GraphOperator {
     private struct Target<S: ElementValue>: ElementVisitor {
         let x: Tensor, out: Tensor
         func visit<D: ElementValue>(_: D.Type) throws -> Tensor {
-            var out = out
-            try x.withUnsafeBufferPointer(as: S.self) { s in
-                try out.withUnsafeMutableBufferPointer(as: D.self) { d in
-                    for i in 0..<Swift.min(s.count, d.count) { d[i] = D(wide: s[i].wide) }
-                }
-            }
-            return out
+            try Elementwise.map(x, into: out) { (v: S) in D(wide: v.wide) }
         }
     }
 
@@ -397,6 +367,24 @@ struct CastOperator: GraphOperator {
 
 /// Loops shared by the elementwise operators.
 enum Elementwise {
+    /// `out[i] = f(x[i])`: `x` read as `S`, `out` (as many elements) written as `D`; returns `out`.
+    static func map<S: TensorElement, D: TensorElement>(_ x: Tensor, into out: Tensor, _ f: (S) -> D) throws -> Tensor {
+        var out = out
+        try x.withUnsafeBufferPointer(as: S.self) { s in
+            try out.withUnsafeMutableBufferPointer(as: D.self) { d in
+                for i in 0..<Swift.min(s.count, d.count) { d[i] = f(s[i]) }
+            }
+        }
+        return out
+    }
+
+    /// `binary` into a copy of `out`, returned (for the typed kernels).
+    static func binary<T: TensorElement>(_ a: Tensor, _ b: Tensor, into out: Tensor, as _: T.Type, _ f: (T, T) -> T) throws -> Tensor {
+        var out = out
+        try binary(a, b, &out, as: T.self, f)
+        return out
+    }
+
     static func binary<T: TensorElement>(_ a: Tensor, _ b: Tensor, _ out: inout Tensor, as _: T.Type, _ f: (T, T) -> T) throws {
         let shape = out.shape
         try a.withUnsafeBufferPointer(as: T.self) { ap in

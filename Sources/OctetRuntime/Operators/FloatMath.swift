@@ -1,4 +1,5 @@
 import Foundation
+import OctetCore
 
 /// The elementary functions of a native floating type (`Float` or `Double`), so that one
 /// generic function serves f32, f64 (in double precision) and f16/bf16 (through f32).
@@ -61,4 +62,21 @@ extension Double: FloatMath {
     static func acosh(_ x: Double) -> Double { Foundation.acosh(x) }
     static func atanh(_ x: Double) -> Double { Foundation.atanh(x) }
     static func erf(_ x: Double) -> Double { Foundation.erf(x) }
+}
+
+/// A function of one floating value, written once for every native precision.
+protocol FloatUnaryFunction: Sendable {
+    func callAsFunction<N: FloatMath>(_ x: N) -> N
+}
+
+/// `y = f(x)` over a floating tensor, computed in its type's native precision
+/// (`FloatElement.Native`: f64 in double; f32, f16 and bf16 in single, rounded once).
+struct FloatMapKernel<F: FloatUnaryFunction>: FloatVisitor {
+    let function: F
+    let x: Tensor, out: Tensor
+
+    func visit<T: FloatElement>(_: T.Type) throws -> Tensor {
+        let f = function
+        return try Elementwise.map(x, into: out) { (v: T) in T(native: f(v.native)) }
+    }
 }

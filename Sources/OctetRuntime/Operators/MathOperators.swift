@@ -48,7 +48,7 @@ enum MathOperators {
 }
 
 /// An f32 → f32 function.
-enum FloatFunction: Sendable {
+enum FloatFunction: FloatUnaryFunction {
     case exp, log, floor, ceil, round, reciprocal
     case sin, cos, tan, asin, acos, atan, sinh, cosh, asinh, acosh, atanh
     case softplus, softsign, mish
@@ -105,25 +105,9 @@ struct FloatMapOperator: GraphOperator {
         return [t]
     }
 
-    struct Kernel: FloatVisitor {
-        let function: FloatFunction
-        let x: Tensor, out: Tensor
-
-        func visit<T: FloatElement>(_: T.Type) throws -> Tensor {
-            var out = out
-            let f = function
-            try x.withUnsafeBufferPointer(as: T.self) { src in
-                try out.withUnsafeMutableBufferPointer(as: T.self) { dst in
-                    for i in 0..<src.count { dst[i] = T(native: f(src[i].native)) }
-                }
-            }
-            return out
-        }
-    }
-
     func run(_ inputs: [Tensor?], outputs: inout [Tensor]) throws {
         let x = try site.tensor(inputs, 0)
-        guard let out = try x.dtype.visitFloat(Kernel(function: function, x: x, out: outputs[0])) else {
+        guard let out = try x.dtype.visitFloat(FloatMapKernel(function: function, x: x, out: outputs[0])) else {
             throw site.error("needs a floating-point input, got \(x.dtype)")
         }
         outputs[0] = out
@@ -148,14 +132,8 @@ struct SignedMapOperator: GraphOperator {
         let out: Tensor
 
         func visit<T: NumericElement>(_: T.Type) throws -> Tensor {
-            var out = out
             let f = function
-            try x.withUnsafeBufferPointer(as: T.self) { src in
-                try out.withUnsafeMutableBufferPointer(as: T.self) { dst in
-                    for i in 0..<src.count { dst[i] = Self.apply(f, src[i]) }
-                }
-            }
-            return out
+            return try Elementwise.map(x, into: out) { (v: T) in Self.apply(f, v) }
         }
 
         static func apply<T: NumericElement>(_ f: Function, _ v: T) -> T {
@@ -213,20 +191,14 @@ struct FloatTestOperator: GraphOperator {
         let x: Tensor, out: Tensor
 
         func visit<T: FloatElement>(_: T.Type) throws -> Tensor {
-            var out = out
             let test = test
-            try x.withUnsafeBufferPointer(as: T.self) { src in
-                try out.withUnsafeMutableBufferPointer(as: Bool.self) { dst in
-                    for i in 0..<src.count {
-                        let v = src[i].native
-                        switch test {
-                        case .nan: dst[i] = v.isNaN
-                        case let .inf(negative, positive): dst[i] = v.isInfinite && (v < 0 ? negative : positive)
-                        }
-                    }
+            return try Elementwise.map(x, into: out) { (e: T) -> Bool in
+                let v = e.native
+                switch test {
+                case .nan: return v.isNaN
+                case let .inf(negative, positive): return v.isInfinite && (v < 0 ? negative : positive)
                 }
             }
-            return out
         }
     }
 
