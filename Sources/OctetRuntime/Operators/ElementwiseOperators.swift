@@ -368,7 +368,8 @@ struct CastOperator: GraphOperator {
 /// Loops shared by the elementwise operators.
 enum Elementwise {
     /// `out[i] = f(x[i])`: `x` read as `S`, `out` (as many elements) written as `D`; returns `out`.
-    static func map<S: TensorElement, D: TensorElement>(_ x: Tensor, into out: Tensor, _ f: (S) -> D) throws -> Tensor {
+    // Inlined into each typed kernel so that `f` is inlined into the loop (a call per element otherwise).
+    @inline(__always) static func map<S: TensorElement, D: TensorElement>(_ x: Tensor, into out: Tensor, _ f: (S) -> D) throws -> Tensor {
         var out = out
         try x.withUnsafeBufferPointer(as: S.self) { s in
             try out.withUnsafeMutableBufferPointer(as: D.self) { d in
@@ -379,13 +380,13 @@ enum Elementwise {
     }
 
     /// `binary` into a copy of `out`, returned (for the typed kernels).
-    static func binary<T: TensorElement>(_ a: Tensor, _ b: Tensor, into out: Tensor, as _: T.Type, _ f: (T, T) -> T) throws -> Tensor {
+    @inline(__always) static func binary<T: TensorElement>(_ a: Tensor, _ b: Tensor, into out: Tensor, as _: T.Type, _ f: (T, T) -> T) throws -> Tensor {
         var out = out
         try binary(a, b, &out, as: T.self, f)
         return out
     }
 
-    static func binary<T: TensorElement>(_ a: Tensor, _ b: Tensor, _ out: inout Tensor, as _: T.Type, _ f: (T, T) -> T) throws {
+    @inline(__always) static func binary<T: TensorElement>(_ a: Tensor, _ b: Tensor, _ out: inout Tensor, as _: T.Type, _ f: (T, T) -> T) throws {
         let shape = out.shape
         try a.withUnsafeBufferPointer(as: T.self) { ap in
             try b.withUnsafeBufferPointer(as: T.self) { bp in
@@ -447,7 +448,7 @@ enum Elementwise {
         }
     }
 
-    static func compare<T: TensorElement>(_ a: Tensor, _ b: Tensor, _ out: inout Tensor, as _: T.Type, _ f: (T, T) -> Bool) throws {
+    @inline(__always) static func compare<T: TensorElement>(_ a: Tensor, _ b: Tensor, _ out: inout Tensor, as _: T.Type, _ f: (T, T) -> Bool) throws {
         let shape = out.shape
         try a.withUnsafeBufferPointer(as: T.self) { ap in
             try b.withUnsafeBufferPointer(as: T.self) { bp in
