@@ -50,26 +50,23 @@ struct CompareOperator: GraphOperator {
 
     struct Kernel: NumericVisitor {
         let comparison: Comparison
-        let a: Tensor, b: Tensor, out: Tensor
+        let a: Tensor, b: Tensor
 
-        func visit<T: NumericElement>(_: T.Type) throws -> Tensor {
-            var out = out
+        func visit<T: NumericElement>(_: T.Type, into out: inout Tensor) throws {
             switch comparison {
             case .less: try Elementwise.compare(a, b, &out, as: T.self, <)
             case .greater: try Elementwise.compare(a, b, &out, as: T.self, >)
             case .lessOrEqual: try Elementwise.compare(a, b, &out, as: T.self, <=)
             case .greaterOrEqual: try Elementwise.compare(a, b, &out, as: T.self, >=)
             }
-            return out
         }
     }
 
     func run(_ inputs: [Tensor?], outputs: inout [Tensor]) throws {
         let a = try site.tensor(inputs, 0), b = try site.tensor(inputs, 1)
-        guard let out = try a.dtype.visitNumeric(Kernel(comparison: comparison, a: a, b: b, out: outputs[0])) else {
+        guard try a.dtype.visitNumeric(Kernel(comparison: comparison, a: a, b: b), into: &outputs[0]) != nil else {
             throw site.error("needs numeric operands, got \(a.dtype)")
         }
-        outputs[0] = out
     }
 }
 
@@ -121,20 +118,19 @@ struct BitwiseOperator: GraphOperator {
 
     struct Kernel: IntegerVisitor {
         let op: Bitwise
-        let a: Tensor, b: Tensor, out: Tensor
+        let a: Tensor, b: Tensor
 
-        func visit<T: IntegerElement>(_: T.Type) throws -> Tensor {
+        func visit<T: IntegerElement>(_: T.Type, into out: inout Tensor) throws {
             let op = op
-            return try Elementwise.binary(a, b, into: out, as: T.self) { op.apply($0, $1) }
+            return try Elementwise.binary(a, b, &out, as: T.self) { op.apply($0, $1) }
         }
     }
 
     func run(_ inputs: [Tensor?], outputs: inout [Tensor]) throws {
         let a = try site.tensor(inputs, 0), b = try site.tensor(inputs, 1)
-        guard let out = try a.dtype.visitInteger(Kernel(op: op, a: a, b: b, out: outputs[0])) else {
+        guard try a.dtype.visitInteger(Kernel(op: op, a: a, b: b), into: &outputs[0]) != nil else {
             throw site.error("needs integer operands, got \(a.dtype)")
         }
-        outputs[0] = out
     }
 }
 
@@ -149,17 +145,16 @@ struct BitwiseNotOperator: GraphOperator {
     }
 
     struct Kernel: IntegerVisitor {
-        let x: Tensor, out: Tensor
+        let x: Tensor
 
-        func visit<T: IntegerElement>(_: T.Type) throws -> Tensor {
-            try Elementwise.map(x, into: out) { (v: T) in ~v }
+        func visit<T: IntegerElement>(_: T.Type, into out: inout Tensor) throws {
+            try Elementwise.map(x, into: &out) { (v: T) in ~v }
         }
     }
 
     func run(_ inputs: [Tensor?], outputs: inout [Tensor]) throws {
         let x = try site.tensor(inputs, 0)
-        guard let out = try x.dtype.visitInteger(Kernel(x: x, out: outputs[0])) else { throw site.error("needs an integer input, got \(x.dtype)") }
-        outputs[0] = out
+        guard try x.dtype.visitInteger(Kernel(x: x), into: &outputs[0]) != nil else { throw site.error("needs an integer input, got \(x.dtype)") }
     }
 }
 
@@ -176,20 +171,19 @@ struct ModOperator: GraphOperator {
 
     struct Kernel: NumericVisitor {
         let fmod: Bool
-        let a: Tensor, b: Tensor, out: Tensor
+        let a: Tensor, b: Tensor
 
-        func visit<T: NumericElement>(_: T.Type) throws -> Tensor {
+        func visit<T: NumericElement>(_: T.Type, into out: inout Tensor) throws {
             let fmod = fmod
-            return try Elementwise.binary(a, b, into: out, as: T.self) { $0.remainder($1, fmod: fmod) }
+            return try Elementwise.binary(a, b, &out, as: T.self) { $0.remainder($1, fmod: fmod) }
         }
     }
 
     func run(_ inputs: [Tensor?], outputs: inout [Tensor]) throws {
         let a = try site.tensor(inputs, 0), b = try site.tensor(inputs, 1)
-        guard let out = try a.dtype.visitNumeric(Kernel(fmod: fmod, a: a, b: b, out: outputs[0])) else {
+        guard try a.dtype.visitNumeric(Kernel(fmod: fmod, a: a, b: b), into: &outputs[0]) != nil else {
             throw site.error("needs numeric operands, got \(a.dtype)")
         }
-        outputs[0] = out
     }
 }
 
@@ -207,18 +201,17 @@ struct PReluOperator: GraphOperator {
     }
 
     struct Kernel: NumericVisitor {
-        let a: Tensor, b: Tensor, out: Tensor
+        let a: Tensor, b: Tensor
 
-        func visit<T: NumericElement>(_: T.Type) throws -> Tensor {
-            try Elementwise.binary(a, b, into: out, as: T.self) { $0 < .zero ? $1.wrappingMultiplying($0) : $0 }
+        func visit<T: NumericElement>(_: T.Type, into out: inout Tensor) throws {
+            try Elementwise.binary(a, b, &out, as: T.self) { $0 < .zero ? $1.wrappingMultiplying($0) : $0 }
         }
     }
 
     func run(_ inputs: [Tensor?], outputs: inout [Tensor]) throws {
         let a = try site.tensor(inputs, 0), b = try site.tensor(inputs, 1)
-        guard let out = try a.dtype.visitNumeric(Kernel(a: a, b: b, out: outputs[0])) else {
+        guard try a.dtype.visitNumeric(Kernel(a: a, b: b), into: &outputs[0]) != nil else {
             throw site.error("needs numeric operands, got \(a.dtype)")
         }
-        outputs[0] = out
     }
 }

@@ -67,15 +67,15 @@ struct BinaryOperator: GraphOperator {
 
     struct Kernel: NumericVisitor {
         let op: Arithmetic
-        let a: Tensor, b: Tensor, out: Tensor
+        let a: Tensor, b: Tensor
 
-        func visit<T: NumericElement>(_: T.Type) throws -> Tensor {
+        func visit<T: NumericElement>(_: T.Type, into out: inout Tensor) throws {
             switch op {
-            case .add: try Elementwise.binary(a, b, into: out, as: T.self) { $0.wrappingAdding($1) }
-            case .sub: try Elementwise.binary(a, b, into: out, as: T.self) { $0.wrappingSubtracting($1) }
-            case .mul: try Elementwise.binary(a, b, into: out, as: T.self) { $0.wrappingMultiplying($1) }
-            case .div: try Elementwise.binary(a, b, into: out, as: T.self) { $0.dividing($1) }
-            case .pow: try Elementwise.binary(a, b, into: out, as: T.self) { $0.power($1) }
+            case .add: try Elementwise.binary(a, b, &out, as: T.self) { $0.wrappingAdding($1) }
+            case .sub: try Elementwise.binary(a, b, &out, as: T.self) { $0.wrappingSubtracting($1) }
+            case .mul: try Elementwise.binary(a, b, &out, as: T.self) { $0.wrappingMultiplying($1) }
+            case .div: try Elementwise.binary(a, b, &out, as: T.self) { $0.dividing($1) }
+            case .pow: try Elementwise.binary(a, b, &out, as: T.self) { $0.power($1) }
             }
         }
     }
@@ -87,10 +87,9 @@ struct BinaryOperator: GraphOperator {
             return
         }
         let exponent = b.dtype == a.dtype ? b : try CastOperator.convert(b, to: a.dtype)
-        guard let out = try a.dtype.visitNumeric(Kernel(op: op, a: a, b: exponent, out: outputs[0])) else {
+        guard try a.dtype.visitNumeric(Kernel(op: op, a: a, b: exponent), into: &outputs[0]) != nil else {
             throw site.error("needs numeric operands, got \(a.dtype)")
         }
-        outputs[0] = out
     }
 }
 
@@ -107,19 +106,16 @@ struct EqualOperator: GraphOperator {
     }
 
     struct Kernel: ElementVisitor {
-        let a: Tensor, b: Tensor, out: Tensor
+        let a: Tensor, b: Tensor
 
-        func visit<T: ElementValue>(_: T.Type) throws -> Tensor {
-            var out = out
+        func visit<T: ElementValue>(_: T.Type, into out: inout Tensor) throws {
             try Elementwise.compare(a, b, &out, as: T.self, ==)
-            return out
         }
     }
 
     func run(_ inputs: [Tensor?], outputs: inout [Tensor]) throws {
         let a = try site.tensor(inputs, 0), b = try site.tensor(inputs, 1)
-        guard let out = try a.dtype.visitElement(Kernel(a: a, b: b, out: outputs[0])) else { throw site.error("\(a.dtype) operands are not supported") }
-        outputs[0] = out
+        guard try a.dtype.visitElement(Kernel(a: a, b: b), into: &outputs[0]) != nil else { throw site.error("\(a.dtype) operands are not supported") }
     }
 }
 
@@ -137,10 +133,9 @@ struct WhereOperator: GraphOperator {
     }
 
     struct Kernel: ElementVisitor {
-        let c: Tensor, x: Tensor, y: Tensor, out: Tensor
+        let c: Tensor, x: Tensor, y: Tensor
 
-        func visit<T: ElementValue>(_: T.Type) throws -> Tensor {
-            var out = out
+        func visit<T: ElementValue>(_: T.Type, into out: inout Tensor) throws {
             let shape = out.shape
             try c.withUnsafeBufferPointer(as: Bool.self) { cp in
                 try x.withUnsafeBufferPointer(as: T.self) { xp in
@@ -153,14 +148,12 @@ struct WhereOperator: GraphOperator {
                     }
                 }
             }
-            return out
         }
     }
 
     func run(_ inputs: [Tensor?], outputs: inout [Tensor]) throws {
         let c = try site.tensor(inputs, 0), x = try site.tensor(inputs, 1), y = try site.tensor(inputs, 2)
-        guard let out = try x.dtype.visitElement(Kernel(c: c, x: x, y: y, out: outputs[0])) else { throw site.error("\(x.dtype) operands are not supported") }
-        outputs[0] = out
+        guard try x.dtype.visitElement(Kernel(c: c, x: x, y: y), into: &outputs[0]) != nil else { throw site.error("\(x.dtype) operands are not supported") }
     }
 }
 
@@ -202,10 +195,10 @@ struct UnaryOperator: GraphOperator {
 
     /// Relu of integers: max(x, 0).
     struct ReluKernel: NumericVisitor {
-        let x: Tensor, out: Tensor
+        let x: Tensor
 
-        func visit<T: NumericElement>(_: T.Type) throws -> Tensor {
-            try Elementwise.map(x, into: out) { (v: T) in v < .zero ? .zero : v }
+        func visit<T: NumericElement>(_: T.Type, into out: inout Tensor) throws {
+            try Elementwise.map(x, into: &out) { (v: T) in v < .zero ? .zero : v }
         }
     }
 
@@ -223,11 +216,10 @@ struct UnaryOperator: GraphOperator {
             }
             return
         }
-        let out = x.dtype.isFloatingPoint
-            ? try x.dtype.visitFloat(FloatMapKernel(function: function, x: x, out: outputs[0]))
-            : try x.dtype.visitNumeric(ReluKernel(x: x, out: outputs[0]))
-        guard let out else { throw site.error("needs a floating-point input, got \(x.dtype)") }
-        outputs[0] = out
+        let done: Void? = x.dtype.isFloatingPoint
+            ? try x.dtype.visitFloat(FloatMapKernel(function: function, x: x), into: &outputs[0])
+            : try x.dtype.visitNumeric(ReluKernel(x: x), into: &outputs[0])
+        guard done != nil else { throw site.error("needs a floating-point input, got \(x.dtype)") }
     }
 
     static func apply(_ function: Function, _ src: UnsafeBufferPointer<Float>, _ dst: UnsafeMutableBufferPointer<Float>) {
@@ -273,16 +265,14 @@ struct ClipOperator: GraphOperator {
 
     /// Clamping for the integer types, bounds read in their own type.
     struct IntegerKernel: NumericVisitor {
-        let x: Tensor, low: Tensor?, high: Tensor?, out: Tensor
+        let x: Tensor, low: Tensor?, high: Tensor?
 
-        func visit<T: NumericElement>(_: T.Type) throws -> Tensor {
+        func visit<T: NumericElement>(_: T.Type, into out: inout Tensor) throws {
             let lo = try low.flatMap { try $0.scalars(as: T.self).first } ?? T.lowest
             let hi = try high.flatMap { try $0.scalars(as: T.self).first } ?? T.highest
-            var out = out
             try x.withUnsafeBufferPointer(as: T.self) { s in
                 try out.withUnsafeMutableBufferPointer(as: T.self) { d in for i in 0..<s.count { d[i] = Swift.min(Swift.max(s[i], lo), hi) } }
             }
-            return out
         }
     }
 
@@ -304,10 +294,9 @@ struct ClipOperator: GraphOperator {
                 guard t.dtype == x.dtype, t.shape.elementCount == 1 else { throw site.error("bound \(i) must be a single \(x.dtype), got \(t.dtype) \(t.shape)") }
                 return t
             }
-            guard let out = try x.dtype.visitNumeric(IntegerKernel(x: x, low: try bound(1), high: try bound(2), out: outputs[0])) else {
+            guard try x.dtype.visitNumeric(IntegerKernel(x: x, low: try bound(1), high: try bound(2)), into: &outputs[0]) != nil else {
                 throw site.error("needs a numeric input, got \(x.dtype)")
             }
-            outputs[0] = out
             return
         }
         let (lo, hi) = try bounds(inputs)
@@ -333,35 +322,35 @@ struct CastOperator: GraphOperator {
     }
 
     func run(_ inputs: [Tensor?], outputs: inout [Tensor]) throws {
-        outputs[0] = try Self.convert(try site.tensor(inputs, 0), to: to, into: outputs[0])
+        try Self.convert(try site.tensor(inputs, 0), into: &outputs[0])
     }
 
     /// The source side: reads `x` as `S`, then the target side writes `out` as `D`.
     private struct Source: ElementVisitor {
-        let x: Tensor, out: Tensor
-        func visit<S: ElementValue>(_: S.Type) throws -> Tensor {
-            guard let r = try out.dtype.visitElement(Target<S>(x: x, out: out)) else { throw TensorError.dtypeMismatch(expected: x.dtype, got: out.dtype) }
-            return r
+        let x: Tensor
+        func visit<S: ElementValue>(_: S.Type, into out: inout Tensor) throws {
+            guard try out.dtype.visitElement(Target<S>(x: x), into: &out) != nil else { throw TensorError.dtypeMismatch(expected: x.dtype, got: out.dtype) }
         }
     }
 
     private struct Target<S: ElementValue>: ElementVisitor {
-        let x: Tensor, out: Tensor
-        func visit<D: ElementValue>(_: D.Type) throws -> Tensor {
-            try Elementwise.map(x, into: out) { (v: S) in D(wide: v.wide) }
+        let x: Tensor
+        func visit<D: ElementValue>(_: D.Type, into out: inout Tensor) throws {
+            try Elementwise.map(x, into: &out) { (v: S) in D(wide: v.wide) }
         }
     }
 
-    /// Converts element by element into `existing` (or a new tensor of `x`'s shape).
-    static func convert(_ x: Tensor, to: DType, into existing: Tensor? = nil) throws -> Tensor {
-        let out = try existing ?? Tensor(zeros: to, shape: x.shape)
-        if x.dtype == to {
-            var copy = out
-            try Elementwise.copy(x, into: &copy)
-            return copy
-        }
-        guard let r = try x.dtype.visitElement(Source(x: x, out: out)) else { throw TensorError.dtypeMismatch(expected: to, got: x.dtype) }
-        return r
+    /// `x` converted element by element to `to`, as a new tensor of `x`'s shape.
+    static func convert(_ x: Tensor, to: DType) throws -> Tensor {
+        var out = try Tensor(zeros: to, shape: x.shape)
+        try convert(x, into: &out)
+        return out
+    }
+
+    /// Converts `x` element by element into `out` (as many elements, any type), in place.
+    static func convert(_ x: Tensor, into out: inout Tensor) throws {
+        if x.dtype == out.dtype { return try Elementwise.copy(x, into: &out) }
+        guard try x.dtype.visitElement(Source(x: x), into: &out) != nil else { throw TensorError.dtypeMismatch(expected: out.dtype, got: x.dtype) }
     }
 }
 
@@ -369,21 +358,12 @@ struct CastOperator: GraphOperator {
 enum Elementwise {
     /// `out[i] = f(x[i])`: `x` read as `S`, `out` (as many elements) written as `D`; returns `out`.
     // Inlined into each typed kernel so that `f` is inlined into the loop (a call per element otherwise).
-    @inline(__always) static func map<S: TensorElement, D: TensorElement>(_ x: Tensor, into out: Tensor, _ f: (S) -> D) throws -> Tensor {
-        var out = out
+    @inline(__always) static func map<S: TensorElement, D: TensorElement>(_ x: Tensor, into out: inout Tensor, _ f: (S) -> D) throws {
         try x.withUnsafeBufferPointer(as: S.self) { s in
             try out.withUnsafeMutableBufferPointer(as: D.self) { d in
                 for i in 0..<Swift.min(s.count, d.count) { d[i] = f(s[i]) }
             }
         }
-        return out
-    }
-
-    /// `binary` into a copy of `out`, returned (for the typed kernels).
-    @inline(__always) static func binary<T: TensorElement>(_ a: Tensor, _ b: Tensor, into out: Tensor, as _: T.Type, _ f: (T, T) -> T) throws -> Tensor {
-        var out = out
-        try binary(a, b, &out, as: T.self, f)
-        return out
     }
 
     @inline(__always) static func binary<T: TensorElement>(_ a: Tensor, _ b: Tensor, _ out: inout Tensor, as _: T.Type, _ f: (T, T) -> T) throws {

@@ -73,10 +73,10 @@ protocol FloatUnaryFunction: Sendable {
 /// (`FloatElement.Native`: f64 in double; f32, f16 and bf16 in single, rounded once).
 struct FloatMapKernel<F: FloatUnaryFunction>: FloatVisitor {
     let function: F
-    let x: Tensor, out: Tensor
+    let x: Tensor
 
-    func visit<T: FloatElement>(_: T.Type) throws -> Tensor {
+    func visit<T: FloatElement>(_: T.Type, into out: inout Tensor) throws {
         let f = function
-        return try Elementwise.map(x, into: out) { (v: T) in T(native: f(v.native)) }
+        return try Elementwise.map(x, into: &out) { (v: T) in T(native: f(v.native)) }
     }
 }

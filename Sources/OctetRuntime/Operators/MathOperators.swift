@@ -107,10 +107,9 @@ struct FloatMapOperator: GraphOperator {
 
     func run(_ inputs: [Tensor?], outputs: inout [Tensor]) throws {
         let x = try site.tensor(inputs, 0)
-        guard let out = try x.dtype.visitFloat(FloatMapKernel(function: function, x: x, out: outputs[0])) else {
+        guard try x.dtype.visitFloat(FloatMapKernel(function: function, x: x), into: &outputs[0]) != nil else {
             throw site.error("needs a floating-point input, got \(x.dtype)")
         }
-        outputs[0] = out
     }
 }
 
@@ -129,11 +128,10 @@ struct SignedMapOperator: GraphOperator {
     struct Kernel: NumericVisitor {
         let function: Function
         let x: Tensor
-        let out: Tensor
 
-        func visit<T: NumericElement>(_: T.Type) throws -> Tensor {
+        func visit<T: NumericElement>(_: T.Type, into out: inout Tensor) throws {
             let f = function
-            return try Elementwise.map(x, into: out) { (v: T) in Self.apply(f, v) }
+            return try Elementwise.map(x, into: &out) { (v: T) in Self.apply(f, v) }
         }
 
         static func apply<T: NumericElement>(_ f: Function, _ v: T) -> T {
@@ -147,10 +145,9 @@ struct SignedMapOperator: GraphOperator {
 
     func run(_ inputs: [Tensor?], outputs: inout [Tensor]) throws {
         let x = try site.tensor(inputs, 0)
-        guard let out = try x.dtype.visitNumeric(Kernel(function: function, x: x, out: outputs[0])) else {
+        guard try x.dtype.visitNumeric(Kernel(function: function, x: x), into: &outputs[0]) != nil else {
             throw site.error("needs a numeric input, got \(x.dtype)")
         }
-        outputs[0] = out
     }
 }
 
@@ -188,11 +185,11 @@ struct FloatTestOperator: GraphOperator {
 
     struct Kernel: FloatVisitor {
         let test: Test
-        let x: Tensor, out: Tensor
+        let x: Tensor
 
-        func visit<T: FloatElement>(_: T.Type) throws -> Tensor {
+        func visit<T: FloatElement>(_: T.Type, into out: inout Tensor) throws {
             let test = test
-            return try Elementwise.map(x, into: out) { (e: T) -> Bool in
+            return try Elementwise.map(x, into: &out) { (e: T) -> Bool in
                 let v = e.native
                 switch test {
                 case .nan: return v.isNaN
@@ -204,9 +201,8 @@ struct FloatTestOperator: GraphOperator {
 
     func run(_ inputs: [Tensor?], outputs: inout [Tensor]) throws {
         let x = try site.tensor(inputs, 0)
-        guard let out = try x.dtype.visitFloat(Kernel(test: test, x: x, out: outputs[0])) else {
+        guard try x.dtype.visitFloat(Kernel(test: test, x: x), into: &outputs[0]) != nil else {
             throw site.error("needs a floating-point input, got \(x.dtype)")
         }
-        outputs[0] = out
     }
 }

@@ -195,76 +195,78 @@ extension Bool: ElementValue {
 
 // MARK: - Visitors: one dispatch table from DType to Swift type
 
-/// A computation generic over every element type, run by `DType.visitElement`.
+/// A computation generic over every element type, run by `DType.visitElement`. `out`
+/// (the node's output, or a scratch tensor) is passed in place so that writing it never
+/// copies it first (copy-on-write).
 protocol ElementVisitor {
     associatedtype Result
-    func visit<T: ElementValue>(_ type: T.Type) throws -> Result
+    func visit<T: ElementValue>(_ type: T.Type, into out: inout Tensor) throws -> Result
 }
 
 /// A computation generic over the numeric element type, run by `DType.visitNumeric`.
 protocol NumericVisitor {
     associatedtype Result
-    func visit<T: NumericElement>(_ type: T.Type) throws -> Result
+    func visit<T: NumericElement>(_ type: T.Type, into out: inout Tensor) throws -> Result
 }
 
 /// A computation generic over the integer element types, run by `DType.visitInteger`.
 protocol IntegerVisitor {
     associatedtype Result
-    func visit<T: IntegerElement>(_ type: T.Type) throws -> Result
+    func visit<T: IntegerElement>(_ type: T.Type, into out: inout Tensor) throws -> Result
 }
 
 /// A computation generic over the floating element types, run by `DType.visitFloat`.
 protocol FloatVisitor {
     associatedtype Result
-    func visit<T: FloatElement>(_ type: T.Type) throws -> Result
+    func visit<T: FloatElement>(_ type: T.Type, into out: inout Tensor) throws -> Result
 }
 
 /// Every `ElementVisitor` is also a numeric one (bool excluded by the caller).
 private struct NumericAsElement<V: ElementVisitor>: NumericVisitor {
     let inner: V
-    func visit<T: NumericElement>(_ type: T.Type) throws -> V.Result { try inner.visit(type) }
+    func visit<T: NumericElement>(_ type: T.Type, into out: inout Tensor) throws -> V.Result { try inner.visit(type, into: &out) }
 }
 
 extension DType {
     /// Runs `visitor` with the Swift type of this element type; `nil` for bool.
-    func visitNumeric<V: NumericVisitor>(_ visitor: V) throws -> V.Result? {
+    func visitNumeric<V: NumericVisitor>(_ visitor: V, into out: inout Tensor) throws -> V.Result? {
         switch self {
         case .bool: nil
-        case .f16, .bf16, .f32, .f64: try visitFloat(FloatAsNumeric(inner: visitor))
-        default: try visitInteger(IntegerAsNumeric(inner: visitor))
+        case .f16, .bf16, .f32, .f64: try visitFloat(FloatAsNumeric(inner: visitor), into: &out)
+        default: try visitInteger(IntegerAsNumeric(inner: visitor), into: &out)
         }
     }
 
     /// Runs `visitor` with the Swift type of this element type (every type).
-    func visitElement<V: ElementVisitor>(_ visitor: V) throws -> V.Result? {
-        if self == .bool { return try visitor.visit(Bool.self) }
-        return try visitNumeric(NumericAsElement(inner: visitor))
+    func visitElement<V: ElementVisitor>(_ visitor: V, into out: inout Tensor) throws -> V.Result? {
+        if self == .bool { return try visitor.visit(Bool.self, into: &out) }
+        return try visitNumeric(NumericAsElement(inner: visitor), into: &out)
     }
 
     /// Runs `visitor` with the Swift type of this integer type; `nil` for the others.
-    func visitInteger<V: IntegerVisitor>(_ visitor: V) throws -> V.Result? {
+    func visitInteger<V: IntegerVisitor>(_ visitor: V, into out: inout Tensor) throws -> V.Result? {
         switch self {
-        case .u8: try visitor.visit(UInt8.self)
-        case .s8: try visitor.visit(Int8.self)
-        case .u16: try visitor.visit(UInt16.self)
-        case .s16: try visitor.visit(Int16.self)
-        case .u32: try visitor.visit(UInt32.self)
-        case .s32: try visitor.visit(Int32.self)
-        case .u64: try visitor.visit(UInt64.self)
-        case .s64: try visitor.visit(Int64.self)
+        case .u8: try visitor.visit(UInt8.self, into: &out)
+        case .s8: try visitor.visit(Int8.self, into: &out)
+        case .u16: try visitor.visit(UInt16.self, into: &out)
+        case .s16: try visitor.visit(Int16.self, into: &out)
+        case .u32: try visitor.visit(UInt32.self, into: &out)
+        case .s32: try visitor.visit(Int32.self, into: &out)
+        case .u64: try visitor.visit(UInt64.self, into: &out)
+        case .s64: try visitor.visit(Int64.self, into: &out)
         case .f32, .f16, .bf16, .f64, .bool: nil
         }
     }
 
     /// Runs `visitor` with the Swift type of this floating type; `nil` for the others.
-    func visitFloat<V: FloatVisitor>(_ visitor: V) throws -> V.Result? {
+    func visitFloat<V: FloatVisitor>(_ visitor: V, into out: inout Tensor) throws -> V.Result? {
         switch self {
-        case .f32: return try visitor.visit(Float.self)
-        case .f64: return try visitor.visit(Double.self)
-        case .bf16: return try visitor.visit(BFloat16.self)
+        case .f32: return try visitor.visit(Float.self, into: &out)
+        case .f64: return try visitor.visit(Double.self, into: &out)
+        case .bf16: return try visitor.visit(BFloat16.self, into: &out)
         case .f16:
             #if arch(x86_64) || arch(arm64)
-            return try visitor.visit(Float16.self)
+            return try visitor.visit(Float16.self, into: &out)
             #else
             return nil
             #endif
@@ -278,10 +280,10 @@ extension DType {
 
 private struct FloatAsNumeric<V: NumericVisitor>: FloatVisitor {
     let inner: V
-    func visit<T: FloatElement>(_ type: T.Type) throws -> V.Result { try inner.visit(type) }
+    func visit<T: FloatElement>(_ type: T.Type, into out: inout Tensor) throws -> V.Result { try inner.visit(type, into: &out) }
 }
 
 private struct IntegerAsNumeric<V: NumericVisitor>: IntegerVisitor {
     let inner: V
-    func visit<T: IntegerElement>(_ type: T.Type) throws -> V.Result { try inner.visit(type) }
+    func visit<T: IntegerElement>(_ type: T.Type, into out: inout Tensor) throws -> V.Result { try inner.visit(type, into: &out) }
 }

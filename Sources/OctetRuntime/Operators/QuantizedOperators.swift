@@ -70,9 +70,9 @@ func storeIntegers(_ values: [Int32], into out: inout Tensor, _ site: OperatorSi
     case .u8: try out.withUnsafeMutableBufferPointer(as: UInt8.self) { d in for i in values.indices { d[i] = UInt8(clamping: values[i]) } }
     case .s8: try out.withUnsafeMutableBufferPointer(as: Int8.self) { d in for i in values.indices { d[i] = Int8(clamping: values[i]) } }
     case .s32: try out.withUnsafeMutableBufferPointer(as: Int32.self) { d in for i in values.indices { d[i] = values[i] } }
-    case let t where t.integerRange != nil:
+    case let t where t.integerRange != nil && t.byteSize <= 2:
         // Values already in the target's range (quantized): a cast stores them.
-        out = try CastOperator.convert(try Tensor(values, shape: out.shape), to: t, into: out)
+        try CastOperator.convert(try Tensor(values, shape: out.shape), into: &out)
     default: throw site.error("cannot store integers into \(out.dtype)")
     }
 }

@@ -95,11 +95,9 @@ struct ReduceOperator: GraphOperator {
         let kind: Kind
         let x: Tensor
         let kept: TensorShape
-        let out: Tensor
 
-        func visit<T: NumericElement>(_: T.Type) throws -> Tensor {
+        func visit<T: NumericElement>(_: T.Type, into out: inout Tensor) throws {
             let strides = Broadcasting.strides(of: kept, in: x.shape)
-            var out = out
             switch kind {
             case .max, .min:
                 let largest = kind == .max
@@ -135,7 +133,7 @@ struct ReduceOperator: GraphOperator {
                         }
                     }
                     try out.withUnsafeMutableBufferPointer(as: T.self) { d in for i in 0..<d.count { d[i] = acc[i] } }
-                    return out
+                    return
                 }
                 // Floats accumulate in double; log-sum-exp subtracts the maximum first.
                 var shift = [Double](repeating: 0, count: kept.elementCount)
@@ -172,7 +170,6 @@ struct ReduceOperator: GraphOperator {
                     }
                 }
             }
-            return out
         }
     }
 
@@ -181,15 +178,14 @@ struct ReduceOperator: GraphOperator {
         let kept = try axes.kept(x.shape, inputs)
         if x.dtype == .bool {
             // Max and min of bools are any and all: the same bytes (0 or 1) reduced as u8.
-            let bytes = try Self.reinterpreted(x, as: .u8), outBytes = try Self.reinterpreted(outputs[0], as: .u8)
-            guard let out = try DType.u8.visitNumeric(Kernel(kind: kind, x: bytes, kept: kept, out: outBytes)) else { return }
-            outputs[0] = try Self.reinterpreted(out, as: .bool)
+            var bytes = try Self.reinterpreted(outputs[0], as: .u8)
+            _ = try DType.u8.visitNumeric(Kernel(kind: kind, x: try Self.reinterpreted(x, as: .u8), kept: kept), into: &bytes)
+            outputs[0] = try Self.reinterpreted(bytes, as: .bool)
             return
         }
-        guard let out = try x.dtype.visitNumeric(Kernel(kind: kind, x: x, kept: kept, out: outputs[0])) else {
+        guard try x.dtype.visitNumeric(Kernel(kind: kind, x: x, kept: kept), into: &outputs[0]) != nil else {
             throw site.error("\(x.dtype) input is not supported")
         }
-        outputs[0] = out
     }
 }
 
@@ -232,7 +228,7 @@ struct ArgExtremumOperator: GraphOperator {
     struct Kernel: NumericVisitor {
         let x: Tensor, axis: Int, largest: Bool, last: Bool
 
-        func visit<T: NumericElement>(_: T.Type) throws -> [Int64] {
+        func visit<T: NumericElement>(_: T.Type, into out: inout Tensor) throws -> [Int64] {
             let dims = x.shape.dims
             let len = dims[axis], inner = dims[(axis + 1)...].reduce(1, *), outer = dims[..<axis].reduce(1, *)
             var result = [Int64](repeating: 0, count: outer * inner)
@@ -260,7 +256,7 @@ struct ArgExtremumOperator: GraphOperator {
         let x = try site.tensor(inputs, 0)
         let a = try site.axis(axis, rank: x.shape.rank)
         guard x.shape.dims[a] > 0 else { throw site.error("axis \(axis) has no elements to choose from (input \(x.shape))") }
-        guard let indices = try x.dtype.visitNumeric(Kernel(x: x, axis: a, largest: largest, last: last)) else {
+        guard let indices = try x.dtype.visitNumeric(Kernel(x: x, axis: a, largest: largest, last: last), into: &outputs[0]) else {
             throw site.error("needs a numeric input, got \(x.dtype)")
         }
         try outputs[0].withUnsafeMutableBufferPointer(as: Int64.self) { d in for i in 0..<min(d.count, indices.count) { d[i] = indices[i] } }

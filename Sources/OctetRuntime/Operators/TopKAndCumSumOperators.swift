@@ -55,13 +55,12 @@ struct TopKOperator: GraphOperator {
     }
 
     struct Kernel: NumericVisitor {
-        let x: Tensor, axis: Int, k: Int, largest: Bool, values: Tensor
+        let x: Tensor, axis: Int, k: Int, largest: Bool
 
-        func visit<T: NumericElement>(_: T.Type) throws -> (Tensor, [Int64]) {
+        func visit<T: NumericElement>(_: T.Type, into out: inout Tensor) throws -> [Int64] {
             let dims = x.shape.dims, len = dims[axis]
             let inner = dims[(axis + 1)...].reduce(1, *), outer = dims[..<axis].reduce(1, *)
             let src = try x.scalars(as: T.self)
-            var out = values
             var indices = [Int64](repeating: 0, count: outer * k * inner)
             let largest = largest
             try out.withUnsafeMutableBufferPointer(as: T.self) { d in
@@ -81,7 +80,7 @@ struct TopKOperator: GraphOperator {
                     }
                 }
             }
-            return (out, indices)
+            return indices
         }
     }
 
@@ -89,10 +88,9 @@ struct TopKOperator: GraphOperator {
         let x = try site.tensor(inputs, 0)
         let a = try site.axis(axis, rank: x.shape.rank)
         guard let k = try k(inputs), k <= x.shape.dims[a] else { throw site.error("K is missing or exceeds the axis length \(x.shape.dims[a])") }
-        guard let (values, indices) = try x.dtype.visitNumeric(Kernel(x: x, axis: a, k: k, largest: largest, values: outputs[0])) else {
+        guard let indices = try x.dtype.visitNumeric(Kernel(x: x, axis: a, k: k, largest: largest), into: &outputs[0]) else {
             throw site.error("needs a numeric input, got \(x.dtype)")
         }
-        outputs[0] = values
         if outputs.count > 1 {
             try outputs[1].withUnsafeMutableBufferPointer(as: Int64.self) { d in for i in 0..<min(d.count, indices.count) { d[i] = indices[i] } }
         }
@@ -113,12 +111,11 @@ struct CumSumOperator: GraphOperator {
     }
 
     struct Kernel: NumericVisitor {
-        let x: Tensor, axis: Int, exclusive: Bool, reverse: Bool, product: Bool, out: Tensor
+        let x: Tensor, axis: Int, exclusive: Bool, reverse: Bool, product: Bool
 
-        func visit<T: NumericElement>(_: T.Type) throws -> Tensor {
+        func visit<T: NumericElement>(_: T.Type, into out: inout Tensor) throws {
             let dims = x.shape.dims, len = dims[axis]
             let inner = dims[(axis + 1)...].reduce(1, *), outer = dims[..<axis].reduce(1, *)
-            var out = out
             let (exclusive, reverse, product) = (exclusive, reverse, product)
             func step(_ acc: T, _ v: T) -> T { product ? acc.wrappingMultiplying(v) : acc.wrappingAdding(v) }
             try x.withUnsafeBufferPointer(as: T.self) { s in
@@ -134,7 +131,6 @@ struct CumSumOperator: GraphOperator {
                     }
                 }
             }
-            return out
         }
     }
 
@@ -142,10 +138,9 @@ struct CumSumOperator: GraphOperator {
         let x = try site.tensor(inputs, 0)
         guard let axisValue = try site.ints(inputs.count > 1 ? inputs[1] : nil, "axis")?.first else { throw site.error("axis (input 1) is missing") }
         let a = try site.axis(axisValue, rank: x.shape.rank)
-        guard let out = try x.dtype.visitNumeric(Kernel(x: x, axis: a, exclusive: exclusive, reverse: reverse, product: product, out: outputs[0])) else {
+        guard try x.dtype.visitNumeric(Kernel(x: x, axis: a, exclusive: exclusive, reverse: reverse, product: product), into: &outputs[0]) != nil else {
             throw site.error("needs a numeric input, got \(x.dtype)")
         }
-        outputs[0] = out
     }
 }
 

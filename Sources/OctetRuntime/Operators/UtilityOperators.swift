@@ -72,7 +72,7 @@ struct CastLikeOperator: GraphOperator {
 
     func run(_ inputs: [Tensor?], outputs: inout [Tensor]) throws {
         let x = try site.tensor(inputs, 0)
-        outputs[0] = try CastOperator.convert(x, to: outputs[0].dtype, into: outputs[0])
+        try CastOperator.convert(x, into: &outputs[0])
     }
 }
 

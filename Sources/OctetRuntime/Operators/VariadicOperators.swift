@@ -39,7 +39,6 @@ struct VariadicOperator: GraphOperator {
     struct Kernel: NumericVisitor {
         let fold: Fold
         let operands: [Tensor]
-        let out: Tensor
 
         func combine<T: NumericElement>(_ x: T, _ y: T) -> T {
             switch fold {
@@ -49,7 +48,7 @@ struct VariadicOperator: GraphOperator {
             }
         }
 
-        func visit<T: NumericElement>(_: T.Type) throws -> Tensor {
+        func visit<T: NumericElement>(_: T.Type, into out: inout Tensor) throws {
             // Fold left: each step broadcasts the running value with the next operand into
             // the output's shape (a smaller running value is broadcast in place).
             var acc = operands[0]
@@ -58,29 +57,26 @@ struct VariadicOperator: GraphOperator {
                 try Elementwise.binary(acc, next, &step, as: T.self) { combine($0, $1) }
                 acc = step
             }
-            var result = out
             if acc.shape != out.shape {
                 // One operand (or all the same small shape): broadcast it to the output.
                 let ones = try Tensor(zeros: out.dtype, shape: out.shape)
-                try Elementwise.binary(ones, acc, &result, as: T.self) { $1 }
+                try Elementwise.binary(ones, acc, &out, as: T.self) { $1 }
             } else {
-                try Elementwise.copy(acc, into: &result)
+                try Elementwise.copy(acc, into: &out)
             }
             if fold == .mean {
                 let n = T(converting: Double(operands.count))
-                try result.withUnsafeMutableBufferPointer(as: T.self) { d in for i in 0..<d.count { d[i] = d[i].dividing(n) } }
+                try out.withUnsafeMutableBufferPointer(as: T.self) { d in for i in 0..<d.count { d[i] = d[i].dividing(n) } }
             }
-            return result
         }
     }
 
     func run(_ inputs: [Tensor?], outputs: inout [Tensor]) throws {
         let operands = inputs.compactMap { $0 }
         guard let first = operands.first else { throw site.error("needs at least one input") }
-        guard let out = try first.dtype.visitNumeric(Kernel(fold: fold, operands: operands, out: outputs[0])) else {
+        guard try first.dtype.visitNumeric(Kernel(fold: fold, operands: operands), into: &outputs[0]) != nil else {
             throw site.error("\(first.dtype) operands are not supported")
         }
-        outputs[0] = out
     }
 }
 
