@@ -60,6 +60,10 @@ struct BinaryOperator: GraphOperator {
         let a = try site.type(inputs, 0), b = try site.type(inputs, 1)
         guard op == .pow || a.dtype == b.dtype else { throw site.error("operand types differ: \(a.dtype) and \(b.dtype)") }
         guard a.dtype.isNumeric, b.dtype.isNumeric else { throw site.error("needs numeric operands, got \(a.dtype) and \(b.dtype)") }
+        // ONNX Pow's base is int32, int64 or a floating type (the exponent may be any number).
+        guard op != .pow || a.dtype == .s32 || a.dtype == .s64 || a.dtype.isFloatingPoint else {
+            throw site.error("Pow of \(a.dtype) is not defined (the base must be int32, int64 or a floating type)")
+        }
         guard let sa = a.shape, let sb = b.shape else { return [ValueType(a.dtype, nil)] }
         guard let s = Broadcasting.shape(sa, sb) else { throw site.error("shapes \(sa) and \(sb) do not broadcast") }
         return [ValueType(a.dtype, s)]
