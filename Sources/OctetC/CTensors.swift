@@ -4,7 +4,7 @@ import Octet
 
 /// Caller-owned `octet_tensor`s to and from `Tensor`.
 enum CTensors {
-    static let dtypes: [DType] = [.f32, .f16, .u8, .s8, .s32, .s64, .bool]
+    static let dtypes: [DType] = [.f32, .f16, .u8, .s8, .s32, .s64, .bool, .u16, .s16, .u32, .u64, .f64, .bf16]
 
     static func dtype(_ code: Int32, _ what: String) throws(CAPIError) -> DType {
         guard code >= 0, Int(code) < dtypes.count else { throw CAPIError("\(what): dtype \(code) is not an octet_dtype") }

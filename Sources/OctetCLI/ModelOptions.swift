@@ -99,6 +99,12 @@ func randomTensor(_ dtype: DType, _ shape: TensorShape, _ g: inout SeededGenerat
     case .s32: return try Tensor((0..<n).map { _ in Int32.random(in: 0...1, using: &g) }, shape: shape)
     case .u8: return try Tensor((0..<n).map { _ in UInt8.random(in: 0...255, using: &g) }, shape: shape)
     case .s8: return try Tensor((0..<n).map { _ in Int8.random(in: -128...127, using: &g) }, shape: shape)
+    case .u16: return try Tensor((0..<n).map { _ in UInt16.random(in: 0...1, using: &g) }, shape: shape)
+    case .s16: return try Tensor((0..<n).map { _ in Int16.random(in: 0...1, using: &g) }, shape: shape)
+    case .u32: return try Tensor((0..<n).map { _ in UInt32.random(in: 0...1, using: &g) }, shape: shape)
+    case .u64: return try Tensor((0..<n).map { _ in UInt64.random(in: 0...1, using: &g) }, shape: shape)
+    case .f64: return try Tensor((0..<n).map { _ in Double.random(in: -1...1, using: &g) }, shape: shape)
+    case .bf16: return try Tensor((0..<n).map { _ in BFloat16(Float.random(in: -1...1, using: &g)) }, shape: shape)
     case .bool: return try Tensor((0..<n).map { _ in Bool.random(using: &g) }, shape: shape)
     case .f16:
         #if arch(x86_64) || arch(arm64)

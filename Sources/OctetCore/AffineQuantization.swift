@@ -78,7 +78,7 @@ extension AffineQuantization {
                     dst[i] = quantize(values[i], scale: params.scale(channel: c), zeroPoint: params.zeroPoint(channel: c), qmin: params.qmin, qmax: params.qmax)
                 }
             }
-        case .f32, .f16, .s64, .bool:
+        default:
             throw QuantizationError.notAnIntegerType(params.dtype)
         }
         return out
@@ -92,7 +92,7 @@ extension AffineQuantization {
         case .u8: try tensor.scalars(as: UInt8.self).map(Int32.init)
         case .s8: try tensor.scalars(as: Int8.self).map(Int32.init)
         case .s32: try tensor.scalars(as: Int32.self)
-        case .f32, .f16, .s64, .bool: throw QuantizationError.notAnIntegerType(tensor.dtype)
+        default: throw QuantizationError.notAnIntegerType(tensor.dtype)
         }
         var result = [Float](repeating: 0, count: ints.count)
         for i in ints.indices {

@@ -75,7 +75,7 @@ public struct QuantParams: Sendable, Hashable, CustomStringConvertible {
         case (.s8, false): -128...127
         case (.s8, true): -64...63
         case (.s32, _): Int32.min...Int32.max
-        case (.f32, _), (.f16, _), (.s64, _), (.bool, _): throw .notAnIntegerType(dtype)
+        default: throw .notAnIntegerType(dtype)
         }
     }
 

@@ -122,6 +122,12 @@ extension Int8: TensorElement { public static var dtype: DType { .s8 } }
 extension Int32: TensorElement { public static var dtype: DType { .s32 } }
 extension Int64: TensorElement { public static var dtype: DType { .s64 } }
 extension Bool: TensorElement { public static var dtype: DType { .bool } }
+extension UInt16: TensorElement { public static var dtype: DType { .u16 } }
+extension Int16: TensorElement { public static var dtype: DType { .s16 } }
+extension UInt32: TensorElement { public static var dtype: DType { .u32 } }
+extension UInt64: TensorElement { public static var dtype: DType { .u64 } }
+extension Double: TensorElement { public static var dtype: DType { .f64 } }
+extension BFloat16: TensorElement { public static var dtype: DType { .bf16 } }
 #if arch(x86_64) || arch(arm64)
 extension Float16: TensorElement { public static var dtype: DType { .f16 } }
 #endif

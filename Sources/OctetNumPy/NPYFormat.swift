@@ -69,15 +69,24 @@ public enum NPYFormat {
         return out
     }
 
+    /// The element type of a `descr`. `.npy` has no bfloat16 code: NumPy (with
+    /// `ml_dtypes`) saves bfloat16 as the 2-byte void `<V2`, so that is read and written
+    /// as bf16 (no other ONNX type is 2 opaque bytes).
     static func dtype(descr: String) -> DType? {
         switch descr {
         case "<f4": .f32
         case "<f2": .f16
+        case "<f8": .f64
         case "|u1", "<u1", "u1": .u8
         case "|i1", "<i1", "i1": .s8
+        case "<u2": .u16
+        case "<i2": .s16
+        case "<u4": .u32
         case "<i4": .s32
+        case "<u8": .u64
         case "<i8": .s64
         case "|b1", "<b1", "b1": .bool
+        case "<V2", "|V2", "V2": .bf16
         default: nil
         }
     }
@@ -86,11 +95,17 @@ public enum NPYFormat {
         switch dtype {
         case .f32: "<f4"
         case .f16: "<f2"
+        case .f64: "<f8"
         case .u8: "|u1"
         case .s8: "|i1"
+        case .u16: "<u2"
+        case .s16: "<i2"
+        case .u32: "<u4"
         case .s32: "<i4"
+        case .u64: "<u8"
         case .s64: "<i8"
         case .bool: "|b1"
+        case .bf16: "<V2"
         }
     }
 }

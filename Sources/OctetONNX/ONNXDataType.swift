@@ -2,30 +2,9 @@ import OctetCore
 
 /// ONNX `TensorProto.DataType` codes and Octet's element types.
 enum ONNXDataType {
-    static func dtype(_ code: Int32) -> DType? {
-        switch code {
-        case 1: .f32
-        case 2: .u8
-        case 3: .s8
-        case 6: .s32
-        case 7: .s64
-        case 9: .bool
-        case 10: .f16
-        default: nil
-        }
-    }
+    static func dtype(_ code: Int32) -> DType? { DType(onnxCode: Int(code)) }
 
-    static func code(_ dtype: DType) -> Int32 {
-        switch dtype {
-        case .f32: 1
-        case .u8: 2
-        case .s8: 3
-        case .s32: 6
-        case .s64: 7
-        case .bool: 9
-        case .f16: 10
-        }
-    }
+    static func code(_ dtype: DType) -> Int32 { dtype.onnxCode }
 
     static func name(_ code: Int32) -> String {
         let names: [Int32: String] = [
@@ -37,5 +16,5 @@ enum ONNXDataType {
         return names[code] ?? "type \(code)"
     }
 
-    static let supportedNames = "FLOAT, FLOAT16, UINT8, INT8, INT32, INT64, BOOL"
+    static let supportedNames = DType.onnxNames
 }

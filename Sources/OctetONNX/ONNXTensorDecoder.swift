@@ -53,13 +53,26 @@ struct ONNXTensorDecoder {
                 throw .tensor(path: modelPath, name: name, reason: "\(field) holds \(count) values, but shape \(shape) needs \(n)")
             }
         }
+        // The typed field each element type is stored in (onnx.proto3's TensorProto):
+        // 8/16-bit integers, bool, f16 and bf16 as int32_data (f16/bf16 as their bits),
+        // u32 and u64 as uint64_data.
         switch dtype {
         case .f32:
             try check(p.floatData.count, "float_data")
             return try make(dtype, shape, name) { dst in p.floatData.withUnsafeBytes { dst.copyMemory(from: $0) } }
+        case .f64:
+            try check(p.doubleData.count, "double_data")
+            return try make(dtype, shape, name) { dst in p.doubleData.withUnsafeBytes { dst.copyMemory(from: $0) } }
         case .s64:
             try check(p.int64Data.count, "int64_data")
             return try make(dtype, shape, name) { dst in p.int64Data.withUnsafeBytes { dst.copyMemory(from: $0) } }
+        case .u64:
+            try check(p.uint64Data.count, "uint64_data")
+            return try make(dtype, shape, name) { dst in p.uint64Data.withUnsafeBytes { dst.copyMemory(from: $0) } }
+        case .u32:
+            try check(p.uint64Data.count, "uint64_data")
+            let words = p.uint64Data.map { UInt32(truncatingIfNeeded: $0) }
+            return try make(dtype, shape, name) { dst in words.withUnsafeBytes { dst.copyMemory(from: $0) } }
         case .s32:
             try check(p.int32Data.count, "int32_data")
             return try make(dtype, shape, name) { dst in p.int32Data.withUnsafeBytes { dst.copyMemory(from: $0) } }
@@ -67,7 +80,7 @@ struct ONNXTensorDecoder {
             try check(p.int32Data.count, "int32_data")
             let bytes = p.int32Data.map { UInt8(truncatingIfNeeded: $0) }
             return try make(dtype, shape, name) { dst in bytes.withUnsafeBytes { dst.copyMemory(from: $0) } }
-        case .f16:
+        case .f16, .bf16, .u16, .s16:
             try check(p.int32Data.count, "int32_data")
             let bits = p.int32Data.map { UInt16(truncatingIfNeeded: $0) }
             return try make(dtype, shape, name) { dst in bits.withUnsafeBytes { dst.copyMemory(from: $0) } }

@@ -216,7 +216,7 @@ private func withRawPointer<R>(_ t: Tensor?, _ body: (UnsafeRawPointer?) throws 
     case .u8: return try t.withUnsafeBufferPointer(as: UInt8.self) { try body(UnsafeRawPointer($0.baseAddress)) }
     case .s8: return try t.withUnsafeBufferPointer(as: Int8.self) { try body(UnsafeRawPointer($0.baseAddress)) }
     case .s32: return try t.withUnsafeBufferPointer(as: Int32.self) { try body(UnsafeRawPointer($0.baseAddress)) }
-    case .f16, .s64, .bool: throw OneDNNError.unsupported("\(t.dtype) tensors")
+    default: throw OneDNNError.unsupported("\(t.dtype) tensors")
     }
 }
 

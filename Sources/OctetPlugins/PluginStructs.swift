@@ -65,6 +65,12 @@ enum PluginTensors {
         case .s32: OCTET_PLUGIN_S32
         case .s64: OCTET_PLUGIN_S64
         case .bool: OCTET_PLUGIN_BOOL
+        case .u16: OCTET_PLUGIN_U16
+        case .s16: OCTET_PLUGIN_S16
+        case .u32: OCTET_PLUGIN_U32
+        case .u64: OCTET_PLUGIN_U64
+        case .f64: OCTET_PLUGIN_F64
+        case .bf16: OCTET_PLUGIN_BF16
         }
         return Int32(c.rawValue)
     }

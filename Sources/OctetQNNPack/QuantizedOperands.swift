@@ -7,7 +7,7 @@ enum QuantizedOperands {
         case .u8: return try t.scalars(as: UInt8.self).map(Int32.init)
         case .s8: return try t.scalars(as: Int8.self).map(Int32.init)
         case .s32: return try t.scalars(as: Int32.self)
-        case .f32, .f16, .s64, .bool: throw QNNPackError.operandType(t.dtype)
+        default: throw QNNPackError.operandType(t.dtype)
         }
     }
 

@@ -51,7 +51,7 @@ enum ModelSuite {
             case .s32: (try? t.scalars(as: Int32.self))?.map(Double.init)
             case .s64: (try? t.scalars(as: Int64.self))?.map(Double.init)
             case .bool: (try? t.scalars(as: Bool.self))?.map { $0 ? 1 : 0 }
-            case .f16: nil
+            default: nil
             }
         }
         guard got.dtype == want.dtype, let g = doubles(got), let w = doubles(want) else { return nil }

@@ -45,7 +45,14 @@ import Testing
         #expect(try t.scalars(as: Float.self) == [7.5])
     }
 
-    @Test(arguments: [("fortran.npy", "Fortran-order"), ("object.npy", "not supported"), ("big_endian.npy", "'>f4'"), ("f64.npy", "'<f8'")])
+    @Test func readsFloat64() throws {
+        // np.arange(4, dtype=np.float64), saved by NumPy.
+        let t = try NumPyFiles.readArray(at: path("f64.npy"))
+        #expect(t.dtype == .f64)
+        #expect(try t.scalars(as: Double.self) == [0, 1, 2, 3])
+    }
+
+    @Test(arguments: [("fortran.npy", "Fortran-order"), ("object.npy", "not supported"), ("big_endian.npy", "'>f4'")])
     func refusesWhatItCannotHold(_ file: String, _ message: String) {
         #expect { try NumPyFiles.readArray(at: path(file)) } throws: { "\($0)".contains(message) && "\($0)".contains(file) }
     }

@@ -25,6 +25,8 @@ typedef struct octet_session octet_session;
 /// Element types (the same codes as the plugin ABI).
 typedef enum octet_dtype {
     OCTET_F32 = 0, OCTET_F16 = 1, OCTET_U8 = 2, OCTET_S8 = 3, OCTET_S32 = 4, OCTET_S64 = 5, OCTET_BOOL = 6,
+    /* Appended (codes above never change): */
+    OCTET_U16 = 7, OCTET_S16 = 8, OCTET_U32 = 9, OCTET_U64 = 10, OCTET_F64 = 11, OCTET_BF16 = 12,
 } octet_dtype;
 
 #define OCTET_MAX_RANK 8

@@ -34,6 +34,13 @@ typedef enum octet_plugin_dtype {
     OCTET_PLUGIN_S32 = 4,
     OCTET_PLUGIN_S64 = 5,
     OCTET_PLUGIN_BOOL = 6,
+    /* Appended (codes above never change): */
+    OCTET_PLUGIN_U16 = 7,
+    OCTET_PLUGIN_S16 = 8,
+    OCTET_PLUGIN_U32 = 9,
+    OCTET_PLUGIN_U64 = 10,
+    OCTET_PLUGIN_F64 = 11,
+    OCTET_PLUGIN_BF16 = 12,
 } octet_plugin_dtype;
 
 /// Post-ops fused into an op's output.

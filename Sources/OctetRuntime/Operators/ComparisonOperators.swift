@@ -50,26 +50,23 @@ struct CompareOperator: GraphOperator {
 
     struct Kernel: NumericVisitor {
         let comparison: Comparison
-        let a: Tensor, b: Tensor, out: Tensor
+        let a: Tensor, b: Tensor
 
-        func visit<T: NumericElement>(_: T.Type) throws -> Tensor {
-            var out = out
+        func visit<T: NumericElement>(_: T.Type, into out: inout Tensor) throws {
             switch comparison {
             case .less: try Elementwise.compare(a, b, &out, as: T.self, <)
             case .greater: try Elementwise.compare(a, b, &out, as: T.self, >)
             case .lessOrEqual: try Elementwise.compare(a, b, &out, as: T.self, <=)
             case .greaterOrEqual: try Elementwise.compare(a, b, &out, as: T.self, >=)
             }
-            return out
         }
     }
 
     func run(_ inputs: [Tensor?], outputs: inout [Tensor]) throws {
         let a = try site.tensor(inputs, 0), b = try site.tensor(inputs, 1)
-        guard let out = try a.dtype.visitNumeric(Kernel(comparison: comparison, a: a, b: b, out: outputs[0])) else {
+        guard try a.dtype.visitNumeric(Kernel(comparison: comparison, a: a, b: b), into: &outputs[0]) != nil else {
             throw site.error("needs numeric operands, got \(a.dtype)")
         }
-        outputs[0] = out
     }
 }
 
@@ -110,61 +107,60 @@ enum Bitwise: Sendable {
     }
 }
 
-/// The integer element types, for ops defined on integers only.
-private func isInteger(_ d: DType) -> Bool { [.u8, .s8, .s32, .s64].contains(d) }
-
-/// BitwiseAnd/Or/Xor and BitShift (opset 28: signed types too) on integers.
+/// BitwiseAnd/Or/Xor and BitShift (opset 28: signed types too) on every integer type.
 struct BitwiseOperator: GraphOperator {
     let site: OperatorSite
     let op: Bitwise
 
     func outputTypes(_ inputs: [ValueType?], constants: [Tensor?]) throws -> [ValueType] {
-        try broadcastType(site, inputs, accept: isInteger, "integer")
+        try broadcastType(site, inputs, accept: \.isInteger, "integer")
+    }
+
+    struct Kernel: IntegerVisitor {
+        let op: Bitwise
+        let a: Tensor, b: Tensor
+
+        func visit<T: IntegerElement>(_: T.Type, into out: inout Tensor) throws {
+            let op = op
+            return try Elementwise.binary(a, b, &out, as: T.self) { op.apply($0, $1) }
+        }
     }
 
     func run(_ inputs: [Tensor?], outputs: inout [Tensor]) throws {
         let a = try site.tensor(inputs, 0), b = try site.tensor(inputs, 1)
-        let op = op
-        switch a.dtype {
-        case .u8: try Elementwise.binary(a, b, &outputs[0], as: UInt8.self) { op.apply($0, $1) }
-        case .s8: try Elementwise.binary(a, b, &outputs[0], as: Int8.self) { op.apply($0, $1) }
-        case .s32: try Elementwise.binary(a, b, &outputs[0], as: Int32.self) { op.apply($0, $1) }
-        case .s64: try Elementwise.binary(a, b, &outputs[0], as: Int64.self) { op.apply($0, $1) }
-        default: throw site.error("needs integer operands, got \(a.dtype)")
+        guard try a.dtype.visitInteger(Kernel(op: op, a: a, b: b), into: &outputs[0]) != nil else {
+            throw site.error("needs integer operands, got \(a.dtype)")
         }
     }
 }
 
-/// BitwiseNot on integers.
+/// BitwiseNot on every integer type.
 struct BitwiseNotOperator: GraphOperator {
     let site: OperatorSite
 
     func outputTypes(_ inputs: [ValueType?], constants: [Tensor?]) throws -> [ValueType] {
         let t = try site.type(inputs, 0)
-        guard isInteger(t.dtype) else { throw site.error("needs an integer input, got \(t.dtype)") }
+        guard t.dtype.isInteger else { throw site.error("needs an integer input, got \(t.dtype)") }
         return [t]
+    }
+
+    struct Kernel: IntegerVisitor {
+        let x: Tensor
+
+        func visit<T: IntegerElement>(_: T.Type, into out: inout Tensor) throws {
+            try Elementwise.map(x, into: &out) { (v: T) in ~v }
+        }
     }
 
     func run(_ inputs: [Tensor?], outputs: inout [Tensor]) throws {
         let x = try site.tensor(inputs, 0)
-        func not<T: FixedWidthInteger & TensorElement>(_: T.Type) throws {
-            try x.withUnsafeBufferPointer(as: T.self) { s in
-                try outputs[0].withUnsafeMutableBufferPointer(as: T.self) { d in for i in 0..<s.count { d[i] = ~s[i] } }
-            }
-        }
-        switch x.dtype {
-        case .u8: try not(UInt8.self)
-        case .s8: try not(Int8.self)
-        case .s32: try not(Int32.self)
-        case .s64: try not(Int64.self)
-        default: throw site.error("needs an integer input, got \(x.dtype)")
-        }
+        guard try x.dtype.visitInteger(Kernel(x: x), into: &outputs[0]) != nil else { throw site.error("needs an integer input, got \(x.dtype)") }
     }
 }
 
-/// Mod: with `fmod = 0` the remainder takes the divisor's sign, as Python's `%`; with
-/// `fmod = 1` it takes the dividend's, as C's `fmod`. A zero divisor gives 0 for integers
-/// (ONNX Runtime traps) and NaN for floats.
+/// Mod on every numeric type: with `fmod = 0` the remainder takes the divisor's sign, as
+/// Python's `%`; with `fmod = 1` it takes the dividend's, as C's `fmod`. A zero divisor
+/// gives 0 for integers (ONNX Runtime traps) and NaN for floats.
 struct ModOperator: GraphOperator {
     let site: OperatorSite
     let fmod: Bool
@@ -173,40 +169,30 @@ struct ModOperator: GraphOperator {
         try broadcastType(site, inputs, accept: \.isNumeric, "numeric")
     }
 
-    static func integer<T: FixedWidthInteger>(_ x: T, _ y: T, fmod: Bool) -> T {
-        guard y != 0 else { return 0 }
-        if T.isSigned && y == -1 { return 0 }
-        let r = x % y
-        if fmod || r == 0 { return r }
-        return (r < 0) != (y < 0) ? r + y : r
-    }
+    struct Kernel: NumericVisitor {
+        let fmod: Bool
+        let a: Tensor, b: Tensor
 
-    static func float(_ x: Float, _ y: Float, fmod: Bool) -> Float {
-        let r = Foundation.fmod(x, y)
-        if fmod || r == 0 || r.isNaN { return r }
-        return (r < 0) != (y < 0) ? r + y : r
+        func visit<T: NumericElement>(_: T.Type, into out: inout Tensor) throws {
+            let fmod = fmod
+            return try Elementwise.binary(a, b, &out, as: T.self) { $0.remainder($1, fmod: fmod) }
+        }
     }
 
     func run(_ inputs: [Tensor?], outputs: inout [Tensor]) throws {
         let a = try site.tensor(inputs, 0), b = try site.tensor(inputs, 1)
-        let fmod = fmod
-        switch a.dtype {
-        case .f32: try Elementwise.binary(a, b, &outputs[0], as: Float.self) { Self.float($0, $1, fmod: fmod) }
-        case .u8: try Elementwise.binary(a, b, &outputs[0], as: UInt8.self) { Self.integer($0, $1, fmod: fmod) }
-        case .s8: try Elementwise.binary(a, b, &outputs[0], as: Int8.self) { Self.integer($0, $1, fmod: fmod) }
-        case .s32: try Elementwise.binary(a, b, &outputs[0], as: Int32.self) { Self.integer($0, $1, fmod: fmod) }
-        case .s64: try Elementwise.binary(a, b, &outputs[0], as: Int64.self) { Self.integer($0, $1, fmod: fmod) }
-        default: throw site.error("needs numeric operands, got \(a.dtype)")
+        guard try a.dtype.visitNumeric(Kernel(fmod: fmod, a: a, b: b), into: &outputs[0]) != nil else {
+            throw site.error("needs numeric operands, got \(a.dtype)")
         }
     }
 }
 
-/// PRelu: `x < 0 ? slope * x : x`, the slope broadcast to x's shape (f32, s32, s64).
+/// PRelu: `x < 0 ? slope * x : x`, the slope broadcast to x's shape, on every numeric type.
 struct PReluOperator: GraphOperator {
     let site: OperatorSite
 
     func outputTypes(_ inputs: [ValueType?], constants: [Tensor?]) throws -> [ValueType] {
-        let t = try broadcastType(site, inputs, accept: { [.f32, .s32, .s64].contains($0) }, "f32, int32 or int64")
+        let t = try broadcastType(site, inputs, accept: \.isNumeric, "numeric")
         let x = try site.type(inputs, 0)
         if let s = x.shape, let o = t[0].shape, s.rank != o.rank || zip(s.dims, o.dims).contains(where: { $0.value != nil && $1.value != nil && $0.value != $1.value }) {
             throw site.error("the slope must broadcast to the input's shape \(s)")
@@ -214,13 +200,18 @@ struct PReluOperator: GraphOperator {
         return t
     }
 
+    struct Kernel: NumericVisitor {
+        let a: Tensor, b: Tensor
+
+        func visit<T: NumericElement>(_: T.Type, into out: inout Tensor) throws {
+            try Elementwise.binary(a, b, &out, as: T.self) { $0 < .zero ? $1.wrappingMultiplying($0) : $0 }
+        }
+    }
+
     func run(_ inputs: [Tensor?], outputs: inout [Tensor]) throws {
         let a = try site.tensor(inputs, 0), b = try site.tensor(inputs, 1)
-        switch a.dtype {
-        case .f32: try Elementwise.binary(a, b, &outputs[0], as: Float.self) { $0 < 0 ? $1 * $0 : $0 }
-        case .s32: try Elementwise.binary(a, b, &outputs[0], as: Int32.self) { $0 < 0 ? $1 &* $0 : $0 }
-        case .s64: try Elementwise.binary(a, b, &outputs[0], as: Int64.self) { $0 < 0 ? $1 &* $0 : $0 }
-        default: throw site.error("needs f32, int32 or int64 operands, got \(a.dtype)")
+        guard try a.dtype.visitNumeric(Kernel(a: a, b: b), into: &outputs[0]) != nil else {
+            throw site.error("needs numeric operands, got \(a.dtype)")
         }
     }
 }

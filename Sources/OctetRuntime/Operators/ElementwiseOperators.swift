@@ -36,20 +36,21 @@ enum ElementwiseOperators {
         f["Cast"] = { n, _ in
             let to = try n.int("to", default: -1)
             guard let dtype = castTarget(to) else {
-                throw GraphError.attribute(node: n.name, opType: n.opType, name: "to", expected: "FLOAT, FLOAT16, UINT8, INT8, INT32, INT64 or BOOL", got: "type code \(to)")
+                throw GraphError.attribute(node: n.name, opType: n.opType, name: "to", expected: DType.onnxNames, got: "type code \(to)")
             }
             return CastOperator(site: OperatorSite(n), to: dtype)
         }
     }
 
-    static func castTarget(_ code: Int) -> DType? {
-        [1: DType.f32, 2: .u8, 3: .s8, 6: .s32, 7: .s64, 9: .bool, 10: .f16][code]
-    }
+    /// The element type of an ONNX `TensorProto.DataType` code, for `to`/`dtype` attributes.
+    static func castTarget(_ code: Int) -> DType? { DType(onnxCode: code) }
 }
 
-/// Add, Sub, Mul, Div, Pow with NumPy broadcasting, on f32, s32 and s64; Add, Sub, Mul
-/// and Div also on u8 and s8. Integer results wrap around (two's complement, as NumPy and
-/// ONNX Runtime); integer division truncates toward zero.
+/// Add, Sub, Mul, Div, Pow with NumPy broadcasting, on every numeric type (`NumericElement`):
+/// f32 add/sub/mul/div through the vectorized C kernel, the rest through one generic loop.
+/// Integer results wrap around (two's complement, as NumPy and ONNX Runtime); integer
+/// division truncates toward zero. Pow's exponent may have another type: it is cast to the
+/// base's type first (as ONNX Runtime does), f64 math stays in f64.
 struct BinaryOperator: GraphOperator {
     enum Arithmetic: Sendable { case add, sub, mul, div, pow }
     let site: OperatorSite
@@ -58,59 +59,45 @@ struct BinaryOperator: GraphOperator {
     func outputTypes(_ inputs: [ValueType?], constants: [Tensor?]) throws -> [ValueType] {
         let a = try site.type(inputs, 0), b = try site.type(inputs, 1)
         guard op == .pow || a.dtype == b.dtype else { throw site.error("operand types differ: \(a.dtype) and \(b.dtype)") }
-        guard [.f32, .s32, .s64].contains(a.dtype) || (op != .pow && a.dtype.isQuantized8Bit) else {
-            throw site.error("\(a.dtype) operands are not supported (f32, int32, int64\(op == .pow ? "" : ", uint8, int8") are)")
+        guard a.dtype.isNumeric, b.dtype.isNumeric else { throw site.error("needs numeric operands, got \(a.dtype) and \(b.dtype)") }
+        // ONNX Pow's base is int32, int64 or a floating type (the exponent may be any number).
+        guard op != .pow || a.dtype == .s32 || a.dtype == .s64 || a.dtype.isFloatingPoint else {
+            throw site.error("Pow of \(a.dtype) is not defined (the base must be int32, int64 or a floating type)")
         }
         guard let sa = a.shape, let sb = b.shape else { return [ValueType(a.dtype, nil)] }
         guard let s = Broadcasting.shape(sa, sb) else { throw site.error("shapes \(sa) and \(sb) do not broadcast") }
         return [ValueType(a.dtype, s)]
     }
 
+    struct Kernel: NumericVisitor {
+        let op: Arithmetic
+        let a: Tensor, b: Tensor
+
+        func visit<T: NumericElement>(_: T.Type, into out: inout Tensor) throws {
+            switch op {
+            case .add: try Elementwise.binary(a, b, &out, as: T.self) { $0.wrappingAdding($1) }
+            case .sub: try Elementwise.binary(a, b, &out, as: T.self) { $0.wrappingSubtracting($1) }
+            case .mul: try Elementwise.binary(a, b, &out, as: T.self) { $0.wrappingMultiplying($1) }
+            case .div: try Elementwise.binary(a, b, &out, as: T.self) { $0.dividing($1) }
+            case .pow: try Elementwise.binary(a, b, &out, as: T.self) { $0.power($1) }
+            }
+        }
+    }
+
     func run(_ inputs: [Tensor?], outputs: inout [Tensor]) throws {
         let a = try site.tensor(inputs, 0), b = try site.tensor(inputs, 1)
-        switch a.dtype {
-        case .f32 where op != .pow && b.dtype == .f32:
+        if a.dtype == .f32, b.dtype == .f32, op != .pow {
             try Elementwise.binaryF32(a, b, &outputs[0], op == .add ? OCTET_ADD : op == .sub ? OCTET_SUB : op == .mul ? OCTET_MUL : OCTET_DIV)
-        case .f32:
-            let bf: Tensor = b.dtype == .f32 ? b : try CastOperator.convert(b, to: .f32)
-            try Elementwise.binary(a, bf, &outputs[0], as: Float.self, floatOp())
-        // Pow of integers by another type: the exponent in the base's type (as ONNX Runtime).
-        case .s64: try Elementwise.binary(a, b.dtype == .s64 ? b : try CastOperator.convert(b, to: .s64), &outputs[0], as: Int64.self, intOp())
-        case .s32: try Elementwise.binary(a, b.dtype == .s32 ? b : try CastOperator.convert(b, to: .s32), &outputs[0], as: Int32.self, intOp())
-        case .u8 where op != .pow: try Elementwise.binary(a, b, &outputs[0], as: UInt8.self, intOp())
-        case .s8 where op != .pow: try Elementwise.binary(a, b, &outputs[0], as: Int8.self, intOp())
-        default: throw site.error("\(a.dtype) operands are not supported")
+            return
         }
-    }
-
-    private func floatOp() -> (Float, Float) -> Float {
-        switch op {
-        case .add: { $0 + $1 }
-        case .sub: { $0 - $1 }
-        case .mul: { $0 * $1 }
-        case .div: { $0 / $1 }
-        case .pow: { x, y in y == 2 ? x * x : (y == 3 ? x * x * x : Foundation.pow(x, y)) }
-        }
-    }
-
-    private func intOp<T: FixedWidthInteger>() -> (T, T) -> T {
-        switch op {
-        case .add: { $0 &+ $1 }
-        case .sub: { $0 &- $1 }
-        case .mul: { $0 &* $1 }
-        // Integer division truncates toward zero (as ONNX Runtime does); x / 0 gives 0, not a trap.
-        case .div: { $1 == 0 ? 0 : ($0 == T.min && $1 == -1 ? T.min : $0 / $1) }
-        case .pow: { x, y in
-            guard y >= 0 else { return 0 }
-            var r: T = 1
-            for _ in 0..<min(Int(y), 64) { r = r &* x }
-            return r
-        }
+        let exponent = b.dtype == a.dtype ? b : try CastOperator.convert(b, to: a.dtype)
+        guard try a.dtype.visitNumeric(Kernel(op: op, a: a, b: exponent), into: &outputs[0]) != nil else {
+            throw site.error("needs numeric operands, got \(a.dtype)")
         }
     }
 }
 
-/// `Equal` on numbers or booleans, giving bool.
+/// `Equal` on any element type (bool included), giving bool.
 struct EqualOperator: GraphOperator {
     let site: OperatorSite
 
@@ -122,21 +109,21 @@ struct EqualOperator: GraphOperator {
         return [ValueType(.bool, s)]
     }
 
+    struct Kernel: ElementVisitor {
+        let a: Tensor, b: Tensor
+
+        func visit<T: ElementValue>(_: T.Type, into out: inout Tensor) throws {
+            try Elementwise.compare(a, b, &out, as: T.self, ==)
+        }
+    }
+
     func run(_ inputs: [Tensor?], outputs: inout [Tensor]) throws {
         let a = try site.tensor(inputs, 0), b = try site.tensor(inputs, 1)
-        switch a.dtype {
-        case .f32: try Elementwise.compare(a, b, &outputs[0], as: Float.self, ==)
-        case .s64: try Elementwise.compare(a, b, &outputs[0], as: Int64.self, ==)
-        case .s32: try Elementwise.compare(a, b, &outputs[0], as: Int32.self, ==)
-        case .bool: try Elementwise.compare(a, b, &outputs[0], as: Bool.self, ==)
-        case .u8: try Elementwise.compare(a, b, &outputs[0], as: UInt8.self, ==)
-        case .s8: try Elementwise.compare(a, b, &outputs[0], as: Int8.self, ==)
-        case .f16: throw site.error("f16 operands are not supported")
-        }
+        guard try a.dtype.visitElement(Kernel(a: a, b: b), into: &outputs[0]) != nil else { throw site.error("\(a.dtype) operands are not supported") }
     }
 }
 
-/// `Where(condition, x, y)` with three-way broadcasting.
+/// `Where(condition, x, y)` with three-way broadcasting, x and y of any element type.
 struct WhereOperator: GraphOperator {
     let site: OperatorSite
 
@@ -149,14 +136,15 @@ struct WhereOperator: GraphOperator {
         return [ValueType(x.dtype, s)]
     }
 
-    func run(_ inputs: [Tensor?], outputs: inout [Tensor]) throws {
-        let c = try site.tensor(inputs, 0), x = try site.tensor(inputs, 1), y = try site.tensor(inputs, 2)
-        func select<T: TensorElement>(_: T.Type) throws {
-            let shape = outputs[0].shape
+    struct Kernel: ElementVisitor {
+        let c: Tensor, x: Tensor, y: Tensor
+
+        func visit<T: ElementValue>(_: T.Type, into out: inout Tensor) throws {
+            let shape = out.shape
             try c.withUnsafeBufferPointer(as: Bool.self) { cp in
                 try x.withUnsafeBufferPointer(as: T.self) { xp in
                     try y.withUnsafeBufferPointer(as: T.self) { yp in
-                        try outputs[0].withUnsafeMutableBufferPointer(as: T.self) { o in
+                        try out.withUnsafeMutableBufferPointer(as: T.self) { o in
                             Broadcasting.forEachRow(shape, [c.shape, x.shape, y.shape]) { base, off, n, st in
                                 for i in 0..<n { o[base + i] = cp[off[0] + i * st[0]] ? xp[off[1] + i * st[1]] : yp[off[2] + i * st[2]] }
                             }
@@ -165,32 +153,57 @@ struct WhereOperator: GraphOperator {
                 }
             }
         }
-        switch x.dtype {
-        case .f32: try select(Float.self)
-        case .s64: try select(Int64.self)
-        case .s32: try select(Int32.self)
-        case .bool: try select(Bool.self)
-        case .u8: try select(UInt8.self)
-        case .s8: try select(Int8.self)
-        case .f16: throw site.error("f16 operands are not supported")
-        }
+    }
+
+    func run(_ inputs: [Tensor?], outputs: inout [Tensor]) throws {
+        let c = try site.tensor(inputs, 0), x = try site.tensor(inputs, 1), y = try site.tensor(inputs, 2)
+        guard try x.dtype.visitElement(Kernel(c: c, x: x, y: y), into: &outputs[0]) != nil else { throw site.error("\(x.dtype) operands are not supported") }
     }
 }
 
-/// Unary f32 functions.
+/// Unary activations: f32 through the vectorized C kernels; f16, bf16 (in single
+/// precision) and f64 (in double) through one generic loop; Relu also on the signed
+/// integer types (opset 14).
 struct UnaryOperator: GraphOperator {
-    enum Function: Sendable {
+    enum Function: FloatUnaryFunction {
         case identity, relu, sigmoid, tanh, sqrt, erf, hardSwish, gelu, geluTanh
         case hardSigmoid(alpha: Float, beta: Float)
+
+        /// The function in precision `N` (the generic path; f32 tensors use the C kernels).
+        func callAsFunction<N: FloatMath>(_ x: N) -> N {
+            switch self {
+            case .identity: x
+            case .relu: x < 0 ? 0 : x
+            case .sigmoid: 1 / (1 + N.exp(-x))
+            case .tanh: N.tanh(x)
+            case .sqrt: x.squareRoot()
+            case .erf: N.erf(x)
+            case .hardSwish: x * Swift.min(Swift.max(x / 6 + 0.5, 0), 1)
+            case let .hardSigmoid(alpha, beta): Swift.min(Swift.max(N(alpha) * x + N(beta), 0), 1)
+            case .gelu: 0.5 * x * (1 + N.erf(x / N(2).squareRoot()))
+            case .geluTanh: 0.5 * x * (1 + N.tanh(N(0.7978845608028654) * (x + N(0.044715) * x * x * x)))
+            }
+        }
     }
     let site: OperatorSite
     let function: Function
 
+    private var isRelu: Bool { if case .relu = function { true } else { false } }
+
     func outputTypes(_ inputs: [ValueType?], constants: [Tensor?]) throws -> [ValueType] {
         let t = try site.type(inputs, 0)
         if case .identity = function { return [t] }
-        guard t.dtype == .f32 else { throw site.error("needs f32 input, got \(t.dtype)") }
+        guard t.dtype.isFloatingPoint || (isRelu && t.dtype.isNumeric) else { throw site.error("needs a floating-point input, got \(t.dtype)") }
         return [t]
+    }
+
+    /// Relu of integers: max(x, 0).
+    struct ReluKernel: NumericVisitor {
+        let x: Tensor
+
+        func visit<T: NumericElement>(_: T.Type, into out: inout Tensor) throws {
+            try Elementwise.map(x, into: &out) { (v: T) in v < .zero ? .zero : v }
+        }
     }
 
     func run(_ inputs: [Tensor?], outputs: inout [Tensor]) throws {
@@ -199,11 +212,18 @@ struct UnaryOperator: GraphOperator {
             try Elementwise.copy(x, into: &outputs[0])
             return
         }
-        try x.withUnsafeBufferPointer(as: Float.self) { src in
-            try outputs[0].withUnsafeMutableBufferPointer(as: Float.self) { dst in
-                Self.apply(function, src, dst)
+        if x.dtype == .f32 {
+            try x.withUnsafeBufferPointer(as: Float.self) { src in
+                try outputs[0].withUnsafeMutableBufferPointer(as: Float.self) { dst in
+                    Self.apply(function, src, dst)
+                }
             }
+            return
         }
+        let done: Void? = x.dtype.isFloatingPoint
+            ? try x.dtype.visitFloat(FloatMapKernel(function: function, x: x), into: &outputs[0])
+            : try x.dtype.visitNumeric(ReluKernel(x: x), into: &outputs[0])
+        guard done != nil else { throw site.error("needs a floating-point input, got \(x.dtype)") }
     }
 
     static func apply(_ function: Function, _ src: UnsafeBufferPointer<Float>, _ dst: UnsafeMutableBufferPointer<Float>) {
@@ -249,16 +269,14 @@ struct ClipOperator: GraphOperator {
 
     /// Clamping for the integer types, bounds read in their own type.
     struct IntegerKernel: NumericVisitor {
-        let x: Tensor, low: Tensor?, high: Tensor?, out: Tensor
+        let x: Tensor, low: Tensor?, high: Tensor?
 
-        func visit<T: NumericElement>(_: T.Type) throws -> Tensor {
+        func visit<T: NumericElement>(_: T.Type, into out: inout Tensor) throws {
             let lo = try low.flatMap { try $0.scalars(as: T.self).first } ?? T.lowest
             let hi = try high.flatMap { try $0.scalars(as: T.self).first } ?? T.highest
-            var out = out
             try x.withUnsafeBufferPointer(as: T.self) { s in
                 try out.withUnsafeMutableBufferPointer(as: T.self) { d in for i in 0..<s.count { d[i] = Swift.min(Swift.max(s[i], lo), hi) } }
             }
-            return out
         }
     }
 
@@ -280,10 +298,9 @@ struct ClipOperator: GraphOperator {
                 guard t.dtype == x.dtype, t.shape.elementCount == 1 else { throw site.error("bound \(i) must be a single \(x.dtype), got \(t.dtype) \(t.shape)") }
                 return t
             }
-            guard let out = try x.dtype.visitNumeric(IntegerKernel(x: x, low: try bound(1), high: try bound(2), out: outputs[0])) else {
+            guard try x.dtype.visitNumeric(IntegerKernel(x: x, low: try bound(1), high: try bound(2)), into: &outputs[0]) != nil else {
                 throw site.error("needs a numeric input, got \(x.dtype)")
             }
-            outputs[0] = out
             return
         }
         let (lo, hi) = try bounds(inputs)
@@ -297,7 +314,9 @@ struct ClipOperator: GraphOperator {
     }
 }
 
-/// `Cast` between the supported element types.
+/// `Cast` between any two element types, through `WideValue` (no precision lost on the
+/// way: s64 and u64 stay integers, f64 stays f64). See `ElementValue.init(wide:)` for the
+/// rounding and saturation rules.
 struct CastOperator: GraphOperator {
     let site: OperatorSite
     let to: DType
@@ -307,35 +326,51 @@ struct CastOperator: GraphOperator {
     }
 
     func run(_ inputs: [Tensor?], outputs: inout [Tensor]) throws {
-        outputs[0] = try Self.convert(try site.tensor(inputs, 0), to: to, into: outputs[0])
+        try Self.convert(try site.tensor(inputs, 0), into: &outputs[0])
     }
 
-    /// Converts element by element (floats to integers truncate toward zero, saturating).
-    static func convert(_ x: Tensor, to: DType, into existing: Tensor? = nil) throws -> Tensor {
-        let values = try Elementwise.doubles(x)
-        var out = try existing ?? Tensor(zeros: to, shape: x.shape)
-        func fill<T: TensorElement>(_: T.Type, _ f: (Double) -> T) throws {
-            try out.withUnsafeMutableBufferPointer(as: T.self) { d in for i in values.indices { d[i] = f(values[i]) } }
+    /// The source side: reads `x` as `S`, then the target side writes `out` as `D`.
+    private struct Source: ElementVisitor {
+        let x: Tensor
+        func visit<S: ElementValue>(_: S.Type, into out: inout Tensor) throws {
+            guard try out.dtype.visitElement(Target<S>(x: x), into: &out) != nil else { throw TensorError.dtypeMismatch(expected: x.dtype, got: out.dtype) }
         }
-        switch to {
-        case .f32: try fill(Float.self) { Float($0) }
-        case .f16:
-            #if arch(x86_64) || arch(arm64)
-            try fill(Float16.self) { Float16(Float($0)) }
-            #endif
-        case .u8: try fill(UInt8.self) { $0.isNaN ? 0 : UInt8(clamping: Int64(max(min($0, 1e18), -1e18))) }
-        case .s8: try fill(Int8.self) { $0.isNaN ? 0 : Int8(clamping: Int64(max(min($0, 1e18), -1e18))) }
-        case .s32: try fill(Int32.self) { $0.isNaN ? 0 : Int32(clamping: Int64(max(min($0, 1e18), -1e18))) }
-        case .s64: try fill(Int64.self) { $0.isNaN ? 0 : Int64(max(min($0, 9.2e18), -9.2e18)) }
-        case .bool: try fill(Bool.self) { $0 != 0 }
+    }
+
+    private struct Target<S: ElementValue>: ElementVisitor {
+        let x: Tensor
+        func visit<D: ElementValue>(_: D.Type, into out: inout Tensor) throws {
+            try Elementwise.map(x, into: &out) { (v: S) in D(wide: v.wide) }
         }
+    }
+
+    /// `x` converted element by element to `to`, as a new tensor of `x`'s shape.
+    static func convert(_ x: Tensor, to: DType) throws -> Tensor {
+        var out = try Tensor(zeros: to, shape: x.shape)
+        try convert(x, into: &out)
         return out
+    }
+
+    /// Converts `x` element by element into `out` (as many elements, any type), in place.
+    static func convert(_ x: Tensor, into out: inout Tensor) throws {
+        if x.dtype == out.dtype { return try Elementwise.copy(x, into: &out) }
+        guard try x.dtype.visitElement(Source(x: x), into: &out) != nil else { throw TensorError.dtypeMismatch(expected: out.dtype, got: x.dtype) }
     }
 }
 
 /// Loops shared by the elementwise operators.
 enum Elementwise {
-    static func binary<T: TensorElement>(_ a: Tensor, _ b: Tensor, _ out: inout Tensor, as _: T.Type, _ f: (T, T) -> T) throws {
+    /// `out[i] = f(x[i])`: `x` read as `S`, `out` (as many elements) written as `D`; returns `out`.
+    // Inlined into each typed kernel so that `f` is inlined into the loop (a call per element otherwise).
+    @inline(__always) static func map<S: TensorElement, D: TensorElement>(_ x: Tensor, into out: inout Tensor, _ f: (S) -> D) throws {
+        try x.withUnsafeBufferPointer(as: S.self) { s in
+            try out.withUnsafeMutableBufferPointer(as: D.self) { d in
+                for i in 0..<Swift.min(s.count, d.count) { d[i] = f(s[i]) }
+            }
+        }
+    }
+
+    @inline(__always) static func binary<T: TensorElement>(_ a: Tensor, _ b: Tensor, _ out: inout Tensor, as _: T.Type, _ f: (T, T) -> T) throws {
         let shape = out.shape
         try a.withUnsafeBufferPointer(as: T.self) { ap in
             try b.withUnsafeBufferPointer(as: T.self) { bp in
@@ -397,7 +432,7 @@ enum Elementwise {
         }
     }
 
-    static func compare<T: TensorElement>(_ a: Tensor, _ b: Tensor, _ out: inout Tensor, as _: T.Type, _ f: (T, T) -> Bool) throws {
+    @inline(__always) static func compare<T: TensorElement>(_ a: Tensor, _ b: Tensor, _ out: inout Tensor, as _: T.Type, _ f: (T, T) -> Bool) throws {
         let shape = out.shape
         try a.withUnsafeBufferPointer(as: T.self) { ap in
             try b.withUnsafeBufferPointer(as: T.self) { bp in
@@ -416,21 +451,10 @@ enum Elementwise {
         x.withUnsafeBytes { src in out.withUnsafeMutableBytes { dst in dst.copyMemory(from: src) } }
     }
 
-    /// Any tensor's values as Double (for casts and index arithmetic).
+    /// Any tensor's values as Double (for index arithmetic and f32 helpers; 64-bit
+    /// integers past 2^53 round).
     static func doubles(_ x: Tensor) throws -> [Double] {
-        switch x.dtype {
-        case .f32: return try x.scalars(as: Float.self).map(Double.init)
-        case .f16:
-            #if arch(x86_64) || arch(arm64)
-            return try x.scalars(as: Float16.self).map { Double(Float($0)) }
-            #else
-            throw TensorError.dtypeMismatch(expected: .f32, got: .f16)
-            #endif
-        case .u8: return try x.scalars(as: UInt8.self).map(Double.init)
-        case .s8: return try x.scalars(as: Int8.self).map(Double.init)
-        case .s32: return try x.scalars(as: Int32.self).map(Double.init)
-        case .s64: return try x.scalars(as: Int64.self).map(Double.init)
-        case .bool: return try x.scalars(as: Bool.self).map { $0 ? 1 : 0 }
-        }
+        guard x.dtype != .f64 else { return try x.scalars(as: Double.self) }
+        return try CastOperator.convert(x, to: .f64).scalars(as: Double.self)
     }
 }

@@ -197,10 +197,8 @@ struct ScatterOperator: GraphOperator {
         let reduction: Reduction
         let updates: Tensor
         let targets: [Int]
-        let out: Tensor
 
-        func visit<T: NumericElement>(_: T.Type) throws -> Tensor {
-            var out = out
+        func visit<T: NumericElement>(_: T.Type, into out: inout Tensor) throws {
             try updates.withUnsafeBufferPointer(as: T.self) { u in
                 try out.withUnsafeMutableBufferPointer(as: T.self) { d in
                     for (k, t) in targets.enumerated() {
@@ -214,7 +212,6 @@ struct ScatterOperator: GraphOperator {
                     }
                 }
             }
-            return out
         }
     }
 
@@ -231,10 +228,9 @@ struct ScatterOperator: GraphOperator {
             }
             return
         }
-        guard let out = try data.dtype.visitNumeric(Combine(reduction: reduction, updates: updates, targets: targets, out: outputs[0])) else {
+        guard try data.dtype.visitNumeric(Combine(reduction: reduction, updates: updates, targets: targets), into: &outputs[0]) != nil else {
             throw site.error("reduction \(reduction.rawValue) needs numeric data, got \(data.dtype)")
         }
-        outputs[0] = out
     }
 }
 

@@ -3,11 +3,11 @@ import OctetCore
 
 /// Unary math and activations: element by element, output shape = input shape.
 ///
-/// - f32 functions: Exp, Log, Floor, Ceil, Round (half to even), Reciprocal, Sin, Cos, Tan,
+/// - floating functions (f32, f16, bf16 in single precision; f64 in double): Exp, Log, Floor, Ceil, Round (half to even), Reciprocal, Sin, Cos, Tan,
 ///   Asin, Acos, Atan, Sinh, Cosh, Asinh, Acosh, Atanh, Softplus, Softsign, Mish, LeakyRelu,
-///   Elu, Selu, Celu, ThresholdedRelu, Swish, Shrink (f32).
-/// - numeric (f32, u8, s8, s32, s64): Abs, Neg, Sign.
-/// - bool: Not; f32 → bool: IsNaN, IsInf.
+///   Elu, Selu, Celu, ThresholdedRelu, Swish, Shrink.
+/// - every numeric type: Abs, Neg, Sign.
+/// - bool: Not; floating → bool: IsNaN, IsInf.
 enum MathOperators {
     static func register(into f: inout [String: OperatorCatalog.Factory]) {
         let plain: [(String, FloatFunction)] = [
@@ -48,7 +48,7 @@ enum MathOperators {
 }
 
 /// An f32 → f32 function.
-enum FloatFunction: Sendable {
+enum FloatFunction: FloatUnaryFunction {
     case exp, log, floor, ceil, round, reciprocal
     case sin, cos, tan, asin, acos, atan, sinh, cosh, asinh, acosh, atanh
     case softplus, softsign, mish
@@ -56,60 +56,59 @@ enum FloatFunction: Sendable {
     case selu(alpha: Float, gamma: Float)
     case shrink(lambda: Float, bias: Float)
 
-    func callAsFunction(_ x: Float) -> Float {
+    /// The function in precision `N` (f32 or f64); attributes are f32 as ONNX stores them.
+    func callAsFunction<N: FloatMath>(_ x: N) -> N {
         switch self {
-        case .exp: Foundation.exp(x)
-        case .log: Foundation.log(x)
+        case .exp: N.exp(x)
+        case .log: N.log(x)
         case .floor: x.rounded(.down)
         case .ceil: x.rounded(.up)
         case .round: x.rounded(.toNearestOrEven)
         case .reciprocal: 1 / x
-        case .sin: Foundation.sin(x)
-        case .cos: Foundation.cos(x)
-        case .tan: Foundation.tan(x)
-        case .asin: Foundation.asin(x)
-        case .acos: Foundation.acos(x)
-        case .atan: Foundation.atan(x)
-        case .sinh: Foundation.sinh(x)
-        case .cosh: Foundation.cosh(x)
-        case .asinh: Foundation.asinh(x)
-        case .acosh: Foundation.acosh(x)
-        case .atanh: Foundation.atanh(x)
-        case .softplus: Self.softplus(x)
+        case .sin: N.sin(x)
+        case .cos: N.cos(x)
+        case .tan: N.tan(x)
+        case .asin: N.asin(x)
+        case .acos: N.acos(x)
+        case .atan: N.atan(x)
+        case .sinh: N.sinh(x)
+        case .cosh: N.cosh(x)
+        case .asinh: N.asinh(x)
+        case .acosh: N.acosh(x)
+        case .atanh: N.atanh(x)
+        case .softplus: Self.logOnePlusExp(x)
         case .softsign: x / (1 + Swift.abs(x))
-        case .mish: x * Foundation.tanh(Self.softplus(x))
-        case let .leakyRelu(alpha): x < 0 ? alpha * x : x
-        case let .elu(alpha): x < 0 ? alpha * (Foundation.exp(x) - 1) : x
-        case let .celu(alpha): Swift.max(0, x) + Swift.min(0, alpha * (Foundation.exp(x / alpha) - 1))
-        case let .thresholdedRelu(alpha): x > alpha ? x : 0
-        case let .swish(alpha): x / (1 + Foundation.exp(-alpha * x))
-        case let .selu(alpha, gamma): x > 0 ? gamma * x : gamma * (alpha * Foundation.exp(x) - alpha)
-        case let .shrink(lambda, bias): x < -lambda ? x + bias : (x > lambda ? x - bias : 0)
+        case .mish: x * N.tanh(Self.logOnePlusExp(x))
+        case let .leakyRelu(alpha): x < 0 ? N(alpha) * x : x
+        case let .elu(alpha): x < 0 ? N(alpha) * (N.exp(x) - 1) : x
+        case let .celu(alpha): Swift.max(0, x) + Swift.min(0, N(alpha) * (N.exp(x / N(alpha)) - 1))
+        case let .thresholdedRelu(alpha): x > N(alpha) ? x : 0
+        case let .swish(alpha): x / (1 + N.exp(-N(alpha) * x))
+        case let .selu(alpha, gamma): x > 0 ? N(gamma) * x : N(gamma) * (N(alpha) * N.exp(x) - N(alpha))
+        case let .shrink(lambda, bias): x < -N(lambda) ? x + N(bias) : (x > N(lambda) ? x - N(bias) : 0)
         }
     }
 
     /// log(1 + e^x) without overflow for large x.
-    static func softplus(_ x: Float) -> Float { x > 20 ? x : Foundation.log1p(Foundation.exp(x)) }
+    static func logOnePlusExp<N: FloatMath>(_ x: N) -> N { x > 20 ? x : N.log1p(N.exp(x)) }
 }
 
-/// `y = f(x)` for an f32 function.
+/// `y = f(x)` for a floating function, on every floating type (f64 computed in double,
+/// f32, f16 and bf16 in single precision).
 struct FloatMapOperator: GraphOperator {
     let site: OperatorSite
     let function: FloatFunction
 
     func outputTypes(_ inputs: [ValueType?], constants: [Tensor?]) throws -> [ValueType] {
         let t = try site.type(inputs, 0)
-        guard t.dtype == .f32 else { throw site.error("needs f32 input, got \(t.dtype)") }
+        guard t.dtype.isFloatingPoint else { throw site.error("needs a floating-point input, got \(t.dtype)") }
         return [t]
     }
 
     func run(_ inputs: [Tensor?], outputs: inout [Tensor]) throws {
         let x = try site.tensor(inputs, 0)
-        let f = function
-        try x.withUnsafeBufferPointer(as: Float.self) { src in
-            try outputs[0].withUnsafeMutableBufferPointer(as: Float.self) { dst in
-                for i in 0..<src.count { dst[i] = f(src[i]) }
-            }
+        guard try x.dtype.visitFloat(FloatMapKernel(function: function, x: x), into: &outputs[0]) != nil else {
+            throw site.error("needs a floating-point input, got \(x.dtype)")
         }
     }
 }
@@ -129,17 +128,10 @@ struct SignedMapOperator: GraphOperator {
     struct Kernel: NumericVisitor {
         let function: Function
         let x: Tensor
-        let out: Tensor
 
-        func visit<T: NumericElement>(_: T.Type) throws -> Tensor {
-            var out = out
+        func visit<T: NumericElement>(_: T.Type, into out: inout Tensor) throws {
             let f = function
-            try x.withUnsafeBufferPointer(as: T.self) { src in
-                try out.withUnsafeMutableBufferPointer(as: T.self) { dst in
-                    for i in 0..<src.count { dst[i] = Self.apply(f, src[i]) }
-                }
-            }
-            return out
+            return try Elementwise.map(x, into: &out) { (v: T) in Self.apply(f, v) }
         }
 
         static func apply<T: NumericElement>(_ f: Function, _ v: T) -> T {
@@ -153,10 +145,9 @@ struct SignedMapOperator: GraphOperator {
 
     func run(_ inputs: [Tensor?], outputs: inout [Tensor]) throws {
         let x = try site.tensor(inputs, 0)
-        guard let out = try x.dtype.visitNumeric(Kernel(function: function, x: x, out: outputs[0])) else {
+        guard try x.dtype.visitNumeric(Kernel(function: function, x: x), into: &outputs[0]) != nil else {
             throw site.error("needs a numeric input, got \(x.dtype)")
         }
-        outputs[0] = out
     }
 }
 
@@ -180,7 +171,7 @@ struct NotOperator: GraphOperator {
     }
 }
 
-/// IsNaN and IsInf: f32 in, bool out.
+/// IsNaN and IsInf: any floating type in, bool out.
 struct FloatTestOperator: GraphOperator {
     enum Test: Sendable { case nan, inf(negative: Bool, positive: Bool) }
     let site: OperatorSite
@@ -188,23 +179,30 @@ struct FloatTestOperator: GraphOperator {
 
     func outputTypes(_ inputs: [ValueType?], constants: [Tensor?]) throws -> [ValueType] {
         let t = try site.type(inputs, 0)
-        guard t.dtype == .f32 else { throw site.error("needs f32 input, got \(t.dtype)") }
+        guard t.dtype.isFloatingPoint else { throw site.error("needs a floating-point input, got \(t.dtype)") }
         return [ValueType(.bool, t.shape)]
+    }
+
+    struct Kernel: FloatVisitor {
+        let test: Test
+        let x: Tensor
+
+        func visit<T: FloatElement>(_: T.Type, into out: inout Tensor) throws {
+            let test = test
+            return try Elementwise.map(x, into: &out) { (e: T) -> Bool in
+                let v = e.native
+                switch test {
+                case .nan: return v.isNaN
+                case let .inf(negative, positive): return v.isInfinite && (v < 0 ? negative : positive)
+                }
+            }
+        }
     }
 
     func run(_ inputs: [Tensor?], outputs: inout [Tensor]) throws {
         let x = try site.tensor(inputs, 0)
-        let test = test
-        try x.withUnsafeBufferPointer(as: Float.self) { src in
-            try outputs[0].withUnsafeMutableBufferPointer(as: Bool.self) { dst in
-                for i in 0..<src.count {
-                    let v = src[i]
-                    switch test {
-                    case .nan: dst[i] = v.isNaN
-                    case let .inf(negative, positive): dst[i] = v.isInfinite && (v < 0 ? negative : positive)
-                    }
-                }
-            }
+        guard try x.dtype.visitFloat(Kernel(test: test, x: x), into: &outputs[0]) != nil else {
+            throw site.error("needs a floating-point input, got \(x.dtype)")
         }
     }
 }

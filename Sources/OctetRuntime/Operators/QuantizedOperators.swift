@@ -23,13 +23,15 @@ enum QuantizedOperators {
     }
 }
 
-/// Integer values of an 8/32-bit tensor.
+/// Integer values of an 8, 16 or 32-bit (signed) integer tensor.
 func integerValues(_ t: Tensor, _ site: OperatorSite) throws -> [Int32] {
     switch t.dtype {
     case .u8: return try t.scalars(as: UInt8.self).map(Int32.init)
     case .s8: return try t.scalars(as: Int8.self).map(Int32.init)
+    case .u16: return try t.scalars(as: UInt16.self).map(Int32.init)
+    case .s16: return try t.scalars(as: Int16.self).map(Int32.init)
     case .s32: return try t.scalars(as: Int32.self)
-    default: throw site.error("expected a u8, s8 or s32 tensor, got \(t.dtype)")
+    default: throw site.error("expected a u8, s8, u16, s16 or s32 tensor, got \(t.dtype)")
     }
 }
 
@@ -68,6 +70,9 @@ func storeIntegers(_ values: [Int32], into out: inout Tensor, _ site: OperatorSi
     case .u8: try out.withUnsafeMutableBufferPointer(as: UInt8.self) { d in for i in values.indices { d[i] = UInt8(clamping: values[i]) } }
     case .s8: try out.withUnsafeMutableBufferPointer(as: Int8.self) { d in for i in values.indices { d[i] = Int8(clamping: values[i]) } }
     case .s32: try out.withUnsafeMutableBufferPointer(as: Int32.self) { d in for i in values.indices { d[i] = values[i] } }
+    case let t where t.integerRange != nil && t.byteSize <= 2:
+        // Values already in the target's range (quantized): a cast stores them.
+        try CastOperator.convert(try Tensor(values, shape: out.shape), into: &out)
     default: throw site.error("cannot store integers into \(out.dtype)")
     }
 }
@@ -97,14 +102,14 @@ struct QuantizeLinearOperator: GraphOperator {
         try checkConstantScales(constants, [1], site)
         let zp = inputs.count > 2 ? inputs[2]?.dtype : nil
         let out = zp ?? outputType ?? .u8
-        guard out == .u8 || out == .s8 else { throw site.error("quantizes to u8 or s8, not \(out)") }
+        guard [.u8, .s8, .u16, .s16].contains(out) else { throw site.error("quantizes to u8, s8, u16 or s16, not \(out)") }
         return [ValueType(out, x.shape)]
     }
 
     func run(_ inputs: [Tensor?], outputs: inout [Tensor]) throws {
         let x = try site.tensor(inputs, 0)
         let p = try QDQParameters(scale: try site.tensor(inputs, 1), zeroPoint: inputs.count > 2 ? inputs[2] : nil, axis: axis, site: site)
-        if p.scales.count == 1, x.layout == outputs[0].layout {
+        if p.scales.count == 1, x.layout == outputs[0].layout, outputs[0].dtype.isQuantized8Bit {
             // Per tensor: the vectorized kernel (same arithmetic).
             let signed: Int32 = outputs[0].dtype == .s8 ? 1 : 0, scale = p.scales[0], zp = Int32(p.zeroPoints[0])
             try x.withUnsafeBufferPointer(as: Float.self) { src in
@@ -118,7 +123,7 @@ struct QuantizeLinearOperator: GraphOperator {
             return
         }
         let channel = try p.channelIndexer(x.shape, site: site)
-        let range: ClosedRange<Int32> = outputs[0].dtype == .u8 ? 0...255 : -128...127
+        guard let range = outputs[0].dtype.integerRange else { throw site.error("quantizes to an integer type, not \(outputs[0].dtype)") }
         let values = try x.scalars(as: Float.self)
         var q = [Int32](repeating: 0, count: values.count)
         for i in values.indices {
@@ -146,7 +151,7 @@ struct DequantizeLinearOperator: GraphOperator {
 
     func outputTypes(_ inputs: [ValueType?], constants: [Tensor?]) throws -> [ValueType] {
         let x = try site.type(inputs, 0)
-        guard [.u8, .s8, .s32].contains(x.dtype) else { throw site.error("input must be u8, s8 or s32, got \(x.dtype)") }
+        guard [.u8, .s8, .u16, .s16, .s32].contains(x.dtype) else { throw site.error("input must be u8, s8, u16, s16 or s32, got \(x.dtype)") }
         try checkConstantScales(constants, [1], site)
         return [ValueType(.f32, x.shape)]
     }
@@ -154,7 +159,7 @@ struct DequantizeLinearOperator: GraphOperator {
     func run(_ inputs: [Tensor?], outputs: inout [Tensor]) throws {
         let x = try site.tensor(inputs, 0)
         let p = try QDQParameters(scale: try site.tensor(inputs, 1), zeroPoint: inputs.count > 2 ? inputs[2] : nil, axis: axis, site: site)
-        if p.scales.count == 1, x.dtype != .s32, x.layout == outputs[0].layout {
+        if p.scales.count == 1, x.dtype.isQuantized8Bit, x.layout == outputs[0].layout {
             let signed: Int32 = x.dtype == .s8 ? 1 : 0, scale = p.scales[0], zp = Int32(p.zeroPoints[0])
             try outputs[0].withUnsafeMutableBufferPointer(as: Float.self) { dst in
                 x.withUnsafeBytes { src in
@@ -257,7 +262,7 @@ struct IntegerMatMulOperator: GraphOperator {
         let sb = try scaleValues(try site.tensor(inputs, 4), input: 4, site, counts: [1, n])
         let sy = try scaleValues(try site.tensor(inputs, 6), input: 6, site, counts: [1])[0]
         let zy = try singleZeroPoint(try site.tensor(inputs, 7), input: 7, site)
-        let range: ClosedRange<Int32> = outputs[0].dtype == .u8 ? 0...255 : -128...127
+        guard let range = outputs[0].dtype.integerRange else { throw site.error("quantizes to an integer type, not \(outputs[0].dtype)") }
         let q = acc.indices.map { i in
             AffineQuantization.requantize(acc[i], multiplier: sa * sb[sb.count == 1 ? 0 : i % n] / sy, zeroPoint: zy, qmin: range.lowerBound, qmax: range.upperBound)
         }
@@ -400,7 +405,7 @@ struct IntegerConvOperator: GraphOperator {
         let sw = try scaleValues(try site.tensor(inputs, 4), input: 4, site, counts: [1, oc])
         let sy = try scaleValues(try site.tensor(inputs, 6), input: 6, site, counts: [1])[0]
         let zy = try singleZeroPoint(try site.tensor(inputs, 7), input: 7, site)
-        let range: ClosedRange<Int32> = outputs[0].dtype == .u8 ? 0...255 : -128...127
+        guard let range = outputs[0].dtype.integerRange else { throw site.error("quantizes to an integer type, not \(outputs[0].dtype)") }
         let q = acc.indices.map { i in
             let o = (i / (oh * ow)) % oc
             return AffineQuantization.requantize(acc[i], multiplier: sx * sw[sw.count == 1 ? 0 : o] / sy, zeroPoint: zy, qmin: range.lowerBound, qmax: range.upperBound)

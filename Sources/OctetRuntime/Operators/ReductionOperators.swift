@@ -78,9 +78,9 @@ struct ReduceOperator: GraphOperator {
 
     func accepts(_ d: DType) -> Bool {
         switch kind {
-        case .max, .min: d.isNumeric
-        case .sum, .prod, .l1, .sumSquare: [.f32, .s32, .s64].contains(d)
-        case .l2, .logSum, .logSumExp: d == .f32
+        case .max, .min: d.isNumeric || d == .bool
+        case .sum, .prod, .l1, .sumSquare: d.isNumeric
+        case .l2, .logSum, .logSumExp: d.isFloatingPoint
         }
     }
 
@@ -95,11 +95,9 @@ struct ReduceOperator: GraphOperator {
         let kind: Kind
         let x: Tensor
         let kept: TensorShape
-        let out: Tensor
 
-        func visit<T: NumericElement>(_: T.Type) throws -> Tensor {
+        func visit<T: NumericElement>(_: T.Type, into out: inout Tensor) throws {
             let strides = Broadcasting.strides(of: kept, in: x.shape)
-            var out = out
             switch kind {
             case .max, .min:
                 let largest = kind == .max
@@ -109,7 +107,7 @@ struct ReduceOperator: GraphOperator {
                     Strided.forEachRow(x.shape, strides: [strides], offsets: [0]) { base, off, n, st in
                         for i in 0..<n {
                             let v = src[base + i], k = off[0] + i * st[0]
-                            if T.isFloatingPoint && v.asDouble.isNaN { nan[k] = true } else if largest ? v > acc[k] : v < acc[k] { acc[k] = v }
+                            if v.isNaNValue { nan[k] = true } else if largest ? v > acc[k] : v < acc[k] { acc[k] = v }
                         }
                     }
                 }
@@ -135,7 +133,7 @@ struct ReduceOperator: GraphOperator {
                         }
                     }
                     try out.withUnsafeMutableBufferPointer(as: T.self) { d in for i in 0..<d.count { d[i] = acc[i] } }
-                    return out
+                    return
                 }
                 // Floats accumulate in double; log-sum-exp subtracts the maximum first.
                 var shift = [Double](repeating: 0, count: kept.elementCount)
@@ -172,17 +170,31 @@ struct ReduceOperator: GraphOperator {
                     }
                 }
             }
-            return out
         }
     }
 
     func run(_ inputs: [Tensor?], outputs: inout [Tensor]) throws {
         let x = try site.tensor(inputs, 0)
         let kept = try axes.kept(x.shape, inputs)
-        guard let out = try x.dtype.visitNumeric(Kernel(kind: kind, x: x, kept: kept, out: outputs[0])) else {
+        if x.dtype == .bool {
+            // Max and min of bools are any and all: the same bytes (0 or 1) reduced as u8.
+            var bytes = try Self.reinterpreted(outputs[0], as: .u8)
+            _ = try DType.u8.visitNumeric(Kernel(kind: kind, x: try Self.reinterpreted(x, as: .u8), kept: kept), into: &bytes)
+            outputs[0] = try Self.reinterpreted(bytes, as: .bool)
+            return
+        }
+        guard try x.dtype.visitNumeric(Kernel(kind: kind, x: x, kept: kept), into: &outputs[0]) != nil else {
             throw site.error("\(x.dtype) input is not supported")
         }
-        outputs[0] = out
+    }
+}
+
+extension ReduceOperator {
+    /// A copy of `t`'s bytes as a tensor of `dtype` (of the same element size).
+    static func reinterpreted(_ t: Tensor, as dtype: DType) throws -> Tensor {
+        var r = try Tensor(zeros: dtype, shape: t.shape)
+        t.withUnsafeBytes { src in r.withUnsafeMutableBytes { $0.copyMemory(from: src) } }
+        return r
     }
 }
 
@@ -216,7 +228,7 @@ struct ArgExtremumOperator: GraphOperator {
     struct Kernel: NumericVisitor {
         let x: Tensor, axis: Int, largest: Bool, last: Bool
 
-        func visit<T: NumericElement>(_: T.Type) throws -> [Int64] {
+        func visit<T: NumericElement>(_: T.Type, into out: inout Tensor) throws -> [Int64] {
             let dims = x.shape.dims
             let len = dims[axis], inner = dims[(axis + 1)...].reduce(1, *), outer = dims[..<axis].reduce(1, *)
             var result = [Int64](repeating: 0, count: outer * inner)
@@ -228,8 +240,8 @@ struct ArgExtremumOperator: GraphOperator {
                         for i in 0..<len {
                             let v = src[(o * len + i) * inner + j]
                             guard let b = bestValue else { bestValue = v; best = i; continue }
-                            if T.isFloatingPoint && b.asDouble.isNaN { continue }
-                            let better = T.isFloatingPoint && v.asDouble.isNaN ? true : (largest ? v > b : v < b)
+                            if b.isNaNValue { continue }
+                            let better = v.isNaNValue ? true : (largest ? v > b : v < b)
                             if better || (last && v == b) { bestValue = v; best = i }
                         }
                         result[o * inner + j] = Int64(best)
@@ -244,7 +256,7 @@ struct ArgExtremumOperator: GraphOperator {
         let x = try site.tensor(inputs, 0)
         let a = try site.axis(axis, rank: x.shape.rank)
         guard x.shape.dims[a] > 0 else { throw site.error("axis \(axis) has no elements to choose from (input \(x.shape))") }
-        guard let indices = try x.dtype.visitNumeric(Kernel(x: x, axis: a, largest: largest, last: last)) else {
+        guard let indices = try x.dtype.visitNumeric(Kernel(x: x, axis: a, largest: largest, last: last), into: &outputs[0]) else {
             throw site.error("needs a numeric input, got \(x.dtype)")
         }
         try outputs[0].withUnsafeMutableBufferPointer(as: Int64.self) { d in for i in 0..<min(d.count, indices.count) { d[i] = indices[i] } }

@@ -542,7 +542,8 @@ struct ConstantOperator: GraphOperator {
     func run(_ inputs: [Tensor?], outputs: inout [Tensor]) throws { outputs[0] = value }
 }
 
-/// `Range(start, limit, delta)` on f32, int32 or int64 scalars.
+/// `Range(start, limit, delta)` on scalars of any numeric type (integers exact in 64 bits,
+/// floats computed in f64).
 struct RangeOperator: GraphOperator {
     let site: OperatorSite
 
@@ -599,7 +600,7 @@ struct RangeOperator: GraphOperator {
         default:
             let start = try scalar(try site.tensor(inputs, 0), "start"), delta = try scalar(try site.tensor(inputs, 2), "delta")
             let values = (0..<n).map { start + Double($0) * delta }
-            outputs[0] = try CastOperator.convert(try Tensor(values.map { Float($0) }, shape: outputs[0].shape), to: outputs[0].dtype)
+            outputs[0] = try CastOperator.convert(try Tensor(values, shape: outputs[0].shape), to: outputs[0].dtype)
         }
     }
 }

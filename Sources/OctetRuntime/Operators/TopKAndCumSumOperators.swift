@@ -1,8 +1,8 @@
 import OctetCore
 
 /// TopK (the k largest or smallest along an axis, with their int64 indices; ties keep the
-/// lower index first; k must be known before running), CumSum (running sums along an
-/// axis given as input; `exclusive`, `reverse`), EyeLike (ones on diagonal `k` of a 2-D
+/// lower index first; k must be known before running), CumSum and CumProd (running sums
+/// or products along an axis given as input; `exclusive`, `reverse`; integers wrap), EyeLike (ones on diagonal `k` of a 2-D
 /// shape, in `dtype` or the input's type) and GlobalMaxPool.
 enum TopKAndCumSumOperators {
     static func register(into f: inout [String: OperatorCatalog.Factory]) {
@@ -10,13 +10,16 @@ enum TopKAndCumSumOperators {
             TopKOperator(site: OperatorSite(n), axis: try n.int("axis", default: -1), largest: try n.int("largest", default: 1) != 0,
                          attributeK: opset < 10 ? try n.int("k") : nil)
         }
-        f["CumSum"] = { n, _ in
-            CumSumOperator(site: OperatorSite(n), exclusive: try n.int("exclusive", default: 0) != 0, reverse: try n.int("reverse", default: 0) != 0)
+        for (name, product) in [("CumSum", false), ("CumProd", true)] {
+            f[name] = { n, _ in
+                CumSumOperator(site: OperatorSite(n), exclusive: try n.int("exclusive", default: 0) != 0, reverse: try n.int("reverse", default: 0) != 0,
+                               product: product)
+            }
         }
         f["EyeLike"] = { n, _ in
             let code = try n.int("dtype")
             guard code == nil || ElementwiseOperators.castTarget(code ?? 0) != nil else {
-                throw GraphError.attribute(node: n.name, opType: n.opType, name: "dtype", expected: "FLOAT, FLOAT16, UINT8, INT8, INT32, INT64 or BOOL", got: "type code \(code ?? 0)")
+                throw GraphError.attribute(node: n.name, opType: n.opType, name: "dtype", expected: DType.onnxNames, got: "type code \(code ?? 0)")
             }
             return EyeLikeOperator(site: OperatorSite(n), k: try n.int("k", default: 0), dtype: code.flatMap(ElementwiseOperators.castTarget))
         }
@@ -52,13 +55,12 @@ struct TopKOperator: GraphOperator {
     }
 
     struct Kernel: NumericVisitor {
-        let x: Tensor, axis: Int, k: Int, largest: Bool, values: Tensor
+        let x: Tensor, axis: Int, k: Int, largest: Bool
 
-        func visit<T: NumericElement>(_: T.Type) throws -> (Tensor, [Int64]) {
+        func visit<T: NumericElement>(_: T.Type, into out: inout Tensor) throws -> [Int64] {
             let dims = x.shape.dims, len = dims[axis]
             let inner = dims[(axis + 1)...].reduce(1, *), outer = dims[..<axis].reduce(1, *)
             let src = try x.scalars(as: T.self)
-            var out = values
             var indices = [Int64](repeating: 0, count: outer * k * inner)
             let largest = largest
             try out.withUnsafeMutableBufferPointer(as: T.self) { d in
@@ -66,9 +68,9 @@ struct TopKOperator: GraphOperator {
                     for j in 0..<inner {
                         let order = (0..<len).sorted { p, q in
                             let a = src[(o * len + p) * inner + j], b = src[(o * len + q) * inner + j]
-                            if a == b || (a.asDouble.isNaN && b.asDouble.isNaN) { return p < q }
-                            if a.asDouble.isNaN { return largest }
-                            if b.asDouble.isNaN { return !largest }
+                            if a == b || (a.isNaNValue && b.isNaNValue) { return p < q }
+                            if a.isNaNValue { return largest }
+                            if b.isNaNValue { return !largest }
                             return largest ? a > b : a < b
                         }
                         for r in 0..<k {
@@ -78,7 +80,7 @@ struct TopKOperator: GraphOperator {
                     }
                 }
             }
-            return (out, indices)
+            return indices
         }
     }
 
@@ -86,10 +88,9 @@ struct TopKOperator: GraphOperator {
         let x = try site.tensor(inputs, 0)
         let a = try site.axis(axis, rank: x.shape.rank)
         guard let k = try k(inputs), k <= x.shape.dims[a] else { throw site.error("K is missing or exceeds the axis length \(x.shape.dims[a])") }
-        guard let (values, indices) = try x.dtype.visitNumeric(Kernel(x: x, axis: a, k: k, largest: largest, values: outputs[0])) else {
+        guard let indices = try x.dtype.visitNumeric(Kernel(x: x, axis: a, k: k, largest: largest), into: &outputs[0]) else {
             throw site.error("needs a numeric input, got \(x.dtype)")
         }
-        outputs[0] = values
         if outputs.count > 1 {
             try outputs[1].withUnsafeMutableBufferPointer(as: Int64.self) { d in for i in 0..<min(d.count, indices.count) { d[i] = indices[i] } }
         }
@@ -100,35 +101,36 @@ struct CumSumOperator: GraphOperator {
     let site: OperatorSite
     let exclusive: Bool
     let reverse: Bool
+    /// CumProd: running products (the identity 1 where exclusive starts).
+    var product = false
 
     func outputTypes(_ inputs: [ValueType?], constants: [Tensor?]) throws -> [ValueType] {
         let x = try site.type(inputs, 0)
-        guard [.f32, .s32, .s64].contains(x.dtype) else { throw site.error("needs f32, int32 or int64 input, got \(x.dtype)") }
+        guard x.dtype.isNumeric else { throw site.error("needs a numeric input, got \(x.dtype)") }
         return [x]
     }
 
     struct Kernel: NumericVisitor {
-        let x: Tensor, axis: Int, exclusive: Bool, reverse: Bool, out: Tensor
+        let x: Tensor, axis: Int, exclusive: Bool, reverse: Bool, product: Bool
 
-        func visit<T: NumericElement>(_: T.Type) throws -> Tensor {
+        func visit<T: NumericElement>(_: T.Type, into out: inout Tensor) throws {
             let dims = x.shape.dims, len = dims[axis]
             let inner = dims[(axis + 1)...].reduce(1, *), outer = dims[..<axis].reduce(1, *)
-            var out = out
-            let (exclusive, reverse) = (exclusive, reverse)
+            let (exclusive, reverse, product) = (exclusive, reverse, product)
+            func step(_ acc: T, _ v: T) -> T { product ? acc.wrappingMultiplying(v) : acc.wrappingAdding(v) }
             try x.withUnsafeBufferPointer(as: T.self) { s in
                 try out.withUnsafeMutableBufferPointer(as: T.self) { d in
                     for o in 0..<outer {
                         for j in 0..<inner {
-                            var acc = T.zero
-                            for step in 0..<len {
-                                let i = reverse ? len - 1 - step : step, at = (o * len + i) * inner + j
-                                if exclusive { d[at] = acc; acc = acc.wrappingAdding(s[at]) } else { acc = acc.wrappingAdding(s[at]); d[at] = acc }
+                            var acc = product ? T.one : T.zero
+                            for k in 0..<len {
+                                let i = reverse ? len - 1 - k : k, at = (o * len + i) * inner + j
+                                if exclusive { d[at] = acc; acc = step(acc, s[at]) } else { acc = step(acc, s[at]); d[at] = acc }
                             }
                         }
                     }
                 }
             }
-            return out
         }
     }
 
@@ -136,10 +138,9 @@ struct CumSumOperator: GraphOperator {
         let x = try site.tensor(inputs, 0)
         guard let axisValue = try site.ints(inputs.count > 1 ? inputs[1] : nil, "axis")?.first else { throw site.error("axis (input 1) is missing") }
         let a = try site.axis(axisValue, rank: x.shape.rank)
-        guard let out = try x.dtype.visitNumeric(Kernel(x: x, axis: a, exclusive: exclusive, reverse: reverse, out: outputs[0])) else {
+        guard try x.dtype.visitNumeric(Kernel(x: x, axis: a, exclusive: exclusive, reverse: reverse, product: product), into: &outputs[0]) != nil else {
             throw site.error("needs a numeric input, got \(x.dtype)")
         }
-        outputs[0] = out
     }
 }
 

@@ -1,8 +1,8 @@
 import OctetCore
 
 /// Max, Min, Sum, Mean over one or more inputs, all broadcast together (NumPy rules).
-/// Max and Min take any numeric type (a NaN operand gives NaN, as ONNX Runtime); Sum
-/// takes f32, s32, s64 (integers wrap); Mean takes f32.
+/// Max, Min and Sum take any numeric type (a NaN operand gives NaN in Max and Min, as
+/// ONNX Runtime; integer sums wrap); Mean takes the floating types.
 enum VariadicOperators {
     static func register(into f: inout [String: OperatorCatalog.Factory]) {
         for (name, op) in [("Max", VariadicOperator.Fold.max), ("Min", .min), ("Sum", .sum), ("Mean", .mean)] {
@@ -18,9 +18,8 @@ struct VariadicOperator: GraphOperator {
 
     func accepts(_ d: DType) -> Bool {
         switch fold {
-        case .max, .min: d.isNumeric
-        case .sum: [.f32, .s32, .s64].contains(d)
-        case .mean: d == .f32
+        case .max, .min, .sum: d.isNumeric
+        case .mean: d.isFloatingPoint
         }
     }
 
@@ -40,17 +39,16 @@ struct VariadicOperator: GraphOperator {
     struct Kernel: NumericVisitor {
         let fold: Fold
         let operands: [Tensor]
-        let out: Tensor
 
         func combine<T: NumericElement>(_ x: T, _ y: T) -> T {
             switch fold {
-            case .max: x.asDouble.isNaN || y.asDouble.isNaN ? T(converting: .nan) : Swift.max(x, y)
-            case .min: x.asDouble.isNaN || y.asDouble.isNaN ? T(converting: .nan) : Swift.min(x, y)
+            case .max: x.isNaNValue || y.isNaNValue ? T(converting: .nan) : Swift.max(x, y)
+            case .min: x.isNaNValue || y.isNaNValue ? T(converting: .nan) : Swift.min(x, y)
             case .sum, .mean: x.wrappingAdding(y)
             }
         }
 
-        func visit<T: NumericElement>(_: T.Type) throws -> Tensor {
+        func visit<T: NumericElement>(_: T.Type, into out: inout Tensor) throws {
             // Fold left: each step broadcasts the running value with the next operand into
             // the output's shape (a smaller running value is broadcast in place).
             var acc = operands[0]
@@ -59,29 +57,26 @@ struct VariadicOperator: GraphOperator {
                 try Elementwise.binary(acc, next, &step, as: T.self) { combine($0, $1) }
                 acc = step
             }
-            var result = out
             if acc.shape != out.shape {
                 // One operand (or all the same small shape): broadcast it to the output.
                 let ones = try Tensor(zeros: out.dtype, shape: out.shape)
-                try Elementwise.binary(ones, acc, &result, as: T.self) { $1 }
+                try Elementwise.binary(ones, acc, &out, as: T.self) { $1 }
             } else {
-                try Elementwise.copy(acc, into: &result)
+                try Elementwise.copy(acc, into: &out)
             }
             if fold == .mean {
-                let n = Float(operands.count)
-                try result.withUnsafeMutableBufferPointer(as: Float.self) { d in for i in 0..<d.count { d[i] /= n } }
+                let n = T(converting: Double(operands.count))
+                try out.withUnsafeMutableBufferPointer(as: T.self) { d in for i in 0..<d.count { d[i] = d[i].dividing(n) } }
             }
-            return result
         }
     }
 
     func run(_ inputs: [Tensor?], outputs: inout [Tensor]) throws {
         let operands = inputs.compactMap { $0 }
         guard let first = operands.first else { throw site.error("needs at least one input") }
-        guard let out = try first.dtype.visitNumeric(Kernel(fold: fold, operands: operands, out: outputs[0])) else {
+        guard try first.dtype.visitNumeric(Kernel(fold: fold, operands: operands), into: &outputs[0]) != nil else {
             throw site.error("\(first.dtype) operands are not supported")
         }
-        outputs[0] = out
     }
 }
 
