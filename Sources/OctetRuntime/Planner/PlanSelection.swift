@@ -28,6 +28,8 @@ struct SelectedNode: Sendable {
     let inputTypes: [(DType, TensorShape)?]
     let outputTypes: [(DType, TensorShape)]
     var placement: Placement
+    /// Whether the node's outputs get their shapes when it runs (`DataShapedOperator`).
+    var shapedByData = false
 
     /// `s64-Reshape`: the first operand's type, then the op type.
     var builtInKernelName: String { "\((inputTypes.first ?? nil).map { "\($0.0)-" } ?? "")\(node.opType)" }
@@ -50,6 +52,10 @@ struct PlanSelection: Sendable {
     /// Concrete types of the graph inputs and of every computed value.
     let types: [String: (DType, TensorShape)]
     let selector: BackendSelector
+    /// Where planning stopped, when an output shape depends on values known only when
+    /// running; `rest` holds the nodes planned then (see `Continuation`).
+    let pending: PendingRest?
+    let rest: [Node]
 
     init(graph: Graph, inputShapes: [String: (DType, TensorShape)], options: SessionOptions) throws {
         let selector = BackendSelector(rules: options.rules, registry: options.registry.includingBuiltIn())
@@ -60,7 +66,8 @@ struct PlanSelection: Sendable {
         var selected: [SelectedNode] = []
         selected.reserveCapacity(graph.nodes.count)
 
-        for node in graph.nodes {
+        var pending: PendingRest?
+        for (index, node) in graph.nodes.enumerated() {
             let op: any GraphOperator
             do { op = try OperatorCatalog.makeOperator(for: node, opset: graph.opset(of: node)) } catch let e as GraphError {
                 throw SessionError.graph(e)
@@ -73,7 +80,29 @@ struct PlanSelection: Sendable {
                 guard let t = types[v] else { throw SessionError.graph(.undefinedValue(node: node.name, value: v)) }
                 inputs.append(t)
             }
-            let outputs = try Self.outputTypes(op, node, inputs: inputs, constants: constants)
+            let symbolic = try Self.symbolicOutputTypes(op, node, inputs: inputs, constants: constants)
+            guard let outputs = try Self.concrete(symbolic, node) else {
+                // An output shape this plan cannot know: the rest is planned when running.
+                let runtime = node.inputs.filter { !$0.isEmpty && known[$0] == nil }
+                if let shaped = op as? any DataShapedOperator {
+                    if runtime.isEmpty {
+                        for (name, t) in try Self.foldShaped(shaped, node, constants: constants) { known[name] = t }
+                        selected.append(SelectedNode(node: node, op: op, inputTypes: inputs, outputTypes: [], placement: .folded))
+                        continue
+                    }
+                    // The node runs here and allocates its outputs; the plan stops after it.
+                    for (name, t) in zip(node.outputs, symbolic) where !name.isEmpty { types[name] = (t.dtype, .scalar) }
+                    selected.append(SelectedNode(node: node, op: op, inputTypes: inputs, outputTypes: symbolic.map { ($0.dtype, .scalar) },
+                                                 placement: .runs(.builtIn, dispatch: nil, reason: "output shape depends on the data: allocated when it runs"),
+                                                 shapedByData: true))
+                    pending = PendingRest(start: index + 1, after: node.name,
+                                          reason: "planned when running, after '\(node.name)' (\(node.opType)) gives its outputs' shapes")
+                } else {
+                    pending = PendingRest(start: index, after: nil,
+                                          reason: "planned when running: the output shape of '\(node.name)' (\(node.opType)) depends on the values of \(runtime.map { "'\($0)'" }.joined(separator: ", "))")
+                }
+                break
+            }
             for (name, t) in zip(node.outputs, outputs) where !name.isEmpty { types[name] = t }
 
             if let shapeOp = op as? ShapeOperator, let first = inputs.first ?? nil {
@@ -94,6 +123,8 @@ struct PlanSelection: Sendable {
             selected.append(SelectedNode(node: node, op: op, inputTypes: inputs, outputTypes: outputs, placement: placement))
         }
         nodes = selected
+        self.pending = pending
+        self.rest = pending.map { Array(graph.nodes[$0.start...]) } ?? []
         self.known = known
         self.types = types
         self.selector = selector
@@ -130,21 +161,34 @@ struct PlanSelection: Sendable {
         return .runs(.node(signature, constants, operands: NodeSignature.kernelOperands(node)), dispatch: dispatch, reason: nil)
     }
 
-    /// Concrete output types, or an error naming the node and the output.
-    private static func outputTypes(_ op: any GraphOperator, _ node: Node, inputs: [(DType, TensorShape)?], constants: [Tensor?]) throws -> [(DType, TensorShape)] {
-        let symbolic: [ValueType]
-        do { symbolic = try op.outputTypes(inputs.map { $0.map { ValueType($0.0, $0.1) } }, constants: constants) } catch {
+    /// Output types as the operator infers them from `inputs` and the known `constants`.
+    static func symbolicOutputTypes(_ op: any GraphOperator, _ node: Node, inputs: [(DType, TensorShape)?], constants: [Tensor?]) throws -> [ValueType] {
+        do { return try op.outputTypes(inputs.map { $0.map { ValueType($0.0, $0.1) } }, constants: constants) } catch {
             throw ExecutionPlan.wrap(error, node)
         }
-        return try symbolic.enumerated().map { i, t in
+    }
+
+    /// The concrete types of `symbolic`, `nil` when a shape is not known before running; an
+    /// error for a shape with more elements than can be addressed.
+    static func concrete(_ symbolic: [ValueType], _ node: Node) throws -> [(DType, TensorShape)]? {
+        var out: [(DType, TensorShape)] = []
+        for (i, t) in symbolic.enumerated() {
             if let s = t.shape, !s.isAddressable {
                 throw SessionError.node(node: node.name, opType: node.opType, detail: "output \(i) would be \(t), which has more elements than can be addressed")
             }
-            guard let s = t.shape?.concrete else {
-                throw SessionError.node(node: node.name, opType: node.opType, detail: "the shape of output \(i) cannot be determined before running (got \(t))")
-            }
-            return (t.dtype, s)
+            guard let s = t.shape?.concrete else { return nil }
+            out.append((t.dtype, s))
         }
+        return out
+    }
+
+    /// Runs a node whose outputs' shapes come from its data, with all its inputs known.
+    private static func foldShaped(_ op: any DataShapedOperator, _ node: Node, constants: [Tensor?]) throws -> [String: Tensor] {
+        let outs: [Tensor]
+        do { outs = try op.runShaped(constants) } catch { throw ExecutionPlan.wrap(error, node) }
+        var result: [String: Tensor] = [:]
+        for (name, t) in zip(node.outputs, outs) where !name.isEmpty { result[name] = t }
+        return result
     }
 
     /// Runs a node whose inputs are all known, within the memory budget.
@@ -164,7 +208,9 @@ struct PlanSelection: Sendable {
 
     /// The trace of every node of `nodes`: the rule engine's choices and the nodes placed
     /// without it.
-    static func trace(_ nodes: [SelectedNode], cpu: CPUFeatures, host: CPUFeatures?, rulesSource: String) -> DispatchTrace {
+    /// The nodes of `rest` (planned when running, for `pending`'s reason) close the trace.
+    static func trace(_ nodes: [SelectedNode], cpu: CPUFeatures, host: CPUFeatures?, rulesSource: String,
+                      pending: PendingRest? = nil, rest: [Node] = []) -> DispatchTrace {
         var ops: [OpDispatch] = []
         var traced: [TracedNode] = []
         for n in nodes {
@@ -178,6 +224,9 @@ struct PlanSelection: Sendable {
                 traced.append(TracedNode(node: n.node.name, opType: n.node.opType,
                                          placement: .direct(backend: BuiltInBackend.name, kernel: n.builtInKernelName, reason: reason ?? "")))
             }
+        }
+        for n in rest {
+            traced.append(TracedNode(node: n.name, opType: n.opType, placement: .direct(backend: PendingRest.backend, kernel: "-", reason: pending?.reason ?? "")))
         }
         return DispatchTrace(cpu: cpu, host: host, rulesSource: rulesSource, ops: ops, nodes: traced)
     }
@@ -195,4 +244,16 @@ extension BackendRegistry {
         }
         return copy
     }
+}
+
+/// Where the select stage stopped: `PlanSelection.rest` starts at graph node `start`, and
+/// is planned when running, once the values (or, `after` a node that shapes its outputs
+/// from its data, the shapes) it depends on are known.
+struct PendingRest: Sendable {
+    /// The trace's backend for the nodes not planned yet.
+    static let backend = "when running"
+
+    var start: Int
+    var after: String?
+    var reason: String
 }
