@@ -139,4 +139,19 @@ import Testing
             return text.contains("'sum'") && text.contains("'axes'") && text.contains("4096")
         }
     }
+
+    @Test func convolutionWithWeightsFedWhenRunning() throws {
+        let g = H.graph([Node(name: "conv", opType: "Conv", inputs: ["x", "w"], outputs: ["y"])],
+                        inputs: [("x", .f32, [1, 1, 3, 3]), ("w", .f32, [1, 1, 2, 2])], outputs: ["y"])
+        let s = try session(g)
+        let x = try H.floats((0..<9).map(Float.init), [1, 1, 3, 3])
+        // Each output: the 2x2 window of x times w, summed (valid correlation).
+        let y = try #require(try s.run(["x": x, "w": try H.floats([1, 2, 3, 4], [1, 1, 2, 2])])["y"])
+        #expect(y.shape.dims == [1, 1, 2, 2])
+        #expect(try y.scalars(as: Float.self) == [27, 37, 57, 67])
+        let count = s.planCount
+        let z = try #require(try s.run(["x": x, "w": try H.floats([1, 0, 0, 0], [1, 1, 2, 2])])["y"])
+        #expect(try z.scalars(as: Float.self) == [0, 1, 3, 4])
+        #expect(s.planCount == count + 1)
+    }
 }

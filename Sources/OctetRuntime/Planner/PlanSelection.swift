@@ -111,6 +111,12 @@ struct PlanSelection: Sendable {
                 selected.append(SelectedNode(node: node, op: op, inputTypes: inputs, outputTypes: outputs, placement: .folded))
                 continue
             }
+            if let matrix = op as? any MatrixPlanning, Self.needsValues(matrix, inputs: inputs, constants: constants) {
+                let runtime = node.inputs.dropFirst().filter { !$0.isEmpty && known[$0] == nil }
+                pending = PendingRest(start: index, after: nil,
+                                      reason: "planned when running: '\(node.name)' (\(node.opType)) is planned with the values of \(runtime.map { "'\($0)'" }.joined(separator: ", ")) (weights fed when running)")
+                break
+            }
             let isMatrix = OperatorCatalog.isMatrix(node)
             if !isMatrix, node.inputs.allSatisfy({ $0.isEmpty || known[$0] != nil }) {
                 // Constant folding: compute now, once.
@@ -180,6 +186,22 @@ struct PlanSelection: Sendable {
             out.append((t.dtype, s))
         }
         return out
+    }
+
+    /// Whether a matrix node can be planned only with the values of inputs fed when running
+    /// (a weight or bias that is a graph input): planning fails as it is, and succeeds with
+    /// those inputs (each at most `ValueBinding.maximumElements`) as constants.
+    static func needsValues(_ matrix: any MatrixPlanning, inputs: [(DType, TensorShape)?], constants: [Tensor?]) -> Bool {
+        let shapes = inputs.map { $0?.1 ?? .scalar }
+        let runtime = inputs.indices.dropFirst().filter { inputs[$0] != nil && constants[$0] == nil }
+        guard !runtime.isEmpty, (try? matrix.plan(constants, shapes: shapes, constants: constants)) == nil else { return false }
+        var filled = constants
+        for i in runtime {
+            guard let (dtype, shape) = inputs[i], shape.elementCount <= ValueBinding.maximumElements,
+                  let zeros = try? Tensor(zeros: dtype, shape: shape) else { return false }
+            filled[i] = zeros
+        }
+        return (try? matrix.plan(filled, shapes: shapes, constants: filled)) != nil
     }
 
     /// Runs a node whose outputs' shapes come from its data, with all its inputs known.

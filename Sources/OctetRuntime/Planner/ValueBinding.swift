@@ -1,10 +1,11 @@
 import OctetCore
 import OctetDispatch
 
-/// Which run-time values a node's output shapes depend on (a Slice's starts and ends, a
-/// Reshape's target, a ReduceSum's axes, a Resize's sizes, …), found by asking the node's
-/// operator: the fewest of its inputs that, taken as constants, make every output shape
-/// known. A plan is then made with those values as constants and kept under them.
+/// Which run-time values a node's plan depends on (a Slice's starts and ends, a Reshape's
+/// target, a ReduceSum's axes, a Resize's sizes, a Conv's weights fed as an input, …),
+/// found by asking the node's operator: the fewest of its inputs that, taken as constants,
+/// make every output shape known (and a matrix product plannable). A plan is then made
+/// with those values as constants and kept under them.
 enum ValueBinding {
     /// The most elements a value a plan takes as a constant may have: shape operands are
     /// small, and a plan per value of a large tensor would be a plan per run.
@@ -27,7 +28,10 @@ enum ValueBinding {
         }
         func known(binding bound: Set<String>) throws -> Bool {
             let given = node.inputs.map { v in v.isEmpty ? nil : constants[v] ?? (bound.contains(v) ? values[v] : nil) }
-            return try PlanSelection.concrete(PlanSelection.symbolicOutputTypes(op, node, inputs: inputs, constants: given), node) != nil
+            guard try PlanSelection.concrete(PlanSelection.symbolicOutputTypes(op, node, inputs: inputs, constants: given), node) != nil else { return false }
+            // A matrix product is planned with its weights (and bias) as constants.
+            guard let matrix = op as? any MatrixPlanning else { return true }
+            return !PlanSelection.needsValues(matrix, inputs: inputs, constants: given)
         }
         if try known(binding: []) { return [] }
         let runtime = node.inputs.filter { !$0.isEmpty && constants[$0] == nil }.reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
