@@ -106,6 +106,7 @@ enum OperatorCatalog {
         RearrangeOperators.register(into: &f)
         TopKAndCumSumOperators.register(into: &f)
         DataShapedOperators.register(into: &f)
+        ControlFlowOperators.register(into: &f)
         return f
     }()
 

@@ -58,6 +58,11 @@ struct PlanSelection: Sendable {
     let rest: [Node]
 
     init(graph: Graph, inputShapes: [String: (DType, TensorShape)], options: SessionOptions) throws {
+        // Folding an If, Loop or Scan runs its subgraphs, planned with these options.
+        self = try SubgraphContext.$options.withValue(options) { try Self(selecting: graph, inputShapes: inputShapes, options: options) }
+    }
+
+    private init(selecting graph: Graph, inputShapes: [String: (DType, TensorShape)], options: SessionOptions) throws {
         let selector = BackendSelector(rules: options.rules, registry: options.registry.includingBuiltIn())
         var known: [String: Tensor] = [:]
         var types: [String: (DType, TensorShape)] = [:]

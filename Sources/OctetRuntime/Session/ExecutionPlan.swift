@@ -65,6 +65,8 @@ final class ExecutionPlan: Sendable {
     let releases: [[Int]]
     /// Threads a built-in op may use (`IntraOpParallelism`).
     let threads: Int
+    /// What the subgraphs of If, Loop and Scan are planned with (`SubgraphContext`).
+    let options: SessionOptions
     /// The nodes planned when running (`nil` when every node is planned here).
     let continuation: Continuation?
     /// Slot of each value the continuation reads, by name.
@@ -257,6 +259,7 @@ final class ExecutionPlan: Sendable {
         self.releases = releases
         self.assignments = assignments
         self.threads = options.threads
+        self.options = options
         self.continuation = continuation
         self.boundarySlots = boundarySlots
         self.plannedFor = plannedFor ?? graph.inputs.compactMap { p in
@@ -282,10 +285,12 @@ final class ExecutionPlan: Sendable {
     func run(_ inputs: [String: Tensor], arena: AlignedBuffer<UInt8>, record: RunRecord? = nil,
              provided: inout [Int: Tensor]) throws -> [String: Tensor] {
         var timings = [UInt64](repeating: 0, count: record?.timed == true ? steps.count : 0)
-        var result = try IntraOpParallelism.$threads.withValue(threads) {
+        var result = try SubgraphContext.$options.withValue(options) {
+          try IntraOpParallelism.$threads.withValue(threads) {
             try timings.withUnsafeMutableBufferPointer { t in
                 try runSteps(inputs, arena: arena, timings: t.isEmpty ? nil : t, provided: &provided)
             }
+          }
         }
         record?.plans.append((self, timings))
         if let continuation {
