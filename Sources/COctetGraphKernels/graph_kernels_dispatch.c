@@ -31,10 +31,6 @@ KERNEL(octet_f32_pool2d_nhwc,
        (is_max, src, dst, batch, c, h, w, oh, ow, kh, kw, sh, sw, pad_top, pad_left, pad_bottom, pad_right, dh, dw, count_include_pad))
 KERNEL(octet_f32_global_avg_pool_nhwc, (const float *src, float *dst, size_t batch, size_t pixels, size_t c),
        (src, dst, batch, pixels, c))
-KERNEL(octet_i8_max_pool2d,
-       (int is_signed, int channels_last, const uint8_t *src, uint8_t *dst, size_t batch, size_t c, int h, int w, int oh,
-        int ow, int kh, int kw, int sh, int sw, int pad_top, int pad_left, int dh, int dw),
-       (is_signed, channels_last, src, dst, batch, c, h, w, oh, ow, kh, kw, sh, sw, pad_top, pad_left, dh, dw))
 KERNEL(octet_quantize_i8, (int is_signed, const float *x, uint8_t *q, size_t n, float scale, int zero_point),
        (is_signed, x, q, n, scale, zero_point))
 KERNEL(octet_dequantize_i8, (int is_signed, const uint8_t *q, float *x, size_t n, float scale, int zero_point),

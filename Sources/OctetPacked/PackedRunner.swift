@@ -1,13 +1,16 @@
 import COctetPackedKernels
 import Dispatch
 import OctetCore
+import Synchronization
 
 /// Runs one GEMM `C = A · B` over `threads` workers. A is packed block by block (rows of M,
 /// sized so a block stays in L2 while every weight panel passes over it) straight from its
 /// source — u8 rows, an indirection buffer over an NHWC image, or f32 rows quantized on the
 /// fly — so no whole packed copy of A is ever materialized. Work is split over M blocks when
-/// M is large and over N panels when it is not (batch-1 GEMVs); GCD's pool is persistent:
-/// no thread is created per call.
+/// M is large and over N panels when it is not (batch-1 GEMVs). Workers take tasks from a
+/// shared counter (not a fixed share each), so a worker slowed by another process or a
+/// busier cache does not hold the others back. GCD's pool is persistent: no thread is
+/// created per call.
 struct PackedRunner: Sendable {
     let isa: octet_packed_isa
     /// `.quads` (the 7-bit kernel) only with AVX2 and `reduce_range` signatures.
@@ -46,7 +49,9 @@ struct PackedRunner: Sendable {
             return Tiling(rowsPerBlock: rows, blocks: (m + rows - 1) / rows, columnSplits: 1, panels: panels)
         }
         let rows = min(max(m, 1), cacheRows)
-        return Tiling(rowsPerBlock: rows, blocks: (m + rows - 1) / rows, columnSplits: min(panels, threads), panels: panels)
+        // A few column splits per worker, so that the shared task counter can even out the load.
+        let splits = threads == 1 ? 1 : min(panels, 4 * threads)
+        return Tiling(rowsPerBlock: rows, blocks: (m + rows - 1) / rows, columnSplits: splits, panels: panels)
     }
 
     /// Multiply-adds below which one more worker does not pay for its wake-up.
@@ -89,13 +94,15 @@ struct PackedRunner: Sendable {
         let t = tiling(m: m, k: k, n: n), s = scratch(m: m, k: k, n: n)
         let job = Job(source: source, b: UnsafePointer(b.panels.pointer), cols: UnsafePointer(b.columnSums.pointer), c: c, out: output, buffers: buffers)
         let (isa, kc, quads) = (isa, kcPairs, format == .quads && b.format == .quads)
+        let counter = buffers.taskCounter
         let body: @Sendable (Int) -> Void = { worker in
-            var task = worker
             var source = job.source
             let packed = job.buffers.packedA.pointer + worker * s.packedWords, sums = job.buffers.rowSums.pointer + worker * s.rows
             let acc = job.buffers.accumulators.pointer + worker * s.rows * Int(OCTET_PACKED_NR)
             let row = job.buffers.rowBytes.pointer + worker * s.rowBytes
-            while task < t.tasks {
+            while true {
+                let task = counter.next.wrappingAdd(1, ordering: .relaxed).oldValue
+                guard task < t.tasks else { break }
                 let block = task / t.columnSplits, split = task % t.columnSplits
                 let m0 = block * t.rowsPerBlock, rows = min(t.rowsPerBlock, m - m0)
                 let p0 = t.panels * split / t.columnSplits, p1 = t.panels * (split + 1) / t.columnSplits
@@ -107,10 +114,10 @@ struct PackedRunner: Sendable {
                     octet_packed_pack_a(isa, &source, m0, rows, k, packed, sums, row)
                     octet_packed_gemm(isa, rows, n, k, packed, sums, job.b, job.cols, c, ldc, job.out, p0, p1, acc, kc)
                 }
-                task += s.workers
             }
         }
         for w in 0..<s.workers { buffers.flags.pointer[w] = 0 }
+        counter.next.store(0, ordering: .relaxed)
         if s.workers <= 1 { body(0) } else { DispatchQueue.concurrentPerform(iterations: s.workers, execute: body) }
         return (0..<s.workers).allSatisfy { buffers.flags.pointer[$0] == 0 }
     }
@@ -127,6 +134,8 @@ struct ScratchPool: Sendable {
         let packedA: AlignedBuffer<Int32>, rowSums: AlignedBuffer<Int32>, accumulators: AlignedBuffer<Int32>
         let columns: AlignedBuffer<UInt8>, rowBytes: AlignedBuffer<UInt8>, staging: AlignedBuffer<Float>, flags: AlignedBuffer<Int32>
         let packedB: AlignedBuffer<Int32>, columnSums: AlignedBuffer<Int32>
+        /// The next task of the call using these buffers (one call at a time holds them).
+        let taskCounter = TaskCounter()
         init(_ sizes: Sizes) {
             packedA = AlignedBuffer(count: max(1, sizes.packedA))
             rowSums = AlignedBuffer(count: max(1, sizes.rows))
@@ -148,4 +157,9 @@ struct ScratchPool: Sendable {
     init(_ sizes: Sizes) { pool = BufferPool { Buffers(sizes) } }
 
     func with<R>(_ body: (Buffers) throws -> R) rethrows -> R { try pool.with(body) }
+}
+
+/// The index of the next task of one GEMM call, taken by its workers as they free up.
+final class TaskCounter: Sendable {
+    let next = Atomic<Int>(0)
 }

@@ -15,10 +15,16 @@ import Testing
 
     static func geometries() -> [Geometry] {
         var g = SeededGenerator(seed: 42)
-        var out: [Geometry] = [Geometry(n: 1, c: 64, h: 112, w: 112, kh: 3, kw: 3, sh: 2, sw: 2, pt: 1, pl: 1, pb: 1, pr: 1, dh: 1, dw: 1)]
+        var out: [Geometry] = [
+            Geometry(n: 1, c: 64, h: 112, w: 112, kh: 3, kw: 3, sh: 2, sw: 2, pt: 1, pl: 1, pb: 1, pr: 1, dh: 1, dw: 1),
+            // Rows wider than the plane variant's stack row; windows of more taps than the channels-last tap list.
+            Geometry(n: 1, c: 2, h: 3, w: 4101, kh: 2, kw: 3, sh: 1, sw: 2, pt: 1, pl: 1, pb: 0, pr: 2, dh: 1, dw: 1),
+            Geometry(n: 1, c: 37, h: 12, w: 11, kh: 9, kw: 8, sh: 2, sw: 1, pt: 4, pl: 3, pb: 4, pr: 3, dh: 1, dw: 1),
+        ]
         while out.count < 60 {
             let kh = Int.random(in: 1...4, using: &g), kw = Int.random(in: 1...4, using: &g)
-            let geo = Geometry(n: Int.random(in: 1...2, using: &g), c: Int.random(in: 1...19, using: &g),
+            // Channel counts below, at and past the 32- and 64-channel vectors of the NHWC kernel.
+            let geo = Geometry(n: Int.random(in: 1...2, using: &g), c: Int.random(in: 1...(out.count.isMultiple(of: 3) ? 100 : 19), using: &g),
                                h: Int.random(in: 1...13, using: &g), w: Int.random(in: 1...13, using: &g), kh: kh, kw: kw,
                                sh: Int.random(in: 1...3, using: &g), sw: Int.random(in: 1...3, using: &g),
                                pt: Int.random(in: 0..<kh, using: &g), pl: Int.random(in: 0..<kw, using: &g),
@@ -67,9 +73,13 @@ import Testing
             for channelsLast in [false, true] {
                 let src = channelsLast ? Self.toNHWC(raw, n: geo.n, c: geo.c, h: geo.h, w: geo.w) : raw
                 var dst = [UInt8](repeating: 0xA5, count: geo.n * geo.c * geo.oh * geo.ow)
-                octet_i8_max_pool2d(signed ? 1 : 0, channelsLast ? 1 : 0, src, &dst, geo.n, geo.c, Int32(geo.h), Int32(geo.w),
-                                    Int32(geo.oh), Int32(geo.ow), Int32(geo.kh), Int32(geo.kw), Int32(geo.sh), Int32(geo.sw),
-                                    Int32(geo.pt), Int32(geo.pl), Int32(geo.dh), Int32(geo.dw))
+                // In two calls split at a random output row, as threads split them.
+                let rows = geo.n * (channelsLast ? 1 : geo.c) * geo.oh, split = Int.random(in: 0...rows, using: &gen)
+                for (lo, hi) in [(0, split), (split, rows)] {
+                    octet_i8_max_pool2d(signed ? 1 : 0, channelsLast ? 1 : 0, src, &dst, geo.n, geo.c, Int32(geo.h), Int32(geo.w),
+                                        Int32(geo.oh), Int32(geo.ow), Int32(geo.kh), Int32(geo.kw), Int32(geo.sh), Int32(geo.sw),
+                                        Int32(geo.pt), Int32(geo.pl), Int32(geo.dh), Int32(geo.dw), lo, hi)
+                }
                 let nchw: [UInt8] = channelsLast ? Self.fromNHWC(dst, n: geo.n, c: geo.c, h: geo.oh, w: geo.ow) : dst
                 let result = nchw.map { signed ? Int(Int8(bitPattern: $0)) : Int($0) }
                 #expect(result == want, "\(geo) \(channelsLast ? "NHWC" : "NCHW") \(signed ? "s8" : "u8")")

@@ -29,8 +29,21 @@ void octet_f32_pool2d_nhwc(int is_max, const float *src, float *dst, size_t batc
                            int dh, int dw, int count_include_pad);
 /// 2-D max pooling of 8-bit integers (u8, or s8 when `is_signed`), NCHW planes or NHWC
 /// (`channels_last`, with `c` channels); a window that holds no input gives the type's minimum.
+/// Writes output rows `row_begin ..< row_end` of the `batch · oh` (NHWC) or `batch · c · oh`
+/// (NCHW) rows, so that threads can split them; every row depends on the input only.
 void octet_i8_max_pool2d(int is_signed, int channels_last, const uint8_t *src, uint8_t *dst, size_t batch, size_t c, int h, int w,
-                         int oh, int ow, int kh, int kw, int sh, int sw, int pad_top, int pad_left, int dh, int dw);
+                         int oh, int ow, int kh, int kw, int sh, int sw, int pad_top, int pad_left, int dh, int dw,
+                         size_t row_begin, size_t row_end);
+/// 2-D average pooling of 8-bit integers (u8, or s8 when `is_signed`), NCHW planes or NHWC
+/// (`channels_last`), requantized from (sx, zx) to (sy, zy):
+/// `y = saturate(round_half_even(Σ(q − zx) · sx / count / sy) + zy)` with `count` the window's
+/// input positions, plus its padding (inside the padded image) when `count_include_pad`.
+/// Global average pooling: kh = h, kw = w, strides 1, no padding. Writes output rows
+/// `row_begin ..< row_end` of the `batch · oh` (NHWC) or `batch · c · oh` (NCHW) rows.
+void octet_q8_avg_pool2d(int is_signed, int channels_last, const uint8_t *src, uint8_t *dst, size_t batch, size_t c, int h,
+                         int w, int oh, int ow, int kh, int kw, int sh, int sw, int pad_top, int pad_left, int pad_bottom,
+                         int pad_right, int count_include_pad, float sx, int zx, float sy, int zy, size_t row_begin,
+                         size_t row_end);
 /// ONNX QuantizeLinear, per tensor: q = saturate(round_half_even(x / scale) + zero_point)
 /// into u8 (0...255) or, when `is_signed`, s8 (-128...127). NaN becomes the zero point's rounding of 0.
 void octet_quantize_i8(int is_signed, const float *x, uint8_t *q, size_t n, float scale, int zero_point);

@@ -126,69 +126,6 @@ void OCTET_FN(octet_f32_global_avg_pool_nhwc)(const float *src, float *dst, size
     }
 }
 
-/* Channels last: every tap is a run of `c` contiguous values, max-ed into the output pixel. */
-#define I8_MAX_POOL_NHWC(T, LOWEST)                                                                                    \
-    const T *in = (const T *)src;                                                                                      \
-    T *out = (T *)dst;                                                                                                 \
-    for (size_t n = 0; n < batch; n++) {                                                                               \
-        const T *base = in + n * c * (size_t)h * w;                                                                    \
-        for (int oy = 0; oy < oh; oy++) {                                                                              \
-            const int y0 = oy * sh - pad_top;                                                                          \
-            for (int ox = 0; ox < ow; ox++) {                                                                          \
-                const int x0 = ox * sw - pad_left;                                                                     \
-                T *restrict o = out + ((n * oh + oy) * (size_t)ow + ox) * c;                                           \
-                for (size_t k = 0; k < c; k++) o[k] = LOWEST;                                                          \
-                for (int ky = 0; ky < kh; ky++) {                                                                      \
-                    const int y = y0 + ky * dh;                                                                        \
-                    if (y < 0 || y >= h) continue;                                                                     \
-                    for (int kx = 0; kx < kw; kx++) {                                                                  \
-                        const int x = x0 + kx * dw;                                                                    \
-                        if (x < 0 || x >= w) continue;                                                                 \
-                        const T *restrict v = base + ((size_t)y * w + x) * c;                                          \
-                        for (size_t k = 0; k < c; k++) o[k] = v[k] > o[k] ? v[k] : o[k];                               \
-                    }                                                                                                  \
-                }                                                                                                      \
-            }                                                                                                          \
-        }                                                                                                              \
-    }
-
-/* Planes (NCHW): one output row at a time; for each tap, the output columns whose input
-   column is inside the image form one range, max-ed in a loop over contiguous outputs. */
-#define I8_MAX_POOL_NCHW(T, LOWEST)                                                                                    \
-    const T *in = (const T *)src;                                                                                      \
-    T *out = (T *)dst;                                                                                                 \
-    for (size_t plane = 0; plane < batch * c; plane++) {                                                               \
-        const T *base = in + plane * (size_t)h * w;                                                                    \
-        for (int oy = 0; oy < oh; oy++) {                                                                              \
-            T *restrict o = out + (plane * oh + oy) * (size_t)ow;                                                      \
-            for (int ox = 0; ox < ow; ox++) o[ox] = LOWEST;                                                            \
-            for (int ky = 0; ky < kh; ky++) {                                                                          \
-                const int y = oy * sh - pad_top + ky * dh;                                                             \
-                if (y < 0 || y >= h) continue;                                                                         \
-                const T *restrict row = base + (size_t)y * w;                                                          \
-                for (int kx = 0; kx < kw; kx++) {                                                                      \
-                    const int shift = kx * dw - pad_left; /* x = ox * sw + shift */                                    \
-                    int first = shift >= 0 ? 0 : (-shift + sw - 1) / sw;                                               \
-                    int last = w - 1 - shift < 0 ? -1 : (w - 1 - shift) / sw;                                          \
-                    if (last > ow - 1) last = ow - 1;                                                                  \
-                    for (int ox = first; ox <= last; ox++) {                                                           \
-                        const T v = row[ox * sw + shift];                                                              \
-                        o[ox] = v > o[ox] ? v : o[ox];                                                                 \
-                    }                                                                                                  \
-                }                                                                                                      \
-            }                                                                                                          \
-        }                                                                                                              \
-    }
-
-void OCTET_FN(octet_i8_max_pool2d)(int is_signed, int channels_last, const uint8_t *src, uint8_t *dst, size_t batch, size_t c, int h, int w,
-                         int oh, int ow, int kh, int kw, int sh, int sw, int pad_top, int pad_left, int dh, int dw) {
-    if (channels_last) {
-        if (is_signed) { I8_MAX_POOL_NHWC(int8_t, -128) } else { I8_MAX_POOL_NHWC(uint8_t, 0) }
-    } else {
-        if (is_signed) { I8_MAX_POOL_NCHW(int8_t, -128) } else { I8_MAX_POOL_NCHW(uint8_t, 0) }
-    }
-}
-
 void OCTET_FN(octet_quantize_i8)(int is_signed, const float *x, uint8_t *q, size_t n, float scale, int zero_point) {
     const float lo = is_signed ? -128.0f : 0.0f, hi = is_signed ? 127.0f : 255.0f, zp = (float)zero_point;
     if (is_signed) {

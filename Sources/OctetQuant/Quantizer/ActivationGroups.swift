@@ -28,8 +28,11 @@ public struct ActivationGroup: Sendable, Hashable {
 }
 
 enum ActivationGrouping {
-    /// The ops the runtime runs on quantized values directly (see `QDQFusion`).
-    static let passThrough = QDQFusion.passThrough
+    /// Ops whose quantized form keeps its input's parameters, as PyTorch's x86 quantizer
+    /// shares one observer between their input and output: those the runtime runs on the
+    /// codes as they are (`QDQFusion.passThrough`), and the average pools (which it runs on
+    /// the codes too, with a scale of one: `PoolRequantization`).
+    static let passThrough = QDQFusion.passThrough.union(["AveragePool", "GlobalAveragePool"])
 
     /// Groups the targets' input and output edges, extended backwards through
     /// pass-through ops so that those run on quantized values.

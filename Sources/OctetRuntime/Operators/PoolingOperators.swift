@@ -12,7 +12,63 @@ enum PoolingOperators {
             return try PoolOperator(n, max: true)
         }
         f["AveragePool"] = { n, _ in try PoolOperator(n, max: false) }
-        f["GlobalAveragePool"] = { n, _ in GlobalAveragePoolOperator(site: OperatorSite(n)) }
+        f["GlobalAveragePool"] = { n, _ in try GlobalAveragePoolOperator(n) }
+    }
+}
+
+/// The 8-bit form of AveragePool and GlobalAveragePool that `QDQFusion` makes of
+/// DequantizeLinear → pool → QuantizeLinear (ONNX Runtime's QLinearAveragePool and
+/// QLinearGlobalAveragePool): the node keeps its op type and reads the u8 or s8 codes,
+/// with the parameters of its input and output as attributes `octet.scales` = [s_x, s_y]
+/// and `octet.zero_points` = [z_x, z_y]. Each output is
+/// `saturate(round_half_even(Σ(q − z_x) · s_x / count / s_y) + z_y)` over the window
+/// (`octet_q8_avg_pool2d`), what the QDQ graph computes in f32 up to the order of the sum.
+public struct PoolRequantization: Sendable, Equatable {
+    public static let scalesAttribute = "octet.scales"
+    public static let zeroPointsAttribute = "octet.zero_points"
+    public var inputScale: Float, inputZeroPoint: Int32, outputScale: Float, outputZeroPoint: Int32
+
+    public init(inputScale: Float, inputZeroPoint: Int32, outputScale: Float, outputZeroPoint: Int32) {
+        (self.inputScale, self.inputZeroPoint, self.outputScale, self.outputZeroPoint) = (inputScale, inputZeroPoint, outputScale, outputZeroPoint)
+    }
+
+    /// The parameters written on `n`, or `nil` when it has none (an f32 pool).
+    /// - Throws: `GraphError` when the attributes are malformed.
+    init?(_ n: Node) throws {
+        let site = OperatorSite(n)
+        guard let s = try n.floats(Self.scalesAttribute) else { return nil }
+        guard s.count == 2, s.allSatisfy({ $0.isFinite && $0 > 0 }) else {
+            throw site.error("attribute \(Self.scalesAttribute) must hold 2 finite scales > 0 (input, output), got \(s)")
+        }
+        guard let z = try n.ints(Self.zeroPointsAttribute), z.count == 2, z.allSatisfy({ (-128...255).contains($0) }) else {
+            throw site.error("attribute \(Self.zeroPointsAttribute) must hold 2 zero points in [-128, 255] (input, output)")
+        }
+        self.init(inputScale: s[0], inputZeroPoint: Int32(z[0]), outputScale: s[1], outputZeroPoint: Int32(z[1]))
+    }
+
+    /// Writes the parameters into a node's attributes.
+    func annotate(_ attributes: inout [String: AttributeValue]) {
+        attributes[Self.scalesAttribute] = .floats([inputScale, outputScale])
+        attributes[Self.zeroPointsAttribute] = .ints([Int(inputZeroPoint), Int(outputZeroPoint)])
+    }
+
+    /// Pools 8-bit `x` (N x C x H x W, NCHW or NHWC) into `y` with the given window.
+    static func run(_ q: PoolRequantization, _ x: Tensor, into y: inout Tensor, output: (h: Int, w: Int), kernel: (Int, Int),
+                    strides: (Int, Int), pads: [Int], countIncludePad: Bool) {
+        let (nb, c, h, w) = (x.shape.dims[0], x.shape.dims[1], x.shape.dims[2], x.shape.dims[3])
+        let nhwc = x.layout == .nhwc, rows = nb * (nhwc ? 1 : c) * output.h
+        x.withUnsafeBytes { src in
+            y.withUnsafeMutableBytes { dst in
+                guard let s = src.baseAddress?.assumingMemoryBound(to: UInt8.self), let d = dst.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return }
+                let work = max(1, (nhwc ? c : 1) * output.w * kernel.0 * kernel.1)
+                IntraOpParallelism.forEachChunk(rows, grain: max(1, 65536 / work)) { r in
+                    octet_q8_avg_pool2d(x.dtype == .s8 ? 1 : 0, nhwc ? 1 : 0, s, d, nb, c, Int32(h), Int32(w), Int32(output.h), Int32(output.w),
+                                        Int32(kernel.0), Int32(kernel.1), Int32(strides.0), Int32(strides.1), Int32(pads[0]), Int32(pads[1]),
+                                        Int32(pads[2]), Int32(pads[3]), countIncludePad ? 1 : 0, q.inputScale, q.inputZeroPoint,
+                                        q.outputScale, q.outputZeroPoint, r.lowerBound, r.upperBound)
+                }
+            }
+        }
     }
 }
 
@@ -105,10 +161,13 @@ struct PoolOperator: GraphOperator {
     let max: Bool
     let window: WindowGeometry
     let countIncludePad: Bool
+    /// The 8-bit average pool's parameters (`PoolRequantization`).
+    let requantization: PoolRequantization?
 
     init(_ n: Node, max: Bool) throws {
         site = OperatorSite(n)
         self.max = max
+        requantization = max ? nil : try PoolRequantization(n)
         guard let k = try n.ints("kernel_shape") else {
             throw GraphError.attribute(node: n.name, opType: n.opType, name: "kernel_shape", expected: "a list of ints", got: "nothing")
         }
@@ -121,9 +180,11 @@ struct PoolOperator: GraphOperator {
 
     func outputTypes(_ inputs: [ValueType?], constants: [Tensor?]) throws -> [ValueType] {
         let t = try site.type(inputs, 0)
-        // MaxPool also takes 8-bit integers (opset 12), which QDQ fusion hands it.
-        guard t.dtype == .f32 || (max && (t.dtype == .u8 || t.dtype == .s8)) else {
-            throw site.error("needs f32\(max ? ", u8 or s8" : "") input, got \(t.dtype)")
+        // MaxPool also takes 8-bit integers (opset 12), which QDQ fusion hands it; AveragePool
+        // takes them with the parameters QDQ fusion writes on it (`PoolRequantization`).
+        let eightBit = max || requantization != nil
+        guard t.dtype == .f32 || (eightBit && t.dtype.isQuantized8Bit) else {
+            throw site.error("needs f32\(eightBit ? ", u8 or s8" : "") input, got \(t.dtype)")
         }
         guard let s = t.shape else { return [t] }
         guard s.rank == 4 else { throw site.error("needs an N x C x H x W input, got \(s)") }
@@ -145,12 +206,22 @@ struct PoolOperator: GraphOperator {
         guard ([h, w, oh, ow, kh, kw, sh, sw, dh, dw] + p).allSatisfy({ $0 <= Int(Int32.max) }) else {
             throw site.error("input \(h)x\(w) with kernel_shape \(window.kernel), strides \(window.strides), dilations \(window.dilations), pads \(p) exceeds the 32-bit range of the pooling kernel")
         }
+        if x.dtype != .f32, let q = requantization {
+            guard dh == 1, dw == 1 else { throw site.error("an 8-bit average pool takes no dilations, got \(window.dilations)") }
+            PoolRequantization.run(q, x, into: &outputs[0], output: (oh, ow), kernel: (kh, kw), strides: (sh, sw), pads: p, countIncludePad: countIncludePad)
+            return
+        }
         if x.dtype != .f32 {
             x.withUnsafeBytes { src in
                 outputs[0].withUnsafeMutableBytes { dst in
                     guard let s = src.baseAddress?.assumingMemoryBound(to: UInt8.self), let d = dst.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return }
-                    octet_i8_max_pool2d(x.dtype == .s8 ? 1 : 0, x.layout == .nhwc ? 1 : 0, s, d, nb, c, Int32(h), Int32(w), Int32(oh), Int32(ow),
-                                        Int32(kh), Int32(kw), Int32(sh), Int32(sw), Int32(p[0]), Int32(p[1]), Int32(dh), Int32(dw))
+                    let nhwc = x.layout == .nhwc, rows = nb * (nhwc ? 1 : c) * oh
+                    // Split when each thread gets tens of thousands of byte compares (a wake-up costs microseconds).
+                    IntraOpParallelism.forEachChunk(rows, grain: Swift.max(1, 65536 / Swift.max(1, (nhwc ? c : 1) * ow * kh * kw))) { r in
+                        octet_i8_max_pool2d(x.dtype == .s8 ? 1 : 0, nhwc ? 1 : 0, s, d, nb, c, Int32(h), Int32(w), Int32(oh), Int32(ow),
+                                            Int32(kh), Int32(kw), Int32(sh), Int32(sw), Int32(p[0]), Int32(p[1]), Int32(dh), Int32(dw),
+                                            r.lowerBound, r.upperBound)
+                    }
                 }
             }
             return
@@ -172,17 +243,38 @@ struct PoolOperator: GraphOperator {
 
 struct GlobalAveragePoolOperator: GraphOperator {
     let site: OperatorSite
+    /// The 8-bit form's parameters (`PoolRequantization`).
+    let requantization: PoolRequantization?
+
+    init(_ n: Node) throws {
+        site = OperatorSite(n)
+        requantization = try PoolRequantization(n)
+    }
 
     func outputTypes(_ inputs: [ValueType?], constants: [Tensor?]) throws -> [ValueType] {
         let t = try site.type(inputs, 0)
-        guard t.dtype == .f32 else { throw site.error("needs f32 input, got \(t.dtype)") }
+        if requantization != nil {
+            guard t.dtype.isQuantized8Bit else { throw site.error("with \(PoolRequantization.scalesAttribute) needs u8 or s8 input, got \(t.dtype)") }
+            if let s = t.shape, s.rank != 4 { throw site.error("an 8-bit global average pool needs N x C x H x W, got \(s)") }
+        } else {
+            guard t.dtype == .f32 else { throw site.error("needs f32 input, got \(t.dtype)") }
+        }
         guard let s = t.shape else { return [t] }
         guard s.rank >= 3 else { throw site.error("needs N x C x spatial..., got \(s)") }
-        return [ValueType(.f32, SymbolicShape(Array(s.dims[..<2]) + Array(repeating: .fixed(1), count: s.rank - 2)))]
+        return [ValueType(t.dtype, SymbolicShape(Array(s.dims[..<2]) + Array(repeating: .fixed(1), count: s.rank - 2)))]
     }
 
     func run(_ inputs: [Tensor?], outputs: inout [Tensor]) throws {
         let x = try site.tensor(inputs, 0)
+        if let q = requantization {
+            guard x.shape.rank == 4, x.dtype.isQuantized8Bit else { throw site.error("an 8-bit global average pool needs u8 or s8 N x C x H x W, got \(x.dtype) \(x.shape)") }
+            let (h, w) = (x.shape.dims[2], x.shape.dims[3])
+            guard h <= Int(Int32.max), w <= Int(Int32.max), h.multipliedReportingOverflow(by: w).partialValue < (1 << 23) else {
+                throw site.error("a \(h) x \(w) image exceeds the 2^23 positions an 8-bit global average sums exactly")
+            }
+            PoolRequantization.run(q, x, into: &outputs[0], output: (1, 1), kernel: (h, w), strides: (1, 1), pads: [0, 0, 0, 0], countIncludePad: false)
+            return
+        }
         let planes = x.shape.dims[0] * x.shape.dims[1]
         let inner = x.shape.elementCount / max(planes, 1)
         try x.withUnsafeBufferPointer(as: Float.self) { src in

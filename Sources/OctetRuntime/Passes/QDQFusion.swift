@@ -27,7 +27,8 @@ public enum QuantizedMatrixNode {
 /// Lowers QDQ patterns to integer ops: every Conv, Gemm or MatMul whose activation and
 /// (constant) weight arrive through DequantizeLinear becomes a `QuantizedMatrixNode`,
 /// taking the QuantizeLinear that reads its result into its output stage; an Add of two
-/// dequantized activations (→ Relu) → QuantizeLinear becomes a `QuantizedAddNode`; MaxPool and
+/// dequantized activations (→ Relu) → QuantizeLinear becomes a `QuantizedAddNode`; an
+/// AveragePool or GlobalAveragePool between them runs on the codes (`PoolRequantization`); MaxPool and
 /// shape ops between a DequantizeLinear and a QuantizeLinear with the same parameters
 /// run on the integers directly. The DequantizeLinear nodes left unread are removed
 /// by dead-node elimination.
@@ -87,6 +88,10 @@ public struct QDQFusion: GraphPass {
                 removed.formUnion(fused.consumed)
             } else if node.opType == "Add" {
                 guard let fused = fuseAdd(node, g, dequantizer: dequantizer, quantizer: quantizer, readers: readers, types: types) else { continue }
+                g.nodes[i] = fused.node
+                removed.formUnion(fused.consumed)
+            } else if node.opType == "AveragePool" || node.opType == "GlobalAveragePool" {
+                guard let fused = fusePool(node, g, dequantizer: dequantizer, quantizer: quantizer) else { continue }
                 g.nodes[i] = fused.node
                 removed.formUnion(fused.consumed)
             } else if Self.passThrough.contains(node.opType) {

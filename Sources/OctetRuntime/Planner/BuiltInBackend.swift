@@ -37,8 +37,8 @@ public struct BuiltInBackend: Backend {
                 guard s.attributes.otherInputs == [s.input] else { return .declined(reason: "a quantized add of two shapes (broadcasting) runs in f32 between DequantizeLinear and QuantizeLinear") }
                 guard s.inputType.isQuantized8Bit, s.outputType == s.inputType else { return .declined(reason: "a quantized add needs operands and output of one 8-bit type") }
                 guard s.postOps.isEmpty || s.postOps == [.relu] else { return .declined(reason: "a quantized add fuses ReLU only") }
-            case .maxPool2d:
-                guard s.inputType.isQuantized8Bit, s.outputType == s.inputType, s.postOps.isEmpty else { return .declined(reason: "a quantized max pool needs input and output of one 8-bit type") }
+            case .maxPool2d, .avgPool2d, .globalAvgPool:
+                guard s.inputType.isQuantized8Bit, s.outputType == s.inputType, s.postOps.isEmpty else { return .declined(reason: "a quantized \(s.kind) needs input and output of one 8-bit type") }
             default:
                 return .declined(reason: "the built-in ops run a quantized \(s.kind) in f32 between DequantizeLinear and QuantizeLinear; qnnpack-ref runs it on 8-bit values")
             }

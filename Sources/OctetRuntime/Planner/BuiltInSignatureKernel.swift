@@ -9,7 +9,8 @@ import OctetDispatch
 /// Quantized ops the built-in backend runs on 8-bit values: `add` of two tensors of one
 /// shape (`QuantizedAdd`, optionally with a fused ReLU) and `max_pool2d` (the max of u8 or
 /// s8 values, requantized through a 256-entry table when the output's parameters differ:
-/// requantization is monotone, so it commutes with the max).
+/// requantization is monotone, so it commutes with the max), `avg_pool2d` and
+/// `global_avg_pool` (sums of the codes, requantized: `PoolRequantization`).
 struct BuiltInSignatureKernel: Kernel {
     let op: any GraphOperator
     /// Constant inputs appended after the kernel's operands.
@@ -42,7 +43,9 @@ struct BuiltInSignatureKernel: Kernel {
         case .tanh: opType = "Tanh"
         case .hardswish: opType = "HardSwish"
         case .gelu: opType = "Gelu"
-        case .globalAvgPool: opType = "GlobalAveragePool"
+        case .globalAvgPool:
+            opType = "GlobalAveragePool"
+            if s.precision == .int8 { try Self.requantization(c).annotate(&attributes) }
         case .clip:
             opType = "Clip"
             extras = [try Tensor([s.attributes.clipMin ?? -.infinity], shape: .scalar), try Tensor([s.attributes.clipMax ?? .infinity], shape: .scalar)]
@@ -53,7 +56,9 @@ struct BuiltInSignatureKernel: Kernel {
             attributes["strides"] = .ints([p.strideH, p.strideW])
             attributes["pads"] = .ints([p.padTop, p.padLeft, p.padBottom, p.padRight])
             if s.kind == .avgPool2d { attributes["count_include_pad"] = .int(p.countIncludePad ? 1 : 0) }
-            if s.precision == .int8, let x = c.inputQuantization, let y = c.outputQuantization, x != y {
+            if s.kind == .avgPool2d, s.precision == .int8 {
+                try Self.requantization(c).annotate(&attributes)
+            } else if s.precision == .int8, let x = c.inputQuantization, let y = c.outputQuantization, x != y {
                 requantization = try Self.table(from: x, to: y)
             }
         case .concat:
@@ -86,6 +91,14 @@ struct BuiltInSignatureKernel: Kernel {
         output.withUnsafeMutableBytes { bytes in
             for i in bytes.indices { bytes[i] = table[Int(bytes[i])] }
         }
+    }
+
+    /// An 8-bit average pool's parameters, from its per-tensor input and output quantization.
+    private static func requantization(_ c: OpConstants) throws -> PoolRequantization {
+        guard let x = c.inputQuantization, let y = c.outputQuantization, !x.isPerChannel, !y.isPerChannel else {
+            throw SignatureKernelError.missing("per-tensor quantization of the input and the output")
+        }
+        return PoolRequantization(inputScale: x.scale(), inputZeroPoint: x.zeroPoint(), outputScale: y.scale(), outputZeroPoint: y.zeroPoint())
     }
 
     /// For each 8-bit code of `x`'s type (indexed by its bit pattern), the code of the same

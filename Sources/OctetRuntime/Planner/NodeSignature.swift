@@ -87,10 +87,15 @@ enum NodeSignature {
     /// `dtype` is the type of the node's 8-bit operands.
     /// A max pool of 8-bit values takes no parameters of its own: its input and output
     /// share them, and the identity parameters (scale 1, zero point 0) describe it exactly.
+    /// An 8-bit average pool carries its input's and output's (`PoolRequantization`).
     static func constants(_ node: Node, dtype: DType) throws -> OpConstants {
         if node.opType == "MaxPool", dtype.isQuantized8Bit {
             let identity = try QuantParams(scale: 1, zeroPoint: 0, dtype: dtype)
             return OpConstants(inputQuantization: identity, outputQuantization: identity)
+        }
+        if node.opType == "AveragePool" || node.opType == "GlobalAveragePool", dtype.isQuantized8Bit, let q = try PoolRequantization(node) {
+            return OpConstants(inputQuantization: try QuantParams(scale: q.inputScale, zeroPoint: q.inputZeroPoint, dtype: dtype),
+                               outputQuantization: try QuantParams(scale: q.outputScale, zeroPoint: q.outputZeroPoint, dtype: dtype))
         }
         guard QuantizedAddNode.matches(node) else { return OpConstants() }
         let op = try QuantizedAddOperator(node)
