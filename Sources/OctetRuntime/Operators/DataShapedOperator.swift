@@ -10,8 +10,8 @@ protocol DataShapedOperator: GraphOperator {
 }
 
 extension DataShapedOperator {
-    /// Never called by a plan (which calls `runShaped`); writes into `outputs` when their
-    /// shapes agree with what the data gives.
+    /// Replaces `outputs` with the tensors `runShaped` allocates (a plan calls `runShaped`
+    /// itself; this serves constant folding).
     func run(_ inputs: [Tensor?], outputs: inout [Tensor]) throws {
         outputs = try runShaped(inputs)
     }
