@@ -1,10 +1,11 @@
 import OctetCore
 
-/// The ops whose output shapes come from their input data: NonZero and Compress.
+/// The ops whose output shapes come from their input data: NonZero, Compress, Unique.
 enum DataShapedOperators {
     static func register(into f: inout [String: OperatorCatalog.Factory]) {
         f["NonZero"] = { n, _ in NonZeroOperator(site: OperatorSite(n)) }
         f["Compress"] = { n, _ in CompressOperator(site: OperatorSite(n), axis: try n.int("axis")) }
+        f["Unique"] = { n, _ in UniqueOperator(site: OperatorSite(n), axis: try n.int("axis"), sorted: try n.int("sorted", default: 1) != 0) }
     }
 
     /// Whether element `i` of `t`'s bytes is not zero: any byte set, but for the sign bit
@@ -92,5 +93,96 @@ struct CompressOperator: DataShapedOperator {
             }
         }
         return [out]
+    }
+}
+
+/// `Unique(X)`: the distinct elements of X (flattened), or with `axis` its distinct slices
+/// along that axis; `sorted` (default 1) orders them ascending (slices lexicographically),
+/// else by first occurrence. Outputs Y, then int64 `indices` (first occurrence of each in
+/// X), `inverse_indices` (for each element or slice of X, its place in Y) and `counts`
+/// (ONNX Unique; NumPy `unique` with `return_index`, `return_inverse`, `return_counts`).
+struct UniqueOperator: DataShapedOperator {
+    let site: OperatorSite
+    let axis: Int?
+    let sorted: Bool
+
+    func outputTypes(_ inputs: [ValueType?], constants: [Tensor?]) throws -> [ValueType] {
+        let x = try site.type(inputs, 0)
+        let count = Dimension.symbol("\(site.node):unique")
+        var y = ValueType(x.dtype, SymbolicShape([count]))
+        if let axis, let shape = x.shape {
+            var dims = shape.dims
+            dims[try site.axis(axis, rank: shape.rank)] = count
+            y = ValueType(x.dtype, SymbolicShape(dims))
+        }
+        // inverse_indices: one per element (or slice along the axis) of X.
+        return [y, ValueType(.s64, SymbolicShape([count])), ValueType(.s64, SymbolicShape([.symbol("\(site.node):inverse")])),
+                ValueType(.s64, SymbolicShape([count]))]
+    }
+
+    func runShaped(_ inputs: [Tensor?]) throws -> [Tensor] {
+        let x = try site.tensor(inputs, 0)
+        let dims = axis == nil ? [x.shape.elementCount] : x.shape.dims
+        let a = try axis.map { try site.axis($0, rank: dims.count) } ?? 0
+        let outer = dims[..<a].reduce(1, *), inner = dims[(a + 1)...].reduce(1, *), n = dims[a]
+        let size = x.dtype.byteSize
+        let numbers = try Self.numbers(x, site)
+        // Slice k of X along the axis: its bytes (for equality) and numbers (for order).
+        var keys: [[UInt8]] = [], values: [[Double]] = []
+        x.withUnsafeBytes { bytes in
+            for k in 0..<n {
+                var key: [UInt8] = [], value: [Double] = []
+                for o in 0..<outer {
+                    let start = (o * n + k) * inner
+                    key += bytes[(start * size)..<((start + inner) * size)]
+                    value += numbers[start..<(start + inner)]
+                }
+                keys.append(key)
+                values.append(value)
+            }
+        }
+        var firstOf: [[UInt8]: Int] = [:], order: [Int] = []
+        for k in 0..<n where firstOf[keys[k]] == nil {
+            firstOf[keys[k]] = k
+            order.append(k)
+        }
+        if sorted { order.sort { values[$0].lexicographicallyPrecedes(values[$1]) } }
+        var place: [[UInt8]: Int] = [:]
+        for (i, k) in order.enumerated() { place[keys[k]] = i }
+        var counts = [Int64](repeating: 0, count: order.count)
+        let inverse = (0..<n).map { k -> Int64 in
+            let i = place[keys[k]] ?? 0
+            counts[i] += 1
+            return Int64(i)
+        }
+        var yDims = axis == nil ? [order.count] : x.shape.dims
+        if axis != nil { yDims[a] = order.count }
+        var y = try Tensor(zeros: x.dtype, shape: try TensorShape(yDims))
+        x.withUnsafeBytes { src in
+            y.withUnsafeMutableBytes { dst in
+                for o in 0..<outer {
+                    for (i, k) in order.enumerated() {
+                        let r = (o * n + k) * inner * size, w = (o * order.count + i) * inner * size
+                        UnsafeMutableRawBufferPointer(rebasing: dst[w..<(w + inner * size)])
+                            .copyMemory(from: UnsafeRawBufferPointer(rebasing: src[r..<(r + inner * size)]))
+                    }
+                }
+            }
+        }
+        return [y, try Tensor(order.map { Int64($0) }, shape: try TensorShape([order.count])),
+                try Tensor(inverse, shape: try TensorShape([n])), try Tensor(counts, shape: try TensorShape([order.count]))]
+    }
+
+    /// X's elements as numbers, for ordering.
+    static func numbers(_ x: Tensor, _ site: OperatorSite) throws -> [Double] {
+        switch x.dtype {
+        case .f32: return try x.scalars(as: Float.self).map(Double.init)
+        case .s64: return try x.scalars(as: Int64.self).map(Double.init)
+        case .s32: return try x.scalars(as: Int32.self).map(Double.init)
+        case .u8: return try x.scalars(as: UInt8.self).map(Double.init)
+        case .s8: return try x.scalars(as: Int8.self).map(Double.init)
+        case .bool: return try x.scalars(as: Bool.self).map { $0 ? 1 : 0 }
+        default: throw site.error("Unique of \(x.dtype) is not supported (f32, s64, s32, u8, s8, bool are)")
+        }
     }
 }
