@@ -14,12 +14,16 @@ enum AxisSlicing {
             out.withUnsafeMutableBytes { dst in
                 for o in 0..<outer {
                     let r = (o * dims[axis] + index) * inner
-                    UnsafeMutableRawBufferPointer(rebasing: dst[(o * inner)..<((o + 1) * inner)])
-                        .copyMemory(from: UnsafeRawBufferPointer(rebasing: src[r..<(r + inner)]))
+                    copy(inner, from: src, at: r, to: dst, at: o * inner)
                 }
             }
         }
         return out
+    }
+
+    /// Copies `count` bytes of `src` from offset `r` to `dst` at offset `w`.
+    static func copy(_ count: Int, from src: UnsafeRawBufferPointer, at r: Int, to dst: UnsafeMutableRawBufferPointer, at w: Int) {
+        UnsafeMutableRawBufferPointer(rebasing: dst[w..<(w + count)]).copyMemory(from: UnsafeRawBufferPointer(rebasing: src[r..<(r + count)]))
     }
 
     /// `parts` (one shape and element type) stacked along a new `axis`; `empty` is the
@@ -43,8 +47,7 @@ enum AxisSlicing {
                 p.withUnsafeBytes { src in
                     for o in 0..<outer {
                         let w = (o * parts.count + k) * inner
-                        UnsafeMutableRawBufferPointer(rebasing: dst[w..<(w + inner)])
-                            .copyMemory(from: UnsafeRawBufferPointer(rebasing: src[(o * inner)..<((o + 1) * inner)]))
+                        copy(inner, from: src, at: o * inner, to: dst, at: w)
                     }
                 }
             }

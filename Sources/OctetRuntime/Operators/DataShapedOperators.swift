@@ -86,7 +86,7 @@ struct CompressOperator: DataShapedOperator {
                 for o in 0..<outer {
                     for j in chosen {
                         let r = (o * dims[a] + j) * inner
-                        UnsafeMutableRawBufferPointer(rebasing: dst[w..<(w + inner)]).copyMemory(from: UnsafeRawBufferPointer(rebasing: src[r..<(r + inner)]))
+                        AxisSlicing.copy(inner, from: src, at: r, to: dst, at: w)
                         w += inner
                     }
                 }
@@ -163,8 +163,7 @@ struct UniqueOperator: DataShapedOperator {
                 for o in 0..<outer {
                     for (i, k) in order.enumerated() {
                         let r = (o * n + k) * inner * size, w = (o * order.count + i) * inner * size
-                        UnsafeMutableRawBufferPointer(rebasing: dst[w..<(w + inner * size)])
-                            .copyMemory(from: UnsafeRawBufferPointer(rebasing: src[r..<(r + inner * size)]))
+                        AxisSlicing.copy(inner * size, from: src, at: r, to: dst, at: w)
                     }
                 }
             }
