@@ -8,8 +8,9 @@ sentence at 1 thread.
   flock /tmp/octet-build.lock scripts/transformer-accuracy.py [--dir Models/large/minilm]
       [--octet .build/release/octet] [--iterations 30] [--only dynamic static ...] [--smooth 0.5 0.8]
 
-Rows: FP32; dynamic (Octet per-channel s8 weights; ORT quantize_dynamic per tensor and per
-channel + reduce_range); static min/max (Octet; ORT QDQ per-channel s8, u8 activations);
+Rows: FP32; dynamic (Octet per-channel s8 weights with per-token and with per-tensor
+activations, `--activations`; ORT quantize_dynamic per tensor and per channel + reduce_range;
+ORT running Octet's per-token file, which it executes per tensor as written); static min/max (Octet; ORT QDQ per-channel s8, u8 activations);
 static with SmoothQuant at each --smooth α (Octet); static with --keep-fp32 auto
 --target-cosine 0.99 (Octet, with and without smoothing); the static rows again with
 --float-outputs (results that only float ops read stay f32). Every Octet model is run by
@@ -130,7 +131,7 @@ def main():
     def want(mode):
         return not a.only or any(mode.startswith(p) for p in a.only)
 
-    def octet_row(mode, args, command):
+    def octet_row(mode, args, command, ort_too=False):
         if not want(mode):
             return
         out = os.path.join(work, mode.replace(" ", "_").replace("=", "") + ".onnx")
@@ -142,6 +143,10 @@ def main():
         mn, mean = cosines(octet.embeddings(out), reference)
         rows.append((mode, "Octet", mn, mean, octet.latency(out), command))
         print(f"{mode}: Octet min {mn:.4f} mean {mean:.4f} {rows[-1][4]:.2f} ms", file=sys.stderr)
+        if ort_too:  # the same file in ONNX Runtime (it must load; it ignores Octet's metadata)
+            mn, mean = cosines(ort_embeddings(out, feeds), reference)
+            rows.append((mode, "ONNX Runtime on Octet's file", mn, mean, ort_latency(out, first, a.iterations), command))
+            print(f"{mode}: ORT on Octet's file min {mn:.4f} mean {mean:.4f} {rows[-1][4]:.2f} ms", file=sys.stderr)
 
     def ort_row(mode, kind, command):
         if not want(mode):
@@ -158,7 +163,8 @@ def main():
     cal = os.path.relpath(calibration, ROOT)
     octet_row("fp32", None, "octet run / bench on the FP32 model")
     ort_row("fp32", None, "InferenceSession on the FP32 model")
-    octet_row("dynamic", ["--mode", "dynamic"], "octet quantize --mode dynamic")
+    octet_row("dynamic per-token", ["--mode", "dynamic", "--activations", "per-token"], "octet quantize --mode dynamic --activations per-token", ort_too=True)
+    octet_row("dynamic per-tensor", ["--mode", "dynamic", "--activations", "per-tensor"], "octet quantize --mode dynamic --activations per-tensor")
     ort_row("dynamic", "dynamic", "quantize_dynamic(weight_type=QInt8)")
     ort_row("dynamic per-channel", "dynamic-per-channel", "quantize_dynamic(QInt8, per_channel=True, reduce_range=True)")
     octet_row("static minmax", ["--calibration", calibration], f"octet quantize --calibration {cal}")

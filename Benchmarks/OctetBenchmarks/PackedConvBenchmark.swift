@@ -74,7 +74,9 @@ struct PackedConvBenchmark: ParsableCommand {
             for (m, k, n) in [(1, 768, 768), (1, 768, 3072), (16, 768, 768), (128, 768, 3072), (128, 3072, 768), (1, 1024, 1024)] {
                 var s = try OpSignature.linear(m: m, k: k, n: n, types: OperandTypes(input: .f32, weight: .s8, precision: .int8), output: .f32)
                 s.quantization = QuantizationScheme(dynamic: true)
-                var variants = [try prepare(PackedBackend(), s, threads: t, sevenBit: false)]
+                var perToken = s
+                perToken.quantization?.perRowActivations = true
+                var variants = [try prepare(PackedBackend(), s, threads: t, sevenBit: false), try prepare(PackedBackend(), perToken, threads: t, sevenBit: false)]
                 if !noOnednn {
                     var f = try OpSignature.linear(m: m, k: k, n: n, types: .f32)
                     f.quantization = nil
@@ -82,8 +84,10 @@ struct PackedConvBenchmark: ParsableCommand {
                 }
                 let secs = medianSecondsPerCall(variants.map(\.variant), rounds: rounds, minimumSecondsPerRound: seconds)
                 let g = secs.map { Double(m * k * n) / $0 / 1e9 }
-                print([cell("dyn \(m)x\(k)x\(n)", 14), cell("\(t)", 2), cell(variants[0].kernel.implementation, 38), cell(fixed(g[0], 1), 7), cell("", 12),
-                       cell("", 8), cell(g.count > 1 ? fixed(g[1], 1) : "-", 9)].joined(separator: " "))
+                for v in 0..<2 { // per tensor, per token (interleaved in the same rounds)
+                    print([cell("dyn \(m)x\(k)x\(n)", 14), cell("\(t)", 2), cell(variants[v].kernel.implementation, 38), cell(fixed(g[v], 1), 7), cell("", 12),
+                           cell("", 8), cell(g.count > 2 ? fixed(g[2], 1) : "-", 9)].joined(separator: " "))
+                }
             }
         }
     }

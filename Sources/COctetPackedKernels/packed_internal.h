@@ -34,16 +34,18 @@ static inline int32_t octet_pair(int32_t lo, int32_t hi) {
 /* Zero-point compensation of a GEMM accumulator (column n, row m). */
 static inline int32_t octet_raw_value(int32_t acc, size_t m, size_t n, size_t K, const int32_t *rows, const int32_t *cols,
                                       const octet_packed_output *o) {
-    int32_t raw = acc - o->a_zero_point * cols[n];
-    if (o->b_zero_point) raw += -o->b_zero_point * rows[m] + (int32_t)K * o->a_zero_point * o->b_zero_point;
+    const int32_t a_zp = o->row_zero_points ? o->row_zero_points[m] : o->a_zero_point;
+    int32_t raw = acc - a_zp * cols[n];
+    if (o->b_zero_point) raw += -o->b_zero_point * rows[m] + (int32_t)K * a_zp * o->b_zero_point;
     if (o->bias_s32) raw += o->bias_s32[n];
     return raw;
 }
 
-/* Writes one compensated value of channel n to element `index` of c (u8 or f32). */
-static inline void octet_store_scalar(int32_t raw, size_t n, const octet_packed_output *o, void *c, size_t index) {
+/* Writes one compensated value of row m, channel n to element `index` of c (u8 or f32). */
+static inline void octet_store_scalar(int32_t raw, size_t m, size_t n, const octet_packed_output *o, void *c, size_t index) {
     if (o->to_f32) {
-        float y = (float)raw * o->dequant_scale[n] + (o->bias_real ? o->bias_real[n] : 0.0f);
+        const float scale = o->row_scales ? o->row_scales[m] * o->dequant_scale[n] : o->dequant_scale[n];
+        float y = (float)raw * scale + (o->bias_real ? o->bias_real[n] : 0.0f);
         ((float *)c)[index] = y < o->lo ? o->lo : (y > o->hi ? o->hi : y); /* NaN stays NaN, as unfused */
     } else {
         float f = (float)raw;
@@ -68,9 +70,13 @@ OCTET_AVX2 static inline __m128i octet_avx2_requant8(__m256i raw, size_t n0, con
     return _mm_packus_epi16(w, w);
 }
 
-/* Dequantizes 8 compensated values of channels n0..n0+7 (all valid) to f32 at `dst`. */
-OCTET_AVX2 static inline void octet_avx2_dequant8(__m256i raw, size_t n0, const octet_packed_output *o, float *dst) {
-    __m256 y = _mm256_mul_ps(_mm256_cvtepi32_ps(raw), _mm256_loadu_ps(o->dequant_scale + n0));
+/* Dequantizes 8 compensated values of channels n0..n0+7 (all valid) to f32 at `dst`;
+   `row_scale` multiplies the per-column scales first (1 with per-tensor activations is not
+   applied: pass has_row = 0). */
+OCTET_AVX2 static inline void octet_avx2_dequant8(__m256i raw, size_t n0, const octet_packed_output *o, float *dst, int has_row, float row_scale) {
+    __m256 scale = _mm256_loadu_ps(o->dequant_scale + n0);
+    if (has_row) scale = _mm256_mul_ps(_mm256_set1_ps(row_scale), scale);
+    __m256 y = _mm256_mul_ps(_mm256_cvtepi32_ps(raw), scale);
     if (o->bias_real) y = _mm256_add_ps(y, _mm256_loadu_ps(o->bias_real + n0));
     /* max/min return their second operand when one is NaN: NaN stays NaN, as in the scalar form. */
     y = _mm256_min_ps(_mm256_set1_ps(o->hi), _mm256_max_ps(_mm256_set1_ps(o->lo), y));
@@ -78,16 +84,22 @@ OCTET_AVX2 static inline void octet_avx2_dequant8(__m256i raw, size_t n0, const 
 }
 
 /* What the store adds and multiplies per column of one panel, loaded once per panel:
-   colterm = bias_s32 − a_zp·colsum + K·a_zp·b_zp (the row term −b_zp·rowsum is per row). */
+   colterm = bias_s32 − a_zp·colsum + K·a_zp·b_zp (the row term −b_zp·rowsum is per row).
+   With per-row activation zero points the a_zp terms are per row: colterm holds bias_s32
+   alone and the store adds −zp_m·colsum + K·zp_m·b_zp row by row from `cols`. */
 typedef struct panel_constants {
-    __m256i colterm[2];
+    __m256i colterm[2], cols[2];
+    int32_t k;
 } panel_constants;
 
 OCTET_AVX2 static inline panel_constants octet_avx2_panel_constants(size_t n0, size_t K, const int32_t *cols, const octet_packed_output *o) {
     panel_constants p;
+    p.k = (int32_t)K;
+    const int32_t a_zp = o->row_zero_points ? 0 : o->a_zero_point;
     for (int h = 0; h < 2; h++) {
-        __m256i t = _mm256_mullo_epi32(_mm256_set1_epi32(-o->a_zero_point), _mm256_loadu_si256((const __m256i *)(cols + n0 + 8 * h)));
-        if (o->b_zero_point) t = _mm256_add_epi32(t, _mm256_set1_epi32((int32_t)K * o->a_zero_point * o->b_zero_point));
+        p.cols[h] = _mm256_loadu_si256((const __m256i *)(cols + n0 + 8 * h));
+        __m256i t = _mm256_mullo_epi32(_mm256_set1_epi32(-a_zp), p.cols[h]);
+        if (o->b_zero_point) t = _mm256_add_epi32(t, _mm256_set1_epi32((int32_t)K * a_zp * o->b_zero_point));
         if (o->bias_s32) t = _mm256_add_epi32(t, _mm256_loadu_si256((const __m256i *)(o->bias_s32 + n0 + 8 * h)));
         p.colterm[h] = t;
     }
@@ -99,19 +111,28 @@ OCTET_AVX2 static inline panel_constants octet_avx2_panel_constants(size_t n0, s
    is computed whole and only its nr valid columns are written. */
 OCTET_AVX2 static inline void octet_avx2_store_tile(size_t mr, size_t m0, size_t n0, size_t nr, const panel_constants *pc, __m256i c0[OCTET_PACKED_MR], __m256i c1[OCTET_PACKED_MR],
                              const int32_t *rows, const octet_packed_output *o, void *c, size_t ldc) {
+    const int per_row = o->row_zero_points != NULL;
     for (size_t r = 0; r < mr; r++) {
         const size_t m = m0 + r;
         __m256i r0 = _mm256_add_epi32(c0[r], pc->colterm[0]), r1 = _mm256_add_epi32(c1[r], pc->colterm[1]);
-        if (o->b_zero_point) {
-            const __m256i rowterm = _mm256_set1_epi32(-o->b_zero_point * rows[m]);
-            r0 = _mm256_add_epi32(r0, rowterm);
-            r1 = _mm256_add_epi32(r1, rowterm);
+        int32_t rowterm = o->b_zero_point ? -o->b_zero_point * rows[m] : 0;
+        if (per_row) {
+            const int32_t zp = o->row_zero_points[m];
+            rowterm += (int32_t)pc->k * zp * o->b_zero_point;
+            const __m256i z = _mm256_set1_epi32(-zp);
+            r0 = _mm256_add_epi32(r0, _mm256_mullo_epi32(z, pc->cols[0]));
+            r1 = _mm256_add_epi32(r1, _mm256_mullo_epi32(z, pc->cols[1]));
+        }
+        if (rowterm) {
+            r0 = _mm256_add_epi32(r0, _mm256_set1_epi32(rowterm));
+            r1 = _mm256_add_epi32(r1, _mm256_set1_epi32(rowterm));
         }
         if (o->to_f32) {
             float *dst = (float *)c + m * ldc + n0, tmp[OCTET_PACKED_NR];
             float *out = nr == OCTET_PACKED_NR ? dst : tmp;
-            octet_avx2_dequant8(r0, n0, o, out);
-            octet_avx2_dequant8(r1, n0 + 8, o, out + 8);
+            const float rs = o->row_scales ? o->row_scales[m] : 1.0f;
+            octet_avx2_dequant8(r0, n0, o, out, o->row_scales != NULL, rs);
+            octet_avx2_dequant8(r1, n0 + 8, o, out + 8, o->row_scales != NULL, rs);
             if (nr != NR) memcpy(dst, tmp, nr * sizeof(float));
         } else {
             const __m128i q = _mm_unpacklo_epi64(octet_avx2_requant8(r0, n0, o), octet_avx2_requant8(r1, n0 + 8, o));

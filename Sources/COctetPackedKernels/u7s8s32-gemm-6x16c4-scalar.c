@@ -78,7 +78,7 @@ void octet_packed_gemm_c4(octet_packed_isa isa, size_t M, size_t N, size_t K, co
             scalar_tile(mr, K4, a + m0 * K4, K4, bp, t);
             for (size_t r = 0; r < mr; r++)
                 for (size_t j = 0; j < nr; j++)
-                    octet_store_scalar(octet_raw_value(t[r][j], m0 + r, n0 + j, K, rows, cols, o), n0 + j, o, c, (m0 + r) * ldc + n0 + j);
+                    octet_store_scalar(octet_raw_value(t[r][j], m0 + r, n0 + j, K, rows, cols, o), m0 + r, n0 + j, o, c, (m0 + r) * ldc + n0 + j);
         }
     }
 }

@@ -2,6 +2,8 @@
    quantized on the fly, widened to s16 pairs with their row sums. */
 #include "packed_internal.h"
 
+#include <float.h>
+
 static void pack_row_scalar(size_t K, const uint8_t *row, int32_t *out, int32_t *sum) {
     const size_t K2 = (K + 1) / 2;
     int32_t s = 0;
@@ -151,20 +153,42 @@ int octet_packed_f32_range(octet_packed_isa isa, size_t count, const float *x, f
     return nonfinite;
 }
 
-void octet_packed_pack_a(octet_packed_isa isa, const octet_packed_a_source *s, size_t row_begin, size_t rows, size_t K,
-                         int32_t *out, int32_t *row_sums, uint8_t *scratch) {
+void octet_packed_dynamic_parameters(float lo, float hi, float *scale, int32_t *zero_point) {
+    const float min_neg = lo < 0 ? lo : 0.0f, max_pos = hi > 0 ? hi : 0.0f;
+    float s = (max_pos - min_neg) / 255.0f;
+    if (!(s >= FLT_EPSILON)) s = FLT_EPSILON;
+    float z = nearbyintf(-(min_neg / s));
+    z = z < 0 ? 0 : (z > 255 ? 255 : z);
+    *scale = s;
+    *zero_point = (int32_t)z;
+}
+
+int octet_packed_pack_a(octet_packed_isa isa, const octet_packed_a_source *s, size_t row_begin, size_t rows, size_t K,
+                        int32_t *out, int32_t *row_sums, uint8_t *scratch) {
     const size_t K2 = (K + 1) / 2;
     const int avx2 = OCTET_X86 && isa == OCTET_PACKED_AVX2;
+    int nonfinite = 0;
     for (size_t r = 0; r < rows; r++) {
         const size_t m = row_begin + r;
         int32_t sum = 0, *dst = out + r * K2;
         if (s->xf) {
             const float *row = s->xf + m * s->lda;
+            float inv = s->inv_scale;
+            int32_t zp = s->zero_point;
+            if (s->row_scales) {
+                /* Per-token: this row's range (the row is then still in L1 for the packing pass). */
+                float lo = 0, hi = 0, scale = 1;
+                nonfinite |= octet_packed_f32_range(isa, K, row, &lo, &hi);
+                octet_packed_dynamic_parameters(lo, hi, &scale, &zp);
+                inv = 1.0f / scale;
+                s->row_scales[r] = scale;
+                s->row_zero_points[r] = zp;
+            }
 #if OCTET_X86
-            if (avx2) octet_f32_quantize_u8_pack_avx2_row(K, row, s->inv_scale, s->zero_point, dst, &sum);
+            if (avx2) octet_f32_quantize_u8_pack_avx2_row(K, row, inv, zp, dst, &sum);
             else
 #endif
-                quantize_pack_row_scalar(K, row, s->inv_scale, s->zero_point, dst, &sum);
+                quantize_pack_row_scalar(K, row, inv, zp, dst, &sum);
         } else {
             const uint8_t *row = s->x + m * s->lda;
             if (s->offsets) {
@@ -179,6 +203,7 @@ void octet_packed_pack_a(octet_packed_isa isa, const octet_packed_a_source *s, s
         }
         if (row_sums) row_sums[r] = sum;
     }
+    return nonfinite;
 }
 
 void octet_packed_pack_a_u8(octet_packed_isa isa, size_t M, size_t K, const uint8_t *a, size_t lda, int32_t *out, int32_t *row_sums) {

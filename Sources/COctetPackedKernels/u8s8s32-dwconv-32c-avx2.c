@@ -62,8 +62,8 @@ __attribute__((always_inline)) OCTET_AVX2 static inline void store16(__m256i lo,
     const __m256i r0 = _mm256_permute2x128_si256(lo, hi, 0x20), r1 = _mm256_permute2x128_si256(lo, hi, 0x31);
     if (o->to_f32) {
         float *dst = (float *)c + p * C + n0;
-        octet_avx2_dequant8(r0, n0, o, dst);
-        octet_avx2_dequant8(r1, n0 + 8, o, dst + 8);
+        octet_avx2_dequant8(r0, n0, o, dst, 0, 1.0f);
+        octet_avx2_dequant8(r1, n0 + 8, o, dst + 8, 0, 1.0f);
     } else {
         const __m128i q0 = octet_avx2_requant8(r0, n0, o), q1 = octet_avx2_requant8(r1, n0 + 8, o);
         _mm_storeu_si128((__m128i *)((uint8_t *)c + p * C + n0), _mm_unpacklo_epi64(q0, q1));
@@ -120,7 +120,7 @@ __attribute__((always_inline)) OCTET_AVX2 static inline void pixels(const octet_
             int32_t acc[16];
             _mm256_storeu_si256((__m256i *)acc, _mm256_permute2x128_si256(lo, hi, 0x20));
             _mm256_storeu_si256((__m256i *)(acc + 8), _mm256_permute2x128_si256(lo, hi, 0x31));
-            for (size_t i = 0; i < n; i++) octet_store_scalar(acc[i], n0 + i, o, c, p * C + n0 + i);
+            for (size_t i = 0; i < n; i++) octet_store_scalar(acc[i], 0, n0 + i, o, c, p * C + n0 + i);
         }
     }
 }

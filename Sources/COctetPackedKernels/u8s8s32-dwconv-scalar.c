@@ -43,7 +43,7 @@ static void dwconv_nhwc_scalar(const octet_packed_dwconv *d, const uint8_t *x, v
                 const int32_t word = b[16 + (t / 2) * 16 + s];
                 acc += v * (t % 2 ? (int16_t)(word >> 16) : (int16_t)(word & 0xFFFF));
             }
-            octet_store_scalar(acc, ch, o, c, p * C + ch);
+            octet_store_scalar(acc, 0, ch, o, c, p * C + ch);
         }
     }
 }
@@ -84,7 +84,7 @@ void octet_packed_depthwise(const octet_packed_depthwise_shape *g, const uint8_t
                     }
                 }
                 if (o->bias_s32) acc += o->bias_s32[ch];
-                octet_store_scalar(acc, ch, o, c, ch * out_plane + oy * g->ow + ox);
+                octet_store_scalar(acc, 0, ch, o, c, ch * out_plane + oy * g->ow + ox);
             }
         }
     }

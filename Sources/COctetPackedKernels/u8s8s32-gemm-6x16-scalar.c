@@ -24,6 +24,6 @@ void octet_u8s8s32_gemm_6x16_scalar_panel(size_t M, size_t K, const int32_t *a, 
         octet_u8s8s32_gemm_6x16_scalar_s32(mr, K2, a + m0 * K2, K2, bp, acc);
         for (size_t r = 0; r < mr; r++)
             for (size_t j = 0; j < nr; j++)
-                octet_store_scalar(octet_raw_value(acc[r][j], m0 + r, n0 + j, K, rows, cols, o), n0 + j, o, c, (m0 + r) * ldc + n0 + j);
+                octet_store_scalar(octet_raw_value(acc[r][j], m0 + r, n0 + j, K, rows, cols, o), m0 + r, n0 + j, o, c, (m0 + r) * ldc + n0 + j);
     }
 }

@@ -22,6 +22,8 @@ struct QuantizeCommand: ParsableCommand {
     @Option(help: "Range selection: \(CalibrationMethod.allCases.map(\.rawValue).joined(separator: ", ")).") var method: String?
     @Option(parsing: .unconditional, help: "Percentile for --method percentile, in (50, 100].") var percentile: Double?
     @Flag(name: .customLong("per-tensor"), help: "One weight scale per tensor (default: per output channel).") var perTensor = false
+    @Option(name: .customLong("activations"), help: ArgumentHelp("Dynamic mode: one activation scale per token (row) or per tensor, per call. per-token is written as the per-tensor ONNX form plus the metadata entry octet.dynamic_activations (ONNX Runtime runs it per tensor).", valueName: "per-token|per-tensor"))
+    var activations: String = DynamicActivations.perToken.rawValue
     @Option(name: .customLong("reduce-range"), help: "7-bit activations: auto (the planned backend decides, per node), on, off.")
     var reduceRange: String?
     @Option(help: ArgumentHelp("Settings per op type and node, and a skip list (JSON; see the README).", valueName: "FILE.json")) var config: String?
@@ -73,8 +75,11 @@ struct QuantizeCommand: ParsableCommand {
             guard let calibration else { throw ValidationError("--mode static needs --calibration PATH (or use --mode dynamic, which needs none)") }
             result = try quantizeStatic(fp32.graph, calibration: calibration, config: cfg, keep: keep, smooth: smooth, options: options)
         case "dynamic":
-            result = try DynamicQuantizer(config: cfg).quantize(fp32.graph)
-            emit("dynamic: \(result.quantizedNodes.count) MatMul/Gemm nodes with s8 weights (\(cfg.global.perChannelWeights ?? true ? "per channel" : "per tensor")), activations quantized per call")
+            guard let granularity = DynamicActivations(rawValue: activations) else {
+                throw ValidationError("--activations: expected per-token or per-tensor, got '\(activations)'")
+            }
+            result = try DynamicQuantizer(config: cfg, activations: granularity).quantize(fp32.graph)
+            emit("dynamic: \(result.quantizedNodes.count) MatMul/Gemm nodes with s8 weights (\(cfg.global.perChannelWeights ?? true ? "per channel" : "per tensor")), activations quantized per call, \(granularity.rawValue)")
         case "fp16":
             result = try FP16Converter(config: cfg).convert(fp32.graph)
             emit("fp16: \(result.quantizedNodes.count) weights stored in binary16")

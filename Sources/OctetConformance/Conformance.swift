@@ -64,6 +64,30 @@ public enum Conformance {
         return report
     }
 
+    /// Runs `cases` random dynamic linears (`ConformanceCases.dynamicLinear`, activations per
+    /// tensor or per row) through a backend and through the reference; reported under `.linear`.
+    public static func checkDynamic(
+        _ backend: any Backend, reference: any Backend = QNNPackReferenceBackend(), cpu: CPUFeatures, perRowActivations: Bool,
+        cases: Int = 40, seed: UInt64 = 1, tolerance: Int = 0, threads: Int = 1
+    ) -> ConformanceReport {
+        var report = ConformanceReport()
+        for i in 0..<cases {
+            let caseSeed = seed &* 1_000_003 &+ UInt64(i)
+            let c: ConformanceCase
+            do { c = try ConformanceCases.dynamicLinear(seed: caseSeed, perRowActivations: perRowActivations) } catch {
+                report.failures.append(failure(backend, nil, caseSeed, "could not generate a dynamic linear case: \(error)"))
+                continue
+            }
+            guard backend.capability(for: c.signature, on: cpu).isSupported else {
+                report.declined[.linear, default: 0] += 1
+                continue
+            }
+            report.tested[.linear, default: 0] += 1
+            if let f = compare(backend, reference, c, cpu: cpu, tolerance: tolerance, threads: threads) { report.failures.append(f) }
+        }
+        return report
+    }
+
     static func failure(_ b: any Backend, _ s: OpSignature?, _ seed: UInt64, _ detail: String) -> ConformanceFailure {
         ConformanceFailure(backend: b.name, signature: s, seed: seed, position: -1, coordinates: [], expected: "", got: "", detail: detail)
     }

@@ -28,6 +28,44 @@ public enum ConformanceCases {
         var g = SeededGenerator(seed: seed &* 0x2545_F491_4F6C_DD1D &+ UInt64(OpKind.allCases.firstIndex(of: kind) ?? 0))
         return try Builder(kind: kind, seed: seed, sevenBit: sevenBitActivations).make(&g)
     }
+
+    /// A random dynamic linear (f32 activations quantized per call, s8 weights, f32 output),
+    /// per tensor or, with `perRowActivations`, per row (token). Odd and long K (up to 4099,
+    /// where Σ q·w nears the s32 margin), M and N with tails; rows drawn from several shapes:
+    /// wide ranges, constant rows (all zero included: the scale must stay positive),
+    /// negative-only, positive-only, and rows with one outlier hundreds of times the rest;
+    /// s8 symmetric per-channel or per-tensor weights (also with a nonzero zero point);
+    /// f32 bias or none; ReLU / Clip or none.
+    public static func dynamicLinear(seed: UInt64, perRowActivations: Bool) throws -> ConformanceCase {
+        var g = SeededGenerator(seed: seed &* 0x9E37_79B9_7F4A_7C15 &+ (perRowActivations ? 1 : 0))
+        let (m, k, n) = (g.pick([1, 2, 3, 5, 7, 13, 37]), g.pick([1, 2, 3, 7, 16, 31, 97, 128, 385, 1000, 4099]), g.pick([1, 3, 8, 15, 16, 17, 33]))
+        var sig = try OpSignature.linear(m: m, k: k, n: n, types: OperandTypes(input: .f32, weight: .s8, precision: .int8), output: .f32)
+        let perChannel = g.chance(0.6)
+        let wZeroPoint: Int32 = perChannel || g.chance(0.5) ? 0 : Int32(g.int(-128...127))
+        let wScales = (0..<(perChannel ? n : 1)).map { _ in g.logUniform(0.002, 0.05) }
+        let wQ = try QuantParams(scales: wScales, zeroPoints: [Int32](repeating: wZeroPoint, count: wScales.count),
+                                 granularity: perChannel ? .perChannel(axis: 0) : .perTensor, dtype: .s8)
+        sig.quantization = QuantizationScheme(perChannelWeights: perChannel, symmetricWeights: wZeroPoint == 0, weightZeroPoint: wZeroPoint,
+                                              dynamic: true, perRowActivations: perRowActivations)
+        sig.postOps = g.pick([[], [], [.relu], [.clip(min: -0.5, max: 0.75)]])
+        var x: [Float] = []
+        for _ in 0..<m {
+            let spread = g.logUniform(0.01, 20)
+            switch g.int(0...5) {
+            case 0: x += [Float](repeating: g.pick([0, spread, -spread]), count: k)
+            case 1: x += (0..<k).map { _ in -Float.random(in: 0.1...1, using: &g) * spread }
+            case 2: x += (0..<k).map { _ in Float.random(in: 0.1...1, using: &g) * spread }
+            case 3:
+                var row = (0..<k).map { _ in Float.random(in: -1...1, using: &g) * spread }
+                row[g.int(0...(k - 1))] = spread * g.pick([-300, 300])
+                x += row
+            default: x += (0..<k).map { _ in Float.random(in: -1...1.5, using: &g) * spread }
+            }
+        }
+        let weight = try Tensor((0..<(n * k)).map { _ in Int8.random(in: -128...127, using: &g) }, shape: sig.weight, quantization: wQ)
+        let bias = g.chance(0.6) ? try Tensor((0..<n).map { _ in Float.random(in: -2...2, using: &g) }, shape: TensorShape([n])) : nil
+        return ConformanceCase(signature: sig, constants: OpConstants(weight: weight, bias: bias), inputs: [try Tensor(x, shape: sig.input)], seed: seed)
+    }
 }
 
 private struct Builder {

@@ -133,9 +133,14 @@ public struct QuantizationScheme: Sendable, Hashable {
     public var reduceRange: Bool
     /// Activations quantized per call from their observed range (dynamic quantization).
     public var dynamic: Bool
+    /// With `dynamic`: one scale and zero point per row of the activation (per token: a row is
+    /// the last dimension, every leading dimension flattened), each from that row's own range;
+    /// otherwise one pair for the whole tensor.
+    public var perRowActivations: Bool
 
     public init(perChannelWeights: Bool = true, symmetricWeights: Bool = true, inputZeroPoint: Int32 = 0,
-                weightZeroPoint: Int32 = 0, reduceRange: Bool = false, dynamic: Bool = false) {
+                weightZeroPoint: Int32 = 0, reduceRange: Bool = false, dynamic: Bool = false, perRowActivations: Bool = false) {
+        self.perRowActivations = perRowActivations
         self.perChannelWeights = perChannelWeights
         self.symmetricWeights = symmetricWeights
         self.inputZeroPoint = inputZeroPoint

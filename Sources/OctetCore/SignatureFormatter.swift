@@ -22,7 +22,7 @@ enum SignatureFormatter {
             parts.append(q.symmetricWeights ? "sym" : "asym(zp_w=\(q.weightZeroPoint))")
             parts.append("zp_in=\(q.inputZeroPoint)")
             if q.reduceRange { parts.append("reduce_range") }
-            if q.dynamic { parts.append("dynamic") }
+            if q.dynamic { parts.append(q.perRowActivations ? "dynamic per-token" : "dynamic") }
         }
         if s.activationLayout == .nhwc { parts.append("nhwc") }
         if !s.postOps.isEmpty { parts.append("[" + s.postOps.map(\.description).joined(separator: ",") + "]") }

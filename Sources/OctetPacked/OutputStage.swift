@@ -68,7 +68,8 @@ struct OutputStage: Sendable {
                         try slice(biasReal) { br in
                             var o = octet_packed_output(a_zero_point: aZeroPoint, b_zero_point: bZeroPoint, bias_s32: bs, bias_f32: bf,
                                                         multiplier: m, out_zero_point: outZeroPoint, qmin: qmin, qmax: qmax,
-                                                        dequant_scale: d, bias_real: br, lo: lo, hi: hi, to_f32: toF32 ? 1 : 0)
+                                                        dequant_scale: d, bias_real: br, lo: lo, hi: hi, to_f32: toF32 ? 1 : 0,
+                                                        row_scales: nil, row_zero_points: nil)
                             return try body(&o)
                         }
                     }

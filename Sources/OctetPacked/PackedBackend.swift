@@ -36,7 +36,7 @@ public struct PackedBackend: Backend {
 
     /// The kernel that runs `s` with `isa`, as `Kernel.implementation` names it.
     static func kernelName(_ s: OpSignature, _ isa: octet_packed_isa) -> String {
-        if s.quantization?.dynamic == true { return "f32u8s8-dqgemm-\(OCTET_PACKED_MR)x\(OCTET_PACKED_NR)-\(PackedISA.suffix(isa))" }
+        if let q = s.quantization, q.dynamic { return PackedISA.dqgemm(isa, perToken: q.perRowActivations) }
         let format = PackedISA.format(s, isa)
         guard s.kind == .conv2d else { return PackedISA.gemm(isa, format) }
         if s.activationLayout == .nhwc {

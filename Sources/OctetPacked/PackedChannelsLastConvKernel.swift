@@ -88,7 +88,8 @@ struct PackedChannelsLastConvKernel: Kernel {
                                 try offsets.withUnsafeBufferPointer { table in
                                     for n in 0..<batch {
                                         let source = octet_packed_a_source(x: xs + n * h * w * channels + group * cg, xf: nil, lda: 0, offsets: table.baseAddress,
-                                                                           taps: taps, channels: cg, zero: zero, inv_scale: 0, zero_point: 0)
+                                                                           taps: taps, channels: cg, zero: zero, inv_scale: 0, zero_point: 0,
+                                                                           row_scales: nil, row_zero_points: nil)
                                         guard runner.gemm(m: oh * ow, source: source, b: groupWeights[group], c: c + n * oh * ow * oc * elementSize,
                                                     ldc: oc, elementSize: elementSize, output: o, buffers: buf) else { throw PackedRunner.sevenBitViolation }
                                     }

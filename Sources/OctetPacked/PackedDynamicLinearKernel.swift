@@ -2,12 +2,18 @@ import COctetPackedKernels
 import OctetCore
 import OctetDispatch
 
-/// Dynamic quantization of a linear layer (`f32u8s8-dqgemm-6x16-avx2`): s8 weights packed at
-/// prepare; each call finds the input's range in one vector pass (refusing NaN/Inf), chooses
-/// u8 parameters as PyTorch's observers do (the `QParamsSelection.choose` formula), then each
-/// GEMM task quantizes and packs its own rows with their sums (no u8 copy of the input), and
-/// the store dequantizes with `s_x · s_w[n]`, adds the f32 bias and clamps (ReLU/Clip).
-/// Nothing is allocated per call; M and N are both split across threads.
+/// Dynamic quantization of a linear layer, `[..., K] f32 · (N x K s8)ᵀ → [..., N] f32`: s8
+/// weights packed at prepare; activations quantized to u8 per call with PyTorch's observer
+/// formula (`QParamsSelection.choose`, `octet_packed_dynamic_parameters`).
+///  - per tensor (`f32u8s8-dqgemm-6x16-avx2`): one vector pass finds the whole input's range
+///    (refusing NaN/Inf) and chooses one (s_x, zp); each GEMM task quantizes and packs its own
+///    rows with their sums; the store computes `Σ(q − zp)(w − zp_w) · (s_x · s_w[n])`.
+///  - per row, i.e. per token (`f32u8s8-dqgemm-pertoken-6x16-avx2`, `perRowActivations`): no
+///    separate pass; the packing finds each row's range, chooses its (s_x[m], zp[m]) and
+///    quantizes it while the row is in L1; the store uses zp[m] in the row/column-sum
+///    correction and `(s_x[m] · s_w[n])` as the scale.
+/// Then the f32 bias is added and ReLU/Clip clamp. Throws `PackedError` when the input holds
+/// NaN or an infinity. Nothing is allocated per call; M and N are both split across threads.
 struct PackedDynamicLinearKernel: Kernel {
     let weights: PackedMatrix
     let weightScales: [Float], weightZeroPoint: Int32
@@ -16,7 +22,11 @@ struct PackedDynamicLinearKernel: Kernel {
     let runner: PackedRunner
     let pool: ScratchPool
     let input: TensorShape, output: TensorShape
-    var implementation: String { "f32u8s8-dqgemm-\(OCTET_PACKED_MR)x\(OCTET_PACKED_NR)-\(PackedISA.suffix(runner.isa))" }
+    /// One activation scale per row (per token) instead of one per call.
+    let perRow: Bool
+    /// `weightScales` padded for the store (the per-row form's per-column scale).
+    let paddedWeightScales: [Float]
+    var implementation: String { PackedISA.dqgemm(runner.isa, perToken: perRow) }
 
     init(_ s: OpSignature, _ c: OpConstants, _ w: Tensor, _ wQ: QuantParams, runner: PackedRunner) throws {
         let (n, k) = (s.weight[0], s.weight[1])
@@ -24,6 +34,8 @@ struct PackedDynamicLinearKernel: Kernel {
         weights = try w.withUnsafeBufferPointer(as: Int8.self) { p in PackedMatrix(k: k, n: n, source: try base(p), nStride: k, kStride: 1) }
         weightScales = (0..<n).map { wQ.scale(channel: wQ.scales.count == 1 ? 0 : $0) }
         weightZeroPoint = wQ.zeroPoint()
+        paddedWeightScales = OutputStage.padded(weightScales)
+        perRow = s.quantization?.perRowActivations == true
         bias = try c.bias.map { b in
             guard b.dtype == .f32, b.shape.elementCount == n else { throw PackedError.shape("dynamic linear needs an f32 bias of \(n) values") }
             return try b.scalars(as: Float.self) + [Float](repeating: 0, count: 16) // padded: the store reads whole panels
@@ -36,6 +48,8 @@ struct PackedDynamicLinearKernel: Kernel {
         sizes.staging = n + 16
         pool = ScratchPool(sizes)
     }
+
+    static let nonFinite = PackedError.shape("dynamic quantization: the input holds NaN or an infinity")
 
     /// PyTorch's asymmetric u8 parameters for [lo, hi] (`QParamsSelection.choose`), without
     /// building a `QuantParams` (no allocation).
@@ -52,21 +66,26 @@ struct PackedDynamicLinearKernel: Kernel {
         try pool.with { buf in
             try x.withUnsafeBufferPointer(as: Float.self) { v in
                 let xs = try base(v)
-                var lo: Float = 0, hi: Float = 0
-                guard octet_packed_f32_range(runner.isa, v.count, xs, &lo, &hi) == 0 else {
-                    throw PackedError.shape("dynamic quantization: the input holds NaN or an infinity")
+                var (scale, zp): (Float, Int32) = (1, 0)
+                if !perRow {
+                    var lo: Float = 0, hi: Float = 0
+                    guard octet_packed_f32_range(runner.isa, v.count, xs, &lo, &hi) == 0 else { throw Self.nonFinite }
+                    (scale, zp) = Self.parameters(min: lo, max: hi)
+                    for j in 0..<n { buf.staging.pointer[j] = scale * weightScales[j] }
                 }
-                let (scale, zp) = Self.parameters(min: lo, max: hi)
-                for j in 0..<n { buf.staging.pointer[j] = scale * weightScales[j] }
-                let source = octet_packed_a_source(x: nil, xf: xs, lda: k, offsets: nil, taps: 0, channels: 0, zero: nil, inv_scale: 1 / scale, zero_point: zp)
-                try withOutput(&out) { c in
-                    withOptionalPointer(bias) { bp in
-                        var o = octet_packed_output(a_zero_point: zp, b_zero_point: weightZeroPoint, bias_s32: nil, bias_f32: nil, multiplier: nil,
-                                                    out_zero_point: 0, qmin: 0, qmax: 0, dequant_scale: buf.staging.pointer, bias_real: bp,
-                                                    lo: self.lo, hi: self.hi, to_f32: 1)
-                        runner.gemm(m: m, source: source, b: weights, c: c, ldc: n, elementSize: 4, output: &o, buffers: buf)
+                let source = octet_packed_a_source(x: nil, xf: xs, lda: k, offsets: nil, taps: 0, channels: 0, zero: nil, inv_scale: 1 / scale, zero_point: zp,
+                                                   row_scales: nil, row_zero_points: nil)
+                let finite = try withOutput(&out) { c in
+                    paddedWeightScales.withUnsafeBufferPointer { ws in
+                        withOptionalPointer(bias) { bp in
+                            var o = octet_packed_output(a_zero_point: zp, b_zero_point: weightZeroPoint, bias_s32: nil, bias_f32: nil, multiplier: nil,
+                                                        out_zero_point: 0, qmin: 0, qmax: 0, dequant_scale: perRow ? ws.baseAddress : UnsafePointer(buf.staging.pointer),
+                                                        bias_real: bp, lo: self.lo, hi: self.hi, to_f32: 1, row_scales: nil, row_zero_points: nil)
+                            return runner.gemm(m: m, source: source, b: weights, c: c, ldc: n, elementSize: 4, output: &o, buffers: buf, perRowActivations: perRow)
+                        }
                     }
                 }
+                guard finite else { throw Self.nonFinite }
             }
         }
     }

@@ -33,6 +33,12 @@ enum PackedISA {
         return "\(p.types)-gemm-\(p.tile)-\(suffix(isa))"
     }
 
+    /// The dynamic linear: `f32u8s8-dqgemm-6x16-avx2` (one activation scale per call) or
+    /// `f32u8s8-dqgemm-pertoken-6x16-avx2` (one per row).
+    static func dqgemm(_ isa: octet_packed_isa, perToken: Bool) -> String {
+        "f32u8s8-dqgemm-\(perToken ? "pertoken-" : "")\(OCTET_PACKED_MR)x\(OCTET_PACKED_NR)-\(suffix(isa))"
+    }
+
     /// A channels-last convolution on the GEMM micro-kernel: `u8s8s32-conv-nhwc-indirect-6x16-avx2`
     /// (`form` is `1x1` for the plain GEMM over the image, `indirect` for the indirection buffer).
     static func conv(_ isa: octet_packed_isa, form: String, _ format: PackedFormat = .pairs) -> String {

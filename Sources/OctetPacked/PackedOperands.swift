@@ -38,7 +38,7 @@ func checkOutput(_ t: Tensor, _ shape: TensorShape, _ type: DType, channelsLast:
 
 /// A direct u8 source: row m at `x + m · lda`.
 func directSource(_ x: UnsafePointer<UInt8>, lda: Int) -> octet_packed_a_source {
-    octet_packed_a_source(x: x, xf: nil, lda: lda, offsets: nil, taps: 0, channels: 0, zero: nil, inv_scale: 0, zero_point: 0)
+    octet_packed_a_source(x: x, xf: nil, lda: lda, offsets: nil, taps: 0, channels: 0, zero: nil, inv_scale: 0, zero_point: 0, row_scales: nil, row_zero_points: nil)
 }
 
 extension Optional {

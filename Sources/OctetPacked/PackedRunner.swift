@@ -84,11 +84,14 @@ struct PackedRunner: Sendable {
 
     /// `C[m][n]` at `c + (m · ldc + n) · elementSize` for rows `0 ..< m` of `source`.
     /// `buffers` must come from a pool sized by `scratch(m:k:n:)` for at least this shape.
-    /// Returns false when the 7-bit kernel met an activation above 127 (its outputs are then
-    /// not exact and the caller must fail the call).
+    /// With `perRowActivations` (an f32 source; f32 output), each worker's packing chooses
+    /// every row's scale and zero point into its own slice of `buffers.rowScales` /
+    /// `rowZeroPoints`, and its copy of `output` reads them there.
+    /// Returns false when the 7-bit kernel met an activation above 127, or a per-row f32
+    /// source held NaN or an infinity (the outputs are then wrong and the caller must fail the call).
     @discardableResult
     func gemm(m: Int, source: octet_packed_a_source, b: PackedMatrix, c: UnsafeMutableRawPointer, ldc: Int, elementSize: Int,
-              output: UnsafePointer<octet_packed_output>, buffers: ScratchPool.Buffers) -> Bool {
+              output: UnsafePointer<octet_packed_output>, buffers: ScratchPool.Buffers, perRowActivations: Bool = false) -> Bool {
         guard m > 0, b.n > 0 else { return true }
         let (k, n) = (b.k, b.n)
         let t = tiling(m: m, k: k, n: n), s = scratch(m: m, k: k, n: n)
@@ -100,6 +103,13 @@ struct PackedRunner: Sendable {
             let packed = job.buffers.packedA.pointer + worker * s.packedWords, sums = job.buffers.rowSums.pointer + worker * s.rows
             let acc = job.buffers.accumulators.pointer + worker * s.rows * Int(OCTET_PACKED_NR)
             let row = job.buffers.rowBytes.pointer + worker * s.rowBytes
+            var out = job.out.pointee
+            if perRowActivations {
+                source.row_scales = job.buffers.rowScales.pointer + worker * s.rows
+                source.row_zero_points = job.buffers.rowZeroPoints.pointer + worker * s.rows
+                out.row_scales = UnsafePointer(source.row_scales)
+                out.row_zero_points = UnsafePointer(source.row_zero_points)
+            }
             while true {
                 let task = counter.next.wrappingAdd(1, ordering: .relaxed).oldValue
                 guard task < t.tasks else { break }
@@ -109,10 +119,10 @@ struct PackedRunner: Sendable {
                 let c = job.c + m0 * ldc * elementSize
                 if quads {
                     if octet_packed_pack_a_c4(&source, m0, rows, k, packed, sums, row) != 0 { job.buffers.flags.pointer[worker] = 1 }
-                    octet_packed_gemm_c4(isa, rows, n, k, packed, sums, job.b, job.cols, c, ldc, job.out, p0, p1, acc, kc)
+                    octet_packed_gemm_c4(isa, rows, n, k, packed, sums, job.b, job.cols, c, ldc, &out, p0, p1, acc, kc)
                 } else {
-                    octet_packed_pack_a(isa, &source, m0, rows, k, packed, sums, row)
-                    octet_packed_gemm(isa, rows, n, k, packed, sums, job.b, job.cols, c, ldc, job.out, p0, p1, acc, kc)
+                    if octet_packed_pack_a(isa, &source, m0, rows, k, packed, sums, row) != 0 { job.buffers.flags.pointer[worker] = 1 }
+                    octet_packed_gemm(isa, rows, n, k, packed, sums, job.b, job.cols, c, ldc, &out, p0, p1, acc, kc)
                 }
             }
         }
@@ -133,12 +143,16 @@ struct ScratchPool: Sendable {
     final class Buffers: @unchecked Sendable {
         let packedA: AlignedBuffer<Int32>, rowSums: AlignedBuffer<Int32>, accumulators: AlignedBuffer<Int32>
         let columns: AlignedBuffer<UInt8>, rowBytes: AlignedBuffer<UInt8>, staging: AlignedBuffer<Float>, flags: AlignedBuffer<Int32>
+        /// Per-row activation parameters of dynamic per-token quantization (`rows` entries each).
+        let rowScales: AlignedBuffer<Float>, rowZeroPoints: AlignedBuffer<Int32>
         let packedB: AlignedBuffer<Int32>, columnSums: AlignedBuffer<Int32>
         /// The next task of the call using these buffers (one call at a time holds them).
         let taskCounter = TaskCounter()
         init(_ sizes: Sizes) {
             packedA = AlignedBuffer(count: max(1, sizes.packedA))
             rowSums = AlignedBuffer(count: max(1, sizes.rows))
+            rowScales = AlignedBuffer(count: max(1, sizes.rows))
+            rowZeroPoints = AlignedBuffer(count: max(1, sizes.rows))
             accumulators = AlignedBuffer(count: max(1, sizes.accumulators))
             columns = AlignedBuffer(count: max(1, sizes.columns))
             rowBytes = AlignedBuffer(count: max(1, sizes.rowBytes))

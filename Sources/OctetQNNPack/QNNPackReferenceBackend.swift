@@ -26,7 +26,14 @@ public struct QNNPackReferenceBackend: Backend {
     public func capability(for s: OpSignature, on cpu: CPUFeatures) -> Capability {
         if s.activationLayout != .rowMajor { return .declined(reason: "needs row-major (NCHW) activations, got \(s.activationLayout)") }
         guard s.precision == .int8 else { return .declined(reason: "runs int8 ops only; this op is \(s.precision)") }
-        if s.quantization?.dynamic == true { return .declined(reason: "dynamic quantization (activations quantized per call) is not implemented") }
+        if s.quantization?.dynamic == true {
+            guard s.kind == .linear, s.inputType == .f32, s.outputType == .f32, s.weightType.isQuantized8Bit else {
+                return .declined(reason: "dynamic quantization runs linear layers with f32 input and output and 8-bit weights only, got \(s.kind) \(s.inputType)·\(s.weightType)→\(s.outputType)")
+            }
+            do { try s.validate() } catch { return .declined(reason: "invalid signature: \(error)") }
+            return .supported(kernel: s.quantization?.perRowActivations == true ? "reference dynamic linear, per-token" : "reference dynamic linear",
+                              notes: ["portable Swift oracle; activations quantized per call with PyTorch's parameters"])
+        }
         guard s.inputType.isQuantized8Bit else { return .declined(reason: "needs u8 or s8 activations, got \(s.inputType)") }
         if s.kind.isMatrixProduct {
             guard s.weightType.isQuantized8Bit else { return .declined(reason: "needs u8 or s8 weights, got \(s.weightType)") }
@@ -45,6 +52,7 @@ public struct QNNPackReferenceBackend: Backend {
 
     public func prepare(_ s: OpSignature, constants c: OpConstants, context: PrepareContext) throws -> any Kernel {
         if case let .declined(reason) = capability(for: s, on: context.cpu) { throw QNNPackError.unsupported(reason) }
+        if s.quantization?.dynamic == true { return try ReferenceDynamicLinearKernel(s, c) }
         switch s.kind {
         case .linear: return try ReferenceLinearKernel(s, c, style: requantization)
         case .matmul: return try ReferenceMatmulKernel(s, c, style: requantization)

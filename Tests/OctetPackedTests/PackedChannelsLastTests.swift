@@ -154,7 +154,7 @@ import Testing
                                                         pad_top: pad, pad_left: pad, dilation_h: 1, dilation_w: 1, weights: pw.baseAddress, zero: z.baseAddress)
                             var o = octet_packed_output(a_zero_point: za, b_zero_point: zb, bias_s32: nil, bias_f32: nil, multiplier: nil,
                                                         out_zero_point: 0, qmin: 0, qmax: 0, dequant_scale: sc.baseAddress, bias_real: nil,
-                                                        lo: -.infinity, hi: .infinity, to_f32: 1)
+                                                        lo: -.infinity, hi: .infinity, to_f32: 1, row_scales: nil, row_zero_points: nil)
                             octet_packed_dwconv_nhwc(isa, &d, x, &got, &o, 0, oh * ow)
                         }
                     }

@@ -55,7 +55,7 @@ import Testing
             defer { aligned.deallocate() }
             let panelBase = aligned + (8 - (Int(bitPattern: aligned) / 4) % 8) % 8
             let high = a.withUnsafeBufferPointer { ap in
-                var source = octet_packed_a_source(x: ap.baseAddress, xf: nil, lda: k, offsets: nil, taps: 0, channels: 0, zero: nil, inv_scale: 0, zero_point: 0)
+                var source = octet_packed_a_source(x: ap.baseAddress, xf: nil, lda: k, offsets: nil, taps: 0, channels: 0, zero: nil, inv_scale: 0, zero_point: 0, row_scales: nil, row_zero_points: nil)
                 return octet_packed_pack_a_c4(&source, 0, m, k, &pa, &rows, nil)
             }
             #expect(high == 0)

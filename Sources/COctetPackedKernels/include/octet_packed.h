@@ -36,6 +36,12 @@ void octet_packed_pack_b_s8(size_t K, size_t N, const int8_t *b, size_t n_stride
 ///    K = taps · channels (an implicit im2col in channels-last order, never materialized);
 ///  - f32 (`xf` set, dynamic quantization): row m at `xf + m * lda`, quantized while packing
 ///    as clamp(rne(v · inv_scale) + zero_point, 0, 255); values must be finite.
+///  - f32 per row (`xf` and `row_scales` set, per-token dynamic quantization): each row gets
+///    its own parameters from its own range (`octet_packed_dynamic_parameters`), found in the
+///    same call that quantizes and packs it (the row is read twice while it sits in L1);
+///    `inv_scale` and `zero_point` are ignored. The packing writes row r of the call's block
+///    (r = m − row_begin) to `row_scales[r]` and `row_zero_points[r]`, where the output stage
+///    (`octet_packed_output.row_scales`) reads them.
 typedef struct octet_packed_a_source {
     const uint8_t *x;
     const float *xf;
@@ -45,12 +51,15 @@ typedef struct octet_packed_a_source {
     const uint8_t *zero;
     float inv_scale;
     int32_t zero_point;
+    float *row_scales;          ///< per-row dynamic quantization: written per packed row, or NULL
+    int32_t *row_zero_points;   ///< written with `row_scales`
 } octet_packed_a_source;
 
 /// Packs rows [row_begin, row_begin + rows) of `source` (K columns) into s16 pairs at `out`
 /// (rows x K2 words) with each row's sum at `row_sums` (may be NULL). `row_scratch` holds K
-/// bytes (indirect sources only; may be NULL otherwise).
-void octet_packed_pack_a(octet_packed_isa isa, const octet_packed_a_source *source, size_t row_begin, size_t rows, size_t K,
+/// bytes (indirect sources only; may be NULL otherwise). Returns 1 when a per-row f32 source
+/// held NaN or an infinity (its packed values are then unspecified), else 0.
+int octet_packed_pack_a(octet_packed_isa isa, const octet_packed_a_source *source, size_t row_begin, size_t rows, size_t K,
                          int32_t *out, int32_t *row_sums, uint8_t *row_scratch);
 /// Packs M direct u8 rows (row r at a + r * lda); shorthand for `octet_packed_pack_a`.
 void octet_packed_pack_a_u8(octet_packed_isa isa, size_t M, size_t K, const uint8_t *a, size_t lda, int32_t *out, int32_t *row_sums);
@@ -59,10 +68,19 @@ void octet_packed_pack_a_u8(octet_packed_isa isa, size_t M, size_t K, const uint
 /// any value is NaN or infinite, 0 otherwise.
 int octet_packed_f32_range(octet_packed_isa isa, size_t count, const float *x, float *lo, float *hi);
 
+/// PyTorch's asymmetric u8 parameters for values in [lo, hi] (its observers' formula, as
+/// `QParamsSelection.choose`): the range widened to hold 0, scale = max((max − min) / 255,
+/// FLT_EPSILON) (never 0, also for an all-zero row), zero point = clamp(rne(−min / scale), 0, 255).
+void octet_packed_dynamic_parameters(float lo, float hi, float *scale, int32_t *zero_point);
+
 /// How accumulators become outputs (FBGEMM's float requantization):
 /// raw = acc − a_zp·colsum[n] − b_zp·rowsum[m] + K·a_zp·b_zp (+ bias_s32[n]);
 /// u8: q = clamp(rne((float)raw + bias_f32[n]) · multiplier[n]) + out_zp, qmin, qmax);
 /// f32: y = clamp((float)raw · dequant_scale[n] + bias_real[n], lo, hi).
+/// Per-row activations (`row_zero_points` and `row_scales` set, f32 output only): a_zp is
+/// row_zero_points[m] and the f32 scale is (row_scales[m] · dequant_scale[n]), rounded to
+/// float before it multiplies (float)raw; `dequant_scale` then holds the weight scales alone.
+/// m counts rows of the current call (the block), as `row_sums` does.
 typedef struct octet_packed_output {
     int32_t a_zero_point, b_zero_point;
     const int32_t *bias_s32;      ///< per column, or NULL
@@ -73,6 +91,8 @@ typedef struct octet_packed_output {
     const float *bias_real;       ///< per column, f32 output, or NULL
     float lo, hi;                 ///< f32 output clamp
     int to_f32;                   ///< 1: write f32, 0: write u8
+    const float *row_scales;      ///< per row of the block (per-row activations), or NULL
+    const int32_t *row_zero_points; ///< per row of the block (per-row activations), or NULL
 } octet_packed_output;
 
 /// C = A · B for panels [panel_begin, panel_end), rows [0, M). `c` is u8 or f32 per `out`,

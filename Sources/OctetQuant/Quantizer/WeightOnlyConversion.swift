@@ -7,10 +7,24 @@ import OctetRuntime
 /// Written in the form ONNX Runtime's `quantize_dynamic` writes — `DynamicQuantizeLinear`
 /// + `MatMulInteger` + `Cast` + `Mul` by `x_scale · w_scale` (+ `Add` of a Gemm's bias) —
 /// which Octet's planner lowers to its dynamic INT8 linear kernel.
+///
+/// Activation granularity (`activations`): `DynamicQuantizeLinear` has one scale per tensor,
+/// so the file always holds the per-tensor form, which ONNX Runtime (and any ONNX runtime)
+/// loads and runs as written. `.perToken` adds the model metadata entry
+/// `octet.dynamic_activations = per-token` (`DynamicActivations.metadataKey`); Octet's
+/// planner then quantizes each row of every such MatMul's input (each token: the last
+/// dimension, leading dimensions flattened) with its own scale and zero point, from that
+/// row's range, with the same formula. Octet therefore computes a more accurate result from
+/// the same file than a runtime that ignores the entry.
 public struct DynamicQuantizer: Sendable {
     public var config: QuantizationConfig
+    /// One activation scale per row (default) or per tensor, per call.
+    public var activations: DynamicActivations
 
-    public init(config: QuantizationConfig = QuantizationConfig()) { self.config = config }
+    public init(config: QuantizationConfig = QuantizationConfig(), activations: DynamicActivations = .perToken) {
+        self.config = config
+        self.activations = activations
+    }
 
     public func quantize(_ graph: Graph) throws -> QuantizedModel {
         var g = try GraphOptimizer(passes: [ConstantFolding(), ReshapeChainSimplification(), DeadNodeElimination()]).run(try graph.sorted())
@@ -56,6 +70,7 @@ public struct DynamicQuantizer: Sendable {
         g.nodes = nodes
         g.opsets[""] = max(g.opset, 13)
         g.metadata["octet.quantization"] = "dynamic"
+        g.metadata[DynamicActivations.metadataKey] = activations.rawValue
         g = try DeadNodeElimination().run(try g.sorted())
         return QuantizedModel(graph: g, activationParameters: [:], quantizedNodes: quantized, decisions: [])
     }

@@ -125,6 +125,7 @@ enum OperatorCatalog {
     static func makeOperator(for node: Node, opset: Int) throws -> any GraphOperator {
         if QuantizedMatrixNode.matches(node) { return try QuantizedMatrixOperator(node) }
         if QuantizedAddNode.matches(node) { return try QuantizedAddOperator(node) }
+        if QuantizedLookupNode.matches(node) { return try QuantizedLookupOperator(node) }
         if isMatrix(node) { return try MatrixOperator(node) }
         return try make(node, opset: opset)
     }

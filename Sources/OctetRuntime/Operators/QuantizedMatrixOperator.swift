@@ -113,7 +113,8 @@ struct QuantizedMatrixOperator: MatrixPlanning {
         call.signature.weightType = weight.dtype
         call.signature.outputType = .f32
         call.signature.quantization = QuantizationScheme(perChannelWeights: perChannel, symmetricWeights: w.zeroPoints.allSatisfy { $0 == 0 },
-                                                         weightZeroPoint: perChannel ? 0 : w.zeroPoints[0], dynamic: true)
+                                                         weightZeroPoint: perChannel ? 0 : w.zeroPoints[0], dynamic: true,
+                                                         perRowActivations: try node.int(QuantizedMatrixNode.perRowActivationsAttribute, default: 0) == 1)
         call.constants = OpConstants(weight: weightSource)
         return call
     }

@@ -18,6 +18,8 @@ public enum QuantizedMatrixNode {
     public static let reduceRangeAttribute = "octet.reduce_range"
     /// `int` 1: activations are quantized per call from their own range (inputs 1 and 2 empty, f32 in and out).
     public static let dynamicAttribute = "octet.dynamic"
+    /// `int` 1 (with `dynamicAttribute`): one scale and zero point per row of the activation (per token).
+    public static let perRowActivationsAttribute = "octet.per_row_activations"
     /// Graph metadata key: the names of the nodes whose activations are 7-bit, one per line.
     public static let reduceRangeMetadata = "octet.reduce_range_nodes"
 
@@ -28,7 +30,8 @@ public enum QuantizedMatrixNode {
 /// (constant) weight arrive through DequantizeLinear becomes a `QuantizedMatrixNode`,
 /// taking the QuantizeLinear that reads its result into its output stage; an Add of two
 /// dequantized activations (→ Relu) → QuantizeLinear becomes a `QuantizedAddNode`; an
-/// AveragePool or GlobalAveragePool between them runs on the codes (`PoolRequantization`); MaxPool and
+/// AveragePool or GlobalAveragePool between them runs on the codes (`PoolRequantization`), an
+/// elementwise op of one tensor (Sigmoid, HardSwish, …) becomes a table (`QuantizedLookupNode`); MaxPool and
 /// shape ops between a DequantizeLinear and a QuantizeLinear with the same parameters
 /// run on the integers directly. The DequantizeLinear nodes left unread are removed
 /// by dead-node elimination.
@@ -88,6 +91,10 @@ public struct QDQFusion: GraphPass {
                 removed.formUnion(fused.consumed)
             } else if node.opType == "Add" {
                 guard let fused = fuseAdd(node, g, dequantizer: dequantizer, quantizer: quantizer, readers: readers, types: types) else { continue }
+                g.nodes[i] = fused.node
+                removed.formUnion(fused.consumed)
+            } else if QuantizedLookupNode.unaryOps.contains(node.opType) {
+                guard let fused = fuseLookup(node, g, dequantizer: dequantizer, quantizer: quantizer) else { continue }
                 g.nodes[i] = fused.node
                 removed.formUnion(fused.consumed)
             } else if node.opType == "AveragePool" || node.opType == "GlobalAveragePool" {
@@ -204,7 +211,9 @@ public struct QDQFusion: GraphPass {
 /// Lowers the dynamic-quantization form ONNX Runtime's `quantize_dynamic` writes —
 /// `DynamicQuantizeLinear(x)` → `MatMulInteger(x_q, W_q, x_zp, w_zp)` → `Cast(float)` →
 /// `Mul(·, Mul(x_scale, w_scale))` — to one dynamic INT8 linear node (activations
-/// quantized per call from their own range, s8 weights packed once).
+/// quantized per call from their own range, s8 weights packed once). When the model's
+/// metadata says `octet.dynamic_activations = per-token` (`DynamicActivations`), the nodes
+/// quantize each activation row with its own parameters.
 public struct DynamicQuantizationFusion: GraphPass {
     public var name: String { "dynamic-quantization-fusion" }
     public init() {}
@@ -213,6 +222,7 @@ public struct DynamicQuantizationFusion: GraphPass {
         var g = graph
         var removed: Set<Int> = []
         let producers = g.producers(), readers = g.readers()
+        let perRow = g.metadata[DynamicActivations.metadataKey] == DynamicActivations.perToken.rawValue
         func only(_ v: String, _ op: String) -> (Int, Node)? {
             guard let r = readers[v], r.count == 1, !g.outputNames.contains(v), g.nodes[r[0]].opType == op, g.nodes[r[0]].domain.isEmpty else { return nil }
             return (r[0], g.nodes[r[0]])
@@ -232,6 +242,7 @@ public struct DynamicQuantizationFusion: GraphPass {
                              inputs: [g.nodes[pi].inputs[0], "", "", w, wScale, mm.input(3) ?? "", ""], outputs: mul.outputs)
             fused.attributes[QuantizedMatrixNode.sourceAttribute] = .string("MatMul")
             fused.attributes[QuantizedMatrixNode.dynamicAttribute] = .int(1)
+            if perRow { fused.attributes[QuantizedMatrixNode.perRowActivationsAttribute] = .int(1) }
             g.nodes[i] = fused
             removed.formUnion([ci, mi])
         }

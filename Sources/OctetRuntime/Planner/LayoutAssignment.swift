@@ -102,6 +102,7 @@ struct LayoutAssignment: Sendable {
     static func takesChannelsLast(_ node: Node, _ shapes: [TensorShape?]) -> Bool {
         guard let first = shapes.first ?? nil, shapes.allSatisfy({ $0 != nil }) else { return false }
         if QuantizedAddNode.matches(node) { return first.rank == 4 && shapes.allSatisfy { $0 == first } }
+        if QuantizedLookupNode.matches(node) { return first.rank == 4 }
         guard node.domain.isEmpty else { return false }
         switch node.opType {
         case "Relu", "Clip", "Sigmoid", "Tanh", "HardSwish", "HardSigmoid", "Erf", "Sqrt", "Gelu", "Identity",
