@@ -8,7 +8,8 @@ extension DispatchTrace {
     /// "backend"}], "preferred", "fallbacks": [{"backend", "reason", "chosen"}],
     /// "notes", "time_ms", "macs", "host_fallback"}], "host", "nodes": [{"node", "op_type",
     /// "placement" (folded | dispatched | direct), "op" (index into ops), "backend",
-    /// "kernel", "reason", "time_ms"}]}`. Keys are stable: scripts rely on them.
+    /// "kernel", "reason", "time_ms"}], "planned_for": [{"name", "type", "value"}]}`.
+    /// Keys are stable: scripts rely on them.
     public func json(pretty: Bool = true) throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = pretty ? [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
@@ -89,6 +90,13 @@ private struct TraceJSON: Encodable {
     var cpu: CPU
     var host: CPU?
     var rules_source: String
+    var planned_for: [Planned]
+
+    struct Planned: Encodable {
+        var name: String
+        var type: String
+        var value: String?
+    }
     var ops: [Op]
     var nodes: [Node]
 
@@ -125,6 +133,7 @@ private struct TraceJSON: Encodable {
         cpu = CPU(name: t.cpu.displayName, origin: t.cpu.origin.description, architecture: t.cpu.architecture,
                   os: t.cpu.operatingSystem, features: t.cpu.features.sorted().map(\.rawValue))
         rules_source = t.rulesSource
+        planned_for = t.plannedFor.map { Planned(name: $0.name, type: $0.type, value: $0.value) }
         nodes = t.nodes.map { n in
             let ms = n.durationNanoseconds.map { Double($0) / 1e6 }
             switch n.placement {

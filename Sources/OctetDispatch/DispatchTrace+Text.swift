@@ -8,6 +8,9 @@ extension DispatchTrace {
         if let host, host.features != cpu.features || host.architecture != cpu.architecture {
             lines.insert("host   \(host.displayName) [\(host.architecture), \(host.features.sorted().map(\.rawValue).joined(separator: " "))]", at: 1)
         }
+        if !plannedFor.isEmpty {
+            lines.append("for    \(plannedFor.map(\.description).joined(separator: ", "))")
+        }
         if nodes.isEmpty {
             for (index, op) in ops.enumerated() {
                 lines.append("")

@@ -80,7 +80,8 @@ private struct GraphReader {
     let path: String
     let decoder: ONNXTensorDecoder
 
-    func read(_ g: Onnx_GraphProto, opsets: [String: Int]) throws(ONNXError) -> Graph {
+    /// A subgraph's (`subgraph`) inputs may leave their type to the node that runs it.
+    func read(_ g: Onnx_GraphProto, opsets: [String: Int], subgraph: Bool = false) throws(ONNXError) -> Graph {
         var initializers: [String: Tensor] = [:]
         for t in g.initializer {
             guard !t.name.isEmpty else { throw .tensor(path: path, name: "", reason: "an initializer has no name") }
@@ -92,7 +93,8 @@ private struct GraphReader {
         }
         var inputs: [Graph.Port] = []
         for v in g.input where initializers[v.name] == nil {
-            guard let type = try valueType(v) else { throw .valueType(path: path, name: v.name, reason: "a graph input must declare a tensor type") }
+            let type = try valueType(v)
+            guard type != nil || subgraph else { throw .valueType(path: path, name: v.name, reason: "a graph input must declare a tensor type") }
             inputs.append(Graph.Port(name: v.name, type: type))
         }
         var outputs: [Graph.Port] = []
@@ -108,10 +110,20 @@ private struct GraphReader {
             while !used.insert(name).inserted { name += "_\(i)" }
             var attributes: [String: AttributeValue] = [:]
             for a in n.attribute {
-                if let v = try attribute(a, node: name) { attributes[a.name] = v }
+                if let v = try attribute(a, node: name, opsets: opsets) { attributes[a.name] = v }
+            }
+            // Values the subgraphs read from this scope become the node's last inputs, so
+            // that ordering, liveness and folding see them.
+            var inputs = n.input
+            let outer = attributes.sorted { $0.key < $1.key }.flatMap { _, v -> [String] in
+                if case let .graph(sub) = v { sub.outerScopeReferences() } else { [] }
+            }.reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
+            if !outer.isEmpty {
+                inputs += outer
+                attributes[Node.outerScopeCountKey] = .int(outer.count)
             }
             nodes.append(Node(name: name, opType: n.opType, domain: n.domain == "ai.onnx" ? "" : n.domain,
-                              inputs: n.input, outputs: n.output, attributes: attributes))
+                              inputs: inputs, outputs: n.output, attributes: attributes))
         }
         return Graph(name: g.name.isEmpty ? "graph" : g.name, inputs: inputs, outputs: outputs, nodes: nodes,
                      initializers: initializers, valueTypes: types, opsets: opsets)
@@ -143,7 +155,7 @@ private struct GraphReader {
         return ValueType(dtype, SymbolicShape(dims))
     }
 
-    private func attribute(_ a: Onnx_AttributeProto, node: String) throws(ONNXError) -> AttributeValue? {
+    private func attribute(_ a: Onnx_AttributeProto, node: String, opsets: [String: Int]) throws(ONNXError) -> AttributeValue? {
         switch a.type {
         case .float: return .float(a.f)
         case .int: return .int(Int(a.i))
@@ -152,9 +164,10 @@ private struct GraphReader {
         case .ints: return .ints(a.ints.map { Int($0) })
         case .strings: return .strings(a.strings.map { String(decoding: $0, as: UTF8.self) })
         case .tensor: return .tensor(try decoder.decode(a.t, name: "\(node).\(a.name)"))
+        case .graph: return .graph(try read(a.g, opsets: opsets, subgraph: true))
         default:
-            // Graphs, sparse tensors and type protos belong to ops Octet does not run
-            // (If, Loop, ...); those are reported as unsupported ops when planned.
+            // Lists of graphs, sparse tensors and type protos belong to ops Octet does not
+            // run; those are reported as unsupported ops when planned.
             return nil
         }
     }

@@ -21,22 +21,7 @@ extension ONNXModel {
             entry.value = value
             return entry
         }
-        var g = Onnx_GraphProto()
-        g.name = graph.name
-        g.initializer = graph.initializers.sorted { $0.key < $1.key }.map { Self.tensorProto($0.value, name: $0.key) }
-        g.input = graph.inputs.map { Self.valueInfo($0.name, $0.type) }
-        g.output = graph.outputs.map { Self.valueInfo($0.name, $0.type) }
-        g.valueInfo = graph.valueTypes.sorted { $0.key < $1.key }.map { Self.valueInfo($0.key, $0.value) }
-        g.node = graph.nodes.map { n in
-            var p = Onnx_NodeProto()
-            p.name = n.name
-            p.opType = n.opType
-            p.domain = n.domain
-            p.input = n.inputs
-            p.output = n.outputs
-            p.attribute = n.attributes.sorted { $0.key < $1.key }.map { Self.attribute($0.key, $0.value) }
-            return p
-        }
+        let g = Self.graphProto(graph)
         m.graph = g
         do { return try m.serializedData() } catch { throw .unwritable(path: path, reason: "\(error)") }
     }
@@ -82,6 +67,28 @@ extension ONNXModel {
         return v
     }
 
+    /// `graph` as a GraphProto; a node's outer-scope inputs (`Node.outerScopeCount`),
+    /// which ONNX leaves implicit, are not written.
+    static func graphProto(_ graph: Graph) -> Onnx_GraphProto {
+        var g = Onnx_GraphProto()
+        g.name = graph.name
+        g.initializer = graph.initializers.sorted { $0.key < $1.key }.map { Self.tensorProto($0.value, name: $0.key) }
+        g.input = graph.inputs.map { Self.valueInfo($0.name, $0.type) }
+        g.output = graph.outputs.map { Self.valueInfo($0.name, $0.type) }
+        g.valueInfo = graph.valueTypes.sorted { $0.key < $1.key }.map { Self.valueInfo($0.key, $0.value) }
+        g.node = graph.nodes.map { n in
+            var p = Onnx_NodeProto()
+            p.name = n.name
+            p.opType = n.opType
+            p.domain = n.domain
+            p.input = Array(n.inputs.dropLast(n.outerScopeCount))
+            p.output = n.outputs
+            p.attribute = n.attributes.filter { $0.key != Node.outerScopeCountKey }.sorted { $0.key < $1.key }.map { Self.attribute($0.key, $0.value) }
+            return p
+        }
+        return g
+    }
+
     static func attribute(_ name: String, _ value: AttributeValue) -> Onnx_AttributeProto {
         var a = Onnx_AttributeProto()
         a.name = name
@@ -93,6 +100,7 @@ extension ONNXModel {
         case let .floats(v): a.type = .floats; a.floats = v
         case let .strings(v): a.type = .strings; a.strings = v.map { Data($0.utf8) }
         case let .tensor(t): a.type = .tensor; a.t = tensorProto(t, name: name)
+        case let .graph(g): a.type = .graph; a.g = graphProto(g)
         }
         return a
     }

@@ -7,6 +7,8 @@ public enum AttributeValue: Sendable, CustomStringConvertible {
     case floats([Float])
     case strings([String])
     case tensor(Tensor)
+    /// A subgraph (If's branches, Loop's and Scan's body).
+    case graph(Graph)
 
     /// The kind, for error messages.
     public var kind: String {
@@ -18,6 +20,7 @@ public enum AttributeValue: Sendable, CustomStringConvertible {
         case .floats: "floats"
         case .strings: "strings"
         case .tensor: "tensor"
+        case .graph: "graph"
         }
     }
 
@@ -30,6 +33,7 @@ public enum AttributeValue: Sendable, CustomStringConvertible {
         case let .floats(v): "\(v)"
         case let .strings(v): "\(v)"
         case let .tensor(t): "tensor \(t.dtype)[\(t.shape)]"
+        case let .graph(g): "graph '\(g.name)' (\(g.nodes.count) nodes)"
         }
     }
 }

@@ -80,4 +80,26 @@ extension Node {
         guard case let .tensor(v) = a else { throw .attribute(node: name, opType: opType, name: key, expected: "a tensor", got: a.kind) }
         return v
     }
+
+    /// A subgraph attribute (an If branch, a Loop or Scan body).
+    public func graph(_ key: String) throws(GraphError) -> Graph? {
+        guard let a = attributes[key] else { return nil }
+        guard case let .graph(g) = a else { throw .attribute(node: name, opType: opType, name: key, expected: "a graph", got: a.kind) }
+        return g
+    }
+
+    /// Attribute under which a node with subgraphs records how many of its inputs, at the
+    /// end, are the outer-scope values its subgraphs read (see `Graph.outerScopeReferences`).
+    public static let outerScopeCountKey = "octet.outer_scope_count"
+
+    /// How many of the node's last inputs are outer-scope values read by its subgraphs.
+    public var outerScopeCount: Int {
+        if case let .int(n)? = attributes[Self.outerScopeCountKey] { return max(0, min(n, inputs.count)) }
+        return 0
+    }
+
+    /// The node's subgraphs, by attribute name, in name order.
+    public var subgraphs: [(name: String, graph: Graph)] {
+        attributes.sorted { $0.key < $1.key }.compactMap { k, v in if case let .graph(g) = v { (k, g) } else { nil } }
+    }
 }

@@ -105,6 +105,8 @@ enum OperatorCatalog {
         ResizeOperator.register(into: &f)
         RearrangeOperators.register(into: &f)
         TopKAndCumSumOperators.register(into: &f)
+        DataShapedOperators.register(into: &f)
+        ControlFlowOperators.register(into: &f)
         return f
     }()
 

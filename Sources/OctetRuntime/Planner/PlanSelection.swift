@@ -28,6 +28,8 @@ struct SelectedNode: Sendable {
     let inputTypes: [(DType, TensorShape)?]
     let outputTypes: [(DType, TensorShape)]
     var placement: Placement
+    /// Whether the node's outputs get their shapes when it runs (`DataShapedOperator`).
+    var shapedByData = false
 
     /// `s64-Reshape`: the first operand's type, then the op type.
     var builtInKernelName: String { "\((inputTypes.first ?? nil).map { "\($0.0)-" } ?? "")\(node.opType)" }
@@ -50,8 +52,17 @@ struct PlanSelection: Sendable {
     /// Concrete types of the graph inputs and of every computed value.
     let types: [String: (DType, TensorShape)]
     let selector: BackendSelector
+    /// Where planning stopped, when an output shape depends on values known only when
+    /// running; `rest` holds the nodes planned then (see `Continuation`).
+    let pending: PendingRest?
+    let rest: [Node]
 
     init(graph: Graph, inputShapes: [String: (DType, TensorShape)], options: SessionOptions) throws {
+        // Folding an If, Loop or Scan runs its subgraphs, planned with these options.
+        self = try SubgraphContext.$options.withValue(options) { try Self(selecting: graph, inputShapes: inputShapes, options: options) }
+    }
+
+    private init(selecting graph: Graph, inputShapes: [String: (DType, TensorShape)], options: SessionOptions) throws {
         let selector = BackendSelector(rules: options.rules, registry: options.registry.includingBuiltIn())
         var known: [String: Tensor] = [:]
         var types: [String: (DType, TensorShape)] = [:]
@@ -60,7 +71,8 @@ struct PlanSelection: Sendable {
         var selected: [SelectedNode] = []
         selected.reserveCapacity(graph.nodes.count)
 
-        for node in graph.nodes {
+        var pending: PendingRest?
+        for (index, node) in graph.nodes.enumerated() {
             let op: any GraphOperator
             do { op = try OperatorCatalog.makeOperator(for: node, opset: graph.opset(of: node)) } catch let e as GraphError {
                 throw SessionError.graph(e)
@@ -73,7 +85,29 @@ struct PlanSelection: Sendable {
                 guard let t = types[v] else { throw SessionError.graph(.undefinedValue(node: node.name, value: v)) }
                 inputs.append(t)
             }
-            let outputs = try Self.outputTypes(op, node, inputs: inputs, constants: constants)
+            let symbolic = try Self.symbolicOutputTypes(op, node, inputs: inputs, constants: constants)
+            guard let outputs = try Self.concrete(symbolic, node) else {
+                // An output shape this plan cannot know: the rest is planned when running.
+                let runtime = node.inputs.filter { !$0.isEmpty && known[$0] == nil }
+                if let shaped = op as? any DataShapedOperator {
+                    if runtime.isEmpty {
+                        for (name, t) in try Self.foldShaped(shaped, node, constants: constants) { known[name] = t }
+                        selected.append(SelectedNode(node: node, op: op, inputTypes: inputs, outputTypes: [], placement: .folded))
+                        continue
+                    }
+                    // The node runs here and allocates its outputs; the plan stops after it.
+                    for (name, t) in zip(node.outputs, symbolic) where !name.isEmpty { types[name] = (t.dtype, .scalar) }
+                    selected.append(SelectedNode(node: node, op: op, inputTypes: inputs, outputTypes: symbolic.map { ($0.dtype, .scalar) },
+                                                 placement: .runs(.builtIn, dispatch: nil, reason: "output shape depends on the data: allocated when it runs"),
+                                                 shapedByData: true))
+                    pending = PendingRest(start: index + 1, after: node.name,
+                                          reason: "planned when running, after '\(node.name)' (\(node.opType)) gives its outputs' shapes")
+                } else {
+                    pending = PendingRest(start: index, after: nil,
+                                          reason: "planned when running: the output shape of '\(node.name)' (\(node.opType)) depends on the values of \(runtime.map { "'\($0)'" }.joined(separator: ", "))")
+                }
+                break
+            }
             for (name, t) in zip(node.outputs, outputs) where !name.isEmpty { types[name] = t }
 
             if let shapeOp = op as? ShapeOperator, let first = inputs.first ?? nil {
@@ -81,6 +115,12 @@ struct PlanSelection: Sendable {
                 do { known[node.outputs[0]] = try shapeOp.value(for: first.1) } catch { throw ExecutionPlan.wrap(error, node) }
                 selected.append(SelectedNode(node: node, op: op, inputTypes: inputs, outputTypes: outputs, placement: .folded))
                 continue
+            }
+            if let matrix = op as? any MatrixPlanning, Self.needsValues(matrix, inputs: inputs, constants: constants) {
+                let runtime = node.inputs.dropFirst().filter { !$0.isEmpty && known[$0] == nil }
+                pending = PendingRest(start: index, after: nil,
+                                      reason: "planned when running: '\(node.name)' (\(node.opType)) is planned with the values of \(runtime.map { "'\($0)'" }.joined(separator: ", ")) (weights fed when running)")
+                break
             }
             let isMatrix = OperatorCatalog.isMatrix(node)
             if !isMatrix, node.inputs.allSatisfy({ $0.isEmpty || known[$0] != nil }) {
@@ -94,6 +134,8 @@ struct PlanSelection: Sendable {
             selected.append(SelectedNode(node: node, op: op, inputTypes: inputs, outputTypes: outputs, placement: placement))
         }
         nodes = selected
+        self.pending = pending
+        self.rest = pending.map { Array(graph.nodes[$0.start...]) } ?? []
         self.known = known
         self.types = types
         self.selector = selector
@@ -130,21 +172,50 @@ struct PlanSelection: Sendable {
         return .runs(.node(signature, constants, operands: NodeSignature.kernelOperands(node)), dispatch: dispatch, reason: nil)
     }
 
-    /// Concrete output types, or an error naming the node and the output.
-    private static func outputTypes(_ op: any GraphOperator, _ node: Node, inputs: [(DType, TensorShape)?], constants: [Tensor?]) throws -> [(DType, TensorShape)] {
-        let symbolic: [ValueType]
-        do { symbolic = try op.outputTypes(inputs.map { $0.map { ValueType($0.0, $0.1) } }, constants: constants) } catch {
+    /// Output types as the operator infers them from `inputs` and the known `constants`.
+    static func symbolicOutputTypes(_ op: any GraphOperator, _ node: Node, inputs: [(DType, TensorShape)?], constants: [Tensor?]) throws -> [ValueType] {
+        do { return try op.outputTypes(inputs.map { $0.map { ValueType($0.0, $0.1) } }, constants: constants) } catch {
             throw ExecutionPlan.wrap(error, node)
         }
-        return try symbolic.enumerated().map { i, t in
+    }
+
+    /// The concrete types of `symbolic`, `nil` when a shape is not known before running; an
+    /// error for a shape with more elements than can be addressed.
+    static func concrete(_ symbolic: [ValueType], _ node: Node) throws -> [(DType, TensorShape)]? {
+        var out: [(DType, TensorShape)] = []
+        for (i, t) in symbolic.enumerated() {
             if let s = t.shape, !s.isAddressable {
                 throw SessionError.node(node: node.name, opType: node.opType, detail: "output \(i) would be \(t), which has more elements than can be addressed")
             }
-            guard let s = t.shape?.concrete else {
-                throw SessionError.node(node: node.name, opType: node.opType, detail: "the shape of output \(i) cannot be determined before running (got \(t))")
-            }
-            return (t.dtype, s)
+            guard let s = t.shape?.concrete else { return nil }
+            out.append((t.dtype, s))
         }
+        return out
+    }
+
+    /// Whether a matrix node can be planned only with the values of inputs fed when running
+    /// (a weight or bias that is a graph input): planning fails as it is, and succeeds with
+    /// those inputs (each at most `ValueBinding.maximumElements`) as constants.
+    static func needsValues(_ matrix: any MatrixPlanning, inputs: [(DType, TensorShape)?], constants: [Tensor?]) -> Bool {
+        let shapes = inputs.map { $0?.1 ?? .scalar }
+        let runtime = inputs.indices.dropFirst().filter { inputs[$0] != nil && constants[$0] == nil }
+        guard !runtime.isEmpty, (try? matrix.plan(constants, shapes: shapes, constants: constants)) == nil else { return false }
+        var filled = constants
+        for i in runtime {
+            guard let (dtype, shape) = inputs[i], shape.elementCount <= ValueBinding.maximumElements,
+                  let zeros = try? Tensor(zeros: dtype, shape: shape) else { return false }
+            filled[i] = zeros
+        }
+        return (try? matrix.plan(filled, shapes: shapes, constants: filled)) != nil
+    }
+
+    /// Runs a node whose outputs' shapes come from its data, with all its inputs known.
+    private static func foldShaped(_ op: any DataShapedOperator, _ node: Node, constants: [Tensor?]) throws -> [String: Tensor] {
+        let outs: [Tensor]
+        do { outs = try op.runShaped(constants) } catch { throw ExecutionPlan.wrap(error, node) }
+        var result: [String: Tensor] = [:]
+        for (name, t) in zip(node.outputs, outs) where !name.isEmpty { result[name] = t }
+        return result
     }
 
     /// Runs a node whose inputs are all known, within the memory budget.
@@ -164,7 +235,9 @@ struct PlanSelection: Sendable {
 
     /// The trace of every node of `nodes`: the rule engine's choices and the nodes placed
     /// without it.
-    static func trace(_ nodes: [SelectedNode], cpu: CPUFeatures, host: CPUFeatures?, rulesSource: String) -> DispatchTrace {
+    /// The nodes of `rest` (planned when running, for `pending`'s reason) close the trace.
+    static func trace(_ nodes: [SelectedNode], cpu: CPUFeatures, host: CPUFeatures?, rulesSource: String,
+                      pending: PendingRest? = nil, rest: [Node] = []) -> DispatchTrace {
         var ops: [OpDispatch] = []
         var traced: [TracedNode] = []
         for n in nodes {
@@ -178,6 +251,9 @@ struct PlanSelection: Sendable {
                 traced.append(TracedNode(node: n.node.name, opType: n.node.opType,
                                          placement: .direct(backend: BuiltInBackend.name, kernel: n.builtInKernelName, reason: reason ?? "")))
             }
+        }
+        for n in rest {
+            traced.append(TracedNode(node: n.name, opType: n.opType, placement: .direct(backend: PendingRest.backend, kernel: "-", reason: pending?.reason ?? "")))
         }
         return DispatchTrace(cpu: cpu, host: host, rulesSource: rulesSource, ops: ops, nodes: traced)
     }
@@ -195,4 +271,16 @@ extension BackendRegistry {
         }
         return copy
     }
+}
+
+/// Where the select stage stopped: `PlanSelection.rest` starts at graph node `start`, and
+/// is planned when running, once the values (or, `after` a node that shapes its outputs
+/// from its data, the shapes) it depends on are known.
+struct PendingRest: Sendable {
+    /// The trace's backend for the nodes not planned yet.
+    static let backend = "when running"
+
+    var start: Int
+    var after: String?
+    var reason: String
 }

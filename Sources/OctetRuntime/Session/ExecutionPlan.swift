@@ -28,6 +28,8 @@ struct ExecutionStep: Sendable {
         case kernel(any Kernel, MatrixCall)
         /// A non-matrix op on a backend kernel, fed these node inputs.
         case nodeKernel(any Kernel, operands: [Int])
+        /// An op that allocates its outputs with the shapes its data gives them.
+        case shaped(any DataShapedOperator)
     }
 
     var site: OperatorSite
@@ -45,6 +47,8 @@ enum SlotStorage: Sendable {
     case arena(offset: Int, dtype: DType, shape: TensorShape, layout: TensorLayout)
     /// Allocated per run (graph outputs).
     case fresh(dtype: DType, shape: TensorShape, layout: TensorLayout)
+    /// Allocated when running by the node that writes it, whose data gives its shape.
+    case produced
 }
 
 /// A graph planned for one set of concrete input shapes: folded constants, a kernel per
@@ -61,17 +65,30 @@ final class ExecutionPlan: Sendable {
     let releases: [[Int]]
     /// Threads a built-in op may use (`IntraOpParallelism`).
     let threads: Int
+    /// What the subgraphs of If, Loop and Scan are planned with (`SubgraphContext`).
+    let options: SessionOptions
+    /// The nodes planned when running (`nil` when every node is planned here).
+    let continuation: Continuation?
+    /// Slot of each value the continuation reads, by name.
+    let boundarySlots: [(name: String, slot: Int)]
+    /// The graph inputs (and values) this plan was made for, for the trace.
+    let plannedFor: [PlannedValue]
 
     /// Plans `graph` in stages: select (`PlanSelection`), layout (`LayoutAssignment`),
     /// prepare (kernels built, weights packed once), memory (`ArenaPlanner`).
-    convenience init(graph: Graph, inputShapes: [String: (DType, TensorShape)], options: SessionOptions) throws {
+    /// `counter` counts the plans made, this one and those its continuation makes.
+    convenience init(graph: Graph, inputShapes: [String: (DType, TensorShape)], options: SessionOptions,
+                     counter: PlanCounter = PlanCounter(), plannedFor: [PlannedValue]? = nil) throws {
         let selection = try PlanSelection(graph: graph, inputShapes: inputShapes, options: options)
         let layout = LayoutAssignment(selection, options: options)
-        try self.init(graph: graph, selection: selection, layout: layout, inputShapes: inputShapes, options: options)
+        try self.init(graph: graph, selection: selection, layout: layout, inputShapes: inputShapes, options: options,
+                      counter: counter, plannedFor: plannedFor)
     }
 
     /// The prepare and memory stages, after select and layout.
-    init(graph: Graph, selection: PlanSelection, layout: LayoutAssignment, inputShapes: [String: (DType, TensorShape)], options: SessionOptions) throws {
+    init(graph: Graph, selection: PlanSelection, layout: LayoutAssignment, inputShapes: [String: (DType, TensorShape)], options: SessionOptions,
+         counter: PlanCounter = PlanCounter(), plannedFor: [PlannedValue]? = nil) throws {
+        counter.add()
         let context = PrepareContext(cpu: options.cpu, host: options.host, threads: options.threads)
         let known = selection.known
         var types = selection.types
@@ -137,6 +154,12 @@ final class ExecutionPlan: Sendable {
                     assignment = NodeAssignment(node: node.name, opType: node.opType, runsOn: BuiltInBackend.name, kernel: dispatch.kernel)
                 }
                 planned[k].placement = .runs(call, dispatch: dispatch, reason: reason)
+            case .builtIn where planned[k].shapedByData:
+                guard let shaped = planned[k].op as? any DataShapedOperator else {
+                    throw SessionError.node(node: node.name, opType: node.opType, detail: "planned as shaped by its data, but its operator is not")
+                }
+                action = .shaped(shaped)
+                assignment = NodeAssignment(node: node.name, opType: node.opType, runsOn: BuiltInBackend.name, kernel: planned[k].builtInKernelName)
             case .builtIn:
                 action = .swift(planned[k].op)
                 assignment = NodeAssignment(node: node.name, opType: node.opType, runsOn: BuiltInBackend.name,
@@ -164,7 +187,7 @@ final class ExecutionPlan: Sendable {
                 }
                 let key = name.isEmpty ? "\(node.name)#unused\(outputSlots.count)" : name
                 types[key] = t
-                slots.append(.fresh(dtype: t.0, shape: t.1, layout: outputLayout))
+                slots.append(planned[k].shapedByData ? .produced : .fresh(dtype: t.0, shape: t.1, layout: outputLayout))
                 slotOf[key] = slots.count - 1
                 if outputLayout == .nhwc { layoutOf[key] = .nhwc }
                 outputSlots.append(slots.count - 1)
@@ -172,15 +195,42 @@ final class ExecutionPlan: Sendable {
             steps.append(ExecutionStep(site: site, action: action, inputs: inputSlots, outputs: outputSlots))
         }
 
+        // The rest of the graph, planned when running: it reads the values computed here
+        // (and graph inputs) that its nodes or the graph outputs it makes need.
+        var boundarySlots: [(name: String, slot: Int)] = []
+        var continuation: Continuation?
+        let producedLater = Set(selection.rest.flatMap(\.outputs).filter { !$0.isEmpty })
+        if let pending = selection.pending {
+            var needed: [String] = []
+            for v in selection.rest.flatMap(\.inputs) + graph.outputs.map(\.name) where !v.isEmpty && !producedLater.contains(v) && !needed.contains(v) {
+                needed.append(v)
+            }
+            var restInputs: [Graph.Port] = [], restConstants: [String: Tensor] = [:]
+            for v in needed {
+                if let t = known[v] { restConstants[v] = t; continue }
+                guard let t = types[v] else { throw SessionError.graph(.undefinedValue(node: selection.rest.first?.name ?? graph.name, value: v)) }
+                let boundary = slot(for: value(v, in: .rowMajor))
+                let shapedByData = if case .produced = slots[boundary] { true } else { false }
+                restInputs.append(Graph.Port(name: v, type: ValueType(t.0, shapedByData ? nil : SymbolicShape(t.1))))
+                boundarySlots.append((v, boundary))
+            }
+            var rest = graph
+            rest.nodes = selection.rest
+            rest.inputs = restInputs
+            rest.initializers = restConstants
+            rest.outputs = graph.outputs.filter { producedLater.contains($0.name) }
+            continuation = Continuation(graph: rest, pending: pending, options: options, counter: counter)
+        }
+
         // Graph outputs: computed values, or constants/inputs passed straight through.
         var outputSlots: [(String, Int)] = []
-        for o in graph.outputs {
+        for o in graph.outputs where !producedLater.contains(o.name) {
             if slotOf[o.name] == nil, known[o.name] == nil, types[o.name] == nil { throw SessionError.graph(.undefinedOutput(o.name)) }
             outputSlots.append((o.name, slot(for: value(o.name, in: .rowMajor))))
         }
 
         // Memory: intermediate slots (not graph outputs) go to the arena, by liveness.
-        let outputSet = Set(outputSlots.map(\.1))
+        let outputSet = Set(outputSlots.map(\.1) + boundarySlots.map(\.slot))
         var first: [Int: Int] = [:], last: [Int: Int] = [:]
         for (i, s) in steps.enumerated() {
             for o in s.outputs { first[o] = first[o] ?? i; last[o] = max(last[o] ?? i, i) }
@@ -209,7 +259,16 @@ final class ExecutionPlan: Sendable {
         self.releases = releases
         self.assignments = assignments
         self.threads = options.threads
-        self.trace = PlanSelection.trace(planned, cpu: options.cpu, host: options.host, rulesSource: options.rules.source)
+        self.options = options
+        self.continuation = continuation
+        self.boundarySlots = boundarySlots
+        self.plannedFor = plannedFor ?? graph.inputs.compactMap { p in
+            inputShapes[p.name].map { PlannedValue(name: p.name, type: "\($0.0)[\($0.1)]") }
+        }
+        var trace = PlanSelection.trace(planned, cpu: options.cpu, host: options.host, rulesSource: options.rules.source,
+                                        pending: selection.pending, rest: selection.rest)
+        trace.plannedFor = self.plannedFor
+        self.trace = trace
     }
 
     static func wrap(_ error: any Error, _ node: Node) -> SessionError {
@@ -221,12 +280,29 @@ final class ExecutionPlan: Sendable {
     /// Runs the plan with `arena` (at least `arenaSize` bytes) on `inputs` (already checked).
     /// `provided` holds caller tensors for graph outputs, by slot: each is written in place
     /// when it has the slot's type, shape and layout (else a new tensor is made).
-    func run(_ inputs: [String: Tensor], arena: AlignedBuffer<UInt8>, timings: UnsafeMutableBufferPointer<UInt64>? = nil,
+    /// `record`, when given, receives this plan and those of its continuation, each with
+    /// the time its steps took when `record.timed`.
+    func run(_ inputs: [String: Tensor], arena: AlignedBuffer<UInt8>, record: RunRecord? = nil,
              provided: inout [Int: Tensor]) throws -> [String: Tensor] {
-        try IntraOpParallelism.$threads.withValue(threads) {
-            try runSteps(inputs, arena: arena, timings: timings, provided: &provided)
+        var timings = [UInt64](repeating: 0, count: record?.timed == true ? steps.count : 0)
+        var result = try SubgraphContext.$options.withValue(options) {
+          try IntraOpParallelism.$threads.withValue(threads) {
+            try timings.withUnsafeMutableBufferPointer { t in
+                try runSteps(inputs, arena: arena, timings: t.isEmpty ? nil : t, provided: &provided)
+            }
+          }
         }
+        record?.plans.append((self, timings))
+        if let continuation {
+            var values: [String: Tensor] = [:]
+            for (name, slot) in boundarySlots { values[name] = result.removeValue(forKey: Self.boundaryKey(slot)) }
+            for (name, t) in try continuation.run(values, record: record) { result[name] = t }
+        }
+        return result
     }
+
+    /// The key under which `runSteps` returns a boundary value (not a graph output name).
+    private static func boundaryKey(_ slot: Int) -> String { "#boundary\(slot)" }
 
     private func runSteps(_ inputs: [String: Tensor], arena: AlignedBuffer<UInt8>, timings: UnsafeMutableBufferPointer<UInt64>?,
                           provided: inout [Int: Tensor]) throws -> [String: Tensor] {
@@ -245,6 +321,7 @@ final class ExecutionPlan: Sendable {
             var outs: [Tensor] = try step.outputs.map { slot in
                 switch slots[slot] {
                 case let .arena(offset, dtype, shape, layout): return try Tensor(window: arena, offset: offset, dtype: dtype, shape: shape, layout: layout)
+                case .produced: return try Tensor(zeros: .u8, shape: .scalar)
                 case let .fresh(dtype, shape, layout):
                     // Taken out of `provided`, the caller's tensor is the only reference to
                     // its storage, so the kernel writes into it without a copy.
@@ -266,6 +343,11 @@ final class ExecutionPlan: Sendable {
                     try call.finish(ins, output: &outs[0], site: step.site)
                 case let .nodeKernel(kernel, operands):
                     try kernel.run(inputs: operands.map { try step.site.tensor(ins, $0) }, output: &outs[0])
+                case let .shaped(op):
+                    outs = try op.runShaped(ins)
+                    guard outs.count == step.outputs.count else {
+                        throw SessionError.node(node: step.site.node, opType: step.site.opType, detail: "made \(outs.count) outputs, expected \(step.outputs.count)")
+                    }
                 }
             } catch let e as SessionError {
                 throw e
@@ -282,6 +364,42 @@ final class ExecutionPlan: Sendable {
             guard let t = values[slot] else { throw SessionError.graph(.undefinedOutput(name)) }
             result[name] = t
         }
+        for (name, slot) in boundarySlots {
+            guard let t = values[slot] else { throw SessionError.graph(.undefinedOutput(name)) }
+            result[Self.boundaryKey(slot)] = t
+        }
         return result
     }
+}
+
+extension ExecutionPlan {
+    /// One trace of the plans a run went through, in order: each plan's nodes but those it
+    /// left to the next, and what each plan was made for (a value a later plan took as a
+    /// constant is listed with its elements).
+    static func trace(of chain: [ExecutionPlan]) -> DispatchTrace {
+        guard var merged = chain.first?.trace else {
+            return DispatchTrace(cpu: .host, rulesSource: "", ops: [], nodes: [])
+        }
+        for (previous, plan) in zip(chain, chain.dropFirst()) {
+            merged.nodes.removeLast(previous.pendingCount)
+            let offset = merged.ops.count
+            merged.ops += plan.trace.ops
+            merged.nodes += plan.trace.nodes.map { n in
+                var n = n
+                if case let .dispatched(i) = n.placement { n.placement = .dispatched(opIndex: i + offset) }
+                return n
+            }
+            for v in plan.plannedFor {
+                if let i = merged.plannedFor.firstIndex(where: { $0.name == v.name }) {
+                    if v.value != nil { merged.plannedFor[i] = v }
+                } else {
+                    merged.plannedFor.append(v)
+                }
+            }
+        }
+        return merged
+    }
+
+    /// Nodes at the end of `trace` left to the continuation.
+    var pendingCount: Int { continuation?.graph.nodes.count ?? 0 }
 }

@@ -15,15 +15,24 @@ public final class Session: Sendable {
     /// The graph as planned (after the passes).
     public let graph: Graph
     public let options: SessionOptions
-    private let plans = Mutex<[[TensorShape]: ExecutionPlan]>([:])
-    private let arenas = Mutex<[AlignedBuffer<UInt8>]>([])
+    private let plans: PlanCache<[TensorShape]>
+    private let arenas = ArenaPool()
+    private let counter = PlanCounter()
 
     /// Optimizes `graph` (unless `options.optimize` is false) and plans it for the shapes
-    /// its inputs declare, when those are fully known.
+    /// its inputs declare, when those are fully known. Nodes whose output shapes depend on
+    /// values known only when running (a Slice's starts fed as an input, a Reshape to a
+    /// computed shape, the nodes after a NonZero) are planned when running, for those
+    /// values, and the plan is kept for the next run with the same ones (see
+    /// `SessionOptions.planCacheCapacity`).
     public init(graph: Graph, options: SessionOptions) throws {
         guard (1...SessionOptions.maximumThreads).contains(options.threads) else {
             throw SessionError.invalidOption(name: "threads", detail: "must be between 1 and \(SessionOptions.maximumThreads), got \(options.threads)")
         }
+        guard options.planCacheCapacity >= 1 else {
+            throw SessionError.invalidOption(name: "planCacheCapacity", detail: "must be at least 1, got \(options.planCacheCapacity)")
+        }
+        plans = PlanCache(capacity: options.planCacheCapacity)
         let g = try Self.prepared(graph, options: options)
         self.graph = g
         self.options = options
@@ -57,42 +66,67 @@ public final class Session: Sendable {
         for (name, slot) in plan.outputSlots {
             if let t = outputs.removeValue(forKey: name) { provided[slot] = t }
         }
-        let arena = arenas.withLock { pool -> AlignedBuffer<UInt8>? in
-            guard let i = pool.firstIndex(where: { $0.count >= plan.arenaSize }) else { return nil }
-            return pool.remove(at: i)
-        } ?? AlignedBuffer<UInt8>(count: plan.arenaSize)
-        defer { arenas.withLock { $0.append(arena) } }
-        let results = try plan.run(inputs, arena: arena, provided: &provided)
+        let results = try arenas.withArena(bytes: plan.arenaSize) { arena in try plan.run(inputs, arena: arena, provided: &provided) }
         for (name, t) in results { outputs[name] = t }
+    }
+
+    /// Plans made since the session was created: one per set of input shapes, and, where
+    /// a shape depends on values known only when running, one per set of those values
+    /// (a plan evicted from the cache and needed again is made again, and counted).
+    public var planCount: Int { counter.count }
+
+    /// Runs the model on `inputs` and returns the dispatch trace of the plans that run
+    /// went through: every node, and in `plannedFor` the input shapes and the values the
+    /// plans took as constants (a Slice's starts, a Reshape's target, …).
+    ///
+    /// - Throws: `SessionError` as `run(_:)`.
+    public func trace(inputs: [String: Tensor]) throws -> DispatchTrace {
+        try record(inputs, timed: false).trace
+    }
+
+    /// Runs once, recording the plans the run went through (see `RunRecord`).
+    private func record(_ inputs: [String: Tensor], timed: Bool) throws -> (plans: RunRecord, trace: DispatchTrace) {
+        let plan = try plan(for: check(inputs))
+        let record = RunRecord(timed: timed)
+        var none: [Int: Tensor] = [:]
+        _ = try arenas.withArena(bytes: plan.arenaSize) { arena in try plan.run(inputs, arena: arena, record: record, provided: &none) }
+        return (record, ExecutionPlan.trace(of: record.plans.map(\.plan)))
     }
 
     /// Runs the model `runs` times and returns the time each planned node took (median
     /// over the runs), in execution order; folded nodes take no time and are not listed.
     public func profile(_ inputs: [String: Tensor], runs: Int = 5) throws -> [NodeTiming] {
-        let shapes = try check(inputs)
-        let plan = try plan(for: shapes)
-        let arena = AlignedBuffer<UInt8>(count: plan.arenaSize)
-        var samples = Array(repeating: [UInt64](), count: plan.steps.count)
-        var timings = [UInt64](repeating: 0, count: plan.steps.count)
-        for _ in 0..<max(1, runs) {
-            for i in timings.indices { timings[i] = 0 }
-            var none: [Int: Tensor] = [:]
-            try timings.withUnsafeMutableBufferPointer { t in _ = try plan.run(inputs, arena: arena, timings: t, provided: &none) }
-            for i in timings.indices { samples[i].append(timings[i]) }
-        }
-        let placed = plan.assignments.filter { $0.runsOn != "folded" }
-        return plan.steps.indices.map { i in
-            let a = placed[i]
-            return NodeTiming(node: a.node, opType: a.opType, runsOn: a.runsOn, nanoseconds: samples[i].sorted()[samples[i].count / 2])
-        }
+        try profiled(inputs, runs: runs).timings
     }
 
-    /// The dispatch trace of the plan for `inputs`' shapes with each node's time (median
-    /// over `runs` runs, nanoseconds) in `TracedNode.durationNanoseconds` and in the
-    /// `OpDispatch` of each node the rules placed. Reorders are timed in `profile` only.
+    private func profiled(_ inputs: [String: Tensor], runs: Int) throws -> (timings: [NodeTiming], trace: DispatchTrace) {
+        var samples: [[UInt64]] = []
+        var placed: [NodeAssignment] = []
+        var trace: DispatchTrace?
+        for _ in 0..<max(1, runs) {
+            let (record, t) = try record(inputs, timed: true)
+            let times = record.plans.flatMap(\.timings)
+            if trace == nil {
+                trace = t
+                placed = record.plans.flatMap { $0.plan.assignments.filter { $0.runsOn != "folded" } }
+                samples = Array(repeating: [], count: times.count)
+            }
+            // The same inputs go through the same plans, so the steps line up run to run.
+            for (i, ns) in times.enumerated() where i < samples.count { samples[i].append(ns) }
+        }
+        let timings = zip(placed, samples).map { a, s in
+            NodeTiming(node: a.node, opType: a.opType, runsOn: a.runsOn, nanoseconds: s.sorted()[s.count / 2])
+        }
+        return (timings, trace ?? ExecutionPlan.trace(of: []))
+    }
+
+    /// The dispatch trace of the plans for `inputs` (their shapes, and the values that
+    /// decide shapes) with each node's time (median over `runs` runs, nanoseconds) in
+    /// `TracedNode.durationNanoseconds` and in the `OpDispatch` of each node the rules
+    /// placed. Reorders are timed in `profile` only.
     public func profiledTrace(_ inputs: [String: Tensor], runs: Int = 5) throws -> DispatchTrace {
-        let timings = try profile(inputs, runs: runs)
-        var trace = try trace(inputShapes: inputs.mapValues(\.shape)).trace
+        let (timings, traced) = try profiled(inputs, runs: runs)
+        var trace = traced
         var byNode: [String: UInt64] = [:]
         for t in timings { byNode[t.node, default: 0] += t.nanoseconds }
         for i in trace.nodes.indices {
@@ -104,7 +138,9 @@ public final class Session: Sendable {
     }
 
     /// The dispatch trace of the plan for these input shapes (default: the declared ones),
-    /// with the kernels as prepared.
+    /// with the kernels as prepared. Nodes planned only when running (their shapes depend
+    /// on values) are listed on `when running`, with the reason; `trace(inputs:)` shows
+    /// how they were planned for given values.
     public func trace(inputShapes: [String: TensorShape]? = nil) throws -> (trace: DispatchTrace, nodes: [NodeAssignment], arenaBytes: Int) {
         let plan = try plan(for: Self.concreteInputs(graph, inputShapes))
         return (plan.trace, plan.assignments, plan.arenaSize)
@@ -122,7 +158,8 @@ public final class Session: Sendable {
         let g = try prepared(graph, options: options)
         let selection = try PlanSelection(graph: g, inputShapes: concreteInputs(g, inputShapes), options: options)
         let layout = LayoutAssignment(selection, options: options)
-        return PlanSelection.trace(layout.nodes, cpu: options.cpu, host: options.host, rulesSource: options.rules.source)
+        return PlanSelection.trace(layout.nodes, cpu: options.cpu, host: options.host, rulesSource: options.rules.source,
+                                   pending: selection.pending, rest: selection.rest)
     }
 
     /// `graph` sorted, checked against its declared types, and optimized when `options` say so.
@@ -151,13 +188,7 @@ public final class Session: Sendable {
 
     private func plan(for shapes: [String: (DType, TensorShape)]) throws -> ExecutionPlan {
         let key = graph.inputs.map { shapes[$0.name]?.1 ?? .scalar }
-        if let p = plans.withLock({ $0[key] }) { return p }
-        let p = try ExecutionPlan(graph: graph, inputShapes: shapes, options: options)
-        return plans.withLock { cache in
-            if let existing = cache[key] { return existing }
-            cache[key] = p
-            return p
-        }
+        return try plans.plan(for: key) { try ExecutionPlan(graph: graph, inputShapes: shapes, options: options, counter: counter) }
     }
 
     /// Checks names, element types and shapes against the graph's declared inputs.

@@ -22,13 +22,17 @@ public struct SessionOptions: Sendable {
     /// The largest allocation a plan may make (each output, folded constant and the arena),
     /// checked while planning; by default from the machine's memory.
     public var memoryBudget: MemoryBudget
+    /// The most plans a session keeps per set of keys (input shapes; and, where a shape
+    /// depends on values known only when running, those values): a run that needs another
+    /// replaces the one used least recently. At least 1.
+    public var planCacheCapacity: Int
 
     /// The most threads a session takes: more is a mistake, and OpenMP would abort on it.
     public static let maximumThreads = 1024
 
     /// `threads` must be in `1...maximumThreads`; `Session` refuses other values.
     public init(threads: Int, cpu: CPUFeatures, host: CPUFeatures = .host, registry: BackendRegistry, rules: RuleSet, optimize: Bool = true,
-                memoryBudget: MemoryBudget = .machineDefault) {
+                memoryBudget: MemoryBudget = .machineDefault, planCacheCapacity: Int = 16) {
         self.threads = threads
         self.cpu = cpu
         self.host = host.limited(to: .host)
@@ -36,5 +40,6 @@ public struct SessionOptions: Sendable {
         self.rules = rules
         self.optimize = optimize
         self.memoryBudget = memoryBudget
+        self.planCacheCapacity = planCacheCapacity
     }
 }
