@@ -67,6 +67,17 @@ enum ActivationGrouping {
                     changed = true
                 }
             }
+            // A Concat whose output is quantized: its inputs share the output's parameters (as
+            // PyTorch's x86 quantizer shares one observer), so it runs on the codes as they are.
+            for n in g.nodes where n.domain.isEmpty && n.opType == "Concat" {
+                guard let y = n.outputs.first, parent[y] != nil else { continue }
+                for x in n.inputs where !x.isEmpty && g.initializers[x] == nil && !outputs.contains(x) {
+                    if parent[x] == nil || find(x) != find(y) {
+                        union(x, y)
+                        changed = true
+                    }
+                }
+            }
         }
         let passThroughReaders: (String) -> Bool = { e in
             (readers[e] ?? []).allSatisfy { passThrough.contains(g.nodes[$0].opType) && g.nodes[$0].input(0) == e }

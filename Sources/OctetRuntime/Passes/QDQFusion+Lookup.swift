@@ -36,7 +36,7 @@ extension QDQFusion {
             for (name, t) in zip(n.outputs, outputs) { values[name] = t }
         }
         guard let out = chain.last?.outputs.first, let y = values[out], y.dtype.isQuantized8Bit, y.shape.elementCount == 256 else {
-            throw GraphError.node(node: chain[1].name, opType: chain[1].opType, detail: "the table's chain gave no 256 8-bit codes")
+            throw GraphError.node(node: chain.last?.name ?? input, opType: chain.last?.opType ?? "", detail: "the table's chain gave no 256 8-bit codes")
         }
         let signed = y.dtype == .s8
         let result: [Int] = signed ? try y.scalars(as: Int8.self).map(Int.init) : try y.scalars(as: UInt8.self).map(Int.init)

@@ -31,7 +31,8 @@ public enum QuantizedMatrixNode {
 /// taking the QuantizeLinear that reads its result into its output stage; an Add of two
 /// dequantized activations (→ Relu) → QuantizeLinear becomes a `QuantizedAddNode`; an
 /// AveragePool or GlobalAveragePool between them runs on the codes (`PoolRequantization`), an
-/// elementwise op of one tensor (Sigmoid, HardSwish, …) becomes a table (`QuantizedLookupNode`); MaxPool and
+/// elementwise op of one tensor (Sigmoid, HardSwish, …) becomes a table (`QuantizedLookupNode`), a
+/// Concat of dequantized values runs on the codes (inputs with other parameters requantized by a table); MaxPool and
 /// shape ops between a DequantizeLinear and a QuantizeLinear with the same parameters
 /// run on the integers directly. The DequantizeLinear nodes left unread are removed
 /// by dead-node elimination.
@@ -50,6 +51,8 @@ public struct QDQFusion: GraphPass {
     public func run(_ graph: Graph) throws -> Graph {
         var g = graph
         var removed: Set<Int> = []
+        /// Nodes that go right before node i (the requantizing tables of a fused Concat's inputs).
+        var inserted: [Int: [Node]] = [:]
         let producers = g.producers(), readers = g.readers()
         // Inferred shapes, for the patterns that need them (QuantizedAdd does not broadcast).
         let types = (try? ShapeInference.run(graph).valueTypes) ?? graph.valueTypes
@@ -97,6 +100,11 @@ public struct QDQFusion: GraphPass {
                 guard let fused = fuseLookup(node, g, dequantizer: dequantizer, quantizer: quantizer) else { continue }
                 g.nodes[i] = fused.node
                 removed.formUnion(fused.consumed)
+            } else if node.opType == "Concat" {
+                guard let fused = fuseConcat(node, g, dequantizer: dequantizer, quantizer: quantizer) else { continue }
+                g.nodes[i] = fused.node
+                inserted[i] = fused.requantizers
+                removed.formUnion(fused.consumed)
             } else if node.opType == "AveragePool" || node.opType == "GlobalAveragePool" {
                 guard let fused = fusePool(node, g, dequantizer: dequantizer, quantizer: quantizer) else { continue }
                 g.nodes[i] = fused.node
@@ -111,7 +119,7 @@ public struct QDQFusion: GraphPass {
                 if let c = q.clip { removed.insert(c) }
             }
         }
-        g.nodes = g.nodes.enumerated().filter { !removed.contains($0.offset) }.map(\.element)
+        g.nodes = g.nodes.enumerated().filter { !removed.contains($0.offset) }.flatMap { (inserted[$0.offset] ?? []) + [$0.element] }
         return try DeadNodeElimination().run(g)
     }
 
