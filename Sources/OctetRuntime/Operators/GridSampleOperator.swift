@@ -131,7 +131,7 @@ struct GridSampleOperator: GraphOperator {
             let plane = dims.reduce(1, *)
             var strides = [Int](repeating: 1, count: r)
             for a in stride(from: r - 2, through: 0, by: -1) { strides[a] = strides[a + 1] * dims[a + 1] }
-            let lo = dims.map { op.alignCorners ? 0 : -0.5 }
+            let lo = dims.map { _ in op.alignCorners ? 0.0 : -0.5 }
             let hi = dims.map { op.alignCorners ? Double($0 - 1) : Double($0) - 0.5 }
             let taps = op.mode == .nearest ? 1 : (op.mode == .linear ? 2 : 4)
             let combos = Int(pow(Double(taps), Double(r)))
