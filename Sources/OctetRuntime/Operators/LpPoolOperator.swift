@@ -57,7 +57,11 @@ struct LpPoolOperator: GraphOperator {
             let input = Array(x.shape.dims[2...])
             let planes = x.shape.dims[0] * x.shape.dims[1]
             let inCount = input.reduce(1, *), outCount = output.reduce(1, *)
-            let windowCount = window.kernel.reduce(1, *)
+            let (windowCount, overflow) = window.kernel.reduce((1, false)) { acc, k in
+                let m = acc.0.multipliedReportingOverflow(by: k)
+                return (m.partialValue, acc.1 || m.overflow)
+            }
+            guard !overflow || outCount == 0 else { throw window.site.error("kernel_shape \(window.kernel) holds more positions than an Int counts") }
             let p = p, exponent = 1 / Double(p)
             try x.withUnsafeBufferPointer(as: T.self) { src in
                 try out.withUnsafeMutableBufferPointer(as: T.self) { dst in
