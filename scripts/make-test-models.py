@@ -201,6 +201,18 @@ def op_cases(folder):
         "b": np.clip(q8(np.int8, 40, 24), -63, 63), "bs": np.array(0.01, dtype=np.float32), "bz": np.array(0, dtype=np.int8),
         "ys": np.array(0.2, dtype=np.float32), "yz": np.array(100, dtype=np.uint8)})
 
+    # LpPool, CenterCropPad and GridSample (their own generator, so the cases above keep their data).
+    rs = np.random.default_rng(16)
+    def fs(*shape, lo=-1.0, hi=1.0):
+        return rs.uniform(lo, hi, size=shape).astype(np.float32)
+    add("lp_pool_p3_strided", "LpPool", {"x": fs(1, 3, 9, 8)}, None,
+        {"kernel_shape": [3, 2], "strides": [2, 2], "pads": [1, 0, 1, 1], "p": 3}, opset=18)
+    add("center_crop_pad_axes", "CenterCropPad", {"x": fs(3, 7, 4)}, {"shape": np.array([4, 7], dtype=np.int64)},
+        {"axes": [1, -1]}, opset=18)
+    for mode, padding, align in [("nearest", "zeros", 0), ("bilinear", "border", 1), ("bicubic", "reflection", 0)]:
+        add(f"grid_sample_{mode}_{padding}", "GridSample", {"x": fs(1, 2, 5, 6), "grid": fs(1, 4, 3, 2, lo=-1.3, hi=1.3)}, None,
+            {"mode": mode, "padding_mode": padding, "align_corners": align}, opset=16)
+
     for name, model, inputs in C:
         save_case(folder, name, model, inputs)
 

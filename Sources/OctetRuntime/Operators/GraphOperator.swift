@@ -107,6 +107,9 @@ enum OperatorCatalog {
         TopKAndCumSumOperators.register(into: &f)
         DataShapedOperators.register(into: &f)
         ControlFlowOperators.register(into: &f)
+        LpPoolOperator.register(into: &f)
+        CenterCropPadOperator.register(into: &f)
+        GridSampleOperator.register(into: &f)
         return f
     }()
 

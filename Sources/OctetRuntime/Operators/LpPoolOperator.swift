@@ -1,0 +1,107 @@
+import Foundation
+import OctetCore
+
+/// ONNX LpPool (opsets 1–22): `y = (Σ |x|^p)^(1/p)` over each window of an
+/// N x C x D1 x … x Dk input (k ≥ 1, row-major), padding counting as 0. The window
+/// geometry (kernel_shape, strides, dilations, pads, auto_pad, ceil_mode) is `WindowGeometry`'s,
+/// shared with the other pools. Any floating element type; sums are accumulated in Double and
+/// rounded once to the element type. Formula: onnx/defs/nn/defs.cc (LpPool) and the
+/// `pool(..., "LPPOOL", p)` helper of onnx's backend test cases.
+struct LpPoolOperator: GraphOperator {
+    let site: OperatorSite
+    let window: WindowGeometry
+    let p: Int
+
+    static func register(into f: inout [String: OperatorCatalog.Factory]) {
+        f["LpPool"] = { n, _ in try LpPoolOperator(n) }
+    }
+
+    /// - Throws: `GraphError` naming the node when kernel_shape is missing or empty, p < 1,
+    ///   or the window attributes are inconsistent.
+    init(_ n: Node) throws {
+        site = OperatorSite(n)
+        guard let k = try n.ints("kernel_shape"), !k.isEmpty else {
+            throw GraphError.attribute(node: n.name, opType: n.opType, name: "kernel_shape", expected: "a non-empty list of ints", got: "nothing")
+        }
+        window = try WindowGeometry(n, kernel: k)
+        p = try n.int("p", default: 2)
+        guard p >= 1 else {
+            throw GraphError.attribute(node: n.name, opType: n.opType, name: "p", expected: "an integer ≥ 1", got: "\(p)")
+        }
+    }
+
+    func outputTypes(_ inputs: [ValueType?], constants: [Tensor?]) throws -> [ValueType] {
+        let t = try site.type(inputs, 0)
+        guard t.dtype.isFloatingPoint else { throw site.error("needs a floating-point input, got \(t.dtype)") }
+        guard let s = t.shape else { return [t] }
+        guard s.rank == window.kernel.count + 2 else {
+            throw site.error("needs an N x C x spatial input of rank \(window.kernel.count + 2) (kernel_shape \(window.kernel)), got \(s)")
+        }
+        let spatial = s.dims[2...].compactMap(\.value)
+        guard spatial.count == window.kernel.count else {
+            return [site.runtimeShaped(t.dtype, rank: s.rank, "spatial")]
+        }
+        let out = try window.resolve(spatial).output
+        return [ValueType(t.dtype, SymbolicShape([s.dims[0], s.dims[1]] + out.map { .fixed($0) }))]
+    }
+
+    struct Kernel: FloatVisitor {
+        let x: Tensor
+        let pads: [Int]
+        let output: [Int]
+        let window: WindowGeometry
+        let p: Int
+
+        func visit<T: FloatElement>(_: T.Type, into out: inout Tensor) throws {
+            let r = window.kernel.count
+            let input = Array(x.shape.dims[2...])
+            let planes = x.shape.dims[0] * x.shape.dims[1]
+            let inCount = input.reduce(1, *), outCount = output.reduce(1, *)
+            let (windowCount, overflow) = window.kernel.reduce((1, false)) { acc, k in
+                let m = acc.0.multipliedReportingOverflow(by: k)
+                return (m.partialValue, acc.1 || m.overflow)
+            }
+            guard !overflow || outCount == 0 else { throw window.site.error("kernel_shape \(window.kernel) holds more positions than an Int counts") }
+            let p = p, exponent = 1 / Double(p)
+            try x.withUnsafeBufferPointer(as: T.self) { src in
+                try out.withUnsafeMutableBufferPointer(as: T.self) { dst in
+                    var o = [Int](repeating: 0, count: r), k = [Int](repeating: 0, count: r)
+                    for plane in 0..<planes {
+                        let base = plane * inCount
+                        for j in 0..<outCount {
+                            // Output coordinates of flat index j (row-major).
+                            var rest = j
+                            for a in stride(from: r - 1, through: 0, by: -1) { o[a] = rest % output[a]; rest /= output[a] }
+                            var sum = 0.0
+                            for w in 0..<windowCount {
+                                var rem = w, offset = 0, inside = true
+                                for a in stride(from: r - 1, through: 0, by: -1) { k[a] = rem % window.kernel[a]; rem /= window.kernel[a] }
+                                for a in 0..<r {
+                                    let i = o[a] * window.strides[a] - pads[a] + k[a] * window.dilations[a]
+                                    if i < 0 || i >= input[a] { inside = false; break }
+                                    offset = offset * input[a] + i
+                                }
+                                guard inside else { continue }
+                                let v = abs(src[base + offset].asDouble)
+                                sum += p == 1 ? v : (p == 2 ? v * v : Foundation.pow(v, Double(p)))
+                            }
+                            dst[plane * outCount + j] = T(converting: p == 1 ? sum : (p == 2 ? sum.squareRoot() : Foundation.pow(sum, exponent)))
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    func run(_ inputs: [Tensor?], outputs: inout [Tensor]) throws {
+        let x = try site.tensor(inputs, 0)
+        guard x.shape.rank == window.kernel.count + 2 else {
+            throw site.error("needs an N x C x spatial input of rank \(window.kernel.count + 2) (kernel_shape \(window.kernel)), got \(x.shape)")
+        }
+        let (pads, output) = try window.resolve(Array(x.shape.dims[2...]))
+        let kernel = Kernel(x: x, pads: pads, output: output, window: window, p: p)
+        guard try x.dtype.visitFloat(kernel, into: &outputs[0]) != nil else {
+            throw site.error("needs a floating-point input, got \(x.dtype)")
+        }
+    }
+}
