@@ -107,6 +107,10 @@ enum ModelMutator {
         case .string: g.nodes[i].attributes[key] = .string(rng.pick(["", "NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID", "constant", "reflect", "edge", "DCR", "CRD", "bogus"]) ?? "")
         case let .tensor(t): g.nodes[i].attributes[key] = .tensor(mutated(t, &rng))
         case .strings: g.nodes[i].attributes[key] = .strings([])
+        case var .graph(body):
+            // A subgraph (If, Loop, Scan): mutate one of its own attributes.
+            mutateAttribute(&body, &rng)
+            g.nodes[i].attributes[key] = .graph(body)
         }
     }
 
