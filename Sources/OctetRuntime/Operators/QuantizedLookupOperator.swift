@@ -18,6 +18,14 @@ public enum QuantizedLookupNode {
 
     static func matches(_ n: Node) -> Bool { n.domain == domain && n.opType == opType }
 
+    /// The node reading `input` and writing `output` through `table` (output codes by input bit pattern).
+    static func make(name: String, input: String, output: String, table: (codes: [Int], signed: Bool)) -> Node {
+        var n = Node(name: name, opType: opType, domain: domain, inputs: [input], outputs: [output])
+        n.attributes[tableAttribute] = .ints(table.codes)
+        n.attributes[outputSignedAttribute] = .int(table.signed ? 1 : 0)
+        return n
+    }
+
     /// The elementwise ops of one tensor operand (others are constant parameters) whose
     /// DQ → op → Q chains become tables.
     static let unaryOps: Set<String> = [

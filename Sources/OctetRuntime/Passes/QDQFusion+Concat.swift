@@ -24,10 +24,7 @@ extension QDQFusion {
             requantize.inputs[0] = d.node.outputs[0]
             guard let table = try? Self.table(chain: [d.node, requantize], input: xq, codeType: codeType, graph: g) else { return nil }
             let name = g.freshName("\(node.name)_requantized_input\(k)")
-            var lookup = Node(name: name, opType: QuantizedLookupNode.opType, domain: QuantizedLookupNode.domain, inputs: [xq], outputs: [name])
-            lookup.attributes[QuantizedLookupNode.tableAttribute] = .ints(table.codes)
-            lookup.attributes[QuantizedLookupNode.outputSignedAttribute] = .int(table.signed ? 1 : 0)
-            requantizers.append(lookup)
+            requantizers.append(QuantizedLookupNode.make(name: name, input: xq, output: name, table: table))
             inputs.append(name)
         }
         var fused = node

@@ -11,11 +11,7 @@ extension QDQFusion {
               let q = quantizer(node.outputs[0]), q.clip == nil, q.params.scales.count == 1,
               let codeType = d.params.zeroPointType ?? .u8 as DType?, codeType.isQuantized8Bit,
               let table = try? Self.table(chain: [d.node, node, q.node], input: xq, codeType: codeType, graph: g) else { return nil }
-        var fused = Node(name: node.name, opType: QuantizedLookupNode.opType, domain: QuantizedLookupNode.domain,
-                         inputs: [xq], outputs: [q.node.outputs[0]])
-        fused.attributes[QuantizedLookupNode.tableAttribute] = .ints(table.codes)
-        fused.attributes[QuantizedLookupNode.outputSignedAttribute] = .int(table.signed ? 1 : 0)
-        return (fused, [q.index])
+        return (QuantizedLookupNode.make(name: node.name, input: xq, output: q.node.outputs[0], table: table), [q.index])
     }
 
     /// Runs `chain` (DQ, op, Q) on the 256 codes of `codeType`, as the unoptimized graph would.
