@@ -108,6 +108,7 @@ enum OperatorCatalog {
         DataShapedOperators.register(into: &f)
         ControlFlowOperators.register(into: &f)
         LpPoolOperator.register(into: &f)
+        MaxUnpoolOperator.register(into: &f)
         CenterCropPadOperator.register(into: &f)
         GridSampleOperator.register(into: &f)
         return f

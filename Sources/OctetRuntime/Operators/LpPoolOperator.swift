@@ -47,41 +47,19 @@ struct LpPoolOperator: GraphOperator {
 
     struct Kernel: FloatVisitor {
         let x: Tensor
-        let pads: [Int]
-        let output: [Int]
-        let window: WindowGeometry
+        let windows: PoolWindows
         let p: Int
 
         func visit<T: FloatElement>(_: T.Type, into out: inout Tensor) throws {
-            let r = window.kernel.count
-            let input = Array(x.shape.dims[2...])
-            let planes = x.shape.dims[0] * x.shape.dims[1]
-            let inCount = input.reduce(1, *), outCount = output.reduce(1, *)
-            let (windowCount, overflow) = window.kernel.reduce((1, false)) { acc, k in
-                let m = acc.0.multipliedReportingOverflow(by: k)
-                return (m.partialValue, acc.1 || m.overflow)
-            }
-            guard !overflow || outCount == 0 else { throw window.site.error("kernel_shape \(window.kernel) holds more positions than an Int counts") }
+            let planes = x.shape.dims[0] * x.shape.dims[1], inCount = windows.inputCount, outCount = windows.outputCount
             let p = p, exponent = 1 / Double(p)
             try x.withUnsafeBufferPointer(as: T.self) { src in
                 try out.withUnsafeMutableBufferPointer(as: T.self) { dst in
-                    var o = [Int](repeating: 0, count: r), k = [Int](repeating: 0, count: r)
                     for plane in 0..<planes {
                         let base = plane * inCount
-                        for j in 0..<outCount {
-                            // Output coordinates of flat index j (row-major).
-                            var rest = j
-                            for a in stride(from: r - 1, through: 0, by: -1) { o[a] = rest % output[a]; rest /= output[a] }
+                        windows.forEachWindow { j, offsets, _ in
                             var sum = 0.0
-                            for w in 0..<windowCount {
-                                var rem = w, offset = 0, inside = true
-                                for a in stride(from: r - 1, through: 0, by: -1) { k[a] = rem % window.kernel[a]; rem /= window.kernel[a] }
-                                for a in 0..<r {
-                                    let i = o[a] * window.strides[a] - pads[a] + k[a] * window.dilations[a]
-                                    if i < 0 || i >= input[a] { inside = false; break }
-                                    offset = offset * input[a] + i
-                                }
-                                guard inside else { continue }
+                            for offset in offsets {
                                 let v = abs(src[base + offset].asDouble)
                                 sum += p == 1 ? v : (p == 2 ? v * v : Foundation.pow(v, Double(p)))
                             }
@@ -99,7 +77,8 @@ struct LpPoolOperator: GraphOperator {
             throw site.error("needs an N x C x spatial input of rank \(window.kernel.count + 2) (kernel_shape \(window.kernel)), got \(x.shape)")
         }
         let (pads, output) = try window.resolve(Array(x.shape.dims[2...]))
-        let kernel = Kernel(x: x, pads: pads, output: output, window: window, p: p)
+        let input = Array(x.shape.dims[2...])
+        let kernel = Kernel(x: x, windows: try PoolWindows(input: input, output: output, window: window, pads: pads), p: p)
         guard try x.dtype.visitFloat(kernel, into: &outputs[0]) != nil else {
             throw site.error("needs a floating-point input, got \(x.dtype)")
         }

@@ -1,16 +1,12 @@
 import COctetGraphKernels
 import OctetCore
 
-/// MaxPool, AveragePool and GlobalAveragePool over NCHW (2-D) inputs.
+/// MaxPool, AveragePool and GlobalAveragePool: 2-D pools of f32 and 8-bit tensors in C
+/// kernels, every other spatial rank and element type (and MaxPool's Indices) in
+/// `SpatialMaxPoolKernel` / `SpatialAveragePoolKernel`.
 enum PoolingOperators {
     static func register(into f: inout [String: OperatorCatalog.Factory]) {
-        f["MaxPool"] = { n, _ in
-            // Opset 8 added an optional second output, the flattened argmax of each window.
-            if n.outputs.count > 1, !n.outputs[1].isEmpty {
-                throw GraphError.node(node: n.name, opType: n.opType, detail: "the Indices output is not supported")
-            }
-            return try PoolOperator(n, max: true)
-        }
+        f["MaxPool"] = { n, _ in try PoolOperator(n, max: true) }
         f["AveragePool"] = { n, _ in try PoolOperator(n, max: false) }
         f["GlobalAveragePool"] = { n, _ in try GlobalAveragePoolOperator(n) }
     }
@@ -156,11 +152,19 @@ struct WindowGeometry: Sendable {
     }
 }
 
+/// MaxPool and AveragePool (ONNX operator spec, opsets 1–22) over an N x C x D1 x … x Dk
+/// input, k ≥ 1. 2-D f32 and 8-bit pools without Indices run in the C kernels
+/// (`octet_f32_pool2d`, `octet_i8_max_pool2d`, `octet_q8_avg_pool2d`); the rest in the
+/// N-D kernels of `SpatialPoolKernels.swift`. MaxPool's optional second output (opset 8) is
+/// the int64 flat index of each chosen input, ordered by `storage_order`.
 struct PoolOperator: GraphOperator {
     let site: OperatorSite
     let max: Bool
     let window: WindowGeometry
     let countIncludePad: Bool
+    /// MaxPool's Indices output is wanted; `columnMajor` is its storage_order = 1.
+    let indices: Bool
+    let columnMajor: Bool
     /// The 8-bit average pool's parameters (`PoolRequantization`).
     let requantization: PoolRequantization?
 
@@ -171,11 +175,21 @@ struct PoolOperator: GraphOperator {
         guard let k = try n.ints("kernel_shape") else {
             throw GraphError.attribute(node: n.name, opType: n.opType, name: "kernel_shape", expected: "a list of ints", got: "nothing")
         }
-        guard k.count == 2 else { throw GraphError.node(node: n.name, opType: n.opType, detail: "only 2-D pooling is supported, kernel_shape is \(k)") }
+        guard !k.isEmpty else { throw GraphError.attribute(node: n.name, opType: n.opType, name: "kernel_shape", expected: "one size per spatial axis", got: "[]") }
         window = try WindowGeometry(n, kernel: k)
         try window.requirePadsSmallerThanKernel()
         countIncludePad = try n.int("count_include_pad", default: 0) != 0
-        if try n.int("storage_order", default: 0) != 0 { throw GraphError.node(node: n.name, opType: n.opType, detail: "storage_order = 1 is not supported") }
+        indices = max && n.outputs.count > 1 && !n.outputs[1].isEmpty
+        let order = try n.int("storage_order", default: 0)
+        guard order == 0 || order == 1 else {
+            throw GraphError.attribute(node: n.name, opType: n.opType, name: "storage_order", expected: "0 (row major) or 1 (column major)", got: "\(order)")
+        }
+        columnMajor = order == 1
+    }
+
+    /// Whether a pool of `dtype` runs in the 2-D C kernels.
+    private func runsIn2DKernels(_ dtype: DType) -> Bool {
+        window.kernel.count == 2 && !indices && (dtype == .f32 || dtype.isQuantized8Bit)
     }
 
     func outputTypes(_ inputs: [ValueType?], constants: [Tensor?]) throws -> [ValueType] {
@@ -183,20 +197,31 @@ struct PoolOperator: GraphOperator {
         // MaxPool also takes 8-bit integers (opset 12), which QDQ fusion hands it; AveragePool
         // takes them with the parameters QDQ fusion writes on it (`PoolRequantization`).
         let eightBit = max || requantization != nil
-        guard t.dtype == .f32 || (eightBit && t.dtype.isQuantized8Bit) else {
-            throw site.error("needs f32\(eightBit ? ", u8 or s8" : "") input, got \(t.dtype)")
+        guard t.dtype.isFloatingPoint || (eightBit && t.dtype.isQuantized8Bit) else {
+            throw site.error("needs a floating-point\(eightBit ? ", u8 or s8" : "") input, got \(t.dtype)")
         }
-        guard let s = t.shape else { return [t] }
-        guard s.rank == 4 else { throw site.error("needs an N x C x H x W input, got \(s)") }
-        guard let h = s.dims[2].value, let w = s.dims[3].value else {
-            return [ValueType(t.dtype, SymbolicShape([s.dims[0], s.dims[1], .symbol("\(site.node)_h"), .symbol("\(site.node)_w")]))]
+        let r = window.kernel.count
+        let y: ValueType
+        if let s = t.shape {
+            guard s.rank == r + 2 else { throw site.error("needs an N x C x spatial input of rank \(r + 2) (kernel_shape \(window.kernel)), got \(s)") }
+            let spatial = s.dims[2...].compactMap(\.value)
+            if spatial.count == r {
+                y = ValueType(t.dtype, SymbolicShape([s.dims[0], s.dims[1]] + (try window.resolve(spatial).output).map { .fixed($0) }))
+            } else {
+                y = ValueType(t.dtype, SymbolicShape([s.dims[0], s.dims[1]] + (0..<r).map { .symbol("\(site.node)_d\($0)") }))
+            }
+        } else {
+            y = ValueType(t.dtype, nil)
         }
-        let out = try window.resolve([h, w]).output
-        return [ValueType(t.dtype, SymbolicShape([s.dims[0], s.dims[1], .fixed(out[0]), .fixed(out[1])]))]
+        return indices ? [y, ValueType(.s64, y.shape)] : [y]
     }
 
     func run(_ inputs: [Tensor?], outputs: inout [Tensor]) throws {
         let x = try site.tensor(inputs, 0)
+        guard x.shape.rank == window.kernel.count + 2 else {
+            throw site.error("needs an N x C x spatial input of rank \(window.kernel.count + 2) (kernel_shape \(window.kernel)), got \(x.shape)")
+        }
+        guard runsIn2DKernels(x.dtype) else { return try runSpatial(x, outputs: &outputs) }
         let (nb, c, h, w) = (x.shape.dims[0], x.shape.dims[1], x.shape.dims[2], x.shape.dims[3])
         let (p, out) = try window.resolve([h, w])
         let (oh, ow) = (out[0], out[1])
@@ -238,6 +263,25 @@ struct PoolOperator: GraphOperator {
                                  Int32(p[0]), Int32(p[1]), Int32(p[2]), Int32(p[3]), Int32(dh), Int32(dw), countIncludePad ? 1 : 0)
             }
         }
+    }
+}
+
+extension PoolOperator {
+    /// Any spatial rank and element type, and MaxPool's Indices: the N-D kernels.
+    private func runSpatial(_ x: Tensor, outputs: inout [Tensor]) throws {
+        guard x.layout != .nhwc else { throw site.error("an N-D pool needs an NCHW (row-major) input, got \(x.layout)") }
+        let input = Array(x.shape.dims[2...])
+        let (pads, output) = try window.resolve(input)
+        let windows = try PoolWindows(input: input, output: output, window: window, pads: pads)
+        if max {
+            let kernel = SpatialMaxPoolKernel(x: x, windows: windows, indices: indices, columnMajor: columnMajor)
+            guard let chosen = try x.dtype.visitNumeric(kernel, into: &outputs[0]) else { throw site.error("needs a numeric input, got \(x.dtype)") }
+            if indices { outputs[1] = try Tensor(chosen, shape: outputs[0].shape) }
+            return
+        }
+        guard requantization == nil else { throw site.error("an 8-bit average pool must be 2-D, kernel_shape is \(window.kernel)") }
+        let kernel = SpatialAveragePoolKernel(x: x, windows: windows, countIncludePad: countIncludePad)
+        guard try x.dtype.visitFloat(kernel, into: &outputs[0]) != nil else { throw site.error("needs a floating-point input, got \(x.dtype)") }
     }
 }
 

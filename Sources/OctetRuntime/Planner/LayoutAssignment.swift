@@ -105,6 +105,8 @@ struct LayoutAssignment: Sendable {
         if QuantizedLookupNode.matches(node) { return first.rank == 4 }
         guard node.domain.isEmpty else { return false }
         switch node.opType {
+        case "MaxPool" where node.outputs.count > 1 && !node.outputs[1].isEmpty:
+            return false // Indices are NCHW offsets.
         case "Relu", "Clip", "Sigmoid", "Tanh", "HardSwish", "HardSigmoid", "Erf", "Sqrt", "Gelu", "Identity",
              "MaxPool", "AveragePool", "GlobalAveragePool":
             return first.rank == 4 && shapes.allSatisfy { $0 == first }

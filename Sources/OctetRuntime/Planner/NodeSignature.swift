@@ -12,8 +12,15 @@ enum NodeSignature {
     /// The op kind rules use for `node`, if any.
     static func kind(of node: Node) -> OpKind? {
         if QuantizedAddNode.matches(node) { return .add }
-        guard node.domain.isEmpty || node.domain == "ai.onnx" else { return nil }
-        return kinds[node.opType]
+        guard node.domain.isEmpty || node.domain == "ai.onnx", let kind = kinds[node.opType] else { return nil }
+        if kind == .maxPool2d || kind == .avgPool2d, !isPlanePool(node) { return nil }
+        return kind
+    }
+
+    /// Whether a MaxPool or AveragePool is the 2-D, one-output pool the pooling kinds
+    /// describe (not an N-D pool, nor a MaxPool with Indices: those only run built in).
+    private static func isPlanePool(_ node: Node) -> Bool {
+        (try? node.ints("kernel_shape"))??.count == 2 && (node.outputs.count < 2 || node.outputs[1].isEmpty)
     }
 
     private static let kinds: [String: OpKind] = [
@@ -24,6 +31,9 @@ enum NodeSignature {
 
     /// Why `node` has no signature (for the trace), or `nil` when it has one.
     static func whyNone(_ node: Node, firstInput: DType?) -> String? {
+        if kinds[node.opType] != nil, kind(of: node) == nil, node.domain.isEmpty || node.domain == "ai.onnx" {
+            return "a pool other than 2-D with one output (kernel_shape, Indices): only the built-in backend runs it"
+        }
         guard let kind = kind(of: node) else { return "no op kind names \(node.opType): only the built-in backend runs it" }
         guard let t = firstInput, precision(of: t) != nil else {
             return "\(kind) on \(firstInput.map { "\($0)" } ?? "no") operands: only the built-in backend runs it"

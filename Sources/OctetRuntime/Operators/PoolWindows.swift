@@ -1,0 +1,79 @@
+import OctetCore
+
+/// The windows of an N-D pool over one plane (D1 x … x Dk, row-major) of an N x C x D1 x … x Dk
+/// tensor, for any k ≥ 1: output position `o` reads input coordinates
+/// `o[a] · strides[a] − padsBegin[a] + t · dilations[a]` for t in 0..<kernel[a] along each axis a
+/// (ONNX operator spec, MaxPool / AveragePool / LpPool, "pads" and "dilations"). Positions
+/// outside the input are padding: `forEachWindow` skips them and reports how many of the
+/// window's positions lie inside the padded input (the divisor of `count_include_pad`).
+struct PoolWindows: Sendable {
+    let input: [Int]
+    let output: [Int]
+    let kernel: [Int]
+    let strides: [Int]
+    let dilations: [Int]
+    /// Begin pads then end pads, as ONNX orders them (`WindowGeometry.resolve`).
+    let pads: [Int]
+
+    /// Elements of one input plane and of one output plane.
+    var inputCount: Int { input.reduce(1, *) }
+    var outputCount: Int { output.reduce(1, *) }
+
+    /// - Throws: `GraphError` (through `site`) when the window has more positions than an Int counts.
+    init(input: [Int], output: [Int], window: WindowGeometry, pads: [Int]) throws(GraphError) {
+        (self.input, self.output, kernel, strides, dilations, self.pads) = (input, output, window.kernel, window.strides, window.dilations, pads)
+        let k = kernel
+        _ = try window.site.checked("the window size of kernel_shape \(k)") { () throws(ArithmeticOverflow) in
+            var size = 1
+            for v in k { size = try size.multiplied(by: v) }
+            return size
+        }
+    }
+
+    /// Calls `body(j, offsets, padded)` for each output position j (row-major) with the
+    /// row-major in-plane offsets of the window's positions inside the input, in the window's
+    /// row-major order, and the number of its positions inside the padded input.
+    func forEachWindow(_ body: (Int, ArraySlice<Int>, Int) throws -> Void) rethrows {
+        let r = kernel.count
+        var o = [Int](repeating: 0, count: r), t = [Int](repeating: 0, count: r)
+        var offsets = [Int](repeating: 0, count: kernel.reduce(1, *))
+        for j in 0..<outputCount {
+            var rest = j
+            for a in stride(from: r - 1, through: 0, by: -1) { o[a] = rest % output[a]; rest /= output[a] }
+            for a in 0..<r { t[a] = 0 }
+            var n = 0, padded = 0
+            repeat {
+                var offset = 0, inside = true, insidePadded = true
+                for a in 0..<r {
+                    let i = o[a] * strides[a] - pads[a] + t[a] * dilations[a]
+                    if i < -pads[a] || i >= input[a] + pads[a + r] { insidePadded = false }
+                    if i < 0 || i >= input[a] { inside = false }
+                    offset = offset * input[a] + i
+                }
+                if insidePadded { padded += 1 }
+                if inside { offsets[n] = offset; n += 1 }
+            } while Self.advance(&t, kernel)
+            try body(j, offsets[0..<n], padded)
+        }
+    }
+
+    /// The column-major in-plane offset (first axis fastest) of the row-major `offset`:
+    /// MaxPool's Indices with storage_order = 1.
+    func columnMajor(_ offset: Int) -> Int {
+        var rest = offset, result = 0, scale = 1
+        var coords = [Int](repeating: 0, count: input.count)
+        for a in stride(from: input.count - 1, through: 0, by: -1) { coords[a] = rest % input[a]; rest /= input[a] }
+        for a in 0..<input.count { result += coords[a] * scale; scale *= input[a] }
+        return result
+    }
+
+    /// Steps the row-major counter `t` within `bounds`; false after the last position.
+    private static func advance(_ t: inout [Int], _ bounds: [Int]) -> Bool {
+        for a in stride(from: t.count - 1, through: 0, by: -1) {
+            t[a] += 1
+            if t[a] < bounds[a] { return true }
+            t[a] = 0
+        }
+        return false
+    }
+}
