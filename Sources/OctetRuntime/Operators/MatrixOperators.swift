@@ -4,13 +4,20 @@ import OctetDispatch
 /// Conv, ConvTranspose, Gemm and MatMul: typed here, run through the backends. At plan
 /// time each becomes an `OpSignature` (conv2d, conv_transpose2d, linear or matmul) with
 /// its constant operands, plus the operand rearrangements the backend call needs.
+/// A 1-D convolution (N x C x W input, O x I x k weight) is the 2-D one of an
+/// N x C x 1 x W input and an O x I x 1 x k weight (ONNX operator spec, Conv and
+/// ConvTranspose: "X … (N x C x D1 x … x Dn)"): its attributes are lifted to 2-D
+/// (`SpatialLifting`) and the backends keep their 2-D contract.
 struct MatrixOperator: GraphOperator {
     let site: OperatorSite
     let node: Node
+    /// The node with 1-D convolution attributes lifted to 2-D (`SpatialLifting`).
+    let lifted: Node
 
     init(_ node: Node) throws {
         site = OperatorSite(node)
         self.node = node
+        lifted = SpatialLifting.lifted(node)
         guard OperatorCatalog.matrixOps.contains(node.opType) else { throw site.error("not a matrix op") }
     }
 
@@ -35,14 +42,16 @@ struct MatrixOperator: GraphOperator {
             if node.input(2) != nil, inputs.count > 2, let c = inputs[2]?.shape { try checkBias(c, output: [m, n]) }
             return [ValueType(.f32, SymbolicShape([m, n]))]
         default:
-            guard sa.rank == 4, let w = sb.concrete, w.rank == 4 else {
-                throw site.error("only 2-D convolutions (N x C x H x W input, 4-D weight) are supported; got \(sa) and \(sb)")
+            let oneD = sa.rank == 3 && sb.rank == 3
+            guard sa.rank == 4 || oneD, let w = try sb.concrete.map({ oneD ? try SpatialLifting.lift($0) : $0 }), w.rank == 4 else {
+                throw site.error("only 1-D and 2-D convolutions (N x C x W or N x C x H x W input, 3-D or 4-D weight) are supported; got \(sa) and \(sb)")
             }
-            guard let h = sa.dims[2].value, let wd = sa.dims[3].value else {
-                return [ValueType(.f32, SymbolicShape([sa.dims[0], .fixed(try outputChannels(w)), .symbol("\(site.node)_h"), .symbol("\(site.node)_w")]))]
+            guard let h = oneD ? 1 : sa.dims[2].value, let wd = sa.dims[sa.rank - 1].value else {
+                let spatial: [Dimension] = (oneD ? [] : [.symbol("\(site.node)_h")]) + [.symbol("\(site.node)_w")]
+                return [ValueType(.f32, SymbolicShape([sa.dims[0], .fixed(try outputChannels(w))] + spatial))]
             }
-            let (_, spatial) = try convGeometry(input: [h, wd], weight: w)
-            let out = SymbolicShape([sa.dims[0], .fixed(try outputChannels(w)), .fixed(spatial.0), .fixed(spatial.1)])
+            let (_, spatial) = try convGeometry(input: [h, wd], weight: w, oneD: oneD)
+            let out = SymbolicShape([sa.dims[0], .fixed(try outputChannels(w))] + (oneD ? [] : [.fixed(spatial.0)]) + [.fixed(spatial.1)])
             guard out.isAddressable else { throw site.error("the output \(out) has more elements than can be addressed (\(geometryAttributes))") }
             return [ValueType(.f32, out)]
         }
@@ -76,7 +85,8 @@ struct MatrixOperator: GraphOperator {
     }
 
     /// Strides, pads, dilations, groups (and output padding) for a concrete input.
-    func convGeometry(input: [Int], weight w: TensorShape) throws -> (ConvolutionGeometry, (Int, Int)) {
+    func convGeometry(input: [Int], weight w: TensorShape, oneD: Bool = false) throws -> (ConvolutionGeometry, (Int, Int)) {
+        let node = oneD ? lifted : node
         let group = try node.int("group", default: 1)
         guard group >= 1 else { throw site.error("group must be ≥ 1, got \(group)") }
         let kernel = try node.ints("kernel_shape") ?? [w.dims[2], w.dims[3]]
@@ -182,16 +192,22 @@ struct MatrixOperator: GraphOperator {
     }
 
     private func planConvolution(_ shapes: [TensorShape], _ constants: [Tensor?]) throws -> MatrixCall {
-        let x = shapes[0]
-        let w = try constant(constants, 1, "the weight")
-        guard x.rank == 4, w.shape.rank == 4 else { throw site.error("only 2-D convolutions are supported; input \(x), weight \(w.shape)") }
-        let (geometry, _) = try convGeometry(input: [x.dims[2], x.dims[3]], weight: w.shape)
+        let oneD = shapes[0].rank == 3 && (constants.count > 1 ? constants[1]?.shape.rank : nil) == 3
+        let x = oneD ? try SpatialLifting.lift(shapes[0]) : shapes[0]
+        let given = try constant(constants, 1, "the weight")
+        let w = oneD ? try given.reshaped(to: SpatialLifting.lift(given.shape)) : given
+        guard x.rank == 4, w.shape.rank == 4 else {
+            throw site.error("only 1-D and 2-D convolutions are supported; input \(shapes[0]), weight \(given.shape)")
+        }
+        let (geometry, out) = try convGeometry(input: [x.dims[2], x.dims[3]], weight: w.shape, oneD: oneD)
         let bias = node.input(2) != nil ? try constant(constants, 2, "the bias") : nil
         let signature = OpSignature(kind: node.opType == "Conv" ? .conv2d : .convTranspose2d, precision: .fp32, inputType: .f32,
                                     weightType: .f32, outputType: .f32, input: x, weight: w.shape, convolution: geometry,
                                     postOps: postOps, label: site.node)
         do { try signature.validate() } catch { throw site.error("\(error)") }
-        return MatrixCall(signature: signature, constants: OpConstants(weight: w, bias: bias), operands: [.input(0)])
+        var call = MatrixCall(signature: signature, constants: OpConstants(weight: w, bias: bias), operands: [oneD ? .reshaped(0, x) : .input(0)])
+        if oneD { call.outputView = try TensorShape([x.dims[0], try outputChannels(w.shape), out.0, out.1]) }
+        return call
     }
 
     private func planGemm(_ shapes: [TensorShape], _ constants: [Tensor?]) throws -> MatrixCall {
@@ -313,6 +329,9 @@ struct MatrixCall: Sendable {
     var addend: Addend?
     /// Post-ops the kernel could not apply (they must follow the addend).
     var trailingPostOps: [PostOp] = []
+    /// The shape a convolution kernel writes when it differs from the node's output
+    /// (a 1-D convolution run as 2-D: N x O x 1 x W).
+    var outputView: TensorShape?
 
     /// The constants a backend prepares with: the weight transformed for the kernel.
     func preparedConstants() throws -> OpConstants {
@@ -330,7 +349,7 @@ struct MatrixCall: Sendable {
         case .matmul:
             return try? TensorShape(Array(signature.input.dims.dropLast()) + [signature.weight[-1]])
         default:
-            return nil
+            return outputView
         }
     }
 

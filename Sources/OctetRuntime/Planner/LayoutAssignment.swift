@@ -40,7 +40,8 @@ struct LayoutAssignment: Sendable {
             switch call {
             case var .matrix(matrixCall):
                 operands = [0]
-                if matrixCall.signature.kind == .conv2d, let chosen = dispatch?.backend {
+                // A 1-D convolution (run as 2-D through `outputView`) keeps its N x C x W values row-major.
+                if matrixCall.signature.kind == .conv2d, matrixCall.outputView == nil, let chosen = dispatch?.backend {
                     // Channels last when the same backend takes it: no reorders between convolutions.
                     var nhwc = matrixCall.signature
                     nhwc.activationLayout = .nhwc
