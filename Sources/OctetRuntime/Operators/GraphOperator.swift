@@ -109,6 +109,8 @@ enum OperatorCatalog {
         ControlFlowOperators.register(into: &f)
         LpPoolOperator.register(into: &f)
         MaxUnpoolOperator.register(into: &f)
+        CausalConvWithStateOperator.register(into: &f)
+        Col2ImOperator.register(into: &f)
         CenterCropPadOperator.register(into: &f)
         GridSampleOperator.register(into: &f)
         return f

@@ -34,14 +34,33 @@ struct PoolWindows: Sendable {
     /// row-major in-plane offsets of the window's positions inside the input, in the window's
     /// row-major order, and the number of its positions inside the padded input.
     func forEachWindow(_ body: (Int, ArraySlice<Int>, Int) throws -> Void) rethrows {
+        var offsets = [Int](repeating: 0, count: kernel.reduce(1, *))
+        var n = 0, padded = 0
+        try walk({ _, _, offset, insidePadded in
+            if insidePadded { padded += 1 }
+            if let offset { offsets[n] = offset; n += 1 }
+        }, windowDone: { j in
+            try body(j, offsets[0..<n], padded)
+            n = 0; padded = 0
+        })
+    }
+
+    /// Calls `body(j, p, offset)` for each window j, and each position p of it (row-major
+    /// over the kernel) inside the input, with its row-major in-plane offset (Col2Im).
+    func forEachPosition(_ body: (Int, Int, Int) throws -> Void) rethrows {
+        try walk({ j, p, offset, _ in if let offset { try body(j, p, offset) } }, windowDone: { _ in })
+    }
+
+    /// Every window j and position p: `position(j, p, offset or nil outside the input,
+    /// inside the padded input)`, then `windowDone(j)`.
+    private func walk(_ position: (Int, Int, Int?, Bool) throws -> Void, windowDone: (Int) throws -> Void) rethrows {
         let r = kernel.count
         var o = [Int](repeating: 0, count: r), t = [Int](repeating: 0, count: r)
-        var offsets = [Int](repeating: 0, count: kernel.reduce(1, *))
         for j in 0..<outputCount {
             var rest = j
             for a in stride(from: r - 1, through: 0, by: -1) { o[a] = rest % output[a]; rest /= output[a] }
             for a in 0..<r { t[a] = 0 }
-            var n = 0, padded = 0
+            var p = 0
             repeat {
                 var offset = 0, inside = true, insidePadded = true
                 for a in 0..<r {
@@ -50,10 +69,10 @@ struct PoolWindows: Sendable {
                     if i < 0 || i >= input[a] { inside = false }
                     offset = offset * input[a] + i
                 }
-                if insidePadded { padded += 1 }
-                if inside { offsets[n] = offset; n += 1 }
+                try position(j, p, inside ? offset : nil, insidePadded)
+                p += 1
             } while Self.advance(&t, kernel)
-            try body(j, offsets[0..<n], padded)
+            try windowDone(j)
         }
     }
 
