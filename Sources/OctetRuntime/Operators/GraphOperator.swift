@@ -111,6 +111,7 @@ enum OperatorCatalog {
         MaxUnpoolOperator.register(into: &f)
         CausalConvWithStateOperator.register(into: &f)
         Col2ImOperator.register(into: &f)
+        NonMaxSuppressionOperator.register(into: &f)
         CenterCropPadOperator.register(into: &f)
         GridSampleOperator.register(into: &f)
         return f
