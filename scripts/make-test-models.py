@@ -213,8 +213,46 @@ def op_cases(folder):
         add(f"grid_sample_{mode}_{padding}", "GridSample", {"x": fs(1, 2, 5, 6), "grid": fs(1, 4, 3, 2, lo=-1.3, hi=1.3)}, None,
             {"mode": mode, "padding_mode": padding, "align_corners": align}, opset=16)
 
+    spatial_cases(add)
+
     for name, model, inputs in C:
         save_case(folder, name, model, inputs)
+
+
+def spatial_cases(add):
+    """1-D and 3-D pooling and convolution, MaxUnpool, CausalConvWithState, Col2Im,
+    NonMaxSuppression (their own generator, so the cases above keep their data)."""
+    rp = np.random.default_rng(2611)
+    def fp(*shape, lo=-1.0, hi=1.0):
+        return rp.uniform(lo, hi, size=shape).astype(np.float32)
+    add("max_pool_3d_indices", "MaxPool", {"x": fp(2, 3, 6, 7, 5)}, None,
+        {"kernel_shape": [3, 2, 2], "strides": [2, 1, 2], "pads": [1, 0, 1, 1, 1, 0], "dilations": [1, 2, 1], "storage_order": 0},
+        n_out=2, opset=12)
+    add("max_pool_2d_indices_column_major", "MaxPool", {"x": fp(1, 2, 6, 5)}, None,
+        {"kernel_shape": [2, 3], "strides": [2, 1], "pads": [1, 1, 0, 1], "storage_order": 1}, n_out=2, opset=12)
+    add("avg_pool_1d_include_pad_ceil", "AveragePool", {"x": fp(2, 3, 11)}, None,
+        {"kernel_shape": [4], "strides": [3], "pads": [2, 1], "count_include_pad": 1, "ceil_mode": 1}, opset=19)
+    add("avg_pool_3d_dilated", "AveragePool", {"x": fp(1, 2, 7, 6, 8)}, None,
+        {"kernel_shape": [2, 3, 2], "dilations": [2, 1, 3], "pads": [1, 1, 0, 0, 1, 1]}, opset=19)
+    add("max_unpool_2d", "MaxUnpool", {"x": fp(1, 2, 2, 3), "i": rp.permutation(2 * 4 * 6)[:12].reshape(1, 2, 2, 3).astype(np.int64)}, None,
+        {"kernel_shape": [2, 3], "strides": [2, 2], "pads": [0, 1, 0, 0]}, opset=11)
+    add("conv_1d_dilated_groups", "Conv", {"x": fp(2, 4, 13)}, {"w": fp(6, 2, 3), "b": fp(6)},
+        {"group": 2, "strides": [2], "dilations": [2], "pads": [2, 1]})
+    add("conv_transpose_1d_output_padding", "ConvTranspose", {"x": fp(1, 3, 6)}, {"w": fp(3, 2, 4), "b": fp(2)},
+        {"strides": [3], "pads": [1, 2], "output_padding": [1]})
+    add("causal_conv_with_state_silu", "CausalConvWithState", {"x": fp(2, 3, 7), "w": fp(3, 1, 4), "b": fp(3), "s": fp(2, 3, 3)}, None,
+        {"activation": "silu"}, n_out=2, opset=27)
+    # No dilations in 3-D: there ONNX Runtime 1.32's Col2Im disagrees with onnx's reference.
+    add("col2im_3d_strided", "Col2Im", {"x": fp(2, 2 * 2 * 2 * 2, 3 * 2 * 2)},
+        {"image": np.array([5, 4, 4], dtype=np.int64), "block": np.array([2, 2, 2], dtype=np.int64)},
+        {"strides": [2, 2, 2], "pads": [1, 0, 0, 0, 1, 0]}, opset=18)
+    add("col2im_2d_dilated", "Col2Im", {"x": fp(1, 3 * 2 * 3, 5 * 3)},
+        {"image": np.array([6, 7], dtype=np.int64), "block": np.array([2, 3], dtype=np.int64)},
+        {"strides": [1, 2], "pads": [0, 1, 1, 0], "dilations": [2, 1]}, opset=18)
+    corners = rp.uniform(0, 10, size=(2, 12, 2)).astype(np.float32)
+    boxes = np.concatenate([corners, corners + rp.uniform(0.5, 4, size=(2, 12, 2)).astype(np.float32)], axis=2)
+    add("non_max_suppression", "NonMaxSuppression", {"boxes": boxes, "scores": fp(2, 3, 12, lo=0, hi=1)},
+        {"max": np.array([4], dtype=np.int64), "iou": np.array([0.3], dtype=np.float32), "score": np.array([0.2], dtype=np.float32)}, opset=11)
 
 
 # ---------------------------------------------------------------- exported models
