@@ -18,10 +18,10 @@ enum NormalizationOperators {
             guard try opset >= 9 || n.int("spatial", default: 1) == 1 else {
                 throw GraphError.node(node: n.name, opType: n.opType, detail: "spatial = 0 (per-element statistics, opset \(opset)) is not supported")
             }
-            guard try n.int("training_mode", default: 0) == 0 else {
-                throw GraphError.node(node: n.name, opType: n.opType, detail: "training_mode = 1 is not supported (inference only)")
-            }
-            return BatchNormOperator(site: OperatorSite(n), epsilon: try n.float("epsilon", default: 1e-5))
+            let training = try opset >= 14 && n.int("training_mode", default: 0) != 0
+            return BatchNormOperator(site: OperatorSite(n), epsilon: try n.float("epsilon", default: 1e-5), training: training,
+                                     momentum: try n.float("momentum", default: 0.9),
+                                     runningOutputs: training && n.outputs.dropFirst().contains { !$0.isEmpty })
         }
         f["ReduceMean"] = { n, opset in
             ReduceMeanOperator(site: OperatorSite(n), attributeAxes: opset < 18 ? try n.ints("axes") : nil,
@@ -149,14 +149,41 @@ struct LayerNormOperator: GraphOperator {
 }
 
 /// Inference BatchNormalization: `(x - mean) / sqrt(var + eps) * scale + bias` per channel (axis 1).
+/// BatchNormalization (ONNX operator spec, opsets 7–15). Inference: `y = scale · (x − mean)
+/// / √(var + epsilon) + B` per channel. With `training_mode` = 1 (opset 14) the batch's own
+/// per-channel mean and population variance (over every axis but 1) replace `mean` and
+/// `var`, and the optional outputs running_mean and running_var are
+/// `input_mean · momentum + batch_mean · (1 − momentum)` (the same for var), as
+/// onnx/reference/ops/op_batch_normalization.py. f32 only; batch statistics in Double.
 struct BatchNormOperator: GraphOperator {
     let site: OperatorSite
     let epsilon: Float
+    var training = false
+    var momentum: Float = 0.9
+    /// running_mean and running_var are wanted (training mode only).
+    var runningOutputs = false
 
     func outputTypes(_ inputs: [ValueType?], constants: [Tensor?]) throws -> [ValueType] {
         let t = try site.type(inputs, 0)
         guard t.dtype == .f32 else { throw site.error("needs f32 input, got \(t.dtype)") }
-        return [t]
+        guard runningOutputs else { return [t] }
+        let c: OctetCore.Dimension = t.shape.flatMap { $0.rank >= 2 ? $0.dims[1] : nil } ?? .symbol("\(site.node)_c")
+        return [t, ValueType(.f32, SymbolicShape([c])), ValueType(.f32, SymbolicShape([c]))]
+    }
+
+    /// The batch's per-channel mean and population variance of x (N x C x …).
+    private static func batchStatistics(_ x: Tensor) throws -> (mean: [Float], variance: [Float]) {
+        let (nb, c) = (x.shape.dims[0], x.shape.dims[1]), inner = x.shape.dims[2...].reduce(1, *)
+        let v = try x.scalars(as: Float.self), count = Double(max(nb * inner, 1))
+        var mean = [Float](repeating: 0, count: c), variance = [Float](repeating: 0, count: c)
+        for ch in 0..<c {
+            var sum = 0.0, squares = 0.0
+            for n in 0..<nb { for i in 0..<inner { sum += Double(v[(n * c + ch) * inner + i]) } }
+            let m = sum / count
+            for n in 0..<nb { for i in 0..<inner { let d = Double(v[(n * c + ch) * inner + i]) - m; squares += d * d } }
+            (mean[ch], variance[ch]) = (Float(m), Float(squares / count))
+        }
+        return (mean, variance)
     }
 
     /// Per-channel multiplier and offset.
@@ -172,6 +199,19 @@ struct BatchNormOperator: GraphOperator {
         let x = try site.tensor(inputs, 0)
         guard x.shape.rank >= 2 else { throw site.error("input must have a channel axis, got \(x.shape)") }
         let c = x.shape.dims[1]
+        var inputs = inputs
+        if training {
+            let (mean, variance) = try Self.batchStatistics(x)
+            if runningOutputs {
+                let (m, v) = (try site.tensor(inputs, 3).scalars(as: Float.self), try site.tensor(inputs, 4).scalars(as: Float.self))
+                guard m.count == c, v.count == c, outputs.count == 3 else { throw site.error("input_mean and input_var must each hold \(c) values") }
+                let k = momentum
+                outputs[1] = try Tensor((0..<c).map { m[$0] * k + mean[$0] * (1 - k) }, shape: TensorShape([c]))
+                outputs[2] = try Tensor((0..<c).map { v[$0] * k + variance[$0] * (1 - k) }, shape: TensorShape([c]))
+            }
+            inputs[3] = try Tensor(mean, shape: TensorShape([c]))
+            inputs[4] = try Tensor(variance, shape: TensorShape([c]))
+        }
         let (mul, add) = try Self.affine(inputs, channels: c, epsilon: epsilon, site: site)
         // An empty input: nothing to compute, though [2^63 - 1, c, 0] still counts 2^63 - 1 rows.
         guard x.shape.elementCount > 0 else { return }

@@ -35,12 +35,13 @@ func integerValues(_ t: Tensor, _ site: OperatorSite) throws -> [Int32] {
     }
 }
 
-/// The values of scale input `input`: f32, as many as `counts` allows (any non-zero count
-/// when nil), each finite and > 0 with a finite reciprocal (a NaN, infinite, zero or
-/// negative scale would silently compute nonsense).
+/// The values of scale input `input`: f32, or f16 / bf16 widened to f32 exactly (QLinearMatMul
+/// opset 21 takes them), as many as `counts` allows (any non-zero count when nil), each finite
+/// and > 0 with a finite reciprocal (a NaN, infinite, zero or negative scale would silently
+/// compute nonsense).
 func scaleValues(_ t: Tensor, input: Int, _ site: OperatorSite, counts: [Int]? = nil) throws -> [Float] {
-    guard t.dtype == .f32 else { throw site.error("the scale (input \(input)) must be f32, got \(t.dtype)") }
-    let v = try t.scalars(as: Float.self)
+    guard [.f32, .f16, .bf16].contains(t.dtype) else { throw site.error("the scale (input \(input)) must be f32, f16 or bf16, got \(t.dtype)") }
+    let v = t.dtype == .f32 ? try t.scalars(as: Float.self) : try Elementwise.doubles(t).map { Float($0) }
     guard !v.isEmpty, counts?.contains(v.count) ?? true else {
         throw site.error("the scale (input \(input)) has \(v.count) values; expected \(counts.map { $0.map(String.init).joined(separator: " or ") } ?? "at least one")")
     }
