@@ -213,15 +213,16 @@ def op_cases(folder):
         add(f"grid_sample_{mode}_{padding}", "GridSample", {"x": fs(1, 2, 5, 6), "grid": fs(1, 4, 3, 2, lo=-1.3, hi=1.3)}, None,
             {"mode": mode, "padding_mode": padding, "align_corners": align}, opset=16)
 
-    spatial_cases(add)
+    coverage_cases(add)
 
     for name, model, inputs in C:
         save_case(folder, name, model, inputs)
 
 
-def spatial_cases(add):
+def coverage_cases(add):
     """1-D and 3-D pooling and convolution, MaxUnpool, CausalConvWithState, Col2Im,
-    NonMaxSuppression (their own generator, so the cases above keep their data)."""
+    NonMaxSuppression, BatchNormalization in training mode, QLinearMatMul with f16 scales
+    (their own generator, so the cases above keep their data)."""
     rp = np.random.default_rng(2611)
     def fp(*shape, lo=-1.0, hi=1.0):
         return rp.uniform(lo, hi, size=shape).astype(np.float32)
@@ -253,6 +254,13 @@ def spatial_cases(add):
     boxes = np.concatenate([corners, corners + rp.uniform(0.5, 4, size=(2, 12, 2)).astype(np.float32)], axis=2)
     add("non_max_suppression", "NonMaxSuppression", {"boxes": boxes, "scores": fp(2, 3, 12, lo=0, hi=1)},
         {"max": np.array([4], dtype=np.int64), "iou": np.array([0.3], dtype=np.float32), "score": np.array([0.2], dtype=np.float32)}, opset=11)
+    add("batch_norm_training", "BatchNormalization", {"x": fp(3, 4, 5, 2)},
+        {"s": fp(4), "b": fp(4), "m": fp(4), "v": fp(4, lo=0.5, hi=2)}, {"epsilon": 1e-3, "momentum": 0.8, "training_mode": 1},
+        n_out=3, opset=15)
+    add("qlinear_matmul_f16_scales", "QLinearMatMul", {"a": rp.integers(0, 256, size=(3, 8)).astype(np.uint8)}, {
+        "as": np.array(0.02, dtype=np.float16), "az": np.array(120, dtype=np.uint8),
+        "b": rp.integers(-63, 64, size=(8, 5)).astype(np.int8), "bs": np.array(0.01, dtype=np.float16), "bz": np.array(0, dtype=np.int8),
+        "ys": np.array(0.05, dtype=np.float16), "yz": np.array(128, dtype=np.uint8)}, opset=21)
 
 
 # ---------------------------------------------------------------- exported models
