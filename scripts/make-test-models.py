@@ -221,8 +221,8 @@ def op_cases(folder):
 
 def coverage_cases(add):
     """1-D and 3-D pooling and convolution, MaxUnpool, CausalConvWithState, Col2Im,
-    NonMaxSuppression, BatchNormalization in training mode, QLinearMatMul with f16 scales
-    (their own generator, so the cases above keep their data)."""
+    NonMaxSuppression, BatchNormalization in training mode, QLinearMatMul with f16 scales,
+    f16 Attention (their own generator, so the cases above keep their data)."""
     rp = np.random.default_rng(2611)
     def fp(*shape, lo=-1.0, hi=1.0):
         return rp.uniform(lo, hi, size=shape).astype(np.float32)
@@ -261,6 +261,8 @@ def coverage_cases(add):
         "as": np.array(0.02, dtype=np.float16), "az": np.array(120, dtype=np.uint8),
         "b": rp.integers(-63, 64, size=(8, 5)).astype(np.int8), "bs": np.array(0.01, dtype=np.float16), "bz": np.array(0, dtype=np.int8),
         "ys": np.array(0.05, dtype=np.float16), "yz": np.array(128, dtype=np.uint8)}, opset=21)
+    add("attention_f16_gqa_causal", "Attention", {"q": fp(2, 4, 3, 8).astype(np.float16), "k": fp(2, 2, 5, 8).astype(np.float16),
+        "v": fp(2, 2, 5, 6).astype(np.float16)}, None, {"is_causal": 1}, opset=23)
 
 
 # ---------------------------------------------------------------- exported models

@@ -46,6 +46,7 @@ enum ModelSuite {
         func doubles(_ t: Tensor) -> [Double]? {
             switch t.dtype {
             case .f32: (try? t.scalars(as: Float.self))?.map(Double.init)
+            case .f16: (try? t.scalars(as: Float16.self))?.map(Double.init)
             case .u8: (try? t.scalars(as: UInt8.self))?.map(Double.init)
             case .s8: (try? t.scalars(as: Int8.self))?.map(Double.init)
             case .s32: (try? t.scalars(as: Int32.self))?.map(Double.init)
@@ -56,7 +57,7 @@ enum ModelSuite {
         }
         guard got.dtype == want.dtype, let g = doubles(got), let w = doubles(want) else { return nil }
         var worst = 0.0
-        if want.dtype == .f32 {
+        if want.dtype == .f32 || want.dtype == .f16 {
             let scale = max(w.map(abs).max() ?? 0, 1e-6)
             for (a, b) in zip(g, w) {
                 if a.isNaN != b.isNaN { return .infinity }

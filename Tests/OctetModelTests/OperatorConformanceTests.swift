@@ -39,7 +39,8 @@ import Testing
             let err = try #require(ModelSuite.error(got, want), "\(name): \(key) is \(got.dtype)[\(got.shape)], ONNX Runtime gives \(want.dtype)[\(want.shape)]")
             // QLinearConv / QLinearMatMul run on the INT8 kernels (lowered) and on the
             // built-in integer ops (unoptimized): both requantize as ONNX Runtime does.
-            let tolerance = want.dtype == .f32 ? 1e-4 : (name.contains("quantize") ? 1 : 0)
+            // f16 outputs: one binary16 step (2^-10 relative), computed in f32 by both and rounded once.
+            let tolerance = want.dtype == .f32 ? 1e-4 : want.dtype == .f16 ? 1e-3 : (name.contains("quantize") ? 1 : 0)
             #expect(err <= tolerance, "\(name): output \(key) differs from ONNX Runtime by \(err)")
         }
     }

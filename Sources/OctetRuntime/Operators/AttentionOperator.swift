@@ -14,7 +14,8 @@ import OctetCore
 /// `left_window_size` / `right_window_size` (opset 25), `qk_matmul_output_mode` (what the
 /// fourth output holds: 0 or 1 the scaled scores, 2 with the bias, 3 after the softmax).
 /// A row whose bias masks every key gives zeros. Outputs: Y, present_key, present_value,
-/// qk_matmul_output.
+/// qk_matmul_output. f16 and bf16 Q, K, V (and float mask, past) are computed in f32 and
+/// the outputs rounded back to their type, as ONNX Runtime's CPU kernel does.
 struct AttentionOperator: GraphOperator {
     let site: OperatorSite
     let scale: Float?
@@ -84,17 +85,20 @@ struct AttentionOperator: GraphOperator {
 
     func outputTypes(_ inputs: [ValueType?], constants: [Tensor?]) throws -> [ValueType] {
         let q = try site.type(inputs, 0), k = try site.type(inputs, 1), v = try site.type(inputs, 2)
-        guard q.dtype == .f32, k.dtype == .f32, v.dtype == .f32 else { throw site.error("needs f32 Q, K, V, got \(q.dtype), \(k.dtype), \(v.dtype)") }
-        if inputs.count > 3, let m = inputs[3], m.dtype != .f32, m.dtype != .bool { throw site.error("attn_mask must be bool or f32, got \(m.dtype)") }
+        let t = q.dtype
+        guard [.f32, .f16, .bf16].contains(t), k.dtype == t, v.dtype == t else {
+            throw site.error("needs f32, f16 or bf16 Q, K, V of one type, got \(q.dtype), \(k.dtype), \(v.dtype)")
+        }
+        if inputs.count > 3, let m = inputs[3], m.dtype != t, m.dtype != .f32, m.dtype != .bool { throw site.error("attn_mask must be bool or \(t), got \(m.dtype)") }
         guard let qs = q.shape?.concrete, let ks = k.shape?.concrete, let vs = v.shape?.concrete else {
-            return [ValueType(.f32, nil), ValueType(.f32, nil), ValueType(.f32, nil), ValueType(.f32, nil)]
+            return [ValueType(t, nil), ValueType(t, nil), ValueType(t, nil), ValueType(t, nil)]
         }
         let past = inputs.count > 4 ? inputs[4]?.shape?.concrete?.dims : nil
-        if inputs.count > 4, inputs[4] != nil, past == nil { return [ValueType(.f32, nil), ValueType(.f32, nil), ValueType(.f32, nil), ValueType(.f32, nil)] }
+        if inputs.count > 4, inputs[4] != nil, past == nil { return [ValueType(t, nil), ValueType(t, nil), ValueType(t, nil), ValueType(t, nil)] }
         let g = try geometry(qs.dims, ks.dims, vs.dims, past: past)
         let y = g.rank3 ? [g.batch, g.qLength, g.qHeads * g.valueSize] : [g.batch, g.qHeads, g.qLength, g.valueSize]
-        return [ValueType(.f32, try TensorShape(y)), ValueType(.f32, try TensorShape([g.batch, g.kvHeads, g.total, g.headSize])),
-                ValueType(.f32, try TensorShape([g.batch, g.kvHeads, g.total, g.valueSize])), ValueType(.f32, try TensorShape([g.batch, g.qHeads, g.qLength, g.total]))]
+        return [ValueType(t, try TensorShape(y)), ValueType(t, try TensorShape([g.batch, g.kvHeads, g.total, g.headSize])),
+                ValueType(t, try TensorShape([g.batch, g.kvHeads, g.total, g.valueSize])), ValueType(t, try TensorShape([g.batch, g.qHeads, g.qLength, g.total]))]
     }
 
     /// `x` as batch x heads x length x size (3-D inputs are split into heads).
@@ -121,6 +125,14 @@ struct AttentionOperator: GraphOperator {
 
     func run(_ inputs: [Tensor?], outputs: inout [Tensor]) throws {
         let q = try site.tensor(inputs, 0), k = try site.tensor(inputs, 1), v = try site.tensor(inputs, 2)
+        if q.dtype != .f32 {
+            // f16 / bf16: widened to f32, computed, and rounded back once.
+            let wide = try inputs.map { t in try t.map { $0.dtype == .f16 || $0.dtype == .bf16 ? try CastOperator.convert($0, to: .f32) : $0 } }
+            var results = try outputs.map { try Tensor(zeros: .f32, shape: $0.shape) }
+            try run(wide, outputs: &results)
+            for i in outputs.indices { try CastOperator.convert(results[i], into: &outputs[i]) }
+            return
+        }
         func optional(_ i: Int) -> Tensor? { i < inputs.count ? inputs[i] : nil }
         let mask = optional(3), pastKey = optional(4), pastValue = optional(5), nonpad = optional(6)
         guard (pastKey == nil) == (pastValue == nil) else { throw site.error("past_key and past_value must be given together") }
