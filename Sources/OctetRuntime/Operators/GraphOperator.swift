@@ -112,6 +112,7 @@ enum OperatorCatalog {
         CausalConvWithStateOperator.register(into: &f)
         Col2ImOperator.register(into: &f)
         NonMaxSuppressionOperator.register(into: &f)
+        DeformConvOperator.register(into: &f)
         CenterCropPadOperator.register(into: &f)
         GridSampleOperator.register(into: &f)
         return f
