@@ -222,7 +222,7 @@ def op_cases(folder):
 def coverage_cases(add):
     """1-D and 3-D pooling and convolution, MaxUnpool, CausalConvWithState, Col2Im,
     NonMaxSuppression, BatchNormalization in training mode, QLinearMatMul with f16 scales,
-    f16 Attention (their own generator, so the cases above keep their data)."""
+    f16 Attention, DeformConv (their own generator, so the cases above keep their data)."""
     rp = np.random.default_rng(2611)
     def fp(*shape, lo=-1.0, hi=1.0):
         return rp.uniform(lo, hi, size=shape).astype(np.float32)
@@ -263,6 +263,9 @@ def coverage_cases(add):
         "ys": np.array(0.05, dtype=np.float16), "yz": np.array(128, dtype=np.uint8)}, opset=21)
     add("attention_f16_gqa_causal", "Attention", {"q": fp(2, 4, 3, 8).astype(np.float16), "k": fp(2, 2, 5, 8).astype(np.float16),
         "v": fp(2, 2, 5, 6).astype(np.float16)}, None, {"is_causal": 1}, opset=23)
+    add("deform_conv_groups_mask", "DeformConv", {"x": fp(1, 4, 6, 7), "w": fp(6, 2, 2, 3), "offset": fp(1, 2 * 2 * 6, 3, 4, lo=-1.5, hi=1.5),
+        "b": fp(6), "mask": fp(1, 2 * 6, 3, 4, lo=0, hi=1)}, None,
+        {"group": 2, "offset_group": 2, "strides": [2, 2], "pads": [1, 1, 0, 1], "dilations": [1, 1]}, opset=19)
 
 
 # ---------------------------------------------------------------- exported models
