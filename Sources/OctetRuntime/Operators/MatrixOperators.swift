@@ -42,6 +42,14 @@ struct MatrixOperator: GraphOperator {
             if node.input(2) != nil, inputs.count > 2, let c = inputs[2]?.shape { try checkBias(c, output: [m, n]) }
             return [ValueType(.f32, SymbolicShape([m, n]))]
         default:
+            if sa.rank >= 5, let w = sb.concrete, w.rank == sa.rank {
+                // 3 or more spatial axes: the built-in reference (`SpatialConvolution`).
+                let conv = try SpatialConvolution(node, weight: w.dims)
+                let spatial = sa.dims[2...].compactMap(\.value)
+                guard spatial.count == sa.rank - 2 else { return [ValueType(.f32, nil)] }
+                let (channels, out, _) = try conv.output(spatial, weight: w.dims)
+                return [ValueType(.f32, SymbolicShape([sa.dims[0], .fixed(channels)] + out.map { .fixed($0) }))]
+            }
             let oneD = sa.rank == 3 && sb.rank == 3
             guard sa.rank == 4 || oneD, let w = try sb.concrete.map({ oneD ? try SpatialLifting.lift($0) : $0 }), w.rank == 4 else {
                 throw site.error("only 1-D and 2-D convolutions (N x C x W or N x C x H x W input, 3-D or 4-D weight) are supported; got \(sa) and \(sb)")
@@ -60,7 +68,18 @@ struct MatrixOperator: GraphOperator {
     /// Only an empty product runs here (an output with a zero-size dimension: nothing to
     /// compute, as ONNX Runtime returns it); every other one runs through a backend kernel.
     func run(_ inputs: [Tensor?], outputs: inout [Tensor]) throws {
+        if let x = inputs.first ?? nil, runsBuiltIn(inputRank: x.shape.rank), outputs[0].shape.elementCount > 0 {
+            let w = try site.tensor(inputs, 1), bias = inputs.count > 2 ? inputs[2] : nil
+            try SpatialConvolution(node, weight: w.shape.dims).run(x, w, bias: bias, range: PostOp.realRange(of: postOps), into: &outputs[0])
+            return
+        }
         guard outputs.allSatisfy({ $0.shape.elementCount == 0 }) else { throw site.error("matrix ops run through a backend kernel (see Session)") }
+    }
+
+    /// Whether the node runs on the built-in reference rather than a backend: a Conv or
+    /// ConvTranspose of 3 or more spatial axes, which no backend signature describes.
+    func runsBuiltIn(inputRank: Int) -> Bool {
+        (node.opType == "Conv" || node.opType == "ConvTranspose") && inputRank >= 5
     }
 
     /// Gemm's C must broadcast one way to M x N (ONNX Runtime: "Invalid bias shape for

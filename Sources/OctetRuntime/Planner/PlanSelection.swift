@@ -148,6 +148,9 @@ struct PlanSelection: Sendable {
             // An empty product (a zero-size dimension) has nothing for a backend to compute.
             return .runs(.builtIn, dispatch: nil, reason: "empty output \(outputs.map { "\($0.1)" }.joined(separator: ", ")): nothing to compute")
         }
+        if let matrix = op as? MatrixOperator, let x = inputs.first ?? nil, matrix.runsBuiltIn(inputRank: x.1.rank) {
+            return .runs(.builtIn, dispatch: nil, reason: "a \(x.1.rank - 2)-D convolution: backends take 1-D and 2-D ones; the built-in N-D reference runs it")
+        }
         if let matrix = op as? any MatrixPlanning {
             let shapes = inputs.map { $0?.1 ?? .scalar }
             let call: MatrixCall
