@@ -222,7 +222,7 @@ def op_cases(folder):
 def coverage_cases(add):
     """1-D and 3-D pooling and convolution, MaxUnpool, CausalConvWithState, Col2Im,
     NonMaxSuppression, BatchNormalization in training mode, QLinearMatMul with f16 scales,
-    f16 Attention, DeformConv (their own generator, so the cases above keep their data)."""
+    f16 Attention, DeformConv, 3-D Conv and ConvTranspose (their own generator, so the cases above keep their data)."""
     rp = np.random.default_rng(2611)
     def fp(*shape, lo=-1.0, hi=1.0):
         return rp.uniform(lo, hi, size=shape).astype(np.float32)
@@ -266,6 +266,10 @@ def coverage_cases(add):
     add("deform_conv_groups_mask", "DeformConv", {"x": fp(1, 4, 6, 7), "w": fp(6, 2, 2, 3), "offset": fp(1, 2 * 2 * 6, 3, 4, lo=-1.5, hi=1.5),
         "b": fp(6), "mask": fp(1, 2 * 6, 3, 4, lo=0, hi=1)}, None,
         {"group": 2, "offset_group": 2, "strides": [2, 2], "pads": [1, 1, 0, 1], "dilations": [1, 1]}, opset=19)
+    add("conv_3d_groups_dilated", "Conv", {"x": fp(2, 4, 6, 5, 7)}, {"w": fp(6, 2, 2, 3, 2), "b": fp(6)},
+        {"group": 2, "strides": [1, 2, 2], "dilations": [2, 1, 1], "pads": [1, 1, 0, 0, 1, 1]})
+    add("conv_transpose_3d_groups", "ConvTranspose", {"x": fp(1, 4, 3, 4, 2)}, {"w": fp(4, 3, 2, 3, 2), "b": fp(6)},
+        {"group": 2, "strides": [2, 1, 3], "pads": [0, 1, 1, 1, 0, 0], "output_padding": [1, 0, 2]})
 
 
 # ---------------------------------------------------------------- exported models
