@@ -51,22 +51,14 @@ struct LpPoolOperator: GraphOperator {
         let p: Int
 
         func visit<T: FloatElement>(_: T.Type, into out: inout Tensor) throws {
-            let planes = x.shape.dims[0] * x.shape.dims[1], inCount = windows.inputCount, outCount = windows.outputCount
             let p = p, exponent = 1 / Double(p)
-            try x.withUnsafeBufferPointer(as: T.self) { src in
-                try out.withUnsafeMutableBufferPointer(as: T.self) { dst in
-                    for plane in 0..<planes {
-                        let base = plane * inCount
-                        windows.forEachWindow { j, offsets, _ in
-                            var sum = 0.0
-                            for offset in offsets {
-                                let v = abs(src[base + offset].asDouble)
-                                sum += p == 1 ? v : (p == 2 ? v * v : Foundation.pow(v, Double(p)))
-                            }
-                            dst[plane * outCount + j] = T(converting: p == 1 ? sum : (p == 2 ? sum.squareRoot() : Foundation.pow(sum, exponent)))
-                        }
-                    }
+            try windows.pool(x, into: &out, as: T.self) { _, src, base, offsets, _ in
+                var sum = 0.0
+                for offset in offsets {
+                    let v = abs(src[base + offset].asDouble)
+                    sum += p == 1 ? v : (p == 2 ? v * v : Foundation.pow(v, Double(p)))
                 }
+                return T(converting: p == 1 ? sum : (p == 2 ? sum.squareRoot() : Foundation.pow(sum, exponent)))
             }
         }
     }

@@ -45,6 +45,24 @@ struct PoolWindows: Sendable {
         })
     }
 
+    /// Pools every N x C plane of `x` into `out` (N x C x output, row-major): output element
+    /// k (flat) is `value(k, src, base, offsets, padded)`, with `src` x's elements, `base` the
+    /// offset of k's plane in them, and the window's offsets and padded count as
+    /// `forEachWindow` gives them.
+    func pool<T: NumericElement>(_ x: Tensor, into out: inout Tensor, as _: T.Type,
+                                 _ value: (Int, UnsafeBufferPointer<T>, Int, ArraySlice<Int>, Int) -> T) throws {
+        let planes = x.shape.dims[0] * x.shape.dims[1], inCount = inputCount, outCount = outputCount
+        try x.withUnsafeBufferPointer(as: T.self) { src in
+            try out.withUnsafeMutableBufferPointer(as: T.self) { dst in
+                for plane in 0..<planes {
+                    forEachWindow { j, offsets, padded in
+                        dst[plane * outCount + j] = value(plane * outCount + j, src, plane * inCount, offsets, padded)
+                    }
+                }
+            }
+        }
+    }
+
     /// Calls `body(j, p, offset)` for each window j, and each position p of it (row-major
     /// over the kernel) inside the input, with its row-major in-plane offset (Col2Im).
     func forEachPosition(_ body: (Int, Int, Int) throws -> Void) rethrows {

@@ -13,22 +13,12 @@ struct SpatialMaxPoolKernel: NumericVisitor {
     let columnMajor: Bool
 
     func visit<T: NumericElement>(_: T.Type, into out: inout Tensor) throws -> [Int64] {
-        let planes = x.shape.dims[0] * x.shape.dims[1], inCount = windows.inputCount, outCount = windows.outputCount
-        var chosen = [Int64](repeating: 0, count: indices ? planes * outCount : 0)
-        try x.withUnsafeBufferPointer(as: T.self) { src in
-            try out.withUnsafeMutableBufferPointer(as: T.self) { dst in
-                for plane in 0..<planes {
-                    let base = plane * inCount
-                    windows.forEachWindow { j, offsets, _ in
-                        var best = T.lowest, at = offsets.first ?? 0
-                        for offset in offsets where offset == at || src[base + offset] > best {
-                            best = src[base + offset]; at = offset
-                        }
-                        dst[plane * outCount + j] = best
-                        if indices { chosen[plane * outCount + j] = Int64(base + (columnMajor ? windows.columnMajor(at) : at)) }
-                    }
-                }
-            }
+        var chosen = [Int64](repeating: 0, count: indices ? out.shape.elementCount : 0)
+        try windows.pool(x, into: &out, as: T.self) { k, src, base, offsets, _ in
+            var best = T.lowest, at = offsets.first ?? 0
+            for offset in offsets where offset == at || src[base + offset] > best { best = src[base + offset]; at = offset }
+            if indices { chosen[k] = Int64(base + (columnMajor ? windows.columnMajor(at) : at)) }
+            return best
         }
         return chosen
     }
@@ -44,18 +34,11 @@ struct SpatialAveragePoolKernel: FloatVisitor {
     let countIncludePad: Bool
 
     func visit<T: FloatElement>(_: T.Type, into out: inout Tensor) throws {
-        let planes = x.shape.dims[0] * x.shape.dims[1], inCount = windows.inputCount, outCount = windows.outputCount
-        try x.withUnsafeBufferPointer(as: T.self) { src in
-            try out.withUnsafeMutableBufferPointer(as: T.self) { dst in
-                for plane in 0..<planes {
-                    let base = plane * inCount
-                    windows.forEachWindow { j, offsets, padded in
-                        var sum = 0.0
-                        for offset in offsets { sum += src[base + offset].asDouble }
-                        dst[plane * outCount + j] = T(converting: sum / Double(countIncludePad ? padded : offsets.count))
-                    }
-                }
-            }
+        let countIncludePad = countIncludePad
+        try windows.pool(x, into: &out, as: T.self) { _, src, base, offsets, padded in
+            var sum = 0.0
+            for offset in offsets { sum += src[base + offset].asDouble }
+            return T(converting: sum / Double(countIncludePad ? padded : offsets.count))
         }
     }
 }
