@@ -113,6 +113,7 @@ enum OperatorCatalog {
         Col2ImOperator.register(into: &f)
         NonMaxSuppressionOperator.register(into: &f)
         DeformConvOperator.register(into: &f)
+        AffineGridOperator.register(into: &f)
         CenterCropPadOperator.register(into: &f)
         GridSampleOperator.register(into: &f)
         return f
