@@ -222,7 +222,7 @@ def op_cases(folder):
 def coverage_cases(add):
     """1-D and 3-D pooling and convolution, MaxUnpool, CausalConvWithState, Col2Im,
     NonMaxSuppression, BatchNormalization in training mode, QLinearMatMul with f16 scales,
-    f16 Attention, DeformConv, 3-D Conv and ConvTranspose (their own generator, so the cases above keep their data)."""
+    f16 Attention, DeformConv, 3-D Conv and ConvTranspose, AffineGrid (their own generator, so the cases above keep their data)."""
     rp = np.random.default_rng(2611)
     def fp(*shape, lo=-1.0, hi=1.0):
         return rp.uniform(lo, hi, size=shape).astype(np.float32)
@@ -270,6 +270,9 @@ def coverage_cases(add):
         {"group": 2, "strides": [1, 2, 2], "dilations": [2, 1, 1], "pads": [1, 1, 0, 0, 1, 1]})
     add("conv_transpose_3d_groups", "ConvTranspose", {"x": fp(1, 4, 3, 4, 2)}, {"w": fp(4, 3, 2, 3, 2), "b": fp(6)},
         {"group": 2, "strides": [2, 1, 3], "pads": [0, 1, 1, 1, 0, 0], "output_padding": [1, 0, 2]})
+    add("affine_grid_2d_align_corners", "AffineGrid", {"theta": fp(2, 2, 3)}, {"size": np.array([2, 3, 4, 5], dtype=np.int64)},
+        {"align_corners": 1}, opset=20)
+    add("affine_grid_3d", "AffineGrid", {"theta": fp(1, 3, 4)}, {"size": np.array([1, 2, 3, 4, 2], dtype=np.int64)}, None, opset=20)
 
 
 # ---------------------------------------------------------------- exported models
