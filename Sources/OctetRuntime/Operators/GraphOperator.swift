@@ -114,6 +114,7 @@ enum OperatorCatalog {
         NonMaxSuppressionOperator.register(into: &f)
         DeformConvOperator.register(into: &f)
         AffineGridOperator.register(into: &f)
+        RoiAlignOperator.register(into: &f)
         CenterCropPadOperator.register(into: &f)
         GridSampleOperator.register(into: &f)
         return f
