@@ -222,7 +222,7 @@ def op_cases(folder):
 def coverage_cases(add):
     """1-D and 3-D pooling and convolution, MaxUnpool, CausalConvWithState, Col2Im,
     NonMaxSuppression, BatchNormalization in training mode, QLinearMatMul with f16 scales,
-    f16 Attention, DeformConv, 3-D Conv and ConvTranspose, AffineGrid (their own generator, so the cases above keep their data)."""
+    f16 Attention, DeformConv, 3-D Conv and ConvTranspose, AffineGrid, RoiAlign (their own generator, so the cases above keep their data)."""
     rp = np.random.default_rng(2611)
     def fp(*shape, lo=-1.0, hi=1.0):
         return rp.uniform(lo, hi, size=shape).astype(np.float32)
@@ -273,6 +273,10 @@ def coverage_cases(add):
     add("affine_grid_2d_align_corners", "AffineGrid", {"theta": fp(2, 2, 3)}, {"size": np.array([2, 3, 4, 5], dtype=np.int64)},
         {"align_corners": 1}, opset=20)
     add("affine_grid_3d", "AffineGrid", {"theta": fp(1, 3, 4)}, {"size": np.array([1, 2, 3, 4, 2], dtype=np.int64)}, None, opset=20)
+    rois = np.array([[0.5, 1.0, 6.0, 5.5], [2.0, 0.0, 4.5, 3.0], [-1.0, 2.5, 7.5, 8.0]], dtype=np.float32)
+    for mode, ratio in [("avg", 2), ("max", 0)]:
+        add(f"roi_align_{mode}", "RoiAlign", {"x": fp(2, 3, 8, 7), "rois": rois}, {"batch": np.array([1, 0, 1], dtype=np.int64)},
+            {"mode": mode, "output_height": 3, "output_width": 2, "sampling_ratio": ratio, "spatial_scale": 0.9}, opset=16)
 
 
 # ---------------------------------------------------------------- exported models
