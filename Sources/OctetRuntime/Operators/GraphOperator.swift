@@ -127,7 +127,7 @@ enum OperatorCatalog {
     /// The operator for any node: matrix products included.
     static func makeOperator(for node: Node, opset: Int) throws -> any GraphOperator {
         if QuantizedMatrixNode.matches(node) { return try QuantizedMatrixOperator(node) }
-        if QuantizedAddNode.matches(node) { return try QuantizedAddOperator(node) }
+        if QuantizedBinaryNode.matches(node) { return try QuantizedBinaryOperator(node) }
         if QuantizedLookupNode.matches(node) { return try QuantizedLookupOperator(node) }
         if isMatrix(node) { return try MatrixOperator(node) }
         return try make(node, opset: opset)
