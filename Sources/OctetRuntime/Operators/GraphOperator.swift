@@ -110,6 +110,7 @@ enum OperatorCatalog {
         LpPoolOperator.register(into: &f)
         CenterCropPadOperator.register(into: &f)
         GridSampleOperator.register(into: &f)
+        RecurrentOperator.register(into: &f)
         return f
     }()
 
