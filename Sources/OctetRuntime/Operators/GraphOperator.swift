@@ -111,6 +111,9 @@ enum OperatorCatalog {
         CenterCropPadOperator.register(into: &f)
         GridSampleOperator.register(into: &f)
         RecurrentOperator.register(into: &f)
+        RotaryEmbeddingOperator.register(into: &f)
+        EinsumOperator.register(into: &f)
+        SignalOperators.register(into: &f)
         return f
     }()
 
