@@ -114,6 +114,10 @@ enum OperatorCatalog {
         RotaryEmbeddingOperator.register(into: &f)
         EinsumOperator.register(into: &f)
         SignalOperators.register(into: &f)
+        DeterminantOperator.register(into: &f)
+        ReverseSequenceOperator.register(into: &f)
+        TensorScatterOperator.register(into: &f)
+        AffineGridOperator.register(into: &f)
         return f
     }()
 
