@@ -118,6 +118,8 @@ enum OperatorCatalog {
         ReverseSequenceOperator.register(into: &f)
         TensorScatterOperator.register(into: &f)
         AffineGridOperator.register(into: &f)
+        LinearAttentionOperator.register(into: &f)
+        CausalConvWithStateOperator.register(into: &f)
         return f
     }()
 
