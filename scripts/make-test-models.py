@@ -252,6 +252,11 @@ def recurrent_and_sequence_cases(add):
         {"idx": np.array([3, 1], dtype=np.int64)}, {"axis": 1, "mode": "circular"}, opset=24)
     add("affine_grid_3d_align", "AffineGrid", {"theta": fr(2, 3, 4)}, {"size": np.array([2, 1, 3, 4, 5], dtype=np.int64)}, {"align_corners": 1}, opset=20)
     add("hamming_window_symmetric", "HammingWindow", {}, {"size": np.array(9, dtype=np.int64)}, {"periodic": 0}, opset=17)
+    add("linear_attention_gated_delta_gqa_past", "LinearAttention", {"q": fr(2, 3, 16), "k": fr(2, 3, 8), "v": fr(2, 3, 6)}, {
+        "past": fr(2, 2, 4, 3), "decay": fr(2, 3, 2, lo=-0.5, hi=0.0), "beta": fr(2, 3, 2, lo=0.0, hi=1.0)},
+        {"q_num_heads": 4, "kv_num_heads": 2, "scale": 0.7}, n_out=2, opset=27)
+    add("causal_conv_with_state_silu_bias_past", "CausalConvWithState", {"x": fr(2, 3, 5)}, {
+        "w": fr(3, 1, 3), "b": fr(3), "past": fr(2, 3, 2)}, {"activation": "silu"}, n_out=2, opset=27)
     add("mel_weight_matrix", "MelWeightMatrix", {}, {
         "bins": np.array(6, dtype=np.int64), "dft": np.array(32, dtype=np.int64), "rate": np.array(16000, dtype=np.int64),
         "lo": np.array(100, dtype=np.float32), "hi": np.array(7000, dtype=np.float32)}, None, opset=17)
