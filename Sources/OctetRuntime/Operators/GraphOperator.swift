@@ -110,6 +110,16 @@ enum OperatorCatalog {
         LpPoolOperator.register(into: &f)
         CenterCropPadOperator.register(into: &f)
         GridSampleOperator.register(into: &f)
+        RecurrentOperator.register(into: &f)
+        RotaryEmbeddingOperator.register(into: &f)
+        EinsumOperator.register(into: &f)
+        SignalOperators.register(into: &f)
+        DeterminantOperator.register(into: &f)
+        ReverseSequenceOperator.register(into: &f)
+        TensorScatterOperator.register(into: &f)
+        AffineGridOperator.register(into: &f)
+        LinearAttentionOperator.register(into: &f)
+        CausalConvWithStateOperator.register(into: &f)
         return f
     }()
 
