@@ -1,11 +1,12 @@
 import OctetCore
 
-/// ONNX AffineGrid (opset 20): the sampling grid GridSample reads, from affine matrices.
-/// `theta` is N x 2 x 3 (2-D) or N x 3 x 4 (3-D), `size` (int64) is N, C, H, W or N, C, D, H, W.
-/// The output is N x H x W x 2 (or N x D x H x W x 3) with `grid[n, …] = theta[n] · (x, y[, z], 1)`,
-/// where x runs over W, y over H, z over D in normalized coordinates: `-1 + 2i / (L − 1)` with
-/// `align_corners` = 1, else `(2i + 1) / L − 1` (ONNX operator spec, AffineGrid). Floating
-/// element types; products in Double.
+/// ONNX AffineGrid (opset 20; onnx/defs/tensor/defs.cc, reference
+/// onnx/reference/ops/op_affine_grid.py): the sampling grid GridSample reads, from affine
+/// matrices `theta` (`N x 2 x 3` for 2-D, `N x 3 x 4` for 3-D) and `size` (int64
+/// `[N, C, H, W]` or `[N, C, D, H, W]`). Output `N x H x W x 2` (or `N x D x H x W x 3`),
+/// each point `theta[n] · (x, y[, z], 1)` over the normalized base grid: positions
+/// `-1 + 2i/(L-1)` with `align_corners` 1 (-1 for L = 1), `-1 + (2i+1)/L` with 0 (the
+/// default); x runs along W. Any floating type; computed in Double.
 struct AffineGridOperator: GraphOperator {
     let site: OperatorSite
     let alignCorners: Bool
@@ -14,54 +15,57 @@ struct AffineGridOperator: GraphOperator {
         f["AffineGrid"] = { n, _ in AffineGridOperator(site: OperatorSite(n), alignCorners: try n.int("align_corners", default: 0) != 0) }
     }
 
-    func outputTypes(_ inputs: [ValueType?], constants: [Tensor?]) throws -> [ValueType] {
-        let theta = try site.type(inputs, 0, "theta"), size = try site.type(inputs, 1, "size")
-        guard theta.dtype.isFloatingPoint, size.dtype == .s64 else { throw site.error("needs floating-point theta and int64 size, got \(theta.dtype) and \(size.dtype)") }
-        guard let s = try site.ints(constants.count > 1 ? constants[1] : nil, "size") else {
-            return [site.runtimeShaped(theta.dtype, rank: size.shape?.dims.first?.value, "size")]
+    /// The spatial sizes from `size`: H, W or D, H, W.
+    func spatial(_ size: Tensor) throws -> (batch: Int, dims: [Int]) {
+        let v = try site.indices(size, "size")
+        guard v.count == 4 || v.count == 5, v.allSatisfy({ $0 >= 0 }) else {
+            throw site.error("size must hold [N, C, H, W] or [N, C, D, H, W] (non-negative), got \(v)")
         }
-        guard s.count == 4 || s.count == 5, s.allSatisfy({ $0 >= 1 }) else { throw site.error("size must be N, C, H, W or N, C, D, H, W (each ≥ 1), got \(s)") }
-        return [ValueType(theta.dtype, SymbolicShape(([s[0]] + s[2...] + [s.count - 2]).map { .fixed($0) }))]
+        return (v[0], Array(v[2...]))
     }
 
-    struct Kernel: FloatVisitor {
-        let theta: Tensor
-        let size: [Int]
-        let alignCorners: Bool
-
-        func visit<T: FloatElement>(_: T.Type, into out: inout Tensor) throws {
-            let r = size.count - 2, spatial = Array(size[2...]), t = try theta.scalars(as: T.self).map(\.asDouble)
-            let points = spatial.reduce(1, *), cols = r + 1
-            func coordinate(_ i: Int, _ length: Int) -> Double {
-                alignCorners ? (length == 1 ? 0 : -1 + 2 * Double(i) / Double(length - 1)) : (2 * Double(i) + 1) / Double(length) - 1
-            }
-            try out.withUnsafeMutableBufferPointer(as: T.self) { y in
-                for n in 0..<size[0] {
-                    for p in 0..<points {
-                        // Spatial indices of p (row-major, D then H then W); the base point is (x, y[, z], 1).
-                        var rest = p, base = [Double](repeating: 1, count: cols)
-                        for a in stride(from: r - 1, through: 0, by: -1) {
-                            base[r - 1 - a] = coordinate(rest % spatial[a], spatial[a])
-                            rest /= spatial[a]
-                        }
-                        for row in 0..<r {
-                            var v = 0.0
-                            for k in 0..<cols { v += t[(n * r + row) * cols + k] * base[k] }
-                            y[(n * points + p) * r + row] = T(converting: v)
-                        }
-                    }
-                }
-            }
+    func outputTypes(_ inputs: [ValueType?], constants: [Tensor?]) throws -> [ValueType] {
+        let theta = try site.type(inputs, 0, "theta")
+        guard theta.dtype.isFloatingPoint else { throw site.error("input 0 (theta) must be floating-point, got \(theta.dtype)") }
+        let sizeType = try site.type(inputs, 1, "size")
+        guard constants.count > 1, let size = constants[1] else {
+            let n = sizeType.shape?.dims.first?.value
+            return [site.runtimeShaped(theta.dtype, rank: n.map { $0 == 5 ? 5 : 4 }, "size")]
         }
+        let (batch, dims) = try spatial(size)
+        return [ValueType(theta.dtype, try TensorShape([batch] + dims + [dims.count]))]
     }
 
     func run(_ inputs: [Tensor?], outputs: inout [Tensor]) throws {
-        let theta = try site.tensor(inputs, 0)
-        guard let size = try site.ints(inputs[1], "size"), size.count == 4 || size.count == 5 else { throw site.error("size must hold 4 or 5 values") }
-        let r = size.count - 2
-        guard theta.shape.dims == [size[0], r, r + 1] else { throw site.error("theta must be \(size[0]) x \(r) x \(r + 1) for size \(size), got \(theta.shape)") }
-        guard try theta.dtype.visitFloat(Kernel(theta: theta, size: size, alignCorners: alignCorners), into: &outputs[0]) != nil else {
-            throw site.error("needs a floating-point theta, got \(theta.dtype)")
+        let thetaT = try site.tensor(inputs, 0)
+        let (batch, dims) = try spatial(try site.tensor(inputs, 1))
+        let r = dims.count
+        guard thetaT.shape.dims == [batch, r, r + 1] else {
+            throw site.error("theta must be \(batch)x\(r)x\(r + 1) for a size of \(r) spatial axes, got \(thetaT.shape)")
         }
+        let theta = try Elementwise.doubles(thetaT)
+        // The base coordinate of position i along an axis of length l.
+        func base(_ i: Int, _ l: Int) -> Double {
+            alignCorners ? (l > 1 ? -1 + 2 * Double(i) / Double(l - 1) : -1) : -1 + Double(2 * i + 1) / Double(l)
+        }
+        let points = dims.reduce(1, *)
+        var grid = [Double](repeating: 0, count: batch * points * r)
+        var coordinate = [Double](repeating: 1, count: r + 1)
+        for n in 0..<batch {
+            for p in 0..<points {
+                // Coordinates in (x, y, z) order: x from the last axis.
+                var rest = p
+                for a in stride(from: r - 1, through: 0, by: -1) {
+                    coordinate[r - 1 - a] = base(rest % dims[a], dims[a])
+                    rest /= dims[a]
+                }
+                for k in 0..<r {
+                    var v = 0.0
+                    for j in 0...r { v += theta[(n * r + k) * (r + 1) + j] * coordinate[j] }
+                    grid[(n * points + p) * r + k] = v
+                }
+            }
+        }
+        try CastOperator.convert(Tensor(grid, shape: outputs[0].shape), into: &outputs[0])
     }
 }

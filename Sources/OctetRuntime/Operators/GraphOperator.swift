@@ -109,14 +109,22 @@ enum OperatorCatalog {
         ControlFlowOperators.register(into: &f)
         LpPoolOperator.register(into: &f)
         MaxUnpoolOperator.register(into: &f)
-        CausalConvWithStateOperator.register(into: &f)
         Col2ImOperator.register(into: &f)
         NonMaxSuppressionOperator.register(into: &f)
         DeformConvOperator.register(into: &f)
-        AffineGridOperator.register(into: &f)
         RoiAlignOperator.register(into: &f)
         CenterCropPadOperator.register(into: &f)
         GridSampleOperator.register(into: &f)
+        RecurrentOperator.register(into: &f)
+        RotaryEmbeddingOperator.register(into: &f)
+        EinsumOperator.register(into: &f)
+        SignalOperators.register(into: &f)
+        DeterminantOperator.register(into: &f)
+        ReverseSequenceOperator.register(into: &f)
+        TensorScatterOperator.register(into: &f)
+        AffineGridOperator.register(into: &f)
+        LinearAttentionOperator.register(into: &f)
+        CausalConvWithStateOperator.register(into: &f)
         return f
     }()
 
@@ -134,7 +142,7 @@ enum OperatorCatalog {
     /// The operator for any node: matrix products included.
     static func makeOperator(for node: Node, opset: Int) throws -> any GraphOperator {
         if QuantizedMatrixNode.matches(node) { return try QuantizedMatrixOperator(node) }
-        if QuantizedAddNode.matches(node) { return try QuantizedAddOperator(node) }
+        if QuantizedBinaryNode.matches(node) { return try QuantizedBinaryOperator(node) }
         if QuantizedLookupNode.matches(node) { return try QuantizedLookupOperator(node) }
         if isMatrix(node) { return try MatrixOperator(node) }
         return try make(node, opset: opset)
