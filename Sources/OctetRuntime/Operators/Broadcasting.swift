@@ -90,15 +90,43 @@ enum Strided {
         }
     }
 
+    /// `shape` and per-axis `strides` with each axis merged into the one before it when the
+    /// source walks the pair as one (outer stride = inner stride · inner length); unit axes dropped.
+    static func merged(_ shape: TensorShape, _ strides: [Int]) -> (TensorShape, [Int]) {
+        guard shape.elementCount > 0 else { return (shape, strides) }
+        var dims: [Int] = [], st: [Int] = []
+        for (d, s) in zip(shape.dims, strides) where d != 1 {
+            if let last = dims.last, let ls = st.last, ls == s * d {
+                dims[dims.count - 1] = last * d
+                st[st.count - 1] = s
+            } else {
+                dims.append(d)
+                st.append(s)
+            }
+        }
+        guard let merged = try? TensorShape(dims) else { return (shape, strides) }
+        return (merged, st)
+    }
+
     /// Copies elements of `src` read with `strides` (per output axis, in elements) from
     /// `offset` into the dense tensor `out`, walking `out` in memory order; any element type.
     static func gather(_ src: Tensor, strides: [Int], offset: Int, into out: inout Tensor, order: TensorShape? = nil) {
         let size = src.dtype.byteSize
-        // The output's dimensions in memory order (its logical shape unless given).
-        let shape = order ?? out.shape
+        // The output's dimensions in memory order (its logical shape unless given), with
+        // runs of axes the source also walks contiguously merged (longer rows, fewer calls).
+        let (shape, strides) = merged(order ?? out.shape, strides)
         src.withUnsafeBytes { s in
             out.withUnsafeMutableBytes { d in
                 guard let sb = s.baseAddress, let db = d.baseAddress else { return }
+                // Contiguous rows of a large copy: one batch of segments split over threads.
+                if strides.last == 1, IntraOpParallelism.threads > 1, shape.elementCount * size >= 1 << 18 {
+                    var segments: [(UnsafeMutableRawPointer, UnsafeRawPointer, Int)] = []
+                    forEachRow(shape, strides: [strides], offsets: [offset]) { o, off, n, _ in
+                        segments.append((db + o * size, UnsafeRawPointer(sb + off[0] * size), n * size))
+                    }
+                    HotPathKernels.copy(segments)
+                    return
+                }
                 forEachRow(shape, strides: [strides], offsets: [offset]) { o, off, n, st in
                     if st[0] == 1 {
                         (db + o * size).copyMemory(from: sb + off[0] * size, byteCount: n * size)

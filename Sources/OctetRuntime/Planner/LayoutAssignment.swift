@@ -105,7 +105,7 @@ struct LayoutAssignment: Sendable {
         if QuantizedLookupNode.matches(node) { return first.rank == 4 }
         guard node.domain.isEmpty else { return false }
         switch node.opType {
-        case "Relu", "Clip", "Sigmoid", "Tanh", "HardSwish", "HardSigmoid", "Erf", "Sqrt", "Gelu", "Identity",
+        case "Relu", "Clip", "Sigmoid", "Swish", "Tanh", "HardSwish", "HardSigmoid", "Erf", "Sqrt", "Gelu", "Identity",
              "MaxPool", "AveragePool", "GlobalAveragePool":
             return first.rank == 4 && shapes.allSatisfy { $0 == first }
         case "QuantizeLinear", "DequantizeLinear":

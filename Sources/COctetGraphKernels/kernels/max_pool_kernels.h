@@ -1,0 +1,57 @@
+/* Kernel bodies, compiled once per ISA (see graph_kernels_*.c); OCTET_FN names each variant.
+ * Separable f32 max pooling: a horizontal pass (max over kw columns into a row buffer), then
+ * a vertical pass (max over kh buffered rows). Both fold in window order with `v > acc`, so
+ * the result is the window's first maximum in row-major order, as in octet_f32_pool2d. */
+#include "octet_graph_kernels.h"
+#include <stdlib.h>
+
+static inline void max_pool_row(const float *in, float *o, int w, int ow, int kw, int sw, int pad_left) {
+    for (int ox = 0; ox < ow; ox++) o[ox] = -__builtin_inff();
+    /* Columns whose whole window lies inside the row: [lo, hi). */
+    int lo = (pad_left + sw - 1) / sw, hi = w - kw + pad_left < 0 ? 0 : (w - kw + pad_left) / sw + 1;
+    if (lo > ow) lo = ow;
+    if (hi > ow) hi = ow;
+    if (hi < lo) hi = lo;
+    for (int kx = 0; kx < kw; kx++) {
+        const float *s = in + kx - pad_left;
+        for (int ox = lo; ox < hi; ox++) { const float v = s[ox * sw]; o[ox] = v > o[ox] ? v : o[ox]; }
+    }
+    for (int ox = 0; ox < ow; ox++) {
+        if (ox >= lo && ox < hi) continue;
+        const int x0 = ox * sw - pad_left;
+        for (int kx = 0; kx < kw; kx++) {
+            const int x = x0 + kx;
+            if (x < 0 || x >= w) continue;
+            o[ox] = in[x] > o[ox] ? in[x] : o[ox];
+        }
+    }
+}
+
+void OCTET_FN(octet_f32_max_pool2d_planes)(const float *src, float *dst, int h, int w, int oh, int ow, int kh, int kw, int sh,
+                                           int sw, int pad_top, int pad_left, int pad_bottom, int pad_right, size_t plane_begin,
+                                           size_t plane_end) {
+    float *rows = malloc((size_t)(h > 0 ? h : 1) * (size_t)(ow > 0 ? ow : 1) * sizeof *rows);
+    if (!rows) {
+        /* No row buffer: the general kernel, window by window. */
+        OCTET_FN(octet_f32_pool2d)(1, src + plane_begin * (size_t)h * w, dst + plane_begin * (size_t)oh * ow, plane_end - plane_begin,
+                                   h, w, oh, ow, kh, kw, sh, sw, pad_top, pad_left, pad_bottom, pad_right, 1, 1, 0);
+        return;
+    }
+    for (size_t p = plane_begin; p < plane_end; p++) {
+        const float *in = src + p * (size_t)h * w;
+        float *out = dst + p * (size_t)oh * ow;
+        for (int y = 0; y < h; y++) max_pool_row(in + (size_t)y * w, rows + (size_t)y * ow, w, ow, kw, sw, pad_left);
+        for (int oy = 0; oy < oh; oy++) {
+            float *o = out + (size_t)oy * ow;
+            for (int ox = 0; ox < ow; ox++) o[ox] = -__builtin_inff();
+            const int y0 = oy * sh - pad_top;
+            for (int ky = 0; ky < kh; ky++) {
+                const int y = y0 + ky;
+                if (y < 0 || y >= h) continue;
+                const float *r = rows + (size_t)y * ow;
+                for (int ox = 0; ox < ow; ox++) o[ox] = r[ox] > o[ox] ? r[ox] : o[ox];
+            }
+        }
+    }
+    free(rows);
+}
