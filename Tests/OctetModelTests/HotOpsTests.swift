@@ -153,6 +153,18 @@ import Testing
         }
     }
 
+    /// Broadcasting both ways ([2, 3, 1, 7] · [3, 5, 1] → [2, 3, 5, 7], large enough to split).
+    @Test func twoWayBroadcastSubtractMatchesPlainLoops() throws {
+        let (n, c, h, w) = (2, 30, 50, 70)
+        let x = try Self.random([n, c, 1, w], seed: 10), b = try Self.random([c, h, 1], seed: 11)
+        let y = try Self.threadInvariant("Sub", x, constants: [("b", b)])
+        let v = try x.scalars(as: Float.self), bv = try b.scalars(as: Float.self)
+        var expected: [Float] = []
+        for i in 0..<n { for j in 0..<c { for k in 0..<h { for l in 0..<w { expected.append(v[(i * c + j) * w + l] - bv[j * h + k]) } } } }
+        #expect(y.shape.dims == [n, c, h, w])
+        #expect(try y.scalars(as: Float.self) == expected)
+    }
+
     @Test func broadcastMultiplyMatchesPlainLoops() throws {
         let (c, h, w) = (64, 40, 41)
         let x = try Self.random([1, c, h, w], seed: 6), b = try Self.random([1, c, 1, 1], seed: 7)

@@ -5,6 +5,16 @@
 
 void OCTET_FN(octet_u32_remap2d)(const uint32_t *src, uint32_t *dst, int ih, int iw, int oh, int ow, const int32_t *ymap,
                                  const int32_t *xmap, uint32_t fill, size_t row_begin, size_t row_end) {
+    /* The longest run of output columns reading consecutive input columns ([run_lo, run_hi)),
+     * copied with memcpy; the rest through the map. */
+    int run_lo = 0, run_hi = 0;
+    for (int ox = 0; ox < ow;) {
+        int end = ox + 1;
+        if (xmap[ox] >= 0)
+            while (end < ow && xmap[end] == xmap[end - 1] + 1) end++;
+        if (xmap[ox] >= 0 && end - ox > run_hi - run_lo) { run_lo = ox; run_hi = end; }
+        ox = end;
+    }
     for (size_t row = row_begin; row < row_end; row++) {
         const size_t plane = row / (size_t)oh;
         const int oy = (int)(row % (size_t)oh);
@@ -20,10 +30,9 @@ void OCTET_FN(octet_u32_remap2d)(const uint32_t *src, uint32_t *dst, int ih, int
             continue;
         }
         const uint32_t *in = src + (plane * (size_t)ih + (size_t)y) * (size_t)iw;
-        for (int ox = 0; ox < ow; ox++) {
-            const int x = xmap[ox];
-            o[ox] = x < 0 ? fill : in[x];
-        }
+        for (int ox = 0; ox < run_lo; ox++) { const int x = xmap[ox]; o[ox] = x < 0 ? fill : in[x]; }
+        if (run_hi > run_lo) memcpy(o + run_lo, in + xmap[run_lo], (size_t)(run_hi - run_lo) * sizeof *o);
+        for (int ox = run_hi; ox < ow; ox++) { const int x = xmap[ox]; o[ox] = x < 0 ? fill : in[x]; }
     }
 }
 

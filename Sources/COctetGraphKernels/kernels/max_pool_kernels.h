@@ -12,9 +12,16 @@ static inline void max_pool_row(const float *in, float *o, int w, int ow, int kw
     if (lo > ow) lo = ow;
     if (hi > ow) hi = ow;
     if (hi < lo) hi = lo;
+    /* Strides 1 and 2 spelled out so that the loads vectorize (contiguous, or deinterleaved). */
     for (int kx = 0; kx < kw; kx++) {
         const float *s = in + kx - pad_left;
-        for (int ox = lo; ox < hi; ox++) { const float v = s[ox * sw]; o[ox] = v > o[ox] ? v : o[ox]; }
+        if (sw == 1) {
+            for (int ox = lo; ox < hi; ox++) { const float v = s[ox]; o[ox] = v > o[ox] ? v : o[ox]; }
+        } else if (sw == 2) {
+            for (int ox = lo; ox < hi; ox++) { const float v = s[2 * ox]; o[ox] = v > o[ox] ? v : o[ox]; }
+        } else {
+            for (int ox = lo; ox < hi; ox++) { const float v = s[ox * sw]; o[ox] = v > o[ox] ? v : o[ox]; }
+        }
     }
     for (int ox = 0; ox < ow; ox++) {
         if (ox >= lo && ox < hi) continue;

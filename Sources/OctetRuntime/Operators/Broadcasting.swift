@@ -44,6 +44,36 @@ enum Broadcasting {
         return strides
     }
 
+    /// `out` and `operands` (broadcasting into it) with unit axes of `out` dropped and
+    /// neighbouring axes merged where every operand either spans both or broadcasts along
+    /// both: the same elements in the same order, in fewer and longer rows.
+    static func collapsed(_ out: TensorShape, _ operands: [TensorShape]) -> (TensorShape, [TensorShape]) {
+        let r = out.rank
+        let aligned = operands.map { Array(repeating: 1, count: max(0, r - $0.rank)) + $0.dims }
+        guard aligned.allSatisfy({ $0.count == r }) else { return (out, operands) }
+        var dims: [Int] = [], ops: [[Int]] = operands.map { _ in [] }
+        for a in 0..<r where out.dims[a] != 1 {
+            let d = out.dims[a]
+            if let last = dims.last, aligned.indices.allSatisfy({ k in
+                let prev = ops[k][ops[k].count - 1], cur = aligned[k][a]
+                return (prev == 1 && cur == 1) || (prev == last && cur == d)
+            }) {
+                dims[dims.count - 1] = last * d
+                for k in aligned.indices { ops[k][ops[k].count - 1] *= aligned[k][a] }
+            } else {
+                dims.append(d)
+                for k in aligned.indices { ops[k].append(aligned[k][a]) }
+            }
+        }
+        guard let o = try? TensorShape(dims) else { return (out, operands) }
+        var shapes: [TensorShape] = []
+        for d in ops {
+            guard let t = try? TensorShape(d) else { return (out, operands) }
+            shapes.append(t)
+        }
+        return (o, shapes)
+    }
+
     /// Calls `body(outOffset, offsets, count, innerStrides)` for every run of the innermost
     /// axis of `out`, with each operand's starting offset and its stride along that axis.
     static func forEachRow(_ out: TensorShape, _ operands: [TensorShape], _ body: (Int, [Int], Int, [Int]) -> Void) {

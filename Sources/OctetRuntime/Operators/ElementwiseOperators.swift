@@ -426,23 +426,22 @@ enum Elementwise {
                             octet_f32_binary(op, A + sa * r.lowerBound, sa, B + sb * r.lowerBound, sb, O + r.lowerBound, r.count)
                         }
                     }
-                    if aShape == shape && bShape == shape {
-                        flat(1, 1)
-                    } else if aShape == shape && bShape.elementCount == 1 {
-                        flat(1, 0)
-                    } else if bShape == shape && aShape.elementCount == 1 {
-                        flat(0, 1)
-                    } else if IntraOpParallelism.threads > 1, let inner = shape.dims.last, inner > 0, o.count >= 1 << 15 {
+                    if aShape == shape && bShape == shape { return flat(1, 1) }
+                    if aShape == shape && bShape.elementCount == 1 { return flat(1, 0) }
+                    if bShape == shape && aShape.elementCount == 1 { return flat(0, 1) }
+                    // Broadcasting: merged axes (e.g. C x 1 x 1 against C x H x W: C rows of H·W).
+                    let (rowShape, operands) = Broadcasting.collapsed(shape, [aShape, bShape])
+                    if IntraOpParallelism.threads > 1, let inner = rowShape.dims.last, inner > 0, o.count >= 1 << 15 {
                         var rows: [(base: Int, a: Int, b: Int, sa: Int, sb: Int)] = []
                         rows.reserveCapacity(o.count / inner)
-                        Broadcasting.forEachRow(shape, [aShape, bShape]) { base, off, _, st in rows.append((base, off[0], off[1], st[0], st[1])) }
+                        Broadcasting.forEachRow(rowShape, operands) { base, off, _, st in rows.append((base, off[0], off[1], st[0], st[1])) }
                         rows.withUnsafeBufferPointer { rp in
                             IntraOpParallelism.forEachChunk(rp.count, grain: Swift.max(1, (1 << 14) / inner)) { r in
                                 for row in rp[r] { octet_f32_binary(op, A + row.a, row.sa, B + row.b, row.sb, O + row.base, inner) }
                             }
                         }
                     } else {
-                        Broadcasting.forEachRow(shape, [aShape, bShape]) { base, off, n, st in
+                        Broadcasting.forEachRow(rowShape, operands) { base, off, n, st in
                             octet_f32_binary(op, A + off[0], st[0], B + off[1], st[1], O + base, n)
                         }
                     }
