@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Times the graph runtime's hot non-GEMM ops (Resize, Pad, reductions, elementwise, Gather,
 Concat, Split, Slice, Transpose, MaxPool, Softmax) on the shapes of a YOLOv8n-style detector
-at 640x640, batch 1: one tiny ONNX model per case, run by Octet (`octet bench --json`, as
-scripts/compare-ort.py times it) and by ONNX Runtime with the same thread count, interleaved
+at 640x640, batch 1: one tiny ONNX model per case, run by Octet (`octet bench --json`, timed by
+scripts/compare-table.py's functions) and by ONNX Runtime with the same thread count, interleaved
 over several rounds; prints the medians and the ratio Octet / ONNX Runtime.
 
   scripts/hot-ops-bench.py [--threads 1 2] [--rounds 3] [--iterations 30] [--only SUBSTR ...]
@@ -11,13 +11,25 @@ over several rounds; prints the medians and the ratio Octet / ONNX Runtime.
 Each case's outputs from Octet (`octet run`) are also checked against ONNX Runtime (max abs
 difference printed in the last column) so a fast wrong kernel does not pass unnoticed.
 """
-import argparse, json, os, statistics, subprocess, sys, tempfile, time
+import argparse, json, os, statistics, subprocess, tempfile
 import numpy as np
 import onnx
 import onnxruntime as ort
 from onnx import TensorProto, helper, numpy_helper
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _compare_table():
+    """scripts/compare-table.py as a module: its timing of Octet and ONNX Runtime is reused here."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("compare_table", os.path.join(ROOT, "scripts", "compare-table.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+timing = _compare_table()
 F = TensorProto.FLOAT
 OPSET = 17
 
@@ -128,26 +140,6 @@ def cases():
     yield gather((1, 84, 8400), 2, 1000)
 
 
-def ort_time(path, feeds, threads, iterations, warmup=3):
-    o = ort.SessionOptions()
-    o.intra_op_num_threads, o.inter_op_num_threads = threads, 1
-    s = ort.InferenceSession(path, o, providers=["CPUExecutionProvider"])
-    for _ in range(warmup):
-        s.run(None, feeds)
-    times = []
-    for _ in range(iterations):
-        t = time.perf_counter()
-        s.run(None, feeds)
-        times.append((time.perf_counter() - t) * 1e3)
-    return statistics.median(times), s
-
-
-def octet_time(octet, path, inputs, threads, iterations):
-    out = subprocess.run([octet, "bench", path, "--input", inputs, "--threads", str(threads), "--iterations", str(iterations), "--json"],
-                         check=True, capture_output=True, text=True).stdout
-    return json.loads(out)["median_ms"]
-
-
 def octet_outputs(octet, path, inputs, threads, folder):
     out = tempfile.mkdtemp(dir=folder)
     subprocess.run([octet, "run", path, "--input", inputs, "--threads", str(threads), "--output", out], check=True, capture_output=True, text=True)
@@ -172,21 +164,20 @@ def main():
             onnx.save(m, path)
             np.savez(inputs, **feeds)
             for threads in a.threads:
-                octet, onnxrt, sess = [], [], None
+                octet, onnxrt = [], []
                 for _ in range(a.rounds):
-                    octet.append(octet_time(a.octet, path, inputs, threads, a.iterations))
-                    t, sess = ort_time(path, feeds, threads, a.iterations)
-                    onnxrt.append(t)
+                    octet.append(timing.octet_time(a.octet, path, inputs, threads, a.iterations))
+                    onnxrt.append(timing.ort_time(path, feeds, threads, a.iterations))
+                sess = timing.ort_session(path, threads)
                 expected = sess.run(None, feeds)
                 got = octet_outputs(a.octet, path, inputs, threads, folder)
                 names = [o.name for o in sess.get_outputs()]
                 diff = max(float(np.max(np.abs(got[n].astype(np.float64) - e))) if e.size else 0.0 for n, e in zip(names, expected))
                 o, t = statistics.median(octet), statistics.median(onnxrt)
                 rows.append({"case": name, "threads": threads, "octet_ms": o, "onnxruntime_ms": t, "ratio": o / t, "max_abs_diff": diff})
-                r = rows[-1]
                 print(f"{name:42s} {threads}t  octet {o:8.3f} ms  ort {t:8.3f} ms  ratio {o / t:5.2f}  maxdiff {diff:.2e}", flush=True)
     print(f"\nonnxruntime {ort.__version__}; medians of {a.rounds} rounds x {a.iterations} runs; ratio = Octet / ORT")
-    print(f"| case | threads | Octet ms | ORT ms | Octet/ORT |\n|---|---|---|---|---|")
+    print("| case | threads | Octet ms | ORT ms | Octet/ORT |\n|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['case']} | {r['threads']} | {r['octet_ms']:.3f} | {r['onnxruntime_ms']:.3f} | {r['ratio']:.2f} |")
     if a.json:
