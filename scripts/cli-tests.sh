@@ -76,7 +76,7 @@ fails_with "quantize: --percentile outside (50, 100]" "--percentile must be in (
 
 # Quantization (the main job): the bundled model, the flags scripts rely on, errors that name the field.
 digits=Models/digits
-check "quantize: bundled model, static, report, eval" sh -c "'$octet' quantize $digits/digits_cnn.onnx -o '$tmp/d8.onnx' --calibration $digits/calibration.npz --method entropy --report --eval $digits/test.npz > '$tmp/q.txt' 2>&1 && grep -q 'SQNR' '$tmp/q.txt' && grep -q 'top-1 on 540 held-out samples' '$tmp/q.txt' && grep -q '8-bit activations' '$tmp/q.txt'"
+check "quantize: bundled model, static, report, eval" sh -c "'$octet' quantize $digits/digits_cnn.onnx -o '$tmp/d8.onnx' --calibration $digits/calibration.npz --method entropy --report --eval $digits/test.npz > '$tmp/q.txt' 2>&1 && grep -q 'SQNR' '$tmp/q.txt' && grep -q 'top-1 on 540 held-out samples' '$tmp/q.txt' && grep -Eq '[78]-bit activations — ' '$tmp/q.txt'"
 check "quantize --trace plans the quantized model (symbolic batch from the calibration data)" sh -c "'$octet' quantize $digits/digits_cnn.onnx -o '$tmp/d8t.onnx' --calibration $digits/calibration.npz --trace 2>&1 | grep -q 'x86-linear-packed  MATCH'"
 check "quantize: the output runs on INT8 kernels" sh -c "'$octet' run '$tmp/d8.onnx' --random-inputs --shape input=1x1x8x8 --trace | grep -q 'signature conv2d int8 u8'"
 check "bench --profile --trace: every node with its time" sh -c "'$octet' bench '$tmp/d8.onnx' --random-inputs --shape input=1x1x8x8 --profile --trace --iterations 3 2>/dev/null | grep -q '^  time '"

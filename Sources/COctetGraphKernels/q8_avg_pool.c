@@ -18,7 +18,7 @@
 #define AVG_PARAMS                                                                                                     \
     const uint8_t *src, uint8_t *dst, size_t batch, size_t c, int h, int w, int oh, int ow, int kh, int kw, int sh,     \
         int sw, int pad_top, int pad_left, int pad_bottom, int pad_right, int count_include_pad, float sx, int zx,     \
-        float sy, int zy, size_t row_begin, size_t row_end
+        float sy, int zy, int qmax, size_t row_begin, size_t row_end
 
 /* The window of output (oy, ox): its valid input rows [y0, y1) and columns [x0, x1), and
  * the divisor. */
@@ -89,7 +89,7 @@
 
 #define DEFINE_AVG_POOL(SUFFIX, ATTRIBUTE)                                                                             \
     ATTRIBUTE static void avg_pool_##SUFFIX(int is_signed, int channels_last, AVG_PARAMS) {                            \
-        _Pragma("clang fp contract(off)") const float lo = is_signed ? -128.0f : 0.0f, hi = is_signed ? 127.0f : 255.0f; \
+        _Pragma("clang fp contract(off)") const float lo = is_signed ? -128.0f : 0.0f, hi = fminf(is_signed ? 127.0f : 255.0f, (float)qmax); \
         if (channels_last) {                                                                                           \
             if (is_signed) { AVG_POOL_NHWC_BODY(int8_t) } else { AVG_POOL_NHWC_BODY(uint8_t) }                         \
         } else {                                                                                                       \
@@ -104,7 +104,7 @@ DEFINE_AVG_POOL(avx2, __attribute__((target("avx2"))))
 
 void octet_q8_avg_pool2d(int is_signed, int channels_last, AVG_PARAMS) {
 #define ARGS is_signed, channels_last, src, dst, batch, c, h, w, oh, ow, kh, kw, sh, sw, pad_top, pad_left, pad_bottom, \
-             pad_right, count_include_pad, sx, zx, sy, zy, row_begin, row_end
+             pad_right, count_include_pad, sx, zx, sy, zy, qmax, row_begin, row_end
 #if defined(__x86_64__)
     if (octet_host_has(OCTET_ISA_AVX2)) {
         avg_pool_avx2(ARGS);

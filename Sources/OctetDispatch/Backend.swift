@@ -27,6 +27,17 @@ public protocol Backend: Sendable {
     /// (`context.mayUse`). The planner only prepares on a backend whose requirements and
     /// capability hold for `context.host`.
     func prepare(_ signature: OpSignature, constants: OpConstants, context: PrepareContext) throws -> any Kernel
+
+    /// Whether 7-bit activations (PyTorch's `reduce_range`: u8 codes in 0...127) would let
+    /// the backend run `signature`, which it supports with full-range activations, on a
+    /// faster kernel on `cpu`; if so, the two kernels and why, in words. The quantizer's
+    /// 7/8-bit decision asks the backend the plan chose. `nil` (the default): 8 bits run
+    /// as fast, so nothing is gained by giving up a bit.
+    func reducedRangeSpeedup(for signature: OpSignature, on cpu: CPUFeatures) -> String?
+}
+
+extension Backend {
+    public func reducedRangeSpeedup(for signature: OpSignature, on cpu: CPUFeatures) -> String? { nil }
 }
 
 /// What a backend knows when it prepares a kernel.

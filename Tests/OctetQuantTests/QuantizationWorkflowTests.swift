@@ -57,7 +57,10 @@ import Testing
         let session = try Session(graph: q.graph, options: Self.options())
         let trace = try session.trace(inputShapes: m.test[0].mapValues(\.shape)).trace
         #expect(trace.ops.filter(\.signature.kind.isMatrixProduct).count == 5)
-        #expect(trace.ops.allSatisfy { $0.signature.precision == .int8 && $0.signature.inputType == .u8 }, "\(trace.ops.map(\.signature))")
+        // Where the planner chose 7 bits, the graph input is clipped to the 7-bit range in f32
+        // before its QuantizeLinear; every other op runs on u8 codes.
+        let onCodes = trace.ops.filter { $0.signature.label?.hasSuffix("_Clip7bit") != true }
+        #expect(onCodes.allSatisfy { $0.signature.precision == .int8 && $0.signature.inputType == .u8 }, "\(trace.ops.map(\.signature))")
     }
 
     /// The INT8 plan against the same QDQ graph evaluated in floating point (reference
@@ -119,7 +122,8 @@ import Testing
     }
 
     /// On a CPU without VNNI, a rules file that sends INT8 convolutions to oneDNN makes
-    /// those nodes 7-bit (oneDNN saturates there); the default rules keep 8 bits (packed).
+    /// those nodes 7-bit (oneDNN saturates there); with the default rules packed runs them,
+    /// 7-bit where its faster kernel needs it (AVX2), 8-bit where it gains nothing.
     @Test func saturationPolicyAsksThePlanner() throws {
         let m = try Self.digitsModel()
         let avx2 = try CPUFeatures.assumed("zen3")
@@ -138,8 +142,18 @@ import Testing
         // The convolutions' inputs are quantized to 0...127.
         let inputs = prepared.targets.filter { $0.opType == "Conv" }.map(\.input)
         #expect(inputs.allSatisfy { sevenBit.activationParameters[$0]?.qmax == 127 })
-        let full = try quantizer.convert(prepared, observers: observers, options: Self.options(cpu: avx2), sample: m.test[0])
+        // Default rules on AVX2 without VNNI: packed runs every node, faster on its 7-bit
+        // (vpmaddubsw) kernel, so every node gets 7 bits, and the reason names both kernels.
+        let packed7 = try quantizer.convert(prepared, observers: observers, options: Self.options(cpu: avx2), sample: m.test[0])
+        #expect(!packed7.decisions.isEmpty && packed7.decisions.allSatisfy {
+            $0.reduceRange && $0.backend == "packed" && $0.reason.contains("u7s8s32") && $0.reason.contains("u8s8s32")
+        }, "\(packed7.decisions)")
+        #expect(inputs.allSatisfy { packed7.activationParameters[$0]?.qmax == 127 })
+        // Without AVX2, packed's portable kernel is as fast with 8 bits: full range is kept.
+        let portable = try CPUFeatures.assumed("zen3,-avx2")
+        let full = try quantizer.convert(prepared, observers: observers, options: Self.options(cpu: portable), sample: m.test[0])
         #expect(full.decisions.allSatisfy { !$0.reduceRange && $0.backend == "packed" }, "\(full.decisions)")
+        #expect(inputs.allSatisfy { full.activationParameters[$0]?.qmax == 255 })
         // A configured `off` wins over the planner.
         var forced = Quantizer(config: QuantizationConfig(global: QuantizationSetting(reduceRange: .off)))
         forced.config.opTypes["Conv"] = QuantizationSetting(reduceRange: .off)

@@ -36,13 +36,14 @@ void octet_i8_max_pool2d(int is_signed, int channels_last, const uint8_t *src, u
                          size_t row_begin, size_t row_end);
 /// 2-D average pooling of 8-bit integers (u8, or s8 when `is_signed`), NCHW planes or NHWC
 /// (`channels_last`), requantized from (sx, zx) to (sy, zy):
-/// `y = saturate(round_half_even(Σ(q − zx) · sx / count / sy) + zy)` with `count` the window's
-/// input positions, plus its padding (inside the padded image) when `count_include_pad`.
+/// `y = min(saturate(round_half_even(Σ(q − zx) · sx / count / sy) + zy), qmax)` with `count`
+/// the window's input positions, plus its padding (inside the padded image) when
+/// `count_include_pad`; `qmax` is 127 for a 7-bit (reduce_range) output, else the type's maximum.
 /// Global average pooling: kh = h, kw = w, strides 1, no padding. Writes output rows
 /// `row_begin ..< row_end` of the `batch · oh` (NHWC) or `batch · c · oh` (NCHW) rows.
 void octet_q8_avg_pool2d(int is_signed, int channels_last, const uint8_t *src, uint8_t *dst, size_t batch, size_t c, int h,
                          int w, int oh, int ow, int kh, int kw, int sh, int sw, int pad_top, int pad_left, int pad_bottom,
-                         int pad_right, int count_include_pad, float sx, int zx, float sy, int zy, size_t row_begin,
+                         int pad_right, int count_include_pad, float sx, int zx, float sy, int zy, int qmax, size_t row_begin,
                          size_t row_end);
 /// ONNX QuantizeLinear, per tensor: q = saturate(round_half_even(x / scale) + zero_point)
 /// into u8 (0...255) or, when `is_signed`, s8 (-128...127). NaN becomes the zero point's rounding of 0.
@@ -53,9 +54,10 @@ void octet_dequantize_i8(int is_signed, const uint8_t *q, float *x, size_t n, fl
 void octet_f32_global_avg_pool_nhwc(const float *src, float *dst, size_t batch, size_t pixels, size_t c);
 /// Quantized Add of two 8-bit tensors (u8, or s8 when `is_signed`) of `n` elements each, as
 /// DequantizeLinear → Add (→ Relu) → QuantizeLinear evaluated in f32 computes it:
-/// y = clamp(rne(((a − za)·sa + (b − zb)·sb) / sy) + zy, qmin, qmax), qmin = zy with `relu`.
+/// y = clamp(rne(((a − za)·sa + (b − zb)·sb) / sy) + zy, qmin, qmax), the bounds intersected with
+/// the type's range: a fused Relu is qmin = zy, a 7-bit (reduce_range) output qmax = 127.
 void octet_q8_add(int is_signed, const uint8_t *a, const uint8_t *b, uint8_t *y, size_t n, float sa, int za, float sb, int zb,
-                  float sy, int zy, int relu);
+                  float sy, int zy, int qmin, int qmax);
 
 typedef enum octet_unary_op { OCTET_EXP = 0, OCTET_ERF = 1, OCTET_GELU = 2, OCTET_SIGMOID = 3, OCTET_TANH = 4, OCTET_SILU = 5 } octet_unary_op;
 

@@ -166,12 +166,11 @@ void OCTET_FN(octet_dequantize_i8)(int is_signed, const uint8_t *q, float *x, si
     }
 
 void OCTET_FN(octet_q8_add)(int is_signed, const uint8_t *a, const uint8_t *b, uint8_t *y, size_t n, float sa, int za,
-                            float sb, int zb, float sy, int zy, int relu) {
+                            float sb, int zb, float sy, int zy, int qmin, int qmax) {
 #pragma clang fp contract(off)
     const float zp = (float)zy;
-    float lo = is_signed ? -128.0f : 0.0f;
-    const float hi = is_signed ? 127.0f : 255.0f;
-    if (relu && zp > lo) lo = zp;
+    const float lo = fmaxf(is_signed ? -128.0f : 0.0f, (float)qmin);
+    const float hi = fminf(is_signed ? 127.0f : 255.0f, (float)qmax);
     if (is_signed) {
         Q8_ADD_LOOP(int8_t)
     } else {

@@ -15,10 +15,13 @@ public struct SaturationDecision: Sendable, Hashable, CustomStringConvertible {
 }
 
 /// PyTorch's `reduce_range`, decided per node by the backend that will run it: a first
-/// full-range (8-bit) conversion is planned for the target CPU; a node whose rule-chosen
-/// backend takes it keeps 8 bits; a node whose preferred backend declines full-range
-/// activations (oneDNN without VNNI adds u8·s8 pairs in saturating int16) but accepts
-/// 7-bit ones gets 7 bits. A node's configured `reduce_range` (`on` / `off`) wins.
+/// full-range (8-bit) conversion is planned for the target CPU. A node gets 7 bits when
+/// its backend runs it on a faster kernel with 7-bit codes (`Backend.reducedRangeSpeedup`:
+/// packed's `vpmaddubsw` kernel on AVX2 without VNNI, as PyTorch's x86 qconfig uses
+/// `reduce_range` there) or when its preferred backend declines full-range activations
+/// (oneDNN without VNNI adds u8·s8 pairs in saturating int16) but accepts 7-bit ones.
+/// Otherwise it keeps 8 bits (oneDNN with VNNI, packed's pair kernel where no faster
+/// one exists). A node's configured `reduce_range` (`on` / `off`) wins.
 enum SaturationPolicy {
     static func decide(_ graph: Graph, targets: [QuantizationTarget], options: SessionOptions, sample: [String: Tensor]?) throws -> [SaturationDecision] {
         // The select stage alone: no kernel is prepared, no weight packed.
@@ -41,15 +44,26 @@ enum SaturationPolicy {
                 decisions.append(SaturationDecision(node: t.node, reduceRange: false, backend: d?.backend, reason: "not planned as an INT8 kernel"))
                 continue
             }
-            if case let .rule(id) = chosen.source {
-                decisions.append(SaturationDecision(node: t.node, reduceRange: false, backend: chosen.backend,
-                                                    reason: "\(chosen.backend) (rule \(id)) runs full-range u8 exactly on \(options.cpu.displayName)"))
-                continue
-            }
             var seven = d.signature
             seven.quantization?.reduceRange = true
-            let d7 = selector.select(seven, cpu: options.cpu)
-            if let c7 = d7.attempts.first(where: \.chosen), case let .rule(id) = c7.source {
+            let c7 = selector.select(seven, cpu: options.cpu).attempts.first(where: \.chosen)
+            let how: String
+            switch chosen.source {
+            case let .rule(id): how = "rule \(id)"
+            case .fallback: how = "fallback"
+            }
+            if c7?.backend == chosen.backend,
+               let faster = options.registry.backend(named: chosen.backend)?.reducedRangeSpeedup(for: d.signature, on: options.cpu) {
+                decisions.append(SaturationDecision(node: t.node, reduceRange: true, backend: chosen.backend,
+                                                    reason: "\(chosen.backend) (\(how)) is faster with 7-bit activations on \(options.cpu.displayName): \(faster)"))
+                continue
+            }
+            if case .rule = chosen.source {
+                decisions.append(SaturationDecision(node: t.node, reduceRange: false, backend: chosen.backend,
+                                                    reason: "\(chosen.backend) (\(how)) runs full-range u8 exactly and no faster with 7 bits on \(options.cpu.displayName)"))
+                continue
+            }
+            if let c7, case let .rule(id) = c7.source {
                 let declined = d.attempts.first { $0.backend == c7.backend }?.reason ?? "declined full-range activations"
                 decisions.append(SaturationDecision(node: t.node, reduceRange: true, backend: c7.backend,
                                                     reason: "\(c7.backend) (rule \(id)) needs 7-bit activations: \(declined)"))

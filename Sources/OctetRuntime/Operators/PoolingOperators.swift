@@ -27,9 +27,12 @@ public struct PoolRequantization: Sendable, Equatable {
     public static let scalesAttribute = "octet.scales"
     public static let zeroPointsAttribute = "octet.zero_points"
     public var inputScale: Float, inputZeroPoint: Int32, outputScale: Float, outputZeroPoint: Int32
+    /// The largest output code (`OutputCodeLimit`: 127 for a 7-bit output), `nil` for the type's maximum.
+    public var outputMax: Int32?
 
-    public init(inputScale: Float, inputZeroPoint: Int32, outputScale: Float, outputZeroPoint: Int32) {
+    public init(inputScale: Float, inputZeroPoint: Int32, outputScale: Float, outputZeroPoint: Int32, outputMax: Int32? = nil) {
         (self.inputScale, self.inputZeroPoint, self.outputScale, self.outputZeroPoint) = (inputScale, inputZeroPoint, outputScale, outputZeroPoint)
+        self.outputMax = outputMax
     }
 
     /// The parameters written on `n`, or `nil` when it has none (an f32 pool).
@@ -43,13 +46,14 @@ public struct PoolRequantization: Sendable, Equatable {
         guard let z = try n.ints(Self.zeroPointsAttribute), z.count == 2, z.allSatisfy({ (-128...255).contains($0) }) else {
             throw site.error("attribute \(Self.zeroPointsAttribute) must hold 2 zero points in [-128, 255] (input, output)")
         }
-        self.init(inputScale: s[0], inputZeroPoint: Int32(z[0]), outputScale: s[1], outputZeroPoint: Int32(z[1]))
+        self.init(inputScale: s[0], inputZeroPoint: Int32(z[0]), outputScale: s[1], outputZeroPoint: Int32(z[1]), outputMax: try OutputCodeLimit.read(n))
     }
 
     /// Writes the parameters into a node's attributes.
     func annotate(_ attributes: inout [String: AttributeValue]) {
         attributes[Self.scalesAttribute] = .floats([inputScale, outputScale])
         attributes[Self.zeroPointsAttribute] = .ints([Int(inputZeroPoint), Int(outputZeroPoint)])
+        if let outputMax { attributes[OutputCodeLimit.attribute] = .int(Int(outputMax)) }
     }
 
     /// Pools 8-bit `x` (N x C x H x W, NCHW or NHWC) into `y` with the given window.
@@ -65,7 +69,7 @@ public struct PoolRequantization: Sendable, Equatable {
                     octet_q8_avg_pool2d(x.dtype == .s8 ? 1 : 0, nhwc ? 1 : 0, s, d, nb, c, Int32(h), Int32(w), Int32(output.h), Int32(output.w),
                                         Int32(kernel.0), Int32(kernel.1), Int32(strides.0), Int32(strides.1), Int32(pads[0]), Int32(pads[1]),
                                         Int32(pads[2]), Int32(pads[3]), countIncludePad ? 1 : 0, q.inputScale, q.inputZeroPoint,
-                                        q.outputScale, q.outputZeroPoint, r.lowerBound, r.upperBound)
+                                        q.outputScale, q.outputZeroPoint, q.outputMax ?? 255, r.lowerBound, r.upperBound)
                 }
             }
         }

@@ -3,12 +3,15 @@ import OctetCore
 
 /// A `QuantizedAddNode` (made by `QDQFusion`): the sum of two 8-bit tensors of one type and
 /// one shape, requantized to the output's parameters (and clamped at its zero point when a
-/// Relu was fused), in any memory layout since it is elementwise.
+/// Relu was fused, at 127 when a 7-bit Clip was, `OutputCodeLimit`), in any memory layout
+/// since it is elementwise.
 struct QuantizedAddOperator: GraphOperator {
     let site: OperatorSite
     let scales: [Float]
     let zeroPoints: [Int32]
     let relu: Bool
+    /// The largest output code (`OutputCodeLimit`), `nil` for the type's maximum.
+    let qmax: Int32?
 
     init(_ node: Node) throws {
         site = OperatorSite(node)
@@ -24,6 +27,7 @@ struct QuantizedAddOperator: GraphOperator {
         scales = s
         zeroPoints = z.map { Int32($0) }
         relu = try node.int(QuantizedAddNode.reluAttribute, default: 0) == 1
+        qmax = try OutputCodeLimit.read(node)
     }
 
     func outputTypes(_ inputs: [ValueType?], constants: [Tensor?]) throws -> [ValueType] {
@@ -43,14 +47,16 @@ struct QuantizedAddOperator: GraphOperator {
             throw site.error("needs inputs of one shape and layout, got \(a.shape) and \(b.shape)")
         }
         let n = a.shape.elementCount
-        let (s, z, signed, relu) = (scales, zeroPoints, a.dtype == .s8 ? Int32(1) : 0, relu ? Int32(1) : 0)
+        let signed: Int32 = a.dtype == .s8 ? 1 : 0
+        let (s, z) = (scales, zeroPoints)
+        let qmin = relu ? z[2] : (signed == 1 ? -128 : 0), qmax = qmax ?? (signed == 1 ? 127 : 255)
         a.withUnsafeBytes { pa in
             b.withUnsafeBytes { pb in
                 outputs[0].withUnsafeMutableBytes { py in
                     guard let x = pa.baseAddress?.assumingMemoryBound(to: UInt8.self), let y = pb.baseAddress?.assumingMemoryBound(to: UInt8.self),
                           let o = py.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return }
                     IntraOpParallelism.forEachChunk(n, grain: 1 << 14) { r in
-                        octet_q8_add(signed, x + r.lowerBound, y + r.lowerBound, o + r.lowerBound, r.count, s[0], z[0], s[1], z[1], s[2], z[2], relu)
+                        octet_q8_add(signed, x + r.lowerBound, y + r.lowerBound, o + r.lowerBound, r.count, s[0], z[0], s[1], z[1], s[2], z[2], qmin, qmax)
                     }
                 }
             }

@@ -6,7 +6,8 @@ import OctetCore
 ///
 /// Domain `octet`, op type `QuantizedAdd`. Inputs: `a_q`, `b_q` (u8 or s8, one type, one
 /// shape). Attributes: `octet.scales` = [s_a, s_b, s_y], `octet.zero_points` = [z_a, z_b,
-/// z_y], `octet.relu` = 1 when a Relu was fused. Output: `y_q` of the inputs' type.
+/// z_y], `octet.relu` = 1 when a Relu was fused, `octet.qmax` = 127 when a 7-bit Clip was
+/// (`OutputCodeLimit`). Output: `y_q` of the inputs' type.
 ///
 /// Each element is computed as the QDQ graph evaluated in f32 computes it:
 /// `y = clamp(rne(((a − z_a)·s_a + (b − z_b)·s_b) / s_y) + z_y, qmin, qmax)`, with the Relu
@@ -42,8 +43,8 @@ extension QDQFusion {
             consumed.append(r[0])
             output = g.nodes[r[0]].outputs[0]
         }
-        guard let q = quantizer(output), q.clip == nil, (q.params.zeroPointType ?? .u8) == (a.params.zeroPointType ?? .u8) else { return nil }
-        consumed.append(q.index)
+        guard let q = quantizer(output), (q.params.zeroPointType ?? .u8) == (a.params.zeroPointType ?? .u8) else { return nil }
+        consumed += q.consumed
         let scales = [a.params.scales[0], b.params.scales[0], q.params.scales[0]]
         guard scales.allSatisfy({ $0.isFinite && $0 > 0 }) else { return nil }
         var fused = Node(name: node.name, opType: QuantizedAddNode.opType, domain: QuantizedAddNode.domain,
@@ -51,6 +52,7 @@ extension QDQFusion {
         fused.attributes[QuantizedAddNode.scalesAttribute] = .floats(scales)
         fused.attributes[QuantizedAddNode.zeroPointsAttribute] = .ints([a.params.zeroPoints[0], b.params.zeroPoints[0], q.params.zeroPoints[0]].map(Int.init))
         fused.attributes[QuantizedAddNode.reluAttribute] = .int(relu ? 1 : 0)
+        if q.clip != nil { fused.attributes[OutputCodeLimit.attribute] = .int(Int(OutputCodeLimit.sevenBit)) }
         return (fused, consumed)
     }
 }

@@ -1,17 +1,18 @@
 import OctetCore
 
 extension QDQFusion {
-    /// DQ(x) → unary op → Q, per tensor, the op's other inputs constant: one
+    /// DQ(x) → unary op (→ 7-bit Clip) → Q, per tensor, the op's other inputs constant: one
     /// `QuantizedLookupNode` whose table is the chain itself run on the 256 codes of x's type.
     func fuseLookup(_ node: Node, _ g: Graph, dequantizer: (String) -> (index: Int, node: Node, params: QDQParameters)?,
                     quantizer: (String) -> Quantizer?) -> (node: Node, consumed: [Int])? {
         guard node.outputs.count == 1, let x = node.input(0), let d = dequantizer(x), d.params.scales.count == 1,
               let xq = d.node.input(0), g.initializers[xq] == nil,
               node.inputs.dropFirst().allSatisfy({ $0.isEmpty || g.initializers[$0] != nil }),
-              let q = quantizer(node.outputs[0]), q.clip == nil, q.params.scales.count == 1,
+              let q = quantizer(node.outputs[0]), q.params.scales.count == 1,
               let codeType = d.params.zeroPointType ?? .u8 as DType?, codeType.isQuantized8Bit,
-              let table = try? Self.table(chain: [d.node, node, q.node], input: xq, codeType: codeType, graph: g) else { return nil }
-        return (QuantizedLookupNode.make(name: node.name, input: xq, output: q.node.outputs[0], table: table), [q.index])
+              let table = try? Self.table(chain: [d.node, node] + q.tail(in: g), input: xq,
+                                          codeType: codeType, graph: g) else { return nil }
+        return (QuantizedLookupNode.make(name: node.name, input: xq, output: q.node.outputs[0], table: table), q.consumed)
     }
 
     /// Runs `chain` (DQ, op, Q) on the 256 codes of `codeType`, as the unoptimized graph would.

@@ -8,14 +8,15 @@ extension QDQFusion {
         guard node.outputs.count == 1, let x = node.input(0), let d = dequantizer(x), d.params.scales.count == 1,
               let xq = d.node.input(0), g.initializers[xq] == nil,
               ((try? node.ints("dilations")) ?? nil).map({ $0.allSatisfy { $0 == 1 } }) ?? true,
-              let q = quantizer(node.outputs[0]), q.clip == nil, q.params.scales.count == 1,
+              let q = quantizer(node.outputs[0]), q.params.scales.count == 1,
               (q.params.zeroPointType ?? .u8) == (d.params.zeroPointType ?? .u8),
               [d.params.scales[0], q.params.scales[0]].allSatisfy({ $0.isFinite && $0 > 0 }) else { return nil }
         var fused = node
         fused.inputs[0] = xq
         fused.outputs = [q.node.outputs[0]]
         PoolRequantization(inputScale: d.params.scales[0], inputZeroPoint: d.params.zeroPoints[0],
-                           outputScale: q.params.scales[0], outputZeroPoint: q.params.zeroPoints[0]).annotate(&fused.attributes)
-        return (fused, [q.index])
+                           outputScale: q.params.scales[0], outputZeroPoint: q.params.zeroPoints[0],
+                           outputMax: q.clip.map { _ in OutputCodeLimit.sevenBit }).annotate(&fused.attributes)
+        return (fused, q.consumed)
     }
 }

@@ -79,7 +79,7 @@ public struct QDQFusion: GraphPass {
                   let qi = clip == nil ? r.first : readers[n.inputs[0]]?.first else { return nil }
             if let clip {
                 // The Clip must be exactly the 7-bit range of these parameters: [(0 − zp)·s, (127 − zp)·s].
-                guard p.zeroPointType != .s8, let (lo, hi) = Self.bounds(g.nodes[clip], g) else { return nil }
+                guard p.zeroPointType != .s8, p.zeroPoints[0] <= 127, let (lo, hi) = Self.bounds(g.nodes[clip], g) else { return nil }
                 let s = p.scales[0], z = Float(p.zeroPoints[0])
                 guard abs(hi - (127 - z) * s) <= 1e-5 * max(abs(hi), s), lo <= (0 - z) * s + 1e-5 * s else { return nil }
             }
@@ -115,8 +115,7 @@ public struct QDQFusion: GraphPass {
                       q.params.sameQuantization(as: d.params), d.node.input(0).map({ g.initializers[$0] == nil }) ?? false else { continue }
                 g.nodes[i].inputs[0] = d.node.inputs[0]
                 g.nodes[i].outputs = [q.node.outputs[0]]
-                removed.insert(q.index)
-                if let c = q.clip { removed.insert(c) }
+                removed.formUnion(q.consumed)
             }
         }
         g.nodes = g.nodes.enumerated().filter { !removed.contains($0.offset) }.flatMap { (inserted[$0.offset] ?? []) + [$0.element] }
@@ -143,6 +142,11 @@ public struct QDQFusion: GraphPass {
         var params: QDQParameters
         /// A Clip to the 7-bit range before the QuantizeLinear.
         var clip: Int?
+
+        /// The nodes a fused op takes in: the QuantizeLinear and its 7-bit Clip.
+        var consumed: [Int] { [index] + (clip.map { [$0] } ?? []) }
+        /// The Clip (if any) and the QuantizeLinear, in graph order: the tail of a table's chain.
+        func tail(in g: Graph) -> [Node] { (clip.map { [g.nodes[$0]] } ?? []) + [node] }
     }
 
     private func fuseMatrix(_ node: Node, _ g: Graph, dequantizer: (String) -> (index: Int, node: Node, params: QDQParameters)?,
@@ -202,7 +206,7 @@ public struct QDQFusion: GraphPass {
         if let q = quantizer(node.outputs[0]), let zp = q.node.input(2) {
             fused.inputs += [q.node.inputs[1], zp]
             fused.outputs = [q.node.outputs[0]]
-            consumed = [q.index] + (q.clip.map { [$0] } ?? [])
+            consumed = q.consumed
             if let c = q.clip, let (lo, hi) = Self.bounds(g.nodes[c], g) {
                 // The 7-bit Clip becomes a post-op: the full-range requantization then never passes 127.
                 var names: [String] = [], bounds: [Float] = []

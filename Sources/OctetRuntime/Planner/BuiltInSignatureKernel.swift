@@ -36,6 +36,7 @@ struct BuiltInSignatureKernel: Kernel {
             attributes[QuantizedAddNode.scalesAttribute] = .floats([a.scale(), b.scale(), y.scale()])
             attributes[QuantizedAddNode.zeroPointsAttribute] = .ints([a, b, y].map { Int($0.zeroPoint()) })
             if s.postOps == [.relu] { attributes[QuantizedAddNode.reluAttribute] = .int(1) }
+            if let limit = OutputCodeLimit.limit(of: y) { attributes[OutputCodeLimit.attribute] = .int(Int(limit)) }
         case .add: opType = "Add"
         case .mul: opType = "Mul"
         case .relu: opType = "Relu"
@@ -98,7 +99,8 @@ struct BuiltInSignatureKernel: Kernel {
         guard let x = c.inputQuantization, let y = c.outputQuantization, !x.isPerChannel, !y.isPerChannel else {
             throw SignatureKernelError.missing("per-tensor quantization of the input and the output")
         }
-        return PoolRequantization(inputScale: x.scale(), inputZeroPoint: x.zeroPoint(), outputScale: y.scale(), outputZeroPoint: y.zeroPoint())
+        return PoolRequantization(inputScale: x.scale(), inputZeroPoint: x.zeroPoint(), outputScale: y.scale(), outputZeroPoint: y.zeroPoint(),
+                                  outputMax: OutputCodeLimit.limit(of: y))
     }
 
     /// For each 8-bit code of `x`'s type (indexed by its bit pattern), the code of the same

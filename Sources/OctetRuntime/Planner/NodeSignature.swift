@@ -95,12 +95,14 @@ enum NodeSignature {
         }
         if node.opType == "AveragePool" || node.opType == "GlobalAveragePool", dtype.isQuantized8Bit, let q = try PoolRequantization(node) {
             return OpConstants(inputQuantization: try QuantParams(scale: q.inputScale, zeroPoint: q.inputZeroPoint, dtype: dtype),
-                               outputQuantization: try QuantParams(scale: q.outputScale, zeroPoint: q.outputZeroPoint, dtype: dtype))
+                               outputQuantization: try OutputCodeLimit.params(scale: q.outputScale, zeroPoint: q.outputZeroPoint, dtype: dtype,
+                                                                             limit: q.outputMax))
         }
         guard QuantizedAddNode.matches(node) else { return OpConstants() }
         let op = try QuantizedAddOperator(node)
         func params(_ i: Int) throws -> QuantParams { try QuantParams(scale: op.scales[i], zeroPoint: op.zeroPoints[i], dtype: dtype) }
-        return OpConstants(inputQuantization: try params(0), outputQuantization: try params(2), otherInputQuantizations: [try params(1)])
+        let y = try OutputCodeLimit.params(scale: op.scales[2], zeroPoint: op.zeroPoints[2], dtype: dtype, limit: op.qmax)
+        return OpConstants(inputQuantization: try params(0), outputQuantization: y, otherInputQuantizations: [try params(1)])
     }
 
     private static func pooling(_ node: Node, input: TensorShape) -> PoolingGeometry? {
