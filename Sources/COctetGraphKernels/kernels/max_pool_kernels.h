@@ -47,8 +47,51 @@ void OCTET_FN(octet_f32_max_pool2d_planes)(const float *src, float *dst, int h, 
     for (size_t p = plane_begin; p < plane_end; p++) {
         const float *in = src + p * (size_t)h * w;
         float *out = dst + p * (size_t)oh * ow;
-        for (int y = 0; y < h; y++) max_pool_row(in + (size_t)y * w, rows + (size_t)y * ow, w, ow, kw, sw, pad_left);
+        if (sw == 1 && ow == w && h > 0) {
+            /* Stride 1, as wide as the input: every interior window of every row in one flat
+             * pass per kx (crossing row ends only at edge columns), then the edges redone. */
+            const int lo = pad_left < ow ? pad_left : ow, hi = w - kw + pad_left + 1 < ow ? w - kw + pad_left + 1 : ow;
+            const size_t n = (size_t)h * w;
+            for (size_t j = 0; j < n; j++) rows[j] = -__builtin_inff();
+            if (hi > lo) {
+                const size_t first = (size_t)lo, last = (size_t)(h - 1) * w + (size_t)hi;
+                for (int kx = 0; kx < kw; kx++) {
+                    const float *s = in + kx - pad_left;
+                    for (size_t j = first; j < last; j++) { const float v = s[j]; rows[j] = v > rows[j] ? v : rows[j]; }
+                }
+            }
+            for (int y = 0; y < h; y++) {
+                const float *r = in + (size_t)y * w;
+                float *o = rows + (size_t)y * ow;
+                for (int ox = 0; ox < ow; ox++) {
+                    if (ox >= lo && ox < hi) continue;
+                    float m = -__builtin_inff();
+                    for (int kx = 0; kx < kw; kx++) {
+                        const int x = ox - pad_left + kx;
+                        if (x >= 0 && x < w) m = r[x] > m ? r[x] : m;
+                    }
+                    o[ox] = m;
+                }
+            }
+        } else {
+            for (int y = 0; y < h; y++) max_pool_row(in + (size_t)y * w, rows + (size_t)y * ow, w, ow, kw, sw, pad_left);
+        }
+        /* Stride 1 vertically: the output rows whose whole window lies inside, in one flat pass per ky. */
+        int row_lo = 0, row_hi = 0;
+        if (sh == 1) {
+            row_lo = pad_top < oh ? pad_top : oh;
+            row_hi = h - kh + pad_top + 1 < oh ? h - kh + pad_top + 1 : oh;
+            if (row_hi < row_lo) row_hi = row_lo;
+            float *o = out + (size_t)row_lo * ow;
+            const size_t n = (size_t)(row_hi - row_lo) * ow;
+            for (size_t j = 0; j < n; j++) o[j] = -__builtin_inff();
+            for (int ky = 0; ky < kh; ky++) {
+                const float *r = rows + (size_t)(row_lo - pad_top + ky) * ow;
+                for (size_t j = 0; j < n; j++) o[j] = r[j] > o[j] ? r[j] : o[j];
+            }
+        }
         for (int oy = 0; oy < oh; oy++) {
+            if (oy >= row_lo && oy < row_hi) continue;
             float *o = out + (size_t)oy * ow;
             for (int ox = 0; ox < ow; ox++) o[ox] = -__builtin_inff();
             const int y0 = oy * sh - pad_top;
