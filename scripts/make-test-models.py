@@ -57,7 +57,7 @@ def single(name, op, inputs, consts=None, attrs=None, n_out=1, opset=17, extra_n
                          [h.make_empty_tensor_value_info(o) for o in outs],
                          [nph.from_array(v, k) for k, v in consts.items()])
     model = h.make_model(graph, opset_imports=[h.make_opsetid("", opset)])
-    model.ir_version = 8
+    model.ir_version = 8 if opset < 21 else (10 if opset < 23 else 11)
     # Output types as ONNX's own shape inference gives them.
     inferred = onnx.shape_inference.infer_shapes(model, strict_mode=True)
     known = {v.name: v for v in list(inferred.graph.value_info) + list(inferred.graph.output)}
@@ -213,8 +213,53 @@ def op_cases(folder):
         add(f"grid_sample_{mode}_{padding}", "GridSample", {"x": fs(1, 2, 5, 6), "grid": fs(1, 4, 3, 2, lo=-1.3, hi=1.3)}, None,
             {"mode": mode, "padding_mode": padding, "align_corners": align}, opset=16)
 
+    recurrent_and_sequence_cases(add)
+
     for name, model, inputs in C:
         save_case(folder, name, model, inputs)
+
+
+def recurrent_and_sequence_cases(add):
+    """RNN/GRU/LSTM, RotaryEmbedding, Einsum, Det, ReverseSequence, TensorScatter,
+    AffineGrid, the windows and MelWeightMatrix (their own generator)."""
+    rr = np.random.default_rng(2026)
+    def fr(*shape, lo=-1.0, hi=1.0):
+        return rr.uniform(lo, hi, size=shape).astype(np.float32)
+    lens = np.array([4, 2, 3], dtype=np.int32)
+    add("lstm_bidirectional_peepholes_seq_lens", "LSTM", {"x": fr(4, 3, 5)}, {
+        "w": fr(2, 16, 5), "r": fr(2, 16, 4), "b": fr(2, 32), "seq": lens, "h0": fr(2, 3, 4), "c0": fr(2, 3, 4), "p": fr(2, 12)},
+        {"hidden_size": 4, "direction": "bidirectional", "clip": 2.5}, n_out=3)
+    add("gru_linear_before_reset_reverse", "GRU", {"x": fr(4, 3, 5)}, {
+        "w": fr(1, 12, 5), "r": fr(1, 12, 4), "b": fr(1, 24), "seq": lens, "h0": fr(1, 3, 4)},
+        {"hidden_size": 4, "direction": "reverse", "linear_before_reset": 1}, n_out=2)
+    add("gru_activations_bidirectional", "GRU", {"x": fr(3, 2, 3)}, {"w": fr(2, 9, 3), "r": fr(2, 9, 3)},
+        {"hidden_size": 3, "direction": "bidirectional", "activations": ["HardSigmoid", "Tanh", "Sigmoid", "LeakyRelu"],
+         "activation_alpha": [0.3, 0.05], "activation_beta": [0.4]}, n_out=2)
+    add("rnn_relu_reverse", "RNN", {"x": fr(5, 2, 3)}, {"w": fr(1, 4, 3), "r": fr(1, 4, 4), "b": fr(1, 8)},
+        {"hidden_size": 4, "direction": "reverse", "activations": ["Relu"]}, n_out=2)
+    add("rotary_embedding_3d_interleaved_partial", "RotaryEmbedding", {"x": fr(2, 3, 16)}, {
+        "cos": fr(10, 2), "sin": fr(10, 2), "pos": np.array([[0, 4, 9], [3, 3, 1]], dtype=np.int64)},
+        {"num_heads": 2, "interleaved": 1, "rotary_embedding_dim": 4}, opset=23)
+    add("rotary_embedding_4d_no_positions", "RotaryEmbedding", {"x": fr(2, 2, 3, 6)}, {"cos": fr(2, 3, 3), "sin": fr(2, 3, 3)}, None, opset=23)
+    add("einsum_batch_matmul_broadcast", "Einsum", {"a": fr(2, 1, 3, 4), "b": fr(1, 5, 4, 2)}, None, {"equation": "...ij,...jk->...ik"}, opset=12)
+    add("einsum_diagonal_sum", "Einsum", {"a": fr(3, 4, 4)}, None, {"equation": "bii->b"}, opset=12)
+    add("einsum_implicit_three", "Einsum", {"a": fr(3, 4), "b": fr(4, 5), "c": fr(5, 2)}, None, {"equation": "ij,jk,kl"}, opset=12)
+    add("einsum_int64_outer", "Einsum", {"a": rr.integers(-50, 50, size=(3,)).astype(np.int64), "b": rr.integers(-50, 50, size=(4,)).astype(np.int64)}, None, {"equation": "i,j->ji"}, opset=12)
+    add("det_batched", "Det", {"x": fr(2, 3, 4, 4)}, None, None, opset=11)
+    add("reverse_sequence_batch_major", "ReverseSequence", {"x": fr(3, 4, 2)}, {"lens": np.array([4, 1, 3], dtype=np.int64)},
+        {"batch_axis": 0, "time_axis": 1}, opset=10)
+    add("tensor_scatter_circular_axis1", "TensorScatter", {"past": fr(2, 5, 3), "update": fr(2, 3, 3)},
+        {"idx": np.array([3, 1], dtype=np.int64)}, {"axis": 1, "mode": "circular"}, opset=24)
+    add("affine_grid_3d_align", "AffineGrid", {"theta": fr(2, 3, 4)}, {"size": np.array([2, 1, 3, 4, 5], dtype=np.int64)}, {"align_corners": 1}, opset=20)
+    add("hamming_window_symmetric", "HammingWindow", {}, {"size": np.array(9, dtype=np.int64)}, {"periodic": 0}, opset=17)
+    add("linear_attention_gated_delta_gqa_past", "LinearAttention", {"q": fr(2, 3, 16), "k": fr(2, 3, 8), "v": fr(2, 3, 6)}, {
+        "past": fr(2, 2, 4, 3), "decay": fr(2, 3, 2, lo=-0.5, hi=0.0), "beta": fr(2, 3, 2, lo=0.0, hi=1.0)},
+        {"q_num_heads": 4, "kv_num_heads": 2, "scale": 0.7}, n_out=2, opset=27)
+    add("causal_conv_with_state_silu_bias_past", "CausalConvWithState", {"x": fr(2, 3, 5)}, {
+        "w": fr(3, 1, 3), "b": fr(3), "past": fr(2, 3, 2)}, {"activation": "silu"}, n_out=2, opset=27)
+    add("mel_weight_matrix", "MelWeightMatrix", {}, {
+        "bins": np.array(6, dtype=np.int64), "dft": np.array(32, dtype=np.int64), "rate": np.array(16000, dtype=np.int64),
+        "lo": np.array(100, dtype=np.float32), "hi": np.array(7000, dtype=np.float32)}, None, opset=17)
 
 
 # ---------------------------------------------------------------- exported models

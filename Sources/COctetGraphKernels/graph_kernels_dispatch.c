@@ -39,6 +39,10 @@ KERNEL(octet_q8_add,
        (int is_signed, const uint8_t *a, const uint8_t *b, uint8_t *y, size_t n, float sa, int za, float sb, int zb, float sy,
         int zy, int qmin, int qmax),
        (is_signed, a, b, y, n, sa, za, sb, zb, sy, zy, qmin, qmax))
+KERNEL(octet_q8_mul,
+       (int is_signed, const uint8_t *a, const uint8_t *b, uint8_t *y, size_t n, float sa, int za, float sb, int zb, float sy,
+        int zy, int qmin, int qmax),
+       (is_signed, a, b, y, n, sa, za, sb, zb, sy, zy, qmin, qmax))
 KERNEL(octet_f32_unary, (octet_unary_op op, const float *x, float *out, size_t n), (op, x, out, n))
 KERNEL(octet_f32_softmax_rows, (const float *x, float *out, size_t rows, size_t n), (x, out, rows, n))
 KERNEL(octet_f32_layer_norm_rows,

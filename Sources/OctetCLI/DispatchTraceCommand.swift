@@ -6,8 +6,8 @@ struct DispatchTraceCommand: ParsableCommand {
         commandName: "dispatch-trace",
         abstract: "Show which backend would run each node of a model (or one op), every rule tried, and why.",
         discussion: """
-        With a model, every node is traced from the planner's select and layout stages
-        alone: no kernel is prepared and no weight packed, so it is fast and works for a
+        With a model, every node is traced from the planner's select and layout stages \
+        alone: no kernel is prepared and no weight packed, so it is fast and works for a \
         CPU this machine is not (--cpu).
 
         Examples:

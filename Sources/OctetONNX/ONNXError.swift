@@ -10,6 +10,8 @@ public enum ONNXError: Error, Sendable, CustomStringConvertible {
     case noGraph(path: String)
     /// The default-domain opset is outside what Octet reads.
     case unsupportedOpset(path: String, version: Int, supported: ClosedRange<Int>)
+    /// An opset before 7 whose graph uses an op that changed between that opset and 7.
+    case legacyOpset(path: String, version: Int, node: String, opType: String)
     /// An initializer, constant or attribute tensor that cannot be decoded.
     case tensor(path: String, name: String, reason: String)
     /// A declared input, output or value type Octet cannot represent.
@@ -28,6 +30,8 @@ public enum ONNXError: Error, Sendable, CustomStringConvertible {
         case let .noGraph(path): "\(path): the model has no graph"
         case let .unsupportedOpset(path, version, supported):
             "\(path): opset \(version) of the default domain is not supported; Octet reads opsets \(supported.lowerBound) to \(supported.upperBound) (convert with onnx.version_converter)"
+        case let .legacyOpset(path, version, node, opType):
+            "\(path): node '\(node)' (\(opType)): \(opType) changed between opset \(version) and 7; Octet reads opsets before 7 only for ops defined the same as at opset 7 (convert with onnx.version_converter)"
         case let .tensor(path, name, reason): "\(path): tensor '\(name)': \(reason)"
         case let .valueType(path, name, reason): "\(path): value '\(name)': \(reason)"
         case let .externalData(path, tensor, reason): "\(path): external data of tensor '\(tensor)': \(reason)"

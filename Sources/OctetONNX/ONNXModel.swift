@@ -15,6 +15,33 @@ public struct ONNXModel: Sendable {
     /// nothing for an op is read as the version before it.
     public static let supportedOpsets = 7...28
 
+    /// Opsets before 7 are read for graphs whose default-domain ops (subgraphs included)
+    /// are all in `unchangedSinceOpset1`: ops whose ONNX definition at those opsets is the
+    /// one in force at opset 7 (no version of theirs between their first and 7; from
+    /// `onnx.defs.get_all_schemas_with_history`, onnx 1.23).
+    public static let legacyOpsets = 1...6
+
+    /// The ops defined before opset 7 whose definition did not change up to opset 7.
+    public static let unchangedSinceOpset1: Set<String> = [
+        "ArgMax", "ArgMin", "Constant", "Conv", "ConvTranspose", "DepthToSpace", "Flatten", "Gather",
+        "GlobalAveragePool", "GlobalMaxPool", "Hardmax", "Identity", "If", "LRN", "LogSoftmax", "Loop",
+        "LpNormalization", "MatMul", "MaxPool", "MaxRoiPool", "Not", "RandomNormal", "RandomNormalLike",
+        "RandomUniform", "RandomUniformLike", "ReduceL1", "ReduceL2", "ReduceLogSum", "ReduceLogSumExp",
+        "ReduceMax", "ReduceMean", "ReduceMin", "ReduceProd", "ReduceSum", "ReduceSumSquare", "Shape",
+        "Size", "Slice", "Softmax", "Softplus", "Softsign", "SpaceToDepth", "Squeeze", "TopK", "Transpose",
+        "Unsqueeze",
+    ]
+
+    /// The first default-domain node of `graph` (or of its subgraphs) whose op changed
+    /// before opset 7, if any.
+    static func changedBeforeOpset7(_ graph: Graph) -> Node? {
+        for n in graph.nodes {
+            if (n.domain.isEmpty || n.domain == "ai.onnx") && !unchangedSinceOpset1.contains(n.opType) { return n }
+            for (_, g) in n.subgraphs { if let found = changedBeforeOpset7(g) { return found } }
+        }
+        return nil
+    }
+
     /// The graph, validated (every input defined, no cycle) and sorted topologically.
     public var graph: Graph
     /// ONNX IR version of the file.
@@ -63,11 +90,15 @@ public struct ONNXModel: Sendable {
         // A model that uses only other domains (ai.onnx.ml, ai.onnx.preview.training, a
         // vendor's) need not import the default one; its ops are judged one by one.
         let usesDefaultDomain = proto.graph.node.contains { $0.domain.isEmpty || $0.domain == "ai.onnx" }
-        if let opset = opsets[""] ?? (usesDefaultDomain ? 0 : nil), !Self.supportedOpsets.contains(opset) {
+        let defaultOpset = opsets[""] ?? (usesDefaultDomain ? 0 : nil)
+        if let opset = defaultOpset, !Self.supportedOpsets.contains(opset), !Self.legacyOpsets.contains(opset) {
             throw .unsupportedOpset(path: path, version: opset, supported: Self.supportedOpsets)
         }
         let reader = GraphReader(path: path, decoder: ONNXTensorDecoder(modelPath: path, modelDirectory: directory, budget: budget))
         var graph = try reader.read(proto.graph, opsets: opsets)
+        if let opset = defaultOpset, Self.legacyOpsets.contains(opset), let n = Self.changedBeforeOpset7(graph) {
+            throw .legacyOpset(path: path, version: opset, node: n.name, opType: n.opType)
+        }
         do { graph = try graph.sorted() } catch { throw .graph(path: path, error) }
         for entry in proto.metadataProps { graph.metadata[entry.key] = entry.value }
         self.init(graph: graph, irVersion: Int(proto.irVersion),

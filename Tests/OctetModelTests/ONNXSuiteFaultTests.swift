@@ -172,6 +172,18 @@ import Testing
         #expect { try ONNXModel(serialized: newer) } throws: { "\($0)".contains("opset \(ONNXModel.supportedOpsets.upperBound + 1)") }
     }
 
+    @Test func opsetsBeforeSevenLoadOnlyOpsUnchangedSinceThen() throws {
+        // Softsign is the same from opset 1 to 7: it loads and runs (x / (1 + |x|)).
+        let softsign = try model(opset: 1, [node("Softsign", ["x"], ["y"])], input: ("x", [2]), output: "y")
+        let m = try ONNXModel(serialized: softsign)
+        let out = try run(m.graph, ["x": try Tensor([-1, 2] as [Float], shape: TensorShape([2]))])
+        let y = try values(out, "y", as: Float.self)
+        #expect(abs(y[0] + 0.5) < 1e-6 && abs(y[1] - 2.0 / 3) < 1e-6)
+        // Relu changed at opset 6 (consumed_inputs dropped): refused, naming the node and op.
+        let relu = try model(opset: 5, [node("Relu", ["x"], ["y"])], input: ("x", [2]), output: "y")
+        #expect { try ONNXModel(serialized: relu) } throws: { "\($0)".contains("'relu' (Relu)") && "\($0)".contains("opset 5") }
+    }
+
     @Test func sliceReadsItsAttributesBeforeOpsetTen() throws {
         // Opset 9: starts, ends, axes are attributes. ONNX's test_slice_default_axes shape, small.
         let data = try model(opset: 9, [node("Slice", ["x"], ["y"], ints: ["starts": [1, 0], "ends": [3, -1], "axes": [0, 1]])], input: ("x", [4, 3]), output: "y")

@@ -3,10 +3,11 @@ import Octet
 import Testing
 
 /// DequantizeLinear(a) + DequantizeLinear(b) (→ Relu) → QuantizeLinear runs as one
-/// integer add (`QuantizedAddNode`) and gives exactly what the QDQ graph evaluated in
-/// f32 gives (the unoptimized session runs the DQ / Add / Relu / Q ops one by one).
+/// integer add (`QuantizedBinaryNode`), and the same with Mul as one integer product, and
+/// gives exactly what the QDQ graph evaluated in f32 gives (the unoptimized session runs
+/// the DQ / Add / Mul / Relu / Q ops one by one).
 @Suite struct QuantizedAddTests {
-    func graph(_ aDims: [Int], _ bDims: [Int], relu: Bool, signed: Bool = false) throws -> Graph {
+    func graph(_ aDims: [Int], _ bDims: [Int], relu: Bool, signed: Bool = false, op: String = "Add") throws -> Graph {
         func zp(_ z: Int32) throws -> Tensor {
             signed ? try Tensor([Int8(truncatingIfNeeded: z)], shape: .scalar) : try Tensor([UInt8(truncatingIfNeeded: z)], shape: .scalar)
         }
@@ -20,7 +21,7 @@ import Testing
             Node(name: "qb", opType: "QuantizeLinear", inputs: ["b", "sb", "zb"], outputs: ["bq"]),
             Node(name: "da", opType: "DequantizeLinear", inputs: ["aq", "sa", "za"], outputs: ["ad"]),
             Node(name: "db", opType: "DequantizeLinear", inputs: ["bq", "sb", "zb"], outputs: ["bd"]),
-            Node(name: "add", opType: "Add", inputs: ["ad", "bd"], outputs: ["s"]),
+            Node(name: "add", opType: op, inputs: ["ad", "bd"], outputs: ["s"]),
         ]
         if relu { nodes.append(Node(name: "relu", opType: "Relu", inputs: ["s"], outputs: ["r"])) }
         nodes += [
@@ -45,14 +46,15 @@ import Testing
         return ["a": try t(aDims), "b": try t(bDims)]
     }
 
-    @Test(arguments: [(false, false), (true, false), (false, true), (true, true)])
-    func fusedAddEqualsTheQDQGraphInFloat(relu: Bool, signed: Bool) throws {
+    @Test(arguments: [(false, false), (true, false), (false, true), (true, true)], ["Add", "Mul"])
+    func fusedOpEqualsTheQDQGraphInFloat(relu: (Bool, Bool), op: String) throws {
+        let (relu, signed) = relu
         let dims = [2, 5, 7, 9]
-        let g = try graph(dims, dims, relu: relu, signed: signed)
+        let g = try graph(dims, dims, relu: relu, signed: signed, op: op)
         let fused = try session(g, optimize: true), float = try session(g, optimize: false)
         let kinds = try fused.trace(inputShapes: ["a": try TensorShape(dims), "b": try TensorShape(dims)]).nodes.map(\.opType)
-        #expect(kinds.contains(QuantizedAddNode.opType), "\(kinds)")
-        #expect(!kinds.contains("Add") && !kinds.contains("Relu"))
+        #expect(kinds.contains("Quantized" + op), "\(kinds)")
+        #expect(!kinds.contains(op) && !kinds.contains("Relu"))
         for seed in 0..<4 as Range<UInt64> {
             let x = try inputs(dims, dims, seed: seed)
             let a = try #require(try fused.run(x)["y"]).scalars(as: Float.self)
@@ -66,7 +68,7 @@ import Testing
         let g = try graph([2, 5, 7, 9], [1, 5, 1, 1], relu: true)
         let s = try session(g, optimize: true)
         let kinds = try s.trace(inputShapes: ["a": try TensorShape([2, 5, 7, 9]), "b": try TensorShape([1, 5, 1, 1])]).nodes.map(\.opType)
-        #expect(kinds.contains("Add") && !kinds.contains(QuantizedAddNode.opType))
+        #expect(kinds.contains("Add") && !kinds.contains("QuantizedAdd"))
         let x = try inputs([2, 5, 7, 9], [1, 5, 1, 1], seed: 9)
         let a = try #require(try s.run(x)["y"]).scalars(as: Float.self)
         let b = try #require(try session(g, optimize: false).run(x)["y"]).scalars(as: Float.self)

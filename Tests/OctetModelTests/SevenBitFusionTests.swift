@@ -3,7 +3,7 @@ import Octet
 import Testing
 
 /// A 7-bit (`reduce_range`) edge is written as Clip(x, (0 − z)·s, (127 − z)·s) → QuantizeLinear.
-/// After a residual Add, a table op, a pool or a Concat, `QDQFusion` takes that Clip into the
+/// After a residual Add, a Mul, a table op, a pool or a Concat, `QDQFusion` takes that Clip into the
 /// fused integer op (`octet.qmax`, or the table itself), so a 7-bit CNN stays on its codes; the
 /// result must still be what the QDQ graph evaluated op by op in f32 gives (exactly; the
 /// pools to one step, since they sum in another order), and never above code 127.
@@ -37,6 +37,7 @@ import Testing
 
     static let cases: [(op: Node, twoInputs: Bool, fusedAs: String)] = [
         (Node(name: "op", opType: "Add", inputs: [], outputs: []), true, "QuantizedAdd"),
+        (Node(name: "op", opType: "Mul", inputs: [], outputs: []), true, "QuantizedMul"),
         (Node(name: "op", opType: "Sigmoid", inputs: [], outputs: []), false, "QuantizedLookup"),
         (Node(name: "op", opType: "AveragePool", inputs: [], outputs: [],
               attributes: ["kernel_shape": .ints([3, 3]), "pads": .ints([1, 1, 1, 1])]), false, "AveragePool"),
@@ -44,7 +45,7 @@ import Testing
         (Node(name: "op", opType: "Concat", inputs: [], outputs: [], attributes: ["axis": .int(1)]), true, "Concat"),
     ]
 
-    @Test(arguments: 0..<5)
+    @Test(arguments: 0..<6)
     func clipIsFusedAndTheCodesMatchTheQDQGraph(_ which: Int) throws {
         let c = Self.cases[which]
         let shape = [2, 6, 7, 9]

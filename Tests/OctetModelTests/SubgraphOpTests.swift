@@ -77,4 +77,41 @@ import Testing
         #expect(try #require(out["s"]).scalars(as: Float.self) == [9, 12])
         #expect(try #require(out["ys"]).scalars(as: Float.self) == [2, 4, 8, 12, 18, 24])
     }
+    @Test func scanOfOpsetEightRunsOncePerBatchItem() throws {
+        // Opset 8: inputs and outputs carry a batch axis first; s accumulates each item's rows.
+        // Item 0: rows [1,2],[3,4],[5,6] from [0,0]; item 1: rows [1,1] x3 from [10,0].
+        let body = sub("body", [
+            Node(name: "acc", opType: "Add", inputs: ["s_in", "row"], outputs: ["s_out"]),
+            Node(name: "copy", opType: "Identity", inputs: ["s_out"], outputs: ["y"]),
+        ], inputs: [port("s_in", .f32, [2]), port("row", .f32, [2])], outputs: [port("s_out", .f32, [2]), port("y", .f32, [2])])
+        let g = Graph(name: "scan8", inputs: [port("s0", .f32, [2, 2]), port("X", .f32, [2, 3, 2])],
+                      outputs: [port("s", .f32, nil), port("ys", .f32, nil)],
+                      nodes: [Node(name: "scan", opType: "Scan", inputs: ["", "s0", "X"], outputs: ["s", "ys"],
+                                   attributes: ["body": body, "num_scan_inputs": .int(1)])],
+                      opsets: ["": 8])
+        let out = try session(g).run(["s0": try H.floats([0, 0, 10, 0], [2, 2]), "X": try H.floats([1, 2, 3, 4, 5, 6, 1, 1, 1, 1, 1, 1], [2, 3, 2])])
+        #expect(try #require(out["s"]).scalars(as: Float.self) == [9, 12, 13, 3])
+        let ys = try #require(out["ys"])
+        #expect(ys.shape.dims == [2, 3, 2])
+        #expect(try ys.scalars(as: Float.self) == [1, 2, 4, 6, 9, 12, 11, 1, 12, 2, 13, 3])
+    }
+
+    @Test func shapeInABranchReadsAValueOfUnknownRank() throws {
+        // Squeeze with axes fed at run time has an unknown rank while the branch is typed;
+        // Shape of it is known when it runs: x 1x3x1x2 squeezed on axes [0, 2] is 3x2.
+        let thenBranch = sub("then", [
+            Node(name: "squeeze", opType: "Squeeze", inputs: ["x", "axes"], outputs: ["sq"]),
+            Node(name: "shape", opType: "Shape", inputs: ["sq"], outputs: ["t"]),
+        ], outputs: [port("t", .s64, nil)])
+        let elseBranch = sub("else", [Node(name: "shape_x", opType: "Shape", inputs: ["x"], outputs: ["e"])], outputs: [port("e", .s64, nil)])
+        let g = Graph(name: "if_shape", inputs: [port("x", .f32, [1, 3, 1, 2]), port("axes", .s64, [2]), port("cond", .bool, [])],
+                      outputs: [port("y", .s64, nil)],
+                      nodes: [Node(name: "if", opType: "If", inputs: ["cond"], outputs: ["y"],
+                                   attributes: ["then_branch": thenBranch, "else_branch": elseBranch])],
+                      opsets: ["": 17])
+        let s = try session(g)
+        let feeds = ["x": try H.floats([1, 2, 3, 4, 5, 6], [1, 3, 1, 2]), "axes": try Tensor([0, 2] as [Int64], shape: TensorShape([2]))]
+        #expect(try #require(try s.run(feeds.merging(["cond": try H.scalar(true)]) { $1 })["y"]).scalars(as: Int64.self) == [3, 2])
+        #expect(try #require(try s.run(feeds.merging(["cond": try H.scalar(false)]) { $1 })["y"]).scalars(as: Int64.self) == [1, 3, 1, 2])
+    }
 }

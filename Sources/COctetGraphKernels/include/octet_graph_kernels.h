@@ -58,6 +58,10 @@ void octet_f32_global_avg_pool_nhwc(const float *src, float *dst, size_t batch, 
 /// the type's range: a fused Relu is qmin = zy, a 7-bit (reduce_range) output qmax = 127.
 void octet_q8_add(int is_signed, const uint8_t *a, const uint8_t *b, uint8_t *y, size_t n, float sa, int za, float sb, int zb,
                   float sy, int zy, int qmin, int qmax);
+/// Quantized Mul, as octet_q8_add with the product ((a − za)·sa)·((b − zb)·sb) for the sum
+/// (DequantizeLinear → Mul → QuantizeLinear in f32, ONNX Runtime's QLinearMul).
+void octet_q8_mul(int is_signed, const uint8_t *a, const uint8_t *b, uint8_t *y, size_t n, float sa, int za, float sb, int zb,
+                  float sy, int zy, int qmin, int qmax);
 
 typedef enum octet_unary_op { OCTET_EXP = 0, OCTET_ERF = 1, OCTET_GELU = 2, OCTET_SIGMOID = 3, OCTET_TANH = 4, OCTET_SILU = 5 } octet_unary_op;
 

@@ -155,25 +155,33 @@ void OCTET_FN(octet_dequantize_i8)(int is_signed, const uint8_t *q, float *x, si
     }
 }
 
-#define Q8_ADD_LOOP(T)                                                                         \
+/* `OP` combines the two dequantized values, (a - za)·sa and (b - zb)·sb, as the f32 graph does. */
+#define Q8_BINARY_LOOP(T, OP)                                                                  \
     const T *pa = (const T *)a, *pb = (const T *)b;                                            \
     T *py = (T *)y;                                                                            \
     for (size_t i = 0; i < n; i++) {                                                           \
-        const float sum = (float)((int)pa[i] - za) * sa + (float)((int)pb[i] - zb) * sb;       \
-        float v = nearbyintf(sum / sy) + zp;                                                   \
+        const float real = ((float)((int)pa[i] - za) * sa) OP((float)((int)pb[i] - zb) * sb);  \
+        float v = nearbyintf(real / sy) + zp;                                                  \
         v = v < lo ? lo : (v > hi ? hi : v);                                                   \
         py[i] = (T)(int)v;                                                                     \
     }
 
+#define Q8_BINARY_BODY(OP)                                                                     \
+    _Pragma("clang fp contract(off)") const float zp = (float)zy;                              \
+    const float lo = fmaxf(is_signed ? -128.0f : 0.0f, (float)qmin);                           \
+    const float hi = fminf(is_signed ? 127.0f : 255.0f, (float)qmax);                          \
+    if (is_signed) {                                                                           \
+        Q8_BINARY_LOOP(int8_t, OP)                                                             \
+    } else {                                                                                   \
+        Q8_BINARY_LOOP(uint8_t, OP)                                                            \
+    }
+
 void OCTET_FN(octet_q8_add)(int is_signed, const uint8_t *a, const uint8_t *b, uint8_t *y, size_t n, float sa, int za,
                             float sb, int zb, float sy, int zy, int qmin, int qmax) {
-#pragma clang fp contract(off)
-    const float zp = (float)zy;
-    const float lo = fmaxf(is_signed ? -128.0f : 0.0f, (float)qmin);
-    const float hi = fminf(is_signed ? 127.0f : 255.0f, (float)qmax);
-    if (is_signed) {
-        Q8_ADD_LOOP(int8_t)
-    } else {
-        Q8_ADD_LOOP(uint8_t)
-    }
+    Q8_BINARY_BODY(+)
+}
+
+void OCTET_FN(octet_q8_mul)(int is_signed, const uint8_t *a, const uint8_t *b, uint8_t *y, size_t n, float sa, int za,
+                            float sb, int zb, float sy, int zy, int qmin, int qmax) {
+    Q8_BINARY_BODY(*)
 }

@@ -75,6 +75,16 @@ extension Node {
         }
     }
 
+    /// A list-of-strings attribute (a single string reads as a list of one).
+    public func strings(_ key: String) throws(GraphError) -> [String]? {
+        guard let a = attributes[key] else { return nil }
+        switch a {
+        case let .strings(v): return v
+        case let .string(v): return [v]
+        default: throw .attribute(node: name, opType: opType, name: key, expected: "a list of strings", got: a.kind)
+        }
+    }
+
     public func tensor(_ key: String) throws(GraphError) -> Tensor? {
         guard let a = attributes[key] else { return nil }
         guard case let .tensor(v) = a else { throw .attribute(node: name, opType: opType, name: key, expected: "a tensor", got: a.kind) }

@@ -56,6 +56,12 @@ enum ActivationGrouping {
             if !outputs.contains(t.input) { add(t.input) }
             if !outputs.contains(t.output), readsInteger(t.output) { add(t.output) }
         }
+        // An Add or Mul of two activations of one shape whose result is quantized runs on the
+        // codes (`QuantizedBinaryNode`) once both operands are quantized: an operand no target
+        // quantizes (the Sigmoid of SiLU, x · Sigmoid(x), then a table on the codes) gets
+        // parameters of its own, with the setting of the op's result (`lender`).
+        let types = (try? ShapeInference.run(g).valueTypes) ?? g.valueTypes
+        var lender: [String: String] = [:]
         // Backwards through pass-through ops whose output is quantized.
         var changed = true
         while changed {
@@ -64,6 +70,16 @@ enum ActivationGrouping {
                 guard let x = n.input(0), let y = n.outputs.first, parent[y] != nil, g.initializers[x] == nil, !outputs.contains(x) else { continue }
                 if parent[x] == nil || find(x) != find(y) {
                     union(x, y)
+                    changed = true
+                }
+            }
+            for n in g.nodes where n.domain.isEmpty && (n.opType == "Add" || n.opType == "Mul") {
+                guard let y = n.outputs.first, parent[y] != nil, n.inputs.count == 2,
+                      let shape = types[n.inputs[0]]?.shape, types[n.inputs[1]]?.shape == shape,
+                      n.inputs.allSatisfy({ !$0.isEmpty && g.initializers[$0] == nil && !outputs.contains($0) }) else { continue }
+                for x in n.inputs where parent[x] == nil {
+                    add(x)
+                    lender[x] = y
                     changed = true
                 }
             }
@@ -92,7 +108,8 @@ enum ActivationGrouping {
             if observed.isEmpty { observed = sorted }
             let producing = targets.first { sorted.contains($0.output) }
             let reading = targets.first { sorted.contains($0.input) }
-            guard let setting = (producing ?? reading)?.setting else { continue }
+            let lent = sorted.compactMap { lender[$0] }.first.flatMap { y in targets.first { find($0.output) == find(y) || find($0.input) == find(y) } }
+            guard let setting = (producing ?? reading ?? lent)?.setting else { continue }
             result.append(ActivationGroup(edges: sorted, observed: observed, setting: setting, isGraphInput: sorted.contains { graphInputs.contains($0) }))
         }
         return result

@@ -123,6 +123,12 @@ struct LoopOperator: DataShapedOperator {
 /// `scan_input_axes` (reversed where `scan_input_directions` is 1); outputs the final
 /// states, then each scan output stacked along its `scan_output_axes` (reversed where
 /// `scan_output_directions` is 1).
+///
+/// Opset 8's Scan is batched: its first input is the optional `sequence_lens`, every other
+/// input and output has a batch axis first (scan axis 1), and `directions` reverses scan
+/// inputs. It runs as the opset-9 Scan once per batch item, the results stacked along
+/// axis 0; a `sequence_lens` entry shorter than the sequence is refused (the body's
+/// outputs past it are unspecified).
 struct ScanOperator: DataShapedOperator {
     let site: OperatorSite
     let body: SubgraphRunner
@@ -132,46 +138,80 @@ struct ScanOperator: DataShapedOperator {
     let inputDirections: [Int]?
     let outputAxes: [Int]?
     let outputDirections: [Int]?
+    /// Opset 8: `sequence_lens` first, a batch axis on every input and output.
+    let batched: Bool
 
     init(_ node: Node, opset: Int) throws {
         site = OperatorSite(node)
-        guard opset >= 9 else { throw site.error("Scan before opset 9 (sequence_lens and a batch axis) is not supported; opset \(opset)") }
+        batched = opset < 9
         body = try ControlFlowOperators.body(node, "body")
         outer = OuterScope(node)
         guard let m = try node.int("num_scan_inputs"), m >= 1 else { throw site.error("num_scan_inputs must be at least 1") }
         scanInputs = m
-        inputAxes = try node.ints("scan_input_axes")
-        inputDirections = try node.ints("scan_input_directions")
+        inputAxes = batched ? nil : try node.ints("scan_input_axes")
+        inputDirections = try node.ints(batched ? "directions" : "scan_input_directions")
         outputAxes = try node.ints("scan_output_axes")
         outputDirections = try node.ints("scan_output_directions")
     }
 
-    private var states: Int { outer.ownInputs - scanInputs }
+    /// Where the initial states start among the inputs (after opset 8's `sequence_lens`).
+    private var first: Int { batched ? 1 : 0 }
+    private var states: Int { outer.ownInputs - scanInputs - first }
 
     func outputTypes(_ inputs: [ValueType?], constants: [Tensor?]) throws -> [ValueType] {
         guard states >= 0, body.graph.inputs.count == states + scanInputs, body.graph.outputs.count >= states else {
             throw site.error("body takes \(body.graph.inputs.count) inputs and makes \(body.graph.outputs.count) outputs; Scan gives it \(max(states, 0)) states and \(scanInputs) scan inputs")
         }
         var out: [ValueType] = []
+        var formal: [ValueType?] = []
         for j in 0..<states {
-            let t = try site.type(inputs, j, "initial_state")
+            let t = try site.type(inputs, first + j, "initial_state")
             out.append(OuterScope.symbolic(t.dtype, rank: t.shape?.rank, "\(site.node):state\(j)"))
+            formal.append(batched ? OuterScope.symbolic(t.dtype, rank: t.shape.map { max(0, $0.rank - 1) }, "\(site.node):state\(j)") : t)
         }
-        // Each scan input gives the body a slice: its rank less one.
-        let formal = (0..<states).map { inputs[$0] } + (0..<scanInputs).map { j -> ValueType? in
-            guard let t = states + j < inputs.count ? inputs[states + j] : nil else { return nil }
-            return OuterScope.symbolic(t.dtype, rank: t.shape.map { max(0, $0.rank - 1) }, "\(site.node):slice\(j)")
+        // Each scan input gives the body a slice: its rank less one (two when batched).
+        formal += (0..<scanInputs).map { j -> ValueType? in
+            guard let t = first + states + j < inputs.count ? inputs[first + states + j] : nil else { return nil }
+            return OuterScope.symbolic(t.dtype, rank: t.shape.map { max(0, $0.rank - 1 - first) }, "\(site.node):slice\(j)")
         }
         for i in states..<body.graph.outputs.count {
             let (dtype, rank) = try body.outputType(i, formal: formal, outer: outer.types(inputs))
-            out.append(OuterScope.symbolic(dtype, rank: rank.map { $0 + 1 }, "\(site.node):scan\(i)"))
+            out.append(OuterScope.symbolic(dtype, rank: rank.map { $0 + 1 + first }, "\(site.node):scan\(i)"))
         }
         return out
     }
 
     func runShaped(_ inputs: [Tensor?]) throws -> [Tensor] {
-        var values = try (0..<states).map { try site.tensor(inputs, $0) }
-        let sequences = try (0..<scanInputs).map { try site.tensor(inputs, states + $0) }
+        let values = try (0..<states).map { try site.tensor(inputs, first + $0) }
+        let sequences = try (0..<scanInputs).map { try site.tensor(inputs, first + states + $0) }
+        guard batched else { return try scan(values, sequences, inputs) }
+        // Opset 8: one scan per batch item, stacked along axis 0.
+        guard let batch = (values + sequences).first?.shape.dims.first else { throw site.error("needs inputs with a batch axis") }
+        for (j, t) in (values + sequences).enumerated() where t.shape.dims.first != batch || t.shape.rank < (j < states ? 1 : 2) {
+            throw site.error("input \(first + j) (\(t.shape)) must have the batch axis of \(batch) first\(j < states ? "" : " and a scan axis after it")")
+        }
+        if let lens = inputs.first ?? nil {
+            let full = sequences[0].shape.dims[1]
+            for v in try Elementwise.doubles(lens) where Int(v) != full {
+                throw site.error("sequence_lens holds \(Int(v)), but only sequences of the full length \(full) are supported")
+            }
+        }
+        var items: [[Tensor]] = []
+        for b in 0..<batch {
+            items.append(try scan(try values.map { try AxisSlicing.slice($0, axis: 0, index: b) },
+                                  try sequences.map { try AxisSlicing.slice($0, axis: 0, index: b) }, inputs))
+        }
+        let count = body.graph.outputs.count
+        return try (0..<count).map { k in
+            let parts = items.map { $0[k] }
+            let shape = parts.first?.shape.dims ?? []
+            return try AxisSlicing.stack(parts, axis: 0, empty: (parts.first?.dtype ?? .f32, shape))
+        }
+    }
+
+    /// The opset-9 Scan over `values` (the initial states) and `sequences`.
+    private func scan(_ initial: [Tensor], _ sequences: [Tensor], _ inputs: [Tensor?]) throws -> [Tensor] {
+        var values = initial
         let axes = try sequences.enumerated().map { j, t in try site.axis(inputAxes.map { j < $0.count ? $0[j] : 0 } ?? 0, rank: t.shape.rank, "scan_input_axes") }
         let length = sequences[0].shape.dims[axes[0]]
         for (j, t) in sequences.enumerated() where t.shape.dims[axes[j]] != length {

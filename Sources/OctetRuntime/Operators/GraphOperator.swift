@@ -110,6 +110,16 @@ enum OperatorCatalog {
         LpPoolOperator.register(into: &f)
         CenterCropPadOperator.register(into: &f)
         GridSampleOperator.register(into: &f)
+        RecurrentOperator.register(into: &f)
+        RotaryEmbeddingOperator.register(into: &f)
+        EinsumOperator.register(into: &f)
+        SignalOperators.register(into: &f)
+        DeterminantOperator.register(into: &f)
+        ReverseSequenceOperator.register(into: &f)
+        TensorScatterOperator.register(into: &f)
+        AffineGridOperator.register(into: &f)
+        LinearAttentionOperator.register(into: &f)
+        CausalConvWithStateOperator.register(into: &f)
         return f
     }()
 
@@ -127,7 +137,7 @@ enum OperatorCatalog {
     /// The operator for any node: matrix products included.
     static func makeOperator(for node: Node, opset: Int) throws -> any GraphOperator {
         if QuantizedMatrixNode.matches(node) { return try QuantizedMatrixOperator(node) }
-        if QuantizedAddNode.matches(node) { return try QuantizedAddOperator(node) }
+        if QuantizedBinaryNode.matches(node) { return try QuantizedBinaryOperator(node) }
         if QuantizedLookupNode.matches(node) { return try QuantizedLookupOperator(node) }
         if isMatrix(node) { return try MatrixOperator(node) }
         return try make(node, opset: opset)

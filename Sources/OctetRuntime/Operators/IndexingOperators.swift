@@ -10,6 +10,8 @@ enum IndexingOperators {
         f["ScatterElements"] = { n, _ in
             ScatterOperator(site: OperatorSite(n), elements: true, axis: try n.int("axis", default: 0), reduction: try scatterReduction(n))
         }
+        // Scatter (opsets 9-10) is ScatterElements before it was renamed (no reduction).
+        f["Scatter"] = { n, _ in ScatterOperator(site: OperatorSite(n), elements: true, axis: try n.int("axis", default: 0), reduction: .none) }
         f["ScatterND"] = { n, _ in ScatterOperator(site: OperatorSite(n), elements: false, axis: 0, reduction: try scatterReduction(n)) }
         f["Trilu"] = { n, _ in TriluOperator(site: OperatorSite(n), upper: try n.int("upper", default: 1) != 0) }
         f["OneHot"] = { n, _ in OneHotOperator(site: OperatorSite(n), axis: try n.int("axis", default: -1)) }

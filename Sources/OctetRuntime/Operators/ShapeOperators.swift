@@ -83,7 +83,9 @@ struct ShapeOperator: GraphOperator {
     }
 
     func outputTypes(_ inputs: [ValueType?], constants: [Tensor?]) throws -> [ValueType] {
-        let s = try site.shape(inputs, 0)
+        // An input of unknown rank (inside a subgraph, typed before running) gives a 1-D
+        // output of unknown length; its value is known when the node runs.
+        guard let s = try site.type(inputs, 0).shape else { return [ValueType(.s64, SymbolicShape([.symbol("\(site.node):rank")]))] }
         return [ValueType(.s64, try TensorShape([range(s.rank).count]))]
     }
 

@@ -3,7 +3,7 @@ import OctetCore
 /// The largest code a fused 8-bit op may write: 127 where the QDQ graph clips the op's output
 /// to the 7-bit range before its QuantizeLinear (a `reduce_range` edge, as `octet quantize`
 /// writes it for the packed 7-bit kernels). `QDQFusion` takes that Clip into the op as the
-/// attribute `octet.qmax` on `QuantizedAdd` and the 8-bit pools. Since round-half-even and
+/// attribute `octet.qmax` on `QuantizedAdd`, `QuantizedMul` and the 8-bit pools. Since round-half-even and
 /// the division by a positive scale are monotonic, `min(rne(x / s) + z, 127)` equals the
 /// QuantizeLinear of `Clip(x, ·, (127 − z)·s)`, so the fused op still gives the QDQ graph's
 /// codes exactly.

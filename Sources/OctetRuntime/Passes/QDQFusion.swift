@@ -28,8 +28,8 @@ public enum QuantizedMatrixNode {
 
 /// Lowers QDQ patterns to integer ops: every Conv, Gemm or MatMul whose activation and
 /// (constant) weight arrive through DequantizeLinear becomes a `QuantizedMatrixNode`,
-/// taking the QuantizeLinear that reads its result into its output stage; an Add of two
-/// dequantized activations (→ Relu) → QuantizeLinear becomes a `QuantizedAddNode`; an
+/// taking the QuantizeLinear that reads its result into its output stage; an Add or Mul of two
+/// dequantized activations (→ Relu) → QuantizeLinear becomes a `QuantizedBinaryNode`; an
 /// AveragePool or GlobalAveragePool between them runs on the codes (`PoolRequantization`), an
 /// elementwise op of one tensor (Sigmoid, HardSwish, …) becomes a table (`QuantizedLookupNode`), a
 /// Concat of dequantized values runs on the codes (inputs with other parameters requantized by a table); MaxPool and
@@ -54,7 +54,7 @@ public struct QDQFusion: GraphPass {
         /// Nodes that go right before node i (the requantizing tables of a fused Concat's inputs).
         var inserted: [Int: [Node]] = [:]
         let producers = g.producers(), readers = g.readers()
-        // Inferred shapes, for the patterns that need them (QuantizedAdd does not broadcast).
+        // Inferred shapes, for the patterns that need them (the fused Add and Mul do not broadcast).
         let types = (try? ShapeInference.run(graph).valueTypes) ?? graph.valueTypes
 
         /// The DequantizeLinear producing `v`, with constant per-tensor or per-axis parameters.
@@ -92,8 +92,8 @@ public struct QDQFusion: GraphPass {
                 g.nodes[i] = fused.node
                 for (name, t) in fused.initializers { g.initializers[name] = t }
                 removed.formUnion(fused.consumed)
-            } else if node.opType == "Add" {
-                guard let fused = fuseAdd(node, g, dequantizer: dequantizer, quantizer: quantizer, readers: readers, types: types) else { continue }
+            } else if node.opType == "Add" || node.opType == "Mul" {
+                guard let fused = fuseBinary(node, g, dequantizer: dequantizer, quantizer: quantizer, readers: readers, types: types) else { continue }
                 g.nodes[i] = fused.node
                 removed.formUnion(fused.consumed)
             } else if QuantizedLookupNode.unaryOps.contains(node.opType) {

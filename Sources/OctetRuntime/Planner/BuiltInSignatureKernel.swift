@@ -7,7 +7,7 @@ import OctetDispatch
 /// scale and bias) appended to the kernel's inputs.
 ///
 /// Quantized ops the built-in backend runs on 8-bit values: `add` of two tensors of one
-/// shape (`QuantizedAdd`, optionally with a fused ReLU) and `max_pool2d` (the max of u8 or
+/// shape (`QuantizedAdd`, `QuantizedMul`, optionally with a fused ReLU) and `max_pool2d` (the max of u8 or
 /// s8 values, requantized through a 256-entry table when the output's parameters differ:
 /// requantization is monotone, so it commutes with the max), `avg_pool2d` and
 /// `global_avg_pool` (sums of the codes, requantized: `PoolRequantization`).
@@ -27,15 +27,15 @@ struct BuiltInSignatureKernel: Kernel {
         var opType: String, domain = ""
         var requantization: [UInt8]?
         switch s.kind {
-        case .add where s.precision == .int8:
+        case .add where s.precision == .int8, .mul where s.precision == .int8:
             guard let a = c.inputQuantization, let b = c.otherInputQuantizations.first, let y = c.outputQuantization,
                   !a.isPerChannel, !b.isPerChannel, !y.isPerChannel else {
                 throw SignatureKernelError.missing("per-tensor quantization of both inputs and the output")
             }
-            (opType, domain) = (QuantizedAddNode.opType, QuantizedAddNode.domain)
-            attributes[QuantizedAddNode.scalesAttribute] = .floats([a.scale(), b.scale(), y.scale()])
-            attributes[QuantizedAddNode.zeroPointsAttribute] = .ints([a, b, y].map { Int($0.zeroPoint()) })
-            if s.postOps == [.relu] { attributes[QuantizedAddNode.reluAttribute] = .int(1) }
+            (opType, domain) = (s.kind == .add ? "QuantizedAdd" : "QuantizedMul", QuantizedBinaryNode.domain)
+            attributes[QuantizedBinaryNode.scalesAttribute] = .floats([a.scale(), b.scale(), y.scale()])
+            attributes[QuantizedBinaryNode.zeroPointsAttribute] = .ints([a, b, y].map { Int($0.zeroPoint()) })
+            if s.postOps == [.relu] { attributes[QuantizedBinaryNode.reluAttribute] = .int(1) }
             if let limit = OutputCodeLimit.limit(of: y) { attributes[OutputCodeLimit.attribute] = .int(Int(limit)) }
         case .add: opType = "Add"
         case .mul: opType = "Mul"

@@ -101,7 +101,7 @@ struct LayoutAssignment: Sendable {
     /// qualify when their memory order is the same in both layouts (e.g. a `C x 1 x 1` bias).
     static func takesChannelsLast(_ node: Node, _ shapes: [TensorShape?]) -> Bool {
         guard let first = shapes.first ?? nil, shapes.allSatisfy({ $0 != nil }) else { return false }
-        if QuantizedAddNode.matches(node) { return first.rank == 4 && shapes.allSatisfy { $0 == first } }
+        if QuantizedBinaryNode.matches(node) { return first.rank == 4 && shapes.allSatisfy { $0 == first } }
         if QuantizedLookupNode.matches(node) { return first.rank == 4 }
         guard node.domain.isEmpty else { return false }
         switch node.opType {

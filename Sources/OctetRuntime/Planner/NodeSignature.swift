@@ -11,7 +11,7 @@ import OctetDispatch
 enum NodeSignature {
     /// The op kind rules use for `node`, if any.
     static func kind(of node: Node) -> OpKind? {
-        if QuantizedAddNode.matches(node) { return .add }
+        if QuantizedBinaryNode.matches(node) { return QuantizedBinaryNode.multiplies(node) ? .mul : .add }
         guard node.domain.isEmpty || node.domain == "ai.onnx" else { return nil }
         return kinds[node.opType]
     }
@@ -73,8 +73,8 @@ enum NodeSignature {
             if inputs.count > 1, let scale = inputs[1] { weight = scale.1 }
         case .clip:
             (attributes.clipMin, attributes.clipMax) = clipBounds(node, opset: opset, constants: constants)
-        case .add:
-            if QuantizedAddNode.matches(node), (try? node.int(QuantizedAddNode.reluAttribute, default: 0)) == 1 { postOps = [.relu] }
+        case .add, .mul:
+            if QuantizedBinaryNode.matches(node), (try? node.int(QuantizedBinaryNode.reluAttribute, default: 0)) == 1 { postOps = [.relu] }
         default:
             break
         }
@@ -98,8 +98,8 @@ enum NodeSignature {
                                outputQuantization: try OutputCodeLimit.params(scale: q.outputScale, zeroPoint: q.outputZeroPoint, dtype: dtype,
                                                                              limit: q.outputMax))
         }
-        guard QuantizedAddNode.matches(node) else { return OpConstants() }
-        let op = try QuantizedAddOperator(node)
+        guard QuantizedBinaryNode.matches(node) else { return OpConstants() }
+        let op = try QuantizedBinaryOperator(node)
         func params(_ i: Int) throws -> QuantParams { try QuantParams(scale: op.scales[i], zeroPoint: op.zeroPoints[i], dtype: dtype) }
         let y = try OutputCodeLimit.params(scale: op.scales[2], zeroPoint: op.zeroPoints[2], dtype: dtype, limit: op.qmax)
         return OpConstants(inputQuantization: try params(0), outputQuantization: y, otherInputQuantizations: [try params(1)])

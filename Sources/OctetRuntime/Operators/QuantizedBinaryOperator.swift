@@ -1,12 +1,13 @@
 import COctetGraphKernels
 import OctetCore
 
-/// A `QuantizedAddNode` (made by `QDQFusion`): the sum of two 8-bit tensors of one type and
-/// one shape, requantized to the output's parameters (and clamped at its zero point when a
+/// A `QuantizedBinaryNode` (made by `QDQFusion`): the sum or product of two 8-bit tensors of
+/// one type and one shape, requantized to the output's parameters (and clamped at its zero point when a
 /// Relu was fused, at 127 when a 7-bit Clip was, `OutputCodeLimit`), in any memory layout
 /// since it is elementwise.
-struct QuantizedAddOperator: GraphOperator {
+struct QuantizedBinaryOperator: GraphOperator {
     let site: OperatorSite
+    let multiplies: Bool
     let scales: [Float]
     let zeroPoints: [Int32]
     let relu: Bool
@@ -15,18 +16,19 @@ struct QuantizedAddOperator: GraphOperator {
 
     init(_ node: Node) throws {
         site = OperatorSite(node)
+        multiplies = QuantizedBinaryNode.multiplies(node)
         guard node.inputs.count == 2, node.outputs.count == 1 else {
             throw site.error("takes 2 inputs and 1 output, got \(node.inputs.count) and \(node.outputs.count)")
         }
-        guard let s = try node.floats(QuantizedAddNode.scalesAttribute), s.count == 3, s.allSatisfy({ $0.isFinite && $0 > 0 }) else {
-            throw site.error("attribute \(QuantizedAddNode.scalesAttribute) must hold 3 finite scales > 0 (a, b, y)")
+        guard let s = try node.floats(QuantizedBinaryNode.scalesAttribute), s.count == 3, s.allSatisfy({ $0.isFinite && $0 > 0 }) else {
+            throw site.error("attribute \(QuantizedBinaryNode.scalesAttribute) must hold 3 finite scales > 0 (a, b, y)")
         }
-        guard let z = try node.ints(QuantizedAddNode.zeroPointsAttribute), z.count == 3, z.allSatisfy({ (-128...255).contains($0) }) else {
-            throw site.error("attribute \(QuantizedAddNode.zeroPointsAttribute) must hold 3 zero points in [-128, 255] (a, b, y)")
+        guard let z = try node.ints(QuantizedBinaryNode.zeroPointsAttribute), z.count == 3, z.allSatisfy({ (-128...255).contains($0) }) else {
+            throw site.error("attribute \(QuantizedBinaryNode.zeroPointsAttribute) must hold 3 zero points in [-128, 255] (a, b, y)")
         }
         scales = s
         zeroPoints = z.map { Int32($0) }
-        relu = try node.int(QuantizedAddNode.reluAttribute, default: 0) == 1
+        relu = try node.int(QuantizedBinaryNode.reluAttribute, default: 0) == 1
         qmax = try OutputCodeLimit.read(node)
     }
 
@@ -56,7 +58,8 @@ struct QuantizedAddOperator: GraphOperator {
                     guard let x = pa.baseAddress?.assumingMemoryBound(to: UInt8.self), let y = pb.baseAddress?.assumingMemoryBound(to: UInt8.self),
                           let o = py.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return }
                     IntraOpParallelism.forEachChunk(n, grain: 1 << 14) { r in
-                        octet_q8_add(signed, x + r.lowerBound, y + r.lowerBound, o + r.lowerBound, r.count, s[0], z[0], s[1], z[1], s[2], z[2], qmin, qmax)
+                        let kernel = multiplies ? octet_q8_mul : octet_q8_add
+                        kernel(signed, x + r.lowerBound, y + r.lowerBound, o + r.lowerBound, r.count, s[0], z[0], s[1], z[1], s[2], z[2], qmin, qmax)
                     }
                 }
             }
