@@ -48,3 +48,17 @@ KERNEL(octet_f32_softmax_rows, (const float *x, float *out, size_t rows, size_t 
 KERNEL(octet_f32_layer_norm_rows,
        (const float *x, const float *gamma, const float *beta, float *out, size_t rows, size_t n, float epsilon),
        (x, gamma, beta, out, rows, n, epsilon))
+KERNEL(octet_u32_remap2d,
+       (const uint32_t *src, uint32_t *dst, int ih, int iw, int oh, int ow, const int32_t *ymap, const int32_t *xmap, uint32_t fill,
+        size_t row_begin, size_t row_end),
+       (src, dst, ih, iw, oh, ow, ymap, xmap, fill, row_begin, row_end))
+KERNEL(octet_u32_transpose2d, (const uint32_t *src, uint32_t *dst, size_t rows, size_t cols, size_t block_begin, size_t block_end),
+       (src, dst, rows, cols, block_begin, block_end))
+KERNEL(octet_f32_reduce, (octet_reduce_kind kind, const float *src, float *dst, size_t r, size_t inner, size_t begin, size_t end),
+       (kind, src, dst, r, inner, begin, end))
+KERNEL(octet_f32_softmax_strided, (const float *x, float *out, size_t n, size_t stride, size_t begin, size_t end),
+       (x, out, n, stride, begin, end))
+KERNEL(octet_f32_max_pool2d_planes,
+       (const float *src, float *dst, int h, int w, int oh, int ow, int kh, int kw, int sh, int sw, int pad_top, int pad_left,
+        int pad_bottom, int pad_right, size_t plane_begin, size_t plane_end),
+       (src, dst, h, w, oh, ow, kh, kw, sh, sw, pad_top, pad_left, pad_bottom, pad_right, plane_begin, plane_end))

@@ -63,14 +63,49 @@ void octet_q8_add(int is_signed, const uint8_t *a, const uint8_t *b, uint8_t *y,
 void octet_q8_mul(int is_signed, const uint8_t *a, const uint8_t *b, uint8_t *y, size_t n, float sa, int za, float sb, int zb,
                   float sy, int zy, int qmin, int qmax);
 
-typedef enum octet_unary_op { OCTET_EXP = 0, OCTET_ERF = 1, OCTET_GELU = 2, OCTET_SIGMOID = 3, OCTET_TANH = 4 } octet_unary_op;
+typedef enum octet_unary_op { OCTET_EXP = 0, OCTET_ERF = 1, OCTET_GELU = 2, OCTET_SIGMOID = 3, OCTET_TANH = 4, OCTET_SILU = 5 } octet_unary_op;
 
-/// Vectorizable exp, erf (absolute error < 1.5e-7), exact-form GELU, sigmoid, tanh.
+/// Vectorizable exp, erf (absolute error < 1.5e-7), exact-form GELU, sigmoid, tanh, and SiLU
+/// `x · sigmoid(x)` (the bits of OCTET_SIGMOID's result multiplied by x).
 void octet_f32_unary(octet_unary_op op, const float *x, float *out, size_t n);
 /// Softmax over each of `rows` contiguous rows of `n` values.
 void octet_f32_softmax_rows(const float *x, float *out, size_t rows, size_t n);
 /// Layer normalization of each row of `n` values; `beta` may be NULL.
 void octet_f32_layer_norm_rows(const float *x, const float *gamma, const float *beta, float *out, size_t rows, size_t n, float epsilon);
+
+/// Copies 4-byte elements through per-axis index maps over the last two axes (Resize
+/// nearest, Pad of the last two axes): for output row `row` (plane `row / oh`, `oy = row % oh`)
+/// and column `ox`, `dst[row·ow + ox] = src[(plane·ih + ymap[oy])·iw + xmap[ox]]`, or `fill`
+/// when either map holds -1. Writes rows `row_begin ..< row_end` only, so threads can split them.
+void octet_u32_remap2d(const uint32_t *src, uint32_t *dst, int ih, int iw, int oh, int ow, const int32_t *ymap,
+                       const int32_t *xmap, uint32_t fill, size_t row_begin, size_t row_end);
+/// Transpose of a `rows` x `cols` matrix of 4-byte elements (`dst` is `cols` x `rows`), by 8 x 8
+/// blocks; writes blocks `block_begin ..< block_end` of the `ceil(rows/8) · ceil(cols/8)` blocks
+/// (row-major over the source), so threads can split them.
+void octet_u32_transpose2d(const uint32_t *src, uint32_t *dst, size_t rows, size_t cols, size_t block_begin, size_t block_end);
+
+typedef enum octet_reduce_kind {
+    OCTET_REDUCE_SUM_F32 = 0,  ///< Σ in f32, in input order.
+    OCTET_REDUCE_MEAN_F32 = 1, ///< Σ in f32, in input order, then ÷ r.
+    OCTET_REDUCE_SUM_F64 = 2,  ///< Σ in f64, in input order, rounded to f32 once.
+    OCTET_REDUCE_MAX = 3,      ///< Maximum; NaN when any input is NaN; -inf when r = 0.
+    OCTET_REDUCE_MIN = 4       ///< Minimum; NaN when any input is NaN; +inf when r = 0.
+} octet_reduce_kind;
+
+/// Reduces the middle axis of `src` viewed as (outer, r, inner): `dst[o·inner + j]` folds
+/// `src[(o·r + i)·inner + j]` for i = 0 ..< r, in that order (so any split of the outputs gives
+/// the same bits). Writes outputs `begin ..< end` of the `outer · inner`.
+void octet_f32_reduce(octet_reduce_kind kind, const float *src, float *dst, size_t r, size_t inner, size_t begin, size_t end);
+/// Softmax along the middle axis of (outer, n, stride) f32 data, `stride` > 1: for every
+/// (o, j) the n values `x[(o·n + i)·stride + j]`. Writes the columns `begin ..< end` of the
+/// `outer · stride` (o, j) pairs. Uses the same exp as `octet_f32_softmax_rows`.
+void octet_f32_softmax_strided(const float *x, float *out, size_t n, size_t stride, size_t begin, size_t end);
+
+/// 2-D f32 max pooling without dilation of NCHW planes `plane_begin ..< plane_end`,
+/// separably (rows, then columns, through a buffer of h x ow floats); the same values as
+/// `octet_f32_pool2d` with is_max = 1, which it falls back to when the buffer cannot be allocated.
+void octet_f32_max_pool2d_planes(const float *src, float *dst, int h, int w, int oh, int ow, int kh, int kw, int sh, int sw,
+                                 int pad_top, int pad_left, int pad_bottom, int pad_right, size_t plane_begin, size_t plane_end);
 
 #ifdef __cplusplus
 }

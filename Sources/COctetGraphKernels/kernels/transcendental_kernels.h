@@ -53,6 +53,9 @@ void OCTET_FN(octet_f32_unary)(octet_unary_op op, const float *x, float *out, si
     case OCTET_SIGMOID:
         for (size_t i = 0; i < n; i++) out[i] = 1.0f / (1.0f + exp_approx(-x[i]));
         break;
+    case OCTET_SILU:
+        for (size_t i = 0; i < n; i++) out[i] = x[i] * (1.0f / (1.0f + exp_approx(-x[i])));
+        break;
     case OCTET_TANH:
         for (size_t i = 0; i < n; i++) {
             /* tanh x = 1 - 2 / (e^{2x} + 1); for tiny |x| use x (avoids cancellation). */
@@ -112,5 +115,33 @@ void OCTET_FN(octet_f32_layer_norm_rows)(const float *x, const float *gamma, con
         const float var = row_sum(in, n, mean, 1) / (float)n;
         const float inv = 1.0f / __builtin_sqrtf(var + epsilon);
         for (size_t i = 0; i < n; i++) o[i] = (in[i] - mean) * inv * gamma[i] + (beta ? beta[i] : 0.0f);
+    }
+}
+
+void OCTET_FN(octet_f32_softmax_strided)(const float *x, float *out, size_t n, size_t stride, size_t begin, size_t end) {
+    /* Lanes run along the contiguous axis: W columns at a time, each with its own max and sum. */
+    enum { W = 64 };
+    size_t p = begin;
+    while (p < end) {
+        const size_t o = p / stride, j0 = p % stride;
+        size_t w = stride - j0;
+        if (w > end - p) w = end - p;
+        if (w > W) w = W;
+        const float *in = x + o * n * stride + j0;
+        float *dst = out + o * n * stride + j0;
+        float m[W], s[W];
+        for (size_t k = 0; k < w; k++) { m[k] = -__builtin_inff(); s[k] = 0.0f; }
+        for (size_t i = 0; i < n; i++)
+            for (size_t k = 0; k < w; k++) m[k] = in[i * stride + k] > m[k] ? in[i * stride + k] : m[k];
+        for (size_t i = 0; i < n; i++)
+            for (size_t k = 0; k < w; k++) {
+                const float e = exp_approx(in[i * stride + k] - m[k]);
+                dst[i * stride + k] = e;
+                s[k] += e;
+            }
+        for (size_t k = 0; k < w; k++) s[k] = 1.0f / s[k];
+        for (size_t i = 0; i < n; i++)
+            for (size_t k = 0; k < w; k++) dst[i * stride + k] *= s[k];
+        p += w;
     }
 }

@@ -44,6 +44,36 @@ enum Broadcasting {
         return strides
     }
 
+    /// `out` and `operands` (broadcasting into it) with unit axes of `out` dropped and
+    /// neighbouring axes merged where every operand either spans both or broadcasts along
+    /// both: the same elements in the same order, in fewer and longer rows.
+    static func collapsed(_ out: TensorShape, _ operands: [TensorShape]) -> (TensorShape, [TensorShape]) {
+        let r = out.rank
+        let aligned = operands.map { Array(repeating: 1, count: max(0, r - $0.rank)) + $0.dims }
+        guard aligned.allSatisfy({ $0.count == r }) else { return (out, operands) }
+        var dims: [Int] = [], ops: [[Int]] = operands.map { _ in [] }
+        for a in 0..<r where out.dims[a] != 1 {
+            let d = out.dims[a]
+            if let last = dims.last, aligned.indices.allSatisfy({ k in
+                let prev = ops[k][ops[k].count - 1], cur = aligned[k][a]
+                return (prev == 1 && cur == 1) || (prev == last && cur == d)
+            }) {
+                dims[dims.count - 1] = last * d
+                for k in aligned.indices { ops[k][ops[k].count - 1] *= aligned[k][a] }
+            } else {
+                dims.append(d)
+                for k in aligned.indices { ops[k].append(aligned[k][a]) }
+            }
+        }
+        guard let o = try? TensorShape(dims) else { return (out, operands) }
+        var shapes: [TensorShape] = []
+        for d in ops {
+            guard let t = try? TensorShape(d) else { return (out, operands) }
+            shapes.append(t)
+        }
+        return (o, shapes)
+    }
+
     /// Calls `body(outOffset, offsets, count, innerStrides)` for every run of the innermost
     /// axis of `out`, with each operand's starting offset and its stride along that axis.
     static func forEachRow(_ out: TensorShape, _ operands: [TensorShape], _ body: (Int, [Int], Int, [Int]) -> Void) {
@@ -90,15 +120,43 @@ enum Strided {
         }
     }
 
+    /// `shape` and per-axis `strides` with each axis merged into the one before it when the
+    /// source walks the pair as one (outer stride = inner stride · inner length); unit axes dropped.
+    static func merged(_ shape: TensorShape, _ strides: [Int]) -> (TensorShape, [Int]) {
+        guard shape.elementCount > 0 else { return (shape, strides) }
+        var dims: [Int] = [], st: [Int] = []
+        for (d, s) in zip(shape.dims, strides) where d != 1 {
+            if let last = dims.last, let ls = st.last, ls == s * d {
+                dims[dims.count - 1] = last * d
+                st[st.count - 1] = s
+            } else {
+                dims.append(d)
+                st.append(s)
+            }
+        }
+        guard let merged = try? TensorShape(dims) else { return (shape, strides) }
+        return (merged, st)
+    }
+
     /// Copies elements of `src` read with `strides` (per output axis, in elements) from
     /// `offset` into the dense tensor `out`, walking `out` in memory order; any element type.
     static func gather(_ src: Tensor, strides: [Int], offset: Int, into out: inout Tensor, order: TensorShape? = nil) {
         let size = src.dtype.byteSize
-        // The output's dimensions in memory order (its logical shape unless given).
-        let shape = order ?? out.shape
+        // The output's dimensions in memory order (its logical shape unless given), with
+        // runs of axes the source also walks contiguously merged (longer rows, fewer calls).
+        let (shape, strides) = merged(order ?? out.shape, strides)
         src.withUnsafeBytes { s in
             out.withUnsafeMutableBytes { d in
                 guard let sb = s.baseAddress, let db = d.baseAddress else { return }
+                // Contiguous rows of a large copy: one batch of segments split over threads.
+                if strides.last == 1, IntraOpParallelism.threads > 1, shape.elementCount * size >= 1 << 18 {
+                    var segments: [(UnsafeMutableRawPointer, UnsafeRawPointer, Int)] = []
+                    forEachRow(shape, strides: [strides], offsets: [offset]) { o, off, n, _ in
+                        segments.append((db + o * size, UnsafeRawPointer(sb + off[0] * size), n * size))
+                    }
+                    HotPathKernels.copy(segments)
+                    return
+                }
                 forEachRow(shape, strides: [strides], offsets: [offset]) { o, off, n, st in
                     if st[0] == 1 {
                         (db + o * size).copyMemory(from: sb + off[0] * size, byteCount: n * size)

@@ -226,13 +226,16 @@ struct UnaryOperator: GraphOperator {
         guard done != nil else { throw site.error("needs a floating-point input, got \(x.dtype)") }
     }
 
+    /// One of the vectorized C functions over `src`, split over the session's threads.
+    static func vector(_ op: octet_unary_op, _ src: UnsafeBufferPointer<Float>, _ dst: UnsafeMutableBufferPointer<Float>) {
+        if let s = src.baseAddress, let d = dst.baseAddress {
+            IntraOpParallelism.forEachChunk(src.count, grain: 1 << 13) { r in octet_f32_unary(op, s + r.lowerBound, d + r.lowerBound, r.count) }
+        }
+    }
+
     static func apply(_ function: Function, _ src: UnsafeBufferPointer<Float>, _ dst: UnsafeMutableBufferPointer<Float>) {
         let n = src.count
-        func vector(_ op: octet_unary_op) {
-            if let s = src.baseAddress, let d = dst.baseAddress {
-                IntraOpParallelism.forEachChunk(n, grain: 1 << 13) { r in octet_f32_unary(op, s + r.lowerBound, d + r.lowerBound, r.count) }
-            }
-        }
+        func vector(_ op: octet_unary_op) { Self.vector(op, src, dst) }
         switch function {
         case .identity: for i in 0..<n { dst[i] = src[i] }
         case .relu:
@@ -416,14 +419,29 @@ enum Elementwise {
             try b.withUnsafeBufferPointer(as: Float.self) { bp in
                 try out.withUnsafeMutableBufferPointer(as: Float.self) { o in
                     guard let A = ap.baseAddress, let B = bp.baseAddress, let O = o.baseAddress else { return }
-                    if aShape == shape && bShape == shape {
-                        octet_f32_binary(op, A, 1, B, 1, O, o.count)
-                    } else if aShape == shape && bShape.elementCount == 1 {
-                        octet_f32_binary(op, A, 1, B, 0, O, o.count)
-                    } else if bShape == shape && aShape.elementCount == 1 {
-                        octet_f32_binary(op, A, 0, B, 1, O, o.count)
+                    // Whole-tensor cases split by elements; broadcasting splits by output rows
+                    // (each row one C call, as on one thread).
+                    func flat(_ sa: Int, _ sb: Int) {
+                        IntraOpParallelism.forEachChunk(o.count, grain: 1 << 14) { r in
+                            octet_f32_binary(op, A + sa * r.lowerBound, sa, B + sb * r.lowerBound, sb, O + r.lowerBound, r.count)
+                        }
+                    }
+                    if aShape == shape && bShape == shape { return flat(1, 1) }
+                    if aShape == shape && bShape.elementCount == 1 { return flat(1, 0) }
+                    if bShape == shape && aShape.elementCount == 1 { return flat(0, 1) }
+                    // Broadcasting: merged axes (e.g. C x 1 x 1 against C x H x W: C rows of H·W).
+                    let (rowShape, operands) = Broadcasting.collapsed(shape, [aShape, bShape])
+                    if IntraOpParallelism.threads > 1, let inner = rowShape.dims.last, inner > 0, o.count >= 1 << 15 {
+                        var rows: [(base: Int, a: Int, b: Int, sa: Int, sb: Int)] = []
+                        rows.reserveCapacity(o.count / inner)
+                        Broadcasting.forEachRow(rowShape, operands) { base, off, _, st in rows.append((base, off[0], off[1], st[0], st[1])) }
+                        rows.withUnsafeBufferPointer { rp in
+                            IntraOpParallelism.forEachChunk(rp.count, grain: Swift.max(1, (1 << 14) / inner)) { r in
+                                for row in rp[r] { octet_f32_binary(op, A + row.a, row.sa, B + row.b, row.sb, O + row.base, inner) }
+                            }
+                        }
                     } else {
-                        Broadcasting.forEachRow(shape, [aShape, bShape]) { base, off, n, st in
+                        Broadcasting.forEachRow(rowShape, operands) { base, off, n, st in
                             octet_f32_binary(op, A + off[0], st[0], B + off[1], st[1], O + base, n)
                         }
                     }

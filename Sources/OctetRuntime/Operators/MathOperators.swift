@@ -1,3 +1,4 @@
+import COctetGraphKernels
 import Foundation
 import OctetCore
 
@@ -107,6 +108,14 @@ struct FloatMapOperator: GraphOperator {
 
     func run(_ inputs: [Tensor?], outputs: inout [Tensor]) throws {
         let x = try site.tensor(inputs, 0)
+        if x.dtype == .f32, case .swish(1) = function {
+            // SiLU (what `SiLUFusion` makes of x · Sigmoid(x)): the vectorized kernel, with
+            // the bits of Sigmoid then Mul.
+            try x.withUnsafeBufferPointer(as: Float.self) { src in
+                try outputs[0].withUnsafeMutableBufferPointer(as: Float.self) { dst in UnaryOperator.vector(OCTET_SILU, src, dst) }
+            }
+            return
+        }
         guard try x.dtype.visitFloat(FloatMapKernel(function: function, x: x), into: &outputs[0]) != nil else {
             throw site.error("needs a floating-point input, got \(x.dtype)")
         }

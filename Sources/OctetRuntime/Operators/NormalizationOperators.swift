@@ -62,6 +62,10 @@ struct SoftmaxOperator: GraphOperator {
                     }
                     return
                 }
+                if stride > 1 {
+                    HotPathKernels.softmaxStrided(src, dst, n: len, stride: stride)
+                    return
+                }
                 for o in 0..<outer {
                     for s in 0..<stride {
                         let base = o * len * stride + s
@@ -260,6 +264,7 @@ struct ReduceMeanOperator: GraphOperator {
     func run(_ inputs: [Tensor?], outputs: inout [Tensor]) throws {
         let x = try site.tensor(inputs, 0)
         let axes = try axes(x.shape.rank, inputs) ?? []
+        if try HotPathKernels.reduce(OCTET_REDUCE_MEAN_F32, x, axes: axes, into: &outputs[0]) { return }
         // Sum into the output viewed with kept dimensions, then divide.
         let kept = try TensorShape(x.shape.dims.enumerated().map { axes.contains($0.offset) ? 1 : $0.element })
         let strides = Broadcasting.strides(of: kept, in: x.shape)

@@ -96,6 +96,13 @@ struct PadOperator: GraphOperator {
         let maps: [[Int]] = (0..<rank).map { a in (0..<outDims[a]).map { source($0, inDims[a], begin[a]) ?? -1 } }
         let count = outputs[0].shape.elementCount
         guard count > 0 else { return }
+        // 4-byte elements padded (or cropped) along the last two axes only: one copy
+        // through the index maps, split over threads.
+        if size == 4, rank >= 2, x.shape.elementCount > 0, (0..<(rank - 2)).allSatisfy({ begin[$0] == 0 && outDims[$0] == inDims[$0] }) {
+            let fillBits = fill.withUnsafeBytes { $0.load(as: UInt32.self) }
+            HotPathKernels.remap2D(x, into: &outputs[0], ymap: maps[rank - 2].map { Int32($0) }, xmap: maps[rank - 1].map { Int32($0) }, fill: fillBits)
+            return
+        }
         var coord = [Int](repeating: 0, count: rank)
         x.withUnsafeBytes { src in
             fill.withUnsafeBytes { f in

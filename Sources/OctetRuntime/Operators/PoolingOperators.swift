@@ -263,6 +263,14 @@ struct PoolOperator: GraphOperator {
                                           Int32(p[0]), Int32(p[1]), Int32(p[2]), Int32(p[3]), Int32(dh), Int32(dw), countIncludePad ? 1 : 0)
                     return
                 }
+                if max, dh == 1, dw == 1 {
+                    // Separable max pooling, split over planes (the same values as the general kernel).
+                    IntraOpParallelism.forEachChunk(nb * c, grain: Swift.max(1, 65536 / Swift.max(1, oh * ow * (kh + kw)))) { r in
+                        octet_f32_max_pool2d_planes(s, d, Int32(h), Int32(w), Int32(oh), Int32(ow), Int32(kh), Int32(kw), Int32(sh), Int32(sw),
+                                                    Int32(p[0]), Int32(p[1]), Int32(p[2]), Int32(p[3]), r.lowerBound, r.upperBound)
+                    }
+                    return
+                }
                 octet_f32_pool2d(max ? 1 : 0, s, d, nb * c, Int32(h), Int32(w), Int32(oh), Int32(ow), Int32(kh), Int32(kw), Int32(sh), Int32(sw),
                                  Int32(p[0]), Int32(p[1]), Int32(p[2]), Int32(p[3]), Int32(dh), Int32(dw), countIncludePad ? 1 : 0)
             }

@@ -29,7 +29,7 @@ public enum QuantizedLookupNode {
     /// The elementwise ops of one tensor operand (others are constant parameters) whose
     /// DQ → op → Q chains become tables.
     static let unaryOps: Set<String> = [
-        "Sigmoid", "Tanh", "HardSwish", "HardSigmoid", "Relu", "Clip", "LeakyRelu", "Elu", "Selu", "Celu", "Gelu",
+        "Sigmoid", "Swish", "Tanh", "HardSwish", "HardSigmoid", "Relu", "Clip", "LeakyRelu", "Elu", "Selu", "Celu", "Gelu",
         "Softplus", "Softsign", "Mish", "Erf", "Exp", "Abs", "Neg", "ThresholdedRelu",
     ]
 }

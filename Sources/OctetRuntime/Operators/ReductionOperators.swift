@@ -1,3 +1,4 @@
+import COctetGraphKernels
 import Foundation
 import OctetCore
 
@@ -182,6 +183,11 @@ struct ReduceOperator: GraphOperator {
             _ = try DType.u8.visitNumeric(Kernel(kind: kind, x: try Self.reinterpreted(x, as: .u8), kept: kept), into: &bytes)
             outputs[0] = try Self.reinterpreted(bytes, as: .bool)
             return
+        }
+        let fastKinds: [Kind: octet_reduce_kind] = [.max: OCTET_REDUCE_MAX, .min: OCTET_REDUCE_MIN, .sum: OCTET_REDUCE_SUM_F64]
+        if x.dtype == .f32, let fast = fastKinds[kind] {
+            let axes = Set(kept.dims.indices.filter { kept.dims[$0] == 1 && x.shape.dims[$0] != 1 })
+            if try HotPathKernels.reduce(fast, x, axes: axes, into: &outputs[0]) { return }
         }
         guard try x.dtype.visitNumeric(Kernel(kind: kind, x: x, kept: kept), into: &outputs[0]) != nil else {
             throw site.error("\(x.dtype) input is not supported")

@@ -191,6 +191,7 @@ struct ResizeOperator: GraphOperator {
             guard v.count == 2 * targetAxes.count else { throw site.error("roi has \(v.count) values for \(targetAxes.count) axes") }
             for (k, a) in targetAxes.enumerated() { roi[a] = (v[k], v[k + targetAxes.count]) }
         }
+        if try nearestFastPath(x, sizes: sizes, scales: scales, roi: roi, into: &outputs[0]) { return }
         // Separable passes, axis by axis; an output element is the extrapolation value
         // when any of its coordinates falls outside the crop.
         var current = try x.scalars(as: Float.self).map(Double.init)
@@ -230,5 +231,31 @@ struct ResizeOperator: GraphOperator {
                 d[i] = Float(current[i])
             }
         }
+    }
+
+    /// Nearest-neighbour resizing of the last two axes only (other axes kept) with every
+    /// coordinate inside the input: a copy through index maps (`HotPathKernels.remap2D`),
+    /// the same values the separable passes pick. `false` when it does not apply.
+    func nearestFastPath(_ x: Tensor, sizes: [Int], scales: [Double], roi: [(Double, Double)], into out: inout Tensor) throws -> Bool {
+        let dims = x.shape.dims, rank = dims.count
+        guard mode == .nearest, rank >= 2, x.shape.elementCount > 0, Array(sizes[..<(rank - 2)]) == Array(dims[..<(rank - 2)]) else { return false }
+        func map(_ a: Int) -> [Int32]? {
+            var m: [Int32] = []
+            m.reserveCapacity(sizes[a])
+            for o in 0..<sizes[a] {
+                guard let t = taps(o, inLength: dims[a], outLength: sizes[a], scale: scales[a], roi: roi[a]), t.count == 1 else { return nil }
+                m.append(Int32(t[0].0))
+            }
+            return m
+        }
+        // Leading axes must map every coordinate to itself (the separable passes skip them then).
+        for a in 0..<(rank - 2) {
+            for o in 0..<sizes[a] {
+                guard let t = taps(o, inLength: dims[a], outLength: sizes[a], scale: scales[a], roi: roi[a]), t.count == 1, t[0].0 == o else { return false }
+            }
+        }
+        guard let ymap = map(rank - 2), let xmap = map(rank - 1) else { return false }
+        HotPathKernels.remap2D(x, into: &out, ymap: ymap, xmap: xmap, fill: 0)
+        return true
     }
 }

@@ -248,6 +248,7 @@ struct TransposeOperator: GraphOperator {
     func run(_ inputs: [Tensor?], outputs: inout [Tensor]) throws {
         let x = try site.tensor(inputs, 0)
         let p = try permutation(x.shape.rank)
+        if HotPathKernels.transpose(x, perm: p, into: &outputs[0]) { return }
         let inStrides = Strided.strides(x.shape)
         Strided.gather(x, strides: p.map { inStrides[$0] }, offset: 0, into: &outputs[0])
     }
@@ -300,16 +301,21 @@ struct ConcatOperator: GraphOperator {
         let outer = shape.dims[..<a].reduce(1, *)
         let inner = shape.dims[(a + 1)...].reduce(1, *) * size
         let rowBytes = shape.dims[a] * inner
-        var column = 0
-        for p in parts {
-            let chunk = p.shape.dims[a] * inner
-            p.withUnsafeBytes { src in
-                outputs[0].withUnsafeMutableBytes { dst in
-                    guard let s = src.baseAddress, let d = dst.baseAddress else { return }
-                    for o in 0..<outer { (d + o * rowBytes + column).copyMemory(from: s + o * chunk, byteCount: chunk) }
+        // Every part's rows, copied at once (split over threads when large). The parts'
+        // storage stays alive in `parts` for the copy.
+        outputs[0].withUnsafeMutableBytes { dst in
+            guard let d = dst.baseAddress else { return }
+            var segments: [(UnsafeMutableRawPointer, UnsafeRawPointer, Int)] = []
+            var column = 0
+            for p in parts {
+                let chunk = p.shape.dims[a] * inner
+                p.withUnsafeBytes { src in
+                    guard let s = src.baseAddress, chunk > 0 else { return }
+                    for o in 0..<outer { segments.append((d + o * rowBytes + column, s + o * chunk, chunk)) }
                 }
+                column += chunk
             }
-            column += chunk
+            HotPathKernels.copy(segments)
         }
     }
 }

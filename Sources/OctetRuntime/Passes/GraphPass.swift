@@ -12,10 +12,10 @@ public struct GraphOptimizer: Sendable {
 
     public init(passes: [any GraphPass]) { self.passes = passes }
 
-    /// Constant folding, BatchNorm folding, reshape/transpose chains, GELU and MatMul-bias
+    /// Constant folding, BatchNorm folding, reshape/transpose chains, GELU, SiLU and MatMul-bias
     /// fusion, activation fusion, QDQ lowering to INT8 ops, dead-node removal.
     public static let standard = GraphOptimizer(passes: [
-        ConstantFolding(), BatchNormFolding(), ReshapeChainSimplification(), GeluFusion(), MatMulBiasFusion(), ActivationFusion(),
+        ConstantFolding(), BatchNormFolding(), ReshapeChainSimplification(), GeluFusion(), SiLUFusion(), MatMulBiasFusion(), ActivationFusion(),
         QOperatorLowering(), QDQFusion(), DynamicQuantizationFusion(), FP16WeightFusion(), DeadNodeElimination(),
     ])
 

@@ -108,7 +108,7 @@ struct LayoutAssignment: Sendable {
         switch node.opType {
         case "MaxPool" where node.outputs.count > 1 && !node.outputs[1].isEmpty:
             return false // Indices are NCHW offsets.
-        case "Relu", "Clip", "Sigmoid", "Tanh", "HardSwish", "HardSigmoid", "Erf", "Sqrt", "Gelu", "Identity",
+        case "Relu", "Clip", "Sigmoid", "Swish", "Tanh", "HardSwish", "HardSigmoid", "Erf", "Sqrt", "Gelu", "Identity",
              "MaxPool", "AveragePool", "GlobalAveragePool":
             return first.rank == 4 && shapes.allSatisfy { $0 == first }
         case "QuantizeLinear", "DequantizeLinear":
