@@ -30,9 +30,12 @@ public struct ActivationGroup: Sendable, Hashable {
 enum ActivationGrouping {
     /// Ops whose quantized form keeps its input's parameters, as PyTorch's x86 quantizer
     /// shares one observer between their input and output: those the runtime runs on the
-    /// codes as they are (`QDQFusion.passThrough`), and the average pools (which it runs on
+    /// codes as they are (`QDQFusion.commutesWithDequantization`: MaxPool, shape ops, nearest
+    /// Resize), and the average pools (which it runs on
     /// the codes too, with a scale of one: `PoolRequantization`).
-    static let passThrough = QDQFusion.passThrough.union(["AveragePool", "GlobalAveragePool"])
+    static func passesThrough(_ n: Node) -> Bool {
+        QDQFusion.commutesWithDequantization(n) || (n.domain.isEmpty && ["AveragePool", "GlobalAveragePool"].contains(n.opType))
+    }
 
     /// Groups the targets' input and output edges, extended backwards through
     /// pass-through ops so that those run on quantized values.
@@ -66,7 +69,7 @@ enum ActivationGrouping {
         var changed = true
         while changed {
             changed = false
-            for n in g.nodes where n.domain.isEmpty && passThrough.contains(n.opType) {
+            for n in g.nodes where passesThrough(n) {
                 guard let x = n.input(0), let y = n.outputs.first, parent[y] != nil, g.initializers[x] == nil, !outputs.contains(x) else { continue }
                 if parent[x] == nil || find(x) != find(y) {
                     union(x, y)
@@ -96,7 +99,7 @@ enum ActivationGrouping {
             }
         }
         let passThroughReaders: (String) -> Bool = { e in
-            (readers[e] ?? []).allSatisfy { passThrough.contains(g.nodes[$0].opType) && g.nodes[$0].input(0) == e }
+            (readers[e] ?? []).allSatisfy { passesThrough(g.nodes[$0]) && g.nodes[$0].input(0) == e }
         }
         var members: [String: [String]] = [:]
         for e in parent.keys { members[find(e), default: []].append(e) }
@@ -123,7 +126,7 @@ enum ActivationGrouping {
         func forward(_ e: String) -> Set<String> {
             var seen: Set<String> = [e], stack = [e]
             while let v = stack.popLast() {
-                for r in readers[v] ?? [] where passThrough.contains(g.nodes[r].opType) && g.nodes[r].input(0) == v {
+                for r in readers[v] ?? [] where passesThrough(g.nodes[r]) && g.nodes[r].input(0) == v {
                     for o in g.nodes[r].outputs where !o.isEmpty && seen.insert(o).inserted { stack.append(o) }
                 }
             }

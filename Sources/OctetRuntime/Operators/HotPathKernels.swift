@@ -38,7 +38,8 @@ enum HotPathKernels {
     /// together are merged, swaps two blocks (`[1, 0]`) or two blocks after a batch block
     /// (`[0, 2, 1]`); `false` otherwise.
     static func transpose(_ x: Tensor, perm: [Int], into out: inout Tensor) -> Bool {
-        guard x.dtype.byteSize == 4 else { return false }
+        // An empty tensor has nothing to copy (and its other axes may be huge: their product overflows).
+        guard x.dtype.byteSize == 4, x.shape.elementCount > 0 else { return false }
         // Drop unit axes, then merge input axes that stay adjacent and in order in the output.
         let kept = perm.filter { x.shape.dims[$0] != 1 }
         var groups: [[Int]] = []

@@ -1,7 +1,8 @@
 import Foundation
 import OctetCore
 
-/// `Resize(X, roi, scales, sizes)` (opsets 10 to 19) on f32 tensors of any rank.
+/// `Resize(X, roi, scales, sizes)` (opsets 10 to 19) on f32 tensors of any rank, and on
+/// u8/s8 codes in `nearest` mode (`resizeCodes`).
 ///
 /// Output size per axis: `sizes`, or `floor(input · scale)`; `axes` (opset 18) names the
 /// axes they are for, and `keep_aspect_ratio_policy` (`stretch`, `not_larger`,
@@ -105,13 +106,15 @@ struct ResizeOperator: GraphOperator {
 
     func outputTypes(_ inputs: [ValueType?], constants: [Tensor?]) throws -> [ValueType] {
         let x = try site.type(inputs, 0)
-        guard x.dtype == .f32 else { throw site.error("needs f32 input, got \(x.dtype)") }
+        guard accepts(x.dtype) else {
+            throw site.error("needs f32 input (or u8/s8 in nearest mode), got \(x.dtype) in \(mode.rawValue) mode")
+        }
         guard let s = x.shape else { return [x] }
         if [1, scalesInput, sizesInput ?? -1].contains(where: { $0 >= 1 && site.isRuntimeValue(inputs, constants, $0) }) {
-            return [site.runtimeShaped(.f32, rank: s.rank, "scales/sizes")]
+            return [site.runtimeShaped(x.dtype, rank: s.rank, "scales/sizes")]
         }
-        guard let c = s.concrete else { return [site.runtimeShaped(.f32, rank: s.rank, "input")] }
-        return [ValueType(.f32, try TensorShape(try geometry(c.dims, constants).sizes))]
+        guard let c = s.concrete else { return [site.runtimeShaped(x.dtype, rank: s.rank, "input")] }
+        return [ValueType(x.dtype, try TensorShape(try geometry(c.dims, constants).sizes))]
     }
 
     /// The input coordinate of output coordinate `o` on one axis; `nil`: outside the crop.
@@ -190,6 +193,10 @@ struct ResizeOperator: GraphOperator {
             let targetAxes = try (axes ?? Array(0..<rank)).map { a throws(GraphError) in try site.axis(a, rank: rank) }
             guard v.count == 2 * targetAxes.count else { throw site.error("roi has \(v.count) values for \(targetAxes.count) axes") }
             for (k, a) in targetAxes.enumerated() { roi[a] = (v[k], v[k + targetAxes.count]) }
+        }
+        if x.dtype != .f32 {
+            guard accepts(x.dtype) else { throw site.error("needs f32 input (or u8/s8 in nearest mode), got \(x.dtype)") }
+            return try resizeCodes(x, sizes: sizes, scales: scales, roi: roi, into: &outputs[0])
         }
         if try nearestFastPath(x, sizes: sizes, scales: scales, roi: roi, into: &outputs[0]) { return }
         // Separable passes, axis by axis; an output element is the extrapolation value

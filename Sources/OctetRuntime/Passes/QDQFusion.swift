@@ -48,6 +48,14 @@ public struct QDQFusion: GraphPass {
     /// one set of parameters for this).
     public static let passThrough: Set<String> = ["MaxPool", "Flatten", "Reshape", "Squeeze", "Unsqueeze", "Transpose", "Identity"]
 
+    /// Whether `n` is a pass-through op: one of `passThrough`, or a nearest-neighbour
+    /// Resize (it copies input values, so it keeps the parameters too).
+    public static func commutesWithDequantization(_ n: Node) -> Bool {
+        guard n.domain.isEmpty || n.domain == "ai.onnx" else { return false }
+        if passThrough.contains(n.opType) { return true }
+        return n.opType == "Resize" && ((try? n.string("mode", default: "nearest")) ?? "") == "nearest"
+    }
+
     public func run(_ graph: Graph) throws -> Graph {
         var g = graph
         var removed: Set<Int> = []
@@ -109,7 +117,7 @@ public struct QDQFusion: GraphPass {
                 guard let fused = fusePool(node, g, dequantizer: dequantizer, quantizer: quantizer) else { continue }
                 g.nodes[i] = fused.node
                 removed.formUnion(fused.consumed)
-            } else if Self.passThrough.contains(node.opType) {
+            } else if Self.commutesWithDequantization(node) {
                 // DQ(a) → op → Q with the same parameters: the op on `a` itself.
                 guard let x = node.input(0), let d = dequantizer(x), d.params.scales.count == 1, let q = quantizer(node.outputs[0]),
                       q.params.sameQuantization(as: d.params), d.node.input(0).map({ g.initializers[$0] == nil }) ?? false else { continue }
