@@ -144,7 +144,20 @@ struct EinsumOperator: GraphOperator {
             }
             return s
         }
-        let kernel = Kernel(inputs: xs, sizes: order.map { size[$0] ?? 1 }, outputAxes: p.output.count, strides: strides)
+        let sizes = order.map { size[$0] ?? 1 }
+        // The loop runs over every combination of label values: refuse a count past Int.max
+        // (an empty label makes it 0, whatever the others).
+        if !sizes.contains(0) {
+            var count = 1
+            for s in sizes {
+                let (c, overflow) = count.multipliedReportingOverflow(by: s)
+                guard !overflow else {
+                    throw site.error("the labels' sizes \(sizes) multiply past \(Int.max) products to sum; expected a contraction of countable size")
+                }
+                count = c
+            }
+        }
+        let kernel = Kernel(inputs: xs, sizes: sizes, outputAxes: p.output.count, strides: strides)
         guard try xs[0].dtype.visitNumeric(kernel, into: &outputs[0]) != nil else { throw site.error("inputs must be numeric, got \(xs[0].dtype)") }
     }
 
@@ -157,7 +170,10 @@ struct EinsumOperator: GraphOperator {
 
         func visit<T: NumericElement>(_: T.Type, into out: inout Tensor) throws {
             let values = try inputs.map { try $0.scalars(as: T.self) }
-            let outCount = sizes[..<outputAxes].reduce(1, *), sumCount = sizes[outputAxes...].reduce(1, *)
+            // `run` checked the product when no label is empty; with an empty summed label
+            // every output is 0 (the output's own size is within the memory budget).
+            let outCount = sizes[..<outputAxes].contains(0) ? 0 : sizes[..<outputAxes].reduce(1, *)
+            let sumCount = sizes.contains(0) ? 0 : sizes[outputAxes...].reduce(1, *)
             let n = sizes.count, m = values.count
             var index = [Int](repeating: 0, count: n), offsets = [Int](repeating: 0, count: m)
             /// Advances `index` over axes `range` (last fastest), keeping `offsets` in step.

@@ -74,6 +74,10 @@ struct LinearAttentionOperator: GraphOperator {
             throw site.error("query's last axis (\(qt.shape.dims[2])) must divide into \(qHeads) heads and value's (\(vt.shape.dims[2])) into \(kvHeads)")
         }
         let dk = qt.shape.dims[2] / qHeads, dv = vt.shape.dims[2] / kvHeads, group = qHeads / kvHeads
+        // Heads of no features would leave q_num_heads unbounded by the data (loops and sizes of 2^62).
+        guard dk > 0, dv > 0 else {
+            throw site.error("query's last axis (\(qt.shape.dims[2])) must hold \(qHeads) heads (q_num_heads) and value's (\(vt.shape.dims[2])) \(kvHeads) heads (kv_num_heads) of at least one feature each")
+        }
         guard kt.shape.dims == [b, t, kvHeads * dk], vt.shape.dims[0] == b, vt.shape.dims[1] == t else {
             throw site.error("key must be \(b)x\(t)x\(kvHeads * dk) and value \(b)x\(t)x\(kvHeads)·d_v, got \(kt.shape) and \(vt.shape)")
         }

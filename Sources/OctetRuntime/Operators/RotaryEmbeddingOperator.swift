@@ -79,6 +79,8 @@ struct RotaryEmbeddingOperator: GraphOperator {
             }
             rowOf = { b, s in (b * seq + s) * width }
         }
+        // An empty X may have huge other axes: copy it instead of looping over them.
+        guard xt.shape.elementCount > 0, half > 0 else { return try Elementwise.copy(xt, into: &outputs[0]) }
         let x = try Elementwise.doubles(xt)
         var y = x
         for b in 0..<batch {

@@ -26,7 +26,9 @@ enum SignalOperators {
         guard !t.dtype.isFloatingPoint, t.dtype != .bool, t.shape.elementCount == 1, let v = try Elementwise.doubles(t).first else {
             throw site.error("\(what) must be one integer, got \(t.dtype)[\(t.shape)]")
         }
-        return Int(v)
+        // A uint64 or int64 near the top of its range does not fit an Int.
+        guard let i = Int(exactly: v) else { throw site.error("\(what) is \(v), beyond the largest size (\(Int.max))") }
+        return i
     }
 }
 
@@ -112,22 +114,32 @@ struct MelWeightMatrixOperator: GraphOperator {
         // The reference computes the mel edges in f32 (its inputs' type), the rest in double.
         func mel(_ hz: Double) -> Double { Double(Float(2595) * log1p(Float(hz) / 700)) / log(10.0) }
         let low = mel(lower), step = (mel(upper) - low) / Double(m + 2)
-        let edges = (0..<(m + 2)).map { i -> Int in
+        let bins = (0..<(m + 2)).map { i -> Double in
             let hz = 700 * expm1((Double(i) * step + low) / 2595 * log(10.0))
-            return Int((Double(dft + 1) * hz / Double(rate)).rounded(.down))
+            return (Double(dft + 1) * hz / Double(rate)).rounded(.down)
         }
-        guard let lo = edges.min(), let hi = edges.max(), lo >= 0, hi < rows || edges.dropLast().allSatisfy({ $0 < rows }) else {
-            throw site.error("the filter edges \(edges) fall outside the spectrum's \(rows) bins")
+        // NaN or infinite edges come from edge frequencies at or below -700 Hz, NaN or infinite.
+        let edges = bins.compactMap { Int(exactly: $0) }
+        guard edges.count == bins.count else {
+            throw site.error("lower_edge_hertz (\(lower)) and upper_edge_hertz (\(upper)) must be finite and above -700 Hz; they give the filter edges \(bins)")
+        }
+        func outside(_ i: Int) -> GraphError {
+            site.error("the filter edges \(edges) fall outside the spectrum's \(rows) bins (filter \(i) spans bins \(edges[i]) to \(edges[i + 2]); expected edges in [0, \(rows)])")
         }
         var w = [Double](repeating: 0, count: rows * m)
+        // As the reference: a rising ramp from left to center, a falling one from center to
+        // right, each only when its edges are in order (edges in descending order give zeros).
         for i in 0..<m {
             let (left, center, right) = (edges[i], edges[i + 1], edges[i + 2])
             if center == left {
+                guard center >= 0, center < rows else { throw outside(i) }
                 w[center * m + i] = 1
-            } else {
+            } else if center > left {
+                guard left >= 0, center < rows else { throw outside(i) }
                 for j in left...center { w[j * m + i] = Double(j - left) / Double(center - left) }
             }
             if right > center {
+                guard center >= 0, right <= rows else { throw outside(i) }
                 for j in center..<right { w[j * m + i] = Double(right - j) / Double(right - center) }
             }
         }

@@ -52,12 +52,18 @@ struct TensorScatterOperator: GraphOperator {
         } else {
             starts = Array(repeating: 0, count: batch)
         }
-        for (b, s) in starts.enumerated() where s < 0 || (!circular && s + seq > maxSeq) || (circular && s >= maxSeq && maxSeq > 0) {
+        if circular, maxSeq == 0, seq > 0 {
+            throw site.error("mode circular writes \(seq) rows into a past_cache \(past.shape) whose axis \(a) is empty; expected max_sequence ≥ 1")
+        }
+        // `s > maxSeq - seq`, not `s + seq > maxSeq`: an index near Int.max must not overflow.
+        for (b, s) in starts.enumerated() where s < 0 || (!circular && s > maxSeq - seq) || (circular && s >= maxSeq && maxSeq > 0) {
             throw site.error("write_indices[\(b)] = \(s) writes \(seq) rows outside the \(maxSeq) of axis \(a) (mode \(circular ? "circular" : "linear"))")
         }
         try Elementwise.copy(past, into: &outputs[0])
         // Per batch item: `middle` blocks of the axes between batch and `axis`, each holding rows of `inner` bytes.
         let middle = dims[1..<a].reduce(1, *), inner = dims[(a + 1)...].reduce(1, *) * past.dtype.byteSize
+        // Nothing to write (an empty update may still have huge other axes: no loop over them).
+        guard update.shape.elementCount > 0 else { return }
         update.withUnsafeBytes { src in
             outputs[0].withUnsafeMutableBytes { dst in
                 for b in 0..<batch {
