@@ -102,12 +102,13 @@ d=json.load(sys.stdin); f=d['features']; assert d['cap_level']=='avx2', d['cap']
 assert not any(f[k] for k in f if 'avx512' in k or 'amx' in k or 'vnni' in k), f
 assert d['onednn_isa']==('avx2' if f['avx2'] else d['onednn_isa']) and '512' not in d['onednn_isa'], d['onednn_isa']\""
 check "OCTET_MAX_ISA=avx2: the trace names only AVX2 kernels" sh -c "OCTET_MAX_ISA=avx2 '$octet' run '$tmp/d8.onnx' --random-inputs --shape input=1x1x8x8 --trace > '$tmp/capped.txt' && grep -q '^  backend' '$tmp/capped.txt' && ! grep '^  backend' '$tmp/capped.txt' | grep -Eiq 'avx512|vnni|amx'"
-planned_elsewhere_matches_host() { # a plan for a VNNI CPU, run on this host capped at AVX2
+planned_elsewhere_matches_host() { # a model quantized and planned for a VNNI CPU (8-bit for oneDNN), run on this host capped at AVX2
     python3 scripts/compare-npy.py --extract "$digits/test.npz" input "$tmp/digits_all.npy" &&
         python3 -c "import numpy as np; np.save('$tmp/digits_in.npy', np.load('$tmp/digits_all.npy')[3])" &&
-        OCTET_MAX_ISA=avx2 "$octet" run "$tmp/d8.onnx" --input input="$tmp/digits_in.npy" --output "$tmp/host" >/dev/null || return 1
+        "$octet" quantize $digits/digits_cnn.onnx -o "$tmp/d8vnni.onnx" --calibration $digits/calibration.npz --cpu cascade-lake >/dev/null 2>&1 &&
+        OCTET_MAX_ISA=avx2 "$octet" run "$tmp/d8vnni.onnx" --input input="$tmp/digits_in.npy" --output "$tmp/host" >/dev/null || return 1
     for c in cascade-lake sapphire-rapids; do
-        OCTET_MAX_ISA=avx2 "$octet" run "$tmp/d8.onnx" --input input="$tmp/digits_in.npy" --output "$tmp/$c" --cpu "$c" --trace >"$tmp/$c.txt" &&
+        OCTET_MAX_ISA=avx2 "$octet" run "$tmp/d8vnni.onnx" --input input="$tmp/digits_in.npy" --output "$tmp/$c" --cpu "$c" --trace >"$tmp/$c.txt" &&
             grep -q "planned for $c: onednn" "$tmp/$c.txt" && cmp "$tmp/host/logits.npy" "$tmp/$c/logits.npy" || return 1
     done
 }
