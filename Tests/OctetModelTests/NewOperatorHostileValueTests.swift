@@ -15,6 +15,14 @@ import Testing
         H.expectError(g, ["node 'w' (HannWindow)", "size is", "beyond the largest size"])
     }
 
+    /// A huge scale (found by fuzz-onnx) once trapped converting the output length to Int.
+    @Test func resizeScaleBeyondIntIsRefused() throws {
+        let g = H.graph([Node(name: "r", opType: "Resize", inputs: ["x", "", "scales"], outputs: ["y"])],
+                        inputs: [("x", .f32, [1, 1, 2, 2])], outputs: ["y"],
+                        initializers: ["scales": try Tensor([Float(1), 1, 1e30, 1], shape: TensorShape([4]))], opset: 19)
+        H.expectError(g, ["node 'r' (Resize)", "beyond what can be addressed"])
+    }
+
     static func mel(_ lower: Float, _ upper: Float, bins: Int64 = 8, dft: Int64 = 16, rate: Int64 = 8000) throws -> Graph {
         H.graph([Node(name: "mel", opType: "MelWeightMatrix", inputs: ["m", "d", "r", "lo", "hi"], outputs: ["y"])],
                 outputs: ["y"], initializers: ["m": try H.scalar(bins), "d": try H.scalar(dft), "r": try H.scalar(rate),

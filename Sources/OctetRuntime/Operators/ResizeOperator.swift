@@ -87,7 +87,7 @@ struct ResizeOperator: GraphOperator {
             }
             for (k, a) in targetAxes.enumerated() {
                 scales[a] = chosen[k]
-                sizes[a] = aspectPolicy == "stretch" ? given[k] : Int((Double(input[a]) * chosen[k]).rounded(.toNearestOrEven))
+                sizes[a] = aspectPolicy == "stretch" ? given[k] : try length((Double(input[a]) * chosen[k]).rounded(.toNearestOrEven), axis: a)
             }
         } else if let s = value(scalesInput) {
             guard s.dtype == .f32 else { throw site.error("scales must be f32, got \(s.dtype)") }
@@ -96,12 +96,21 @@ struct ResizeOperator: GraphOperator {
             for (k, a) in targetAxes.enumerated() {
                 guard given[k] > 0, given[k].isFinite else { throw site.error("scale \(given[k]) for axis \(a) must be positive") }
                 scales[a] = Double(given[k])
-                sizes[a] = Int((Double(input[a]) * Double(given[k])).rounded(.down))
+                sizes[a] = try length((Double(input[a]) * Double(given[k])).rounded(.down), axis: a)
             }
         } else {
             throw site.error("needs scales or sizes")
         }
         return (sizes, scales)
+    }
+
+    /// An output length computed from a scale, as an Int.
+    /// - Throws: `GraphError` when it is not finite or beyond what can be addressed (a huge scale).
+    private func length(_ v: Double, axis: Int) throws -> Int {
+        guard v.isFinite, let n = Int(exactly: v), n <= Int(Int32.max) * 64 else {
+            throw site.error("axis \(axis) would have \(v) output elements: beyond what can be addressed")
+        }
+        return n
     }
 
     func outputTypes(_ inputs: [ValueType?], constants: [Tensor?]) throws -> [ValueType] {
