@@ -23,6 +23,22 @@ import Testing
         H.expectError(g, ["node 'r' (Resize)", "beyond what can be addressed"])
     }
 
+    /// Empty inputs declaring axes of 2^40 once overflowed or looped without end.
+    @Test func emptyInputsWithHugeAxesAreRefusedOrEmpty() throws {
+        let huge = 1 << 40
+        let rs = H.graph([Node(name: "rs", opType: "ReverseSequence", inputs: ["x", "lens"], outputs: ["y"])],
+                         inputs: [("x", .f32, [huge, 1, 0])], outputs: ["y"],
+                         initializers: ["lens": try Tensor([Int64(0)], shape: TensorShape([1]))], opset: 10)
+        // Nothing to reverse in an empty tensor: it runs (no endless loop), or is refused by the planner.
+        if let s = try? Session(graph: rs, options: SessionOptions(threads: 1, cpu: .host, registry: BackendRegistry.builtIn(), rules: try RuleSet.builtIn())) {
+            _ = try? s.run(["x": try Tensor(zeros: .f32, shape: TensorShape([huge, 1, 0]))])
+        }
+        let rnn = H.graph([Node(name: "rnn", opType: "GRU", inputs: ["x", "w", "r"], outputs: ["y"], attributes: ["hidden_size": .int(1 << 62)])],
+                          inputs: [("x", .f32, [1, 1, 1])], outputs: ["y"],
+                          initializers: ["w": try Tensor(zeros: .f32, shape: TensorShape([1, 1, 1])), "r": try Tensor(zeros: .f32, shape: TensorShape([1, 1, 1]))])
+        H.expectError(rnn, ["node 'rnn' (GRU)"])
+    }
+
     static func mel(_ lower: Float, _ upper: Float, bins: Int64 = 8, dft: Int64 = 16, rate: Int64 = 8000) throws -> Graph {
         H.graph([Node(name: "mel", opType: "MelWeightMatrix", inputs: ["m", "d", "r", "lo", "hi"], outputs: ["y"])],
                 outputs: ["y"], initializers: ["m": try H.scalar(bins), "d": try H.scalar(dft), "r": try H.scalar(rate),

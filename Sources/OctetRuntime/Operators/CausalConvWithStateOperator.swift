@@ -41,6 +41,8 @@ struct CausalConvWithStateOperator: GraphOperator {
         let xt = try site.tensor(inputs, 0), wt = try site.tensor(inputs, 1)
         guard xt.shape.rank == 3 else { throw site.error("input must be B x C x L, got \(xt.shape)") }
         let (b, c, l) = (xt.shape.dims[0], xt.shape.dims[1], xt.shape.dims[2])
+        // An empty input may declare axes beyond any real tensor: products of them would overflow.
+        guard xt.shape.dims.allSatisfy({ $0 < 1 << 31 }) else { throw site.error("the axes of the input \(xt.shape) must each be below 2^31") }
         guard wt.shape.rank == 3, wt.shape.dims[0] == c, wt.shape.dims[1] == 1, wt.shape.dims[2] >= 1 else {
             throw site.error("weight must be \(c)x1xk (k ≥ 1), got \(wt.shape)")
         }

@@ -121,6 +121,11 @@ struct RecurrentOperator: GraphOperator {
         guard xt.shape.rank == 3 else { throw site.error("X must have rank 3, got \(xt.shape)") }
         let g = cell.gates, d = directions
         let hidden = hiddenSize ?? (rt.shape.rank == 3 ? rt.shape.dims[2] : 0)
+        // Sizes an empty tensor or an attribute may declare beyond any real one: products of them would overflow.
+        let limit = 1 << 31
+        guard (0..<limit).contains(hidden), xt.shape.dims.allSatisfy({ $0 < limit }) else {
+            throw site.error("hidden_size \(hidden) and the axes of X \(xt.shape) must each be below 2^31")
+        }
         let s = Sizes(seq: xt.shape.dims[batchFirst ? 1 : 0], batch: xt.shape.dims[batchFirst ? 0 : 1], input: xt.shape.dims[2], hidden: hidden)
         guard wt.shape.dims == [d, g * hidden, s.input] else {
             throw site.error("input 1 (W) must be \(d)x\(g * hidden)x\(s.input) (directions x \(g)·hidden_size x input_size), got \(wt.shape)")

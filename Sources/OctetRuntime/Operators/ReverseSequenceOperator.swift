@@ -39,6 +39,8 @@ struct ReverseSequenceOperator: GraphOperator {
         for (b, l) in lens.enumerated() where l < 0 || l > time {
             throw site.error("sequence_lens[\(b)] is \(l), outside [0, \(time)]")
         }
+        // Nothing to copy; the other axes of an empty tensor may be huge (their product overflows, the loops never end).
+        guard x.shape.elementCount > 0 else { return }
         let inner = dims[2...].reduce(1, *) * x.dtype.byteSize
         x.withUnsafeBytes { src in
             outputs[0].withUnsafeMutableBytes { dst in
