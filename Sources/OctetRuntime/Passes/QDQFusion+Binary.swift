@@ -22,9 +22,9 @@ public enum QuantizedBinaryNode {
     public static let zeroPointsAttribute = "octet.zero_points"
     public static let reluAttribute = "octet.relu"
 
-    static func matches(_ n: Node) -> Bool { n.domain == domain && (n.opType == "QuantizedAdd" || n.opType == "QuantizedMul") }
+    static func matches(_ n: Node) -> Bool { n.domain == domain && opTypes.values.contains(n.opType) }
     /// Whether `n` (which `matches`) multiplies.
-    static func multiplies(_ n: Node) -> Bool { n.opType == "QuantizedMul" }
+    static func multiplies(_ n: Node) -> Bool { n.opType == opTypes["Mul"] }
 }
 
 extension QDQFusion {

@@ -32,7 +32,7 @@ struct BuiltInSignatureKernel: Kernel {
                   !a.isPerChannel, !b.isPerChannel, !y.isPerChannel else {
                 throw SignatureKernelError.missing("per-tensor quantization of both inputs and the output")
             }
-            (opType, domain) = (s.kind == .add ? "QuantizedAdd" : "QuantizedMul", QuantizedBinaryNode.domain)
+            (opType, domain) = (QuantizedBinaryNode.opTypes[s.kind == .add ? "Add" : "Mul"] ?? "", QuantizedBinaryNode.domain)
             attributes[QuantizedBinaryNode.scalesAttribute] = .floats([a.scale(), b.scale(), y.scale()])
             attributes[QuantizedBinaryNode.zeroPointsAttribute] = .ints([a, b, y].map { Int($0.zeroPoint()) })
             if s.postOps == [.relu] { attributes[QuantizedBinaryNode.reluAttribute] = .int(1) }
