@@ -166,7 +166,7 @@ void octet_u8s8s32_gemm_6x16_avx2_s32(size_t mr, size_t K2, const int32_t *a, co
 void octet_u8_pack_a_avx2_row(size_t K, const uint8_t *row, int32_t *out, int32_t *sum);
 void octet_f32_quantize_u8_pack_avx2_row(size_t K, const float *row, float inv_scale, int32_t zp, int32_t *out, int32_t *sum);
 int octet_f32_minmax_avx2(size_t count, const float *x, float *lo, float *hi);
-void octet_u7s8s32_gemm_6x16c4_avx2_panel(size_t M, size_t K, const int32_t *a, const int32_t *bp, size_t n0, size_t nr,
+void octet_u7s8s32_gemm_6x16c4_avx2_panel(size_t M, size_t K, const int32_t *a, size_t a_stride, const int32_t *bp, size_t n0, size_t nr,
                                           const int32_t *rows, const int32_t *cols, const octet_packed_output *o, void *c, size_t ldc,
                                           int32_t *acc, size_t KC4);
 void octet_u7s8s32_gemm_6x16c4_avx2_s32(size_t mr, size_t K4, const int32_t *a, const int32_t *b, int32_t acc[MR][NR]);

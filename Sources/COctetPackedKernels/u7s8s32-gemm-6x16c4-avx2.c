@@ -27,7 +27,62 @@
         }                                                                                          \
         for (size_t r = 0; r < ROWS; r++) { out0[r] = c0[r]; out1[r] = c1[r]; }                    \
     }
-DEFINE_TILE(1) DEFINE_TILE(2) DEFINE_TILE(3) DEFINE_TILE(4) DEFINE_TILE(5) DEFINE_TILE(6)
+DEFINE_TILE(1) DEFINE_TILE(2) DEFINE_TILE(3) DEFINE_TILE(4) DEFINE_TILE(5)
+
+/* The full 6-row tile needs 12 accumulators, the ones vector, two weight vectors and one
+   temporary: all 16 ymm registers. Written with intrinsics the compiler keeps the activation
+   broadcast live across both halves and spills an accumulator to the stack every k-quad
+   (measured: a stack reload per iteration); here each half re-broadcasts the activation
+   from L1 (a load-port µop, idle otherwise) into the one temporary, so nothing spills. */
+#define OCTET_C4_ROW(A, C0, C1)                                                                    \
+    "vpbroadcastd (%[" A "],%[q],4), %[t]\n\t"                                                    \
+    "vpmaddubsw %[b0], %[t], %[t]\n\t"                                                           \
+    "vpmaddwd %[ones], %[t], %[t]\n\t"                                                           \
+    "vpaddd %[t], %[" C0 "], %[" C0 "]\n\t"                                                      \
+    "vpbroadcastd (%[" A "],%[q],4), %[t]\n\t"                                                    \
+    "vpmaddubsw %[b1], %[t], %[t]\n\t"                                                           \
+    "vpmaddwd %[ones], %[t], %[t]\n\t"                                                           \
+    "vpaddd %[t], %[" C1 "], %[" C1 "]\n\t"
+
+OCTET_AVX2 static void tile_6(size_t K4, const int32_t *a, size_t a_stride, const int32_t *b, const int32_t *init,
+                              __m256i out0[MR], __m256i out1[MR]) {
+    __m256i c00, c01, c02, c03, c04, c05, c10, c11, c12, c13, c14, c15;
+    if (init) {
+        c00 = _mm256_loadu_si256((const __m256i *)(init + 0 * NR)), c10 = _mm256_loadu_si256((const __m256i *)(init + 0 * NR + 8));
+        c01 = _mm256_loadu_si256((const __m256i *)(init + 1 * NR)), c11 = _mm256_loadu_si256((const __m256i *)(init + 1 * NR + 8));
+        c02 = _mm256_loadu_si256((const __m256i *)(init + 2 * NR)), c12 = _mm256_loadu_si256((const __m256i *)(init + 2 * NR + 8));
+        c03 = _mm256_loadu_si256((const __m256i *)(init + 3 * NR)), c13 = _mm256_loadu_si256((const __m256i *)(init + 3 * NR + 8));
+        c04 = _mm256_loadu_si256((const __m256i *)(init + 4 * NR)), c14 = _mm256_loadu_si256((const __m256i *)(init + 4 * NR + 8));
+        c05 = _mm256_loadu_si256((const __m256i *)(init + 5 * NR)), c15 = _mm256_loadu_si256((const __m256i *)(init + 5 * NR + 8));
+    } else {
+        c00 = c01 = c02 = c03 = c04 = c05 = c10 = c11 = c12 = c13 = c14 = c15 = _mm256_setzero_si256();
+    }
+    if (K4 > 0) {
+        const __m256i ones = _mm256_set1_epi16(1);
+        const int32_t *a0 = a, *a1 = a + a_stride, *a2 = a + 2 * a_stride, *a3 = a + 3 * a_stride, *a4 = a + 4 * a_stride,
+                      *a5 = a + 5 * a_stride;
+        const int32_t *bq = b;
+        size_t q = 0;
+        __m256i b0, b1, t;
+        __asm__ volatile("1:\n\t"
+                         "vmovdqa (%[b]), %[b0]\n\t"
+                         "vmovdqa 32(%[b]), %[b1]\n\t"
+                         OCTET_C4_ROW("a0", "c00", "c10") OCTET_C4_ROW("a1", "c01", "c11") OCTET_C4_ROW("a2", "c02", "c12")
+                         OCTET_C4_ROW("a3", "c03", "c13") OCTET_C4_ROW("a4", "c04", "c14") OCTET_C4_ROW("a5", "c05", "c15")
+                         "add $64, %[b]\n\t"
+                         "inc %[q]\n\t"
+                         "cmp %[n], %[q]\n\t"
+                         "jb 1b\n\t"
+                         : [c00] "+x"(c00), [c01] "+x"(c01), [c02] "+x"(c02), [c03] "+x"(c03), [c04] "+x"(c04), [c05] "+x"(c05),
+                           [c10] "+x"(c10), [c11] "+x"(c11), [c12] "+x"(c12), [c13] "+x"(c13), [c14] "+x"(c14), [c15] "+x"(c15),
+                           [b] "+r"(bq), [q] "+r"(q), [b0] "=&x"(b0), [b1] "=&x"(b1), [t] "=&x"(t)
+                         : [a0] "r"(a0), [a1] "r"(a1), [a2] "r"(a2), [a3] "r"(a3), [a4] "r"(a4), [a5] "r"(a5), [n] "r"(K4),
+                           [ones] "x"(ones)
+                         : "cc", "memory");
+    }
+    out0[0] = c00, out0[1] = c01, out0[2] = c02, out0[3] = c03, out0[4] = c04, out0[5] = c05;
+    out1[0] = c10, out1[1] = c11, out1[2] = c12, out1[3] = c13, out1[4] = c14, out1[5] = c15;
+}
 
 OCTET_AVX2 static void tile(size_t mr, size_t K4, const int32_t *a, size_t as, const int32_t *b, const int32_t *init, __m256i c0[MR], __m256i c1[MR]) {
     switch (mr) {
@@ -40,9 +95,9 @@ OCTET_AVX2 static void tile(size_t mr, size_t K4, const int32_t *a, size_t as, c
     }
 }
 
-/* One 16-column panel for all M rows, K in blocks of KC4 quads (the same L1 blocking as the
+/* One 16-column panel for all M rows (row m's quads at a + m * a_stride), K in blocks of KC4 quads (the same L1 blocking as the
    s16-pair kernel); partial sums wait in `acc` (M x 16). */
-OCTET_AVX2 void octet_u7s8s32_gemm_6x16c4_avx2_panel(size_t M, size_t K, const int32_t *a, const int32_t *bp, size_t n0, size_t nr,
+OCTET_AVX2 void octet_u7s8s32_gemm_6x16c4_avx2_panel(size_t M, size_t K, const int32_t *a, size_t a_stride, const int32_t *bp, size_t n0, size_t nr,
                                                      const int32_t *rows, const int32_t *cols, const octet_packed_output *out, void *c,
                                                      size_t ldc, int32_t *acc, size_t KC4) {
     const size_t K4 = (K + 3) / 4;
@@ -55,7 +110,7 @@ OCTET_AVX2 void octet_u7s8s32_gemm_6x16c4_avx2_panel(size_t M, size_t K, const i
         for (size_t m0 = 0; m0 < M; m0 += MR) {
             const size_t mr = M - m0 < MR ? M - m0 : MR;
             __m256i c0[MR], c1[MR];
-            tile(mr, kc, a + m0 * K4 + kb, K4, bp + kb * NR, first ? NULL : acc + m0 * NR, c0, c1);
+            tile(mr, kc, a + m0 * a_stride + kb, a_stride, bp + kb * NR, first ? NULL : acc + m0 * NR, c0, c1);
             if (last) {
                 octet_avx2_store_tile(mr, m0, n0, nr, &pc, c0, c1, rows, o, c, ldc);
             } else {

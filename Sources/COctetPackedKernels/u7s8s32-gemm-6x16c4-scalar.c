@@ -23,24 +23,38 @@ void octet_packed_pack_b_s8_c4(size_t K, size_t N, const int8_t *b, size_t ns, s
 
 int octet_packed_pack_a_c4(const octet_packed_a_source *s, size_t row_begin, size_t rows, size_t K, int32_t *out, int32_t *row_sums,
                            uint8_t *scratch) {
+    (void)scratch; /* an indirect row is gathered straight into its packed place */
     const size_t K4 = (K + 3) / 4;
-    unsigned high = 0;
+    uint8_t high = 0;
     for (size_t r = 0; r < rows; r++) {
         const size_t m = row_begin + r;
-        const uint8_t *row = s->x + m * s->lda;
-        if (s->offsets) {
-            octet_packed_gather_row(s, m, scratch);
-            row = scratch;
-        }
         uint8_t *dst = (uint8_t *)(out + r * K4);
-        memcpy(dst, row, K);
-        memset(dst + K, 0, 4 * K4 - K);
-        int32_t sum = 0;
-        for (size_t k = 0; k < K; k++) {
-            sum += row[k];
-            high |= row[k];
+        if (s->offsets) {
+            octet_packed_gather_row(s, m, dst);
+        } else {
+            memcpy(dst, s->x + m * s->lda, K);
         }
-        if (row_sums) row_sums[r] = sum;
+        for (size_t k = K; k < 4 * K4; k++) dst[k] = 0;
+        /* Over the packed copy (in L1 now); the padding adds nothing. Vectorized by the compiler. */
+        uint8_t h = 0;
+        for (size_t k = 0; k < K; k++) h |= dst[k];
+        high |= h;
+        if (row_sums) {
+            int32_t sum = 0;
+            for (size_t k = 0; k < K; k++) sum += dst[k];
+            row_sums[r] = sum;
+        }
+    }
+    return (high & 0x80) != 0;
+}
+
+int octet_packed_u8_exceeds_127(const uint8_t *x, size_t rows, size_t K, size_t lda) {
+    uint8_t high = 0;
+    for (size_t r = 0; r < rows; r++) {
+        const uint8_t *row = x + r * lda;
+        uint8_t h = 0;
+        for (size_t k = 0; k < K; k++) h |= row[k];
+        high |= h;
     }
     return (high & 0x80) != 0;
 }
@@ -60,13 +74,19 @@ static void scalar_tile(size_t mr, size_t K4, const int32_t *a, size_t a_stride,
 void octet_packed_gemm_c4(octet_packed_isa isa, size_t M, size_t N, size_t K, const int32_t *a, const int32_t *rows, const int32_t *b,
                           const int32_t *cols, void *c, size_t ldc, const octet_packed_output *o, size_t p0, size_t p1, int32_t *acc,
                           size_t kc_quads) {
+    octet_packed_gemm_c4_strided(isa, M, N, K, a, (K + 3) / 4, rows, b, cols, c, ldc, o, p0, p1, acc, kc_quads);
+}
+
+void octet_packed_gemm_c4_strided(octet_packed_isa isa, size_t M, size_t N, size_t K, const int32_t *a, size_t a_stride, const int32_t *rows,
+                                  const int32_t *b, const int32_t *cols, void *c, size_t ldc, const octet_packed_output *o, size_t p0, size_t p1,
+                                  int32_t *acc, size_t kc_quads) {
     const size_t K4 = (K + 3) / 4;
     for (size_t p = p0; p < p1; p++) {
         const size_t n0 = p * NR, nr = N - n0 < NR ? N - n0 : NR;
         const int32_t *bp = b + p * K4 * NR;
 #if OCTET_X86
         if (isa == OCTET_PACKED_AVX2) {
-            octet_u7s8s32_gemm_6x16c4_avx2_panel(M, K, a, bp, n0, nr, rows, cols, o, c, ldc, acc, kc_quads < 8 ? 8 : kc_quads);
+            octet_u7s8s32_gemm_6x16c4_avx2_panel(M, K, a, a_stride, bp, n0, nr, rows, cols, o, c, ldc, acc, kc_quads < 8 ? 8 : kc_quads);
             continue;
         }
 #endif
@@ -75,7 +95,7 @@ void octet_packed_gemm_c4(octet_packed_isa isa, size_t M, size_t N, size_t K, co
         for (size_t m0 = 0; m0 < M; m0 += MR) {
             const size_t mr = M - m0 < MR ? M - m0 : MR;
             int32_t t[MR][NR];
-            scalar_tile(mr, K4, a + m0 * K4, K4, bp, t);
+            scalar_tile(mr, K4, a + m0 * a_stride, a_stride, bp, t);
             for (size_t r = 0; r < mr; r++)
                 for (size_t j = 0; j < nr; j++)
                     octet_store_scalar(octet_raw_value(t[r][j], m0 + r, n0 + j, K, rows, cols, o), m0 + r, n0 + j, o, c, (m0 + r) * ldc + n0 + j);

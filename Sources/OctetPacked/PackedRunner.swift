@@ -97,6 +97,11 @@ struct PackedRunner: Sendable {
         let t = tiling(m: m, k: k, n: n), s = scratch(m: m, k: k, n: n)
         let job = Job(source: source, b: UnsafePointer(b.panels.pointer), cols: UnsafePointer(b.columnSums.pointer), c: c, out: output, buffers: buffers)
         let (isa, kc, quads) = (isa, kcPairs, format == .quads && b.format == .quads)
+        // Row sums only feed the weight zero point's term (zero for symmetric weights).
+        let needsRowSums = output.pointee.b_zero_point != 0
+        // A 1x1 convolution over a channels-last image whose rows are whole k-quads needs no
+        // packing for the k-quad kernel: the image is the packed A (row stride lda / 4 words).
+        let unpacked = quads && source.offsets == nil && source.xf == nil && source.x != nil && k % 4 == 0 && source.lda % 4 == 0 && !needsRowSums
         let counter = buffers.taskCounter
         let body: @Sendable (Int) -> Void = { worker in
             var source = job.source
@@ -117,11 +122,17 @@ struct PackedRunner: Sendable {
                 let m0 = block * t.rowsPerBlock, rows = min(t.rowsPerBlock, m - m0)
                 let p0 = t.panels * split / t.columnSplits, p1 = t.panels * (split + 1) / t.columnSplits
                 let c = job.c + m0 * ldc * elementSize
-                if quads {
-                    if octet_packed_pack_a_c4(&source, m0, rows, k, packed, sums, row) != 0 { job.buffers.flags.pointer[worker] = 1 }
+                let rowSums = needsRowSums ? sums : nil
+                if unpacked, let x = source.x {
+                    let a = UnsafeRawPointer(x + m0 * source.lda)
+                    if octet_packed_u8_exceeds_127(x + m0 * source.lda, rows, k, source.lda) != 0 { job.buffers.flags.pointer[worker] = 1 }
+                    octet_packed_gemm_c4_strided(isa, rows, n, k, a.assumingMemoryBound(to: Int32.self), source.lda / 4, nil, job.b, job.cols, c, ldc,
+                                                 &out, p0, p1, acc, kc)
+                } else if quads {
+                    if octet_packed_pack_a_c4(&source, m0, rows, k, packed, rowSums, row) != 0 { job.buffers.flags.pointer[worker] = 1 }
                     octet_packed_gemm_c4(isa, rows, n, k, packed, sums, job.b, job.cols, c, ldc, &out, p0, p1, acc, kc)
                 } else {
-                    if octet_packed_pack_a(isa, &source, m0, rows, k, packed, sums, row) != 0 { job.buffers.flags.pointer[worker] = 1 }
+                    if octet_packed_pack_a(isa, &source, m0, rows, k, packed, rowSums, row) != 0 { job.buffers.flags.pointer[worker] = 1 }
                     octet_packed_gemm(isa, rows, n, k, packed, sums, job.b, job.cols, c, ldc, &out, p0, p1, acc, kc)
                 }
             }

@@ -30,7 +30,8 @@ import Testing
 
     /// A case with full-range data and parameters drawn per variant: zero points at both ends,
     /// per-channel or per-tensor weights (with a weight zero point), s32/f32/no bias, u8/f32 output.
-    static func makeCase(_ sh: Shape, variant: Int, seed: UInt64) throws -> ConformanceCase {
+    /// With `sevenBit`, the case is planned `reduce_range` (activations 0...127: the k-quad kernel).
+    static func makeCase(_ sh: Shape, variant: Int, seed: UInt64, sevenBit: Bool = false) throws -> ConformanceCase {
         var g = SeededGenerator(seed: seed)
         let kw = sh.kw ?? sh.k
         var s = OpSignature.convolution(input: try TensorShape([sh.batch, sh.channels, sh.h, sh.w]),
@@ -40,16 +41,17 @@ import Testing
                                         postOps: [[], [.relu], [.clip(min: -0.5, max: 0.75)]][variant % 3])
         s.activationLayout = .nhwc
         let perChannel = variant % 2 == 0
-        let inZero: Int32 = [0, 255, 128, 3][variant % 4]
+        let inZero: Int32 = sevenBit ? [0, 127, 64, 3][variant % 4] : [0, 255, 128, 3][variant % 4]
         let weightZero: Int32 = perChannel ? 0 : [0, -7, 127, -128][variant % 4]
         let oc = sh.outChannels
         let wq = try QuantParams(scales: (0..<(perChannel ? oc : 1)).map { _ in Float.random(in: 0.002...0.03, using: &g) },
                                  zeroPoints: [Int32](repeating: weightZero, count: perChannel ? oc : 1),
                                  granularity: perChannel ? .perChannel(axis: 0) : .perTensor, dtype: .s8)
         s.quantization = QuantizationScheme(perChannelWeights: perChannel, symmetricWeights: weightZero == 0, inputZeroPoint: inZero, weightZeroPoint: weightZero)
+        s.quantization?.reduceRange = sevenBit
         let toF32 = variant % 5 == 4
         s.outputType = toF32 ? .f32 : .u8
-        let inQ = try QuantParams(scale: 0.02, zeroPoint: inZero, dtype: .u8)
+        let inQ = try QuantParams(scale: 0.02, zeroPoint: inZero, dtype: .u8, reduceRange: sevenBit)
         let k = sh.channels / sh.groups * sh.k * kw
         let outQ = toF32 ? nil : try QuantParams(scale: 0.02 * wq.scales[0] * Float(k).squareRoot() * 60, zeroPoint: [0, 255, 90][variant % 3], dtype: .u8)
         let bias: Tensor? = switch variant % 3 {
@@ -58,15 +60,15 @@ import Testing
         default: nil
         }
         let weight = try Tensor((0..<s.weight.elementCount).map { _ in Int8.random(in: -128...127, using: &g) }, shape: s.weight, quantization: wq)
-        let x = try Tensor((0..<s.input.elementCount).map { _ in UInt8.random(in: 0...255, using: &g) }, shape: s.input)
+        let x = try Tensor((0..<s.input.elementCount).map { _ in UInt8.random(in: 0...(sevenBit ? 127 : 255), using: &g) }, shape: s.input)
         return ConformanceCase(signature: s, constants: OpConstants(weight: weight, bias: bias, inputQuantization: inQ, outputQuantization: outQ),
                                inputs: [x], seed: seed)
     }
 
-    func check(_ shapes: [Shape], variants: Int, expectName: ((Shape) -> String)? = nil) throws {
+    func check(_ shapes: [Shape], variants: Int, sevenBit: Bool = false, expectName: ((Shape) -> String)? = nil) throws {
         for (i, sh) in shapes.enumerated() {
             for v in 0..<variants {
-                let c = try Self.makeCase(sh, variant: v + i, seed: UInt64(i * 100 + v))
+                let c = try Self.makeCase(sh, variant: v + i, seed: UInt64(i * 100 + v), sevenBit: sevenBit)
                 for cpu in cpus {
                     for threads in [1, 2] {
                         if let f = Conformance.compare(PackedBackend(), QNNPackReferenceBackend(), c, cpu: cpu, tolerance: 0, threads: threads) {
@@ -118,6 +120,41 @@ import Testing
         try check(shapes, variants: 4) { sh in
             sh.k == 1 && sh.kw == nil && sh.stride == 1 && sh.pad == 0 ? "u8s8s32-conv-nhwc-1x1-6x16-avx2" : "u8s8s32-conv-nhwc-indirect-6x16-avx2"
         }
+    }
+
+    /// The same convolutions planned `reduce_range` on the k-quad kernel. A 1x1 stride-1
+    /// convolution over channels in whole k-quads (24, 8, 20/4 = 5 per group is not) runs on
+    /// the image itself, unpacked; the others pack or gather their rows.
+    @Test func sevenBitConvolutionsMatchTheReference() throws {
+        let shapes: [Shape] = [
+            Shape(batch: 2, channels: 24, outChannels: 40, h: 7, w: 9, k: 1, pad: 0, groups: 1),          // unpacked, over the batch
+            Shape(channels: 16, outChannels: 96, h: 23, w: 21, k: 1, pad: 0, groups: 1),                  // unpacked: MobileNet's K = 16
+            Shape(channels: 8, outChannels: 8, h: 60, w: 60, k: 1, pad: 0, groups: 1),                    // unpacked, M = 3600
+            Shape(channels: 40, outChannels: 24, h: 9, w: 9, k: 1, pad: 0, groups: 2),                    // unpacked per group (20 channels)
+            Shape(channels: 18, outChannels: 20, h: 5, w: 7, k: 1, pad: 0, groups: 1),                    // K = 18: packed
+            Shape(channels: 32, outChannels: 17, h: 9, w: 9, k: 1, stride: 2, pad: 0, groups: 1),         // 1x1 stride 2: indirect
+            Shape(channels: 3, outChannels: 16, h: 17, w: 15, k: 3, stride: 2, pad: 1, groups: 1),        // a stem
+            Shape(channels: 64, outChannels: 40, h: 28, w: 27, k: 3, pad: 1, groups: 1),                  // M split over two workers
+        ]
+        try check(shapes, variants: 4, sevenBit: true) { sh in
+            sh.k == 1 && sh.kw == nil && sh.stride == 1 && sh.pad == 0 ? "u7s8s32-conv-nhwc-1x1-6x16c4-avx2" : "u7s8s32-conv-nhwc-indirect-6x16c4-avx2"
+        }
+    }
+
+    /// An activation above 127 reaching a 7-bit 1x1 convolution that reads the image unpacked
+    /// fails the call (the packing no longer sees it).
+    @Test func unpackedSevenBitConvolutionRefusesEightBitValues() throws {
+        let sh = Shape(channels: 16, outChannels: 32, h: 6, w: 6, k: 1, pad: 0, groups: 1)
+        let c = try Self.makeCase(sh, variant: 0, seed: 5, sevenBit: true)
+        let kernel = try PackedBackend().prepare(c.signature, constants: c.constants, context: PrepareContext(cpu: CPUFeatures.host, threads: 2))
+        guard kernel.implementation.hasPrefix("u7") else { return } // the s16-pair form is exact for any u8
+        // Any order of the values serves as the channels-last image here.
+        var values = try c.inputs[0].scalars(as: UInt8.self)
+        var out = try Tensor(zeros: c.signature.outputType, shape: try #require(c.signature.outputShape), layout: .nhwc)
+        try kernel.run(inputs: [try Tensor(values, shape: c.inputs[0].shape, layout: .nhwc)], output: &out)
+        values[16 * 35 + 15] = 200
+        let x = try Tensor(values, shape: c.inputs[0].shape, layout: .nhwc)
+        #expect(throws: PackedError.self) { try kernel.run(inputs: [x], output: &out) }
     }
 
     /// The C kernels called with each ISA explicitly, against a direct Int64 computation:

@@ -125,6 +125,17 @@ int octet_packed_pack_a_c4(const octet_packed_a_source *source, size_t row_begin
 void octet_packed_gemm_c4(octet_packed_isa isa, size_t M, size_t N, size_t K, const int32_t *a_packed, const int32_t *row_sums,
                           const int32_t *b_packed, const int32_t *column_sums, void *c, size_t ldc, const octet_packed_output *out,
                           size_t panel_begin, size_t panel_end, int32_t *accumulators, size_t kc_quads);
+/// As `octet_packed_gemm_c4` with row m of A at `a_packed + m * a_stride` words (a_stride ≥
+/// ceil(K/4)): with K a multiple of 4, a channels-last u8 image whose row length is a multiple
+/// of 4 bytes is already in this layout, so a 1x1 convolution runs on it unpacked (its
+/// `row_sums` are then NULL, so `out->b_zero_point` must be 0).
+void octet_packed_gemm_c4_strided(octet_packed_isa isa, size_t M, size_t N, size_t K, const int32_t *a_packed, size_t a_stride,
+                                  const int32_t *row_sums, const int32_t *b_packed, const int32_t *column_sums, void *c, size_t ldc,
+                                  const octet_packed_output *out, size_t panel_begin, size_t panel_end, int32_t *accumulators,
+                                  size_t kc_quads);
+/// 1 when any of the first K bytes of `rows` rows (row r at x + r * lda) exceeds 127 (the
+/// 7-bit kernel would be inexact on it), else 0.
+int octet_packed_u8_exceeds_127(const uint8_t *x, size_t rows, size_t K, size_t lda);
 /// Raw s32 accumulators of the k-quad kernels, for tests.
 void octet_packed_gemm_c4_s32(octet_packed_isa isa, size_t M, size_t N, size_t K, const int32_t *a_packed, const int32_t *b_packed,
                               int32_t *c, size_t ldc);
