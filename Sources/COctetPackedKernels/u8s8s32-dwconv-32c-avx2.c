@@ -82,8 +82,9 @@ __attribute__((always_inline)) OCTET_AVX2 static inline void pixels(const octet_
     for (size_t ky = 0, t = 0; ky < d->kh; ky++)
         for (size_t kx = 0; kx < d->kw; kx++, t++) delta[t] = (ptrdiff_t)((ky * d->dilation_h * d->w + kx * d->dilation_w) * C);
     const long span_h = (long)((d->kh - 1) * d->dilation_h), span_w = (long)((d->kw - 1) * d->dilation_w);
-    for (size_t p = p0; p < p1; p++) {
-        const size_t oy = p / d->ow, ox = p % d->ow;
+    /* The output row and column of p advance with it (no division per pixel). */
+    size_t oy = p0 / d->ow, ox = p0 % d->ow;
+    for (size_t p = p0; p < p1; p++, ox = ox + 1 == d->ow ? (oy++, 0) : ox + 1) {
         const long y0 = (long)(oy * d->stride_h) - (long)d->pad_top, x0 = (long)(ox * d->stride_w) - (long)d->pad_left;
         if (y0 >= 0 && x0 >= 0 && y0 + span_h < (long)d->h && x0 + span_w < (long)d->w) {
             /* Inside the image: every tap is the window origin plus a fixed offset. */
