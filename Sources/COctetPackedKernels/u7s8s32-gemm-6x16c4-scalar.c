@@ -21,10 +21,48 @@ void octet_packed_pack_b_s8_c4(size_t K, size_t N, const int8_t *b, size_t ns, s
     }
 }
 
+#if defined(__x86_64__)
+#include <emmintrin.h>
+/* Rows of at most 64 bytes (few-channel convolutions, such as an RGB stem's K = 27): the row
+   is gathered or copied into a zero-padded local buffer, then stored, summed (psadbw) and
+   checked for values above 127 16 bytes at a time. SSE2 is part of x86-64: no ISA choice. */
+enum { SHORT_ROW = 64 };
+
+static int pack_short_rows(const octet_packed_a_source *s, size_t row_begin, size_t rows, size_t K, int32_t *out, int32_t *row_sums) {
+    const size_t K4 = (K + 3) / 4, bytes = 4 * K4, chunks = (bytes + 15) / 16;
+    __m128i high = _mm_setzero_si128();
+    for (size_t r = 0; r < rows; r++) {
+        const size_t m = row_begin + r;
+        uint8_t buf[SHORT_ROW];
+        memset(buf, 0, sizeof buf);
+        if (s->offsets) octet_packed_gather_row(s, m, buf);
+        else memcpy(buf, s->x + m * s->lda, K);
+        __m128i sum = _mm_setzero_si128();
+        for (size_t i = 0; i < chunks; i++) {
+            const __m128i v = _mm_loadu_si128((const __m128i *)(buf + 16 * i));
+            sum = _mm_add_epi64(sum, _mm_sad_epu8(v, _mm_setzero_si128()));
+            high = _mm_or_si128(high, v);
+        }
+        uint8_t *dst = (uint8_t *)(out + r * K4);
+        if (bytes >= 16) { /* two overlapping 16-byte moves per 32 bytes, never past the row */
+            for (size_t i = 0; i + 16 <= bytes; i += 16) memcpy(dst + i, buf + i, 16);
+            memcpy(dst + bytes - 16, buf + bytes - 16, 16);
+        } else {
+            memcpy(dst, buf, bytes);
+        }
+        if (row_sums) row_sums[r] = _mm_cvtsi128_si32(sum) + _mm_cvtsi128_si32(_mm_unpackhi_epi64(sum, sum));
+    }
+    return (_mm_movemask_epi8(high) & 0xFFFF) != 0;
+}
+#endif
+
 int octet_packed_pack_a_c4(const octet_packed_a_source *s, size_t row_begin, size_t rows, size_t K, int32_t *out, int32_t *row_sums,
                            uint8_t *scratch) {
     (void)scratch; /* an indirect row is gathered straight into its packed place */
     const size_t K4 = (K + 3) / 4;
+#if defined(__x86_64__)
+    if (4 * K4 <= SHORT_ROW) return pack_short_rows(s, row_begin, rows, K, out, row_sums);
+#endif
     uint8_t high = 0;
     for (size_t r = 0; r < rows; r++) {
         const size_t m = row_begin + r;

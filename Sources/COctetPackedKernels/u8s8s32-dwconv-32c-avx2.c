@@ -70,6 +70,37 @@ __attribute__((always_inline)) OCTET_AVX2 static inline void store16(__m256i lo,
     }
 }
 
+/* Stores two adjacent 16-channel blocks (accumulators in unpack order) of pixel p, channels
+   n0 .. n0 + 31. u8: the operations of `octet_avx2_requant8` per 8 channels, then one pack
+   of all 32 (packs/packus work per 128-bit lane; a dword permute restores channel order)
+   and one 32-byte store. */
+__attribute__((always_inline)) OCTET_AVX2 static inline void store32(const __m256i acc[4], size_t p, size_t C, size_t n0,
+                                                                      const octet_packed_output *o, void *c) {
+    __m256i r[4];
+    for (int h = 0; h < 2; h++) {
+        r[2 * h] = _mm256_permute2x128_si256(acc[2 * h], acc[2 * h + 1], 0x20);
+        r[2 * h + 1] = _mm256_permute2x128_si256(acc[2 * h], acc[2 * h + 1], 0x31);
+    }
+    if (o->to_f32) {
+        float *dst = (float *)c + p * C + n0;
+        for (int i = 0; i < 4; i++) octet_avx2_dequant8(r[i], n0 + 8 * (size_t)i, o, dst + 8 * i, 0, 1.0f);
+        return;
+    }
+    const __m256 lo = _mm256_set1_ps((float)(o->qmin - o->out_zero_point)), hi = _mm256_set1_ps((float)(o->qmax - o->out_zero_point));
+    const __m256i zp = _mm256_set1_epi32(o->out_zero_point);
+    __m256i q[4];
+    for (int i = 0; i < 4; i++) {
+        __m256 f = _mm256_cvtepi32_ps(r[i]);
+        if (o->bias_f32) f = _mm256_add_ps(f, _mm256_loadu_ps(o->bias_f32 + n0 + 8 * i));
+        f = _mm256_mul_ps(f, _mm256_loadu_ps(o->multiplier + n0 + 8 * i));
+        f = _mm256_min_ps(_mm256_max_ps(f, lo), hi);
+        q[i] = _mm256_add_epi32(_mm256_cvtps_epi32(f), zp);
+    }
+    /* Lane 0 ends as channels 0-3, 8-11, 16-19, 24-27; lane 1 as 4-7, 12-15, 20-23, 28-31. */
+    const __m256i b = _mm256_packus_epi16(_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3]));
+    _mm256_storeu_si256((__m256i *)((uint8_t *)c + p * C + n0), _mm256_permutevar8x32_epi32(b, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
+}
+
 __attribute__((always_inline)) OCTET_AVX2 static inline void pixels(const octet_packed_dwconv *d, size_t taps, const uint8_t *x, void *c,
                                                                      const octet_packed_output *out, size_t p0, size_t p1) {
     const size_t C = d->channels, pairs = (taps + 1) / 2, blocks = C / 16, rem = C % 16, block_words = 16 * (1 + pairs);
@@ -82,8 +113,9 @@ __attribute__((always_inline)) OCTET_AVX2 static inline void pixels(const octet_
     for (size_t ky = 0, t = 0; ky < d->kh; ky++)
         for (size_t kx = 0; kx < d->kw; kx++, t++) delta[t] = (ptrdiff_t)((ky * d->dilation_h * d->w + kx * d->dilation_w) * C);
     const long span_h = (long)((d->kh - 1) * d->dilation_h), span_w = (long)((d->kw - 1) * d->dilation_w);
-    for (size_t p = p0; p < p1; p++) {
-        const size_t oy = p / d->ow, ox = p % d->ow;
+    /* The output row and column of p advance with it (no division per pixel). */
+    size_t oy = p0 / d->ow, ox = p0 % d->ow;
+    for (size_t p = p0; p < p1; p++, ox = ox + 1 == d->ow ? (oy++, 0) : ox + 1) {
         const long y0 = (long)(oy * d->stride_h) - (long)d->pad_top, x0 = (long)(ox * d->stride_w) - (long)d->pad_left;
         if (y0 >= 0 && x0 >= 0 && y0 + span_h < (long)d->h && x0 + span_w < (long)d->w) {
             /* Inside the image: every tap is the window origin plus a fixed offset. */
@@ -104,8 +136,7 @@ __attribute__((always_inline)) OCTET_AVX2 static inline void pixels(const octet_
         for (; b + 2 <= blocks; b += 2) {
             __m256i acc[4];
             block2(pairs, ptr, b * 16, d->weights + b * block_words, block_words, acc);
-            store16(acc[0], acc[1], p, C, b * 16, o, c);
-            store16(acc[2], acc[3], p, C, b * 16 + 16, o, c);
+            store32(acc, p, C, b * 16, o, c);
         }
         for (; b <= blocks; b++) {
             const size_t n0 = b * 16, n = b < blocks ? 16 : rem;

@@ -55,7 +55,9 @@ public struct PackedBackend: Backend {
         let format = PackedISA.format(s, isa)
         guard s.kind == .conv2d else { return PackedISA.gemm(isa, format) }
         if s.activationLayout == .nhwc {
-            if usesDepthwiseKernel(s) { return PackedISA.dwconv(isa, kh: s.weight[2], kw: s.weight[3]) }
+            if usesDepthwiseKernel(s) {
+                return PackedISA.dwconv(isa, kh: s.weight[2], kw: s.weight[3], rowPairs: PackedChannelsLastDepthwiseKernel.usesRowPairs(s, isa))
+            }
             return PackedISA.conv(isa, form: PackedChannelsLastConvKernel.isDirect(s) ? "1x1" : "indirect", format)
         }
         return usesDepthwiseKernel(s) ? "u8s8s32-dwconv-nchw-scalar" : "u8-im2col-nchw + " + PackedISA.gemm(isa, format)

@@ -46,11 +46,13 @@ enum PackedISA {
         return "\(p.types)-conv-nhwc-\(form)-\(p.tile)-\(suffix(isa))"
     }
 
-    /// The channels-last depthwise kernel: `u8s8s32-dwconv-3x3-32c-avx2` (3x3 and 5x5 have
-    /// their taps unrolled; other windows run the any-window `u8s8s32-dwconv-32c-avx2`).
-    static func dwconv(_ isa: octet_packed_isa, kh: Int, kw: Int) -> String {
-        guard isa == OCTET_PACKED_AVX2, kh * kw <= 127 else { return "u8s8s32-dwconv-scalar" }
+    /// The channels-last depthwise kernel: `u8s8s32-dwconv-3x3-rowpairs-8c-avx2` (rows of
+    /// horizontal pixel pairs; dilation 1, horizontal stride 1 or 2), else the tap-pointer
+    /// `u8s8s32-dwconv-3x3-32c-avx2`. 3x3 and 5x5 have their taps unrolled; other windows run
+    /// the any-window forms (`u8s8s32-dwconv-rowpairs-8c-avx2`, `u8s8s32-dwconv-32c-avx2`).
+    static func dwconv(_ isa: octet_packed_isa, kh: Int, kw: Int, rowPairs: Bool) -> String {
+        guard isa == OCTET_PACKED_AVX2, rowPairs || kh * kw <= 127 else { return "u8s8s32-dwconv-scalar" }
         let window = kh == kw && (kh == 3 || kh == 5) ? "\(kh)x\(kw)-" : ""
-        return "u8s8s32-dwconv-\(window)\(OCTET_PACKED_DW_CHANNELS)c-avx2"
+        return rowPairs ? "u8s8s32-dwconv-\(window)rowpairs-8c-avx2" : "u8s8s32-dwconv-\(window)\(OCTET_PACKED_DW_CHANNELS)c-avx2"
     }
 }

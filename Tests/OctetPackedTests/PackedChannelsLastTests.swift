@@ -70,7 +70,7 @@ import Testing
             for v in 0..<variants {
                 let c = try Self.makeCase(sh, variant: v + i, seed: UInt64(i * 100 + v), sevenBit: sevenBit)
                 for cpu in cpus {
-                    for threads in [1, 2] {
+                    for threads in [1, 2, 3] {
                         if let f = Conformance.compare(PackedBackend(), QNNPackReferenceBackend(), c, cpu: cpu, tolerance: 0, threads: threads) {
                             Issue.record("\(sh) variant \(v) threads \(threads): \(f)")
                         }
@@ -96,9 +96,18 @@ import Testing
             Shape(channels: 48, outChannels: 48, h: 3, w: 3, k: 3, pad: 1, groups: 48),
             Shape(channels: 3, outChannels: 3, h: 5, w: 5, k: 1, pad: 0, groups: 3),
             Shape(channels: 96, outChannels: 96, h: 56, w: 50, k: 3, pad: 1, groups: 96),                 // ≥ 2M MACs: two workers
+            // Row pairs (stride 1, output rows ≥ 48 wide): odd channel counts, no padding, 5x5, any window.
+            Shape(channels: 19, outChannels: 19, h: 5, w: 50, k: 3, pad: 1, groups: 19),
+            Shape(channels: 13, outChannels: 13, h: 4, w: 61, k: 3, pad: 0, groups: 13),
+            Shape(batch: 2, channels: 40, outChannels: 40, h: 6, w: 52, k: 5, pad: 2, groups: 40),
+            Shape(channels: 9, outChannels: 9, h: 9, w: 49, k: 7, kw: 3, pad: 1, groups: 9),
+            Shape(channels: 32, outChannels: 32, h: 112, w: 112, k: 3, pad: 1, groups: 32),              // MobileNetV2's first: threads split rows
         ]
         try check(shapes, variants: 4) { sh in
-            sh.k == 3 && sh.kw == nil ? "u8s8s32-dwconv-3x3-32c-avx2" : sh.k == 5 ? "u8s8s32-dwconv-5x5-32c-avx2" : "u8s8s32-dwconv-32c-avx2"
+            let kw = sh.kw ?? sh.k, ow = (sh.w + 2 * sh.pad - sh.dilation * (kw - 1) - 1) / sh.stride + 1
+            let window = sh.k == kw && (sh.k == 3 || sh.k == 5) ? "\(sh.k)x\(kw)-" : ""
+            let rowPairs = sh.dilation == 1 && sh.stride == 1 && ow >= 48
+            return rowPairs ? "u8s8s32-dwconv-\(window)rowpairs-8c-avx2" : "u8s8s32-dwconv-\(window)32c-avx2"
         }
     }
 
@@ -162,8 +171,8 @@ import Testing
     @Test func depthwiseKernelsAgreeWithDirectSums() throws {
         var g = SeededGenerator(seed: 5)
         let isas = CPUFeatures.host.hasAll([.avx2, .fma]) ? [OCTET_PACKED_SCALAR, OCTET_PACKED_AVX2] : [OCTET_PACKED_SCALAR]
-        for (c, k, stride) in [(16, 3, 1), (21, 3, 2), (35, 5, 1), (9, 4, 2)] {
-            let (h, w, pad) = (7, 6, k / 2), oh = (h + 2 * pad - k) / stride + 1, ow = (w + 2 * pad - k) / stride + 1
+        for (c, k, stride) in [(16, 3, 1), (21, 3, 2), (35, 5, 1), (9, 4, 2), (8, 5, 2), (3, 3, 1), (27, 2, 1)] {
+            let (h, w, pad) = (7, 6 + c % 29, k / 2), oh = (h + 2 * pad - k) / stride + 1, ow = (w + 2 * pad - k) / stride + 1
             let za: Int32 = 255, zb: Int32 = -3
             let x = (0..<(h * w * c)).map { _ in UInt8.random(in: 0...255, using: &g) }
             let wt = (0..<(c * k * k)).map { _ in Int8.random(in: -128...127, using: &g) }
@@ -198,6 +207,27 @@ import Testing
                 }
                 #expect(got == want, "c \(c) k \(k) stride \(stride) isa \(isa.rawValue)")
             }
+            guard isas.contains(OCTET_PACKED_AVX2) else { continue }
+            // The row-pair kernel, over pixel ranges that start and end inside output rows.
+            var rows = [Int32](repeating: 0, count: octet_packed_dwconv_rows_weight_words(c, k, k))
+            octet_packed_pack_dwconv_rows_weights(c, k, k, wt, zb, za, bias, &rows)
+            var got = [Float](repeating: .nan, count: oh * ow * c)
+            let pixels = oh * ow, cuts = [0, pixels / 3 + 1, 2 * pixels / 3 - 1, pixels]
+            rows.withUnsafeBufferPointer { pw in
+                scales.withUnsafeBufferPointer { sc in
+                    var d = octet_packed_dwconv(channels: c, h: h, w: w, kh: k, kw: k, oh: oh, ow: ow, stride_h: stride, stride_w: stride,
+                                                pad_top: pad, pad_left: pad, dilation_h: 1, dilation_w: 1, weights: pw.baseAddress, zero: nil)
+                    var o = octet_packed_output(a_zero_point: za, b_zero_point: zb, bias_s32: nil, bias_f32: nil, multiplier: nil,
+                                                out_zero_point: 0, qmin: 0, qmax: 0, dequant_scale: sc.baseAddress, bias_real: nil,
+                                                lo: -.infinity, hi: .infinity, to_f32: 1, row_scales: nil, row_zero_points: nil)
+                    #expect(octet_packed_dwconv_rows_applies(OCTET_PACKED_AVX2, &d) == 1)
+                    var scratch = [UInt8](repeating: 0, count: octet_packed_dwconv_rows_scratch_bytes(&d))
+                    for (begin, end) in zip(cuts, cuts.dropFirst()) {
+                        #expect(octet_packed_dwconv_rows_nhwc(OCTET_PACKED_AVX2, &d, x, &got, &o, begin, end, &scratch) == 0)
+                    }
+                }
+            }
+            #expect(got == want, "row pairs: c \(c) k \(k) stride \(stride)")
         }
     }
 }

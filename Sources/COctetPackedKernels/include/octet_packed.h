@@ -179,6 +179,31 @@ void octet_packed_pack_dwconv_weights(size_t channels, size_t taps, const int8_t
 void octet_packed_dwconv_nhwc(octet_packed_isa isa, const octet_packed_dwconv *d, const uint8_t *x, void *c,
                               const octet_packed_output *out, size_t pixel_begin, size_t pixel_end);
 
+/// ---- Row-pair depthwise: `u8s8s32-dwconv-{3x3-,5x5-,}rowpairs-8c-avx2` -------------------
+/// Dilation 1, horizontal stride 1 or 2, any window up to 64 rows, AVX2 only (see
+/// `octet_packed_dwconv_rows_applies`). Each input row a window reads becomes, per block of 8
+/// channels, a row of s16 pairs (x[col], x[col + 1]) built once and read by every tap pair of
+/// every output row over it, so the multiply loop is loads and `vpmaddwd` only.
+/// Packed weights, per block of 8 channels: 8 folded bias words (bias − a_zp · Σ_t (w − b_zp)),
+/// then for each window row ky and tap pair j (taps 2j, 2j + 1 of that row; an odd last tap
+/// pairs with 0) 8 words, word i = the s16 pair (w − b_zp) of channel 8·block + i.
+
+/// Words of those packed weights: ceil(C/8) · 8 · (1 + kh · ceil(kw/2)).
+size_t octet_packed_dwconv_rows_weight_words(size_t channels, size_t kh, size_t kw);
+/// Packs C x kh x kw s8 weights (`w[(c · kh + ky) · kw + kx]`) as above; `bias` may be NULL.
+void octet_packed_pack_dwconv_rows_weights(size_t channels, size_t kh, size_t kw, const int8_t *w, int32_t b_zero_point,
+                                           int32_t a_zero_point, const int32_t *bias, int32_t *out);
+/// 1 when the row-pair kernel runs `d` with `isa`, else 0.
+int octet_packed_dwconv_rows_applies(octet_packed_isa isa, const octet_packed_dwconv *d);
+/// Scratch bytes one call needs (any alignment): kh + 1 rows of pairs.
+size_t octet_packed_dwconv_rows_scratch_bytes(const octet_packed_dwconv *d);
+/// As `octet_packed_dwconv_nhwc` with `d->weights` in the row-pair packing and `scratch`
+/// holding `octet_packed_dwconv_rows_scratch_bytes(d)` bytes (one per concurrent caller).
+/// Pixel ranges that start and end on output-row boundaries avoid rebuilding rows. Returns 0,
+/// or 1 (nothing written) when the kernel does not apply.
+int octet_packed_dwconv_rows_nhwc(octet_packed_isa isa, const octet_packed_dwconv *d, const uint8_t *x, void *c,
+                                  const octet_packed_output *out, size_t pixel_begin, size_t pixel_end, void *scratch);
+
 #ifdef __cplusplus
 }
 #endif
