@@ -31,8 +31,8 @@ KERNEL(octet_f32_pool2d_nhwc,
        (is_max, src, dst, batch, c, h, w, oh, ow, kh, kw, sh, sw, pad_top, pad_left, pad_bottom, pad_right, dh, dw, count_include_pad))
 KERNEL(octet_f32_global_avg_pool_nhwc, (const float *src, float *dst, size_t batch, size_t pixels, size_t c),
        (src, dst, batch, pixels, c))
-KERNEL(octet_quantize_i8, (int is_signed, const float *x, uint8_t *q, size_t n, float scale, int zero_point),
-       (is_signed, x, q, n, scale, zero_point))
+KERNEL(octet_quantize_i8, (int is_signed, const float *x, uint8_t *q, size_t n, float scale, int zero_point, int qmin, int qmax),
+       (is_signed, x, q, n, scale, zero_point, qmin, qmax))
 KERNEL(octet_dequantize_i8, (int is_signed, const uint8_t *q, float *x, size_t n, float scale, int zero_point),
        (is_signed, q, x, n, scale, zero_point))
 KERNEL(octet_q8_add,

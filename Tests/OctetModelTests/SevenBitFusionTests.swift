@@ -73,4 +73,39 @@ import Testing
         let top = Float(127 - Int(Self.zy)) * Self.sy
         #expect(a.allSatisfy { $0 <= top } && a.contains(top), "\(c.op.opType): max \(a.max() ?? .nan), limit \(top)")
     }
+
+    /// The input edge of a 7-bit CNN: Clip(x, lo, hi) → QuantizeLinear becomes one
+    /// QuantizeLinear with code bounds (`ClipQuantizeFusion`). Its codes must be those of the two
+    /// ops run one after the other (unoptimized), for values inside, outside and exactly on the
+    /// bounds, ±infinity, any zero point, u8 and s8, and for bounds that are not the 7-bit ones.
+    @Test(arguments: [(UInt8(30), false), (UInt8(0), false), (UInt8(200), false), (UInt8(30), true)])
+    func inputClipIsFusedIntoTheQuantizeLinear(zeroPoint: UInt8, signed: Bool) throws {
+        let s: Float = 0.013
+        let z: Tensor = signed ? try Tensor([Int8(-20)], shape: .scalar) : try Tensor([zeroPoint], shape: .scalar)
+        let zi = signed ? -20 : Int(zeroPoint)
+        for (lo, hi) in [(Float(0 - zi) * s, Float(127 - zi) * s), (-0.4, 0.9), (0.25, 0.25), (-1e30, 1e30)] {
+            let graph = Graph(
+                name: "input-clip", inputs: [.init(name: "x", type: ValueType(.f32, try TensorShape([4, 300])))], outputs: [.init(name: "y", type: nil)],
+                nodes: [Node(name: "clip", opType: "Clip", inputs: ["x", "lo", "hi"], outputs: ["xc"]),
+                        Node(name: "q", opType: "QuantizeLinear", inputs: ["xc", "s", "z"], outputs: ["y"])],
+                initializers: ["lo": try Tensor([lo], shape: .scalar), "hi": try Tensor([hi], shape: .scalar), "s": try Tensor([s], shape: .scalar), "z": z],
+                opsets: ["": 17])
+            var options = SessionOptions(threads: 2, cpu: .host, registry: BackendRegistry.builtIn(), rules: try RuleSet.builtIn())
+            let fused = try Session(graph: graph, options: options)
+            options.optimize = false
+            let separate = try Session(graph: graph, options: options)
+            #expect(try fused.trace().trace.nodes.map(\.opType) == ["QuantizeLinear"], "bounds \(lo)...\(hi)")
+            var g = SeededGenerator(seed: UInt64(zi + 300))
+            var values = (0..<1200).map { _ in Float.random(in: -4...4, using: &g) }
+            values[0...5] = [lo, hi, .infinity, -.infinity, lo.nextDown, hi.nextUp]
+            for i in 6..<40 { values[i] = Float(i - 23) * s / 2 } // halfway points: round half to even
+            let x = ["x": try Tensor(values, shape: try TensorShape([4, 300]))]
+            let a = try #require(try fused.run(x)["y"]), b = try #require(try separate.run(x)["y"])
+            if signed {
+                #expect(try a.scalars(as: Int8.self) == b.scalars(as: Int8.self), "bounds \(lo)...\(hi)")
+            } else {
+                #expect(try a.scalars(as: UInt8.self) == b.scalars(as: UInt8.self), "bounds \(lo)...\(hi)")
+            }
+        }
+    }
 }

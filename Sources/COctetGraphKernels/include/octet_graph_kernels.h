@@ -45,9 +45,10 @@ void octet_q8_avg_pool2d(int is_signed, int channels_last, const uint8_t *src, u
                          int w, int oh, int ow, int kh, int kw, int sh, int sw, int pad_top, int pad_left, int pad_bottom,
                          int pad_right, int count_include_pad, float sx, int zx, float sy, int zy, int qmax, size_t row_begin,
                          size_t row_end);
-/// ONNX QuantizeLinear, per tensor: q = saturate(round_half_even(x / scale) + zero_point)
-/// into u8 (0...255) or, when `is_signed`, s8 (-128...127). NaN becomes the zero point's rounding of 0.
-void octet_quantize_i8(int is_signed, const float *x, uint8_t *q, size_t n, float scale, int zero_point);
+/// ONNX QuantizeLinear, per tensor: q = clamp(round_half_even(x / scale) + zero_point, qmin, qmax)
+/// into u8 or, when `is_signed`, s8; [qmin, qmax] is the type's range or a narrower one (a Clip
+/// fused into the QuantizeLinear: `ClipQuantizeFusion`). NaN becomes qmin.
+void octet_quantize_i8(int is_signed, const float *x, uint8_t *q, size_t n, float scale, int zero_point, int qmin, int qmax);
 /// ONNX DequantizeLinear, per tensor: x = (q - zero_point) * scale from u8 or s8.
 void octet_dequantize_i8(int is_signed, const uint8_t *q, float *x, size_t n, float scale, int zero_point);
 /// Mean over the `pixels` positions of each image of an NHWC tensor: `dst` is N x C.

@@ -126,8 +126,8 @@ void OCTET_FN(octet_f32_global_avg_pool_nhwc)(const float *src, float *dst, size
     }
 }
 
-void OCTET_FN(octet_quantize_i8)(int is_signed, const float *x, uint8_t *q, size_t n, float scale, int zero_point) {
-    const float lo = is_signed ? -128.0f : 0.0f, hi = is_signed ? 127.0f : 255.0f, zp = (float)zero_point;
+void OCTET_FN(octet_quantize_i8)(int is_signed, const float *x, uint8_t *q, size_t n, float scale, int zero_point, int qmin, int qmax) {
+    const float lo = (float)qmin, hi = (float)qmax, zp = (float)zero_point;
     if (is_signed) {
         int8_t *o = (int8_t *)q;
         for (size_t i = 0; i < n; i++) {

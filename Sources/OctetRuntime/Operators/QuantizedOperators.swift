@@ -83,10 +83,19 @@ struct QuantizeLinearOperator: GraphOperator {
     let axis: Int
     /// Element type from the `output_dtype` attribute (opset 21), if any.
     let outputType: DType?
+    /// Code bounds narrower than the type's, from a fused Clip (`ClipQuantizeFusion`).
+    let codeMin: Int32?, codeMax: Int32?
 
     init(_ n: Node) throws {
         site = OperatorSite(n)
         axis = try n.int("axis", default: 1)
+        codeMax = try OutputCodeLimit.read(n)
+        codeMin = try n.int(ClipQuantizeFusion.lowerAttribute).map { v in
+            guard (-128...255).contains(v) else {
+                throw GraphError.attribute(node: n.name, opType: n.opType, name: ClipQuantizeFusion.lowerAttribute, expected: "an int in [-128, 255]", got: "\(v)")
+            }
+            return Int32(v)
+        }
         if try n.int("block_size", default: 0) != 0 { throw site.error("blocked quantization (block_size) is not supported") }
         let code = try n.int("output_dtype", default: 0)
         outputType = code == 0 ? nil : ElementwiseOperators.castTarget(code)
@@ -110,6 +119,9 @@ struct QuantizeLinearOperator: GraphOperator {
     func run(_ inputs: [Tensor?], outputs: inout [Tensor]) throws {
         let x = try site.tensor(inputs, 0)
         let p = try QDQParameters(scale: try site.tensor(inputs, 1), zeroPoint: inputs.count > 2 ? inputs[2] : nil, axis: axis, site: site)
+        guard let full = outputs[0].dtype.integerRange else { throw site.error("quantizes to an integer type, not \(outputs[0].dtype)") }
+        let lo = max(codeMin ?? full.lowerBound, full.lowerBound), hi = min(codeMax ?? full.upperBound, full.upperBound)
+        guard lo <= hi else { throw site.error("its code bounds [\(lo), \(hi)] are empty for \(outputs[0].dtype)") }
         if p.scales.count == 1, x.layout == outputs[0].layout, outputs[0].dtype.isQuantized8Bit {
             // Per tensor: the vectorized kernel (same arithmetic).
             let signed: Int32 = outputs[0].dtype == .s8 ? 1 : 0, scale = p.scales[0], zp = Int32(p.zeroPoints[0])
@@ -117,19 +129,18 @@ struct QuantizeLinearOperator: GraphOperator {
                 outputs[0].withUnsafeMutableBytes { dst in
                     guard let s = src.baseAddress, let d = dst.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return }
                     IntraOpParallelism.forEachChunk(src.count, grain: 1 << 14) { r in
-                        octet_quantize_i8(signed, s + r.lowerBound, d + r.lowerBound, r.count, scale, zp)
+                        octet_quantize_i8(signed, s + r.lowerBound, d + r.lowerBound, r.count, scale, zp, lo, hi)
                     }
                 }
             }
             return
         }
         let channel = try p.channelIndexer(x.shape, site: site)
-        guard let range = outputs[0].dtype.integerRange else { throw site.error("quantizes to an integer type, not \(outputs[0].dtype)") }
         let values = try x.scalars(as: Float.self)
         var q = [Int32](repeating: 0, count: values.count)
         for i in values.indices {
             let c = channel(i)
-            q[i] = AffineQuantization.quantizeDividing(values[i], scale: p.scales[c], zeroPoint: p.zeroPoints[c], qmin: range.lowerBound, qmax: range.upperBound)
+            q[i] = AffineQuantization.quantizeDividing(values[i], scale: p.scales[c], zeroPoint: p.zeroPoints[c], qmin: lo, qmax: hi)
         }
         try storeIntegers(q, into: &outputs[0], site)
     }

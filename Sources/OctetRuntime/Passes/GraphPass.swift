@@ -13,10 +13,11 @@ public struct GraphOptimizer: Sendable {
     public init(passes: [any GraphPass]) { self.passes = passes }
 
     /// Constant folding, BatchNorm folding, reshape/transpose chains, GELU, SiLU and MatMul-bias
-    /// fusion, activation fusion, QDQ lowering to INT8 ops, dead-node removal.
+    /// fusion, activation fusion, QDQ lowering to INT8 ops, a Clip folded into the QuantizeLinear
+    /// it feeds, dead-node removal.
     public static let standard = GraphOptimizer(passes: [
         ConstantFolding(), BatchNormFolding(), ReshapeChainSimplification(), GeluFusion(), SiLUFusion(), MatMulBiasFusion(), ActivationFusion(),
-        QOperatorLowering(), QDQFusion(), DynamicQuantizationFusion(), FP16WeightFusion(), DeadNodeElimination(),
+        QOperatorLowering(), QDQFusion(), ClipQuantizeFusion(), DynamicQuantizationFusion(), FP16WeightFusion(), DeadNodeElimination(),
     ])
 
     public func run(_ graph: Graph) throws -> Graph {
