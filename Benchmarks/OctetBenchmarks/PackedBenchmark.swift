@@ -37,31 +37,26 @@ struct PackedBenchmark: ParsableCommand {
         let exact = OneDNNBackend.hasExactInt8(on: cpu)
         print("oneDNN INT8 here: \(exact ? "VNNI (exact on full range)" : "no VNNI: given 7-bit activations (reduce_range), as PyTorch would")")
         print("INT8 exact-form peak / FP32 peak = \(fixed(wd / fmaPeak, 2))x")
-        // The bare micro-kernel on pre-packed operands, measured next to the peak probe.
-        for size in [256, 512, 1024] {
-            let k2 = (size + 1) / 2
-            let a = AlignedBuffer<Int32>(count: size * k2), b = AlignedBuffer<Int32>(count: size * k2), c = AlignedBuffer<Int32>(count: size * size)
-            for i in 0..<a.count { a.pointer[i] = Int32(truncatingIfNeeded: i &* 2_654_435_761) & 0x00FF_00FF; b.pointer[i] = Int32(truncatingIfNeeded: i &* 40503) }
-            var best = 0.0
-            for _ in 0..<3 {
-                let t = clock.measure { octet_packed_gemm_s32(OCTET_PACKED_AVX2, size, size, size, a.pointer, b.pointer, c.pointer, size) }
-                best = max(best, Double(size * size * size) / t.seconds / 1e9)
+        // The bare micro-kernels on pre-packed operands, each measured next to its instruction's
+        // peak: the exact s16-pair kernel, then the 7-bit k-quad kernel (vpmaddubsw + vpmaddwd).
+        typealias RawGEMM = (octet_packed_isa, Int, Int, Int, UnsafePointer<Int32>?, UnsafePointer<Int32>?, UnsafeMutablePointer<Int32>?, Int) -> Void
+        let bare: [(name: String, depth: Int, activationMask: Int32, gemm: RawGEMM, peakName: String, peak: (UInt64) -> UInt64)] = [
+            ("bare kernel", 2, 0x00FF_00FF, octet_packed_gemm_s32, "vpmaddwd (again)", octet_peak_maddwd),
+            ("bare 7-bit c4 kernel", 4, 0x7F7F_7F7F, octet_packed_gemm_c4_s32, "vpmaddubsw+vpmaddwd (again)", octet_peak_maddubsw),
+        ]
+        for kernel in bare {
+            for size in [256, 512, 1024] {
+                let words = size * ((size + kernel.depth - 1) / kernel.depth)
+                let a = AlignedBuffer<Int32>(count: words), b = AlignedBuffer<Int32>(count: words), c = AlignedBuffer<Int32>(count: size * size)
+                for i in 0..<words { a.pointer[i] = Int32(truncatingIfNeeded: i &* 2_654_435_761) & kernel.activationMask; b.pointer[i] = Int32(truncatingIfNeeded: i &* 40503) }
+                var best = 0.0
+                for _ in 0..<3 {
+                    let t = clock.measure { kernel.gemm(OCTET_PACKED_AVX2, size, size, size, a.pointer, b.pointer, c.pointer, size) }
+                    best = max(best, Double(size * size * size) / t.seconds / 1e9)
+                }
+                let now = peak(kernel.peakName, kernel.peak)
+                print("\(kernel.name) \(size)^3: \(fixed(best, 1)) GMAC/s = \(fixed(100 * best / now, 0))% of the peak measured right after")
             }
-            let now = peak("vpmaddwd (again)", octet_peak_maddwd)
-            print("bare kernel \(size)^3: \(fixed(best, 1)) GMAC/s = \(fixed(100 * best / now, 0))% of the peak measured right after")
-        }
-        // The 7-bit k-quad kernel (vpmaddubsw + vpmaddwd), against its own instruction peak.
-        for size in [256, 512, 1024] {
-            let k4 = (size + 3) / 4
-            let a = AlignedBuffer<Int32>(count: size * k4), b = AlignedBuffer<Int32>(count: size * k4), c = AlignedBuffer<Int32>(count: size * size)
-            for i in 0..<a.count { a.pointer[i] = Int32(truncatingIfNeeded: i &* 2_654_435_761) & 0x7F7F_7F7F; b.pointer[i] = Int32(truncatingIfNeeded: i &* 40503) }
-            var best = 0.0
-            for _ in 0..<3 {
-                let t = clock.measure { octet_packed_gemm_c4_s32(OCTET_PACKED_AVX2, size, size, size, a.pointer, b.pointer, c.pointer, size) }
-                best = max(best, Double(size * size * size) / t.seconds / 1e9)
-            }
-            let now = peak("vpmaddubsw+vpmaddwd (again)", octet_peak_maddubsw)
-            print("bare 7-bit c4 kernel \(size)^3: \(fixed(best, 1)) GMAC/s = \(fixed(100 * best / now, 0))% of the peak measured right after")
         }
         print("")
 

@@ -36,6 +36,8 @@ struct PackedConvBenchmark: ParsableCommand {
             Conv(name: "mv2 dw 56 s1", c: 144, oc: 144, hw: 56, k: 3, stride: 1, groups: 144),
             Conv(name: "mv2 dw 14 s1", c: 384, oc: 384, hw: 14, k: 3, stride: 1, groups: 384),
             Conv(name: "mv2 dw 7 s1", c: 960, oc: 960, hw: 7, k: 3, stride: 1, groups: 960),
+            Conv(name: "mv2 pw 112", c: 16, oc: 96, hw: 112, k: 1, stride: 1, groups: 1),
+            Conv(name: "mv2 pw 56x", c: 24, oc: 144, hw: 56, k: 1, stride: 1, groups: 1),
             Conv(name: "mv2 pw 56", c: 144, oc: 24, hw: 56, k: 1, stride: 1, groups: 1),
             Conv(name: "mv2 pw 14", c: 64, oc: 384, hw: 14, k: 1, stride: 1, groups: 1),
         ]

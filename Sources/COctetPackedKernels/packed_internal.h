@@ -106,13 +106,68 @@ OCTET_AVX2 static inline panel_constants octet_avx2_panel_constants(size_t n0, s
     return p;
 }
 
+/* Two rows of a full 16-column panel requantized to u8 together (32 values): the common case of
+   u8 output, per-tensor activations and symmetric weights. Two 256-bit packs, one vpermd and
+   one byte clamp serve both rows, where `octet_avx2_requant8` spends a 128-bit pack chain per
+   8 values. Same codes: clamping the float to qmax − zp before the conversion and saturating
+   the rest through the packs (then to [qmin, qmax] in u8) equals the float clamp to
+   [qmin − zp, qmax − zp] (a NaN or −∞ becomes INT_MIN, then qmin, as `max(f, lo)` gives). */
+typedef struct u8_store_constants {
+    __m256 mul0, mul1, bias0, bias1, hi;
+    __m256i zp16, qmin8, qmax8;
+} u8_store_constants;
+
+OCTET_AVX2 static inline u8_store_constants octet_avx2_u8_store_constants(size_t n0, const octet_packed_output *o) {
+    u8_store_constants k;
+    k.mul0 = _mm256_loadu_ps(o->multiplier + n0), k.mul1 = _mm256_loadu_ps(o->multiplier + n0 + 8);
+    k.bias0 = o->bias_f32 ? _mm256_loadu_ps(o->bias_f32 + n0) : _mm256_setzero_ps();
+    k.bias1 = o->bias_f32 ? _mm256_loadu_ps(o->bias_f32 + n0 + 8) : _mm256_setzero_ps();
+    k.hi = _mm256_set1_ps((float)(o->qmax - o->out_zero_point));
+    k.zp16 = _mm256_set1_epi16((int16_t)o->out_zero_point);
+    k.qmin8 = _mm256_set1_epi8((char)(uint8_t)(o->qmin < 0 ? 0 : o->qmin));
+    k.qmax8 = _mm256_set1_epi8((char)(uint8_t)(o->qmax > 255 ? 255 : o->qmax));
+    return k;
+}
+
+OCTET_AVX2 static inline __m256i octet_avx2_u8_row_pair_s32(__m256i r, __m256 mul, __m256 bias, int has_bias, __m256 hi) {
+    __m256 f = _mm256_cvtepi32_ps(r);
+    if (has_bias) f = _mm256_add_ps(f, bias);
+    f = _mm256_mul_ps(f, mul);
+    return _mm256_cvtps_epi32(_mm256_min_ps(hi, f)); /* min(hi, NaN) is NaN: INT_MIN below */
+}
+
+/* Rows a and b (compensated s32, 16 columns each) to u8 at da and db. */
+OCTET_AVX2 static inline void octet_avx2_store_u8_row_pair(__m256i a0, __m256i a1, __m256i b0, __m256i b1, const u8_store_constants *k,
+                                                           int has_bias, uint8_t *da, uint8_t *db) {
+    const __m256i qa = _mm256_packs_epi32(octet_avx2_u8_row_pair_s32(a0, k->mul0, k->bias0, has_bias, k->hi),
+                                          octet_avx2_u8_row_pair_s32(a1, k->mul1, k->bias1, has_bias, k->hi));
+    const __m256i qb = _mm256_packs_epi32(octet_avx2_u8_row_pair_s32(b0, k->mul0, k->bias0, has_bias, k->hi),
+                                          octet_avx2_u8_row_pair_s32(b1, k->mul1, k->bias1, has_bias, k->hi));
+    /* dwords: a0[0..3] a1[0..3] b0[0..3] b1[0..3] | a0[4..7] a1[4..7] b0[4..7] b1[4..7] */
+    __m256i u = _mm256_packus_epi16(_mm256_adds_epi16(qa, k->zp16), _mm256_adds_epi16(qb, k->zp16));
+    u = _mm256_permutevar8x32_epi32(u, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    u = _mm256_min_epu8(_mm256_max_epu8(u, k->qmin8), k->qmax8);
+    _mm_storeu_si128((__m128i *)da, _mm256_castsi256_si128(u));
+    _mm_storeu_si128((__m128i *)db, _mm256_extracti128_si256(u, 1));
+}
+
 /* Stores rows m0..m0+mr−1 of one panel. Per-column arrays (and the column sums) are readable
    up to the panel's end (callers pad them to a multiple of 16); a partial panel (nr < 16)
    is computed whole and only its nr valid columns are written. */
 OCTET_AVX2 static inline void octet_avx2_store_tile(size_t mr, size_t m0, size_t n0, size_t nr, const panel_constants *pc, __m256i c0[OCTET_PACKED_MR], __m256i c1[OCTET_PACKED_MR],
                              const int32_t *rows, const octet_packed_output *o, void *c, size_t ldc) {
     const int per_row = o->row_zero_points != NULL;
-    for (size_t r = 0; r < mr; r++) {
+    size_t r = 0;
+    if (!o->to_f32 && !per_row && !o->b_zero_point && nr == OCTET_PACKED_NR && mr >= 2) {
+        const u8_store_constants k = octet_avx2_u8_store_constants(n0, o);
+        const int has_bias = o->bias_f32 != NULL;
+        uint8_t *dst = (uint8_t *)c + m0 * ldc + n0;
+        for (; r + 2 <= mr; r += 2)
+            octet_avx2_store_u8_row_pair(_mm256_add_epi32(c0[r], pc->colterm[0]), _mm256_add_epi32(c1[r], pc->colterm[1]),
+                                         _mm256_add_epi32(c0[r + 1], pc->colterm[0]), _mm256_add_epi32(c1[r + 1], pc->colterm[1]), &k,
+                                         has_bias, dst + r * ldc, dst + (r + 1) * ldc);
+    }
+    for (; r < mr; r++) {
         const size_t m = m0 + r;
         __m256i r0 = _mm256_add_epi32(c0[r], pc->colterm[0]), r1 = _mm256_add_epi32(c1[r], pc->colterm[1]);
         int32_t rowterm = o->b_zero_point ? -o->b_zero_point * rows[m] : 0;
