@@ -247,8 +247,11 @@ struct PlanSelection: Sendable {
             switch n.placement {
             case .folded:
                 traced.append(TracedNode(node: n.node.name, opType: n.node.opType, placement: .folded))
-            case let .runs(_, dispatch?, _):
+            case .runs(_, var dispatch?, _):
                 traced.append(TracedNode(node: n.node.name, opType: n.node.opType, placement: .dispatched(opIndex: ops.count)))
+                if case let .strings(fused)? = n.node.attributes[QuantizedMatrixNode.fusedNodesAttribute] {
+                    dispatch.notes += fused.map { "fused " + $0 }
+                }
                 ops.append(dispatch)
             case let .runs(_, nil, reason):
                 traced.append(TracedNode(node: n.node.name, opType: n.node.opType,
