@@ -6,7 +6,8 @@ import Testing
 /// The bias Add after a dynamic linear (`quantize_dynamic`'s DynamicQuantizeLinear →
 /// MatMulInteger → Cast → Mul → Add) runs in the packed kernel's store: no Add is left, the
 /// trace names it as fused, and the outputs match ONNX Runtime running the same file (per
-/// tensor) or numpy's per-row computation (per token), computed independently in Python.
+/// tensor, 8 bits) or numpy's computation (per token, and 7-bit codes where those are
+/// planned), computed independently in Python.
 @Suite struct DynamicBiasFusionTests {
     /// Writes the model, its input and the expected outputs (`ort` per tensor from ONNX Runtime,
     /// `rows` per token from numpy) to `dir`. Weights stay within ±63 so that ORT's AVX2
@@ -32,15 +33,20 @@ import Testing
     model = h.make_model(g, opset_imports=[h.make_opsetid("", 17)])
     onnx.save(model, d + "/model.onnx")
     y = ort.InferenceSession(d + "/model.onnx", providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
-    # Per token: PyTorch's parameters for each row's range, then the same integer product.
-    r = x.reshape(-1, k)
-    lo, hi = np.minimum(r.min(1), 0), np.maximum(r.max(1), 0)
-    sc = np.maximum((hi - lo) / np.float32(255), np.finfo(np.float32).eps).astype(np.float32)
-    zp = np.clip(np.rint(-lo / sc), 0, 255)
-    q = np.clip(np.rint(r / sc[:, None]) + zp[:, None], 0, 255)
-    acc = (q - zp[:, None]).astype(np.int64) @ w.astype(np.int64)
-    rows = (acc.astype(np.float32) * (sc[:, None] * ws) + b).reshape(2, m, n)
-    np.savez(d + "/data.npz", x=x, ort=y, rows=rows.astype(np.float32), step=(sc[:, None] * np.abs(w).sum(0) * ws).max().astype(np.float32))
+    # PyTorch's parameters for each row's (per token) or the tensor's range, codes [0, qmax]
+    # (255, or 127 with reduce_range), then the same integer product.
+    out = {"x": x, "ort": y}
+    for qmax in (255, 127):
+        for name, r in (("rows", x.reshape(-1, k)), ("tensor", x.reshape(1, -1))):
+            lo, hi = np.minimum(r.min(1), 0), np.maximum(r.max(1), 0)
+            sc = np.maximum((hi - lo) / np.float32(qmax), np.finfo(np.float32).eps).astype(np.float32)
+            zp = np.clip(np.rint(-lo / sc), 0, qmax)
+            q = (np.clip(np.rint(r * (np.float32(1) / sc[:, None])) + zp[:, None], 0, qmax) - zp[:, None]).reshape(-1, k)
+            s = np.repeat(sc, q.shape[0] // len(sc))
+            acc = q.astype(np.int64) @ w.astype(np.int64)
+            out[f"{name}{qmax}"] = (acc.astype(np.float32) * (s[:, None] * ws) + b).reshape(2, m, n).astype(np.float32)
+            out[f"step{name}{qmax}"] = (s[:, None] * np.abs(w).sum(0) * ws).max().astype(np.float32)
+    np.savez(d + "/data.npz", **out)
     """
 
     /// Runs `script` with `arguments` in python3; fails the test with its error output.
@@ -63,7 +69,7 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try Self.python(Self.script, [dir] + [shape.m, shape.k, shape.n, shape.biasFirst ? 1 : 0, shape.perChannel ? 1 : 0].map(String.init))
         let data = Dictionary(uniqueKeysWithValues: try NumPyFiles.readArchive(at: dir + "/data.npz").map { ($0.name, $0.tensor) })
-        let x = try #require(data["x"]), step = try #require(data["step"]).scalars(as: Float.self)[0]
+        let x = try #require(data["x"])
         for perToken in [false, true] {
             var graph = try ONNXModel.load(contentsOf: dir + "/model.onnx").graph
             if perToken { graph.metadata[DynamicActivations.metadataKey] = DynamicActivations.perToken.rawValue }
@@ -72,12 +78,34 @@ import Testing
             #expect(!trace.nodes.contains { $0.opType == "Add" }, "the bias Add still runs on its own")
             let linear = try #require(trace.ops.first { $0.signature.quantization?.dynamic == true })
             #expect(linear.notes.contains { $0.contains("fused Add 'bias_add'") }, "\(linear.notes)")
+            // 7-bit codes where planned (AVX2 without VNNI): numpy's; 8-bit per tensor: ONNX Runtime's.
+            let qmax = linear.signature.quantization?.reduceRange == true ? 127 : 255
+            let key = perToken ? "rows\(qmax)" : qmax == 255 ? "ort" : "tensor127"
+            let step = try #require(data["step" + (perToken ? "rows" : "tensor") + "\(qmax)"]).scalars(as: Float.self)[0]
             let got = try #require(try session.run(["x": x])["y"]).scalars(as: Float.self)
-            let want = try #require(data[perToken ? "rows" : "ort"]).scalars(as: Float.self)
+            let want = try #require(data[key]).scalars(as: Float.self)
             #expect(got.count == want.count)
             // Float rounding of the scale products, and at most one code of rounding-tie difference per activation.
             let worst = zip(got, want).map { abs($0 - $1) }.max() ?? 0
             #expect(worst <= 1e-4 + step / 64, "per-token \(perToken): max |Octet − reference| \(worst)")
         }
+    }
+
+    /// Planned for an AVX2 CPU without VNNI (Zen 3), the dynamic linears take 7-bit codes on the
+    /// k-quad kernel and say why; planned for the portable kernels, they keep 8 bits.
+    @Test func sevenBitIsPlannedWhereFaster() throws {
+        let m = try DynamicPerTokenTests.quantized(.perToken)
+        defer { try? FileManager.default.removeItem(atPath: m.path) }
+        let shapes = m.inputs.mapValues(\.shape)
+        let zen3 = try Session.planTrace(graph: m.graph, options: QuantizationWorkflowTests.options(cpu: try CPUFeatures.assumed("zen3")), inputShapes: shapes)
+        let dynamic = zen3.ops.filter { $0.signature.quantization?.dynamic == true }
+        #expect(dynamic.count >= 12)
+        #expect(dynamic.allSatisfy { $0.signature.quantization?.reduceRange == true && $0.notes.contains { $0.hasPrefix("7-bit dynamic activations: packed is faster") } })
+        if CPUFeatures.host.hasAll([.avx2, .fma]) {
+            #expect(dynamic.allSatisfy { $0.kernel == "f32u7s8-dqgemm-pertoken-6x16c4-avx2" }, "\(dynamic.map { $0.kernel ?? "-" })")
+        }
+        let portable = try Session.planTrace(graph: m.graph, options: QuantizationWorkflowTests.options(cpu: CPUFeatures.host.capped(at: .scalar)), inputShapes: shapes)
+        let eight = portable.ops.filter { $0.signature.quantization?.dynamic == true }
+        #expect(eight.allSatisfy { $0.signature.quantization?.reduceRange == false && $0.kernel == "f32u8s8-dqgemm-pertoken-6x16-scalar" }, "\(eight.map { $0.kernel ?? "-" })")
     }
 }
