@@ -188,13 +188,34 @@ struct PackedRunner: Sendable {
         for w in 0..<s.workers { buffers.flags.pointer[w] = 0 }
         counter.next.store(0, ordering: .relaxed)
         counter.packed.store(0, ordering: .relaxed)
-        if s.workers <= 1 { body(0) } else { DispatchQueue.concurrentPerform(iterations: s.workers, execute: body) }
+        if s.workers <= 1 { body(0) } else { Self.parallel(s.workers, body) }
         return (0..<s.workers).allSatisfy { buffers.flags.pointer[$0] == 0 }
+    }
+
+    /// Runs `body(0) … body(workers − 1)` concurrently: on the process's OpenMP team when an
+    /// OpenMP runtime is loaded (oneDNN's: its workers spin-wait for milliseconds after each of
+    /// its primitives, and GCD threads beside them would find no free core — BERT at 2 threads
+    /// ran its packed GEMMs no faster than at 1), else on GCD's persistent pool.
+    static func parallel(_ workers: Int, _ body: @Sendable (Int) -> Void) {
+        let done: Int32 = withoutActuallyEscaping(body) { body in
+            var box = ParallelBody(body: body)
+            return withUnsafeMutablePointer(to: &box) { p in
+                octet_packed_parallel(workers, { context, worker in
+                    context?.assumingMemoryBound(to: ParallelBody.self).pointee.body(Int(worker))
+                }, p)
+            }
+        }
+        if done != 0 { DispatchQueue.concurrentPerform(iterations: workers, execute: body) }
     }
 
     /// The error for an activation the 7-bit kernel cannot take.
     static let sevenBitViolation = PackedError.unsupported(
         "an activation exceeds 127 but the op was planned for 7-bit activations (reduce_range): u7s8s32 kernels would saturate")
+}
+
+/// A worker body handed to C (`octet_packed_parallel`) through its context pointer.
+private struct ParallelBody {
+    let body: @Sendable (Int) -> Void
 }
 
 /// Per-call buffers (packed activations, row sums, im2col, staging, partial sums), pooled:
