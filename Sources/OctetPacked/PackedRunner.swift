@@ -1,5 +1,4 @@
 import COctetPackedKernels
-import Dispatch
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -14,8 +13,8 @@ import Synchronization
 /// fly — so no whole packed copy of A is ever materialized. Work is split over M blocks when
 /// M is large and over N panels when it is not (batch-1 GEMVs). Workers take tasks from a
 /// shared counter (not a fixed share each), so a worker slowed by another process or a
-/// busier cache does not hold the others back. GCD's pool is persistent: no thread is
-/// created per call.
+/// busier cache does not hold the others back. Workers run on `WorkerTeam` (the OpenMP team
+/// when one is loaded, else GCD's persistent pool): no thread is created per call.
 struct PackedRunner: Sendable {
     let isa: octet_packed_isa
     /// `.quads` (the 7-bit kernel) only with AVX2 and `reduce_range` signatures.
@@ -188,34 +187,13 @@ struct PackedRunner: Sendable {
         for w in 0..<s.workers { buffers.flags.pointer[w] = 0 }
         counter.next.store(0, ordering: .relaxed)
         counter.packed.store(0, ordering: .relaxed)
-        if s.workers <= 1 { body(0) } else { Self.parallel(s.workers, body) }
+        WorkerTeam.run(s.workers, body) // on oneDNN's OpenMP team when it is loaded
         return (0..<s.workers).allSatisfy { buffers.flags.pointer[$0] == 0 }
-    }
-
-    /// Runs `body(0) … body(workers − 1)` concurrently: on the process's OpenMP team when an
-    /// OpenMP runtime is loaded (oneDNN's: its workers spin-wait for milliseconds after each of
-    /// its primitives, and GCD threads beside them would find no free core — BERT at 2 threads
-    /// ran its packed GEMMs no faster than at 1), else on GCD's persistent pool.
-    static func parallel(_ workers: Int, _ body: @Sendable (Int) -> Void) {
-        let done: Int32 = withoutActuallyEscaping(body) { body in
-            var box = ParallelBody(body: body)
-            return withUnsafeMutablePointer(to: &box) { p in
-                octet_packed_parallel(workers, { context, worker in
-                    context?.assumingMemoryBound(to: ParallelBody.self).pointee.body(Int(worker))
-                }, p)
-            }
-        }
-        if done != 0 { DispatchQueue.concurrentPerform(iterations: workers, execute: body) }
     }
 
     /// The error for an activation the 7-bit kernel cannot take.
     static let sevenBitViolation = PackedError.unsupported(
         "an activation exceeds 127 but the op was planned for 7-bit activations (reduce_range): u7s8s32 kernels would saturate")
-}
-
-/// A worker body handed to C (`octet_packed_parallel`) through its context pointer.
-private struct ParallelBody {
-    let body: @Sendable (Int) -> Void
 }
 
 /// Per-call buffers (packed activations, row sums, im2col, staging, partial sums), pooled:

@@ -138,15 +138,6 @@ void octet_packed_gemm_c4(octet_packed_isa isa, size_t M, size_t N, size_t K, co
 void octet_packed_gemm_c4_s32(octet_packed_isa isa, size_t M, size_t N, size_t K, const int32_t *a_packed, const int32_t *b_packed,
                               int32_t *c, size_t ldc);
 
-/// Whether an OpenMP runtime (libgomp) is loaded in the process.
-int octet_packed_openmp_available(void);
-/// Calls body(context, w) for w in [0, workers), each on its own member of an OpenMP team
-/// (the calling thread is member 0), and returns 0 once all have returned; returns 1 without
-/// calling anything when no OpenMP runtime is loaded (the caller then uses its own threads).
-/// Sharing the team keeps the GEMM off cores where OpenMP workers of another library (oneDNN)
-/// still spin-wait after their last region.
-int octet_packed_parallel(size_t workers, void (*body)(void *context, size_t worker), void *context);
-
 /// Geometry of a depthwise convolution (one input channel per group), NCHW.
 typedef struct octet_packed_depthwise_shape {
     size_t h, w, kh, kw, oh, ow;

@@ -1,9 +1,10 @@
-/* Runs the packed GEMM's workers on the process's OpenMP team when an OpenMP runtime
-   (libgomp) is loaded, so that they share threads with OpenMP libraries such as oneDNN
-   instead of competing with them: an OpenMP worker spin-waits for a few milliseconds after
-   each parallel region, and a second pool of threads would then find no free core. */
+/* Runs Octet's own parallel work (packed GEMM workers, built-in ops' chunks) on the
+   process's OpenMP team when an OpenMP runtime (libgomp) is loaded, so that it shares
+   threads with OpenMP libraries such as oneDNN instead of competing with them: an OpenMP
+   worker spin-waits for a few milliseconds after each parallel region, and a second pool of
+   threads would then find no free core. */
 #define _GNU_SOURCE
-#include "octet_packed.h"
+#include "octet_threads.h"
 
 #include <dlfcn.h>
 #include <pthread.h>
@@ -34,13 +35,13 @@ static void run_member(void *data) {
     r->body(r->context, (size_t)omp_thread_num());
 }
 
-int octet_packed_openmp_available(void) {
+int octet_openmp_available(void) {
     pthread_once(&lookup_once, lookup);
     return gomp_parallel != NULL;
 }
 
-int octet_packed_parallel(size_t workers, void (*body)(void *context, size_t worker), void *context) {
-    if (!octet_packed_openmp_available()) return 1;
+int octet_openmp_parallel(size_t workers, void (*body)(void *context, size_t worker), void *context) {
+    if (!octet_openmp_available()) return 1;
     region r = {body, context};
     gomp_parallel(run_member, &r, (unsigned)workers, 0);
     return 0;
