@@ -48,7 +48,7 @@ let package = Package(
         .target(name: "COctetDNNLGlue", dependencies: ["CDNNL", "COctetCPUProbe"], linkerSettings: [.linkedLibrary("dnnl")]),
 
         // Swift modules, bottom to top.
-        .target(name: "OctetCore"),
+        .target(name: "OctetCore", dependencies: ["COctetThreads"]),
         .target(name: "OctetCPU", dependencies: ["OctetCore", "COctetCPUProbe"]),
         .target(name: "OctetRules", dependencies: ["OctetCore", "OctetCPU"]),
         .executableTarget(
@@ -89,6 +89,7 @@ let package = Package(
         // Observers, calibration data, and the prepare / calibrate / convert passes.
         .target(name: "OctetQuant", dependencies: ["OctetCore", "OctetNumPy", "OctetRuntime"]),
         .target(name: "COctetGraphKernels", dependencies: ["COctetCPUProbe"]),
+        .target(name: "COctetThreads"),
         .target(name: "OctetRuntime", dependencies: ["OctetCore", "OctetCPU", "OctetRules", "OctetDispatch", "COctetGraphKernels"]),
         .target(name: "Octet", dependencies: ["OctetCore", "OctetCPU", "OctetRules", "OctetDispatch", "OctetFP16", "OctetQNNPack", "OctetOneDNN", "OctetPacked",
                                               "OctetFP32Reference", "OctetRuntime", "OctetONNX", "OctetNumPy", "OctetQuant", "OctetPlugins"]),

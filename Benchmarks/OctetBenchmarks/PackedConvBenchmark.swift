@@ -17,6 +17,8 @@ struct PackedConvBenchmark: ParsableCommand {
     @Option(help: "Seconds each variant runs per round.") var seconds = 0.05
     @Option(help: "Comma-separated thread counts.") var threads = "1,2"
     @Flag(help: "Skip oneDNN columns.") var noOnednn = false
+    @Flag(help: "Time the dynamic linears only (skip the convolutions).") var onlyDynamic = false
+    @Flag(help: "Report the fastest round instead of the median (a machine shared with other work).") var best = false
 
     struct Conv { var name: String, c: Int, oc: Int, hw: Int, k: Int, stride: Int, groups: Int }
 
@@ -44,7 +46,7 @@ struct PackedConvBenchmark: ParsableCommand {
         print([cell("shape", 14), cell("T", 2), cell("packed NHWC kernel", 38), cell("GMAC/s", 7), cell("NCHW before", 12), cell("7-bit c4", 9),
                cell("dnnl i8", 8), cell("dnnl f32", 9), cell("vs before", 10), cell("vs dnnl i8", 10), cell("7b vs dnnl", 10)].joined(separator: " "))
         for t in threads.split(separator: ",").compactMap({ Int($0) }) {
-            for v in convs {
+            for v in onlyDynamic ? [] : convs {
                 let pad = v.k / 2
                 var s = OpSignature.convolution(input: try TensorShape([1, v.c, v.hw, v.hw]), weight: try TensorShape([v.oc, v.c / v.groups, v.k, v.k]),
                                                 geometry: ConvolutionGeometry(stride: (v.stride, v.stride), pads: (pad, pad, pad, pad), groups: v.groups),
@@ -67,7 +69,7 @@ struct PackedConvBenchmark: ParsableCommand {
                     f.quantization = nil
                     variants.append(try prepare(OneDNNBackend(), f, threads: t, sevenBit: false))
                 }
-                let secs = medianSecondsPerCall(variants.map(\.variant), rounds: rounds, minimumSecondsPerRound: seconds)
+                let secs = medianSecondsPerCall(variants.map(\.variant), rounds: rounds, minimumSecondsPerRound: seconds, best: best)
                 let g = secs.map { macs / $0 / 1e9 }
                 let dnnl = g.count > 3 ? (fixed(g[3], 1), fixed(g[4], 1), fixed(g[0] / g[3], 2) + "x", fixed(g[2] / g[3], 2) + "x") : ("-", "-", "-", "-")
                 print([cell(v.name, 14), cell("\(t)", 2), cell(variants[0].kernel.implementation, 38), cell(fixed(g[0], 1), 7), cell(fixed(g[1], 1), 12),
@@ -79,16 +81,21 @@ struct PackedConvBenchmark: ParsableCommand {
                 var perToken = s
                 perToken.quantization?.perRowActivations = true
                 var variants = [try prepare(PackedBackend(), s, threads: t, sevenBit: false), try prepare(PackedBackend(), perToken, threads: t, sevenBit: false)]
+                // 7-bit dynamic activations (reduce_range) on the c4 kernel, per tensor and per token.
+                for var seven in [s, perToken] {
+                    seven.quantization?.reduceRange = true
+                    variants.append(try prepare(PackedBackend(), seven, threads: t, sevenBit: true))
+                }
                 if !noOnednn {
                     var f = try OpSignature.linear(m: m, k: k, n: n, types: .f32)
                     f.quantization = nil
                     variants.append(try prepare(OneDNNBackend(), f, threads: t, sevenBit: false))
                 }
-                let secs = medianSecondsPerCall(variants.map(\.variant), rounds: rounds, minimumSecondsPerRound: seconds)
+                let secs = medianSecondsPerCall(variants.map(\.variant), rounds: rounds, minimumSecondsPerRound: seconds, best: best)
                 let g = secs.map { Double(m * k * n) / $0 / 1e9 }
-                for v in 0..<2 { // per tensor, per token (interleaved in the same rounds)
+                for v in 0..<2 { // per tensor, per token (interleaved in the same rounds); the 7-bit c4 form in its column
                     print([cell("dyn \(m)x\(k)x\(n)", 14), cell("\(t)", 2), cell(variants[v].kernel.implementation, 38), cell(fixed(g[v], 1), 7), cell("", 12),
-                           cell("", 8), cell(g.count > 2 ? fixed(g[2], 1) : "-", 9)].joined(separator: " "))
+                           cell(fixed(g[v + 2], 1), 9), cell("", 8), cell(g.count > 4 ? fixed(g[4], 1) : "-", 9)].joined(separator: " "))
                 }
             }
         }

@@ -153,14 +153,84 @@ int octet_packed_f32_range(octet_packed_isa isa, size_t count, const float *x, f
     return nonfinite;
 }
 
-void octet_packed_dynamic_parameters(float lo, float hi, float *scale, int32_t *zero_point) {
+void octet_packed_dynamic_parameters_range(float lo, float hi, int32_t qmax, float *scale, int32_t *zero_point) {
     const float min_neg = lo < 0 ? lo : 0.0f, max_pos = hi > 0 ? hi : 0.0f;
-    float s = (max_pos - min_neg) / 255.0f;
+    float s = (max_pos - min_neg) / (float)qmax;
     if (!(s >= FLT_EPSILON)) s = FLT_EPSILON;
     float z = nearbyintf(-(min_neg / s));
-    z = z < 0 ? 0 : (z > 255 ? 255 : z);
+    z = z < 0 ? 0 : (z > (float)qmax ? (float)qmax : z);
     *scale = s;
     *zero_point = (int32_t)z;
+}
+
+void octet_packed_dynamic_parameters(float lo, float hi, float *scale, int32_t *zero_point) {
+    octet_packed_dynamic_parameters_range(lo, hi, 255, scale, zero_point);
+}
+
+/* ---- f32 rows quantized to 7-bit codes in k-quads (the u7s8s32 c4 kernels' A layout) ---- */
+
+static void quantize_bytes_scalar(size_t K, const float *row, float inv, int32_t zp, int32_t qmax, uint8_t *dst, int32_t *sum) {
+    int32_t s = 0;
+    for (size_t k = 0; k < K; k++) {
+        const float f = fminf(fmaxf(row[k] * inv, (float)(0 - zp)), (float)(qmax - zp));
+        const int32_t q = (int32_t)nearbyintf(f) + zp;
+        dst[k] = (uint8_t)q;
+        s += q;
+    }
+    *sum = s;
+}
+
+#if OCTET_X86
+/* 32 values per step: four vectors quantized (RNE), narrowed with saturation, put back in order. */
+OCTET_AVX2 static void quantize_bytes_avx2(size_t K, const float *row, float inv, int32_t zp, int32_t qmax, uint8_t *dst, int32_t *sum) {
+    const __m256 scale = _mm256_set1_ps(inv), lo = _mm256_set1_ps((float)(0 - zp)), hi = _mm256_set1_ps((float)(qmax - zp));
+    const __m256i z = _mm256_set1_epi32(zp), order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    __m256i sums = _mm256_setzero_si256();
+    size_t k = 0;
+    for (; k + 32 <= K; k += 32) {
+        __m256i q[4];
+        for (int i = 0; i < 4; i++) {
+            const __m256 f = _mm256_min_ps(_mm256_max_ps(_mm256_mul_ps(_mm256_loadu_ps(row + k + 8 * i), scale), lo), hi);
+            q[i] = _mm256_add_epi32(_mm256_cvtps_epi32(f), z);
+        }
+        const __m256i bytes = _mm256_permutevar8x32_epi32(_mm256_packus_epi16(_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3])), order);
+        _mm256_storeu_si256((__m256i *)(dst + k), bytes);
+        sums = _mm256_add_epi64(sums, _mm256_sad_epu8(bytes, _mm256_setzero_si256()));
+    }
+    int64_t lanes[4];
+    _mm256_storeu_si256((__m256i *)lanes, sums);
+    int32_t tail = 0;
+    quantize_bytes_scalar(K - k, row + k, inv, zp, qmax, dst + k, &tail);
+    *sum = (int32_t)(lanes[0] + lanes[1] + lanes[2] + lanes[3]) + tail;
+}
+#endif
+
+int octet_packed_pack_a_f32_c4(octet_packed_isa isa, const octet_packed_a_source *s, size_t row_begin, size_t rows, size_t K, int32_t *out,
+                               int32_t *row_sums) {
+    const size_t K4 = (K + 3) / 4;
+    int nonfinite = 0;
+    for (size_t r = 0; r < rows; r++) {
+        const float *row = s->xf + (row_begin + r) * s->lda;
+        float inv = s->inv_scale;
+        int32_t zp = s->zero_point, sum = 0;
+        if (s->row_scales) {
+            float lo = 0, hi = 0, scale = 1;
+            nonfinite |= octet_packed_f32_range(isa, K, row, &lo, &hi);
+            octet_packed_dynamic_parameters_range(lo, hi, 127, &scale, &zp);
+            inv = 1.0f / scale;
+            s->row_scales[r] = scale;
+            s->row_zero_points[r] = zp;
+        }
+        uint8_t *dst = (uint8_t *)(out + r * K4);
+#if OCTET_X86
+        if (isa == OCTET_PACKED_AVX2) quantize_bytes_avx2(K, row, inv, zp, 127, dst, &sum);
+        else
+#endif
+            quantize_bytes_scalar(K, row, inv, zp, 127, dst, &sum);
+        memset(dst + K, 0, 4 * K4 - K);
+        if (row_sums) row_sums[r] = sum;
+    }
+    return nonfinite;
 }
 
 int octet_packed_pack_a(octet_packed_isa isa, const octet_packed_a_source *s, size_t row_begin, size_t rows, size_t K,

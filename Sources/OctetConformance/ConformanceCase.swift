@@ -35,10 +35,12 @@ public enum ConformanceCases {
     /// wide ranges, constant rows (all zero included: the scale must stay positive),
     /// negative-only, positive-only, and rows with one outlier hundreds of times the rest;
     /// s8 symmetric per-channel or per-tensor weights (also with a nonzero zero point);
-    /// f32 bias or none; ReLU / Clip or none.
-    public static func dynamicLinear(seed: UInt64, perRowActivations: Bool) throws -> ConformanceCase {
+    /// f32 bias or none; ReLU / Clip or none. `sevenBit` asks for 7-bit activation codes
+    /// (`reduce_range`); `shape` replaces the drawn M, K and N.
+    public static func dynamicLinear(seed: UInt64, perRowActivations: Bool, sevenBit: Bool = false, shape: (m: Int, k: Int, n: Int)? = nil) throws -> ConformanceCase {
         var g = SeededGenerator(seed: seed &* 0x9E37_79B9_7F4A_7C15 &+ (perRowActivations ? 1 : 0))
-        let (m, k, n) = (g.pick([1, 2, 3, 5, 7, 13, 37]), g.pick([1, 2, 3, 7, 16, 31, 97, 128, 385, 1000, 4099]), g.pick([1, 3, 8, 15, 16, 17, 33]))
+        let picked = (g.pick([1, 2, 3, 5, 7, 13, 37]), g.pick([1, 2, 3, 7, 16, 31, 97, 128, 385, 1000, 4099]), g.pick([1, 3, 8, 15, 16, 17, 33]))
+        let (m, k, n) = shape ?? picked
         var sig = try OpSignature.linear(m: m, k: k, n: n, types: OperandTypes(input: .f32, weight: .s8, precision: .int8), output: .f32)
         let perChannel = g.chance(0.6)
         let wZeroPoint: Int32 = perChannel || g.chance(0.5) ? 0 : Int32(g.int(-128...127))
@@ -46,7 +48,7 @@ public enum ConformanceCases {
         let wQ = try QuantParams(scales: wScales, zeroPoints: [Int32](repeating: wZeroPoint, count: wScales.count),
                                  granularity: perChannel ? .perChannel(axis: 0) : .perTensor, dtype: .s8)
         sig.quantization = QuantizationScheme(perChannelWeights: perChannel, symmetricWeights: wZeroPoint == 0, weightZeroPoint: wZeroPoint,
-                                              dynamic: true, perRowActivations: perRowActivations)
+                                              reduceRange: sevenBit, dynamic: true, perRowActivations: perRowActivations)
         sig.postOps = g.pick([[], [], [.relu], [.clip(min: -0.5, max: 0.75)]])
         var x: [Float] = []
         for _ in 0..<m {

@@ -28,8 +28,10 @@ public struct PackedBackend: Backend {
         if s.activationLayout != .rowMajor && s.activationLayout != .nhwc { return .declined(reason: "needs NCHW or NHWC activations, got \(s.activationLayout)") }
         if let reason = decline(s) { return .declined(reason: reason) }
         let isa = PackedISA.select(for: cpu)
+        let dynamic = s.quantization?.dynamic == true
         let note = PackedISA.format(s, isa) == .quads
-            ? "7-bit activations (reduce_range): vpmaddubsw pairs cannot saturate (2·127·128 < 32767), exact; a value above 127 fails the call"
+            ? (dynamic ? "7-bit dynamic activations (reduce_range, as PyTorch's fbgemm dynamic linear on x86): each call quantizes to [0, 127], so vpmaddubsw pairs cannot saturate (2·127·128 < 32767), exact"
+                       : "7-bit activations (reduce_range): vpmaddubsw pairs cannot saturate (2·127·128 < 32767), exact; a value above 127 fails the call")
             : "exact for full-range u8 activations and s8 weights: no int16 saturation, reduce_range not needed"
         return .supported(kernel: Self.kernelName(s, isa), notes: [note])
     }
@@ -37,22 +39,23 @@ public struct PackedBackend: Backend {
     /// On AVX2 without VNNI, 7-bit activations run the `vpmaddubsw` k-quad kernel
     /// (`u7s8s32-gemm-6x16c4-avx2`: four u7·s8 products per lane per step, which cannot
     /// saturate) instead of `vpmaddwd` on s16 pairs (two per step). Measured on Zen 3,
-    /// ResNet-18 static INT8, 2 threads: 16.3 ms against 25.8 ms. Depthwise and dynamic
-    /// kernels have no 7-bit form, so nothing is gained there.
+    /// ResNet-18 static INT8, 2 threads: 16.3 ms against 25.8 ms. The dynamic linear quantizes
+    /// its activations itself, to [0, 127] on the same kernel (PyTorch's fbgemm dynamic linear
+    /// uses `reduce_range` on x86 too). Depthwise kernels have no 7-bit form, so nothing is gained there.
     public func reducedRangeSpeedup(for s: OpSignature, on cpu: CPUFeatures) -> String? {
-        guard let q = s.quantization, !q.reduceRange, !q.dynamic, capability(for: s, on: cpu).isSupported else { return nil }
+        guard let q = s.quantization, !q.reduceRange, capability(for: s, on: cpu).isSupported else { return nil }
         var seven = s
         seven.quantization?.reduceRange = true
         let isa = PackedISA.select(for: cpu)
         let (full, reduced) = (Self.kernelName(s, isa), Self.kernelName(seven, isa))
-        guard full != reduced else { return nil }
+        guard isa == OCTET_PACKED_AVX2, full != reduced else { return nil }
         return "\(reduced) (vpmaddubsw, 4 products per step, cannot saturate on 7-bit codes) instead of \(full) (vpmaddwd, 2 per step)"
     }
 
     /// The kernel that runs `s` with `isa`, as `Kernel.implementation` names it.
     static func kernelName(_ s: OpSignature, _ isa: octet_packed_isa) -> String {
-        if let q = s.quantization, q.dynamic { return PackedISA.dqgemm(isa, perToken: q.perRowActivations) }
         let format = PackedISA.format(s, isa)
+        if let q = s.quantization, q.dynamic { return PackedISA.dqgemm(isa, perToken: q.perRowActivations, format) }
         guard s.kind == .conv2d else { return PackedISA.gemm(isa, format) }
         if s.activationLayout == .nhwc {
             if usesDepthwiseKernel(s) {

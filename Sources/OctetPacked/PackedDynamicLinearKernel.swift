@@ -12,6 +12,9 @@ import OctetDispatch
 ///    separate pass; the packing finds each row's range, chooses its (s_x[m], zp[m]) and
 ///    quantizes it while the row is in L1; the store uses zp[m] in the row/column-sum
 ///    correction and `(s_x[m] · s_w[n])` as the scale.
+/// With 7-bit activations (`reduce_range` in the signature, planned where the `vpmaddubsw`
+/// k-quad kernel is faster: AVX2 without VNNI) the codes are [0, 127] (scale = range / 127) and
+/// the packing writes them in k-quads for `u7s8s32-gemm-6x16c4` (`f32u7s8-dqgemm-…-6x16c4-avx2`).
 /// Then the f32 bias is added and ReLU/Clip clamp. Throws `PackedError` when the input holds
 /// NaN or an infinity. Nothing is allocated per call; M and N are both split across threads.
 struct PackedDynamicLinearKernel: Kernel {
@@ -26,12 +29,15 @@ struct PackedDynamicLinearKernel: Kernel {
     let perRow: Bool
     /// `weightScales` padded for the store (the per-row form's per-column scale).
     let paddedWeightScales: [Float]
-    var implementation: String { PackedISA.dqgemm(runner.isa, perToken: perRow) }
+    /// The largest activation code: 127 with 7-bit activations, else 255.
+    let qmax: Int32
+    var implementation: String { PackedISA.dqgemm(runner.isa, perToken: perRow, runner.format) }
 
     init(_ s: OpSignature, _ c: OpConstants, _ w: Tensor, _ wQ: QuantParams, runner: PackedRunner) throws {
         let (n, k) = (s.weight[0], s.weight[1])
         guard wQ.scales.count == 1 || wQ.scales.count == n else { throw PackedError.shape("\(wQ.scales.count) weight scales for \(n) outputs") }
-        weights = try w.withUnsafeBufferPointer(as: Int8.self) { p in PackedMatrix(k: k, n: n, source: try base(p), nStride: k, kStride: 1) }
+        weights = try w.withUnsafeBufferPointer(as: Int8.self) { p in PackedMatrix(k: k, n: n, source: try base(p), nStride: k, kStride: 1, format: runner.format) }
+        qmax = runner.format == .quads ? 127 : 255
         weightScales = (0..<n).map { wQ.scale(channel: wQ.scales.count == 1 ? 0 : $0) }
         weightZeroPoint = wQ.zeroPoint()
         paddedWeightScales = OutputStage.padded(weightScales)
@@ -51,12 +57,12 @@ struct PackedDynamicLinearKernel: Kernel {
 
     static let nonFinite = PackedError.shape("dynamic quantization: the input holds NaN or an infinity")
 
-    /// PyTorch's asymmetric u8 parameters for [lo, hi] (`QParamsSelection.choose`), without
-    /// building a `QuantParams` (no allocation).
-    static func parameters(min lo: Float, max hi: Float) -> (scale: Float, zeroPoint: Int32) {
+    /// PyTorch's asymmetric parameters for [lo, hi] and codes [0, qmax] (`QParamsSelection.choose`,
+    /// 7-bit with `reduceRange`), without building a `QuantParams` (no allocation).
+    static func parameters(min lo: Float, max hi: Float, qmax: Int32 = 255) -> (scale: Float, zeroPoint: Int32) {
         let minNeg = Swift.min(lo, 0), maxPos = Swift.max(hi, 0)
-        let scale = Swift.max((maxPos - minNeg) / 255, Float.ulpOfOne)
-        return (scale, AffineQuantization.saturatingRound(-(minNeg / scale), zeroPoint: 0, qmin: 0, qmax: 255))
+        let scale = Swift.max((maxPos - minNeg) / Float(qmax), Float.ulpOfOne)
+        return (scale, AffineQuantization.saturatingRound(-(minNeg / scale), zeroPoint: 0, qmin: 0, qmax: qmax))
     }
 
     func run(inputs: [Tensor], output out: inout Tensor) throws {
@@ -70,7 +76,7 @@ struct PackedDynamicLinearKernel: Kernel {
                 if !perRow {
                     var lo: Float = 0, hi: Float = 0
                     guard octet_packed_f32_range(runner.isa, v.count, xs, &lo, &hi) == 0 else { throw Self.nonFinite }
-                    (scale, zp) = Self.parameters(min: lo, max: hi)
+                    (scale, zp) = Self.parameters(min: lo, max: hi, qmax: qmax)
                     for j in 0..<n { buf.staging.pointer[j] = scale * weightScales[j] }
                 }
                 let source = octet_packed_a_source(x: nil, xf: xs, lda: k, offsets: nil, taps: 0, channels: 0, zero: nil, inv_scale: 1 / scale, zero_point: zp,

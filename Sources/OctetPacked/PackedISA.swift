@@ -16,10 +16,13 @@ enum PackedISA {
     /// `avx2` or `scalar`: the ISA suffix of every kernel name.
     static func suffix(_ isa: octet_packed_isa) -> String { isa == OCTET_PACKED_AVX2 ? "avx2" : "scalar" }
 
-    /// The format a signature's products use: k-quads (the 7-bit `vpmaddubsw` kernel) only on
-    /// AVX2 for static signatures whose activations are 7-bit (`reduce_range`).
+    /// The format a signature's products use: k-quads (the 7-bit `vpmaddubsw` kernel) on AVX2
+    /// for signatures whose activations are 7-bit (`reduce_range`); a 7-bit dynamic signature
+    /// (activations quantized to [0, 127] per call) takes them on every ISA, the portable
+    /// `u7s8s32-gemm-6x16c4-scalar` included, so its results do not depend on the ISA.
     static func format(_ s: OpSignature, _ isa: octet_packed_isa) -> PackedFormat {
-        isa == OCTET_PACKED_AVX2 && s.quantization?.reduceRange == true && s.quantization?.dynamic != true ? .quads : .pairs
+        guard let q = s.quantization, q.reduceRange else { return .pairs }
+        return isa == OCTET_PACKED_AVX2 || q.dynamic ? .quads : .pairs
     }
 
     /// The types and tile of a GEMM kernel: `u8s8s32`/`6x16` or, 7-bit, `u7s8s32`/`6x16c4`.
@@ -34,9 +37,11 @@ enum PackedISA {
     }
 
     /// The dynamic linear: `f32u8s8-dqgemm-6x16-avx2` (one activation scale per call) or
-    /// `f32u8s8-dqgemm-pertoken-6x16-avx2` (one per row).
-    static func dqgemm(_ isa: octet_packed_isa, perToken: Bool) -> String {
-        "f32u8s8-dqgemm-\(perToken ? "pertoken-" : "")\(OCTET_PACKED_MR)x\(OCTET_PACKED_NR)-\(suffix(isa))"
+    /// `f32u8s8-dqgemm-pertoken-6x16-avx2` (one per row); with 7-bit activation codes
+    /// `f32u7s8-dqgemm-pertoken-6x16c4-avx2` (the `u7s8s32-gemm-6x16c4` kernel).
+    static func dqgemm(_ isa: octet_packed_isa, perToken: Bool, _ format: PackedFormat = .pairs) -> String {
+        let p = parts(format)
+        return "f32\(p.types.dropLast(3))-dqgemm-\(perToken ? "pertoken-" : "")\(p.tile)-\(suffix(isa))"
     }
 
     /// A channels-last convolution on the GEMM micro-kernel: `u8s8s32-conv-nhwc-indirect-6x16-avx2`

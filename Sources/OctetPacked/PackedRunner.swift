@@ -1,5 +1,9 @@
 import COctetPackedKernels
-import Dispatch
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import OctetCore
 import Synchronization
 
@@ -9,8 +13,8 @@ import Synchronization
 /// fly — so no whole packed copy of A is ever materialized. Work is split over M blocks when
 /// M is large and over N panels when it is not (batch-1 GEMVs). Workers take tasks from a
 /// shared counter (not a fixed share each), so a worker slowed by another process or a
-/// busier cache does not hold the others back. GCD's pool is persistent: no thread is
-/// created per call.
+/// busier cache does not hold the others back. Workers run on `WorkerTeam` (the OpenMP team
+/// when one is loaded, else GCD's persistent pool): no thread is created per call.
 struct PackedRunner: Sendable {
     let isa: octet_packed_isa
     /// `.quads` (the 7-bit kernel) only with AVX2 and `reduce_range` signatures.
@@ -32,45 +36,74 @@ struct PackedRunner: Sendable {
     }
 
     /// How one `m x k x n` product is cut into tasks.
+    ///  - shared (`packChunks > 0`): the whole of A fits a few L2 caches (BERT's M = 128 rows,
+    ///    batch-1 GEMVs). It is packed once, in `packChunks` tasks of `chunkRows` rows, into
+    ///    one buffer all workers read; then `blocks x columnSplits` GEMM tasks (blocks of rows
+    ///    that stay in L2 while their panels pass) share the weights between workers instead
+    ///    of each streaming all of them, with several tasks per worker so the shared counter
+    ///    evens out a worker slowed by other work.
+    ///  - streaming (`packChunks == 0`, tall products such as convolutions over large images):
+    ///    each task packs its own block of rows into its worker's buffer (the block stays in
+    ///    L2) and runs every panel over it.
     struct Tiling: Sendable {
         var rowsPerBlock: Int, blocks: Int, columnSplits: Int, panels: Int
-        var tasks: Int { blocks * columnSplits }
+        var packChunks = 0, chunkRows = 0
+        /// Workers the call uses (a second one only for enough work to pay its wake-up).
+        var workers = 1
+        var gemmTasks: Int { blocks * columnSplits }
+        var tasks: Int { packChunks + gemmTasks }
+        var shared: Bool { packChunks > 0 }
     }
+
+    /// Bytes of packed A (k-pairs of s16, 4 bytes each) up to which a product packs A once
+    /// and shares it: two L2-sized blocks per worker.
+    var sharedBytes: Int { 4 * blockBytes * threads }
 
     func tiling(m: Int, k: Int, n: Int) -> Tiling {
         let mr = Int(OCTET_PACKED_MR), k2 = max(1, (k + 1) / 2), panels = max(1, (n + Int(OCTET_PACKED_NR) - 1) / Int(OCTET_PACKED_NR))
         let cacheRows = max(mr, blockBytes / (k2 * 4) / mr * mr)
         func roundUp(_ x: Int, _ to: Int) -> Int { (x + to - 1) / to * to }
-        if m >= 8 * mr * threads {
-            // Tall: split M only, in a multiple of `threads` blocks (shorter products split N:
-            // blocks of a few rows would leave workers unevenly loaded).
-            let blocks = roundUp((m + cacheRows - 1) / cacheRows, threads)
-            let rows = roundUp((m + blocks - 1) / blocks, mr)
-            return Tiling(rowsPerBlock: rows, blocks: (m + rows - 1) / rows, columnSplits: 1, panels: panels)
+        func ceil(_ x: Int, _ y: Int) -> Int { (x + y - 1) / y }
+        // A second worker costs a wake-up (tens of µs): only for ~1M multiply-adds or more each.
+        let workers = max(1, min(threads, m * k * n / Self.minimumWorkPerWorker))
+        if max(m, 1) * k2 * 4 <= sharedBytes {
+            // Rows in balanced blocks of at most `cacheRows`; then enough column splits for
+            // about eight tasks per worker.
+            let blocks = ceil(max(m, 1), cacheRows)
+            let rows = min(roundUp(ceil(max(m, 1), blocks), mr), roundUp(max(m, 1), mr))
+            let splits = workers == 1 ? 1 : min(panels, max(1, ceil(8 * workers, ceil(max(m, 1), rows))))
+            let chunkRows = workers == 1 ? max(m, 1) : roundUp(ceil(max(m, 1), 2 * workers), mr)
+            return Tiling(rowsPerBlock: rows, blocks: ceil(max(m, 1), rows), columnSplits: splits, panels: panels,
+                          packChunks: ceil(max(m, 1), chunkRows), chunkRows: chunkRows, workers: workers)
         }
-        let rows = min(max(m, 1), cacheRows)
-        // A few column splits per worker, so that the shared task counter can even out the load.
-        let splits = threads == 1 ? 1 : min(panels, 4 * threads)
-        return Tiling(rowsPerBlock: rows, blocks: (m + rows - 1) / rows, columnSplits: splits, panels: panels)
+        // Tall: split M only, in a multiple of `threads` blocks.
+        let blocks = roundUp(ceil(m, cacheRows), threads)
+        let rows = roundUp(ceil(m, blocks), mr)
+        let t = Tiling(rowsPerBlock: rows, blocks: ceil(m, rows), columnSplits: 1, panels: panels)
+        return Tiling(rowsPerBlock: t.rowsPerBlock, blocks: t.blocks, columnSplits: 1, panels: panels, workers: min(workers, t.blocks))
     }
 
     /// Multiply-adds below which one more worker does not pay for its wake-up.
     static let minimumWorkPerWorker = 1 << 20
 
-    /// Per-worker scratch one call needs (packed rows, row sums, partial sums, an indirection row).
+    /// The scratch one call needs: packed rows (per worker, or all of A when shared), row
+    /// sums and per-row parameters, partial sums and an indirection row per worker.
     struct Scratch: Sendable {
         var workers: Int, packedWords: Int, rows: Int, rowBytes: Int
+        /// Rows of packed A, row sums and per-row parameters in all (shared: all of A).
+        var packedRows: Int
+        var words: Int
         var sizes: ScratchPool.Sizes {
-            ScratchPool.Sizes(packedA: workers * packedWords, rows: workers * rows, rowBytes: workers * rowBytes, flags: workers,
+            ScratchPool.Sizes(packedA: packedRows * words, rows: packedRows, rowBytes: workers * rowBytes, flags: workers,
                               accumulators: workers * rows * Int(OCTET_PACKED_NR))
         }
     }
 
     func scratch(m: Int, k: Int, n: Int) -> Scratch {
-        let t = tiling(m: m, k: k, n: n)
-        // A second worker costs a wake-up (tens of µs): only for ~1M multiply-adds or more each.
-        let byWork = max(1, m * k * n / Self.minimumWorkPerWorker)
-        return Scratch(workers: min(threads, max(1, t.tasks), byWork), packedWords: t.rowsPerBlock * ((k + 1) / 2), rows: t.rowsPerBlock, rowBytes: k + 64)
+        let t = tiling(m: m, k: k, n: n), words = (k + 1) / 2
+        let packedRows = t.shared ? t.blocks * t.rowsPerBlock : t.workers * t.rowsPerBlock
+        return Scratch(workers: t.workers, packedWords: t.rowsPerBlock * words, rows: t.rowsPerBlock, rowBytes: k + 64,
+                       packedRows: max(packedRows, t.packChunks * t.chunkRows), words: words)
     }
 
     /// The operands of one product; tasks write disjoint tiles of `c`.
@@ -84,9 +117,9 @@ struct PackedRunner: Sendable {
 
     /// `C[m][n]` at `c + (m · ldc + n) · elementSize` for rows `0 ..< m` of `source`.
     /// `buffers` must come from a pool sized by `scratch(m:k:n:)` for at least this shape.
-    /// With `perRowActivations` (an f32 source; f32 output), each worker's packing chooses
-    /// every row's scale and zero point into its own slice of `buffers.rowScales` /
-    /// `rowZeroPoints`, and its copy of `output` reads them there.
+    /// With `perRowActivations` (an f32 source; f32 output), the packing chooses every row's
+    /// scale and zero point into `buffers.rowScales` / `rowZeroPoints` (beside its packed row),
+    /// and each task's copy of `output` reads them there.
     /// Returns false when the 7-bit kernel met an activation above 127, or a per-row f32
     /// source held NaN or an infinity (the outputs are then wrong and the caller must fail the call).
     @discardableResult
@@ -100,46 +133,72 @@ struct PackedRunner: Sendable {
         // Row sums only feed the weight zero point's term (zero for symmetric weights).
         let needsRowSums = output.pointee.b_zero_point != 0
         // A 1x1 convolution over a channels-last image whose rows are whole k-quads needs no
-        // packing for the k-quad kernel: the image is the packed A (row stride lda / 4 words).
+        // packing for the k-quad kernel: the image is the packed A (row stride lda / 4 words);
+        // "packing" its rows is only the check that they fit 7 bits.
         let unpacked = quads && source.offsets == nil && source.xf == nil && source.x != nil && k % 4 == 0 && source.lda % 4 == 0 && !needsRowSums
+        // Words per packed row: k-pairs, or k-quads (fewer; the scratch holds either).
+        let stride = quads ? (k + 3) / 4 : (k + 1) / 2
         let counter = buffers.taskCounter
         let body: @Sendable (Int) -> Void = { worker in
-            var source = job.source
-            let packed = job.buffers.packedA.pointer + worker * s.packedWords, sums = job.buffers.rowSums.pointer + worker * s.rows
-            let acc = job.buffers.accumulators.pointer + worker * s.rows * Int(OCTET_PACKED_NR)
             let row = job.buffers.rowBytes.pointer + worker * s.rowBytes
-            var out = job.out.pointee
-            if perRowActivations {
-                source.row_scales = job.buffers.rowScales.pointer + worker * s.rows
-                source.row_zero_points = job.buffers.rowZeroPoints.pointer + worker * s.rows
-                out.row_scales = UnsafePointer(source.row_scales)
-                out.row_zero_points = UnsafePointer(source.row_zero_points)
+            let acc = job.buffers.accumulators.pointer + worker * s.rows * Int(OCTET_PACKED_NR)
+            /// Packs rows `r0 ..< r0 + rows` at row `slot` of the packed buffers.
+            func pack(_ r0: Int, _ rows: Int, slot: Int) {
+                var source = job.source
+                if perRowActivations {
+                    source.row_scales = job.buffers.rowScales.pointer + slot
+                    source.row_zero_points = job.buffers.rowZeroPoints.pointer + slot
+                }
+                let packed = job.buffers.packedA.pointer + slot * stride, sums = job.buffers.rowSums.pointer + slot
+                let u8Sums = needsRowSums ? sums : nil
+                let failed = unpacked ? octet_packed_u8_exceeds_127(source.x.map { $0 + r0 * source.lda }, rows, k, source.lda)
+                    : !quads ? octet_packed_pack_a(isa, &source, r0, rows, k, packed, source.xf != nil ? sums : u8Sums, row)
+                    : source.xf != nil ? octet_packed_pack_a_f32_c4(isa, &source, r0, rows, k, packed, sums) // 7-bit dynamic codes
+                    : octet_packed_pack_a_c4(&source, r0, rows, k, packed, u8Sums, row)
+                if failed != 0 { job.buffers.flags.pointer[worker] = 1 }
             }
             while true {
                 let task = counter.next.wrappingAdd(1, ordering: .relaxed).oldValue
                 guard task < t.tasks else { break }
-                let block = task / t.columnSplits, split = task % t.columnSplits
+                if task < t.packChunks {
+                    let r0 = task * t.chunkRows
+                    pack(r0, min(t.chunkRows, m - r0), slot: r0)
+                    counter.packed.wrappingAdd(1, ordering: .releasing)
+                    continue
+                }
+                let g = task - t.packChunks
+                let block = g / t.columnSplits, split = g % t.columnSplits
                 let m0 = block * t.rowsPerBlock, rows = min(t.rowsPerBlock, m - m0)
                 let p0 = t.panels * split / t.columnSplits, p1 = t.panels * (split + 1) / t.columnSplits
+                // Shared: A was packed once (wait for the chunks other workers are still packing);
+                // streaming: this worker packs the block into its own slot.
+                let slot = t.shared ? m0 : worker * s.rows
+                if t.shared {
+                    while counter.packed.load(ordering: .acquiring) < t.packChunks { sched_yield() }
+                } else {
+                    pack(m0, rows, slot: slot)
+                }
+                var out = job.out.pointee
+                if perRowActivations {
+                    out.row_scales = UnsafePointer(job.buffers.rowScales.pointer + slot)
+                    out.row_zero_points = UnsafePointer(job.buffers.rowZeroPoints.pointer + slot)
+                }
+                let packed = job.buffers.packedA.pointer + slot * stride, sums = job.buffers.rowSums.pointer + slot
                 let c = job.c + m0 * ldc * elementSize
-                let rowSums = needsRowSums ? sums : nil
-                if unpacked, let x = source.x {
-                    let a = UnsafeRawPointer(x + m0 * source.lda)
-                    if octet_packed_u8_exceeds_127(x + m0 * source.lda, rows, k, source.lda) != 0 { job.buffers.flags.pointer[worker] = 1 }
-                    octet_packed_gemm_c4_strided(isa, rows, n, k, a.assumingMemoryBound(to: Int32.self), source.lda / 4, nil, job.b, job.cols, c, ldc,
-                                                 &out, p0, p1, acc, kc)
+                if unpacked, let x = job.source.x {
+                    let a = UnsafeRawPointer(x + m0 * job.source.lda).assumingMemoryBound(to: Int32.self)
+                    octet_packed_gemm_c4_strided(isa, rows, n, k, a, job.source.lda / 4, nil, job.b, job.cols, c, ldc, &out, p0, p1, acc, kc)
                 } else if quads {
-                    if octet_packed_pack_a_c4(&source, m0, rows, k, packed, rowSums, row) != 0 { job.buffers.flags.pointer[worker] = 1 }
                     octet_packed_gemm_c4(isa, rows, n, k, packed, sums, job.b, job.cols, c, ldc, &out, p0, p1, acc, kc)
                 } else {
-                    if octet_packed_pack_a(isa, &source, m0, rows, k, packed, rowSums, row) != 0 { job.buffers.flags.pointer[worker] = 1 }
                     octet_packed_gemm(isa, rows, n, k, packed, sums, job.b, job.cols, c, ldc, &out, p0, p1, acc, kc)
                 }
             }
         }
         for w in 0..<s.workers { buffers.flags.pointer[w] = 0 }
         counter.next.store(0, ordering: .relaxed)
-        if s.workers <= 1 { body(0) } else { DispatchQueue.concurrentPerform(iterations: s.workers, execute: body) }
+        counter.packed.store(0, ordering: .relaxed)
+        WorkerTeam.run(s.workers, body) // on oneDNN's OpenMP team when it is loaded
         return (0..<s.workers).allSatisfy { buffers.flags.pointer[$0] == 0 }
     }
 
@@ -187,4 +246,6 @@ struct ScratchPool: Sendable {
 /// The index of the next task of one GEMM call, taken by its workers as they free up.
 final class TaskCounter: Sendable {
     let next = Atomic<Int>(0)
+    /// Chunks of A packed so far (shared tilings: GEMM tasks wait for all of them).
+    let packed = Atomic<Int>(0)
 }

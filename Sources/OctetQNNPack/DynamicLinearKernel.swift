@@ -9,7 +9,8 @@ import OctetDispatch
 /// `AffineQuantization.quantize` (multiplying by the reciprocal of the scale, as PyTorch).
 /// With `perRowActivations` every row (the last dimension; leading dimensions flattened) gets
 /// its own parameters from its own range; otherwise one pair covers the tensor. Then
-/// `y[m][n] = Float(Σ_k (q − zp_x) · (w − zp_w)) · (s_x · s_w[n]) + bias[n]`, clamped by the
+/// With `reduceRange` (7-bit activations) the codes are 0...127 and scale = (max − min) / 127.
+/// Then `y[m][n] = Float(Σ_k (q − zp_x) · (w − zp_w)) · (s_x · s_w[n]) + bias[n]`, clamped by the
 /// fused ReLU / Clip, the scale product rounded to float first. Plain loops, no packing.
 /// Throws `QNNPackError.shape` when the input holds NaN or an infinity.
 struct ReferenceDynamicLinearKernel: Kernel {
@@ -17,9 +18,13 @@ struct ReferenceDynamicLinearKernel: Kernel {
     let bias: [Float]?
     let lo: Float, hi: Float
     let perRow: Bool
+    /// 7-bit activation codes (PyTorch's `reduce_range`).
+    let reduceRange: Bool
     let input: TensorShape, output: TensorShape
     let m: Int, k: Int, n: Int
-    var implementation: String { perRow ? "reference dynamic linear, per-token activations" : "reference dynamic linear" }
+    var implementation: String {
+        "reference dynamic linear" + (perRow ? ", per-token activations" : "") + (reduceRange ? ", 7-bit" : "")
+    }
 
     init(_ s: OpSignature, _ c: OpConstants) throws {
         (n, k) = (s.weight[0], s.weight[1])
@@ -37,6 +42,7 @@ struct ReferenceDynamicLinearKernel: Kernel {
         }
         (lo, hi) = PostOp.realRange(of: s.postOps)
         perRow = s.quantization?.perRowActivations == true
+        reduceRange = s.quantization?.reduceRange == true
         input = s.input
         output = try s.outputShape.orThrow("dynamic linear output shape")
     }
@@ -52,9 +58,9 @@ struct ReferenceDynamicLinearKernel: Kernel {
         let groups = perRow ? m : 1, rowsPerGroup = perRow ? 1 : m
         for group in 0..<groups {
             let values = x[(group * rowsPerGroup * k)..<((group + 1) * rowsPerGroup * k)]
-            let q = try QParamsSelection.choose(min: values.min() ?? 0, max: values.max() ?? 0, dtype: .u8)
+            let q = try QParamsSelection.choose(min: values.min() ?? 0, max: values.max() ?? 0, dtype: .u8, reduceRange: reduceRange)
             let (scale, zp) = (q.scale(), q.zeroPoint())
-            let xq = values.map { AffineQuantization.quantize($0, scale: scale, zeroPoint: zp, qmin: 0, qmax: 255) }
+            let xq = values.map { AffineQuantization.quantize($0, scale: scale, zeroPoint: zp, qmin: 0, qmax: reduceRange ? 127 : 255) }
             for r in 0..<rowsPerGroup {
                 let i = group * rowsPerGroup + r
                 for j in 0..<n {

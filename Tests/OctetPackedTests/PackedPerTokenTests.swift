@@ -11,7 +11,7 @@ import Testing
 @Suite struct PackedPerTokenTests {
     /// The host, and the host capped to portable C (as `OCTET_MAX_ISA=scalar` does), and to
     /// AVX2 when the host has more.
-    var cpus: [CPUFeatures] {
+    static var cpus: [CPUFeatures] {
         let host = CPUFeatures.host
         var list = [host, host.capped(at: .scalar)]
         if host.hasAll([.avx2, .fma]) { list.append(host.capped(at: .avx2)) }
@@ -21,7 +21,7 @@ import Testing
     /// Bit for bit (tolerance 0) against the reference, per row and per tensor, 1 and 2 threads.
     @Test(arguments: [false, true])
     func equalsTheReferenceExactly(perRow: Bool) throws {
-        for cpu in cpus {
+        for cpu in Self.cpus {
             for threads in [1, 2] {
                 let report = Conformance.checkDynamic(PackedBackend(), cpu: cpu, perRowActivations: perRow, cases: 60, seed: 5 + UInt64(threads), threads: threads)
                 for f in report.failures.prefix(5) { Issue.record("\(cpu.features.count) features: \(f)") }
@@ -60,7 +60,7 @@ import Testing
         let w = try Tensor((0..<(n * k)).map { Int8(truncatingIfNeeded: $0 * 37) }, shape: s.weight, quantization: wq)
         let biasValues: [Float] = [0.5, -1, 2, 0, 3.25]
         let x: [Float] = [Float](repeating: 0, count: k) + (0..<k).map { Float($0) - 7 } + [Float](repeating: 0, count: k)
-        for cpu in cpus {
+        for cpu in Self.cpus {
             let kernel = try PackedBackend().prepare(s, constants: OpConstants(weight: w, bias: try Tensor(biasValues, shape: TensorShape([n]))),
                                                      context: PrepareContext(cpu: cpu))
             var y = try Tensor(zeros: .f32, shape: try #require(s.outputShape))
@@ -77,7 +77,7 @@ import Testing
     @Test func nonFiniteRowsFail() throws {
         for perRow in [false, true] {
             let c = try ConformanceCases.dynamicLinear(seed: 11, perRowActivations: perRow)
-            for cpu in cpus {
+            for cpu in Self.cpus {
                 let kernel = try PackedBackend().prepare(c.signature, constants: c.constants, context: PrepareContext(cpu: cpu, threads: 2))
                 var x = try c.inputs[0].scalars(as: Float.self)
                 x[x.count - 1] = .infinity
@@ -112,5 +112,52 @@ import Testing
             errors.append((e / size).squareRoot())
         }
         #expect(errors[1] < errors[0] / 10, "relative error per tensor \(errors[0]), per row \(errors[1])")
+    }
+}
+
+/// 7-bit dynamic activations (`reduce_range`, planned on AVX2 without VNNI): codes [0, 127]
+/// packed in k-quads for the `u7s8s32-gemm-6x16c4` kernels, bit for bit against the
+/// reference computing the same 7-bit quantization with plain loops; natively and capped to
+/// the portable kernels; shapes that split over several workers too.
+@Suite struct PackedSevenBitDynamicTests {
+    @Test(arguments: [false, true])
+    func equalsTheReferenceExactly(perRow: Bool) throws {
+        for cpu in PackedPerTokenTests.cpus {
+            for threads in [1, 2] {
+                let report = Conformance.checkDynamic(PackedBackend(), cpu: cpu, perRowActivations: perRow, cases: 40, seed: 41 + UInt64(threads),
+                                                      threads: threads, sevenBit: true)
+                for f in report.failures.prefix(5) { Issue.record("\(cpu.features.count) features: \(f)") }
+                #expect(report.failures.isEmpty)
+                #expect(report.tested[.linear, default: 0] == 40, "declined \(report.declined)")
+            }
+        }
+    }
+
+    /// BERT-like and odd shapes large enough for two workers (shared packing, column splits),
+    /// 8-bit and 7-bit, per tensor and per token.
+    @Test(arguments: [(128, 768, 200), (97, 333, 1001), (1, 1000, 2100), (300, 1500, 45)])
+    func largeShapesOnTwoWorkers(shape: (Int, Int, Int)) throws {
+        for cpu in PackedPerTokenTests.cpus {
+            for sevenBit in [false, true] {
+                for perRow in [false, true] {
+                    let report = Conformance.checkDynamic(PackedBackend(), cpu: cpu, perRowActivations: perRow, cases: 1, seed: 7, threads: 2,
+                                                          sevenBit: sevenBit, shape: (shape.0, shape.1, shape.2))
+                    for f in report.failures.prefix(3) { Issue.record("\(shape) 7-bit \(sevenBit) per-row \(perRow): \(f)") }
+                    #expect(report.failures.isEmpty && report.tested[.linear, default: 0] == 1)
+                }
+            }
+        }
+    }
+
+    /// The kernel's name says 7 bits and k-quads; the portable form keeps the same numerics.
+    @Test func kernelNames() throws {
+        var c = try ConformanceCases.dynamicLinear(seed: 3, perRowActivations: true, sevenBit: true)
+        let scalar = try PackedBackend().prepare(c.signature, constants: c.constants, context: PrepareContext(cpu: CPUFeatures.host.capped(at: .scalar)))
+        #expect(scalar.implementation == "f32u7s8-dqgemm-pertoken-6x16c4-scalar")
+        c.signature.quantization?.perRowActivations = false
+        if CPUFeatures.host.hasAll([.avx2, .fma]) {
+            let avx2 = try PackedBackend().prepare(c.signature, constants: c.constants, context: PrepareContext(cpu: CPUFeatures.host))
+            #expect(avx2.implementation == "f32u7s8-dqgemm-6x16c4-avx2")
+        }
     }
 }

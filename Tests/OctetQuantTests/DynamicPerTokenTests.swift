@@ -56,15 +56,7 @@ import Testing
         names = [o.name for o in s.get_outputs()]
         np.savez(sys.argv[3], **dict(zip(names, s.run(None, feeds))))
         """
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["python3", "-c", script, m.path, Self.nets.appendingPathComponent("bert_tiny.inputs.npz").path, out]
-        let err = Pipe()
-        p.standardError = err
-        try p.run()
-        p.waitUntilExit()
-        let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        try #require(p.terminationStatus == 0, "onnxruntime could not run \(m.path): \(message)")
+        try DynamicBiasFusionTests.python(script, [m.path, Self.nets.appendingPathComponent("bert_tiny.inputs.npz").path, out])
         let ort = Dictionary(uniqueKeysWithValues: try NumPyFiles.readArchive(at: out).map { ($0.name, $0.tensor) })
         let perTensor = try Self.quantized(.perTensor)
         defer { try? FileManager.default.removeItem(atPath: perTensor.path) }

@@ -72,6 +72,8 @@ int octet_packed_f32_range(octet_packed_isa isa, size_t count, const float *x, f
 /// `QParamsSelection.choose`): the range widened to hold 0, scale = max((max − min) / 255,
 /// FLT_EPSILON) (never 0, also for an all-zero row), zero point = clamp(rne(−min / scale), 0, 255).
 void octet_packed_dynamic_parameters(float lo, float hi, float *scale, int32_t *zero_point);
+/// The same for codes in [0, qmax] (127: PyTorch's `reduce_range`, scale = (max − min) / 127).
+void octet_packed_dynamic_parameters_range(float lo, float hi, int32_t qmax, float *scale, int32_t *zero_point);
 
 /// How accumulators become outputs (FBGEMM's float requantization):
 /// raw = acc − a_zp·colsum[n] − b_zp·rowsum[m] + K·a_zp·b_zp (+ bias_s32[n]);
@@ -120,6 +122,13 @@ void octet_packed_pack_b_s8_c4(size_t K, size_t N, const int8_t *b, size_t n_str
 /// returns 1 when any value exceeds 127 (the 7-bit kernel would then be inexact), else 0.
 int octet_packed_pack_a_c4(const octet_packed_a_source *source, size_t row_begin, size_t rows, size_t K, int32_t *out, int32_t *row_sums,
                            uint8_t *row_scratch);
+/// Packs rows of an f32 source (`xf`; dynamic quantization) in k-quads, quantized to 7-bit
+/// codes: clamp(rne(v · inv_scale) + zero_point, 0, 127) with the source's parameters, or, with
+/// `row_scales` set, each row's own (`octet_packed_dynamic_parameters_range` with qmax 127,
+/// written to `row_scales[r]` / `row_zero_points[r]` as `octet_packed_pack_a` does). Returns 1
+/// when a per-row source held NaN or an infinity, else 0.
+int octet_packed_pack_a_f32_c4(octet_packed_isa isa, const octet_packed_a_source *source, size_t row_begin, size_t rows, size_t K,
+                               int32_t *out, int32_t *row_sums);
 /// As `octet_packed_gemm` over k-quad operands (`u7s8s32-gemm-6x16c4-avx2`, or the portable
 /// `-scalar` form, exact for any u8), K blocked by `kc_quads`.
 void octet_packed_gemm_c4(octet_packed_isa isa, size_t M, size_t N, size_t K, const int32_t *a_packed, const int32_t *row_sums,

@@ -101,7 +101,11 @@ struct QuantizedMatrixOperator: MatrixPlanning {
     private func planDynamic(_ inputs: [Tensor?], shapes: [TensorShape], weight: Tensor, constants: [Tensor?]) throws -> MatrixCall {
         guard let scale = constants[4] else { throw site.error("the weight scale (input 4) must be a constant") }
         let w = try affine(scale, constants[5], "weight")
-        var call = try source.plan([inputs[0], inputs[3], nil], shapes: [shapes[0], shapes[3], .scalar], constants: [nil, weight, nil])
+        // An f32 bias (input 6, N values) fused by `DynamicQuantizationFusion`.
+        let bias = node.input(6) == nil ? nil : constants[6]
+        if node.input(6) != nil, bias?.dtype != .f32 { throw site.error("the bias of a dynamically quantized MatMul (input 6) must be a constant f32 tensor") }
+        var call = try source.plan([inputs[0], inputs[3], inputs[6]], shapes: [shapes[0], shapes[3], bias?.shape ?? .scalar],
+                                   constants: [nil, weight, bias])
         guard call.signature.kind == .linear, call.addend == nil, let weightSource = call.constants.weight else {
             throw site.error("a dynamically quantized MatMul needs a constant 2-D weight")
         }
@@ -115,7 +119,7 @@ struct QuantizedMatrixOperator: MatrixPlanning {
         call.signature.quantization = QuantizationScheme(perChannelWeights: perChannel, symmetricWeights: w.zeroPoints.allSatisfy { $0 == 0 },
                                                          weightZeroPoint: perChannel ? 0 : w.zeroPoints[0], dynamic: true,
                                                          perRowActivations: try node.int(QuantizedMatrixNode.perRowActivationsAttribute, default: 0) == 1)
-        call.constants = OpConstants(weight: weightSource)
+        call.constants = OpConstants(weight: weightSource, bias: call.constants.bias)
         return call
     }
 

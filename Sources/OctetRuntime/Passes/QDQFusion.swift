@@ -23,7 +23,18 @@ public enum QuantizedMatrixNode {
     /// Graph metadata key: the names of the nodes whose activations are 7-bit, one per line.
     public static let reduceRangeMetadata = "octet.reduce_range_nodes"
 
+    /// `strings`: the source nodes folded into this one and what each became, one per entry
+    /// (`Add '/q/Add': its f32 bias, added in the output stage`); the dispatch trace shows them.
+    public static let fusedNodesAttribute = "octet.fused_nodes"
+
     static func matches(_ n: Node) -> Bool { n.domain == domain && n.opType == opType }
+
+    /// Records in `node` that `source` was folded into it as `role`.
+    static func recordFused(_ source: Node, as role: String, in node: inout Node) {
+        var names: [String] = []
+        if case let .strings(v)? = node.attributes[fusedNodesAttribute] { names = v }
+        node.attributes[fusedNodesAttribute] = .strings(names + ["\(source.opType) '\(source.name)': \(role)"])
+    }
 }
 
 /// Lowers QDQ patterns to integer ops: every Conv, Gemm or MatMul whose activation and
@@ -258,16 +269,29 @@ public struct DynamicQuantizationFusion: GraphPass {
             if let z = mm.input(3) {
                 guard let zt = g.initializers[z], let zs = try? integerValues(zt, OperatorSite(mm)), zs.allSatisfy({ $0 == 0 }) else { continue }
             }
+            // A constant f32 bias of N values added next (how `quantize_dynamic` writes nn.Linear's bias):
+            // added in the kernel's store instead of by a separate pass over the output.
+            let bias = Self.bias(after: mul.outputs[0], columns: weight.shape.dims[1], g, only: only)
             var fused = Node(name: mm.name, opType: QuantizedMatrixNode.opType, domain: QuantizedMatrixNode.domain,
-                             inputs: [g.nodes[pi].inputs[0], "", "", w, wScale, mm.input(3) ?? "", ""], outputs: mul.outputs)
+                             inputs: [g.nodes[pi].inputs[0], "", "", w, wScale, mm.input(3) ?? "", bias?.value ?? ""],
+                             outputs: bias?.add.outputs ?? mul.outputs)
             fused.attributes[QuantizedMatrixNode.sourceAttribute] = .string("MatMul")
             fused.attributes[QuantizedMatrixNode.dynamicAttribute] = .int(1)
             if perRow { fused.attributes[QuantizedMatrixNode.perRowActivationsAttribute] = .int(1) }
+            if let bias { QuantizedMatrixNode.recordFused(bias.add, as: "its f32 bias, added in the output stage", in: &fused) }
             g.nodes[i] = fused
-            removed.formUnion([ci, mi])
+            removed.formUnion([ci, mi] + (bias.map { [$0.index] } ?? []))
         }
         g.nodes = g.nodes.enumerated().filter { !removed.contains($0.offset) }.map(\.element)
         return try DeadNodeElimination().run(g)
+    }
+
+    /// The Add that alone reads `v` and adds a constant f32 vector of `columns` values (either
+    /// operand order; rank 1, so the sum keeps `v`'s shape), with that vector's name.
+    static func bias(after v: String, columns: Int, _ g: Graph, only: (String, String) -> (Int, Node)?) -> (index: Int, add: Node, value: String)? {
+        guard let (ai, add) = only(v, "Add"), add.inputs.count == 2, let c = add.inputs.first(where: { $0 != v }), add.inputs.contains(v),
+              let t = g.initializers[c], t.dtype == .f32, t.shape.rank == 1, t.shape.elementCount == columns else { return nil }
+        return (ai, add, c)
     }
 }
 

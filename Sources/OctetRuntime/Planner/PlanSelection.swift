@@ -141,6 +141,24 @@ struct PlanSelection: Sendable {
         self.selector = selector
     }
 
+    /// Dynamic quantization chooses its activation codes itself, per call: when the backend
+    /// chosen for a dynamic signature runs it faster with 7-bit codes (`Backend.reducedRangeSpeedup`:
+    /// packed's `vpmaddubsw` k-quad kernel on AVX2 without VNNI; PyTorch's fbgemm dynamic linear
+    /// quantizes with `reduce_range` on x86 as well), the signature asks for 7 bits, and the
+    /// dispatch's notes say why.
+    static func sevenBitDynamic(_ call: inout MatrixCall, _ dispatch: OpDispatch, selector: BackendSelector, options: SessionOptions) -> OpDispatch {
+        guard let q = call.signature.quantization, q.dynamic, !q.reduceRange, let chosen = dispatch.backend,
+              let faster = options.registry.includingBuiltIn().backend(named: chosen)?.reducedRangeSpeedup(for: call.signature, on: options.cpu)
+        else { return dispatch }
+        var seven = call.signature
+        seven.quantization?.reduceRange = true
+        var again = selector.select(seven, cpu: options.cpu, host: options.host)
+        guard again.backend == chosen else { return dispatch }
+        call.signature = seven
+        again.notes.append("7-bit dynamic activations: \(chosen) is faster with them on \(options.cpu.displayName): \(faster)")
+        return again
+    }
+
     /// The rule engine's choice for one node that runs.
     private static func place(_ node: Node, _ op: any GraphOperator, opset: Int, inputs: [(DType, TensorShape)?], constants: [Tensor?],
                               outputs: [(DType, TensorShape)], selector: BackendSelector, options: SessionOptions) throws -> SelectedNode.Placement {
@@ -153,9 +171,9 @@ struct PlanSelection: Sendable {
         }
         if let matrix = op as? any MatrixPlanning {
             let shapes = inputs.map { $0?.1 ?? .scalar }
-            let call: MatrixCall
+            var call: MatrixCall
             do { call = try matrix.plan(constants, shapes: shapes, constants: constants) } catch { throw ExecutionPlan.wrap(error, node) }
-            let dispatch = selector.select(call.signature, cpu: options.cpu, host: options.host)
+            let dispatch = sevenBitDynamic(&call, selector.select(call.signature, cpu: options.cpu, host: options.host), selector: selector, options: options)
             return .runs(.matrix(call), dispatch: dispatch, reason: nil)
         }
         guard let output = outputs.first,
@@ -247,8 +265,11 @@ struct PlanSelection: Sendable {
             switch n.placement {
             case .folded:
                 traced.append(TracedNode(node: n.node.name, opType: n.node.opType, placement: .folded))
-            case let .runs(_, dispatch?, _):
+            case .runs(_, var dispatch?, _):
                 traced.append(TracedNode(node: n.node.name, opType: n.node.opType, placement: .dispatched(opIndex: ops.count)))
+                if case let .strings(fused)? = n.node.attributes[QuantizedMatrixNode.fusedNodesAttribute] {
+                    dispatch.notes += fused.map { "fused " + $0 }
+                }
                 ops.append(dispatch)
             case let .runs(_, nil, reason):
                 traced.append(TracedNode(node: n.node.name, opType: n.node.opType,

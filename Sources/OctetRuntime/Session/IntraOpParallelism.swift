@@ -1,12 +1,12 @@
-import Dispatch
+import OctetCore
 
 /// How many threads one built-in op may use, and the split of its work over them.
 ///
 /// The session sets `threads` (its `SessionOptions.threads`) around a run; built-in ops
 /// that are worth splitting (elementwise kernels, quantize/dequantize, softmax and layer
-/// norm rows, quantized adds) call `forEachChunk`. Chunks run on libdispatch's pool
-/// between kernel calls, never during one, so they do not compete with oneDNN's OpenMP
-/// team or the packed kernels' threads, which are idle by then.
+/// norm rows, quantized adds) call `forEachChunk`. Chunks run on `WorkerTeam` (oneDNN's
+/// OpenMP team when it is loaded, whose workers would otherwise still be spinning on the
+/// other cores) between kernel calls, never during one.
 enum IntraOpParallelism {
     /// Threads a built-in op may use in the current run (1: everything inline).
     @TaskLocal static var threads = 1
@@ -20,19 +20,11 @@ enum IntraOpParallelism {
             return
         }
         let size = (count + chunks - 1) / chunks
-        withoutActuallyEscaping(body) { body in
-            let chunk = DisjointChunk(body: body)
-            DispatchQueue.concurrentPerform(iterations: chunks) { c in
-                let lo = c * size, hi = min(count, lo + size)
-                if lo < hi { chunk.body(lo..<hi) }
-            }
+        // Each call gets a range no other call touches (the callers write output elements of
+        // their range only), and `run` returns after the last.
+        WorkerTeam.run(chunks) { c in
+            let lo = c * size, hi = min(count, lo + size)
+            if lo < hi { body(lo..<hi) }
         }
-    }
-
-    /// The body handed to every thread. Each call gets a range no other call touches (the
-    /// callers write output elements of their range only), and `concurrentPerform` returns
-    /// after the last, so sharing it is free of data races.
-    private struct DisjointChunk: @unchecked Sendable {
-        let body: (Range<Int>) -> Void
     }
 }
