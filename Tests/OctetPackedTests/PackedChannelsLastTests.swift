@@ -180,7 +180,8 @@ import Testing
             var packed = [Int32](repeating: 0, count: octet_packed_dwconv_weight_words(c, k * k))
             octet_packed_pack_dwconv_weights(c, k * k, wt, zb, za, bias, &packed)
             let zero = [UInt8](repeating: UInt8(za), count: (c + 15) / 16 * 16)
-            let scales = [Float](repeating: 1, count: c)
+            // Per-channel arrays padded as `OutputStage` pads them (the kernels read whole blocks).
+            let scales = [Float](repeating: 1, count: c + 16)
             var want = [Float](repeating: 0, count: oh * ow * c)
             for oy in 0..<oh { for ox in 0..<ow { for ch in 0..<c {
                 var acc = Int64(bias[ch])

@@ -182,7 +182,9 @@ void octet_packed_pack_dwconv_weights(size_t channels, size_t taps, const int8_t
 
 /// Output pixels [pixel_begin, pixel_end) (row-major over oh x ow) of one NHWC image `x`
 /// (h x w x channels u8) into the NHWC output image `c` (oh x ow x channels, u8 or f32 per
-/// `out`; `out->bias_s32` is ignored: the bias is folded into the weights).
+/// `out`; `out->bias_s32` is ignored: the bias is folded into the weights). As for the GEMM,
+/// every per-channel array of `out` must be readable up to ceil(channels/16)·16 + 16 entries
+/// (the AVX2 kernels load whole 8-channel blocks, also for a partial last block).
 /// `u8s8s32-dwconv-3x3-32c-avx2`, `-5x5-32c-avx2` (taps unrolled) or `-32c-avx2` (any window)
 /// with `OCTET_PACKED_AVX2`, `u8s8s32-dwconv-scalar` otherwise.
 void octet_packed_dwconv_nhwc(octet_packed_isa isa, const octet_packed_dwconv *d, const uint8_t *x, void *c,
