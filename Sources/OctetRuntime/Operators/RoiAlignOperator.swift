@@ -65,9 +65,23 @@ struct RoiAlignOperator: GraphOperator {
                     let (x0, y0) = (rv[r * 4] * op.spatialScale - shift, rv[r * 4 + 1] * op.spatialScale - shift)
                     var (rw, rh) = (rv[r * 4 + 2] * op.spatialScale - shift - x0, rv[r * 4 + 3] * op.spatialScale - shift - y0)
                     if !op.halfPixel { (rw, rh) = (Swift.max(rw, 1), Swift.max(rh, 1)) }
+                    guard [x0, y0, rw, rh].allSatisfy(\.isFinite) else {
+                        throw op.site.error("roi \(r) is not finite after spatial_scale (\(x0), \(y0), width \(rw), height \(rh))")
+                    }
                     let (bh, bw) = (rh / Double(oh), rw / Double(ow))
-                    let gh = op.samplingRatio > 0 ? op.samplingRatio : Int(ceil(rh / Double(oh)))
-                    let gw = op.samplingRatio > 0 ? op.samplingRatio : Int(ceil(rw / Double(ow)))
+                    // The adaptive grid (ceil(extent / bins), no samples for an empty or negative
+                    // extent); a grid whose samples for the whole output would exceed 2^31 is refused.
+                    func grid(_ extent: Double, _ bins: Int) throws -> Int {
+                        if op.samplingRatio > 0 { return op.samplingRatio }
+                        let v = Swift.max(0, ceil(extent / Double(bins)))
+                        guard v <= Double(1 << 31) else { throw op.site.error("roi \(r) needs \(v) samples per bin side; at most 2^31") }
+                        return Int(v)
+                    }
+                    let (gh, gw) = (try grid(rh, oh), try grid(rw, ow))
+                    let work = (gh * gw).multipliedReportingOverflow(by: c * oh * ow) // gh, gw ≤ 2^31: their product fits
+                    guard !work.overflow, work.partialValue <= 1 << 31 else {
+                        throw op.site.error("roi \(r) needs \(gh) x \(gw) samples per bin over \(c) x \(oh) x \(ow) bins; at most 2^31 in all")
+                    }
                     let count = Double(Swift.max(gh * gw, 1))
                     for ch in 0..<c {
                         let base = (batch * c + ch) * h * w
