@@ -90,12 +90,7 @@ struct QuantizeLinearOperator: GraphOperator {
         site = OperatorSite(n)
         axis = try n.int("axis", default: 1)
         codeMax = try OutputCodeLimit.read(n)
-        codeMin = try n.int(ClipQuantizeFusion.lowerAttribute).map { v in
-            guard (-128...255).contains(v) else {
-                throw GraphError.attribute(node: n.name, opType: n.opType, name: ClipQuantizeFusion.lowerAttribute, expected: "an int in [-128, 255]", got: "\(v)")
-            }
-            return Int32(v)
-        }
+        codeMin = try OutputCodeLimit.read(n, ClipQuantizeFusion.lowerAttribute)
         if try n.int("block_size", default: 0) != 0 { throw site.error("blocked quantization (block_size) is not supported") }
         let code = try n.int("output_dtype", default: 0)
         outputType = code == 0 ? nil : ElementwiseOperators.castTarget(code)

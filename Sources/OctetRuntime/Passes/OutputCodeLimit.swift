@@ -12,12 +12,12 @@ public enum OutputCodeLimit {
     /// What a 7-bit Clip becomes.
     static let sevenBit: Int32 = 127
 
-    /// The limit written on `n`, or `nil` when it has none.
+    /// The code bound written on `n` under `name` (the upper limit by default), or `nil` when it has none.
     /// - Throws: `GraphError` when the attribute is not an int in [-128, 255].
-    static func read(_ n: Node) throws -> Int32? {
-        guard let v = try n.int(attribute) else { return nil }
+    static func read(_ n: Node, _ name: String = attribute) throws -> Int32? {
+        guard let v = try n.int(name) else { return nil }
         guard (-128...255).contains(v) else {
-            throw GraphError.attribute(node: n.name, opType: n.opType, name: attribute, expected: "an int in [-128, 255]", got: "\(v)")
+            throw GraphError.attribute(node: n.name, opType: n.opType, name: name, expected: "an int in [-128, 255]", got: "\(v)")
         }
         return Int32(v)
     }
