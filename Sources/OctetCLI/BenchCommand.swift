@@ -10,6 +10,8 @@ struct BenchCommand: ParsableCommand {
     @OptionGroup var options: ModelOptions
     @Option(parsing: .unconditional, help: "Timed runs.") var iterations: Int = 20
     @Option(parsing: .unconditional, help: "Untimed runs first (planning happens before these).") var warmup: Int = 3
+    @Flag(help: "Keep the output tensors between runs and have each run write into them (`Session.run(_:into:)`, which allocates nothing once warm).")
+    var keepOutputs = false
     @Flag(help: "Print JSON (keys median_ms, p90_ms, ...).") var json = false
     @Flag(help: "Also print the time per op type and backend (median over the timed runs).") var profile = false
     @Flag(help: "With --profile: print the dispatch trace of every node with its time.") var trace = false
@@ -25,11 +27,16 @@ struct BenchCommand: ParsableCommand {
         let model = try opts.loadModel()
         let session = try opts.session(for: model)
         let feeds = try opts.feeds(for: model.graph)
-        for _ in 0..<warmup { _ = try session.run(feeds) }
+        var outputs: [String: Tensor] = [:]
+        func runOnce() throws {
+            if keepOutputs { try session.run(feeds, into: &outputs) } else { _ = try session.run(feeds) }
+        }
+        for _ in 0..<warmup { try runOnce() }
         var times: [Double] = []
+        times.reserveCapacity(iterations)
         for _ in 0..<iterations {
             let start = DispatchTime.now().uptimeNanoseconds
-            _ = try session.run(feeds)
+            try runOnce()
             times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
         }
         if profile {

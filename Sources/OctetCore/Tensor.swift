@@ -51,6 +51,24 @@ public struct Tensor: Sendable {
         storage = TensorStorage(window: UnsafeMutableRawPointer(arena.pointer + offset), byteCount: bytes, owner: arena)
     }
 
+    /// Whether this tensor's storage is the window `Tensor(window:)` makes of `arena` at
+    /// `offset` (or another window of those same bytes), for the runtime to reuse it.
+    package func isWindow(of arena: AlignedBuffer<UInt8>, offset: Int) -> Bool {
+        storage.isWindow(of: arena, at: UnsafeMutableRawPointer(arena.pointer + offset))
+    }
+
+    /// A u8 scalar that nothing writes: what the runtime's reusable arrays of tensors hold
+    /// between uses (one shared storage, so holding it costs no allocation).
+    package static let unused = Tensor(dtype: .u8, shape: .scalar, storage: TensorStorage(byteCount: 1))
+
+    private init(dtype: DType, shape: TensorShape, storage: TensorStorage) {
+        self.dtype = dtype
+        self.shape = shape
+        layout = .rowMajor
+        quantization = nil
+        self.storage = storage
+    }
+
     /// The largest tensor Octet allocates (16 GiB): a hostile header cannot ask for more.
     public static let maximumByteCount = 1 << 34
 

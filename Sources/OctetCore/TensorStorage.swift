@@ -25,6 +25,11 @@ final class TensorStorage: @unchecked Sendable {
         self.owner = owner
     }
 
+    /// Whether this storage is a window of `owner` starting at `bytes`.
+    func isWindow(of owner: AnyObject, at bytes: UnsafeMutableRawPointer) -> Bool {
+        self.owner === owner && self.bytes == bytes
+    }
+
     func copy() -> TensorStorage {
         let other = TensorStorage(byteCount: byteCount)
         other.bytes.copyMemory(from: bytes, byteCount: byteCount)

@@ -372,19 +372,25 @@ struct MatrixCall: Sendable {
         }
     }
 
-    /// The kernel's operands from the node's inputs.
-    func kernelInputs(_ inputs: [Tensor?], site: OperatorSite) throws -> [Tensor] {
-        try operands.map { op in
-            switch op {
-            case let .input(i): return try site.tensor(inputs, i)
-            case let .transposed(i): return try TransposeKernel.transpose2D(try site.tensor(inputs, i))
-            case let .reshaped(i, shape): return try site.tensor(inputs, i).reshaped(to: shape)
-            case let .broadcast(i, view, full):
-                let src = try site.tensor(inputs, i).reshaped(to: view)
-                var out = try Tensor(zeros: src.dtype, shape: full)
-                Strided.gather(src, strides: Broadcasting.strides(of: view, in: full), offset: 0, into: &out)
-                return out
-            }
+    /// The kernel's operands from the node's inputs, written into `operands` (one element
+    /// per `self.operands`, reused from run to run, so only a transposed or broadcast
+    /// operand allocates).
+    func kernelInputs(_ inputs: [Tensor?], into operands: inout [Tensor], site: OperatorSite) throws {
+        for (k, op) in self.operands.enumerated() {
+            operands[k] = try operand(op, inputs, site: site)
+        }
+    }
+
+    private func operand(_ op: Operand, _ inputs: [Tensor?], site: OperatorSite) throws -> Tensor {
+        switch op {
+        case let .input(i): return try site.tensor(inputs, i)
+        case let .transposed(i): return try TransposeKernel.transpose2D(try site.tensor(inputs, i))
+        case let .reshaped(i, shape): return try site.tensor(inputs, i).reshaped(to: shape)
+        case let .broadcast(i, view, full):
+            let src = try site.tensor(inputs, i).reshaped(to: view)
+            var out = try Tensor(zeros: src.dtype, shape: full)
+            Strided.gather(src, strides: Broadcasting.strides(of: view, in: full), offset: 0, into: &out)
+            return out
         }
     }
 

@@ -35,12 +35,12 @@ final class Continuation: Sendable {
         plans = PlanCache(capacity: options.planCacheCapacity)
     }
 
-    /// Plans (or finds the plan) for `values`, the graph's inputs, then runs it.
-    func run(_ values: [String: Tensor], record: RunRecord?) throws -> [String: Tensor] {
+    /// Plans (or finds the plan) for `values`, the graph's inputs, then runs it, writing
+    /// the graph outputs it makes into `outputs` (as `ExecutionPlan.run`).
+    func run(_ values: [String: Tensor], record: RunRecord?, into outputs: inout [String: Tensor]) throws {
         let plan = try plan(for: values)
-        var none: [Int: Tensor] = [:]
-        return try arenas.withArena(bytes: plan.arenaSize) { arena in
-            try plan.run(values, arena: arena, record: record, provided: &none)
+        try arenas.withArena(bytes: plan.arenaSize) { arena in
+            try plan.run(values, arena: arena, record: record, outputs: &outputs)
         }
     }
 

@@ -37,6 +37,17 @@ struct ExecutionStep: Sendable {
     /// Slot of each input (`nil` for an omitted optional input).
     var inputs: [Int?]
     var outputs: [Int]
+    /// The shape a matrix kernel writes when it differs from the node's output
+    /// (`MatrixCall.kernelOutputShape`), computed once here rather than per run.
+    let kernelView: TensorShape?
+
+    init(site: OperatorSite, action: Action, inputs: [Int?], outputs: [Int]) {
+        self.site = site
+        self.action = action
+        self.inputs = inputs
+        self.outputs = outputs
+        kernelView = if case let .kernel(_, call) = action { call.kernelOutputShape } else { nil }
+    }
 }
 
 /// Where a slot's tensor lives during a run.
@@ -61,8 +72,16 @@ final class ExecutionPlan: Sendable {
     let arenaSize: Int
     let trace: DispatchTrace
     let assignments: [NodeAssignment]
-    /// For each step, slots whose last reader it is (released after it runs).
+    /// For each step, slots whose last reader it is, dropped after it runs: graph inputs
+    /// and values made by data-shaped ops (arena windows and constants stay).
     let releases: [[Int]]
+    /// The slot of each graph input the steps read, by name.
+    let inputSlots: [(slot: Int, name: String)]
+    /// Slots a run leaves empty when it ends (inputs, graph outputs, values made by
+    /// data-shaped ops), so it keeps no reference to the caller's tensors.
+    let droppedAfterRun: [Int]
+    /// Whether a step runs a subgraph (If, Loop, Scan), which reads `SubgraphContext`.
+    let runsSubgraphs: Bool
     /// Threads a built-in op may use (`IntraOpParallelism`).
     let threads: Int
     /// What the subgraphs of If, Loop and Scan are planned with (`SubgraphContext`).
@@ -250,13 +269,26 @@ final class ExecutionPlan: Sendable {
             if case let .fresh(dtype, shape, layout) = slots[slotIndex] { slots[slotIndex] = .arena(offset: offsets[k], dtype: dtype, shape: shape, layout: layout) }
         }
         var releases = Array(repeating: [Int](), count: steps.count)
-        for (slotIndex, l) in last where !outputSet.contains(slotIndex) { releases[l].append(slotIndex) }
+        var inputSlots: [(slot: Int, name: String)] = [], droppedAfterRun: [Int] = []
+        for (slotIndex, storage) in slots.enumerated() {
+            switch storage {
+            case let .input(name):
+                inputSlots.append((slotIndex, name))
+                droppedAfterRun.append(slotIndex)
+            case .fresh, .produced: droppedAfterRun.append(slotIndex)
+            case .constant, .arena: continue
+            }
+            if let l = last[slotIndex], !outputSet.contains(slotIndex) { releases[l].append(slotIndex) }
+        }
 
         self.steps = steps
         self.slots = slots
         self.outputSlots = outputSlots
         self.arenaSize = size
         self.releases = releases
+        self.inputSlots = inputSlots
+        self.droppedAfterRun = droppedAfterRun
+        runsSubgraphs = steps.contains { ["If", "Loop", "Scan"].contains($0.site.opType) }
         self.assignments = assignments
         self.threads = options.threads
         self.options = options
@@ -275,100 +307,6 @@ final class ExecutionPlan: Sendable {
         if let e = error as? SessionError { return e }
         if let e = error as? GraphError { return .graph(e) }
         return .node(node: node.name, opType: node.opType, detail: "\(error)")
-    }
-
-    /// Runs the plan with `arena` (at least `arenaSize` bytes) on `inputs` (already checked).
-    /// `provided` holds caller tensors for graph outputs, by slot: each is written in place
-    /// when it has the slot's type, shape and layout (else a new tensor is made).
-    /// `record`, when given, receives this plan and those of its continuation, each with
-    /// the time its steps took when `record.timed`.
-    func run(_ inputs: [String: Tensor], arena: AlignedBuffer<UInt8>, record: RunRecord? = nil,
-             provided: inout [Int: Tensor]) throws -> [String: Tensor] {
-        var timings = [UInt64](repeating: 0, count: record?.timed == true ? steps.count : 0)
-        var result = try SubgraphContext.$options.withValue(options) {
-          try IntraOpParallelism.$threads.withValue(threads) {
-            try timings.withUnsafeMutableBufferPointer { t in
-                try runSteps(inputs, arena: arena, timings: t.isEmpty ? nil : t, provided: &provided)
-            }
-          }
-        }
-        record?.plans.append((self, timings))
-        if let continuation {
-            var values: [String: Tensor] = [:]
-            for (name, slot) in boundarySlots { values[name] = result.removeValue(forKey: Self.boundaryKey(slot)) }
-            for (name, t) in try continuation.run(values, record: record) { result[name] = t }
-        }
-        return result
-    }
-
-    /// The key under which `runSteps` returns a boundary value (not a graph output name).
-    private static func boundaryKey(_ slot: Int) -> String { "#boundary\(slot)" }
-
-    private func runSteps(_ inputs: [String: Tensor], arena: AlignedBuffer<UInt8>, timings: UnsafeMutableBufferPointer<UInt64>?,
-                          provided: inout [Int: Tensor]) throws -> [String: Tensor] {
-        var values = [Tensor?](repeating: nil, count: slots.count)
-        for (i, s) in slots.enumerated() {
-            switch s {
-            case let .constant(t): values[i] = t
-            case let .input(name): values[i] = inputs[name]
-            default: break
-            }
-        }
-        for (k, step) in steps.enumerated() {
-            let start = timings == nil ? 0 : DispatchTime.now().uptimeNanoseconds
-            defer { if let timings { timings[k] += DispatchTime.now().uptimeNanoseconds - start } }
-            let ins = step.inputs.map { $0.flatMap { values[$0] } }
-            var outs: [Tensor] = try step.outputs.map { slot in
-                switch slots[slot] {
-                case let .arena(offset, dtype, shape, layout): return try Tensor(window: arena, offset: offset, dtype: dtype, shape: shape, layout: layout)
-                case .produced: return try Tensor(zeros: .u8, shape: .scalar)
-                case let .fresh(dtype, shape, layout):
-                    // Taken out of `provided`, the caller's tensor is the only reference to
-                    // its storage, so the kernel writes into it without a copy.
-                    if let t = provided.removeValue(forKey: slot), t.dtype == dtype, t.shape == shape, t.layout == layout { return t }
-                    return try Tensor(zeros: dtype, shape: shape, layout: layout)
-                default: throw SessionError.node(node: step.site.node, opType: step.site.opType, detail: "output slot is not writable")
-                }
-            }
-            do {
-                switch step.action {
-                case let .swift(op):
-                    try op.run(ins, outputs: &outs)
-                case let .kernel(kernel, call):
-                    let operands = try call.kernelInputs(ins, site: step.site)
-                    let nodeShape = outs[0].shape
-                    if let view = call.kernelOutputShape, view != nodeShape { outs[0] = try outs[0].reshaped(to: view) }
-                    try kernel.run(inputs: operands, output: &outs[0])
-                    if outs[0].shape != nodeShape { outs[0] = try outs[0].reshaped(to: nodeShape) }
-                    try call.finish(ins, output: &outs[0], site: step.site)
-                case let .nodeKernel(kernel, operands):
-                    try kernel.run(inputs: operands.map { try step.site.tensor(ins, $0) }, output: &outs[0])
-                case let .shaped(op):
-                    outs = try op.runShaped(ins)
-                    guard outs.count == step.outputs.count else {
-                        throw SessionError.node(node: step.site.node, opType: step.site.opType, detail: "made \(outs.count) outputs, expected \(step.outputs.count)")
-                    }
-                }
-            } catch let e as SessionError {
-                throw e
-            } catch let e as GraphError {
-                throw SessionError.graph(e)
-            } catch {
-                throw SessionError.node(node: step.site.node, opType: step.site.opType, detail: "\(error)")
-            }
-            for (slot, t) in zip(step.outputs, outs) { values[slot] = t }
-            for r in releases[k] { values[r] = nil }
-        }
-        var result: [String: Tensor] = [:]
-        for (name, slot) in outputSlots {
-            guard let t = values[slot] else { throw SessionError.graph(.undefinedOutput(name)) }
-            result[name] = t
-        }
-        for (name, slot) in boundarySlots {
-            guard let t = values[slot] else { throw SessionError.graph(.undefinedOutput(name)) }
-            result[Self.boundaryKey(slot)] = t
-        }
-        return result
     }
 }
 

@@ -1,15 +1,40 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import OctetCore
 
 /// How many threads one built-in op may use, and the split of its work over them.
 ///
-/// The session sets `threads` (its `SessionOptions.threads`) around a run; built-in ops
-/// that are worth splitting (elementwise kernels, quantize/dequantize, softmax and layer
-/// norm rows, quantized adds) call `forEachChunk`. Chunks run on `WorkerTeam` (oneDNN's
+/// The session sets `threads` (its `SessionOptions.threads`) around a run with
+/// `withThreads`: a thread-local value, since binding a task-local allocates and a warm run
+/// allocates nothing. Built-in ops that are worth splitting (elementwise kernels,
+/// quantize/dequantize, softmax and layer norm rows, quantized adds) call `forEachChunk`. Chunks run on `WorkerTeam` (oneDNN's
 /// OpenMP team when it is loaded, whose workers would otherwise still be spinning on the
 /// other cores) between kernel calls, never during one.
 enum IntraOpParallelism {
-    /// Threads a built-in op may use in the current run (1: everything inline).
-    @TaskLocal static var threads = 1
+    /// The thread-local slot holding the current run's thread count (absent: 1).
+    /// `nil` only when the process has used up its keys; then every op runs inline.
+    private static let key: pthread_key_t? = {
+        var key = pthread_key_t()
+        return pthread_key_create(&key, nil) == 0 ? key : nil
+    }()
+
+    /// Threads a built-in op may use in the current run on this thread (1: everything inline).
+    static var threads: Int {
+        guard let key else { return 1 }
+        return max(1, Int(bitPattern: pthread_getspecific(key)))
+    }
+
+    /// Calls `body` with `threads` set to `count` on this thread (restored after).
+    static func withThreads<R>(_ count: Int, _ body: () throws -> R) rethrows -> R {
+        guard let key, count != threads else { return try body() }
+        let previous = pthread_getspecific(key)
+        pthread_setspecific(key, UnsafeRawPointer(bitPattern: count))
+        defer { pthread_setspecific(key, previous) }
+        return try body()
+    }
 
     /// Calls `body` on disjoint ranges covering `0..<count`, each at least `grain` long,
     /// on up to `threads` threads; inline when one range covers everything.

@@ -11,6 +11,8 @@ final class PlanCache<Key: Hashable & Sendable>: Sendable {
     private struct State {
         var entries: [Key: Entry] = [:]
         var clock: UInt64 = 0
+        /// The key of the plan returned last.
+        var recent: Key?
     }
 
     let capacity: Int
@@ -26,18 +28,34 @@ final class PlanCache<Key: Hashable & Sendable>: Sendable {
         let cached = state.withLock { s -> ExecutionPlan? in
             s.clock += 1
             s.entries[key]?.lastUse = s.clock
+            if s.entries[key] != nil { s.recent = key }
             return s.entries[key]?.plan
         }
         if let cached { return cached }
         let made = try make()
         return state.withLock { s in
             s.clock += 1
-            if let existing = s.entries[key] { return existing.plan }
+            if let existing = s.entries[key] {
+                s.recent = key
+                return existing.plan
+            }
             if s.entries.count >= capacity, let oldest = s.entries.min(by: { $0.value.lastUse < $1.value.lastUse })?.key {
                 s.entries.removeValue(forKey: oldest)
             }
             s.entries[key] = Entry(plan: made, lastUse: s.clock)
+            s.recent = key
             return made
+        }
+    }
+
+    /// The plan returned last, when `matches` accepts its key (counted as a use): a
+    /// lookup that builds no key, so it allocates nothing.
+    func recent(where matches: (Key) -> Bool) -> ExecutionPlan? {
+        state.withLock { s -> ExecutionPlan? in
+            guard let key = s.recent, matches(key), let plan = s.entries[key]?.plan else { return nil }
+            s.clock += 1
+            s.entries[key]?.lastUse = s.clock
+            return plan
         }
     }
 

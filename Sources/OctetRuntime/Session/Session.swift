@@ -59,15 +59,15 @@ public final class Session: Sendable {
     /// storage (a copy kept elsewhere makes the write copy first, as any Swift value).
     ///
     /// - Throws: `SessionError` as `run(_:)`.
+    ///
+    /// Once warm (the plan for these input shapes made, the caller's output tensors kept
+    /// between runs, run from one thread or from as many threads as ran it before), a run
+    /// allocates nothing on the heap: its kernels' working buffers, its intermediate values'
+    /// arena and the tables its steps use are kept from the runs before.
     public func run(_ inputs: [String: Tensor], into outputs: inout [String: Tensor]) throws {
-        let shapes = try check(inputs)
-        let plan = try plan(for: shapes)
-        var provided: [Int: Tensor] = [:]
-        for (name, slot) in plan.outputSlots {
-            if let t = outputs.removeValue(forKey: name) { provided[slot] = t }
-        }
-        let results = try arenas.withArena(bytes: plan.arenaSize) { arena in try plan.run(inputs, arena: arena, provided: &provided) }
-        for (name, t) in results { outputs[name] = t }
+        try check(inputs)
+        let plan = try plan(for: inputs)
+        try arenas.withArena(bytes: plan.arenaSize) { arena in try plan.run(inputs, arena: arena, outputs: &outputs) }
     }
 
     /// Plans made since the session was created: one per set of input shapes, and, where
@@ -86,10 +86,11 @@ public final class Session: Sendable {
 
     /// Runs once, recording the plans the run went through (see `RunRecord`).
     private func record(_ inputs: [String: Tensor], timed: Bool) throws -> (plans: RunRecord, trace: DispatchTrace) {
-        let plan = try plan(for: check(inputs))
+        try check(inputs)
+        let plan = try plan(for: inputs)
         let record = RunRecord(timed: timed)
-        var none: [Int: Tensor] = [:]
-        _ = try arenas.withArena(bytes: plan.arenaSize) { arena in try plan.run(inputs, arena: arena, record: record, provided: &none) }
+        var outputs: [String: Tensor] = [:]
+        try arenas.withArena(bytes: plan.arenaSize) { arena in try plan.run(inputs, arena: arena, record: record, outputs: &outputs) }
         return (record, ExecutionPlan.trace(of: record.plans.map(\.plan)))
     }
 
@@ -191,23 +192,42 @@ public final class Session: Sendable {
         return try plans.plan(for: key) { try ExecutionPlan(graph: graph, inputShapes: shapes, options: options, counter: counter) }
     }
 
-    /// Checks names, element types and shapes against the graph's declared inputs.
-    private func check(_ inputs: [String: Tensor]) throws -> [String: (DType, TensorShape)] {
-        let names = Set(graph.inputs.map(\.name))
-        for name in inputs.keys where !names.contains(name) {
-            throw SessionError.unknownInput(name: name, known: graph.inputs.map(\.name))
+    /// The plan for the shapes of `inputs` (checked): the one used last when they match it
+    /// (found without building a key, so a warm run allocates nothing), else from the cache.
+    private func plan(for inputs: [String: Tensor]) throws -> ExecutionPlan {
+        let ports = graph.inputs
+        let recent = plans.recent { key in
+            key.count == ports.count && zip(ports, key).allSatisfy { p, shape in inputs[p.name]?.shape == shape }
         }
-        var out: [String: (DType, TensorShape)] = [:]
+        if let recent { return recent }
+        var shapes: [String: (DType, TensorShape)] = [:]
+        for (name, t) in inputs { shapes[name] = (t.dtype, t.shape) }
+        return try plan(for: shapes)
+    }
+
+    /// Checks names, element types and shapes against the graph's declared inputs.
+    private func check(_ inputs: [String: Tensor]) throws {
+        // As many inputs as the graph's, all found below: no name is unknown.
+        if inputs.count != graph.inputs.count { try checkNames(inputs) }
         for p in graph.inputs {
-            guard let t = inputs[p.name] else { throw SessionError.missingInput(name: p.name, expected: p.type) }
+            guard let t = inputs[p.name] else {
+                try checkNames(inputs)
+                throw SessionError.missingInput(name: p.name, expected: p.type)
+            }
             if let type = p.type {
                 let shapeOK = type.shape?.admits(t.shape) ?? true
                 guard type.dtype == t.dtype, shapeOK else {
                     throw SessionError.inputMismatch(name: p.name, expected: type, got: "\(t.dtype)[\(t.shape)]")
                 }
             }
-            out[p.name] = (t.dtype, t.shape)
         }
-        return out
+    }
+
+    /// Throws for the first name in `inputs` that is not a graph input.
+    private func checkNames(_ inputs: [String: Tensor]) throws {
+        let names = Set(graph.inputs.map(\.name))
+        for name in inputs.keys where !names.contains(name) {
+            throw SessionError.unknownInput(name: name, known: graph.inputs.map(\.name))
+        }
     }
 }
