@@ -139,7 +139,9 @@ struct PackedRunner: Sendable {
         // Words per packed row: k-pairs, or k-quads (fewer; the scratch holds either).
         let stride = quads ? (k + 3) / 4 : (k + 1) / 2
         let counter = buffers.taskCounter
-        let body: @Sendable (Int) -> Void = { worker in
+        // A local function, not a closure value: only called while `gemm` runs, so its
+        // captures stay on the stack (a closure value would allocate them every call).
+        func body(_ worker: Int) {
             let row = job.buffers.rowBytes.pointer + worker * s.rowBytes
             let acc = job.buffers.accumulators.pointer + worker * s.rows * Int(OCTET_PACKED_NR)
             /// Packs rows `r0 ..< r0 + rows` at row `slot` of the packed buffers.

@@ -54,7 +54,7 @@ public struct PoolRequantization: Sendable, Equatable {
 
     /// Pools 8-bit `x` (N x C x H x W, NCHW or NHWC) into `y` with the given window.
     static func run(_ q: PoolRequantization, _ x: Tensor, into y: inout Tensor, output: (h: Int, w: Int), kernel: (Int, Int),
-                    strides: (Int, Int), pads: [Int], countIncludePad: Bool) {
+                    strides: (Int, Int), pads: (Int, Int, Int, Int), countIncludePad: Bool) {
         let (nb, c, h, w) = (x.shape.dims[0], x.shape.dims[1], x.shape.dims[2], x.shape.dims[3])
         let nhwc = x.layout == .nhwc, rows = nb * (nhwc ? 1 : c) * output.h
         x.withUnsafeBytes { src in
@@ -63,8 +63,8 @@ public struct PoolRequantization: Sendable, Equatable {
                 let work = max(1, (nhwc ? c : 1) * output.w * kernel.0 * kernel.1)
                 IntraOpParallelism.forEachChunk(rows, grain: max(1, 65536 / work)) { r in
                     octet_q8_avg_pool2d(x.dtype == .s8 ? 1 : 0, nhwc ? 1 : 0, s, d, nb, c, Int32(h), Int32(w), Int32(output.h), Int32(output.w),
-                                        Int32(kernel.0), Int32(kernel.1), Int32(strides.0), Int32(strides.1), Int32(pads[0]), Int32(pads[1]),
-                                        Int32(pads[2]), Int32(pads[3]), countIncludePad ? 1 : 0, q.inputScale, q.inputZeroPoint,
+                                        Int32(kernel.0), Int32(kernel.1), Int32(strides.0), Int32(strides.1), Int32(pads.0), Int32(pads.1),
+                                        Int32(pads.2), Int32(pads.3), countIncludePad ? 1 : 0, q.inputScale, q.inputZeroPoint,
                                         q.outputScale, q.outputZeroPoint, q.outputMax ?? 255, r.lowerBound, r.upperBound)
                 }
             }
@@ -125,34 +125,47 @@ struct WindowGeometry: Sendable {
         var p = pads
         var out = [Int](repeating: 0, count: r)
         for i in 0..<r {
-            try site.checked("the output size along spatial axis \(i) (input \(input[i]), kernel_shape \(kernel), strides \(strides), dilations \(dilations), pads \(pads))") {
-                () throws(ArithmeticOverflow) in
-                let eff = try dilations[i].multiplied(by: kernel[i] - 1).adding(1)
-                switch autoPad {
-                case "VALID":
-                    p[i] = 0; p[i + r] = 0
-                    out[i] = max(0, try input[i].subtracting(eff) / strides[i] + 1)
-                case "SAME_UPPER", "SAME_LOWER":
-                    out[i] = input[i].dividedRoundingUp(by: strides[i])
-                    let total = max(0, try (out[i] - 1).multiplied(by: strides[i]).adding(eff).subtracting(input[i]))
-                    let small = total / 2
-                    p[i] = autoPad == "SAME_UPPER" ? small : total - small
-                    p[i + r] = total - p[i]
-                default:
-                    let span = try input[i].adding(p[i]).adding(p[i + r]).subtracting(eff)
-                    if span < 0 { out[i] = 0; return }
-                    if ceilMode {
-                        var o = span.dividedRoundingUp(by: strides[i]) + 1
-                        // The last window must start inside the input or the begin padding.
-                        if try (o - 1).multiplied(by: strides[i]) >= input[i].adding(p[i]) { o -= 1 }
-                        out[i] = o
-                    } else {
-                        out[i] = span / strides[i] + 1
-                    }
-                }
-            }
+            (p[i], p[i + r], out[i]) = try resolve(axis: i, size: input[i])
         }
         return (p, out)
+    }
+
+    /// `resolve` for a 2-D window (kernel of two axes), without arrays: begin pads, end
+    /// pads and output sizes, as `(h, w)` pairs.
+    func resolve2D(height: Int, width: Int) throws(GraphError) -> (begin: (Int, Int), end: (Int, Int), output: (h: Int, w: Int)) {
+        guard kernel.count == 2 else {
+            throw .attribute(node: site.node, opType: site.opType, name: "kernel_shape", expected: "2 values, one per spatial axis of the input", got: "\(kernel)")
+        }
+        let y = try resolve(axis: 0, size: height), x = try resolve(axis: 1, size: width)
+        return ((y.begin, x.begin), (y.end, x.end), (y.output, x.output))
+    }
+
+    /// Spatial axis `i`'s begin and end pads and output size for an input of `size`.
+    private func resolve(axis i: Int, size: Int) throws(GraphError) -> (begin: Int, end: Int, output: Int) {
+        let r = kernel.count
+        return try site.checked("the output size along spatial axis \(i) (input \(size), kernel_shape \(kernel), strides \(strides), dilations \(dilations), pads \(pads))") {
+            () throws(ArithmeticOverflow) in
+            let eff = try dilations[i].multiplied(by: kernel[i] - 1).adding(1)
+            switch autoPad {
+            case "VALID":
+                return (0, 0, max(0, try size.subtracting(eff) / strides[i] + 1))
+            case "SAME_UPPER", "SAME_LOWER":
+                let out = size.dividedRoundingUp(by: strides[i])
+                let total = max(0, try (out - 1).multiplied(by: strides[i]).adding(eff).subtracting(size))
+                let small = total / 2
+                let begin = autoPad == "SAME_UPPER" ? small : total - small
+                return (begin, total - begin, out)
+            default:
+                let (begin, end) = (pads[i], pads[i + r])
+                let span = try size.adding(begin).adding(end).subtracting(eff)
+                if span < 0 { return (begin, end, 0) }
+                guard ceilMode else { return (begin, end, span / strides[i] + 1) }
+                var o = span.dividedRoundingUp(by: strides[i]) + 1
+                // The last window must start inside the input or the begin padding.
+                if try (o - 1).multiplied(by: strides[i]) >= size.adding(begin) { o -= 1 }
+                return (begin, end, o)
+            }
+        }
     }
 }
 
@@ -227,13 +240,16 @@ struct PoolOperator: GraphOperator {
         }
         guard runsIn2DKernels(x.dtype) else { return try runSpatial(x, outputs: &outputs) }
         let (nb, c, h, w) = (x.shape.dims[0], x.shape.dims[1], x.shape.dims[2], x.shape.dims[3])
-        let (p, out) = try window.resolve([h, w])
-        let (oh, ow) = (out[0], out[1])
+        // Tuples, not arrays: a warm run allocates nothing.
+        let (begin, end, (oh, ow)) = try window.resolve2D(height: h, width: w)
+        let p = (begin.0, begin.1, end.0, end.1)
         // A stride along an axis with one window is never applied (ONNX Runtime takes any).
         let (sh, sw) = (oh <= 1 ? 1 : window.strides[0], ow <= 1 ? 1 : window.strides[1])
         let (kh, kw, dh, dw) = (window.kernel[0], window.kernel[1], window.dilations[0], window.dilations[1])
-        guard ([h, w, oh, ow, kh, kw, sh, sw, dh, dw] + p).allSatisfy({ $0 <= Int(Int32.max) }) else {
-            throw site.error("input \(h)x\(w) with kernel_shape \(window.kernel), strides \(window.strides), dilations \(window.dilations), pads \(p) exceeds the 32-bit range of the pooling kernel")
+        let sizes = Swift.max(Swift.max(h, w), Swift.max(oh, ow)), window2 = Swift.max(Swift.max(kh, kw), Swift.max(sh, sw))
+        let spread = Swift.max(Swift.max(dh, dw), Swift.max(Swift.max(p.0, p.1), Swift.max(p.2, p.3)))
+        guard Swift.max(sizes, Swift.max(window2, spread)) <= Int(Int32.max) else {
+            throw site.error("input \(h)x\(w) with kernel_shape \(window.kernel), strides \(window.strides), dilations \(window.dilations), pads \([p.0, p.1, p.2, p.3]) exceeds the 32-bit range of the pooling kernel")
         }
         if x.dtype != .f32, let q = requantization {
             guard dh == 1, dw == 1 else { throw site.error("an 8-bit average pool takes no dilations, got \(window.dilations)") }
@@ -248,7 +264,7 @@ struct PoolOperator: GraphOperator {
                     // Split when each thread gets tens of thousands of byte compares (a wake-up costs microseconds).
                     IntraOpParallelism.forEachChunk(rows, grain: Swift.max(1, 65536 / Swift.max(1, (nhwc ? c : 1) * ow * kh * kw))) { r in
                         octet_i8_max_pool2d(x.dtype == .s8 ? 1 : 0, nhwc ? 1 : 0, s, d, nb, c, Int32(h), Int32(w), Int32(oh), Int32(ow),
-                                            Int32(kh), Int32(kw), Int32(sh), Int32(sw), Int32(p[0]), Int32(p[1]), Int32(dh), Int32(dw),
+                                            Int32(kh), Int32(kw), Int32(sh), Int32(sw), Int32(p.0), Int32(p.1), Int32(dh), Int32(dw),
                                             r.lowerBound, r.upperBound)
                     }
                 }
@@ -260,19 +276,19 @@ struct PoolOperator: GraphOperator {
                 guard let s = src.baseAddress, let d = dst.baseAddress else { return }
                 if x.layout == .nhwc {
                     octet_f32_pool2d_nhwc(max ? 1 : 0, s, d, nb, c, Int32(h), Int32(w), Int32(oh), Int32(ow), Int32(kh), Int32(kw), Int32(sh), Int32(sw),
-                                          Int32(p[0]), Int32(p[1]), Int32(p[2]), Int32(p[3]), Int32(dh), Int32(dw), countIncludePad ? 1 : 0)
+                                          Int32(p.0), Int32(p.1), Int32(p.2), Int32(p.3), Int32(dh), Int32(dw), countIncludePad ? 1 : 0)
                     return
                 }
                 if max, dh == 1, dw == 1 {
                     // Separable max pooling, split over planes (the same values as the general kernel).
                     IntraOpParallelism.forEachChunk(nb * c, grain: Swift.max(1, 65536 / Swift.max(1, oh * ow * (kh + kw)))) { r in
                         octet_f32_max_pool2d_planes(s, d, Int32(h), Int32(w), Int32(oh), Int32(ow), Int32(kh), Int32(kw), Int32(sh), Int32(sw),
-                                                    Int32(p[0]), Int32(p[1]), Int32(p[2]), Int32(p[3]), r.lowerBound, r.upperBound)
+                                                    Int32(p.0), Int32(p.1), Int32(p.2), Int32(p.3), r.lowerBound, r.upperBound)
                     }
                     return
                 }
                 octet_f32_pool2d(max ? 1 : 0, s, d, nb * c, Int32(h), Int32(w), Int32(oh), Int32(ow), Int32(kh), Int32(kw), Int32(sh), Int32(sw),
-                                 Int32(p[0]), Int32(p[1]), Int32(p[2]), Int32(p[3]), Int32(dh), Int32(dw), countIncludePad ? 1 : 0)
+                                 Int32(p.0), Int32(p.1), Int32(p.2), Int32(p.3), Int32(dh), Int32(dw), countIncludePad ? 1 : 0)
             }
         }
     }
@@ -328,7 +344,7 @@ struct GlobalAveragePoolOperator: GraphOperator {
             guard h <= Int(Int32.max), w <= Int(Int32.max), h.multipliedReportingOverflow(by: w).partialValue < (1 << 23) else {
                 throw site.error("a \(h) x \(w) image exceeds the 2^23 positions an 8-bit global average sums exactly")
             }
-            PoolRequantization.run(q, x, into: &outputs[0], output: (1, 1), kernel: (h, w), strides: (1, 1), pads: [0, 0, 0, 0], countIncludePad: false)
+            PoolRequantization.run(q, x, into: &outputs[0], output: (1, 1), kernel: (h, w), strides: (1, 1), pads: (0, 0, 0, 0), countIncludePad: false)
             return
         }
         let planes = x.shape.dims[0] * x.shape.dims[1]

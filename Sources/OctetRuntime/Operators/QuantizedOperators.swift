@@ -112,14 +112,17 @@ struct QuantizeLinearOperator: GraphOperator {
     }
 
     func run(_ inputs: [Tensor?], outputs: inout [Tensor]) throws {
-        let x = try site.tensor(inputs, 0)
-        let p = try QDQParameters(scale: try site.tensor(inputs, 1), zeroPoint: inputs.count > 2 ? inputs[2] : nil, axis: axis, site: site)
+        let x = try site.tensor(inputs, 0), scaleInput = try site.tensor(inputs, 1), zeroPointInput = inputs.count > 2 ? inputs[2] : nil
+        // Per tensor (the common case), read without arrays.
+        let single = QDQParameters.perTensor(scale: scaleInput, zeroPoint: zeroPointInput)
+        let read = single == nil ? try QDQParameters(scale: scaleInput, zeroPoint: zeroPointInput, axis: axis, site: site) : nil
         guard let full = outputs[0].dtype.integerRange else { throw site.error("quantizes to an integer type, not \(outputs[0].dtype)") }
         let lo = max(codeMin ?? full.lowerBound, full.lowerBound), hi = min(codeMax ?? full.upperBound, full.upperBound)
         guard lo <= hi else { throw site.error("its code bounds [\(lo), \(hi)] are empty for \(outputs[0].dtype)") }
-        if p.scales.count == 1, x.layout == outputs[0].layout, outputs[0].dtype.isQuantized8Bit {
+        if let (scale, zp) = single ?? read.flatMap({ $0.scales.count == 1 ? ($0.scales[0], $0.zeroPoints[0]) : nil }),
+           x.layout == outputs[0].layout, outputs[0].dtype.isQuantized8Bit {
             // Per tensor: the vectorized kernel (same arithmetic).
-            let signed: Int32 = outputs[0].dtype == .s8 ? 1 : 0, scale = p.scales[0], zp = Int32(p.zeroPoints[0])
+            let signed: Int32 = outputs[0].dtype == .s8 ? 1 : 0
             try x.withUnsafeBufferPointer(as: Float.self) { src in
                 outputs[0].withUnsafeMutableBytes { dst in
                     guard let s = src.baseAddress, let d = dst.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return }
@@ -130,6 +133,7 @@ struct QuantizeLinearOperator: GraphOperator {
             }
             return
         }
+        let p = try read ?? QDQParameters(scale: scaleInput, zeroPoint: zeroPointInput, axis: axis, site: site)
         let channel = try p.channelIndexer(x.shape, site: site)
         let values = try x.scalars(as: Float.self)
         var q = [Int32](repeating: 0, count: values.count)
@@ -164,10 +168,13 @@ struct DequantizeLinearOperator: GraphOperator {
     }
 
     func run(_ inputs: [Tensor?], outputs: inout [Tensor]) throws {
-        let x = try site.tensor(inputs, 0)
-        let p = try QDQParameters(scale: try site.tensor(inputs, 1), zeroPoint: inputs.count > 2 ? inputs[2] : nil, axis: axis, site: site)
-        if p.scales.count == 1, x.dtype.isQuantized8Bit, x.layout == outputs[0].layout {
-            let signed: Int32 = x.dtype == .s8 ? 1 : 0, scale = p.scales[0], zp = Int32(p.zeroPoints[0])
+        let x = try site.tensor(inputs, 0), scaleInput = try site.tensor(inputs, 1), zeroPointInput = inputs.count > 2 ? inputs[2] : nil
+        // Per tensor (the common case), read without arrays.
+        let single = QDQParameters.perTensor(scale: scaleInput, zeroPoint: zeroPointInput)
+        let read = single == nil ? try QDQParameters(scale: scaleInput, zeroPoint: zeroPointInput, axis: axis, site: site) : nil
+        if let (scale, zp) = single ?? read.flatMap({ $0.scales.count == 1 ? ($0.scales[0], $0.zeroPoints[0]) : nil }),
+           x.dtype.isQuantized8Bit, x.layout == outputs[0].layout {
+            let signed: Int32 = x.dtype == .s8 ? 1 : 0
             try outputs[0].withUnsafeMutableBufferPointer(as: Float.self) { dst in
                 x.withUnsafeBytes { src in
                     guard let s = src.baseAddress?.assumingMemoryBound(to: UInt8.self), let d = dst.baseAddress else { return }
@@ -178,6 +185,7 @@ struct DequantizeLinearOperator: GraphOperator {
             }
             return
         }
+        let p = try read ?? QDQParameters(scale: scaleInput, zeroPoint: zeroPointInput, axis: axis, site: site)
         let channel = try p.channelIndexer(x.shape, site: site)
         let q = try integerValues(x, site)
         try outputs[0].withUnsafeMutableBufferPointer(as: Float.self) { d in

@@ -3,16 +3,30 @@ import Synchronization
 /// The plans a session (or a `Continuation`) has made, by key, at most `capacity` of
 /// them: a plan made when the cache is full replaces the one used least recently.
 final class PlanCache<Key: Hashable & Sendable>: Sendable {
-    private struct Entry {
-        var plan: ExecutionPlan
+    /// A class, so that marking a use changes no dictionary (a dictionary's in-place
+    /// update allocates).
+    private final class Entry {
+        let plan: ExecutionPlan
         var lastUse: UInt64
+
+        init(plan: ExecutionPlan, lastUse: UInt64) {
+            self.plan = plan
+            self.lastUse = lastUse
+        }
     }
 
     private struct State {
         var entries: [Key: Entry] = [:]
         var clock: UInt64 = 0
-        /// The key of the plan returned last.
-        var recent: Key?
+        /// The entry returned last, and its key.
+        var recent: (key: Key, entry: Entry)?
+
+        mutating func use(_ entry: Entry, key: Key) -> ExecutionPlan {
+            clock += 1
+            entry.lastUse = clock
+            recent = (key, entry)
+            return entry.plan
+        }
     }
 
     let capacity: Int
@@ -26,36 +40,28 @@ final class PlanCache<Key: Hashable & Sendable>: Sendable {
     /// The plan under `key`, made by `make` (outside the lock) when there is none.
     func plan(for key: Key, make: () throws -> ExecutionPlan) throws -> ExecutionPlan {
         let cached = state.withLock { s -> ExecutionPlan? in
-            s.clock += 1
-            s.entries[key]?.lastUse = s.clock
-            if s.entries[key] != nil { s.recent = key }
-            return s.entries[key]?.plan
+            s.entries[key].map { s.use($0, key: key) }
         }
         if let cached { return cached }
         let made = try make()
         return state.withLock { s in
-            s.clock += 1
-            if let existing = s.entries[key] {
-                s.recent = key
-                return existing.plan
-            }
+            if let existing = s.entries[key] { return s.use(existing, key: key) }
             if s.entries.count >= capacity, let oldest = s.entries.min(by: { $0.value.lastUse < $1.value.lastUse })?.key {
                 s.entries.removeValue(forKey: oldest)
+                if s.recent?.key == oldest { s.recent = nil }
             }
-            s.entries[key] = Entry(plan: made, lastUse: s.clock)
-            s.recent = key
-            return made
+            let entry = Entry(plan: made, lastUse: 0)
+            s.entries[key] = entry
+            return s.use(entry, key: key)
         }
     }
 
     /// The plan returned last, when `matches` accepts its key (counted as a use): a
-    /// lookup that builds no key, so it allocates nothing.
+    /// lookup that builds no key and changes no dictionary, so it allocates nothing.
     func recent(where matches: (Key) -> Bool) -> ExecutionPlan? {
         state.withLock { s -> ExecutionPlan? in
-            guard let key = s.recent, matches(key), let plan = s.entries[key]?.plan else { return nil }
-            s.clock += 1
-            s.entries[key]?.lastUse = s.clock
-            return plan
+            guard let (key, entry) = s.recent, matches(key) else { return nil }
+            return s.use(entry, key: key)
         }
     }
 
