@@ -29,6 +29,18 @@ public enum WorkerTeam {
         }
     }
 
+    /// Splits `0 ..< count` into contiguous ranges, one per worker, over at most `threads`
+    /// workers and at least `minimumPerWorker` items each, and calls `body(begin, end)` for
+    /// each range concurrently (on the team `run` uses). One range runs on the caller.
+    public static func ranges(_ count: Int, threads: Int, minimumPerWorker: Int = 1, _ body: (_ begin: Int, _ end: Int) -> Void) {
+        let workers = max(1, min(threads, count / max(1, minimumPerWorker)))
+        if workers <= 1 {
+            if count > 0 { body(0, count) }
+            return
+        }
+        run(workers) { i in body(count * i / workers, count * (i + 1) / workers) }
+    }
+
     /// The body handed to every worker (through C's context pointer, or GCD). The callers'
     /// calls touch disjoint data and `run` returns after the last, so sharing it is free of
     /// data races.

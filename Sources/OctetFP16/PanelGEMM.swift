@@ -1,5 +1,5 @@
 import COctetFP16Kernels
-import Dispatch
+import OctetCore
 
 /// `C[M x N] = A[M x K] · B` for B in packed panels, with bias and clamp fused into the
 /// store, split over `threads` by panels of N so every thread streams its own weights.
@@ -43,15 +43,8 @@ package struct PanelGEMM: Sendable {
         }
     }
 
-    /// Calls `body` on contiguous panel ranges, one per worker, on the shared pool.
-    private func split(panels: Int, _ body: @Sendable (Int, Int) -> Void) {
-        let workers = min(threads, panels)
-        if workers <= 1 {
-            body(0, panels)
-            return
-        }
-        DispatchQueue.concurrentPerform(iterations: workers) { w in
-            body(panels * w / workers, panels * (w + 1) / workers)
-        }
+    /// Calls `body` on contiguous panel ranges, one per worker, on the session's worker team.
+    private func split(panels: Int, _ body: (Int, Int) -> Void) {
+        WorkerTeam.ranges(panels, threads: threads, body)
     }
 }

@@ -1,14 +1,6 @@
 import COctetPackedKernels
-import Dispatch
 import OctetCore
 import OctetDispatch
-
-/// Splits `0 ..< count` over up to `threads` workers of GCD's persistent pool.
-func parallelRanges(_ count: Int, threads: Int, minimumPerWorker: Int = 1, _ body: @Sendable (Int, Int) -> Void) {
-    let workers = max(1, min(threads, count / max(1, minimumPerWorker)))
-    if workers <= 1 { body(0, count); return }
-    DispatchQueue.concurrentPerform(iterations: workers) { i in body(count * i / workers, count * (i + 1) / workers) }
-}
 
 /// Channels-last depthwise convolution (groups = channels, one filter per channel), output
 /// pixels (whole output rows) split across threads. Exact: Σ (x − zp)(w − zp_w) in s32, the
@@ -108,7 +100,7 @@ struct PackedChannelsLastDepthwiseKernel: Kernel {
                             // Whole output rows per worker; ~1M multiply-adds per worker before a
                             // second thread pays for its wake-up.
                             let perRow = max(1, job.shape.channels * job.shape.kh * job.shape.kw * ow)
-                            parallelRanges(oh, threads: threads, minimumPerWorker: max(1, PackedRunner.minimumWorkPerWorker / perRow)) { begin, end in
+                            WorkerTeam.ranges(oh, threads: threads, minimumPerWorker: max(1, PackedRunner.minimumWorkPerWorker / perRow)) { begin, end in
                                 var g = job.shape
                                 if job.rowPairs {
                                     let bytes = octet_packed_dwconv_rows_scratch_bytes(&g)
@@ -169,7 +161,7 @@ struct PackedDepthwiseKernel: Kernel {
                     stage.withC(columns: 0) { o in
                         for n in 0..<batch {
                             let job = Job(shape: shape, x: xs + n * inImage, w: ws, c: dst + n * outImage, out: o)
-                            parallelRanges(channels, threads: threads) { begin, end in
+                            WorkerTeam.ranges(channels, threads: threads) { begin, end in
                                 var g = job.shape
                                 octet_packed_depthwise(&g, job.x, job.w, job.c, job.out, begin, end)
                             }

@@ -67,11 +67,11 @@ struct PackedRunner: Sendable {
         // A second worker costs a wake-up (tens of µs): only for ~1M multiply-adds or more each.
         let workers = max(1, min(threads, m * k * n / Self.minimumWorkPerWorker))
         if max(m, 1) * k2 * 4 <= sharedBytes {
-            // Rows in balanced blocks of at most `cacheRows`; then enough column splits for
-            // about eight tasks per worker.
-            let blocks = ceil(max(m, 1), cacheRows)
+            // Rows in balanced blocks of at most `cacheRows`, times column splits, for about
+            // eight tasks per worker (as many as there are when fewer can be made).
+            let (blocks, splits) = workers == 1 ? (ceil(max(m, 1), cacheRows), 1)
+                : Self.grid(m: max(m, 1), n: n, panels: panels, minimumBlocks: ceil(max(m, 1), cacheRows), maximumBlocks: ceil(max(m, 1), mr), tasks: 8 * workers)
             let rows = min(roundUp(ceil(max(m, 1), blocks), mr), roundUp(max(m, 1), mr))
-            let splits = workers == 1 ? 1 : min(panels, max(1, ceil(8 * workers, ceil(max(m, 1), rows))))
             let chunkRows = workers == 1 ? max(m, 1) : roundUp(ceil(max(m, 1), 2 * workers), mr)
             return Tiling(rowsPerBlock: rows, blocks: ceil(max(m, 1), rows), columnSplits: splits, panels: panels,
                           packChunks: ceil(max(m, 1), chunkRows), chunkRows: chunkRows, workers: workers)
@@ -81,6 +81,25 @@ struct PackedRunner: Sendable {
         let rows = roundUp(ceil(m, blocks), mr)
         let t = Tiling(rowsPerBlock: rows, blocks: ceil(m, rows), columnSplits: 1, panels: panels)
         return Tiling(rowsPerBlock: t.rowsPerBlock, blocks: t.blocks, columnSplits: 1, panels: panels, workers: min(workers, t.blocks))
+    }
+
+    /// The row blocks x column splits of a shared tiling with at least `tasks` tasks (or all
+    /// there can be) that moves the least data: every row block streams all `n` weight
+    /// columns and every column split streams all `m` packed rows (both K deep); weights
+    /// count twice, as they come from farther (L3, beside the L2-sized packed rows). A tall
+    /// product (a convolution's M = 12544, N = 96) is cut into row blocks and a short one
+    /// (BERT's M = 128, N = 768; a GEMV) into column splits. Column splits also share the
+    /// output's cache lines at their edges in every row, which row blocks do only in one.
+    static func grid(m: Int, n: Int, panels: Int, minimumBlocks: Int, maximumBlocks: Int, tasks: Int) -> (blocks: Int, splits: Int) {
+        let wanted = min(tasks, maximumBlocks * panels)
+        var best = (cost: Int.max, blocks: minimumBlocks, splits: 1)
+        for splits in 1...max(1, panels) {
+            let blocks = min(maximumBlocks, max(minimumBlocks, (wanted + splits - 1) / splits))
+            guard blocks * splits >= wanted else { continue }
+            let cost = 2 * blocks * n + splits * m
+            if cost < best.cost { best = (cost, blocks, splits) }
+        }
+        return (best.blocks, best.splits)
     }
 
     /// Multiply-adds below which one more worker does not pay for its wake-up.

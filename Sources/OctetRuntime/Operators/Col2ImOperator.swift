@@ -36,7 +36,7 @@ struct Col2ImOperator: GraphOperator {
     /// C of the output: the input's second dimension over the block's size.
     private func channels(_ cols: Int, _ block: [Int]) throws(GraphError) -> Int {
         guard !block.isEmpty, block.allSatisfy({ $0 >= 1 }) else { throw site.error("block_shape must hold sizes ≥ 1, got \(block)") }
-        let size = block.reduce(1) { $0.multipliedReportingOverflow(by: $1).partialValue }
+        guard let size = try? block.checkedProduct() else { throw site.error("∏block_shape overflows a 64-bit integer (block_shape \(block))") }
         guard cols % size == 0 else { throw site.error("the input's dimension 1 (\(cols)) must be a multiple of ∏block_shape = \(size) (block_shape \(block))") }
         return cols / size
     }

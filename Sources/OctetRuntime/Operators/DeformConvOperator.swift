@@ -60,6 +60,9 @@ struct DeformConvOperator: GraphOperator {
             let perOffsetGroup = c / offsetGroup, perGroup = oc / group
             // Bilinear sample of channel plane `base` at (y, x), zero outside.
             func sample(_ base: Int, _ y: Double, _ xx: Double) -> Double {
+                // Every corner of a point at or beyond −1 / the size lies outside (zero); a
+                // NaN or infinite offset samples nothing either.
+                guard y > -1, y < Double(ih), xx > -1, xx < Double(iw) else { return 0 }
                 let y0 = Int(floor(y)), x0 = Int(floor(xx)), fy = y - Double(y0), fx = xx - Double(x0)
                 var v = 0.0
                 for (dy, wy) in [(0, 1 - fy), (1, fy)] where wy != 0 {
@@ -107,19 +110,23 @@ struct DeformConvOperator: GraphOperator {
         }
         let (nb, c, oc, cg) = (x.shape.dims[0], x.shape.dims[1], w.shape.dims[0], w.shape.dims[1])
         let (kh, kw) = (w.shape.dims[2], w.shape.dims[3])
-        guard cg * group == c, oc % group == 0, c % offsetGroup == 0 else {
+        guard c % group == 0, c / group == cg, oc % group == 0, c % offsetGroup == 0 else {
             throw site.error("X has \(c) channels; W \(w.shape) with group \(group) needs C = \(cg) · group and oC divisible by group, and offset_group \(offsetGroup) must divide C")
         }
         let window = try WindowGeometry(node, kernel: try node.ints("kernel_shape") ?? [kh, kw])
         guard window.kernel == [kh, kw] else { throw site.error("kernel_shape \(window.kernel) disagrees with W \(w.shape)") }
         let (pads, out) = try window.resolve([x.shape.dims[2], x.shape.dims[3]])
         let (oh, ow) = (offset.shape.dims[2], offset.shape.dims[3])
-        guard out == [oh, ow], offset.shape.dims[0] == nb, offset.shape.dims[1] == offsetGroup * 2 * kh * kw else {
-            throw site.error("offset must be \(nb) x \(offsetGroup * 2 * kh * kw) x \(out[0]) x \(out[1]) (offset_group · 2 · kH · kW, the output size), got \(offset.shape)")
+        // offset_group is only bounded by C's divisibility (any value divides C = 0).
+        guard let taps = try? [offsetGroup, kh, kw].checkedProduct(), let offsetChannels = try? taps.multiplied(by: 2) else {
+            throw site.error("offset_group \(offsetGroup) · kH \(kh) · kW \(kw) overflows a 64-bit integer")
+        }
+        guard out == [oh, ow], offset.shape.dims[0] == nb, offset.shape.dims[1] == offsetChannels else {
+            throw site.error("offset must be \(nb) x \(offsetChannels) x \(out[0]) x \(out[1]) (offset_group · 2 · kH · kW, the output size), got \(offset.shape)")
         }
         if let bias, bias.shape.elementCount != oc { throw site.error("B must hold \(oc) values, got \(bias.shape)") }
-        if let mask, mask.shape.dims != [nb, offsetGroup * kh * kw, oh, ow] {
-            throw site.error("mask must be \(nb) x \(offsetGroup * kh * kw) x \(oh) x \(ow), got \(mask.shape)")
+        if let mask, mask.shape.dims != [nb, taps, oh, ow] {
+            throw site.error("mask must be \(nb) x \(taps) x \(oh) x \(ow), got \(mask.shape)")
         }
         let kernel = Kernel(x: x, w: w, offset: offset, bias: bias, mask: mask, window: window, pads: pads, group: group, offsetGroup: offsetGroup)
         guard try x.dtype.visitFloat(kernel, into: &outputs[0]) != nil else { throw site.error("needs a floating-point X, got \(x.dtype)") }
