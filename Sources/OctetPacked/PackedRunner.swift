@@ -20,9 +20,9 @@ struct PackedRunner: Sendable {
     /// `.quads` (the 7-bit kernel) only with AVX2 and `reduce_range` signatures.
     let format: PackedFormat
     let threads: Int
-    /// K block in k-pairs (or k-quads): the weight slice (kcPairs rows of 32 bytes, or of 64
-    /// for quads) takes a quarter of the L1 data cache, leaving room for the activation tile
-    /// and the accumulators.
+    /// Largest K block in k-pairs (or k-quads): the weight slice (rows of 32 bytes, or of 64
+    /// for quads) takes at most half the L1 data cache, leaving room for the activation tile
+    /// and the accumulators. `kBlock(k:)` balances the blocks of one product.
     let kcPairs: Int
     /// Bytes of packed activations one M block may take (half the L2 cache).
     let blockBytes: Int
@@ -31,7 +31,7 @@ struct PackedRunner: Sendable {
         self.isa = isa
         self.format = format
         self.threads = max(1, threads)
-        kcPairs = max(32, (l1DataBytes ?? 32 * 1024) / 4 / (format == .quads ? 64 : 32))
+        kcPairs = max(32, (l1DataBytes ?? 32 * 1024) / 2 / (format == .quads ? 64 : 32))
         blockBytes = max(64 * 1024, (l2Bytes ?? 512 * 1024) / 2)
     }
 
@@ -102,6 +102,16 @@ struct PackedRunner: Sendable {
         return (best.blocks, best.splits)
     }
 
+    /// The K block of a product `k` deep, in k-pairs or k-quads: K in as few blocks of at most
+    /// `kcPairs` as it takes, of equal depth. Every block but the last stores its partial sums
+    /// and the next reloads them, so a small remainder block (K = 576 in blocks of 128 quads:
+    /// 128 + 16) costs a whole block's traffic for little work.
+    func kBlock(k: Int) -> Int {
+        let depth = format == .quads ? (k + 3) / 4 : (k + 1) / 2
+        let blocks = max(1, (depth + kcPairs - 1) / kcPairs)
+        return max(1, (depth + blocks - 1) / blocks)
+    }
+
     /// Multiply-adds below which one more worker does not pay for its wake-up.
     static let minimumWorkPerWorker = 1 << 20
 
@@ -148,7 +158,7 @@ struct PackedRunner: Sendable {
         let (k, n) = (b.k, b.n)
         let t = tiling(m: m, k: k, n: n), s = scratch(m: m, k: k, n: n)
         let job = Job(source: source, b: UnsafePointer(b.panels.pointer), cols: UnsafePointer(b.columnSums.pointer), c: c, out: output, buffers: buffers)
-        let (isa, kc, quads) = (isa, kcPairs, format == .quads && b.format == .quads)
+        let (isa, kc, quads) = (isa, kBlock(k: k), format == .quads && b.format == .quads)
         // Row sums only feed the weight zero point's term (zero for symmetric weights).
         let needsRowSums = output.pointee.b_zero_point != 0
         // A 1x1 convolution over a channels-last image whose rows are whole k-quads needs no
