@@ -88,32 +88,62 @@ OCTET_AVX2 static inline __m128i octet_avx2_requant8(__m256i raw, size_t n0, con
     return _mm_packus_epi16(w, w);
 }
 
-/* `octet_sum_scalar` on 8 codes q (s32 lanes) and the 8 operand bytes at b: the same f32
-   operations lane by lane (vdivps and vroundps are exact IEEE division and rounding). */
-OCTET_AVX2 static inline __m256i octet_avx2_sum8(__m256i q, const uint8_t *b, const octet_packed_sum *s) {
+/* The broadcast constants of a fused sum's store for one panel, loaded once into registers
+   (the u8 stores may alias the output struct, so the compiler would reload it every row). */
+typedef struct sum_store_constants {
+    __m256 mul0, mul1, bias0, bias1, lo, hi; /* the op's requantization (bounds relative to its zero point) */
+    __m256i zp;
+    __m256i op_zp, operand_zp;
+    __m256 op_scale, operand_scale, output_scale, output_zp, qmin, qmax;
+    const uint8_t *operand, *origin;
+    int has_bias;
+} sum_store_constants;
+
+OCTET_AVX2 static inline sum_store_constants octet_avx2_sum_store_constants(size_t n0, const octet_packed_output *o) {
+    sum_store_constants k;
+    const octet_packed_sum *s = o->sum;
+    k.mul0 = _mm256_loadu_ps(o->multiplier + n0), k.mul1 = _mm256_loadu_ps(o->multiplier + n0 + 8);
+    k.has_bias = o->bias_f32 != NULL;
+    k.bias0 = k.has_bias ? _mm256_loadu_ps(o->bias_f32 + n0) : _mm256_setzero_ps();
+    k.bias1 = k.has_bias ? _mm256_loadu_ps(o->bias_f32 + n0 + 8) : _mm256_setzero_ps();
+    k.lo = _mm256_set1_ps((float)(o->qmin - o->out_zero_point)), k.hi = _mm256_set1_ps((float)(o->qmax - o->out_zero_point));
+    k.zp = _mm256_set1_epi32(o->out_zero_point);
+    k.op_zp = _mm256_set1_epi32(s->op_zero_point), k.operand_zp = _mm256_set1_epi32(s->operand_zero_point);
+    k.op_scale = _mm256_set1_ps(s->op_scale), k.operand_scale = _mm256_set1_ps(s->operand_scale);
+    k.output_scale = _mm256_set1_ps(s->output_scale), k.output_zp = _mm256_set1_ps((float)s->output_zero_point);
+    k.qmin = _mm256_set1_ps((float)s->qmin), k.qmax = _mm256_set1_ps((float)s->qmax);
+    k.operand = s->operand, k.origin = s->origin;
+    return k;
+}
+
+/* The op's codes of 8 compensated values (the operations of `octet_avx2_requant8_s32`), then
+   `octet_sum_scalar` lane by lane with the 8 operand bytes at b: the same f32 operations (vdivps
+   and vroundps are exact IEEE division and rounding), no contraction. */
+OCTET_AVX2 static inline __m256i octet_avx2_sum8(__m256i raw, __m256 mul, __m256 bias, const uint8_t *b, const sum_store_constants *k) {
 #pragma clang fp contract(off)
+    __m256 f = _mm256_cvtepi32_ps(raw);
+    if (k->has_bias) f = _mm256_add_ps(f, bias);
+    f = _mm256_min_ps(_mm256_max_ps(_mm256_mul_ps(f, mul), k->lo), k->hi);
+    const __m256i q = _mm256_add_epi32(_mm256_cvtps_epi32(f), k->zp); /* RNE */
     const __m256i bv = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)b));
-    const __m256 a = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(q, _mm256_set1_epi32(s->op_zero_point))), _mm256_set1_ps(s->op_scale));
-    const __m256 c = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(bv, _mm256_set1_epi32(s->operand_zero_point))), _mm256_set1_ps(s->operand_scale));
-    __m256 v = _mm256_round_ps(_mm256_div_ps(_mm256_add_ps(a, c), _mm256_set1_ps(s->output_scale)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    v = _mm256_add_ps(v, _mm256_set1_ps((float)s->output_zero_point));
-    v = _mm256_min_ps(_mm256_max_ps(v, _mm256_set1_ps((float)s->qmin)), _mm256_set1_ps((float)s->qmax));
+    const __m256 x = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(q, k->op_zp)), k->op_scale);
+    const __m256 y = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(bv, k->operand_zp)), k->operand_scale);
+    __m256 v = _mm256_round_ps(_mm256_div_ps(_mm256_add_ps(x, y), k->output_scale), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    v = _mm256_min_ps(_mm256_max_ps(_mm256_add_ps(v, k->output_zp), k->qmin), k->qmax);
     return _mm256_cvtps_epi32(v); /* integral already */
 }
 
-/* 16 outputs of row data at dst (nr valid): the codes of r0, r1 (channels n0..n0+15) with the
+/* 16 outputs of one row at dst (nr valid): the codes of r0, r1 (channels n0..n0+15) with the
    fused sum applied, reading only the nr operand bytes that correspond to them. */
-OCTET_AVX2 static inline void octet_avx2_store_sum16(__m256i r0, __m256i r1, size_t n0, size_t nr, const octet_packed_output *o, uint8_t *dst) {
-    const octet_packed_sum *s = o->sum;
-    const uint8_t *b = s->operand + (dst - s->origin);
+OCTET_AVX2 static inline void octet_avx2_store_sum16(__m256i r0, __m256i r1, size_t nr, const sum_store_constants *k, uint8_t *dst) {
+    const uint8_t *b = k->operand + (dst - k->origin);
     uint8_t operand[OCTET_PACKED_NR], out[OCTET_PACKED_NR];
     if (nr != OCTET_PACKED_NR) {
         memset(operand, 0, sizeof operand);
         memcpy(operand, b, nr);
         b = operand;
     }
-    const __m256i q0 = octet_avx2_sum8(octet_avx2_requant8_s32(r0, n0, o), b, s);
-    const __m256i q1 = octet_avx2_sum8(octet_avx2_requant8_s32(r1, n0 + 8, o), b + 8, s);
+    const __m256i q0 = octet_avx2_sum8(r0, k->mul0, k->bias0, b, k), q1 = octet_avx2_sum8(r1, k->mul1, k->bias1, b + 8, k);
     const __m128i w = _mm_packus_epi16(_mm_packs_epi32(_mm256_castsi256_si128(q0), _mm256_extracti128_si256(q0, 1)),
                                        _mm_packs_epi32(_mm256_castsi256_si128(q1), _mm256_extracti128_si256(q1, 1)));
     if (nr == OCTET_PACKED_NR) {
@@ -212,7 +242,23 @@ OCTET_AVX2 static inline void octet_avx2_store_tile(size_t mr, size_t m0, size_t
                              const int32_t *rows, const octet_packed_output *o, void *c, size_t ldc) {
     const int per_row = o->row_zero_points != NULL;
     size_t r = 0;
-    if (!o->to_f32 && !per_row && !o->b_zero_point && !o->sum && nr == OCTET_PACKED_NR && mr >= 2) {
+    if (o->sum) {
+        /* A fused residual sum: u8 output, per-tensor activations (the backend's contract). */
+        const sum_store_constants k = octet_avx2_sum_store_constants(n0, o);
+        const int32_t b_zp = o->b_zero_point;
+        for (; r < mr; r++) {
+            const size_t m = m0 + r;
+            __m256i r0 = _mm256_add_epi32(c0[r], pc->colterm[0]), r1 = _mm256_add_epi32(c1[r], pc->colterm[1]);
+            if (b_zp) {
+                const __m256i t = _mm256_set1_epi32(-b_zp * rows[m]);
+                r0 = _mm256_add_epi32(r0, t);
+                r1 = _mm256_add_epi32(r1, t);
+            }
+            octet_avx2_store_sum16(r0, r1, nr, &k, (uint8_t *)c + m * ldc + n0);
+        }
+        return;
+    }
+    if (!o->to_f32 && !per_row && !o->b_zero_point && nr == OCTET_PACKED_NR && mr >= 2) {
         const u8_store_constants k = octet_avx2_u8_store_constants(n0, o);
         const int has_bias = o->bias_f32 != NULL;
         uint8_t *dst = (uint8_t *)c + m0 * ldc + n0;
@@ -243,8 +289,6 @@ OCTET_AVX2 static inline void octet_avx2_store_tile(size_t mr, size_t m0, size_t
             octet_avx2_dequant8(r0, n0, o, out, o->row_scales != NULL, rs);
             octet_avx2_dequant8(r1, n0 + 8, o, out + 8, o->row_scales != NULL, rs);
             if (nr != NR) memcpy(dst, tmp, nr * sizeof(float));
-        } else if (o->sum) {
-            octet_avx2_store_sum16(r0, r1, n0, nr, o, (uint8_t *)c + m * ldc + n0);
         } else {
             const __m128i q = _mm_unpacklo_epi64(octet_avx2_requant8(r0, n0, o), octet_avx2_requant8(r1, n0 + 8, o));
             uint8_t *dst = (uint8_t *)c + m * ldc + n0;

@@ -15,7 +15,8 @@ import Testing
     /// Q(s) → DQ ──────────────────────────────────────────────────────────┴→ Add (→ Relu) → Q → DQ → y
     /// `convSide`: which Add input is the convolution; `secondReader`: the convolution's codes
     /// are also dequantized into a second graph output.
-    static func graph(signed: Bool, relu: Bool, convSide: Int = 0, secondReader: Bool = false) throws -> Graph {
+    /// `weightZeroPoint`: one weight scale and this zero point for the whole tensor instead of per-channel symmetric ones.
+    static func graph(signed: Bool, relu: Bool, convSide: Int = 0, secondReader: Bool = false, weightZeroPoint: Int8? = nil) throws -> Graph {
         let oc = outputDims[1], ic = inputDims[1]
         var g = SeededGenerator(seed: 5)
         func zp(_ u: Int, _ s: Int) throws -> Tensor {
@@ -23,7 +24,7 @@ import Testing
         }
         func scalar(_ v: Float) throws -> Tensor { try Tensor([v], shape: .scalar) }
         let weights = (0..<(oc * ic * 9)).map { _ in Int8.random(in: -127...127, using: &g) }
-        let inits: [String: Tensor] = [
+        var inits: [String: Tensor] = [
             "sx": try scalar(0.02), "zx": try zp(100, -10), "sc": try scalar(0.05), "zc": try zp(120, 3),
             "ss": try scalar(0.04), "zs": try zp(30, -7), "sy": try scalar(0.06), "zy": try zp(80, 10),
             "wq": try Tensor(weights, shape: try TensorShape([oc, ic, 3, 3])),
@@ -31,6 +32,10 @@ import Testing
             "wz": try Tensor([Int8](repeating: 0, count: oc), shape: try TensorShape([oc])),
             "bias": try Tensor((0..<oc).map { _ in Float.random(in: -1...1, using: &g) }, shape: try TensorShape([oc])),
         ]
+        if let weightZeroPoint {
+            inits["ws"] = try scalar(0.004)
+            inits["wz"] = try Tensor([weightZeroPoint], shape: .scalar)
+        }
         var nodes = [
             Node(name: "qx", opType: "QuantizeLinear", inputs: ["x", "sx", "zx"], outputs: ["xq"]),
             Node(name: "dx", opType: "DequantizeLinear", inputs: ["xq", "sx", "zx"], outputs: ["xd"]),
@@ -119,6 +124,22 @@ import Testing
         let a = try #require(try packed.run(x)["y"]).scalars(as: Float.self)
         let b = try #require(try reference.run(x)["y"]).scalars(as: Float.self)
         #expect(a.map(\.bitPattern) == b.map(\.bitPattern))
+    }
+
+    /// Per-tensor weights with a zero point: the store's row term (−b_zp · row sum) before the sum.
+    @Test(arguments: ["packed", "qnnpack-ref"])
+    func asymmetricPerTensorWeights(backend: String) throws {
+        let g = try Self.graph(signed: false, relu: false, weightZeroPoint: 5)
+        for host in [CPUFeatures.host, CPUFeatures.host.capped(at: .scalar)] {
+            let fused = try Self.session(g, convOn: backend, host: host, optimize: true)
+            let unfused = try Self.session(try Self.unfused(g), convOn: backend, host: host, optimize: false)
+            let conv = try #require(try fused.trace().trace.ops.first { $0.signature.kind == .conv2d })
+            #expect(conv.backend == backend && conv.signature.quantization?.weightZeroPoint == 5, "\(conv.backend ?? "-")")
+            let x = try Self.inputs(seed: 3)
+            let a = try #require(try fused.run(x)["y"]).scalars(as: Float.self)
+            let b = try #require(try unfused.run(x)["y"]).scalars(as: Float.self)
+            #expect(a.map(\.bitPattern) == b.map(\.bitPattern), "\(backend) scalar \(host.cap != nil)")
+        }
     }
 
     @Test func aConvolutionReadTwiceKeepsItsAdd() throws {
