@@ -41,6 +41,17 @@ static inline int32_t octet_raw_value(int32_t acc, size_t m, size_t n, size_t K,
     return raw;
 }
 
+/* The fused residual sum (`octet_packed_sum`) of op code q and operand code b, in the f32
+   operations (and order) of the built-in quantized Add; no contraction into an FMA. */
+static inline int32_t octet_sum_scalar(int32_t q, int32_t b, const octet_packed_sum *s) {
+#pragma clang fp contract(off)
+    const float real = (float)(q - s->op_zero_point) * s->op_scale + (float)(b - s->operand_zero_point) * s->operand_scale;
+    float v = nearbyintf(real / s->output_scale) + (float)s->output_zero_point;
+    const float lo = (float)s->qmin, hi = (float)s->qmax;
+    v = v < lo ? lo : (v > hi ? hi : v);
+    return (int32_t)v;
+}
+
 /* Writes one compensated value of row m, channel n to element `index` of c (u8 or f32). */
 static inline void octet_store_scalar(int32_t raw, size_t m, size_t n, const octet_packed_output *o, void *c, size_t index) {
     if (o->to_f32) {
@@ -53,21 +64,94 @@ static inline void octet_store_scalar(int32_t raw, size_t m, size_t n, const oct
         f *= o->multiplier[n];
         float lo = (float)(o->qmin - o->out_zero_point), hi = (float)(o->qmax - o->out_zero_point);
         f = f != f ? lo : fminf(fmaxf(f, lo), hi);
-        ((uint8_t *)c)[index] = (uint8_t)((int32_t)nearbyintf(f) + o->out_zero_point);
+        int32_t q = (int32_t)nearbyintf(f) + o->out_zero_point;
+        if (o->sum) q = octet_sum_scalar(q, o->sum->operand[(const uint8_t *)c + index - o->sum->origin], o->sum);
+        ((uint8_t *)c)[index] = (uint8_t)q;
     }
 }
 
 #if OCTET_X86
-/* Requantizes 8 compensated values of channels n0..n0+7 (all valid) to u8 (low 8 bytes). */
-OCTET_AVX2 static inline __m128i octet_avx2_requant8(__m256i raw, size_t n0, const octet_packed_output *o) {
+/* Requantizes 8 compensated values of channels n0..n0+7 (all valid) to codes in [qmin, qmax] (s32 lanes). */
+OCTET_AVX2 static inline __m256i octet_avx2_requant8_s32(__m256i raw, size_t n0, const octet_packed_output *o) {
     __m256 f = _mm256_cvtepi32_ps(raw);
     if (o->bias_f32) f = _mm256_add_ps(f, _mm256_loadu_ps(o->bias_f32 + n0));
     f = _mm256_mul_ps(f, _mm256_loadu_ps(o->multiplier + n0));
     /* Clamp in float first: out-of-range conversions would give INT_MIN. max(f, lo) maps NaN to lo. */
     f = _mm256_min_ps(_mm256_max_ps(f, _mm256_set1_ps((float)(o->qmin - o->out_zero_point))), _mm256_set1_ps((float)(o->qmax - o->out_zero_point)));
-    __m256i q = _mm256_add_epi32(_mm256_cvtps_epi32(f), _mm256_set1_epi32(o->out_zero_point)); /* RNE */
+    return _mm256_add_epi32(_mm256_cvtps_epi32(f), _mm256_set1_epi32(o->out_zero_point)); /* RNE */
+}
+
+/* Requantizes 8 compensated values of channels n0..n0+7 (all valid) to u8 (low 8 bytes). */
+OCTET_AVX2 static inline __m128i octet_avx2_requant8(__m256i raw, size_t n0, const octet_packed_output *o) {
+    const __m256i q = octet_avx2_requant8_s32(raw, n0, o);
     __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
     return _mm_packus_epi16(w, w);
+}
+
+/* The broadcast constants of a fused sum's store for one panel, loaded once into registers
+   (the u8 stores may alias the output struct, so the compiler would reload it every row). */
+typedef struct sum_store_constants {
+    __m256 mul0, mul1, bias0, bias1, lo, hi; /* the op's requantization (bounds relative to its zero point) */
+    __m256i zp;
+    __m256i op_zp, operand_zp;
+    __m256 op_scale, operand_scale, output_scale, output_zp, qmin, qmax;
+    const uint8_t *operand, *origin;
+    int has_bias;
+} sum_store_constants;
+
+OCTET_AVX2 static inline sum_store_constants octet_avx2_sum_store_constants(size_t n0, const octet_packed_output *o) {
+    sum_store_constants k;
+    const octet_packed_sum *s = o->sum;
+    k.mul0 = _mm256_loadu_ps(o->multiplier + n0), k.mul1 = _mm256_loadu_ps(o->multiplier + n0 + 8);
+    k.has_bias = o->bias_f32 != NULL;
+    k.bias0 = k.has_bias ? _mm256_loadu_ps(o->bias_f32 + n0) : _mm256_setzero_ps();
+    k.bias1 = k.has_bias ? _mm256_loadu_ps(o->bias_f32 + n0 + 8) : _mm256_setzero_ps();
+    k.lo = _mm256_set1_ps((float)(o->qmin - o->out_zero_point)), k.hi = _mm256_set1_ps((float)(o->qmax - o->out_zero_point));
+    k.zp = _mm256_set1_epi32(o->out_zero_point);
+    k.op_zp = _mm256_set1_epi32(s->op_zero_point), k.operand_zp = _mm256_set1_epi32(s->operand_zero_point);
+    k.op_scale = _mm256_set1_ps(s->op_scale), k.operand_scale = _mm256_set1_ps(s->operand_scale);
+    k.output_scale = _mm256_set1_ps(s->output_scale), k.output_zp = _mm256_set1_ps((float)s->output_zero_point);
+    k.qmin = _mm256_set1_ps((float)s->qmin), k.qmax = _mm256_set1_ps((float)s->qmax);
+    k.operand = s->operand, k.origin = s->origin;
+    return k;
+}
+
+/* The op's codes of 8 compensated values (the operations of `octet_avx2_requant8_s32`), then
+   `octet_sum_scalar` lane by lane with the 8 operand bytes at b: the same f32 operations (vdivps
+   and vroundps are exact IEEE division and rounding), no contraction. */
+OCTET_AVX2 static inline __m256i octet_avx2_sum8(__m256i raw, __m256 mul, __m256 bias, const uint8_t *b, const sum_store_constants *k) {
+#pragma clang fp contract(off)
+    __m256 f = _mm256_cvtepi32_ps(raw);
+    if (k->has_bias) f = _mm256_add_ps(f, bias);
+    f = _mm256_min_ps(_mm256_max_ps(_mm256_mul_ps(f, mul), k->lo), k->hi);
+    const __m256i q = _mm256_add_epi32(_mm256_cvtps_epi32(f), k->zp); /* RNE */
+    const __m256i bv = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)b));
+    const __m256 x = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(q, k->op_zp)), k->op_scale);
+    const __m256 y = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(bv, k->operand_zp)), k->operand_scale);
+    __m256 v = _mm256_round_ps(_mm256_div_ps(_mm256_add_ps(x, y), k->output_scale), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    v = _mm256_min_ps(_mm256_max_ps(_mm256_add_ps(v, k->output_zp), k->qmin), k->qmax);
+    return _mm256_cvtps_epi32(v); /* integral already */
+}
+
+/* 16 outputs of one row at dst (nr valid): the codes of r0, r1 (channels n0..n0+15) with the
+   fused sum applied, reading only the nr operand bytes that correspond to them. */
+OCTET_AVX2 static inline void octet_avx2_store_sum16(__m256i r0, __m256i r1, size_t nr, const sum_store_constants *k, uint8_t *dst) {
+    const uint8_t *b = k->operand + (dst - k->origin);
+    uint8_t operand[OCTET_PACKED_NR], out[OCTET_PACKED_NR];
+    if (nr != OCTET_PACKED_NR) {
+        memset(operand, 0, sizeof operand);
+        memcpy(operand, b, nr);
+        b = operand;
+    }
+    const __m256i q0 = octet_avx2_sum8(r0, k->mul0, k->bias0, b, k), q1 = octet_avx2_sum8(r1, k->mul1, k->bias1, b + 8, k);
+    const __m128i w = _mm_packus_epi16(_mm_packs_epi32(_mm256_castsi256_si128(q0), _mm256_extracti128_si256(q0, 1)),
+                                       _mm_packs_epi32(_mm256_castsi256_si128(q1), _mm256_extracti128_si256(q1, 1)));
+    if (nr == OCTET_PACKED_NR) {
+        _mm_storeu_si128((__m128i *)dst, w);
+    } else {
+        _mm_storeu_si128((__m128i *)out, w);
+        memcpy(dst, out, nr);
+    }
 }
 
 /* Dequantizes 8 compensated values of channels n0..n0+7 (all valid) to f32 at `dst`;
@@ -158,6 +242,22 @@ OCTET_AVX2 static inline void octet_avx2_store_tile(size_t mr, size_t m0, size_t
                              const int32_t *rows, const octet_packed_output *o, void *c, size_t ldc) {
     const int per_row = o->row_zero_points != NULL;
     size_t r = 0;
+    if (o->sum) {
+        /* A fused residual sum: u8 output, per-tensor activations (the backend's contract). */
+        const sum_store_constants k = octet_avx2_sum_store_constants(n0, o);
+        const int32_t b_zp = o->b_zero_point;
+        for (; r < mr; r++) {
+            const size_t m = m0 + r;
+            __m256i r0 = _mm256_add_epi32(c0[r], pc->colterm[0]), r1 = _mm256_add_epi32(c1[r], pc->colterm[1]);
+            if (b_zp) {
+                const __m256i t = _mm256_set1_epi32(-b_zp * rows[m]);
+                r0 = _mm256_add_epi32(r0, t);
+                r1 = _mm256_add_epi32(r1, t);
+            }
+            octet_avx2_store_sum16(r0, r1, nr, &k, (uint8_t *)c + m * ldc + n0);
+        }
+        return;
+    }
     if (!o->to_f32 && !per_row && !o->b_zero_point && nr == OCTET_PACKED_NR && mr >= 2) {
         const u8_store_constants k = octet_avx2_u8_store_constants(n0, o);
         const int has_bias = o->bias_f32 != NULL;

@@ -64,12 +64,17 @@ public enum PostOp: Sendable, Hashable, CustomStringConvertible {
     case relu
     /// Clamp to `[min, max]` in real values (ReLU6 is `clip(0, 6)`).
     case clip(min: Float, max: Float)
+    /// A second tensor of the output's shape added to the op's 8-bit codes after its
+    /// requantization (the residual add of an INT8 CNN; see `QuantizedSum`). Always last; the
+    /// operand is the kernel's second input.
+    case sum(QuantizedSum)
 
     /// Name used by rules (`post_op` field).
     public var name: String {
         switch self {
         case .relu: "relu"
         case .clip: "clip"
+        case .sum: "sum"
         }
     }
 
@@ -77,12 +82,20 @@ public enum PostOp: Sendable, Hashable, CustomStringConvertible {
         switch self {
         case .relu: "relu"
         case let .clip(lo, hi): "clip(\(lo), \(hi))"
+        case let .sum(s): s.description
         }
     }
 }
 
 extension PostOp {
-    /// The interval a sequence of ReLU / Clip post-ops confines real outputs to.
+    /// The fused residual sum of `postOps`, if any.
+    public static func sum(in postOps: [PostOp]) -> QuantizedSum? {
+        for case let .sum(s) in postOps { return s }
+        return nil
+    }
+
+    /// The interval a sequence of ReLU / Clip post-ops confines real outputs to (before a
+    /// `sum`, which has its own code bounds).
     public static func realRange(of postOps: [PostOp]) -> (lo: Float, hi: Float) {
         var lo = -Float.infinity, hi = Float.infinity
         for p in postOps {
@@ -91,6 +104,7 @@ extension PostOp {
             case let .clip(a, b):
                 lo = max(lo, a)
                 hi = min(hi, b)
+            case .sum: break
             }
         }
         return (lo, hi)

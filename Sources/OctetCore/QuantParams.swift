@@ -91,7 +91,8 @@ public struct QuantParams: Sendable, Hashable, CustomStringConvertible {
         return zeroPoints.allSatisfy { $0 == 0 } || (dtype == .u8 && zeroPoints.allSatisfy { $0 == mid })
     }
 
-    /// The quantized output range after fused ReLU / Clip: ReLU clamps at the zero point,
+    /// The quantized output range after fused ReLU / Clip (the op's own codes, before a fused
+    /// `sum`): ReLU clamps at the zero point,
     /// Clip at its bounds quantized with these (per-tensor) parameters.
     public func outputRange(applying postOps: [PostOp]) -> (qmin: Int32, qmax: Int32) {
         var lo = qmin, hi = qmax
@@ -102,6 +103,7 @@ public struct QuantParams: Sendable, Hashable, CustomStringConvertible {
             case let .clip(a, b):
                 lo = max(lo, AffineQuantization.quantize(a, scale: s, zeroPoint: zp, qmin: qmin, qmax: qmax))
                 hi = min(hi, AffineQuantization.quantize(b, scale: s, zeroPoint: zp, qmin: qmin, qmax: qmax))
+            case .sum: break // its own bounds, applied after these
             }
         }
         return (lo, max(lo, hi))

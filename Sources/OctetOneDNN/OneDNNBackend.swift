@@ -51,6 +51,14 @@ public struct OneDNNBackend: Backend {
     /// The ISA oneDNN dispatches to in this process, as oneDNN reports it.
     public static var effectiveISA: String { String(cString: octet_dnnl_effective_isa()) }
 
+    /// Why a fused residual sum is declined. oneDNN 2.6's sum post-op adds `scale·(dst − zp)` to
+    /// the convolution's f32 result before one rounding, while the QDQ graph (and `QuantizedSum`)
+    /// rounds the convolution to its own code first and then rounds the sum: the two differ by
+    /// one code on some elements. Running oneDNN's convolution and the add after it would be no
+    /// faster than the unfused graph, and the default rules put convolutions on `packed` without
+    /// AVX-512 VNNI anyway, so the fused node goes down the fallback order (packed first).
+    static let sumDecline = "oneDNN 2.6's sum post-op rounds once after adding the residual in f32, the QDQ graph rounds the convolution's code first: not bit-exact, so a fused residual sum runs elsewhere"
+
     public func capability(for s: OpSignature, on cpu: CPUFeatures) -> Capability {
         if let reason = staticDecline(s, cpu) { return .declined(reason: reason) }
         // Answered from the description alone: no primitive is built to answer.
@@ -87,6 +95,7 @@ public struct OneDNNBackend: Backend {
         default: return "runs matrix products only (conv2d, linear, matmul), not \(s.kind)"
         }
         do { try s.validate() } catch { return "invalid signature: \(error)" }
+        if PostOp.sum(in: s.postOps) != nil { return Self.sumDecline }
         if s.activationLayout == .nhwc && s.kind != .conv2d { return "channels-last activations apply to convolutions only" }
         switch s.precision {
         case .fp16: return "fp16 weights run on the fp16 backend; oneDNN 2.6 has no f16 kernels for this CPU class"

@@ -12,12 +12,16 @@ struct OutputStage: Sendable {
     let lo: Float, hi: Float
     let multiplier: [Float], dequantScale: [Float]
     let biasS32: [Int32]?, biasF32: [Float]?, biasReal: [Float]?
+    /// A fused residual sum (`PostOp.sum`), applied by the store to the u8 codes.
+    let sum: QuantizedSum?
 
     init(_ s: OpSignature, _ c: OpConstants, columns: Int, weightParams wQ: QuantParams) throws {
         guard let inQ = c.inputQuantization else { throw PackedError.missing("input quantization parameters") }
         guard wQ.scales.count == 1 || wQ.scales.count == columns else {
             throw PackedError.shape("\(wQ.scales.count) weight scales for \(columns) output channels")
         }
+        sum = PostOp.sum(in: s.postOps)
+        if sum != nil && s.outputType != .u8 { throw PackedError.unsupported("a fused residual sum needs a u8 output, got \(s.outputType)") }
         aZeroPoint = inQ.zeroPoint()
         bZeroPoint = wQ.zeroPoint()
         toF32 = s.outputType == .f32
@@ -55,8 +59,32 @@ struct OutputStage: Sendable {
     /// Per-column arrays padded with 16 zeros: the AVX2 store reads whole 16-column panels.
     static func padded<T: Numeric>(_ a: [T]) -> [T] { a + [T](repeating: 0, count: 16) }
 
-    /// The C view of columns `offset ..< offset + n`, valid inside `body`.
+    /// Where the store reads a fused sum's operand: `values` holds the element of the output
+    /// byte at `origin` (the operand has the output's layout).
+    struct SumOperand {
+        var values: UnsafePointer<UInt8>
+        var origin: UnsafeRawPointer
+    }
+
+    /// The C view of columns `offset ..< offset + n`, valid inside `body` (kernels that take
+    /// no fused sum: the backend declines one for them).
     func withC<R>(columns offset: Int, _ body: (UnsafePointer<octet_packed_output>) throws -> R) rethrows -> R {
+        try withC(columns: offset, nil, body)
+    }
+
+    /// As `withC(columns:_:)`, with `operand` the fused sum's (required when the stage has one,
+    /// ignored otherwise).
+    func withC<R>(columns offset: Int, sum operand: SumOperand?, _ body: (UnsafePointer<octet_packed_output>) throws -> R) throws -> R {
+        guard let sum else { return try withC(columns: offset, nil, body) }
+        guard let operand else { throw PackedError.missing("the fused sum's operand (input 1)") }
+        var c = octet_packed_sum(operand: operand.values, origin: operand.origin.assumingMemoryBound(to: UInt8.self),
+                                 op_scale: sum.opScale, operand_scale: sum.operandScale, output_scale: sum.outputScale,
+                                 op_zero_point: sum.opZeroPoint, operand_zero_point: sum.operandZeroPoint, output_zero_point: sum.outputZeroPoint,
+                                 qmin: sum.qmin, qmax: sum.qmax)
+        return try withUnsafePointer(to: &c) { try withC(columns: offset, $0, body) }
+    }
+
+    private func withC<R>(columns offset: Int, _ sum: UnsafePointer<octet_packed_sum>?, _ body: (UnsafePointer<octet_packed_output>) throws -> R) rethrows -> R {
         func slice<T>(_ a: [T]?, _ f: (UnsafePointer<T>?) throws -> R) rethrows -> R {
             guard let a else { return try f(nil) }
             return try a.withUnsafeBufferPointer { try f($0.baseAddress.map { $0 + offset }) }
@@ -69,7 +97,7 @@ struct OutputStage: Sendable {
                             var o = octet_packed_output(a_zero_point: aZeroPoint, b_zero_point: bZeroPoint, bias_s32: bs, bias_f32: bf,
                                                         multiplier: m, out_zero_point: outZeroPoint, qmin: qmin, qmax: qmax,
                                                         dequant_scale: d, bias_real: br, lo: lo, hi: hi, to_f32: toF32 ? 1 : 0,
-                                                        row_scales: nil, row_zero_points: nil)
+                                                        row_scales: nil, row_zero_points: nil, sum: sum)
                             return try body(&o)
                         }
                     }

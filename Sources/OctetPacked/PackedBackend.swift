@@ -92,6 +92,12 @@ public struct PackedBackend: Backend {
         guard s.weightType == .s8 else { return "needs s8 weights, got \(s.weightType)" }
         guard s.outputType == .u8 || s.outputType == .f32 else { return "output must be u8 or f32, got \(s.outputType)" }
         if q.perChannelWeights && !q.symmetricWeights { return "per-channel weights must be symmetric (zero point 0)" }
+        if PostOp.sum(in: s.postOps) != nil {
+            // The GEMM stores apply the sum; the depthwise kernels' stores do not.
+            guard s.kind == .conv2d, s.outputType == .u8, !Self.usesDepthwiseKernel(s) else {
+                return "a fused residual sum runs in the GEMM convolutions' u8 store only, not on \(s.kind)\(Self.usesDepthwiseKernel(s) ? " (depthwise)" : "") → \(s.outputType)"
+            }
+        }
         do { try s.validate() } catch { return "invalid signature: \(error)" }
         return nil
     }

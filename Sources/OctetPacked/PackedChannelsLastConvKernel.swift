@@ -67,18 +67,21 @@ struct PackedChannelsLastConvKernel: Kernel {
     func run(inputs: [Tensor], output out: inout Tensor) throws {
         let x = try checked(inputs, 0, input, .u8, channelsLast: true)
         try checkOutput(out, output, outputType, channelsLast: true)
+        // A fused residual sum's operand: the output's shape, type and layout.
+        let sumInput = stage.sum == nil ? nil : try checked(inputs, 1, output, .u8, channelsLast: true)
         let (batch, channels, h, w) = (input[0], input[1], input[2], input[3])
         let (oc, oh, ow) = (output[1], output[2], output[3])
         let cg = channels / groups, ocg = oc / groups
         let elementSize = outputType == .f32 ? 4 : 1
         try pool.with { buf in
             try x.withUnsafeBufferPointer(as: UInt8.self) { src in
-                try withOutput(&out) { dst in
+                try withOutput(&out) { dst in try withOptionalBytes(sumInput) { sumValues in
                     let xs = try base(src)
+                    let operand = sumValues.map { OutputStage.SumOperand(values: $0, origin: UnsafeRawPointer(dst)) }
                     try zeroRow.withUnsafeBufferPointer { zp in
                         let zero = try base(zp)
                         for group in 0..<groups {
-                            try stage.withC(columns: group * ocg) { o in
+                            try stage.withC(columns: group * ocg, sum: operand) { o in
                                 let c = dst + group * ocg * elementSize
                                 guard let offsets else {
                                     guard runner.gemm(m: batch * h * w, source: directSource(xs + group * cg, lda: channels), b: groupWeights[group],
@@ -97,7 +100,7 @@ struct PackedChannelsLastConvKernel: Kernel {
                             }
                         }
                     }
-                }
+                } }
             }
         }
     }

@@ -38,6 +38,9 @@ struct PackedConvKernel: Kernel {
     func run(inputs: [Tensor], output out: inout Tensor) throws {
         let x = try checked(inputs, 0, input, .u8)
         try checkOutput(out, output, outputType)
+        // A fused residual sum's operand (NCHW, the output's shape): each group's planes are
+        // gathered into the staging order (pixel x channel) the GEMM's store reads.
+        let sumInput = stage.sum == nil ? nil : try checked(inputs, 1, output, .u8)
         let g = geometry
         let (batch, channels, h, w) = (input[0], input[1], input[2], input[3])
         let (oc, oh, ow) = (output[1], output[2], output[3])
@@ -46,7 +49,7 @@ struct PackedConvKernel: Kernel {
         let toF32 = outputType == .f32
         try pool.with { buf in
             try x.withUnsafeBufferPointer(as: UInt8.self) { src in
-                try withOutput(&out) { dst in
+                try withOutput(&out) { dst in try withOptionalBytes(sumInput) { sumValues in
                     for n in 0..<batch {
                         for group in 0..<g.groups {
                             let col = buf.columns.pointer
@@ -67,7 +70,17 @@ struct PackedConvKernel: Kernel {
                                 }
                             }
                             let staging = UnsafeMutableRawPointer(buf.staging.pointer)
-                            try stage.withC(columns: group * ocg) { o in
+                            var operand: OutputStage.SumOperand?
+                            if let sumValues {
+                                // u8 staging takes pixels·ocg of the buffer's 4·pixels·ocg bytes: the operand goes after it.
+                                let gathered = staging.assumingMemoryBound(to: UInt8.self) + pixels * ocg
+                                for ch in 0..<ocg {
+                                    let plane = sumValues + (n * oc + group * ocg + ch) * pixels
+                                    for p in 0..<pixels { gathered[p * ocg + ch] = plane[p] }
+                                }
+                                operand = OutputStage.SumOperand(values: gathered, origin: UnsafeRawPointer(staging))
+                            }
+                            try stage.withC(columns: group * ocg, sum: operand) { o in
                                 guard runner.gemm(m: pixels, source: directSource(col, lda: kg), b: groupWeights[group], c: staging, ldc: ocg,
                                             elementSize: toF32 ? 4 : 1, output: o, buffers: buf) else { throw PackedRunner.sevenBitViolation }
                             }
@@ -83,7 +96,7 @@ struct PackedConvKernel: Kernel {
                             }
                         }
                     }
-                }
+                } }
             }
         }
     }

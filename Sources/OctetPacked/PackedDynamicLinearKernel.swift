@@ -86,7 +86,7 @@ struct PackedDynamicLinearKernel: Kernel {
                         withOptionalPointer(bias) { bp in
                             var o = octet_packed_output(a_zero_point: zp, b_zero_point: weightZeroPoint, bias_s32: nil, bias_f32: nil, multiplier: nil,
                                                         out_zero_point: 0, qmin: 0, qmax: 0, dequant_scale: perRow ? ws.baseAddress : UnsafePointer(buf.staging.pointer),
-                                                        bias_real: bp, lo: self.lo, hi: self.hi, to_f32: 1, row_scales: nil, row_zero_points: nil)
+                                                        bias_real: bp, lo: self.lo, hi: self.hi, to_f32: 1, row_scales: nil, row_zero_points: nil, sum: nil)
                             return runner.gemm(m: m, source: source, b: weights, c: c, ldc: n, elementSize: 4, output: &o, buffers: buf, perRowActivations: perRow)
                         }
                     }

@@ -47,3 +47,9 @@ extension Optional {
         return v
     }
 }
+
+/// The u8 bytes of `t` (a fused sum's operand), or `nil` without one, valid inside `body`.
+func withOptionalBytes<R>(_ t: Tensor?, _ body: (UnsafePointer<UInt8>?) throws -> R) throws -> R {
+    guard let t else { return try body(nil) }
+    return try t.withUnsafeBufferPointer(as: UInt8.self) { try body(try base($0)) }
+}

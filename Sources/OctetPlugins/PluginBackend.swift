@@ -31,6 +31,7 @@ public struct PluginBackend: Backend {
         guard let supports = library.api.pointee.supports else { return .declined(reason: "plugin has no supports()") }
         // The plugin ABI describes one activation scale per call; per-row scales cannot be passed.
         if signature.quantization?.perRowActivations == true { return .declined(reason: "per-token dynamic activations are not part of the plugin ABI") }
+        if PostOp.sum(in: signature.postOps) != nil { return .declined(reason: "a fused residual sum (sum post-op) is not part of the plugin ABI") }
         var reason = [CChar](repeating: 0, count: 512)
         let answer = PluginSignature.withC(signature) { s in supports(s, &reason, reason.count) }
         return answer == 1 ? .supported(kernel: "\(name) plugin", notes: ["shared-library plugin \(library.path)"])

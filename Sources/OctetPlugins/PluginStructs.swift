@@ -30,6 +30,7 @@ enum PluginSignature {
                 lo = max(lo, a)
                 hi = min(hi, b)
                 c.post_op = Int32(OCTET_PLUGIN_POST_CLIP.rawValue)
+            case .sum: break // declined before the plugin is asked (`PluginBackend.capability`)
             }
         }
         if c.post_op == Int32(OCTET_PLUGIN_POST_CLIP.rawValue) { (c.clip_min, c.clip_max) = (lo, hi) }

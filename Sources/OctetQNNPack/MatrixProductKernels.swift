@@ -151,7 +151,8 @@ struct ReferenceConvKernel: Kernel {
             }
         }
         let pix = pixels, oc = outChannels
-        try setup.store(acc, channel: { ($0 / pix) % oc }, into: &out)
+        let sumOperand = setup.sum == nil ? nil : try checkInput(inputs, 1, output)
+        try setup.store(acc, channel: { ($0 / pix) % oc }, sumOperand: sumOperand, into: &out)
     }
 }
 

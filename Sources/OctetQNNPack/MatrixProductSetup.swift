@@ -9,6 +9,8 @@ struct MatrixProductSetup: Sendable {
     let weights: [Int32]
     let requantizers: [ChannelRequantizer]
     let outputType: DType
+    /// A fused residual sum (`PostOp.sum`), applied to the requantized codes.
+    let sum: QuantizedSum?
 
     /// `channels` output channels; `channelOfWeight(i)` is the output channel of weight
     /// element `i` (its zero point and scale).
@@ -30,6 +32,8 @@ struct MatrixProductSetup: Sendable {
         }
         inputZeroPoint = inQ.zeroPoint()
         outputType = s.outputType
+        sum = PostOp.sum(in: s.postOps)
+        if sum != nil && !s.outputType.isQuantized8Bit { throw QNNPackError.unsupported("a fused residual sum needs an 8-bit output, got \(s.outputType)") }
         let outQ: QuantParams?
         if s.outputType == .f32 {
             outQ = nil
@@ -67,10 +71,18 @@ struct MatrixProductSetup: Sendable {
         }
     }
 
-    /// Writes accumulators `acc` (channel of element i = `channel(i)`) to `output`.
-    func store(_ acc: [Int32], channel: (Int) -> Int, into output: inout Tensor) throws {
+    /// Writes accumulators `acc` (channel of element i = `channel(i)`) to `output`; with a
+    /// fused sum, each requantized code then goes through `QuantizedSum.apply` with element i
+    /// of `sumOperand` (the output's shape and order).
+    func store(_ acc: [Int32], channel: (Int) -> Int, sumOperand: Tensor? = nil, into output: inout Tensor) throws {
         if outputType == .f32 {
             try QuantizedOperands.store(acc.indices.map { requantizers[channel($0)].real(acc[$0]) }, into: &output)
+        } else if let sum {
+            guard let sumOperand, sumOperand.shape == output.shape, sumOperand.dtype == outputType else {
+                throw QNNPackError.missing("the sum operand: a \(outputType) tensor of the output's shape \(output.shape)")
+            }
+            let b = try QuantizedOperands.ints(sumOperand)
+            try QuantizedOperands.store(acc.indices.map { sum.apply(requantizers[channel($0)].quantized(acc[$0]), b[$0]) }, into: &output)
         } else {
             try QuantizedOperands.store(acc.indices.map { requantizers[channel($0)].quantized(acc[$0]) }, into: &output)
         }

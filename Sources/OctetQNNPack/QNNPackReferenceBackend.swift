@@ -35,6 +35,11 @@ public struct QNNPackReferenceBackend: Backend {
                               notes: ["portable Swift oracle; activations quantized per call with PyTorch's parameters"])
         }
         guard s.inputType.isQuantized8Bit else { return .declined(reason: "needs u8 or s8 activations, got \(s.inputType)") }
+        if PostOp.sum(in: s.postOps) != nil {
+            guard s.kind == .conv2d, s.outputType.isQuantized8Bit, s.postOps.last.map({ PostOp.sum(in: [$0]) != nil }) == true else {
+                return .declined(reason: "a fused residual sum (sum post-op) runs on conv2d with an 8-bit output only, as the last post-op")
+            }
+        }
         if s.kind.isMatrixProduct {
             guard s.weightType.isQuantized8Bit else { return .declined(reason: "needs u8 or s8 weights, got \(s.weightType)") }
             guard s.outputType.isQuantized8Bit || s.outputType == .f32 else { return .declined(reason: "output must be u8, s8 or f32, got \(s.outputType)") }

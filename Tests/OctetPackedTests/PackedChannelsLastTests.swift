@@ -201,7 +201,7 @@ import Testing
                                                         pad_top: pad, pad_left: pad, dilation_h: 1, dilation_w: 1, weights: pw.baseAddress, zero: z.baseAddress)
                             var o = octet_packed_output(a_zero_point: za, b_zero_point: zb, bias_s32: nil, bias_f32: nil, multiplier: nil,
                                                         out_zero_point: 0, qmin: 0, qmax: 0, dequant_scale: sc.baseAddress, bias_real: nil,
-                                                        lo: -.infinity, hi: .infinity, to_f32: 1, row_scales: nil, row_zero_points: nil)
+                                                        lo: -.infinity, hi: .infinity, to_f32: 1, row_scales: nil, row_zero_points: nil, sum: nil)
                             octet_packed_dwconv_nhwc(isa, &d, x, &got, &o, 0, oh * ow)
                         }
                     }
@@ -220,7 +220,7 @@ import Testing
                                                 pad_top: pad, pad_left: pad, dilation_h: 1, dilation_w: 1, weights: pw.baseAddress, zero: nil)
                     var o = octet_packed_output(a_zero_point: za, b_zero_point: zb, bias_s32: nil, bias_f32: nil, multiplier: nil,
                                                 out_zero_point: 0, qmin: 0, qmax: 0, dequant_scale: sc.baseAddress, bias_real: nil,
-                                                lo: -.infinity, hi: .infinity, to_f32: 1, row_scales: nil, row_zero_points: nil)
+                                                lo: -.infinity, hi: .infinity, to_f32: 1, row_scales: nil, row_zero_points: nil, sum: nil)
                     #expect(octet_packed_dwconv_rows_applies(OCTET_PACKED_AVX2, &d) == 1)
                     var scratch = [UInt8](repeating: 0, count: octet_packed_dwconv_rows_scratch_bytes(&d))
                     for (begin, end) in zip(cuts, cuts.dropFirst()) {

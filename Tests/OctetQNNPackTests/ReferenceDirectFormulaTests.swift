@@ -30,6 +30,7 @@ import OctetConformance
             case let .clip(a, b):
                 lo = max(lo, Int64(AffineQuantization.quantize(a, scale: outQ.scale(), zeroPoint: outQ.zeroPoint(), qmin: outQ.qmin, qmax: outQ.qmax)))
                 hi = min(hi, Int64(AffineQuantization.quantize(b, scale: outQ.scale(), zeroPoint: outQ.zeroPoint(), qmin: outQ.qmin, qmax: outQ.qmax)))
+            case .sum: break // not generated here (ConvSumFusionTests covers it)
             }
         }
         let v = (rawF * (inW / outQ.scale())).rounded(.toNearestOrEven)

@@ -75,6 +75,21 @@ void octet_packed_dynamic_parameters(float lo, float hi, float *scale, int32_t *
 /// The same for codes in [0, qmax] (127: PyTorch's `reduce_range`, scale = (max − min) / 127).
 void octet_packed_dynamic_parameters_range(float lo, float hi, int32_t qmax, float *scale, int32_t *zero_point);
 
+/// A residual add fused into a u8 output (the `sum` post-op, `QuantizedSum` in Swift). Each code q
+/// the store computes (clamped to [qmin, qmax] as below) becomes, with b the operand element at
+/// the output element's byte offset from `origin`:
+/// clamp(rne(((q − op_zp)·op_scale + (b − operand_zp)·operand_scale) / output_scale) + output_zp,
+/// qmin, qmax) in f32 — two products, their sum, a division, round half to even, no fused
+/// multiply-add: what DequantizeLinear → Add → QuantizeLinear computes, bit for bit. The operand
+/// has the output's layout; a store reads only the elements it writes, before writing them.
+typedef struct octet_packed_sum {
+    const uint8_t *operand;       ///< the operand element of the output's first byte
+    const uint8_t *origin;        ///< the output's first byte (where `operand` corresponds)
+    float op_scale, operand_scale, output_scale;
+    int32_t op_zero_point, operand_zero_point, output_zero_point;
+    int32_t qmin, qmax;           ///< bounds of the result codes
+} octet_packed_sum;
+
 /// How accumulators become outputs (FBGEMM's float requantization):
 /// raw = acc − a_zp·colsum[n] − b_zp·rowsum[m] + K·a_zp·b_zp (+ bias_s32[n]);
 /// u8: q = clamp(rne((float)raw + bias_f32[n]) · multiplier[n]) + out_zp, qmin, qmax);
@@ -95,6 +110,7 @@ typedef struct octet_packed_output {
     int to_f32;                   ///< 1: write f32, 0: write u8
     const float *row_scales;      ///< per row of the block (per-row activations), or NULL
     const int32_t *row_zero_points; ///< per row of the block (per-row activations), or NULL
+    const octet_packed_sum *sum;  ///< a fused residual sum (u8 output, GEMM and NCHW-depthwise-free paths), or NULL
 } octet_packed_output;
 
 /// C = A · B for panels [panel_begin, panel_end), rows [0, M). `c` is u8 or f32 per `out`,

@@ -317,6 +317,13 @@ struct MatrixCall: Sendable {
         case reshaped(Int, TensorShape)
         /// Input `i` read as `view` (same elements), broadcast to `full`.
         case broadcast(Int, TensorShape, TensorShape)
+
+        /// The node input the operand is made from.
+        var inputIndex: Int {
+            switch self {
+            case let .input(i), let .transposed(i), let .reshaped(i, _), let .broadcast(i, _, _): i
+            }
+        }
     }
 
     /// A tensor added to the product after the kernel (Gemm's C when not a bias).

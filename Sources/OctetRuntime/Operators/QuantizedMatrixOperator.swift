@@ -25,8 +25,8 @@ struct QuantizedMatrixOperator: MatrixPlanning {
         guard ["Conv", "Gemm", "MatMul"].contains(op) else {
             throw site.error("attribute \(QuantizedMatrixNode.sourceAttribute) must be Conv, Gemm or MatMul, got '\(op)'")
         }
-        guard node.inputs.count == 7 || node.inputs.count == 9 else {
-            throw site.error("expects 7 inputs (x, scale, zero point, w, scale, zero point, bias) or 9 (+ output scale, zero point), got \(node.inputs.count)")
+        guard node.inputs.count == 7 || node.inputs.count == 9 || (node.inputs.count == 10 && op == "Conv") else {
+            throw site.error("expects 7 inputs (x, scale, zero point, w, scale, zero point, bias), 9 (+ output scale, zero point) or, for a Conv, 10 (+ the sum operand), got \(node.inputs.count)")
         }
         var plain = node
         plain.domain = ""
@@ -35,7 +35,7 @@ struct QuantizedMatrixOperator: MatrixPlanning {
         source = try MatrixOperator(plain)
     }
 
-    var quantizedOutput: Bool { node.inputs.count == 9 }
+    var quantizedOutput: Bool { node.inputs.count >= 9 }
     var dynamic: Bool { (try? node.int(QuantizedMatrixNode.dynamicAttribute, default: 0)) == 1 }
 
     func outputTypes(_ inputs: [ValueType?], constants: [Tensor?]) throws -> [ValueType] {
@@ -45,8 +45,9 @@ struct QuantizedMatrixOperator: MatrixPlanning {
         }
         guard w.dtype == .s8 || w.dtype == .u8 else { throw site.error("weight must be s8 or u8, got \(w.dtype)") }
         let shape = try source.outputTypes([ValueType(.f32, x.shape), ValueType(.f32, w.shape), nil], constants: [nil, nil, nil])[0].shape
-        let out: DType = quantizedOutput ? try site.type(inputs, 8).dtype : .f32
-        return [ValueType(out, shape)]
+        let out = ValueType(quantizedOutput ? try site.type(inputs, 8).dtype : .f32, shape)
+        if hasSum { try checkSumOperand(inputs, output: out) }
+        return [out]
     }
 
     /// Only an empty product runs here (an output with a zero-size dimension); every other
@@ -94,6 +95,11 @@ struct QuantizedMatrixOperator: MatrixPlanning {
             perChannelWeights: perChannel, symmetricWeights: w.zeroPoints.allSatisfy { $0 == 0 }, inputZeroPoint: x.zeroPoints[0],
             weightZeroPoint: perChannel ? 0 : w.zeroPoints[0], reduceRange: sevenBit)
         call.constants = OpConstants(weight: weightSource, bias: call.constants.bias, inputQuantization: inputParams, outputQuantization: outputParams)
+        if hasSum {
+            // The residual sum: applied last, to the output's codes; its operand is the kernel's second input.
+            call.signature.postOps.append(try sumPostOp(outputType: outputType))
+            call.operands.append(call.outputView.map { .reshaped(ConvSumFusion.operandIndex, $0) } ?? .input(ConvSumFusion.operandIndex))
+        }
         return call
     }
 

@@ -14,10 +14,10 @@ public struct GraphOptimizer: Sendable {
 
     /// Constant folding, BatchNorm folding, reshape/transpose chains, GELU, SiLU and MatMul-bias
     /// fusion, activation fusion, QDQ lowering to INT8 ops, a Clip folded into the QuantizeLinear
-    /// it feeds, dead-node removal.
+    /// it feeds, the residual add folded into the convolution before it, dead-node removal.
     public static let standard = GraphOptimizer(passes: [
         ConstantFolding(), BatchNormFolding(), ReshapeChainSimplification(), GeluFusion(), SiLUFusion(), MatMulBiasFusion(), ActivationFusion(),
-        QOperatorLowering(), QDQFusion(), ClipQuantizeFusion(), DynamicQuantizationFusion(), FP16WeightFusion(), DeadNodeElimination(),
+        QOperatorLowering(), QDQFusion(), ClipQuantizeFusion(), ConvSumFusion(), DynamicQuantizationFusion(), FP16WeightFusion(), DeadNodeElimination(),
     ])
 
     public func run(_ graph: Graph) throws -> Graph {

@@ -8,6 +8,8 @@ import OctetCore
 /// `octet.op` (`Conv`, `Gemm` or `MatMul`). Inputs: `x_q, x_scale, x_zero_point, w_q,
 /// w_scale, w_zero_point, bias_s32, y_scale, y_zero_point`; the bias may be absent (""),
 /// and without `y_scale` / `y_zero_point` the output is f32 (dequantized in the kernel).
+/// A Conv may take a tenth input, the operand of a residual add fused into it
+/// (`ConvSumFusion`, with the Add's parameters in `octet.sum_*` attributes).
 /// The weight's scales run along the source op's output-channel axis.
 public enum QuantizedMatrixNode {
     public static let domain = "octet"

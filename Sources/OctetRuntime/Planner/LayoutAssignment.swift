@@ -39,7 +39,8 @@ struct LayoutAssignment: Sendable {
             var operands: [Int]
             switch call {
             case var .matrix(matrixCall):
-                operands = [0]
+                // The activation, and a fused residual sum (read in the output's layout).
+                operands = matrixCall.operands.map(\.inputIndex)
                 // A 1-D convolution (run as 2-D through `outputView`) keeps its N x C x W values row-major.
                 if matrixCall.signature.kind == .conv2d, matrixCall.outputView == nil, let chosen = dispatch?.backend {
                     // Channels last when the same backend takes it: no reorders between convolutions.

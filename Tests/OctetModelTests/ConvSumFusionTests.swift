@@ -1,0 +1,163 @@
+import Foundation
+import Octet
+import Testing
+
+/// The residual add of a static INT8 CNN fused into the convolution that produces one operand
+/// (`ConvSumFusion`, a `sum` post-op) gives the unfused graph's codes bit for bit: the fused
+/// graph on `packed` and on `qnnpack-ref` against the same graph with every pass but
+/// ConvSumFusion (its convolution on the same backend, its `QuantizedAdd` on the built-in
+/// integer add), for u8 and s8 codes, with and without the Add's Relu, per-channel weights,
+/// non-zero zero points at the input, the convolution's output, the shortcut and the result.
+@Suite struct ConvSumFusionTests {
+    static let inputDims = [2, 8, 7, 7], outputDims = [2, 24, 7, 7]
+
+    /// Q(x) → DQ → Conv 3x3 (per-channel s8 weights, f32 bias) → Q → DQ ─┐
+    /// Q(s) → DQ ──────────────────────────────────────────────────────────┴→ Add (→ Relu) → Q → DQ → y
+    /// `convSide`: which Add input is the convolution; `secondReader`: the convolution's codes
+    /// are also dequantized into a second graph output.
+    /// `weightZeroPoint`: one weight scale and this zero point for the whole tensor instead of per-channel symmetric ones.
+    static func graph(signed: Bool, relu: Bool, convSide: Int = 0, secondReader: Bool = false, weightZeroPoint: Int8? = nil) throws -> Graph {
+        let oc = outputDims[1], ic = inputDims[1]
+        var g = SeededGenerator(seed: 5)
+        func zp(_ u: Int, _ s: Int) throws -> Tensor {
+            signed ? try Tensor([Int8(s)], shape: .scalar) : try Tensor([UInt8(u)], shape: .scalar)
+        }
+        func scalar(_ v: Float) throws -> Tensor { try Tensor([v], shape: .scalar) }
+        let weights = (0..<(oc * ic * 9)).map { _ in Int8.random(in: -127...127, using: &g) }
+        var inits: [String: Tensor] = [
+            "sx": try scalar(0.02), "zx": try zp(100, -10), "sc": try scalar(0.05), "zc": try zp(120, 3),
+            "ss": try scalar(0.04), "zs": try zp(30, -7), "sy": try scalar(0.06), "zy": try zp(80, 10),
+            "wq": try Tensor(weights, shape: try TensorShape([oc, ic, 3, 3])),
+            "ws": try Tensor((0..<oc).map { _ in Float.random(in: 0.001...0.01, using: &g) }, shape: try TensorShape([oc])),
+            "wz": try Tensor([Int8](repeating: 0, count: oc), shape: try TensorShape([oc])),
+            "bias": try Tensor((0..<oc).map { _ in Float.random(in: -1...1, using: &g) }, shape: try TensorShape([oc])),
+        ]
+        if let weightZeroPoint {
+            inits["ws"] = try scalar(0.004)
+            inits["wz"] = try Tensor([weightZeroPoint], shape: .scalar)
+        }
+        var nodes = [
+            Node(name: "qx", opType: "QuantizeLinear", inputs: ["x", "sx", "zx"], outputs: ["xq"]),
+            Node(name: "dx", opType: "DequantizeLinear", inputs: ["xq", "sx", "zx"], outputs: ["xd"]),
+            Node(name: "dw", opType: "DequantizeLinear", inputs: ["wq", "ws", "wz"], outputs: ["wd"], attributes: ["axis": .int(0)]),
+            Node(name: "conv", opType: "Conv", inputs: ["xd", "wd", "bias"], outputs: ["c"],
+                 attributes: ["kernel_shape": .ints([3, 3]), "pads": .ints([1, 1, 1, 1])]),
+            Node(name: "qc", opType: "QuantizeLinear", inputs: ["c", "sc", "zc"], outputs: ["cq"]),
+            Node(name: "dc", opType: "DequantizeLinear", inputs: ["cq", "sc", "zc"], outputs: ["cd"]),
+            Node(name: "qs", opType: "QuantizeLinear", inputs: ["s", "ss", "zs"], outputs: ["sq"]),
+            Node(name: "ds", opType: "DequantizeLinear", inputs: ["sq", "ss", "zs"], outputs: ["sd"]),
+            Node(name: "add", opType: "Add", inputs: convSide == 0 ? ["cd", "sd"] : ["sd", "cd"], outputs: ["r0"]),
+        ]
+        if relu { nodes.append(Node(name: "relu", opType: "Relu", inputs: ["r0"], outputs: ["r"])) }
+        nodes += [
+            Node(name: "qy", opType: "QuantizeLinear", inputs: [relu ? "r" : "r0", "sy", "zy"], outputs: ["yq"]),
+            Node(name: "dy", opType: "DequantizeLinear", inputs: ["yq", "sy", "zy"], outputs: ["y"]),
+        ]
+        var outputs: [Graph.Port] = [.init(name: "y", type: nil)]
+        if secondReader {
+            nodes.append(Node(name: "dc2", opType: "DequantizeLinear", inputs: ["cq", "sc", "zc"], outputs: ["c2"]))
+            outputs.append(.init(name: "c2", type: nil))
+        }
+        return Graph(name: "conv-sum", inputs: [.init(name: "x", type: ValueType(.f32, try TensorShape(inputDims))),
+                                                .init(name: "s", type: ValueType(.f32, try TensorShape(outputDims)))],
+                     outputs: outputs, nodes: nodes, initializers: inits, opsets: ["": 17])
+    }
+
+    static func inputs(seed: UInt64) throws -> [String: Tensor] {
+        var g = SeededGenerator(seed: seed)
+        func t(_ d: [Int], _ r: ClosedRange<Float>) throws -> Tensor {
+            let s = try TensorShape(d)
+            return try Tensor((0..<s.elementCount).map { _ in Float.random(in: r, using: &g) }, shape: s)
+        }
+        // Wide enough that the input, the convolution, the shortcut and the result clamp at both ends.
+        return ["x": try t(inputDims, -3...3), "s": try t(outputDims, -6...6)]
+    }
+
+    /// Every pass of the standard list but `ConvSumFusion`.
+    static func unfused(_ g: Graph) throws -> Graph {
+        try GraphOptimizer(passes: GraphOptimizer.standard.passes.filter { !($0 is ConvSumFusion) }).run(g)
+    }
+
+    /// The convolution on `backend`; an unfused QuantizedAdd on the built-in integer add (the
+    /// QDQ graph's f32 arithmetic; qnnpack-ref's add multiplies by the reciprocal scale instead).
+    static func session(_ g: Graph, convOn backend: String, threads: Int = 1, host: CPUFeatures = .host, optimize: Bool) throws -> Session {
+        try Session(graph: g, options: SessionOptions(threads: threads, cpu: .host, host: host, registry: BackendRegistry.builtIn(),
+                                                      rules: try PlannerStageTests.rules([("conv2d", backend), ("add", "builtin")]), optimize: optimize))
+    }
+
+    @Test(arguments: ["packed", "qnnpack-ref"], [(false, false, 0), (true, false, 1), (false, true, 0), (true, true, 1)])
+    func fusedEqualsUnfusedBitForBit(backend: String, variant: (Bool, Bool, Int)) throws {
+        let (relu, signed, side) = variant
+        // packed takes u8 activations only; s8 runs on the reference alone.
+        if backend == "packed" && signed { return }
+        let g = try Self.graph(signed: signed, relu: relu, convSide: side)
+        // Two threads split the rows; a host capped to scalar code runs packed's portable store.
+        for (threads, host) in [(1, CPUFeatures.host), (2, CPUFeatures.host), (1, CPUFeatures.host.capped(at: .scalar))] {
+            let fused = try Self.session(g, convOn: backend, threads: threads, host: host, optimize: true)
+            let unfused = try Self.session(try Self.unfused(g), convOn: backend, threads: threads, host: host, optimize: false)
+            let (trace, nodes, _) = try fused.trace()
+            #expect(!nodes.map(\.opType).contains("QuantizedAdd"), "\(nodes.map(\.opType))")
+            let conv = try #require(trace.ops.first { $0.signature.kind == .conv2d })
+            #expect(conv.backend == backend, "\(trace.text)")
+            if backend == "packed" && host.cap != nil { #expect(conv.kernel?.contains("scalar") == true, "\(conv.kernel ?? "-")") }
+            #expect(conv.signature.postOps.last?.name == "sum")
+            #expect(conv.notes.contains { $0.hasPrefix("fused QuantizedAdd 'add'") }, "\(conv.notes)")
+            let (_, unfusedNodes, _) = try unfused.trace()
+            #expect(unfusedNodes.map(\.opType).contains("QuantizedAdd"))
+            for seed in 0..<3 as Range<UInt64> {
+                let x = try Self.inputs(seed: seed)
+                let a = try #require(try fused.run(x)["y"]).scalars(as: Float.self)
+                let b = try #require(try unfused.run(x)["y"]).scalars(as: Float.self)
+                let differing = zip(a, b).filter { $0.bitPattern != $1.bitPattern }
+                #expect(a.count == b.count && differing.isEmpty,
+                        "\(backend) relu \(relu) signed \(signed) threads \(threads) scalar \(host.cap != nil) seed \(seed): \(differing.count) differ, first \(differing.prefix(3))")
+                if relu { #expect(a.allSatisfy { $0 >= 0 }) }
+            }
+        }
+    }
+
+    /// packed and the reference agree on the fused node (both requantize with FBGEMM's float arithmetic).
+    @Test func packedEqualsTheReference() throws {
+        let g = try Self.graph(signed: false, relu: true)
+        let packed = try Self.session(g, convOn: "packed", optimize: true), reference = try Self.session(g, convOn: "qnnpack-ref", optimize: true)
+        let x = try Self.inputs(seed: 7)
+        let a = try #require(try packed.run(x)["y"]).scalars(as: Float.self)
+        let b = try #require(try reference.run(x)["y"]).scalars(as: Float.self)
+        #expect(a.map(\.bitPattern) == b.map(\.bitPattern))
+    }
+
+    /// Per-tensor weights with a zero point: the store's row term (−b_zp · row sum) before the sum.
+    @Test(arguments: ["packed", "qnnpack-ref"])
+    func asymmetricPerTensorWeights(backend: String) throws {
+        let g = try Self.graph(signed: false, relu: false, weightZeroPoint: 5)
+        for host in [CPUFeatures.host, CPUFeatures.host.capped(at: .scalar)] {
+            let fused = try Self.session(g, convOn: backend, host: host, optimize: true)
+            let unfused = try Self.session(try Self.unfused(g), convOn: backend, host: host, optimize: false)
+            let conv = try #require(try fused.trace().trace.ops.first { $0.signature.kind == .conv2d })
+            #expect(conv.backend == backend && conv.signature.quantization?.weightZeroPoint == 5, "\(conv.backend ?? "-")")
+            let x = try Self.inputs(seed: 3)
+            let a = try #require(try fused.run(x)["y"]).scalars(as: Float.self)
+            let b = try #require(try unfused.run(x)["y"]).scalars(as: Float.self)
+            #expect(a.map(\.bitPattern) == b.map(\.bitPattern), "\(backend) scalar \(host.cap != nil)")
+        }
+    }
+
+    @Test func aConvolutionReadTwiceKeepsItsAdd() throws {
+        let g = try Self.graph(signed: false, relu: true, secondReader: true)
+        let optimized = try GraphOptimizer.standard.run(g)
+        #expect(optimized.nodes.contains { $0.opType == "QuantizedAdd" }, "\(optimized.nodes.map(\.opType))")
+        #expect(!optimized.nodes.contains { $0.inputs.count == ConvSumFusion.operandIndex + 1 })
+        // Fused once the second reader is gone.
+        let fused = try GraphOptimizer.standard.run(try Self.graph(signed: false, relu: true))
+        #expect(!fused.nodes.contains { $0.opType == "QuantizedAdd" })
+    }
+
+    /// oneDNN declines the fused node (its sum post-op is not bit-exact), with the reason.
+    @Test func oneDNNDeclinesTheSum() throws {
+        let g = try Self.graph(signed: false, relu: false)
+        let s = try Self.session(g, convOn: "onednn", optimize: true)
+        let conv = try #require(try s.trace().trace.ops.first { $0.signature.kind == .conv2d })
+        #expect(conv.backend != "onednn")
+        #expect(conv.attempts.contains { $0.backend == "onednn" && $0.reason.contains("sum") }, "\(conv.attempts.map(\.reason))")
+    }
+}
