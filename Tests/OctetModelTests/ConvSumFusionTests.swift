@@ -73,10 +73,11 @@ import Testing
         return ["x": try t(inputDims, -3...3), "s": try t(outputDims, -6...6)]
     }
 
-    /// Every pass of the standard list but `ConvSumFusion`.
-    static func unfused(_ g: Graph) throws -> Graph {
-        try GraphOptimizer(passes: GraphOptimizer.standard.passes.filter { !($0 is ConvSumFusion) }).run(g)
-    }
+    /// The standard passes (which leave the residual add alone).
+    static func unfused(_ g: Graph) throws -> Graph { try GraphOptimizer.standard.run(g) }
+
+    /// The standard passes and `ConvSumFusion`.
+    static func fused(_ g: Graph) throws -> Graph { try GraphOptimizer.withResidualSums.run(g) }
 
     /// The convolution on `backend`; an unfused QuantizedAdd on the built-in integer add (the
     /// QDQ graph's f32 arithmetic; qnnpack-ref's add multiplies by the reciprocal scale instead).
@@ -93,7 +94,7 @@ import Testing
         let g = try Self.graph(signed: signed, relu: relu, convSide: side)
         // Two threads split the rows; a host capped to scalar code runs packed's portable store.
         for (threads, host) in [(1, CPUFeatures.host), (2, CPUFeatures.host), (1, CPUFeatures.host.capped(at: .scalar))] {
-            let fused = try Self.session(g, convOn: backend, threads: threads, host: host, optimize: true)
+            let fused = try Self.session(try Self.fused(g), convOn: backend, threads: threads, host: host, optimize: false)
             let unfused = try Self.session(try Self.unfused(g), convOn: backend, threads: threads, host: host, optimize: false)
             let (trace, nodes, _) = try fused.trace()
             #expect(!nodes.map(\.opType).contains("QuantizedAdd"), "\(nodes.map(\.opType))")
@@ -119,7 +120,7 @@ import Testing
     /// packed and the reference agree on the fused node (both requantize with FBGEMM's float arithmetic).
     @Test func packedEqualsTheReference() throws {
         let g = try Self.graph(signed: false, relu: true)
-        let packed = try Self.session(g, convOn: "packed", optimize: true), reference = try Self.session(g, convOn: "qnnpack-ref", optimize: true)
+        let packed = try Self.session(try Self.fused(g), convOn: "packed", optimize: false), reference = try Self.session(try Self.fused(g), convOn: "qnnpack-ref", optimize: false)
         let x = try Self.inputs(seed: 7)
         let a = try #require(try packed.run(x)["y"]).scalars(as: Float.self)
         let b = try #require(try reference.run(x)["y"]).scalars(as: Float.self)
@@ -131,7 +132,7 @@ import Testing
     func asymmetricPerTensorWeights(backend: String) throws {
         let g = try Self.graph(signed: false, relu: false, weightZeroPoint: 5)
         for host in [CPUFeatures.host, CPUFeatures.host.capped(at: .scalar)] {
-            let fused = try Self.session(g, convOn: backend, host: host, optimize: true)
+            let fused = try Self.session(try Self.fused(g), convOn: backend, host: host, optimize: false)
             let unfused = try Self.session(try Self.unfused(g), convOn: backend, host: host, optimize: false)
             let conv = try #require(try fused.trace().trace.ops.first { $0.signature.kind == .conv2d })
             #expect(conv.backend == backend && conv.signature.quantization?.weightZeroPoint == 5, "\(conv.backend ?? "-")")
@@ -144,18 +145,18 @@ import Testing
 
     @Test func aConvolutionReadTwiceKeepsItsAdd() throws {
         let g = try Self.graph(signed: false, relu: true, secondReader: true)
-        let optimized = try GraphOptimizer.standard.run(g)
+        let optimized = try Self.fused(g)
         #expect(optimized.nodes.contains { $0.opType == "QuantizedAdd" }, "\(optimized.nodes.map(\.opType))")
         #expect(!optimized.nodes.contains { $0.inputs.count == ConvSumFusion.operandIndex + 1 })
         // Fused once the second reader is gone.
-        let fused = try GraphOptimizer.standard.run(try Self.graph(signed: false, relu: true))
+        let fused = try Self.fused(try Self.graph(signed: false, relu: true))
         #expect(!fused.nodes.contains { $0.opType == "QuantizedAdd" })
     }
 
     /// oneDNN declines the fused node (its sum post-op is not bit-exact), with the reason.
     @Test func oneDNNDeclinesTheSum() throws {
         let g = try Self.graph(signed: false, relu: false)
-        let s = try Self.session(g, convOn: "onednn", optimize: true)
+        let s = try Self.session(try Self.fused(g), convOn: "onednn", optimize: false)
         let conv = try #require(try s.trace().trace.ops.first { $0.signature.kind == .conv2d })
         #expect(conv.backend != "onednn")
         #expect(conv.attempts.contains { $0.backend == "onednn" && $0.reason.contains("sum") }, "\(conv.attempts.map(\.reason))")
