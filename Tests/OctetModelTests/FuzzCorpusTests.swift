@@ -57,7 +57,10 @@ import Testing
                          "libfuzzer_concat_empty_2p63.onnx",
                          // DeformConv offsets NaN, ±infinity and 3e38: those taps sample zero (ONNX Runtime
                          // gives 8 for every output on ones, as Octet does).
-                         "deformconv-nonfinite-offset.onnx"]
+                         "deformconv-nonfinite-offset.onnx",
+                         // Found by fuzz-onnx (a timeout): RoiAlign whose samples stay within the budget
+                         // (2^28 over all rois) — slow, not refused; ONNX Runtime runs it too.
+                         "roialign-sample-budget.onnx"]
         for path in Self.files("onnx") {
             let name = URL(fileURLWithPath: path).lastPathComponent
             let refused = Self.replay("onnx", path) != nil

@@ -52,6 +52,9 @@ struct RoiAlignOperator: GraphOperator {
     }
 
     struct Kernel: FloatVisitor {
+        /// Bilinear samples one run may take over all rois (2^28: Mask R-CNN's 1000 rois x 256
+        /// channels x 7 x 7 bins x 2 x 2 samples take 2^25.6).
+        static let sampleBudget = 1 << 28
         let op: RoiAlignOperator
         let x: Tensor, rois: Tensor
         let batches: [Int]
@@ -60,6 +63,9 @@ struct RoiAlignOperator: GraphOperator {
             let (c, h, w) = (x.shape.dims[1], x.shape.dims[2], x.shape.dims[3]), (oh, ow) = op.outputSize
             let xv = try x.scalars(as: T.self).map(\.asDouble), rv = try rois.scalars(as: T.self).map(\.asDouble)
             let shift = op.halfPixel ? 0.5 : 0
+            // Samples taken so far over all rois (each bilinear over four corners): at most
+            // `sampleBudget`, so a file cannot ask for hours of work.
+            var samples = 0
             try out.withUnsafeMutableBufferPointer(as: T.self) { y in
                 for (r, batch) in batches.enumerated() {
                     let (x0, y0) = (rv[r * 4] * op.spatialScale - shift, rv[r * 4 + 1] * op.spatialScale - shift)
@@ -70,18 +76,19 @@ struct RoiAlignOperator: GraphOperator {
                     }
                     let (bh, bw) = (rh / Double(oh), rw / Double(ow))
                     // The adaptive grid (ceil(extent / bins), no samples for an empty or negative
-                    // extent); a grid whose samples for the whole output would exceed 2^31 is refused.
+                    // extent); a grid whose samples would exceed the budget is refused.
                     func grid(_ extent: Double, _ bins: Int) throws -> Int {
                         if op.samplingRatio > 0 { return op.samplingRatio }
                         let v = Swift.max(0, ceil(extent / Double(bins)))
-                        guard v <= Double(1 << 31) else { throw op.site.error("roi \(r) needs \(v) samples per bin side; at most 2^31") }
+                        guard v <= Double(Self.sampleBudget) else { throw op.site.error("roi \(r) needs \(v) samples per bin side; at most \(Self.sampleBudget)") }
                         return Int(v)
                     }
                     let (gh, gw) = (try grid(rh, oh), try grid(rw, ow))
-                    let work = (gh * gw).multipliedReportingOverflow(by: c * oh * ow) // gh, gw ≤ 2^31: their product fits
-                    guard !work.overflow, work.partialValue <= 1 << 31 else {
-                        throw op.site.error("roi \(r) needs \(gh) x \(gw) samples per bin over \(c) x \(oh) x \(ow) bins; at most 2^31 in all")
+                    let work = try? [gh, gw, c, oh, ow].checkedProduct()
+                    guard let work, work <= Self.sampleBudget - samples else {
+                        throw op.site.error("roi \(r) needs \(gh) x \(gw) samples per bin over \(c) x \(oh) x \(ow) bins; at most \(Self.sampleBudget) over all rois")
                     }
+                    samples += work
                     let count = Double(Swift.max(gh * gw, 1))
                     for ch in 0..<c {
                         let base = (batch * c + ch) * h * w
@@ -92,21 +99,26 @@ struct RoiAlignOperator: GraphOperator {
                                     for ix in 0..<gw {
                                         var sy = y0 + Double(ph) * bh + (Double(iy) + 0.5) * bh / Double(gh)
                                         var sx = x0 + Double(pw) * bw + (Double(ix) + 0.5) * bw / Double(gw)
-                                        var corners = [(Int, Double)]()
+                                        // The four bilinear terms (all 0 outside the image).
+                                        var (t0, t1, t2, t3) = (0.0, 0.0, 0.0, 0.0)
                                         if !(sy < -1 || sy > Double(h) || sx < -1 || sx > Double(w)) {
                                             (sy, sx) = (Swift.max(sy, 0), Swift.max(sx, 0))
                                             var (yl, xl) = (Int(sy), Int(sx)), (yh, xh) = (0, 0)
                                             if yl >= h - 1 { (yl, yh, sy) = (h - 1, h - 1, Double(h - 1)) } else { yh = yl + 1 }
                                             if xl >= w - 1 { (xl, xh, sx) = (w - 1, w - 1, Double(w - 1)) } else { xh = xl + 1 }
                                             let (ly, lx) = (sy - Double(yl), sx - Double(xl))
-                                            corners = [(yl * w + xl, (1 - ly) * (1 - lx)), (yl * w + xh, (1 - ly) * lx),
-                                                       (yh * w + xl, ly * (1 - lx)), (yh * w + xh, ly * lx)]
+                                            t0 = (1 - ly) * (1 - lx) * xv[base + yl * w + xl]
+                                            t1 = (1 - ly) * lx * xv[base + yl * w + xh]
+                                            t2 = ly * (1 - lx) * xv[base + yh * w + xl]
+                                            t3 = ly * lx * xv[base + yh * w + xh]
                                         } else {
-                                            corners = [(0, 0), (0, 0), (0, 0), (0, 0)]
+                                            // As ONNX's reference and ONNX Runtime: weight 0 on element 0 (a NaN or
+                                            // infinite first element still propagates).
+                                            let z = 0 * xv[base]
+                                            (t0, t1, t2, t3) = (z, z, z, z)
                                         }
-                                        let terms = corners.map { $0.1 * xv[base + $0.0] }
-                                        acc += terms.reduce(0, +)
-                                        let m = terms.max() ?? 0
+                                        acc += ((t0 + t1) + t2) + t3
+                                        let m = Swift.max(Swift.max(Swift.max(t0, t1), t2), t3)
                                         best = best.map { Swift.max($0, m) } ?? m
                                     }
                                 }
