@@ -41,7 +41,12 @@ struct TileOperator: GraphOperator {
         let x = try site.type(inputs, 0)
         guard let s = x.shape else { return [x] }
         guard let r = try repeats(constants.count > 1 ? constants[1] : nil, rank: s.rank) else { return [site.runtimeShaped(x.dtype, rank: s.rank, "repeats")] }
-        return [ValueType(x.dtype, SymbolicShape(zip(s.dims, r).map { d, k in d.value.map { .fixed($0 * k) } ?? (k == 1 ? d : .symbol("\(site.node)_tiled")) }))]
+        let dims = try zip(s.dims, r).map { d, k throws(GraphError) -> Dimension in
+            guard let v = d.value else { return k == 1 ? d : .symbol("\(site.node)_tiled") }
+            guard let tiled = try? v.multiplied(by: k) else { throw site.error("dimension \(v) repeated \(k) times overflows a 64-bit integer") }
+            return .fixed(tiled)
+        }
+        return [ValueType(x.dtype, SymbolicShape(dims))]
     }
 
     func run(_ inputs: [Tensor?], outputs: inout [Tensor]) throws {
@@ -68,17 +73,25 @@ struct SpaceDepthOperator: GraphOperator {
         guard s.rank == 4 else { throw site.error("needs N x C x H x W, got \(s)") }
         guard let c = s.dims[1].value, let h = s.dims[2].value, let w = s.dims[3].value else { return [site.runtimeShaped(x.dtype, rank: 4, "input")] }
         let b = block
+        guard let area = try? b.multiplied(by: b), let hb = try? h.multiplied(by: b), let wb = try? w.multiplied(by: b) else {
+            throw site.error("blocksize \(b) overflows a 64-bit integer with the input \(s)")
+        }
         if toSpace {
-            guard c % (b * b) == 0 else { throw site.error("the \(c) channels do not divide by blocksize² = \(b * b)") }
-            return [ValueType(x.dtype, SymbolicShape([s.dims[0], .fixed(c / (b * b)), .fixed(h * b), .fixed(w * b)]))]
+            guard c % area == 0 else { throw site.error("the \(c) channels do not divide by blocksize² = \(area)") }
+            return [ValueType(x.dtype, SymbolicShape([s.dims[0], .fixed(c / area), .fixed(hb), .fixed(wb)]))]
         }
         guard h % b == 0, w % b == 0 else { throw site.error("height \(h) and width \(w) must divide by blocksize \(b)") }
-        return [ValueType(x.dtype, SymbolicShape([s.dims[0], .fixed(c * b * b), .fixed(h / b), .fixed(w / b)]))]
+        guard let channels = try? c.multiplied(by: area) else { throw site.error("\(c) channels x blocksize² \(area) overflows a 64-bit integer") }
+        return [ValueType(x.dtype, SymbolicShape([s.dims[0], .fixed(channels), .fixed(h / b), .fixed(w / b)]))]
     }
 
     func run(_ inputs: [Tensor?], outputs: inout [Tensor]) throws {
         let x = try site.tensor(inputs, 0)
         let (n, c, h, w) = (x.shape.dims[0], x.shape.dims[1], x.shape.dims[2], x.shape.dims[3]), b = block
+        // The tensors bound every stride but those with b²: b² · h · w must fit too.
+        guard let area = try? b.multiplied(by: b), (try? [h, w, area].checkedProduct()) != nil else {
+            throw site.error("blocksize \(b) overflows a 64-bit integer with the input \(x.shape)")
+        }
         let plane = h * w
         if toSpace {
             let oc = c / (b * b)
