@@ -60,7 +60,11 @@ struct LinearAttentionOperator: GraphOperator {
         guard let qs = q.shape, let ks = k.shape, let vs = v.shape else { return [ValueType(q.dtype, nil), ValueType(stateType, nil)] }
         guard qs.rank == 3, ks.rank == 3, vs.rank == 3 else { throw site.error("query, key and value must have rank 3 (batch x seq x heads·dim), got \(qs), \(ks), \(vs)") }
         var outLast: OctetCore.Dimension = .symbol("\(site.node):q_heads*d_v"), dk: OctetCore.Dimension = .symbol("\(site.node):d_k"), dv: OctetCore.Dimension = .symbol("\(site.node):d_v")
-        if let vl = vs.dims[2].value { outLast = .fixed(vl / kvHeads * qHeads); dv = .fixed(vl / kvHeads) }
+        if let vl = vs.dims[2].value {
+            guard let width = try? (vl / kvHeads).multiplied(by: qHeads) else { throw site.error("value width \(vl) / kv_num_heads \(kvHeads) · q_num_heads \(qHeads) overflows a 64-bit integer") }
+            outLast = .fixed(width)
+            dv = .fixed(vl / kvHeads)
+        }
         if let ql = qs.dims[2].value { dk = .fixed(ql / qHeads) }
         return [ValueType(q.dtype, SymbolicShape([qs.dims[0], qs.dims[1], outLast])),
                 ValueType(stateType, SymbolicShape([qs.dims[0], .fixed(kvHeads), dk, dv]))]

@@ -16,6 +16,9 @@ struct RowwiseLinearBackend: Backend {
         guard s.inputType == .u8, s.weightType == .s8, s.outputType == .u8 || s.outputType == .f32 else {
             return .declined(reason: "u8 activations, s8 weights, u8 or f32 outputs only")
         }
+        guard !s.postOps.contains(where: { if case .sum = $0 { true } else { false } }) else {
+            return .declined(reason: "no fused residual sum")
+        }
         return .supported(kernel: "u8s8-linear-rowwise-swift")
     }
 
@@ -55,6 +58,7 @@ struct RowwiseLinearKernel: Kernel {
             switch p {
             case .relu: lo = max(lo, 0)
             case let .clip(a, b): (lo, hi) = (max(lo, a), min(hi, b))
+            case .sum: throw ExampleError(description: "a fused residual sum is not supported (capability declines it)")
             }
         }
         (self.lo, self.hi) = (lo, hi)
