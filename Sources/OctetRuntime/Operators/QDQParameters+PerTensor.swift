@@ -25,4 +25,16 @@ extension QDQParameters {
         }
         return z.map { (s, $0) }
     }
+
+    /// A QuantizeLinear / DequantizeLinear's parameters as its run reads them: `single` when
+    /// they are one scale and one zero point (read without arrays when valid), and `full`,
+    /// the complete reading, only when the fast read did not apply.
+    ///
+    /// - Throws: `GraphError` naming the node when the parameters are invalid.
+    static func read(scale: Tensor, zeroPoint: Tensor?, axis: Int, site: OperatorSite) throws
+        -> (single: (scale: Float, zeroPoint: Int32)?, full: QDQParameters?) {
+        if let single = perTensor(scale: scale, zeroPoint: zeroPoint) { return (single, nil) }
+        let full = try QDQParameters(scale: scale, zeroPoint: zeroPoint, axis: axis, site: site)
+        return (full.scales.count == 1 ? (full.scales[0], full.zeroPoints[0]) : nil, full)
+    }
 }

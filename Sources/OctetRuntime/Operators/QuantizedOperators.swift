@@ -114,12 +114,11 @@ struct QuantizeLinearOperator: GraphOperator {
     func run(_ inputs: [Tensor?], outputs: inout [Tensor]) throws {
         let x = try site.tensor(inputs, 0), scaleInput = try site.tensor(inputs, 1), zeroPointInput = inputs.count > 2 ? inputs[2] : nil
         // Per tensor (the common case), read without arrays.
-        let single = QDQParameters.perTensor(scale: scaleInput, zeroPoint: zeroPointInput)
-        let read = single == nil ? try QDQParameters(scale: scaleInput, zeroPoint: zeroPointInput, axis: axis, site: site) : nil
+        let (single, read) = try QDQParameters.read(scale: scaleInput, zeroPoint: zeroPointInput, axis: axis, site: site)
         guard let full = outputs[0].dtype.integerRange else { throw site.error("quantizes to an integer type, not \(outputs[0].dtype)") }
         let lo = max(codeMin ?? full.lowerBound, full.lowerBound), hi = min(codeMax ?? full.upperBound, full.upperBound)
         guard lo <= hi else { throw site.error("its code bounds [\(lo), \(hi)] are empty for \(outputs[0].dtype)") }
-        if let (scale, zp) = single ?? read.flatMap({ $0.scales.count == 1 ? ($0.scales[0], $0.zeroPoints[0]) : nil }),
+        if let (scale, zp) = single,
            x.layout == outputs[0].layout, outputs[0].dtype.isQuantized8Bit {
             // Per tensor: the vectorized kernel (same arithmetic).
             let signed: Int32 = outputs[0].dtype == .s8 ? 1 : 0
@@ -170,9 +169,8 @@ struct DequantizeLinearOperator: GraphOperator {
     func run(_ inputs: [Tensor?], outputs: inout [Tensor]) throws {
         let x = try site.tensor(inputs, 0), scaleInput = try site.tensor(inputs, 1), zeroPointInput = inputs.count > 2 ? inputs[2] : nil
         // Per tensor (the common case), read without arrays.
-        let single = QDQParameters.perTensor(scale: scaleInput, zeroPoint: zeroPointInput)
-        let read = single == nil ? try QDQParameters(scale: scaleInput, zeroPoint: zeroPointInput, axis: axis, site: site) : nil
-        if let (scale, zp) = single ?? read.flatMap({ $0.scales.count == 1 ? ($0.scales[0], $0.zeroPoints[0]) : nil }),
+        let (single, read) = try QDQParameters.read(scale: scaleInput, zeroPoint: zeroPointInput, axis: axis, site: site)
+        if let (scale, zp) = single,
            x.dtype.isQuantized8Bit, x.layout == outputs[0].layout {
             let signed: Int32 = x.dtype == .s8 ? 1 : 0
             try outputs[0].withUnsafeMutableBufferPointer(as: Float.self) { dst in
