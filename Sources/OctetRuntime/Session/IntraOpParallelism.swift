@@ -39,17 +39,8 @@ enum IntraOpParallelism {
     /// Calls `body` on disjoint ranges covering `0..<count`, each at least `grain` long,
     /// on up to `threads` threads; inline when one range covers everything.
     static func forEachChunk(_ count: Int, grain: Int, _ body: (Range<Int>) -> Void) {
-        let chunks = min(threads, max(1, count / max(grain, 1)))
-        guard chunks > 1 else {
-            if count > 0 { body(0..<count) }
-            return
-        }
-        let size = (count + chunks - 1) / chunks
         // Each call gets a range no other call touches (the callers write output elements of
-        // their range only), and `run` returns after the last.
-        WorkerTeam.run(chunks) { c in
-            let lo = c * size, hi = min(count, lo + size)
-            if lo < hi { body(lo..<hi) }
-        }
+        // their range only).
+        WorkerTeam.ranges(count, threads: threads, minimumPerWorker: grain) { body($0..<$1) }
     }
 }
