@@ -50,16 +50,17 @@ struct Col2ImOperator: GraphOperator {
             let nb = x.shape.dims[0], l = x.shape.dims[2], k = windows.kernel.reduce(1, *)
             let image = windows.inputCount
             let src = try x.scalars(as: T.self)
-            var acc = [Double](repeating: 0, count: nb * channels * image)
-            for n in 0..<nb {
-                for c in 0..<channels {
-                    let plane = (n * channels + c) * image
+            // One plane's sums at a time: the only scratch is image · 8 bytes, within the output's size.
+            var acc = [Double](repeating: 0, count: image)
+            try out.withUnsafeMutableBufferPointer(as: T.self) { y in
+                for plane in 0..<(nb * channels) {
+                    for i in 0..<image { acc[i] = 0 }
                     windows.forEachPosition { block, p, offset in
-                        acc[plane + offset] += src[((n * channels + c) * k + p) * l + block].asDouble
+                        acc[offset] += src[(plane * k + p) * l + block].asDouble
                     }
+                    for i in 0..<image { y[plane * image + i] = T(converting: acc[i]) }
                 }
             }
-            try out.withUnsafeMutableBufferPointer(as: T.self) { y in for i in 0..<acc.count { y[i] = T(converting: acc[i]) } }
         }
     }
 
@@ -74,7 +75,8 @@ struct Col2ImOperator: GraphOperator {
         let c = try channels(x.shape.dims[1], block)
         let window = try WindowGeometry(node, kernel: block)
         let (pads, grid) = try window.resolve(image)
-        guard grid.reduce(1, *) == x.shape.dims[2] else {
+        // An overflowing product (huge pads or image sizes) cannot be a real dimension either.
+        guard (try? grid.checkedProduct()) == x.shape.dims[2] else {
             throw site.error("the input's dimension 2 (\(x.shape.dims[2])) must be the number of blocks, \(grid.map(String.init).joined(separator: " x ")) for image_shape \(image), block_shape \(block)")
         }
         let windows = try PoolWindows(input: image, output: grid, window: window, pads: pads)
