@@ -32,8 +32,18 @@ public struct MemoryBudget: Sendable, Hashable, CustomStringConvertible {
 
     /// Refuses `count` elements of `elementSize` bytes (an overflowing product is refused too).
     public func check(elements count: Int, of elementSize: Int, for what: @autoclosure () -> String) throws(MemoryBudgetExceeded) {
-        let (bytes, overflow) = count.multipliedReportingOverflow(by: elementSize)
-        try check(overflow ? Int.max : bytes, for: what())
+        try check(factors: [count], of: elementSize, for: what())
+    }
+
+    /// Refuses `∏factors` elements of `elementSize` bytes (an overflowing product is refused too).
+    public func check(factors: [Int], of elementSize: Int, for what: @autoclosure () -> String) throws(MemoryBudgetExceeded) {
+        var count = elementSize
+        for f in factors {
+            let (product, overflow) = count.multipliedReportingOverflow(by: f)
+            guard !overflow, f >= 0 else { return try check(Int.max, for: what()) }
+            count = product
+        }
+        try check(count, for: what())
     }
 
     public var description: String { Self.format(bytes) }

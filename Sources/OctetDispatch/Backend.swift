@@ -49,13 +49,26 @@ public struct PrepareContext: Sendable {
     public var host: CPUFeatures
     /// Threads one call of the kernel may use (intra-op parallelism), ≥ 1.
     public var threads: Int
+    /// The largest single allocation a kernel may make for its tables and scratch (the
+    /// session's `SessionOptions.memoryBudget`): a kernel checks what its shapes will need
+    /// (`reserve`) before it allocates, at prepare, so that a hostile geometry is refused
+    /// with an error instead of exhausting memory at run time.
+    public var memoryBudget: MemoryBudget
 
     /// `host` may lower this machine's description (`CPUFeatures.host.capped(at:)`), never
     /// raise it: features this machine lacks are removed.
-    public init(cpu: CPUFeatures, host: CPUFeatures = .host, threads: Int = 1) {
+    public init(cpu: CPUFeatures, host: CPUFeatures = .host, threads: Int = 1, memoryBudget: MemoryBudget = .machineDefault) {
         self.cpu = cpu
         self.host = host.limited(to: .host)
         self.threads = max(1, threads)
+        self.memoryBudget = memoryBudget
+    }
+
+    /// Refuses a table or scratch buffer of `count` elements of `size` bytes each that is over
+    /// `memoryBudget`; `count` is a product of factors (so that an overflowing product is
+    /// refused too). `what` names the buffer, e.g. "the indirection table".
+    public func reserve(_ factors: Int..., of size: Int, for what: @autoclosure () -> String) throws(MemoryBudgetExceeded) {
+        try memoryBudget.check(factors: factors, of: size, for: what())
     }
 
     /// Whether a kernel may use every one of `features`: the plan's CPU has them (so the

@@ -21,6 +21,13 @@ public struct FP32ReferenceBackend: Backend {
 
     public func prepare(_ s: OpSignature, constants: OpConstants, context: PrepareContext) throws -> any Kernel {
         if let reason = decline(s) { throw FP32ReferenceError.unsupported(reason) }
+        if s.kind.isConvolution, s.input.rank == 4, s.weight.rank == 4, let (oh, ow) = s.outputSpatial {
+            // im2col: a row of channels-per-group · kh · kw values per output pixel (per input
+            // pixel for a transposed convolution, whose columns are output channels · taps).
+            let (pixels, k) = s.kind == .convTranspose2d ? (s.input[2] * s.input[3], s.weight[1] * s.weight[2] * s.weight[3])
+                                                         : (oh * ow, s.weight[1] * s.weight[2] * s.weight[3])
+            try context.reserve(pixels, k, of: 4, for: "the im2col columns of \(s.kind) (\(pixels) pixels x \(k))")
+        }
         return try FP32ReferenceKernel(s, constants: constants)
     }
 

@@ -107,7 +107,7 @@ public struct PackedBackend: Backend {
         if let reason = decline(s) { throw PackedError.unsupported(reason) }
         let isa = PackedISA.select(for: context.cpu, host: context.host)
         let runner = PackedRunner(isa: isa, format: PackedISA.format(s, isa), threads: context.threads, l1DataBytes: context.cpu.caches.l1d,
-                                  l2Bytes: context.cpu.caches.l2)
+                                  l2Bytes: context.cpu.caches.l2, budget: context.memoryBudget)
         if s.kind == .matmul {
             guard let bQ = c.otherInputQuantizations.first, !bQ.isPerChannel else { throw PackedError.missing("the second operand's per-tensor parameters") }
             return try PackedMatmulKernel(s, c, bQ, runner: runner)

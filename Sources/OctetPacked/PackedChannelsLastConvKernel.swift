@@ -51,16 +51,17 @@ struct PackedChannelsLastConvKernel: Kernel {
         zeroRow = [UInt8](repeating: UInt8(clamping: stage.aZeroPoint), count: max(cg, 1))
         if Self.isDirect(s) {
             offsets = nil
-            pool = ScratchPool(runner.scratch(m: s.input[0] * h * wd, k: kg, n: ocg).sizes)
+            pool = try ScratchPool(runner.scratch(m: s.input[0] * h * wd, k: kg, n: ocg).sizes, budget: runner.budget)
         } else {
             guard h * wd * channels < Int(Int32.max) else { throw PackedError.unsupported("an input image of \(h * wd * channels) bytes exceeds the indirection buffer's 32-bit offsets") }
+            try runner.budget.check(factors: [oh, ow, taps], of: 4, for: "the indirection table (\(oh) x \(ow) output pixels x \(taps) taps)")
             var table = [Int32](repeating: -1, count: oh * ow * taps)
             for oy in 0..<oh { for ox in 0..<ow { for ky in 0..<kh { for kx in 0..<kw {
                 let iy = oy * g.strideH - g.padTop + ky * g.dilationH, ix = ox * g.strideW - g.padLeft + kx * g.dilationW
                 if iy >= 0 && iy < h && ix >= 0 && ix < wd { table[(oy * ow + ox) * taps + ky * kw + kx] = Int32((iy * wd + ix) * channels) }
             } } } }
             offsets = table
-            pool = ScratchPool(runner.scratch(m: oh * ow, k: kg, n: ocg).sizes)
+            pool = try ScratchPool(runner.scratch(m: oh * ow, k: kg, n: ocg).sizes, budget: runner.budget)
         }
     }
 

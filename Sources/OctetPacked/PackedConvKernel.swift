@@ -32,7 +32,7 @@ struct PackedConvKernel: Kernel {
         var sizes = runner.scratch(m: pixels, k: kg, n: ocg).sizes
         sizes.columns = pixels * kg
         sizes.staging = pixels * ocg
-        pool = ScratchPool(sizes)
+        pool = try ScratchPool(sizes, budget: runner.budget)
     }
 
     func run(inputs: [Tensor], output out: inout Tensor) throws {

@@ -52,7 +52,7 @@ struct PackedDynamicLinearKernel: Kernel {
         output = try s.outputShape.orThrow()
         var sizes = runner.scratch(m: s.input.elementCount / max(k, 1), k: k, n: n).sizes
         sizes.staging = n + 16
-        pool = ScratchPool(sizes)
+        pool = try ScratchPool(sizes, budget: runner.budget)
     }
 
     static let nonFinite = PackedError.shape("dynamic quantization: the input holds NaN or an infinity")

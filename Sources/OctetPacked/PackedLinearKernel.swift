@@ -20,7 +20,7 @@ struct PackedLinearKernel: Kernel {
         input = s.input
         output = try s.outputShape.orThrow()
         outputType = s.outputType
-        pool = ScratchPool(runner.scratch(m: s.input.elementCount / max(k, 1), k: k, n: n).sizes)
+        pool = try ScratchPool(runner.scratch(m: s.input.elementCount / max(k, 1), k: k, n: n).sizes, budget: runner.budget)
     }
 
     func run(inputs: [Tensor], output out: inout Tensor) throws {
@@ -63,7 +63,7 @@ struct PackedMatmulKernel: Kernel {
         var sizes = runner.scratch(m: m, k: k, n: n).sizes
         sizes.packedB = PackedMatrix.words(k: k, n: n)
         sizes.columnSums = PackedMatrix.columnSumWords(n: n)
-        pool = ScratchPool(sizes)
+        pool = try ScratchPool(sizes, budget: runner.budget)
     }
 
     func run(inputs: [Tensor], output out: inout Tensor) throws {

@@ -26,9 +26,12 @@ struct PackedRunner: Sendable {
     let kcPairs: Int
     /// Bytes of packed activations one M block may take (half the L2 cache).
     let blockBytes: Int
+    /// What one scratch buffer or table of a kernel may take (`PrepareContext.memoryBudget`).
+    let budget: MemoryBudget
 
-    init(isa: octet_packed_isa, format: PackedFormat = .pairs, threads: Int, l1DataBytes: Int?, l2Bytes: Int?) {
+    init(isa: octet_packed_isa, format: PackedFormat = .pairs, threads: Int, l1DataBytes: Int?, l2Bytes: Int?, budget: MemoryBudget = .unlimited) {
         self.isa = isa
+        self.budget = budget
         self.format = format
         self.threads = max(1, threads)
         kcPairs = max(32, (l1DataBytes ?? 32 * 1024) / 2 / (format == .quads ? 64 : 32))
@@ -269,7 +272,17 @@ struct ScratchPool: Sendable {
 
     private let pool: BufferPool<Buffers>
 
-    init(_ sizes: Sizes) { pool = BufferPool { Buffers(sizes) } }
+    /// Buffers are allocated when a call first needs them; each is checked against `budget`
+    /// here, at prepare, so that a geometry too large is refused before any run.
+    init(_ sizes: Sizes, budget: MemoryBudget) throws(MemoryBudgetExceeded) {
+        let buffers: [(String, Int, Int)] = [
+            ("packed activations", sizes.packedA, 4), ("row sums", sizes.rows, 4), ("accumulators", sizes.accumulators, 4),
+            ("im2col columns", sizes.columns, 1), ("activation rows", sizes.rowBytes, 1), ("staging", sizes.staging, 4),
+            ("packed second operand", sizes.packedB, 4), ("column sums", sizes.columnSums, 4),
+        ]
+        for (name, count, size) in buffers { try budget.check(elements: count, of: size, for: "the packed kernel's \(name) scratch") }
+        pool = BufferPool { Buffers(sizes) }
+    }
 
     func with<R>(_ body: (Buffers) throws -> R) rethrows -> R { try pool.with(body) }
 }

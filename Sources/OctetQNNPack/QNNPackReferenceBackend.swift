@@ -57,6 +57,7 @@ public struct QNNPackReferenceBackend: Backend {
 
     public func prepare(_ s: OpSignature, constants c: OpConstants, context: PrepareContext) throws -> any Kernel {
         if case let .declined(reason) = capability(for: s, on: context.cpu) { throw QNNPackError.unsupported(reason) }
+        try Self.reserveWorkspace(s, context)
         if s.quantization?.dynamic == true { return try ReferenceDynamicLinearKernel(s, c) }
         switch s.kind {
         case .linear: return try ReferenceLinearKernel(s, c, style: requantization)
@@ -69,5 +70,17 @@ public struct QNNPackReferenceBackend: Backend {
         case .concat: return try ReferenceConcatKernel(s, c)
         case .softmax, .layerNorm: return try ReferenceNormalizationKernel(s, c)
         }
+    }
+
+    /// The oracle's kernels copy their operands and results into `Int`/`Int32` arrays (at
+    /// most 8 bytes per element) and a convolution builds an indirection table of one entry
+    /// per output pixel and tap plus an NHWC copy of the image: each is checked against the
+    /// budget before anything is allocated.
+    static func reserveWorkspace(_ s: OpSignature, _ context: PrepareContext) throws(MemoryBudgetExceeded) {
+        let largest = max(s.input.elementCount, s.outputShape?.elementCount ?? 0)
+        try context.reserve(largest, of: 8, for: "the reference kernel's integer copy of \(s.kind) operands (\(s.input) → \(s.outputShape.map { "\($0)" } ?? "?"))")
+        guard s.kind.isConvolution, s.input.rank == 4, s.weight.rank == 4, let (oh, ow) = s.outputSpatial else { return }
+        try context.reserve(oh, ow, s.weight[2], s.weight[3], of: 4, for: "the reference convolution's indirection table (\(oh) x \(ow) pixels x \(s.weight[2]) x \(s.weight[3]) taps)")
+        try context.reserve(s.input[2], s.input[3], s.input[1], of: 4, for: "the reference convolution's image copy (\(s.input))")
     }
 }

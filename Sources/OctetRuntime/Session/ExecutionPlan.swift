@@ -108,7 +108,7 @@ final class ExecutionPlan: Sendable {
     init(graph: Graph, selection: PlanSelection, layout: LayoutAssignment, inputShapes: [String: (DType, TensorShape)], options: SessionOptions,
          counter: PlanCounter = PlanCounter(), plannedFor: [PlannedValue]? = nil) throws {
         counter.add()
-        let context = PrepareContext(cpu: options.cpu, host: options.host, threads: options.threads)
+        let context = PrepareContext(cpu: options.cpu, host: options.host, threads: options.threads, memoryBudget: options.memoryBudget)
         let known = selection.known
         var types = selection.types
         var slotOf: [String: Int] = [:]
