@@ -105,7 +105,7 @@ struct LoopOperator: DataShapedOperator {
         while cond, limit.map({ i < $0 }) ?? true {
             let out = try body.run([try Tensor([i], shape: .scalar), try Tensor([cond], shape: .scalar)] + values, outer: outerValues)
             cond = try ControlFlowOperators.truth(out[0], site, "the body's cond output")
-            values = Array(out[1...carried])
+            values = Array(out[1..<(1 + carried)])
             for k in 0..<scanCount { scans[k].append(out[1 + carried + k]) }
             i += 1
         }
@@ -192,8 +192,8 @@ struct ScanOperator: DataShapedOperator {
         }
         if let lens = inputs.first ?? nil {
             let full = sequences[0].shape.dims[1]
-            for v in try Elementwise.doubles(lens) where Int(v) != full {
-                throw site.error("sequence_lens holds \(Int(v)), but only sequences of the full length \(full) are supported")
+            for v in try site.indices(lens, "sequence_lens") where v != full {
+                throw site.error("sequence_lens holds \(v), but only sequences of the full length \(full) are supported")
             }
         }
         var items: [[Tensor]] = []
