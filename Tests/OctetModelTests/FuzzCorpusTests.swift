@@ -68,7 +68,10 @@ import Testing
                          // Empty outputs, returned without computing them (numpy cannot make the inputs of
                          // the last three; ONNX Runtime refuses Attention's 2^40 empty keys and DeformConv's
                          // oC of 0): nothing to sample, score or select, however large the declared axes.
-                         "attention-empty-keys.onnx", "deformconv-empty-columns.onnx", "compress-empty-outer.onnx", "nms-empty-classes.onnx"]
+                         "attention-empty-keys.onnx", "deformconv-empty-columns.onnx", "compress-empty-outer.onnx", "nms-empty-classes.onnx",
+                         // Empty outputs of 2^40 rows, which ONNX Runtime returns too (its shape inference
+                         // refuses the Scan body's declared slice shape, which Octet does not check).
+                         "gathernd-empty-batches.onnx", "onehot-empty-outer.onnx", "scan-empty-outer.onnx"]
         for path in Self.files("onnx") {
             let name = URL(fileURLWithPath: path).lastPathComponent
             let refused = Self.replay("onnx", path) != nil

@@ -117,6 +117,8 @@ struct GatherNDOperator: GraphOperator {
         guard let k = id.last, batchDims >= 0, batchDims < min(ds.count, id.count), batchDims + k <= ds.count, Array(id[..<batchDims]) == Array(ds[..<batchDims]) else {
             throw site.error("batch_dims \(batchDims) and indices \(idx.shape) do not fit data \(data.shape): the first batch_dims axes must agree and the index length plus batch_dims be at most data's rank")
         }
+        // Nothing to gather, however many batches an empty input declares.
+        guard outputs[0].shape.elementCount > 0 else { return }
         let b = batchDims
         let batches = ds[..<b].reduce(1, *)
         let tuplesPerBatch = id[b..<(id.count - 1)].reduce(1, *)
@@ -301,8 +303,10 @@ struct OneHotOperator: GraphOperator {
         let idx = try site.tensor(inputs, 0), values = try site.tensor(inputs, 2)
         guard let depth = try depth(inputs.count > 1 ? inputs[1] : nil) else { throw site.error("depth is missing") }
         guard values.shape.elementCount == 2 else { throw site.error("values must hold 2 elements (off, on), got \(values.shape)") }
-        let index = try Elementwise.doubles(idx)
         let a = try site.axis(axis, rank: idx.shape.rank + 1)
+        // Nothing to write, however many rows empty indices declare ([2^40, 0]).
+        guard outputs[0].shape.elementCount > 0 else { return }
+        let index = try Elementwise.doubles(idx)
         let outer = idx.shape.dims[..<a].reduce(1, *), inner = idx.shape.dims[a...].reduce(1, *)
         let size = values.dtype.byteSize
         values.withUnsafeBytes { v in
