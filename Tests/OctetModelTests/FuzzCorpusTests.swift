@@ -62,7 +62,18 @@ import Testing
                          "deformconv-nonfinite-offset.onnx",
                          // Found by fuzz-onnx (a timeout): RoiAlign whose samples stay within the budget
                          // (2^28 over all rois) — slow, not refused; ONNX Runtime runs it too.
-                         "roialign-sample-budget.onnx"]
+                         "roialign-sample-budget.onnx",
+                         // Found by auditing the operators (each trapped or hung before its fix); ONNX
+                         // Runtime runs these too: Loop with only scan outputs, NonMaxSuppression
+                         // keeping up to 2^63 - 1 boxes, OneHot of NaN, ±inf and -1e30 indices (no class).
+                         "loop-no-carried.onnx", "nms-max-boxes-max.onnx", "onehot-nonfinite-index.onnx",
+                         // Empty outputs, returned without computing them (numpy cannot make the inputs of
+                         // the last three; ONNX Runtime refuses Attention's 2^40 empty keys and DeformConv's
+                         // oC of 0): nothing to sample, score or select, however large the declared axes.
+                         "attention-empty-keys.onnx", "deformconv-empty-columns.onnx", "compress-empty-outer.onnx", "nms-empty-classes.onnx",
+                         // Empty outputs of 2^40 rows, which ONNX Runtime returns too (its shape inference
+                         // refuses the Scan body's declared slice shape, which Octet does not check).
+                         "gathernd-empty-batches.onnx", "onehot-empty-outer.onnx", "scan-empty-outer.onnx"]
         for path in Self.files("onnx") {
             let name = URL(fileURLWithPath: path).lastPathComponent
             let refused = Self.replay("onnx", path) != nil

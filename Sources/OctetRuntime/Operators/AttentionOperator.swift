@@ -80,6 +80,10 @@ struct AttentionOperator: GraphOperator {
             }
             g.past = past[2]
         }
+        // Empty tensors may declare lengths no real one has: past + new keys must be countable.
+        guard !g.past.addingReportingOverflow(g.kvLength).overflow else {
+            throw site.error("past_key's \(g.past) keys and K's \(g.kvLength) add past \(Int.max)")
+        }
         return g
     }
 
@@ -96,7 +100,10 @@ struct AttentionOperator: GraphOperator {
         let past = inputs.count > 4 ? inputs[4]?.shape?.concrete?.dims : nil
         if inputs.count > 4, inputs[4] != nil, past == nil { return [ValueType(t, nil), ValueType(t, nil), ValueType(t, nil), ValueType(t, nil)] }
         let g = try geometry(qs.dims, ks.dims, vs.dims, past: past)
-        let y = g.rank3 ? [g.batch, g.qLength, g.qHeads * g.valueSize] : [g.batch, g.qHeads, g.qLength, g.valueSize]
+        let width = try site.checked("the output width (q_num_heads \(g.qHeads) x value head size \(g.valueSize))") { () throws(ArithmeticOverflow) in
+            try g.qHeads.multiplied(by: g.valueSize)
+        }
+        let y = g.rank3 ? [g.batch, g.qLength, width] : [g.batch, g.qHeads, g.qLength, g.valueSize]
         return [ValueType(t, try TensorShape(y)), ValueType(t, try TensorShape([g.batch, g.kvHeads, g.total, g.headSize])),
                 ValueType(t, try TensorShape([g.batch, g.kvHeads, g.total, g.valueSize])), ValueType(t, try TensorShape([g.batch, g.qHeads, g.qLength, g.total]))]
     }
@@ -144,14 +151,20 @@ struct AttentionOperator: GraphOperator {
         let keys = Self.concat(try pastKey?.scalars(as: Float.self), Self.heads(try k.scalars(as: Float.self), k.shape.dims, heads: g.kvHeads), g, size: g.headSize)
         let values = Self.concat(try pastValue?.scalars(as: Float.self), Self.heads(try v.scalars(as: Float.self), v.shape.dims, heads: g.kvHeads), g, size: g.valueSize)
         let lengths = try nonpad.map { try site.indices($0, "nonpad_kv_seqlen") }
-        if let lengths, lengths.count != g.batch { throw site.error("nonpad_kv_seqlen must hold \(g.batch) lengths, got \(lengths.count)") }
+        if let lengths, lengths.count != g.batch || !lengths.allSatisfy({ (0...g.total).contains($0) }) {
+            throw site.error("nonpad_kv_seqlen must hold \(g.batch) lengths in 0...\(g.total), got \(lengths.prefix(8))")
+        }
         let bias = try maskBias(mask, g)
         let scale = Double(scale ?? Float(1 / Double(g.headSize).squareRoot()))
         var y = [Float](repeating: 0, count: g.batch * g.qHeads * g.qLength * g.valueSize)
-        var qk = [Float](repeating: 0, count: g.batch * g.qHeads * g.qLength * g.total)
+        // The scores are kept only for the fourth output (whose size the plan checked); with
+        // neither it nor any Y element there is nothing to compute, however many keys are declared.
+        let wantsScores = outputs.count > 3
+        var qk = [Float](repeating: 0, count: wantsScores ? g.batch * g.qHeads * g.qLength * g.total : 0)
         let group = g.qHeads / g.kvHeads
-        var scores = [Double](repeating: 0, count: g.total), biasRow = [Double](repeating: 0, count: g.total)
-        for b in 0..<g.batch {
+        let computes = !y.isEmpty || !qk.isEmpty
+        var scores = [Double](repeating: 0, count: computes ? g.total : 0), biasRow = scores
+        for b in 0..<(computes ? g.batch : 0) {
             // The causal / window frontier: past length, or each batch's length minus q length.
             let offset = pastKey == nil && lengths != nil ? (lengths?[b] ?? 0) - g.qLength : g.past
             for h in 0..<g.qHeads {
@@ -184,7 +197,7 @@ struct AttentionOperator: GraphOperator {
                         for j in 0..<g.total { probabilities[j] = Foundation.exp(scores[j] + biasRow[j] - shift); sum += probabilities[j] }
                         if sum > 0 { for j in 0..<g.total { probabilities[j] /= sum } }
                     }
-                    for j in 0..<g.total {
+                    for j in 0..<(wantsScores ? g.total : 0) {
                         switch qkMode {
                         case 2: qk[row + j] = Float(scores[j] + biasRow[j])
                         case 3: qk[row + j] = Float(probabilities[j])

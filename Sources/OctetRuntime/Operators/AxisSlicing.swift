@@ -12,7 +12,8 @@ enum AxisSlicing {
         var out = try Tensor(zeros: t.dtype, shape: TensorShape(outDims))
         t.withUnsafeBytes { src in
             out.withUnsafeMutableBytes { dst in
-                for o in 0..<outer {
+                // Empty slices copy nothing, however many outer rows ([2^40, 3, 0]) they have.
+                for o in 0..<(inner == 0 ? 0 : outer) {
                     let r = (o * dims[axis] + index) * inner
                     copy(inner, from: src, at: r, to: dst, at: o * inner)
                 }
@@ -45,7 +46,7 @@ enum AxisSlicing {
                     throw GraphError.input(node: "", opType: "", detail: "stacked values differ: \(first.dtype)[\(first.shape)] and \(p.dtype)[\(p.shape)]")
                 }
                 p.withUnsafeBytes { src in
-                    for o in 0..<outer {
+                    for o in 0..<(inner == 0 ? 0 : outer) {
                         let w = (o * parts.count + k) * inner
                         copy(inner, from: src, at: o * inner, to: dst, at: w)
                     }

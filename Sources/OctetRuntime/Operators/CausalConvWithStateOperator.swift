@@ -43,8 +43,8 @@ struct CausalConvWithStateOperator: GraphOperator {
         let (b, c, l) = (xt.shape.dims[0], xt.shape.dims[1], xt.shape.dims[2])
         // An empty input may declare axes beyond any real tensor: products of them would overflow.
         guard xt.shape.dims.allSatisfy({ $0 < 1 << 31 }) else { throw site.error("the axes of the input \(xt.shape) must each be below 2^31") }
-        guard wt.shape.rank == 3, wt.shape.dims[0] == c, wt.shape.dims[1] == 1, wt.shape.dims[2] >= 1 else {
-            throw site.error("weight must be \(c)x1xk (k ≥ 1), got \(wt.shape)")
+        guard wt.shape.rank == 3, wt.shape.dims[0] == c, wt.shape.dims[1] == 1, wt.shape.dims[2] >= 1, wt.shape.dims[2] < 1 << 31 else {
+            throw site.error("weight must be \(c)x1xk (1 ≤ k < 2^31), got \(wt.shape)")
         }
         let k = wt.shape.dims[2], width = l + k - 1
         let x = try Elementwise.doubles(xt), w = try Elementwise.doubles(wt)

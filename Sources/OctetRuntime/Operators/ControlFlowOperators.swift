@@ -105,7 +105,7 @@ struct LoopOperator: DataShapedOperator {
         while cond, limit.map({ i < $0 }) ?? true {
             let out = try body.run([try Tensor([i], shape: .scalar), try Tensor([cond], shape: .scalar)] + values, outer: outerValues)
             cond = try ControlFlowOperators.truth(out[0], site, "the body's cond output")
-            values = Array(out[1...carried])
+            values = Array(out[1..<(1 + carried)])
             for k in 0..<scanCount { scans[k].append(out[1 + carried + k]) }
             i += 1
         }
@@ -140,6 +140,8 @@ struct ScanOperator: DataShapedOperator {
     let outputDirections: [Int]?
     /// Opset 8: `sequence_lens` first, a batch axis on every input and output.
     let batched: Bool
+    /// The most steps an empty scan input may have.
+    static let emptySteps = 1 << 16
 
     init(_ node: Node, opset: Int) throws {
         site = OperatorSite(node)
@@ -190,10 +192,13 @@ struct ScanOperator: DataShapedOperator {
         for (j, t) in (values + sequences).enumerated() where t.shape.dims.first != batch || t.shape.rank < (j < states ? 1 : 2) {
             throw site.error("input \(first + j) (\(t.shape)) must have the batch axis of \(batch) first\(j < states ? "" : " and a scan axis after it")")
         }
+        guard batch <= max(sequences[0].shape.elementCount, Self.emptySteps) else {
+            throw site.error("scan input 0 \(sequences[0].shape) is empty but has a batch of \(batch); at most \(Self.emptySteps)")
+        }
         if let lens = inputs.first ?? nil {
             let full = sequences[0].shape.dims[1]
-            for v in try Elementwise.doubles(lens) where Int(v) != full {
-                throw site.error("sequence_lens holds \(Int(v)), but only sequences of the full length \(full) are supported")
+            for v in try site.indices(lens, "sequence_lens") where v != full {
+                throw site.error("sequence_lens holds \(v), but only sequences of the full length \(full) are supported")
             }
         }
         var items: [[Tensor]] = []
@@ -214,6 +219,11 @@ struct ScanOperator: DataShapedOperator {
         var values = initial
         let axes = try sequences.enumerated().map { j, t in try site.axis(inputAxes.map { j < $0.count ? $0[j] : 0 } ?? 0, rank: t.shape.rank, "scan_input_axes") }
         let length = sequences[0].shape.dims[axes[0]]
+        // One body run per step: empty scan inputs may declare more steps than any real one
+        // holds ([0, 2^40]), so the steps are bounded by the elements (or 2^16).
+        guard length <= max(sequences[0].shape.elementCount, Self.emptySteps) else {
+            throw site.error("scan input 0 \(sequences[0].shape) is empty but has \(length) steps along axis \(axes[0]); at most \(Self.emptySteps)")
+        }
         for (j, t) in sequences.enumerated() where t.shape.dims[axes[j]] != length {
             throw site.error("scan input \(j) has \(t.shape.dims[axes[j]]) elements along its scan axis, scan input 0 has \(length)")
         }

@@ -80,6 +80,8 @@ struct CompressOperator: DataShapedOperator {
         var outDims = dims
         outDims[a] = chosen.count
         var out = try Tensor(zeros: x.dtype, shape: try TensorShape(outDims))
+        // Nothing to copy, however many rows an empty input declares.
+        guard out.shape.elementCount > 0 else { return [out] }
         x.withUnsafeBytes { src in
             out.withUnsafeMutableBytes { dst in
                 var w = 0
@@ -105,6 +107,8 @@ struct UniqueOperator: DataShapedOperator {
     let site: OperatorSite
     let axis: Int?
     let sorted: Bool
+    /// The most slices an empty X may have.
+    static let emptySlices = 1 << 16
 
     func outputTypes(_ inputs: [ValueType?], constants: [Tensor?]) throws -> [ValueType] {
         let x = try site.type(inputs, 0)
@@ -125,6 +129,11 @@ struct UniqueOperator: DataShapedOperator {
         let dims = axis == nil ? [x.shape.elementCount] : x.shape.dims
         let a = try axis.map { try site.axis($0, rank: dims.count) } ?? 0
         let outer = dims[..<a].reduce(1, *), inner = dims[(a + 1)...].reduce(1, *), n = dims[a]
+        // One key and one inverse index per slice: an empty X may declare more slices than
+        // any real one holds (2^40 x 0), so they are bounded by X's elements (or 2^16).
+        guard n <= max(x.shape.elementCount, Self.emptySlices) else {
+            throw site.error("X \(x.shape) is empty but has \(n) slices along axis \(a); at most \(Self.emptySlices)")
+        }
         let size = x.dtype.byteSize
         let numbers = try Self.numbers(x, site)
         // Slice k of X along the axis: its bytes (for equality) and numbers (for order).
@@ -132,7 +141,7 @@ struct UniqueOperator: DataShapedOperator {
         x.withUnsafeBytes { bytes in
             for k in 0..<n {
                 var key: [UInt8] = [], value: [Double] = []
-                for o in 0..<outer {
+                for o in 0..<(inner == 0 ? 0 : outer) {
                     let start = (o * n + k) * inner
                     key += bytes[(start * size)..<((start + inner) * size)]
                     value += numbers[start..<(start + inner)]
@@ -160,7 +169,7 @@ struct UniqueOperator: DataShapedOperator {
         var y = try Tensor(zeros: x.dtype, shape: try TensorShape(yDims))
         x.withUnsafeBytes { src in
             y.withUnsafeMutableBytes { dst in
-                for o in 0..<outer {
+                for o in 0..<(inner == 0 ? 0 : outer) {
                     for (i, k) in order.enumerated() {
                         let r = (o * n + k) * inner * size, w = (o * order.count + i) * inner * size
                         AxisSlicing.copy(inner * size, from: src, at: r, to: dst, at: w)

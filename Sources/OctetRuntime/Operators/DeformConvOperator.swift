@@ -128,6 +128,8 @@ struct DeformConvOperator: GraphOperator {
         if let mask, mask.shape.dims != [nb, taps, oh, ow] {
             throw site.error("mask must be \(nb) x \(taps) x \(oh) x \(ow), got \(mask.shape)")
         }
+        // An empty output reads nothing (with oC > 0, group ≤ oC bounds C · kH · kW by W's size).
+        guard outputs[0].shape.elementCount > 0 else { return }
         let kernel = Kernel(x: x, w: w, offset: offset, bias: bias, mask: mask, window: window, pads: pads, group: group, offsetGroup: offsetGroup)
         guard try x.dtype.visitFloat(kernel, into: &outputs[0]) != nil else { throw site.error("needs a floating-point X, got \(x.dtype)") }
     }

@@ -18,6 +18,8 @@ struct EinsumOperator: GraphOperator {
     let output: [Int]?
 
     static let ellipsis = -1
+    /// The most products one run may sum (output elements times summed combinations).
+    static let maximumProducts = 1 << 32
 
     static func register(into f: inout [String: OperatorCatalog.Factory]) {
         f["Einsum"] = { n, _ in try EinsumOperator(n) }
@@ -155,6 +157,11 @@ struct EinsumOperator: GraphOperator {
                     throw site.error("the labels' sizes \(sizes) multiply past \(Int.max) products to sum; expected a contraction of countable size")
                 }
                 count = c
+            }
+            // Each product is computed one by one: a contraction of 2^40 (i,j-> over two 4 MiB
+            // vectors) would run for hours.
+            guard count <= Self.maximumProducts else {
+                throw site.error("the labels' sizes \(sizes) make \(count) products to sum; at most \(Self.maximumProducts)")
             }
         }
         let kernel = Kernel(inputs: xs, sizes: sizes, outputAxes: p.output.count, strides: strides)

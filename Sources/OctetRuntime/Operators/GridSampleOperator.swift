@@ -18,6 +18,8 @@ struct GridSampleOperator: GraphOperator {
     let mode: Mode
     let padding: Padding
     let alignCorners: Bool
+    /// The most input elements one sample may weigh (taps per axis to the power of the axes).
+    static let maximumTaps = 1 << 20
 
     static func register(into f: inout [String: OperatorCatalog.Factory]) {
         f["GridSample"] = { n, _ in try GridSampleOperator(n) }
@@ -79,6 +81,14 @@ struct GridSampleOperator: GraphOperator {
         guard x.shape.dims[2...].allSatisfy({ $0 > 0 }) || g.shape.elementCount == 0 || x.shape.dims[1] == 0 else {
             throw site.error("cannot sample X \(x.shape), which has an empty spatial axis, at the positions of grid \(g.shape)")
         }
+        // Each sample weighs taps^r input elements (2^r bilinear, 4^r bicubic): refuse more
+        // than `maximumTaps`, which also keeps the count within an Int.
+        let taps = mode == .nearest ? 1 : (mode == .linear ? 2 : 4)
+        guard pow(Double(taps), Double(r)) <= Double(Self.maximumTaps) else {
+            throw site.error("\(mode) sampling over \(r) spatial axes weighs \(taps)^\(r) elements per sample; at most \(Self.maximumTaps)")
+        }
+        // An empty output (no batch, channel or sample) reads nothing, whatever X's declared sizes.
+        guard outputs[0].shape.elementCount > 0 else { return }
         let kernel = Kernel(op: self, x: x, grid: try doubles(g), points: g.shape.elementCount / max(1, g.shape.dims[0] * r))
         guard try x.dtype.visitFloat(kernel, into: &outputs[0]) != nil else {
             throw site.error("input 0 (X) must be floating-point, got \(x.dtype)")

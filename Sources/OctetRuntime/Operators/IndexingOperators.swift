@@ -65,6 +65,7 @@ struct GatherElementsOperator: GraphOperator {
     func run(_ inputs: [Tensor?], outputs: inout [Tensor]) throws {
         let data = try site.tensor(inputs, 0), idx = try site.tensor(inputs, 1)
         let a = try site.axis(axis, rank: data.shape.rank)
+        guard idx.shape.rank == data.shape.rank else { throw site.error("data \(data.shape) and indices \(idx.shape) must have the same rank") }
         let index = try site.indices(idx)
         let dataStrides = Strided.strides(data.shape), dims = idx.shape.dims
         let size = data.dtype.byteSize, axisSize = data.shape.dims[a]
@@ -113,7 +114,12 @@ struct GatherNDOperator: GraphOperator {
         let data = try site.tensor(inputs, 0), idx = try site.tensor(inputs, 1)
         let index = try site.indices(idx)
         let ds = data.shape.dims, id = idx.shape.dims
-        let k = id[id.count - 1], b = batchDims
+        guard let k = id.last, batchDims >= 0, batchDims < min(ds.count, id.count), batchDims + k <= ds.count, Array(id[..<batchDims]) == Array(ds[..<batchDims]) else {
+            throw site.error("batch_dims \(batchDims) and indices \(idx.shape) do not fit data \(data.shape): the first batch_dims axes must agree and the index length plus batch_dims be at most data's rank")
+        }
+        // Nothing to gather, however many batches an empty input declares.
+        guard outputs[0].shape.elementCount > 0 else { return }
+        let b = batchDims
         let batches = ds[..<b].reduce(1, *)
         let tuplesPerBatch = id[b..<(id.count - 1)].reduce(1, *)
         let slice = ds[(b + k)...].reduce(1, *)
@@ -184,7 +190,8 @@ struct ScatterOperator: GraphOperator {
         let id = idx.shape.dims
         guard let k = id.last, k <= data.rank else { throw site.error("the last dimension of indices \(idx.shape) must be at most data's rank \(data.rank)") }
         let slice = data.dims[k...].reduce(1, *), tuples = index.count / max(k, 1)
-        guard updates.elementCount == tuples * slice else { throw site.error("updates \(updates) do not match indices \(idx.shape) and data \(data)") }
+        let (expected, overflow) = tuples.multipliedReportingOverflow(by: slice)
+        guard !overflow, updates.elementCount == expected else { throw site.error("updates \(updates) do not match indices \(idx.shape) and data \(data)") }
         var result: [Int] = []
         result.reserveCapacity(updates.elementCount)
         for t in 0..<tuples {
@@ -296,16 +303,19 @@ struct OneHotOperator: GraphOperator {
         let idx = try site.tensor(inputs, 0), values = try site.tensor(inputs, 2)
         guard let depth = try depth(inputs.count > 1 ? inputs[1] : nil) else { throw site.error("depth is missing") }
         guard values.shape.elementCount == 2 else { throw site.error("values must hold 2 elements (off, on), got \(values.shape)") }
-        let index = try Elementwise.doubles(idx)
         let a = try site.axis(axis, rank: idx.shape.rank + 1)
+        // Nothing to write, however many rows empty indices declare ([2^40, 0]).
+        guard outputs[0].shape.elementCount > 0 else { return }
+        let index = try Elementwise.doubles(idx)
         let outer = idx.shape.dims[..<a].reduce(1, *), inner = idx.shape.dims[a...].reduce(1, *)
         let size = values.dtype.byteSize
         values.withUnsafeBytes { v in
             outputs[0].withUnsafeMutableBytes { dst in
                 for o in 0..<outer {
                     for j in 0..<inner {
-                        let raw = Int(index[o * inner + j].rounded(.towardZero))
-                        let hot = raw < 0 ? raw + depth : raw
+                        // An index outside [-depth, depth), NaN or infinite included, selects no class.
+                        let raw = index[o * inner + j].rounded(.towardZero)
+                        let hot = raw >= -Double(depth) && raw < Double(depth) ? (raw < 0 ? Int(raw) + depth : Int(raw)) : -1
                         for d in 0..<depth { copyElement(dst, (o * depth + d) * inner + j, v, d == hot ? 1 : 0, size) }
                     }
                 }

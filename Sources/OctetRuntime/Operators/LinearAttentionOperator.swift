@@ -24,6 +24,8 @@ struct LinearAttentionOperator: GraphOperator {
     let scale: Double?
     let gated: Bool
     let delta: Bool
+    /// The most values one head's d_k x d_v state may hold.
+    static let maximumHeadState = 1 << 24
 
     static func register(into f: inout [String: OperatorCatalog.Factory]) {
         f["LinearAttention"] = { n, _ in try LinearAttentionOperator(n) }
@@ -85,12 +87,20 @@ struct LinearAttentionOperator: GraphOperator {
         guard kt.shape.dims == [b, t, kvHeads * dk], vt.shape.dims[0] == b, vt.shape.dims[1] == t else {
             throw site.error("key must be \(b)x\(t)x\(kvHeads * dk) and value \(b)x\(t)x\(kvHeads)·d_v, got \(kt.shape) and \(vt.shape)")
         }
-        let q = try Elementwise.doubles(qt), k = try Elementwise.doubles(kt), v = try Elementwise.doubles(vt)
-        var state = [Double](repeating: 0, count: b * kvHeads * dk * dv)
-        if inputs.count > 3, let past = inputs[3] {
-            guard past.shape.dims == [b, kvHeads, dk, dv] else { throw site.error("past_state must be \(b)x\(kvHeads)x\(dk)x\(dv), got \(past.shape)") }
-            state = try Elementwise.doubles(past)
+        // One head's state is d_k x d_v (each bounded by an input, not their product); the
+        // whole state is kept only for the present_state output, whose size the plan checked.
+        let (perHead, overflow) = dk.multipliedReportingOverflow(by: dv)
+        guard !overflow, perHead <= Self.maximumHeadState else {
+            throw site.error("a head's state of d_k \(dk) x d_v \(dv) exceeds \(Self.maximumHeadState) values")
         }
+        let keepsState = outputs.count > 1
+        let q = try Elementwise.doubles(qt), k = try Elementwise.doubles(kt), v = try Elementwise.doubles(vt)
+        var past: [Double]?
+        if inputs.count > 3, let p = inputs[3] {
+            guard p.shape.dims == [b, kvHeads, dk, dv] else { throw site.error("past_state must be \(b)x\(kvHeads)x\(dk)x\(dv), got \(p.shape)") }
+            past = try Elementwise.doubles(p)
+        }
+        var state = [Double](repeating: 0, count: keepsState ? b * kvHeads * perHead : 0)
         var decay: [Double] = [], decayWidth = 0, beta: [Double] = [], betaWidth = 0
         if gated {
             let d = try site.tensor(inputs, 4)
@@ -110,16 +120,20 @@ struct LinearAttentionOperator: GraphOperator {
         }
         let s = scale ?? 1 / Double(dk).squareRoot()
         var out = [Double](repeating: 0, count: b * t * qHeads * dv)
-        var value = [Double](repeating: 0, count: dv)
-        for n in 0..<b {
-            for step in 0..<t {
-                let row = n * t + step
-                for h in 0..<kvHeads {
-                    let st = ((n * kvHeads + h) * dk) * dv, kAt = row * kvHeads * dk + h * dk, vAt = row * kvHeads * dv + h * dv
+        var value = [Double](repeating: 0, count: dv), local = [Double](repeating: 0, count: perHead)
+        // Each (batch, kv head) runs its recurrence alone; with no step and no state output
+        // there is nothing to compute, however large the declared batch.
+        for n in 0..<(t == 0 && !keepsState ? 0 : b) {
+            for h in 0..<kvHeads {
+                let st = (n * kvHeads + h) * perHead
+                for i in 0..<perHead { local[i] = past?[st + i] ?? 0 }
+                for step in 0..<t {
+                    let row = n * t + step
+                    let kAt = row * kvHeads * dk + h * dk, vAt = row * kvHeads * dv + h * dv
                     if gated {
                         for d in 0..<dk {
                             let g = exp(decayWidth == kvHeads ? decay[row * kvHeads + h] : decay[row * decayWidth + h * dk + d])
-                            for m in 0..<dv { state[st + d * dv + m] *= g }
+                            for m in 0..<dv { local[d * dv + m] *= g }
                         }
                     }
                     for m in 0..<dv { value[m] = v[vAt + m] }
@@ -127,22 +141,24 @@ struct LinearAttentionOperator: GraphOperator {
                         let bt = beta[row * betaWidth + (betaWidth == 1 ? 0 : h)]
                         for m in 0..<dv {
                             var retrieved = 0.0
-                            for d in 0..<dk { retrieved += state[st + d * dv + m] * k[kAt + d] }
+                            for d in 0..<dk { retrieved += local[d * dv + m] * k[kAt + d] }
                             value[m] = bt * (value[m] - retrieved)
                         }
                     }
                     for d in 0..<dk {
-                        for m in 0..<dv { state[st + d * dv + m] += k[kAt + d] * value[m] }
+                        for m in 0..<dv { local[d * dv + m] += k[kAt + d] * value[m] }
+                    }
+                    // The query heads that read this kv head.
+                    for qh in (h * group)..<((h + 1) * group) {
+                        let qAt = row * qHeads * dk + qh * dk, oAt = row * qHeads * dv + qh * dv
+                        for m in 0..<dv {
+                            var sum = 0.0
+                            for d in 0..<dk { sum += q[qAt + d] * local[d * dv + m] }
+                            out[oAt + m] = s * sum
+                        }
                     }
                 }
-                for h in 0..<qHeads {
-                    let st = ((n * kvHeads + h / group) * dk) * dv, qAt = row * qHeads * dk + h * dk, oAt = row * qHeads * dv + h * dv
-                    for m in 0..<dv {
-                        var sum = 0.0
-                        for d in 0..<dk { sum += q[qAt + d] * state[st + d * dv + m] }
-                        out[oAt + m] = s * sum
-                    }
-                }
+                if keepsState { for i in 0..<perHead { state[st + i] = local[i] } }
             }
         }
         try CastOperator.convert(Tensor(out, shape: outputs[0].shape), into: &outputs[0])

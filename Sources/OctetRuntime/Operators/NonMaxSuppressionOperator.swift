@@ -66,11 +66,13 @@ struct NonMaxSuppressionOperator: DataShapedOperator {
             throw site.error("needs boxes B x S x 4 and scores B x K x S, got \(boxes.shape) and \(scores.shape)")
         }
         let (nb, nk, ns) = (scores.shape.dims[0], scores.shape.dims[1], scores.shape.dims[2])
-        let limit = max(0, Int(clamping: Int64(try scalar(inputs, 2) ?? 0)))
+        // max_output_boxes_per_class: int64 (2^63 - 1 is "no limit", as Double it is 2^63).
+        let limit = try (2 < inputs.count ? inputs[2] : nil).flatMap { try site.indices($0, "max_output_boxes_per_class").first }.map { max(0, $0) } ?? 0
         let iou = Float(try scalar(inputs, 3) ?? 0), scoreThreshold = try scalar(inputs, 4).map(Float.init)
         let b = try boxes.scalars(as: Float.self), s = try scores.scalars(as: Float.self)
         var selected: [Int64] = []
-        for batch in 0..<nb {
+        // No boxes: nothing is selected, however many (batch, class) pairs the shapes count.
+        for batch in 0..<(ns == 0 ? 0 : nb) {
             func box(_ i: Int) -> ArraySlice<Float> { b[((batch * ns + i) * 4)..<((batch * ns + i) * 4 + 4)] }
             for k in 0..<nk {
                 let base = (batch * nk + k) * ns

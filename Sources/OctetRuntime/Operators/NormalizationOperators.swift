@@ -180,7 +180,8 @@ struct BatchNormOperator: GraphOperator {
         let (nb, c) = (x.shape.dims[0], x.shape.dims[1]), inner = x.shape.dims[2...].reduce(1, *)
         let v = try x.scalars(as: Float.self), count = Double(max(nb * inner, 1))
         var mean = [Float](repeating: 0, count: c), variance = [Float](repeating: 0, count: c)
-        for ch in 0..<c {
+        // An empty batch has zero statistics, though [2^40, c, 0] still counts 2^40 items.
+        for ch in 0..<(v.isEmpty ? 0 : c) {
             var sum = 0.0, squares = 0.0
             for n in 0..<nb { for i in 0..<inner { sum += Double(v[(n * c + ch) * inner + i]) } }
             let m = sum / count
@@ -205,6 +206,8 @@ struct BatchNormOperator: GraphOperator {
         let c = x.shape.dims[1]
         var inputs = inputs
         if training {
+            // c sizes the statistics: scale's length bounds it before any is computed.
+            guard try site.tensor(inputs, 1).shape.elementCount == c else { throw site.error("scale must hold \(c) values, one per channel of \(x.shape)") }
             let (mean, variance) = try Self.batchStatistics(x)
             if runningOutputs {
                 let (m, v) = (try site.tensor(inputs, 3).scalars(as: Float.self), try site.tensor(inputs, 4).scalars(as: Float.self))
