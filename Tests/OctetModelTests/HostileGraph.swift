@@ -11,6 +11,8 @@ enum HostileGraph {
     static let registry = BackendRegistry.builtIn()
     /// Small enough that no hostile case allocates much, large enough for every real one.
     static let budget = MemoryBudget(bytes: 64 << 20)
+    /// A hostile trip count is refused past this many iterations rather than run for hours.
+    static let maximumLoopIterations = 1 << 16
 
     static func graph(_ nodes: [Node], inputs: [(String, DType, [Int])] = [], outputs: [String], initializers: [String: Tensor] = [:], opset: Int = 17) -> Graph {
         Graph(name: "hostile", inputs: inputs.map { Graph.Port(name: $0.0, type: ValueType($0.1, SymbolicShape($0.2.map(Dimension.fixed)))) },
@@ -21,7 +23,9 @@ enum HostileGraph {
     static func run(_ g: Graph, optimize: Bool = true) -> Result<[String: Tensor], any Error> {
         Result {
             guard let rules else { throw SessionError.invalidOption(name: "rules", detail: "the built-in rules do not load") }
-            let session = try Session(graph: g, options: SessionOptions(threads: 1, cpu: .host, registry: registry, rules: rules, optimize: optimize, memoryBudget: budget))
+            var options = SessionOptions(threads: 1, cpu: .host, registry: registry, rules: rules, optimize: optimize, memoryBudget: budget)
+            options.maximumLoopIterations = maximumLoopIterations
+            let session = try Session(graph: g, options: options)
             var feeds: [String: Tensor] = [:]
             for p in g.inputs {
                 guard let type = p.type, let shape = type.shape?.concrete else { continue }

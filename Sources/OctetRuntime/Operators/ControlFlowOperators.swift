@@ -101,12 +101,28 @@ struct LoopOperator: DataShapedOperator {
         let outerValues = outer.values(inputs)
         let scanCount = body.graph.outputs.count - 1 - carried
         var scans = Array(repeating: [Tensor](), count: scanCount)
+        // The session's limits: iterations (SessionOptions.maximumLoopIterations) and each
+        // stacked scan output's bytes (the memory budget), checked as they grow.
+        let options = SubgraphContext.options
+        let maximumIterations = Int64(options?.maximumLoopIterations ?? .max)
+        var scanBytes = Array(repeating: 0, count: scanCount)
         var i: Int64 = 0
         while cond, limit.map({ i < $0 }) ?? true {
+            guard i < maximumIterations else {
+                throw site.error("runs more than \(maximumIterations) iterations (M \(limit.map(String.init) ?? "unset")), the session's maximumLoopIterations")
+            }
             let out = try body.run([try Tensor([i], shape: .scalar), try Tensor([cond], shape: .scalar)] + values, outer: outerValues)
             cond = try ControlFlowOperators.truth(out[0], site, "the body's cond output")
             values = Array(out[1..<(1 + carried)])
-            for k in 0..<scanCount { scans[k].append(out[1 + carried + k]) }
+            for k in 0..<scanCount {
+                let part = out[1 + carried + k]
+                let (sum, overflow) = scanBytes[k].addingReportingOverflow(part.byteCount)
+                scanBytes[k] = overflow ? .max : sum
+                if let budget = options?.memoryBudget {
+                    do { try budget.check(scanBytes[k], for: "scan output \(k) after \(i + 1) iterations") } catch { throw site.error("\(error)") }
+                }
+                scans[k].append(part)
+            }
             i += 1
         }
         let stacked = try scans.enumerated().map { k, parts in

@@ -26,6 +26,11 @@ public struct SessionOptions: Sendable {
     /// depends on values known only when running, those values): a run that needs another
     /// replaces the one used least recently. At least 1.
     public var planCacheCapacity: Int
+    /// The most iterations one `Loop` node may run in one call; a loop about to run more
+    /// throws an error naming the node. ONNX sets no limit (a trip count of 2^63 − 1 is
+    /// legal), so neither does the default; a service running models it does not trust
+    /// sets one, as the fuzz targets do, so that a hostile trip count cannot hang a run.
+    public var maximumLoopIterations: Int = .max
 
     /// The most threads a session takes: more is a mistake, and OpenMP would abort on it.
     public static let maximumThreads = 1024

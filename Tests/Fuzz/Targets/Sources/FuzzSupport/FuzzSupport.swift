@@ -15,6 +15,9 @@ public enum Fuzz {
     public static let budget = MemoryBudget(bytes: 64 << 20)
     /// Graph inputs above this many elements (in total) are planned but not run.
     public static let maximumRunElements = 1 << 20
+    /// A Loop may run this many iterations (a trip count of 2^31 is legal ONNX, and would
+    /// only time the run out).
+    public static let maximumLoopIterations = 1 << 16
 
     public static let registry = BackendRegistry.builtIn()
     public static let builtInRules: RuleSet? = try? RuleSet.builtIn()
@@ -46,7 +49,8 @@ public enum Fuzz {
     /// Plans `graph` for this machine under `rules` (a trace of the declared shapes, then
     /// the plan), and runs it on zeros when its inputs are small. Throws what Octet throws.
     public static func planAndRun(_ graph: Graph, rules: RuleSet, optimize: Bool = true) throws {
-        let options = SessionOptions(threads: 1, cpu: .host, registry: registry, rules: rules, optimize: optimize, memoryBudget: budget)
+        var options = SessionOptions(threads: 1, cpu: .host, registry: registry, rules: rules, optimize: optimize, memoryBudget: budget)
+        options.maximumLoopIterations = maximumLoopIterations
         let session = try Session(graph: graph, options: options)
         guard let feeds = try zeroFeeds(for: graph) else { return }
         _ = try session.trace(inputShapes: feeds.mapValues(\.shape))
