@@ -327,18 +327,42 @@ def crash_kind(log: str) -> str:
 
 
 class Lock:
-    def __init__(self, path: str | None):
-        self.path = path
+    """An flock on `path` (None: no lock), held across batches for up to `hold` seconds."""
 
-    def __enter__(self):
-        if self.path:
+    def __init__(self, path: str | None, hold: float):
+        self.path, self.hold, self.f, self.since = path, hold, None, 0.0
+
+    def take(self):
+        if self.path and self.f is None:
             self.f = open(self.path, "a+")
             fcntl.flock(self.f, fcntl.LOCK_EX)
+            self.since = time.time()
 
-    def __exit__(self, *a):
-        if self.path:
+    def maybe_release(self):
+        if self.f is not None and time.time() - self.since >= self.hold:
+            self.release()
+
+    def release(self):
+        if self.f is not None:
             fcntl.flock(self.f, fcntl.LOCK_UN)
             self.f.close()
+            self.f = None
+
+
+def finding_folder(findings: Path, frame: str) -> Path:
+    return findings / slug(frame.replace("/", "_").replace(":", "_L"), 120)
+
+
+def keep(findings: Path, frame: str, hits: list, folder: Path, count: int) -> None:
+    """Copies a new crash's file (the first `count` of its frame) and the first one's log, as found."""
+    if len(hits) > count:
+        return
+    d = finding_folder(findings, frame)
+    d.mkdir(parents=True, exist_ok=True)
+    name, _, log = hits[-1]
+    shutil.copy(folder / name, d / name)
+    if len(hits) == 1:
+        (d / "first.log").write_text(log)
 
 
 def replay(args) -> int:
@@ -358,21 +382,22 @@ def replay(args) -> int:
     findings.mkdir(parents=True)
     groups: dict[str, list] = defaultdict(list)  # frame -> [(file, kind, log)]
     start = time.time()
-    done = 0
-    i = 0
+    lock = Lock(args.lock, args.lock_seconds)
+    done = i = args.skip
     while i < len(files):
         if args.max_minutes and time.time() - start > args.max_minutes * 60:
             print(f"sweep: stopped after {args.max_minutes} min with {len(files) - i} files left", file=sys.stderr)
             break
         batch = files[i:i + args.batch]
-        with Lock(args.lock):
-            cmd = [str(binary), *limits, f"-artifact_prefix={scratch}/", *[str(folder / f) for f in batch]]
-            try:
-                p = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=scratch,
-                                   timeout=args.timeout * 3 + 60 + len(batch))
-                log, rc = p.stdout.decode("utf-8", "replace"), p.returncode
-            except subprocess.TimeoutExpired as e:
-                log, rc = (e.stdout or b"").decode("utf-8", "replace") + "\nERROR: libFuzzer: timeout (killed by the sweep)", -9
+        lock.take()
+        cmd = [str(binary), *limits, f"-artifact_prefix={scratch}/", *[str(folder / f) for f in batch]]
+        try:
+            p = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=scratch,
+                               timeout=args.timeout * 3 + 60 + len(batch))
+            log, rc = p.stdout.decode("utf-8", "replace"), p.returncode
+        except subprocess.TimeoutExpired as e:
+            log, rc = (e.stdout or b"").decode("utf-8", "replace") + "\nERROR: libFuzzer: timeout (killed by the sweep)", -9
+        lock.maybe_release()
         running = re.findall(r"^Running: (\S+)$", log, re.M)
         executed = set(re.findall(r"^Executed (\S+) in", log, re.M))
         if rc == 0:
@@ -386,21 +411,19 @@ def replay(args) -> int:
             pos = batch.index(name) if name in batch else 0
             frame = top_octet_frame(log)
             groups[frame].append((name, crash_kind(log), log))
+            keep(findings, frame, groups[frame], folder, args.keep)
             i += pos + 1
             done += pos + 1
             print(f"sweep: {frame}  {crash_kind(log)}  {name}", flush=True)
         if args.progress:
             print(f"sweep: {done}/{len(files)} files, {sum(len(v) for v in groups.values())} crashes, "
                   f"{time.time() - start:.0f} s", file=sys.stderr, flush=True)
+    lock.release()
     shutil.rmtree(scratch, ignore_errors=True)
 
     rows = []
     for frame, hits in sorted(groups.items(), key=lambda kv: -len(kv[1])):
-        d = findings / slug(frame.replace("/", "_").replace(":", "_L"), 120)
-        d.mkdir(parents=True, exist_ok=True)
-        for name, kind, log in hits[: args.keep]:
-            shutil.copy(folder / name, d / name)
-        (d / "first.log").write_text(hits[0][2])
+        d = finding_folder(findings, frame)
         ops = sorted({manifest[h[0]]["ops"] for h in hits})
         muts = sorted({re.sub(r"#\d+", "", manifest[h[0]]["mutation"]) for h in hits})
         kinds = sorted({h[1] for h in hits})
@@ -433,6 +456,8 @@ def main() -> int:
     ap.add_argument("--batch", type=int, default=500, help="files per fuzz-onnx process")
     ap.add_argument("--keep", type=int, default=3, help="examples kept per distinct frame")
     ap.add_argument("--lock", help="flock this file around each batch (e.g. /tmp/octet-build.lock)")
+    ap.add_argument("--lock-seconds", type=float, default=60, help="hold --lock across batches this long")
+    ap.add_argument("--skip", type=int, default=0, help="start replaying at this file (resume a stopped sweep)")
     ap.add_argument("--max-minutes", type=float, default=0, help="stop replaying after this long (0: no limit)")
     ap.add_argument("--progress", action="store_true", help="a line per batch on stderr")
     args = ap.parse_args()
