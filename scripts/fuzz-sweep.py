@@ -83,6 +83,7 @@ def conformance_cases(cache: Path) -> Path:
     """The generated node conformance cases (onnx-conformance.py's generate, which caches them)."""
     spec = importlib.util.spec_from_file_location("onnx_conformance", ROOT / "scripts" / "onnx-conformance.py")
     mod = importlib.util.module_from_spec(spec)
+    sys.dont_write_bytecode = True  # no scripts/__pycache__
     spec.loader.exec_module(mod)
     cache.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():
