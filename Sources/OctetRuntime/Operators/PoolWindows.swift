@@ -36,9 +36,15 @@ struct PoolWindows: Sendable {
         inputCount = try site.checked("the input grid \(input)") { () throws(ArithmeticOverflow) in try input.checkedProduct() }
         outputCount = try site.checked("the output grid \(output)") { () throws(ArithmeticOverflow) in try output.checkedProduct() }
         insideCount = zip(k, input).reduce(1) { $0 * Swift.min($1.0, $1.1) }
-        let positions = outputCount.multipliedReportingOverflow(by: size)
-        guard !positions.overflow, positions.partialValue <= Self.maximumPositions else {
-            throw site.error("\(outputCount) windows of kernel_shape \(k) (\(size) positions each) exceed the \(Self.maximumPositions) window positions a plane may visit")
+        try Self.requireWalkable(outputCount, windowsOf: size, window)
+    }
+
+    /// - Throws: `GraphError` (through the window's site) when `windows` windows of `size`
+    ///   positions each exceed `maximumPositions` (the 2-D C kernels visit every position too).
+    static func requireWalkable(_ windows: Int, windowsOf size: Int, _ window: WindowGeometry) throws(GraphError) {
+        let positions = windows.multipliedReportingOverflow(by: size)
+        guard !positions.overflow, positions.partialValue <= maximumPositions else {
+            throw window.site.error("\(windows) windows of kernel_shape \(window.kernel) (\(size) positions each) exceed the \(maximumPositions) window positions a plane may visit")
         }
     }
 
