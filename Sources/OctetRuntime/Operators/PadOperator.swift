@@ -53,12 +53,23 @@ struct PadOperator: GraphOperator {
                 dims.append(begin[i] == 0 && end[i] == 0 ? d : .symbol("\(site.node)_d\(i)"))
                 continue
             }
-            let n = v + begin[i] + end[i]
-            guard n >= 0 else { throw site.error("pads \(begin[i]), \(end[i]) crop axis \(i) of length \(v) below zero") }
-            if n > 0, v == 0, mode != .constant { throw site.error("\(mode.rawValue) padding of the empty axis \(i)") }
-            dims.append(.fixed(n))
+            dims.append(.fixed(try outputLength(v, begin[i], end[i], axis: i)))
         }
         return [ValueType(t.dtype, SymbolicShape(dims))]
+    }
+
+    /// The length of axis `axis` (of length `v`) padded by `begin` and `end`.
+    /// - Throws: `GraphError` when the pads overflow (each source coordinate `o - begin`
+    ///   must fit an Int too), crop the axis below zero, or pad an empty axis other than
+    ///   with a constant.
+    func outputLength(_ v: Int, _ begin: Int, _ end: Int, axis i: Int) throws(GraphError) -> Int {
+        let n = try site.checked("pads \(begin), \(end) of axis \(i) (length \(v))") { () throws(ArithmeticOverflow) in
+            _ = try 0.subtracting(begin)  // the source coordinate of output 0
+            return try v.adding(end).adding(begin)
+        }
+        guard n >= 0 else { throw site.error("pads \(begin), \(end) crop axis \(i) of length \(v) below zero") }
+        if n > 0, v == 0, mode != .constant { throw site.error("\(mode.rawValue) padding of the empty axis \(i)") }
+        return n
     }
 
     /// The source coordinate of output coordinate `o` along an axis of length `n` with
@@ -80,7 +91,7 @@ struct PadOperator: GraphOperator {
 
     func run(_ inputs: [Tensor?], outputs: inout [Tensor]) throws {
         let x = try site.tensor(inputs, 0)
-        guard let (begin, _) = try pads(rank: x.shape.rank, inputs) else { throw site.error("pads is missing") }
+        guard let (begin, end) = try pads(rank: x.shape.rank, inputs) else { throw site.error("pads is missing") }
         // The fill value in the data's element type.
         var fill = try Tensor(zeros: x.dtype, shape: .scalar)
         if mode == .constant {
@@ -91,11 +102,15 @@ struct PadOperator: GraphOperator {
             }
         }
         let outDims = outputs[0].shape.dims, inDims = x.shape.dims, rank = inDims.count
+        for a in 0..<rank where try outputLength(inDims[a], begin[a], end[a], axis: a) != outDims[a] {
+            throw site.error("the output is \(outputs[0].shape), the input \(x.shape) padded by \(begin), \(end)")
+        }
         let strides = Strided.strides(x.shape), size = x.dtype.byteSize
-        // Source index along each axis for every output coordinate (-1: the constant).
-        let maps: [[Int]] = (0..<rank).map { a in (0..<outDims[a]).map { source($0, inDims[a], begin[a]) ?? -1 } }
+        // Nothing to copy: the other axes of an empty output may be huge (no index maps for them).
         let count = outputs[0].shape.elementCount
         guard count > 0 else { return }
+        // Source index along each axis for every output coordinate (-1: the constant).
+        let maps: [[Int]] = (0..<rank).map { a in (0..<outDims[a]).map { source($0, inDims[a], begin[a]) ?? -1 } }
         // 4-byte elements padded (or cropped) along the last two axes only: one copy
         // through the index maps, split over threads.
         if size == 4, rank >= 2, x.shape.elementCount > 0, (0..<(rank - 2)).allSatisfy({ begin[$0] == 0 && outDims[$0] == inDims[$0] }) {

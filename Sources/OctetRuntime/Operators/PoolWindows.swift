@@ -16,17 +16,35 @@ struct PoolWindows: Sendable {
     let pads: [Int]
 
     /// Elements of one input plane and of one output plane.
-    var inputCount: Int { input.reduce(1, *) }
-    var outputCount: Int { output.reduce(1, *) }
+    let inputCount: Int
+    let outputCount: Int
+    /// The most positions of one window inside the input: Π min(kernel, input) over the axes
+    /// (a window's taps along an axis are distinct coordinates), at most `inputCount`.
+    let insideCount: Int
 
-    /// - Throws: `GraphError` (through `site`) when the window has more positions than an Int counts.
+    /// The most window positions one walk over a plane may visit (outputs × kernel size):
+    /// a huge kernel with huge strides has few outputs but would loop for hours.
+    static let maximumPositions = 1 << 30
+
+    /// - Throws: `GraphError` (through `site`) when the window has more positions than an Int
+    ///   counts, the output grid's size overflows, or a walk over one plane would visit more
+    ///   than `maximumPositions` window positions (never for an empty grid).
     init(input: [Int], output: [Int], window: WindowGeometry, pads: [Int]) throws(GraphError) {
         (self.input, self.output, kernel, strides, dilations, self.pads) = (input, output, window.kernel, window.strides, window.dilations, pads)
-        let k = kernel
-        _ = try window.site.checked("the window size of kernel_shape \(k)") { () throws(ArithmeticOverflow) in
-            var size = 1
-            for v in k { size = try size.multiplied(by: v) }
-            return size
+        let (k, site) = (kernel, window.site)
+        let size = try site.checked("the window size of kernel_shape \(k)") { () throws(ArithmeticOverflow) in try k.checkedProduct() }
+        inputCount = try site.checked("the input grid \(input)") { () throws(ArithmeticOverflow) in try input.checkedProduct() }
+        outputCount = try site.checked("the output grid \(output)") { () throws(ArithmeticOverflow) in try output.checkedProduct() }
+        insideCount = zip(k, input).reduce(1) { $0 * Swift.min($1.0, $1.1) }
+        try Self.requireWalkable(outputCount, windowsOf: size, window)
+    }
+
+    /// - Throws: `GraphError` (through the window's site) when `windows` windows of `size`
+    ///   positions each exceed `maximumPositions` (the 2-D C kernels visit every position too).
+    static func requireWalkable(_ windows: Int, windowsOf size: Int, _ window: WindowGeometry) throws(GraphError) {
+        let positions = windows.multipliedReportingOverflow(by: size)
+        guard !positions.overflow, positions.partialValue <= maximumPositions else {
+            throw window.site.error("\(windows) windows of kernel_shape \(window.kernel) (\(size) positions each) exceed the \(maximumPositions) window positions a plane may visit")
         }
     }
 
@@ -34,7 +52,7 @@ struct PoolWindows: Sendable {
     /// row-major in-plane offsets of the window's positions inside the input, in the window's
     /// row-major order, and the number of its positions inside the padded input.
     func forEachWindow(_ body: (Int, ArraySlice<Int>, Int) throws -> Void) rethrows {
-        var offsets = [Int](repeating: 0, count: kernel.reduce(1, *))
+        var offsets = [Int](repeating: 0, count: insideCount)
         var n = 0, padded = 0
         try walk({ _, _, offset, insidePadded in
             if insidePadded { padded += 1 }

@@ -251,6 +251,8 @@ struct PoolOperator: GraphOperator {
         guard Swift.max(sizes, Swift.max(window2, spread)) <= Int(Int32.max) else {
             throw site.error("input \(h)x\(w) with kernel_shape \(window.kernel), strides \(window.strides), dilations \(window.dilations), pads \([p.0, p.1, p.2, p.3]) exceeds the 32-bit range of the pooling kernel")
         }
+        // Each below 2^31: neither product overflows.
+        try PoolWindows.requireWalkable(oh * ow, windowsOf: kh * kw, window)
         if x.dtype != .f32, let q = requantization {
             guard dh == 1, dw == 1 else { throw site.error("an 8-bit average pool takes no dilations, got \(window.dilations)") }
             PoolRequantization.run(q, x, into: &outputs[0], output: (oh, ow), kernel: (kh, kw), strides: (sh, sw), pads: p, countIncludePad: countIncludePad)

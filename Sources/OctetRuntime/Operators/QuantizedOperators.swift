@@ -51,6 +51,15 @@ func scaleValues(_ t: Tensor, input: Int, _ site: OperatorSite, counts: [Int]? =
     return v
 }
 
+/// The operands of an integer matrix product or convolution are 8-bit (ONNX's T1, T2) or
+/// 16-bit codes, whose differences with a zero point fit an Int32; an int32 operand minus its
+/// zero point could overflow.
+func requireNarrowIntegers(_ a: DType, _ b: DType, _ site: OperatorSite) throws {
+    for t in [a, b] where t.integerRange == nil || t.byteSize > 2 {
+        throw site.error("the operands must be 8- or 16-bit integers, got \(a) and \(b)")
+    }
+}
+
 /// The one value of zero-point input `input`.
 func singleZeroPoint(_ t: Tensor, input: Int, _ site: OperatorSite) throws -> Int32 {
     let v = try integerValues(t, site)
@@ -244,6 +253,7 @@ struct IntegerMatMulOperator: GraphOperator {
 
     func outputTypes(_ inputs: [ValueType?], constants: [Tensor?]) throws -> [ValueType] {
         let a = try site.type(inputs, 0), b = try site.type(inputs, bIndex)
+        try requireNarrowIntegers(a.dtype, b.dtype, site)
         if requantized { try checkConstantScales(constants, [1, 4, 6], site) }
         let outType: DType = requantized ? (inputs.count > 7 ? inputs[7]?.dtype : nil) ?? a.dtype : .s32
         guard let sa = a.shape, let sb = b.shape else { return [ValueType(outType, nil)] }
@@ -349,6 +359,7 @@ struct IntegerConvOperator: GraphOperator {
 
     func outputTypes(_ inputs: [ValueType?], constants: [Tensor?]) throws -> [ValueType] {
         let x = try site.type(inputs, 0), w = try site.type(inputs, wIndex)
+        try requireNarrowIntegers(x.dtype, w.dtype, site)
         if requantized { try checkConstantScales(constants, [1, 4, 6], site) }
         let outType: DType = requantized ? (inputs.count > 7 ? inputs[7]?.dtype : nil) ?? x.dtype : .s32
         guard let sx = x.shape, let sw = w.shape?.concrete, sx.rank == 4 else { return [ValueType(outType, nil)] }

@@ -10,7 +10,7 @@ extension ResizeOperator {
 
     /// Nearest resizing of 8-bit codes, any rank: each output element copies the input
     /// element the f32 path's single nearest tap picks on every axis; an element outside a
-    /// `tf_crop_and_resize` crop gets `extrapolation_value` rounded half to even and
+    /// `tf_crop_and_resize` crop gets `extrapolation_value` rounded half to even (0 when NaN) and
     /// saturated to the type.
     func resizeCodes(_ x: Tensor, sizes: [Int], scales: [Double], roi: [(Double, Double)], into out: inout Tensor) throws {
         let dims = x.shape.dims, rank = dims.count
@@ -32,7 +32,8 @@ extension ResizeOperator {
             offsets.append(column)
         }
         let (lo, hi): (Double, Double) = x.dtype == .s8 ? (-128, 127) : (0, 255)
-        let fill = UInt8(truncatingIfNeeded: Int(min(max(extrapolation.rounded(.toNearestOrEven), lo), hi)))
+        // A NaN extrapolation_value (no code holds it) fills 0, as ONNX Runtime's cast gives on x86.
+        let fill = extrapolation.isNaN ? 0 : UInt8(truncatingIfNeeded: Int(min(max(extrapolation.rounded(.toNearestOrEven), lo), hi)))
         let count = out.shape.elementCount
         guard count > 0 else { return }
         x.withUnsafeBytes { src in

@@ -196,11 +196,14 @@ struct ResizeOperator: GraphOperator {
         if let a = (0..<rank).first(where: { dims[$0] == 0 && sizes[$0] > 0 }) {
             throw site.error("axis \(a) of the input is empty; it cannot be resized to \(sizes[a])")
         }
+        // Nothing to compute: the other axes of an empty output may be huge (no tap tables for them).
+        guard outputs[0].shape.elementCount > 0 else { return }
         var roi = [(Double, Double)](repeating: (0, 1), count: rank)
         if transform == "tf_crop_and_resize", opset >= 11, inputs.count > 1, let r = inputs[1], r.shape.elementCount > 0 {
             let v = try Elementwise.doubles(r)
             let targetAxes = try (axes ?? Array(0..<rank)).map { a throws(GraphError) in try site.axis(a, rank: rank) }
             guard v.count == 2 * targetAxes.count else { throw site.error("roi has \(v.count) values for \(targetAxes.count) axes") }
+            guard v.allSatisfy(\.isFinite) else { throw site.error("roi \(v) must hold finite values (input 1, coordinate_transformation_mode tf_crop_and_resize)") }
             for (k, a) in targetAxes.enumerated() { roi[a] = (v[k], v[k + targetAxes.count]) }
         }
         if x.dtype != .f32 {
@@ -212,11 +215,12 @@ struct ResizeOperator: GraphOperator {
         // when any of its coordinates falls outside the crop.
         var current = try x.scalars(as: Float.self).map(Double.init)
         var shape = dims
-        var outside: [[Bool]] = []
-        for a in 0..<rank {
+        var outside = [[Bool]](repeating: [], count: rank)
+        // Shrinking axes first: every intermediate holds at most max(input, output) elements.
+        for a in (0..<rank).filter({ sizes[$0] <= dims[$0] }) + (0..<rank).filter({ sizes[$0] > dims[$0] }) {
             let inLength = dims[a], outLength = sizes[a]
             let table = (0..<outLength).map { taps($0, inLength: inLength, outLength: outLength, scale: scales[a], roi: roi[a]) }
-            outside.append(table.map { $0 == nil })
+            outside[a] = table.map { $0 == nil }
             if inLength == outLength && table.allSatisfy({ t in t.map { $0.count == 1 } ?? false }) && (0..<outLength).allSatisfy({ table[$0]?.first?.0 == $0 }) { continue }
             let outer = shape[..<a].reduce(1, *), inner = shape[(a + 1)...].reduce(1, *)
             var next = [Double](repeating: 0, count: outer * outLength * inner)

@@ -37,11 +37,13 @@ struct SpatialConvolution: Sendable {
             let r = input.count, s = window.strides, d = window.dilations, p = window.pads
             let spatial = try (0..<r).map { (a: Int) throws(GraphError) -> Int in
                 try site.checked("the output size along spatial axis \(a)") { () throws(ArithmeticOverflow) in
-                    try (input[a] - 1).multiplied(by: s[a]).adding(d[a].multiplied(by: w[a + 2] - 1)).adding(1 + outputPadding[a]).subtracting(p[a] + p[a + r])
+                    try (input[a] - 1).multiplied(by: s[a]).adding(d[a].multiplied(by: w[a + 2] - 1)).adding(1).adding(outputPadding[a])
+                        .subtracting(p[a]).subtracting(p[a + r])
                 }
             }
             guard spatial.allSatisfy({ $0 > 0 }) else { throw site.error("the transposed convolution has an empty output \(spatial)") }
-            return (w[1] * group, spatial, p)
+            let channels = try site.checked("the output channels, W's \(w[1]) x group \(group)") { () throws(ArithmeticOverflow) in try w[1].multiplied(by: group) }
+            return (channels, spatial, p)
         }
         let (pads, spatial) = try window.resolve(input)
         guard spatial.allSatisfy({ $0 > 0 }) else { throw site.error("kernel \(window.kernel) does not fit the input \(input) with pads \(pads)") }
@@ -58,10 +60,12 @@ struct SpatialConvolution: Sendable {
             throw site.error("X has \(c) channels, W is \(w.shape), group \(group): the channels must split into the groups")
         }
         let xv = try x.scalars(as: Float.self), wv = try w.scalars(as: Float.self), bv = try bias?.scalars(as: Float.self)
-        let inCount = input.reduce(1, *), outCount = spatial.reduce(1, *), taps = window.kernel.reduce(1, *)
-        var acc = [Double](repeating: 0, count: nb * oc * outCount)
         // Windows over the output of a convolution, or over the input of a transposed one.
         let windows = try PoolWindows(input: transposed ? spatial : input, output: transposed ? input : spatial, window: window, pads: pads)
+        let inCount = input.reduce(1, *), taps = window.kernel.reduce(1, *)
+        let outCount = transposed ? windows.inputCount : windows.outputCount
+        guard y.shape.dims == [nb, oc] + spatial else { throw site.error("the output is \(y.shape), expected \([nb, oc] + spatial)") }
+        var acc = [Double](repeating: 0, count: nb * oc * outCount)
         for n in 0..<nb {
             for g in 0..<group {
                 for ci in 0..<inG {

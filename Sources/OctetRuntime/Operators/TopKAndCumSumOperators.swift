@@ -36,7 +36,10 @@ struct TopKOperator: GraphOperator {
     let attributeK: Int?
 
     func k(_ constants: [Tensor?]) throws -> Int? {
-        if let attributeK { return attributeK }
+        if let attributeK {
+            guard attributeK >= 0 else { throw site.error("attribute k must be ≥ 0, got \(attributeK)") }
+            return attributeK
+        }
         guard let v = try site.ints(constants.count > 1 ? constants[1] : nil, "K")?.first else { return nil }
         guard v >= 0 else { throw site.error("K must be ≥ 0, got \(v)") }
         return v
@@ -164,7 +167,10 @@ struct EyeLikeOperator: GraphOperator {
             outputs[0].withUnsafeMutableBytes { d in
                 guard let db = d.baseAddress, let ob = o.baseAddress else { return }
                 db.initializeMemory(as: UInt8.self, repeating: 0, count: d.count)
-                for i in 0..<rows where i + k >= 0 && i + k < cols { (db + (i * cols + i + k) * size).copyMemory(from: ob, byteCount: size) }
+                // Row i's one is at column i + k: rows max(0, -k) ..< min(rows, cols - k), without forming i + k for a huge k.
+                let first = k >= 0 ? 0 : (k < -rows ? rows : -k)
+                let last = k >= 0 ? (k >= cols ? 0 : Swift.min(rows, cols - k)) : (first == rows ? rows : Swift.min(rows, cols - k))
+                for i in first..<Swift.max(first, last) { (db + (i * cols + i + k) * size).copyMemory(from: ob, byteCount: size) }
             }
         }
     }
