@@ -61,6 +61,10 @@ struct RoiAlignOperator: GraphOperator {
 
         func visit<T: FloatElement>(_: T.Type, into out: inout Tensor) throws {
             let (c, h, w) = (x.shape.dims[1], x.shape.dims[2], x.shape.dims[3]), (oh, ow) = op.outputSize
+            // Every sample reads (or weighs) an element of the image: an empty one has none.
+            guard h > 0 && w > 0 || out.shape.elementCount == 0 else {
+                throw op.site.error("cannot sample X \(x.shape), whose spatial axes are empty, for \(batches.count) rois")
+            }
             let xv = try x.scalars(as: T.self).map(\.asDouble), rv = try rois.scalars(as: T.self).map(\.asDouble)
             let shift = op.halfPixel ? 0.5 : 0
             // Samples taken so far over all rois (each bilinear over four corners): at most
