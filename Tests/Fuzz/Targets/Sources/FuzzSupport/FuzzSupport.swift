@@ -17,7 +17,7 @@ public enum Fuzz {
     public static let maximumRunElements = 1 << 20
     /// A Loop may run this many iterations (a trip count of 2^31 is legal ONNX, and would
     /// only time the run out).
-    public static let maximumLoopIterations = 1 << 16
+    public static let maximumLoopIterations = 1 << 10
 
     public static let registry = BackendRegistry.builtIn()
     public static let builtInRules: RuleSet? = try? RuleSet.builtIn()
