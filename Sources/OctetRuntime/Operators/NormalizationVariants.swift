@@ -91,6 +91,8 @@ struct StatisticsNormalization: GraphOperator {
             channelsPerGroup = dims[1] / groups
             kept[1] = groups
         }
+        // An empty X has an empty output; its statistics (2^40 groups of nothing) are not built.
+        if values.isEmpty { _ = try parameters(inputs, shape: shape); return }
         let statsShape = try TensorShape(kept)
         let statsStrides = Broadcasting.strides(of: statsShape, in: shape)
         var groupStrides = statsStrides
