@@ -29,7 +29,7 @@ struct PackedRunner: Sendable {
     /// What one scratch buffer or table of a kernel may take (`PrepareContext.memoryBudget`).
     let budget: MemoryBudget
 
-    init(isa: octet_packed_isa, format: PackedFormat = .pairs, threads: Int, l1DataBytes: Int?, l2Bytes: Int?, budget: MemoryBudget = .unlimited) {
+    init(isa: octet_packed_isa, format: PackedFormat = .pairs, threads: Int, l1DataBytes: Int?, l2Bytes: Int?, budget: MemoryBudget) {
         self.isa = isa
         self.budget = budget
         self.format = format
