@@ -31,7 +31,7 @@ void octet_packed_gemm(octet_packed_isa isa, size_t M, size_t N, size_t K, const
         const size_t n0 = p * NR, nr = N - n0 < NR ? N - n0 : NR;
         const int32_t *bp = b + p * K2 * (NR / 2);
 #if OCTET_X86
-        if (isa == OCTET_PACKED_AVX2) {
+        if (octet_isa_avx2(isa)) {
             octet_u8s8s32_gemm_6x16_avx2_panel(M, K, a, bp, n0, nr, rows, cols, o, c, ldc, acc, kc_pairs < 8 ? 8 : kc_pairs);
             continue;
         }
@@ -50,7 +50,7 @@ void octet_packed_gemm_s32(octet_packed_isa isa, size_t M, size_t N, size_t K, c
             const size_t mr = M - m0 < MR ? M - m0 : MR;
             int32_t acc[MR][NR];
 #if OCTET_X86
-            if (isa == OCTET_PACKED_AVX2) octet_u8s8s32_gemm_6x16_avx2_s32(mr, K2, a + m0 * K2, b + p * K2 * (NR / 2), acc);
+            if (octet_isa_avx2(isa)) octet_u8s8s32_gemm_6x16_avx2_s32(mr, K2, a + m0 * K2, b + p * K2 * (NR / 2), acc);
             else
 #endif
                 octet_u8s8s32_gemm_6x16_scalar_s32(mr, K2, a + m0 * K2, K2, b + p * K2 * (NR / 2), acc);

@@ -17,6 +17,10 @@
 
 enum { NR = OCTET_PACKED_NR, MR = OCTET_PACKED_MR };
 
+/* Whether `isa` includes AVX2 + FMA (every level above scalar does): the AVX2 kernels serve
+   every operation the VNNI levels have no kernel of their own for. */
+static inline int octet_isa_avx2(octet_packed_isa isa) { return OCTET_X86 && isa != OCTET_PACKED_SCALAR; }
+
 /* The column sums of a K x N s8 matrix (element (k, n) at b[n * ns + k * ks]): the weight
    side of the zero-point compensation, for every packing format. */
 static inline void octet_column_sums(size_t K, size_t N, const int8_t *b, size_t ns, size_t ks, int32_t *sums) {
@@ -325,6 +329,14 @@ void octet_u7s8s32_gemm_6x16c4_avx2_panel(size_t M, size_t K, const int32_t *a, 
                                           const int32_t *rows, const int32_t *cols, const octet_packed_output *o, void *c, size_t ldc,
                                           int32_t *acc, size_t KC4);
 void octet_u7s8s32_gemm_6x16c4_avx2_s32(size_t mr, size_t K4, const int32_t *a, const int32_t *b, int32_t acc[MR][NR]);
+void octet_u8s8s32_gemm_6x16c4_avxvnni_panel(size_t M, size_t K, const int32_t *a, size_t a_stride, const int32_t *bp, size_t n0, size_t nr,
+                                             const int32_t *rows, const int32_t *cols, const octet_packed_output *o, void *c, size_t ldc,
+                                             int32_t *acc, size_t KC4);
+void octet_u8s8s32_gemm_6x16c4_avxvnni_s32(size_t mr, size_t K4, const int32_t *a, const int32_t *b, int32_t acc[MR][NR]);
+void octet_u8s8s32_gemm_8x32c4_avx512vnni(size_t M, size_t N, size_t K, const int32_t *a, size_t a_stride, const int32_t *rows,
+                                          const int32_t *b, const int32_t *cols, void *c, size_t ldc, const octet_packed_output *o,
+                                          size_t p0, size_t p1, int32_t *acc, size_t KC4);
+void octet_u8s8s32_gemm_8x32c4_avx512vnni_s32(size_t mr, size_t K4, const int32_t *a, const int32_t *b, int32_t acc[][NR]);
 void octet_u8s8s32_dwconv_32c_avx2(const octet_packed_dwconv *d, const uint8_t *x, void *c, const octet_packed_output *o,
                                    size_t pixel_begin, size_t pixel_end);
 #endif

@@ -119,10 +119,20 @@ void octet_packed_gemm_c4_strided(octet_packed_isa isa, size_t M, size_t N, size
                                   const int32_t *b, const int32_t *cols, void *c, size_t ldc, const octet_packed_output *o, size_t p0, size_t p1,
                                   int32_t *acc, size_t kc_quads) {
     const size_t K4 = (K + 3) / 4;
+#if OCTET_X86
+    if (isa == OCTET_PACKED_AVX512_VNNI) {
+        octet_u8s8s32_gemm_8x32c4_avx512vnni(M, N, K, a, a_stride, rows, b, cols, c, ldc, o, p0, p1, acc, kc_quads);
+        return;
+    }
+#endif
     for (size_t p = p0; p < p1; p++) {
         const size_t n0 = p * NR, nr = N - n0 < NR ? N - n0 : NR;
         const int32_t *bp = b + p * K4 * NR;
 #if OCTET_X86
+        if (isa == OCTET_PACKED_AVX_VNNI) {
+            octet_u8s8s32_gemm_6x16c4_avxvnni_panel(M, K, a, a_stride, bp, n0, nr, rows, cols, o, c, ldc, acc, kc_quads < 8 ? 8 : kc_quads);
+            continue;
+        }
         if (isa == OCTET_PACKED_AVX2) {
             octet_u7s8s32_gemm_6x16c4_avx2_panel(M, K, a, a_stride, bp, n0, nr, rows, cols, o, c, ldc, acc, kc_quads < 8 ? 8 : kc_quads);
             continue;
@@ -149,7 +159,9 @@ void octet_packed_gemm_c4_s32(octet_packed_isa isa, size_t M, size_t N, size_t K
             const size_t mr = M - m0 < MR ? M - m0 : MR;
             int32_t acc[MR][NR];
 #if OCTET_X86
-            if (isa == OCTET_PACKED_AVX2) octet_u7s8s32_gemm_6x16c4_avx2_s32(mr, K4, a + m0 * K4, b + p * K4 * NR, acc);
+            if (isa == OCTET_PACKED_AVX512_VNNI) octet_u8s8s32_gemm_8x32c4_avx512vnni_s32(mr, K4, a + m0 * K4, b + p * K4 * NR, acc);
+            else if (isa == OCTET_PACKED_AVX_VNNI) octet_u8s8s32_gemm_6x16c4_avxvnni_s32(mr, K4, a + m0 * K4, b + p * K4 * NR, acc);
+            else if (isa == OCTET_PACKED_AVX2) octet_u7s8s32_gemm_6x16c4_avx2_s32(mr, K4, a + m0 * K4, b + p * K4 * NR, acc);
             else
 #endif
                 scalar_tile(mr, K4, a + m0 * K4, K4, b + p * K4 * NR, acc);

@@ -139,7 +139,7 @@ OCTET_AVX2 int octet_f32_minmax_avx2(size_t count, const float *x, float *lo_out
 
 int octet_packed_f32_range(octet_packed_isa isa, size_t count, const float *x, float *lo, float *hi) {
 #if OCTET_X86
-    if (isa == OCTET_PACKED_AVX2) return octet_f32_minmax_avx2(count, x, lo, hi);
+    if (octet_isa_avx2(isa)) return octet_f32_minmax_avx2(count, x, lo, hi);
 #endif
     float a = INFINITY, b = -INFINITY;
     int nonfinite = 0;
@@ -167,7 +167,7 @@ void octet_packed_dynamic_parameters(float lo, float hi, float *scale, int32_t *
     octet_packed_dynamic_parameters_range(lo, hi, 255, scale, zero_point);
 }
 
-/* ---- f32 rows quantized to 7-bit codes in k-quads (the u7s8s32 c4 kernels' A layout) ---- */
+/* ---- f32 rows quantized to codes [0, qmax] in k-quads (the c4 kernels' A layout) ---- */
 
 static void quantize_bytes_scalar(size_t K, const float *row, float inv, int32_t zp, int32_t qmax, uint8_t *dst, int32_t *sum) {
     int32_t s = 0;
@@ -205,8 +205,8 @@ OCTET_AVX2 static void quantize_bytes_avx2(size_t K, const float *row, float inv
 }
 #endif
 
-int octet_packed_pack_a_f32_c4(octet_packed_isa isa, const octet_packed_a_source *s, size_t row_begin, size_t rows, size_t K, int32_t *out,
-                               int32_t *row_sums) {
+int octet_packed_pack_a_f32_c4(octet_packed_isa isa, const octet_packed_a_source *s, size_t row_begin, size_t rows, size_t K, int32_t qmax,
+                               int32_t *out, int32_t *row_sums) {
     const size_t K4 = (K + 3) / 4;
     int nonfinite = 0;
     for (size_t r = 0; r < rows; r++) {
@@ -216,17 +216,17 @@ int octet_packed_pack_a_f32_c4(octet_packed_isa isa, const octet_packed_a_source
         if (s->row_scales) {
             float lo = 0, hi = 0, scale = 1;
             nonfinite |= octet_packed_f32_range(isa, K, row, &lo, &hi);
-            octet_packed_dynamic_parameters_range(lo, hi, 127, &scale, &zp);
+            octet_packed_dynamic_parameters_range(lo, hi, qmax, &scale, &zp);
             inv = 1.0f / scale;
             s->row_scales[r] = scale;
             s->row_zero_points[r] = zp;
         }
         uint8_t *dst = (uint8_t *)(out + r * K4);
 #if OCTET_X86
-        if (isa == OCTET_PACKED_AVX2) quantize_bytes_avx2(K, row, inv, zp, 127, dst, &sum);
+        if (octet_isa_avx2(isa)) quantize_bytes_avx2(K, row, inv, zp, qmax, dst, &sum);
         else
 #endif
-            quantize_bytes_scalar(K, row, inv, zp, 127, dst, &sum);
+            quantize_bytes_scalar(K, row, inv, zp, qmax, dst, &sum);
         memset(dst + K, 0, 4 * K4 - K);
         if (row_sums) row_sums[r] = sum;
     }
@@ -236,7 +236,7 @@ int octet_packed_pack_a_f32_c4(octet_packed_isa isa, const octet_packed_a_source
 int octet_packed_pack_a(octet_packed_isa isa, const octet_packed_a_source *s, size_t row_begin, size_t rows, size_t K,
                         int32_t *out, int32_t *row_sums, uint8_t *scratch) {
     const size_t K2 = (K + 1) / 2;
-    const int avx2 = OCTET_X86 && isa == OCTET_PACKED_AVX2;
+    const int avx2 = octet_isa_avx2(isa);
     int nonfinite = 0;
     for (size_t r = 0; r < rows; r++) {
         const size_t m = row_begin + r;

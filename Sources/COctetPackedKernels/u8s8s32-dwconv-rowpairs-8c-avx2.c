@@ -45,7 +45,7 @@ void octet_packed_pack_dwconv_rows_weights(size_t C, size_t kh, size_t kw, const
 }
 
 int octet_packed_dwconv_rows_applies(octet_packed_isa isa, const octet_packed_dwconv *d) {
-    return OCTET_X86 && isa == OCTET_PACKED_AVX2 && d->dilation_h == 1 && d->dilation_w == 1 && (d->stride_w == 1 || d->stride_w == 2) &&
+    return octet_isa_avx2(isa) && d->dilation_h == 1 && d->dilation_w == 1 && (d->stride_w == 1 || d->stride_w == 2) &&
            d->stride_h >= 1 && d->kh >= 1 && d->kh <= 64 && d->kw >= 1 && d->oh >= 1 && d->ow >= 1 && d->channels >= 1;
 }
 

@@ -51,7 +51,7 @@ static void dwconv_nhwc_scalar(const octet_packed_dwconv *d, const uint8_t *x, v
 void octet_packed_dwconv_nhwc(octet_packed_isa isa, const octet_packed_dwconv *d, const uint8_t *x, void *c, const octet_packed_output *o,
                               size_t p0, size_t p1) {
 #if OCTET_X86
-    if (isa == OCTET_PACKED_AVX2 && d->kh * d->kw <= 127) {
+    if (octet_isa_avx2(isa) && d->kh * d->kw <= 127) {
         octet_u8s8s32_dwconv_32c_avx2(d, x, c, o, p0, p1);
         return;
     }

@@ -21,7 +21,9 @@ public struct PackedBackend: Backend {
     public var summary: String {
         "Octet's packed INT8 kernels: exact for full-range u8·s8 (vpmaddwd on s16 pairs); linear, matmul, dynamic linear, conv2d (NHWC without im2col), NHWC depthwise"
     }
-    public var requirements: BackendRequirements { BackendRequirements(notes: "AVX2 + FMA micro-kernels where present, portable C otherwise") }
+    public var requirements: BackendRequirements {
+        BackendRequirements(notes: "AVX-512 VNNI or AVX-VNNI GEMM micro-kernels (vpdpbusd) where present, AVX2 + FMA ones otherwise, portable C without AVX2")
+    }
 
     public func capability(for s: OpSignature, on cpu: CPUFeatures) -> Capability {
         if s.activationLayout == .nhwc && s.kind != .conv2d { return .declined(reason: "channels-last activations apply to conv2d only, not \(s.kind)") }
@@ -29,7 +31,9 @@ public struct PackedBackend: Backend {
         if let reason = decline(s) { return .declined(reason: reason) }
         let isa = PackedISA.select(for: cpu)
         let dynamic = s.quantization?.dynamic == true
-        let note = PackedISA.format(s, isa) == .quads
+        let note = PackedISA.hasVNNI(isa)
+            ? "vpdpbusd sums four u8·s8 products into s32 with no int16 step: exact for full-range u8 activations and s8 weights" + (s.quantization?.reduceRange == true ? " (7-bit activations are not needed here)" : "")
+            : PackedISA.format(s, isa) == .quads
             ? (dynamic ? "7-bit dynamic activations (reduce_range, as PyTorch's fbgemm dynamic linear on x86): each call quantizes to [0, 127], so vpmaddubsw pairs cannot saturate (2·127·128 < 32767), exact"
                        : "7-bit activations (reduce_range): vpmaddubsw pairs cannot saturate (2·127·128 < 32767), exact; a value above 127 fails the call")
             : "exact for full-range u8 activations and s8 weights: no int16 saturation, reduce_range not needed"
@@ -55,7 +59,7 @@ public struct PackedBackend: Backend {
     /// The kernel that runs `s` with `isa`, as `Kernel.implementation` names it.
     static func kernelName(_ s: OpSignature, _ isa: octet_packed_isa) -> String {
         let format = PackedISA.format(s, isa)
-        if let q = s.quantization, q.dynamic { return PackedISA.dqgemm(isa, perToken: q.perRowActivations, format) }
+        if let q = s.quantization, q.dynamic { return PackedISA.dqgemm(isa, perToken: q.perRowActivations, sevenBit: q.reduceRange, format) }
         guard s.kind == .conv2d else { return PackedISA.gemm(isa, format) }
         if s.activationLayout == .nhwc {
             if usesDepthwiseKernel(s) {

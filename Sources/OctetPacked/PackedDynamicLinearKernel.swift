@@ -15,6 +15,7 @@ import OctetDispatch
 /// With 7-bit activations (`reduce_range` in the signature, planned where the `vpmaddubsw`
 /// k-quad kernel is faster: AVX2 without VNNI) the codes are [0, 127] (scale = range / 127) and
 /// the packing writes them in k-quads for `u7s8s32-gemm-6x16c4` (`f32u7s8-dqgemm-…-6x16c4-avx2`).
+/// With VNNI the codes are [0, 255] in k-quads for `vpdpbusd` (`f32u8s8-dqgemm-…-8x32c4-avx512vnni`).
 /// Then the f32 bias is added and ReLU/Clip clamp. Throws `PackedError` when the input holds
 /// NaN or an infinity. Nothing is allocated per call; M and N are both split across threads.
 struct PackedDynamicLinearKernel: Kernel {
@@ -31,13 +32,13 @@ struct PackedDynamicLinearKernel: Kernel {
     let paddedWeightScales: [Float]
     /// The largest activation code: 127 with 7-bit activations, else 255.
     let qmax: Int32
-    var implementation: String { PackedISA.dqgemm(runner.isa, perToken: perRow, runner.format) }
+    var implementation: String { PackedISA.dqgemm(runner.isa, perToken: perRow, sevenBit: qmax == 127, runner.format) }
 
     init(_ s: OpSignature, _ c: OpConstants, _ w: Tensor, _ wQ: QuantParams, runner: PackedRunner) throws {
         let (n, k) = (s.weight[0], s.weight[1])
         guard wQ.scales.count == 1 || wQ.scales.count == n else { throw PackedError.shape("\(wQ.scales.count) weight scales for \(n) outputs") }
         weights = try w.withUnsafeBufferPointer(as: Int8.self) { p in PackedMatrix(k: k, n: n, source: try base(p), nStride: k, kStride: 1, format: runner.format) }
-        qmax = runner.format == .quads ? 127 : 255
+        qmax = s.quantization?.reduceRange == true ? 127 : 255
         weightScales = (0..<n).map { wQ.scale(channel: wQ.scales.count == 1 ? 0 : $0) }
         weightZeroPoint = wQ.zeroPoint()
         paddedWeightScales = OutputStage.padded(weightScales)
@@ -47,6 +48,8 @@ struct PackedDynamicLinearKernel: Kernel {
             return try b.scalars(as: Float.self) + [Float](repeating: 0, count: 16) // padded: the store reads whole panels
         }
         (lo, hi) = PostOp.realRange(of: s.postOps)
+        var runner = runner
+        runner.dynamicCodeMax = qmax
         self.runner = runner
         input = s.input
         output = try s.outputShape.orThrow()

@@ -9,45 +9,69 @@ enum PackedISA {
     /// (`PrepareContext.host`), which must also have the ISA. The C kernels take the result
     /// as a parameter and never probe.
     static func select(for cpu: CPUFeatures, host: CPUFeatures? = nil) -> octet_packed_isa {
-        guard cpu.hasAll([.avx2, .fma]), host?.hasAll([.avx2, .fma]) ?? true else { return OCTET_PACKED_SCALAR }
+        func usable(_ features: [ISAFeature]) -> Bool { cpu.hasAll(features) && host?.hasAll(features) ?? true }
+        guard usable([.avx2, .fma]) else { return OCTET_PACKED_SCALAR }
+        if usable([.avx512f, .avx512bw, .avx512vl, .avx512dq, .avx512_vnni]) { return OCTET_PACKED_AVX512_VNNI }
+        if usable([.avx_vnni]) { return OCTET_PACKED_AVX_VNNI }
         return OCTET_PACKED_AVX2
     }
 
-    /// `avx2` or `scalar`: the ISA suffix of every kernel name.
-    static func suffix(_ isa: octet_packed_isa) -> String { isa == OCTET_PACKED_AVX2 ? "avx2" : "scalar" }
+    /// `avx512vnni`, `avxvnni`, `avx2` or `scalar`: the ISA suffix of every kernel name.
+    static func suffix(_ isa: octet_packed_isa) -> String {
+        switch isa {
+        case OCTET_PACKED_AVX512_VNNI: "avx512vnni"
+        case OCTET_PACKED_AVX_VNNI: "avxvnni"
+        case OCTET_PACKED_AVX2: "avx2"
+        default: "scalar"
+        }
+    }
 
-    /// The format a signature's products use: k-quads (the 7-bit `vpmaddubsw` kernel) on AVX2
-    /// for signatures whose activations are 7-bit (`reduce_range`); a 7-bit dynamic signature
-    /// (activations quantized to [0, 127] per call) takes them on every ISA, the portable
+    /// Whether the k-quad GEMM of `isa` sums four u8·s8 products with `vpdpbusd` (exact for any u8).
+    static func hasVNNI(_ isa: octet_packed_isa) -> Bool { isa == OCTET_PACKED_AVX512_VNNI || isa == OCTET_PACKED_AVX_VNNI }
+
+    /// The format a signature's products use. With VNNI, always k-quads (`vpdpbusd`, exact for
+    /// any u8). On AVX2 without it, k-quads (the 7-bit `vpmaddubsw` kernel) for signatures whose
+    /// activations are 7-bit (`reduce_range`), else s16 pairs; a 7-bit dynamic signature
+    /// (activations quantized to [0, 127] per call) takes k-quads on every ISA, the portable
     /// `u7s8s32-gemm-6x16c4-scalar` included, so its results do not depend on the ISA.
     static func format(_ s: OpSignature, _ isa: octet_packed_isa) -> PackedFormat {
+        if hasVNNI(isa) { return .quads }
         guard let q = s.quantization, q.reduceRange else { return .pairs }
         return isa == OCTET_PACKED_AVX2 || q.dynamic ? .quads : .pairs
     }
 
-    /// The types and tile of a GEMM kernel: `u8s8s32`/`6x16` or, 7-bit, `u7s8s32`/`6x16c4`.
-    static func parts(_ format: PackedFormat) -> (types: String, tile: String) {
-        format == .quads ? ("u7s8s32", "\(OCTET_PACKED_MR)x\(OCTET_PACKED_NR)c4") : ("u8s8s32", "\(OCTET_PACKED_MR)x\(OCTET_PACKED_NR)")
+    /// Whether the k-quad kernel of `isa` is exact only for activations ≤ 127 (`vpmaddubsw`).
+    static func needsSevenBit(_ isa: octet_packed_isa, _ format: PackedFormat) -> Bool { format == .quads && isa == OCTET_PACKED_AVX2 }
+
+    /// The types and tile of a GEMM kernel: `u8s8s32`/`6x16` (s16 pairs), 7-bit
+    /// `u7s8s32`/`6x16c4` (AVX2 and portable k-quads), `u8s8s32`/`6x16c4` (AVX-VNNI) or
+    /// `u8s8s32`/`8x32c4` (AVX-512 VNNI).
+    static func parts(_ format: PackedFormat, _ isa: octet_packed_isa) -> (types: String, tile: String) {
+        guard format == .quads else { return ("u8s8s32", "\(OCTET_PACKED_MR)x\(OCTET_PACKED_NR)") }
+        if isa == OCTET_PACKED_AVX512_VNNI { return ("u8s8s32", "\(OCTET_PACKED_VNNI_MR)x\(2 * OCTET_PACKED_NR)c4") }
+        return (hasVNNI(isa) ? "u8s8s32" : "u7s8s32", "\(OCTET_PACKED_MR)x\(OCTET_PACKED_NR)c4")
     }
 
-    /// The GEMM micro-kernel: `u8s8s32-gemm-6x16-avx2`, `u7s8s32-gemm-6x16c4-avx2`.
+    /// The GEMM micro-kernel: `u8s8s32-gemm-6x16-avx2`, `u7s8s32-gemm-6x16c4-avx2`,
+    /// `u8s8s32-gemm-8x32c4-avx512vnni`.
     static func gemm(_ isa: octet_packed_isa, _ format: PackedFormat = .pairs) -> String {
-        let p = parts(format)
+        let p = parts(format, isa)
         return "\(p.types)-gemm-\(p.tile)-\(suffix(isa))"
     }
 
     /// The dynamic linear: `f32u8s8-dqgemm-6x16-avx2` (one activation scale per call) or
     /// `f32u8s8-dqgemm-pertoken-6x16-avx2` (one per row); with 7-bit activation codes
-    /// `f32u7s8-dqgemm-pertoken-6x16c4-avx2` (the `u7s8s32-gemm-6x16c4` kernel).
-    static func dqgemm(_ isa: octet_packed_isa, perToken: Bool, _ format: PackedFormat = .pairs) -> String {
-        let p = parts(format)
-        return "f32\(p.types.dropLast(3))-dqgemm-\(perToken ? "pertoken-" : "")\(p.tile)-\(suffix(isa))"
+    /// (`sevenBit`) `f32u7s8-dqgemm-pertoken-6x16c4-avx2` (the `u7s8s32-gemm-6x16c4` kernel);
+    /// with VNNI `f32u8s8-dqgemm-pertoken-8x32c4-avx512vnni`.
+    static func dqgemm(_ isa: octet_packed_isa, perToken: Bool, sevenBit: Bool, _ format: PackedFormat = .pairs) -> String {
+        let tile = parts(format, isa).tile
+        return "f32\(sevenBit ? "u7s8" : "u8s8")-dqgemm-\(perToken ? "pertoken-" : "")\(tile)-\(suffix(isa))"
     }
 
     /// A channels-last convolution on the GEMM micro-kernel: `u8s8s32-conv-nhwc-indirect-6x16-avx2`
     /// (`form` is `1x1` for the plain GEMM over the image, `indirect` for the indirection buffer).
     static func conv(_ isa: octet_packed_isa, form: String, _ format: PackedFormat = .pairs) -> String {
-        let p = parts(format)
+        let p = parts(format, isa)
         return "\(p.types)-conv-nhwc-\(form)-\(p.tile)-\(suffix(isa))"
     }
 
@@ -56,7 +80,7 @@ enum PackedISA {
     /// `u8s8s32-dwconv-3x3-32c-avx2`. 3x3 and 5x5 have their taps unrolled; other windows run
     /// the any-window forms (`u8s8s32-dwconv-rowpairs-8c-avx2`, `u8s8s32-dwconv-32c-avx2`).
     static func dwconv(_ isa: octet_packed_isa, kh: Int, kw: Int, rowPairs: Bool) -> String {
-        guard isa == OCTET_PACKED_AVX2, rowPairs || kh * kw <= 127 else { return "u8s8s32-dwconv-scalar" }
+        guard isa != OCTET_PACKED_SCALAR, rowPairs || kh * kw <= 127 else { return "u8s8s32-dwconv-scalar" }
         let window = kh == kw && (kh == 3 || kh == 5) ? "\(kh)x\(kw)-" : ""
         return rowPairs ? "u8s8s32-dwconv-\(window)rowpairs-8c-avx2" : "u8s8s32-dwconv-\(window)\(OCTET_PACKED_DW_CHANNELS)c-avx2"
     }

@@ -17,8 +17,15 @@ import Synchronization
 /// when one is loaded, else GCD's persistent pool): no thread is created per call.
 struct PackedRunner: Sendable {
     let isa: octet_packed_isa
-    /// `.quads` (the 7-bit kernel) only with AVX2 and `reduce_range` signatures.
+    /// `.quads` with VNNI (any u8), and on AVX2 with `reduce_range` signatures (the 7-bit kernel).
     let format: PackedFormat
+    /// Rows of one micro-kernel tile: 8 for `u8s8s32-gemm-8x32c4-avx512vnni`, else 6. Row
+    /// blocks are cut in multiples of it.
+    let mr: Int
+    /// Columns of one tile's accumulators (partial sums between K blocks): two panels with AVX-512 VNNI.
+    let accumulatorColumns: Int
+    /// Whether the kernel is exact only for activations ≤ 127 (AVX2 k-quads: packing checks them).
+    let needsSevenBit: Bool
     let threads: Int
     /// Largest K block in k-pairs (or k-quads): the weight slice (rows of 32 bytes, or of 64
     /// for quads) takes at most half the L1 data cache, leaving room for the activation tile
@@ -28,13 +35,22 @@ struct PackedRunner: Sendable {
     let blockBytes: Int
     /// What one scratch buffer or table of a kernel may take (`PrepareContext.memoryBudget`).
     let budget: MemoryBudget
+    /// The largest code an f32 source (dynamic quantization) is quantized to in k-quads: 127
+    /// for 7-bit activations (`reduce_range`), else 255. Set by the dynamic linear kernel.
+    var dynamicCodeMax: Int32 = 255
 
     init(isa: octet_packed_isa, format: PackedFormat = .pairs, threads: Int, l1DataBytes: Int?, l2Bytes: Int?, budget: MemoryBudget) {
         self.isa = isa
         self.budget = budget
         self.format = format
         self.threads = max(1, threads)
-        kcPairs = max(32, (l1DataBytes ?? 32 * 1024) / 2 / (format == .quads ? 64 : 32))
+        let wide = format == .quads && isa == OCTET_PACKED_AVX512_VNNI
+        mr = Int(wide ? OCTET_PACKED_VNNI_MR : OCTET_PACKED_MR)
+        accumulatorColumns = Int(OCTET_PACKED_NR) * (wide ? 2 : 1)
+        needsSevenBit = PackedISA.needsSevenBit(isa, format)
+        // Bytes of weights per K step of one tile: 16 columns of s16 pairs (32), of quads (64),
+        // or two panels of quads (128).
+        kcPairs = max(32, (l1DataBytes ?? 32 * 1024) / 2 / (format == .quads ? 64 * accumulatorColumns / Int(OCTET_PACKED_NR) : 32))
         blockBytes = max(64 * 1024, (l2Bytes ?? 512 * 1024) / 2)
     }
 
@@ -63,7 +79,7 @@ struct PackedRunner: Sendable {
     var sharedBytes: Int { 4 * blockBytes * threads }
 
     func tiling(m: Int, k: Int, n: Int) -> Tiling {
-        let mr = Int(OCTET_PACKED_MR), k2 = max(1, (k + 1) / 2), panels = max(1, (n + Int(OCTET_PACKED_NR) - 1) / Int(OCTET_PACKED_NR))
+        let mr = mr, k2 = max(1, (k + 1) / 2), panels = max(1, (n + Int(OCTET_PACKED_NR) - 1) / Int(OCTET_PACKED_NR))
         let cacheRows = max(mr, blockBytes / (k2 * 4) / mr * mr)
         func roundUp(_ x: Int, _ to: Int) -> Int { (x + to - 1) / to * to }
         func ceil(_ x: Int, _ y: Int) -> Int { (x + y - 1) / y }
@@ -127,15 +143,16 @@ struct PackedRunner: Sendable {
         var words: Int
         var sizes: ScratchPool.Sizes {
             ScratchPool.Sizes(packedA: packedRows * words, rows: packedRows, rowBytes: workers * rowBytes, flags: workers,
-                              accumulators: workers * rows * Int(OCTET_PACKED_NR))
+                              accumulators: workers * rows * accumulatorColumns)
         }
+        var accumulatorColumns: Int
     }
 
     func scratch(m: Int, k: Int, n: Int) -> Scratch {
         let t = tiling(m: m, k: k, n: n), words = (k + 1) / 2
         let packedRows = t.shared ? t.blocks * t.rowsPerBlock : t.workers * t.rowsPerBlock
         return Scratch(workers: t.workers, packedWords: t.rowsPerBlock * words, rows: t.rowsPerBlock, rowBytes: k + 64,
-                       packedRows: max(packedRows, t.packChunks * t.chunkRows), words: words)
+                       packedRows: max(packedRows, t.packChunks * t.chunkRows), words: words, accumulatorColumns: accumulatorColumns)
     }
 
     /// The operands of one product; tasks write disjoint tiles of `c`.
@@ -161,12 +178,13 @@ struct PackedRunner: Sendable {
         let (k, n) = (b.k, b.n)
         let t = tiling(m: m, k: k, n: n), s = scratch(m: m, k: k, n: n)
         let job = Job(source: source, b: UnsafePointer(b.panels.pointer), cols: UnsafePointer(b.columnSums.pointer), c: c, out: output, buffers: buffers)
-        let (isa, kc, quads) = (isa, kBlock(k: k), format == .quads && b.format == .quads)
+        let (isa, kc, quads, sevenBit) = (isa, kBlock(k: k), format == .quads && b.format == .quads, needsSevenBit)
+        let qmax = dynamicCodeMax
         // Row sums only feed the weight zero point's term (zero for symmetric weights).
         let needsRowSums = output.pointee.b_zero_point != 0
         // A 1x1 convolution over a channels-last image whose rows are whole k-quads needs no
-        // packing for the k-quad kernel: the image is the packed A (row stride lda / 4 words);
-        // "packing" its rows is only the check that they fit 7 bits.
+        // packing for the k-quad kernels: the image is the packed A (row stride lda / 4 words);
+        // "packing" its rows is only the 7-bit kernel's check that they fit 7 bits.
         let unpacked = quads && source.offsets == nil && source.xf == nil && source.x != nil && k % 4 == 0 && source.lda % 4 == 0 && !needsRowSums
         // Words per packed row: k-pairs, or k-quads (fewer; the scratch holds either).
         let stride = quads ? (k + 3) / 4 : (k + 1) / 2
@@ -175,7 +193,7 @@ struct PackedRunner: Sendable {
         // captures stay on the stack (a closure value would allocate them every call).
         func body(_ worker: Int) {
             let row = job.buffers.rowBytes.pointer + worker * s.rowBytes
-            let acc = job.buffers.accumulators.pointer + worker * s.rows * Int(OCTET_PACKED_NR)
+            let acc = job.buffers.accumulators.pointer + worker * s.rows * s.accumulatorColumns
             /// Packs rows `r0 ..< r0 + rows` at row `slot` of the packed buffers.
             func pack(_ r0: Int, _ rows: Int, slot: Int) {
                 var source = job.source
@@ -185,10 +203,10 @@ struct PackedRunner: Sendable {
                 }
                 let packed = job.buffers.packedA.pointer + slot * stride, sums = job.buffers.rowSums.pointer + slot
                 let u8Sums = needsRowSums ? sums : nil
-                let failed = unpacked ? octet_packed_u8_exceeds_127(source.x.map { $0 + r0 * source.lda }, rows, k, source.lda)
+                let failed = unpacked ? (sevenBit ? octet_packed_u8_exceeds_127(source.x.map { $0 + r0 * source.lda }, rows, k, source.lda) : 0)
                     : !quads ? octet_packed_pack_a(isa, &source, r0, rows, k, packed, source.xf != nil ? sums : u8Sums, row)
-                    : source.xf != nil ? octet_packed_pack_a_f32_c4(isa, &source, r0, rows, k, packed, sums) // 7-bit dynamic codes
-                    : octet_packed_pack_a_c4(&source, r0, rows, k, packed, u8Sums, row)
+                    : source.xf != nil ? octet_packed_pack_a_f32_c4(isa, &source, r0, rows, k, qmax, packed, sums) // dynamic codes
+                    : octet_packed_pack_a_c4(&source, r0, rows, k, packed, u8Sums, row) & (sevenBit ? 1 : 0)
                 if failed != 0 { job.buffers.flags.pointer[worker] = 1 }
             }
             while true {

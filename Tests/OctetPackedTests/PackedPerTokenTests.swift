@@ -9,14 +9,9 @@ import Testing
 /// Per-token (per-row) dynamic quantization in the packed dynamic linear, against the
 /// independent `qnnpack-ref` loops, on every ISA this machine can run and capped to scalar.
 @Suite struct PackedPerTokenTests {
-    /// The host, and the host capped to portable C (as `OCTET_MAX_ISA=scalar` does), and to
-    /// AVX2 when the host has more.
-    static var cpus: [CPUFeatures] {
-        let host = CPUFeatures.host
-        var list = [host, host.capped(at: .scalar)]
-        if host.hasAll([.avx2, .fma]) { list.append(host.capped(at: .avx2)) }
-        return list
-    }
+    /// The host capped at each packed ISA level it reaches (portable C, as `OCTET_MAX_ISA=scalar`
+    /// does; AVX2; AVX-VNNI; AVX-512 VNNI).
+    static var cpus: [CPUFeatures] { HostISAs.cpus }
 
     /// Bit for bit (tolerance 0) against the reference, per row and per tensor, 1 and 2 threads.
     @Test(arguments: [false, true])
@@ -37,8 +32,19 @@ import Testing
         let scalar = try PackedBackend().prepare(c.signature, constants: c.constants, context: PrepareContext(cpu: CPUFeatures.host.capped(at: .scalar)))
         #expect(scalar.implementation == "f32u8s8-dqgemm-pertoken-6x16-scalar")
         if CPUFeatures.host.hasAll([.avx2, .fma]) {
-            let avx2 = try PackedBackend().prepare(c.signature, constants: c.constants, context: PrepareContext(cpu: CPUFeatures.host))
+            let avx2 = try PackedBackend().prepare(c.signature, constants: c.constants, context: PrepareContext(cpu: CPUFeatures.host.capped(at: .avx2)))
             #expect(avx2.implementation == "f32u8s8-dqgemm-pertoken-6x16-avx2")
+        }
+        // Planned (not prepared) for VNNI CPUs: the k-quad kernels with full 8-bit codes.
+        if case let .supported(kernel, _) = PackedBackend().capability(for: c.signature, on: try CPUFeatures.assumed("zen4")) {
+            #expect(kernel == "f32u8s8-dqgemm-pertoken-8x32c4-avx512vnni")
+        } else {
+            Issue.record("declined on zen4")
+        }
+        if case let .supported(kernel, _) = PackedBackend().capability(for: c.signature, on: try CPUFeatures.assumed("alder-lake")) {
+            #expect(kernel == "f32u8s8-dqgemm-pertoken-6x16c4-avxvnni")
+        } else {
+            Issue.record("declined on alder-lake")
         }
     }
 
@@ -156,8 +162,14 @@ import Testing
         #expect(scalar.implementation == "f32u7s8-dqgemm-pertoken-6x16c4-scalar")
         c.signature.quantization?.perRowActivations = false
         if CPUFeatures.host.hasAll([.avx2, .fma]) {
-            let avx2 = try PackedBackend().prepare(c.signature, constants: c.constants, context: PrepareContext(cpu: CPUFeatures.host))
+            let avx2 = try PackedBackend().prepare(c.signature, constants: c.constants, context: PrepareContext(cpu: CPUFeatures.host.capped(at: .avx2)))
             #expect(avx2.implementation == "f32u7s8-dqgemm-6x16c4-avx2")
+        }
+        // A 7-bit signature planned for a VNNI CPU keeps its 7-bit codes on the VNNI kernel.
+        if case let .supported(kernel, _) = PackedBackend().capability(for: c.signature, on: try CPUFeatures.assumed("zen4")) {
+            #expect(kernel == "f32u7s8-dqgemm-8x32c4-avx512vnni")
+        } else {
+            Issue.record("declined on zen4")
         }
     }
 }

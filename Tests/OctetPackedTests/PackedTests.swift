@@ -8,7 +8,7 @@ import OctetQNNPack
 
 @Suite struct PackedTests {
     let host = CPUFeatures.host
-    var isas: [octet_packed_isa] { CPUFeatures.host.has(.avx2) ? [OCTET_PACKED_SCALAR, OCTET_PACKED_AVX2] : [OCTET_PACKED_SCALAR] }
+    var isas: [octet_packed_isa] { HostISAs.all }
 
     /// Raw accumulators against Σ a·b in Int64, bit for bit, on full-range data (0...255
     /// with -128...127, including all-extreme operands that would saturate vpmaddubsw).
@@ -44,11 +44,11 @@ import OctetQNNPack
 
     /// Requantized outputs equal the reference's requantization exactly (tolerance 0):
     /// the same FBGEMM arithmetic, on full-range data, for every generated case;
-    /// on this machine's ISA and on the portable path (an assumed CPU without AVX2), with one
-    /// and two threads, NCHW and channels-last.
+    /// on every packed ISA this machine can run (the host capped at each level, down to the
+    /// portable path), with one and two threads, NCHW and channels-last.
     @Test(arguments: [false, true])
     func equalsTheReferenceExactly(channelsLast: Bool) throws {
-        for cpu in [host, try CPUFeatures.assumed("sse4_2")] {
+        for cpu in HostISAs.cpus {
             for threads in [1, 2] {
                 let report = Conformance.check(PackedBackend(), cpu: cpu, kinds: channelsLast ? [.conv2d] : [.linear, .matmul, .conv2d], casesPerKind: 60,
                                                seed: 17 + UInt64(threads), tolerance: 0, channelsLast: channelsLast, threads: threads)
@@ -86,6 +86,23 @@ import OctetQNNPack
         #expect(name(try conv(1, 32, 64, groups: 1)) == "u8s8s32-conv-nhwc-1x1-6x16-avx2")
         #expect(name(try conv(1, 32, 64, groups: 1, stride: 2)) == "u8s8s32-conv-nhwc-indirect-6x16-avx2")
         #expect(name(try conv(3, 32, 64, groups: 2, pad: 1)) == "u8s8s32-conv-nhwc-indirect-6x16-avx2")
+        // VNNI: the k-quad kernels, exact for any u8 (no 7-bit activations needed).
+        for (cpu, gemm) in [("zen4", "u8s8s32-gemm-8x32c4-avx512vnni"), ("cascade-lake", "u8s8s32-gemm-8x32c4-avx512vnni"),
+                            ("alder-lake", "u8s8s32-gemm-6x16c4-avxvnni")] {
+            let features = try CPUFeatures.assumed(cpu)
+            guard case let .supported(kernel, notes) = PackedBackend().capability(for: try .linear(m: 1, k: 8, n: 8), on: features) else {
+                Issue.record("declined on \(cpu)")
+                continue
+            }
+            #expect(kernel == gemm, "\(cpu)")
+            #expect(notes.first?.contains("vpdpbusd") == true)
+            if case let .supported(one, _) = PackedBackend().capability(for: try conv(1, 32, 64, groups: 1), on: features) {
+                #expect(one == "u8s8s32-conv-nhwc-1x1-\(gemm.split(separator: "-").suffix(2).joined(separator: "-"))")
+            }
+            if case let .supported(dw, _) = PackedBackend().capability(for: try conv(3, 32, 32, groups: 32, pad: 1), on: features) {
+                #expect(dw == "u8s8s32-dwconv-3x3-32c-avx2", "depthwise runs the AVX2 kernel")
+            }
+        }
         var linearNHWC = try OpSignature.linear(m: 1, k: 8, n: 8)
         linearNHWC.activationLayout = .nhwc
         #expect(name(linearNHWC) == nil, "channels-last applies to convolutions only")

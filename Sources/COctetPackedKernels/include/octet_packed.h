@@ -19,10 +19,24 @@
 extern "C" {
 #endif
 
-enum { OCTET_PACKED_NR = 16, OCTET_PACKED_MR = 6, OCTET_PACKED_DW_CHANNELS = 32 };
-/// (`OCTET_PACKED_DW_CHANNELS`: channels per step of the AVX2 depthwise kernel; its packed weights come in 16-channel blocks.)
+enum { OCTET_PACKED_NR = 16, OCTET_PACKED_MR = 6, OCTET_PACKED_VNNI_MR = 8, OCTET_PACKED_DW_CHANNELS = 32 };
+/// (`OCTET_PACKED_VNNI_MR`: rows of the AVX-512 VNNI tile, which spans two panels;
+/// `OCTET_PACKED_DW_CHANNELS`: channels per step of the AVX2 depthwise kernel; its packed weights come in 16-channel blocks.)
 
-typedef enum octet_packed_isa { OCTET_PACKED_SCALAR = 0, OCTET_PACKED_AVX2 = 1 } octet_packed_isa;
+/// The instruction set a kernel call uses (the caller's choice; each level includes the ones
+/// before it except that AVX-512 VNNI does not imply AVX-VNNI):
+///  - `OCTET_PACKED_AVX2`: AVX2 + FMA;
+///  - `OCTET_PACKED_AVX_VNNI`: AVX2 + FMA + AVX-VNNI (VEX `vpdpbusd` ymm): the k-quad GEMM is
+///    `u8s8s32-gemm-6x16c4-avxvnni`, everything else the AVX2 kernels;
+///  - `OCTET_PACKED_AVX512_VNNI`: AVX2 + FMA + AVX-512 F/BW/VL/DQ + VNNI (`vpdpbusd` zmm): the
+///    k-quad GEMM is `u8s8s32-gemm-8x32c4-avx512vnni`, everything else the AVX2 kernels.
+/// On both VNNI levels the k-quad GEMM is exact for any u8 activation (no 7-bit limit).
+typedef enum octet_packed_isa {
+    OCTET_PACKED_SCALAR = 0,
+    OCTET_PACKED_AVX2 = 1,
+    OCTET_PACKED_AVX_VNNI = 2,
+    OCTET_PACKED_AVX512_VNNI = 3
+} octet_packed_isa;
 
 /// Packs a K x N matrix of s8 (element (k, n) at b[n * n_stride + k * k_stride]) into
 /// panels (`out` holds ceil(N/16) * K2 * 8 words) and writes its column sums.
@@ -138,15 +152,19 @@ void octet_packed_pack_b_s8_c4(size_t K, size_t N, const int8_t *b, size_t n_str
 /// returns 1 when any value exceeds 127 (the 7-bit kernel would then be inexact), else 0.
 int octet_packed_pack_a_c4(const octet_packed_a_source *source, size_t row_begin, size_t rows, size_t K, int32_t *out, int32_t *row_sums,
                            uint8_t *row_scratch);
-/// Packs rows of an f32 source (`xf`; dynamic quantization) in k-quads, quantized to 7-bit
-/// codes: clamp(rne(v · inv_scale) + zero_point, 0, 127) with the source's parameters, or, with
-/// `row_scales` set, each row's own (`octet_packed_dynamic_parameters_range` with qmax 127,
+/// Packs rows of an f32 source (`xf`; dynamic quantization) in k-quads, quantized to codes
+/// [0, qmax] (127: 7-bit codes for the vpmaddubsw kernel; 255 for the VNNI kernels):
+/// clamp(rne(v · inv_scale) + zero_point, 0, qmax) with the source's parameters, or, with
+/// `row_scales` set, each row's own (`octet_packed_dynamic_parameters_range` with that qmax,
 /// written to `row_scales[r]` / `row_zero_points[r]` as `octet_packed_pack_a` does). Returns 1
 /// when a per-row source held NaN or an infinity, else 0.
 int octet_packed_pack_a_f32_c4(octet_packed_isa isa, const octet_packed_a_source *source, size_t row_begin, size_t rows, size_t K,
-                               int32_t *out, int32_t *row_sums);
-/// As `octet_packed_gemm` over k-quad operands (`u7s8s32-gemm-6x16c4-avx2`, or the portable
-/// `-scalar` form, exact for any u8), K blocked by `kc_quads`.
+                               int32_t qmax, int32_t *out, int32_t *row_sums);
+/// As `octet_packed_gemm` over k-quad operands, K blocked by `kc_quads`:
+/// `u8s8s32-gemm-8x32c4-avx512vnni` (exact for any u8; `accumulators` then holds M x 32
+/// words: its tiles span two panels), `u8s8s32-gemm-6x16c4-avxvnni` (exact for any u8),
+/// `u7s8s32-gemm-6x16c4-avx2` (exact for activations ≤ 127 only), or the portable `-scalar`
+/// form (exact for any u8).
 void octet_packed_gemm_c4(octet_packed_isa isa, size_t M, size_t N, size_t K, const int32_t *a_packed, const int32_t *row_sums,
                           const int32_t *b_packed, const int32_t *column_sums, void *c, size_t ldc, const octet_packed_output *out,
                           size_t panel_begin, size_t panel_end, int32_t *accumulators, size_t kc_quads);

@@ -1,0 +1,78 @@
+/* u8s8s32-gemm-6x16c4-avxvnni: 6 rows x 16 columns, K in groups of 4, with AVX-VNNI's
+   VEX-encoded `vpdpbusd` ymm (Alder Lake and later cores without AVX-512; Zen 5): four u8·s8
+   products summed into each s32 lane with no intermediate saturation, so exact for any u8
+   activation, where the AVX2 k-quad kernel (vpmaddubsw) needs 7-bit activations. One
+   instruction per 32 products instead of three. The layouts are the k-quad ones
+   (`octet_packed_pack_b_s8_c4`, `octet_packed_pack_a_c4`). 12 accumulators, two weight
+   vectors and one broadcast: 15 of the 16 ymm registers. */
+#include "packed_internal.h"
+
+#if OCTET_X86
+#define OCTET_AVXVNNI __attribute__((target("avxvnni,avx2,fma,f16c")))
+
+OCTET_AVXVNNI static inline __attribute__((always_inline)) void tile_body(const size_t ROWS, size_t K4, const int32_t *a, size_t as, const int32_t *b,
+                                                                          const int32_t *init, __m256i out0[MR], __m256i out1[MR]) {
+    __m256i c0[MR], c1[MR]; /* local: `out0`/`out1` could alias the operands (see the AVX-512 kernel) */
+    for (size_t r = 0; r < ROWS; r++) {
+        c0[r] = init ? _mm256_loadu_si256((const __m256i *)(init + r * NR)) : _mm256_setzero_si256();
+        c1[r] = init ? _mm256_loadu_si256((const __m256i *)(init + r * NR + 8)) : _mm256_setzero_si256();
+    }
+    for (size_t q = 0; q < K4; q++) {
+        const __m256i w0 = _mm256_load_si256((const __m256i *)(b + q * NR)), w1 = _mm256_load_si256((const __m256i *)(b + q * NR + 8));
+        for (size_t r = 0; r < ROWS; r++) {
+            const __m256i x = _mm256_set1_epi32(a[r * as + q]);
+            c0[r] = _mm256_dpbusd_avx_epi32(c0[r], x, w0);
+            c1[r] = _mm256_dpbusd_avx_epi32(c1[r], x, w1);
+        }
+    }
+    for (size_t r = 0; r < ROWS; r++) out0[r] = c0[r], out1[r] = c1[r];
+}
+
+#define DEFINE_TILE(ROWS)                                                                                                   \
+    OCTET_AVXVNNI static void tile_##ROWS(size_t K4, const int32_t *a, size_t as, const int32_t *b, const int32_t *init, __m256i c0[MR], \
+                                          __m256i c1[MR]) {                                                                 \
+        tile_body(ROWS, K4, a, as, b, init, c0, c1);                                                                        \
+    }
+DEFINE_TILE(1) DEFINE_TILE(2) DEFINE_TILE(3) DEFINE_TILE(4) DEFINE_TILE(5) DEFINE_TILE(6)
+
+typedef void (*tile_fn)(size_t, const int32_t *, size_t, const int32_t *, const int32_t *, __m256i[MR], __m256i[MR]);
+static const tile_fn tiles[MR + 1] = {NULL, tile_1, tile_2, tile_3, tile_4, tile_5, tile_6};
+
+/* One 16-column panel for all M rows (row m's quads at a + m · as), K in blocks of KC4 quads;
+   partial sums wait in `acc` (M x 16). */
+OCTET_AVXVNNI void octet_u8s8s32_gemm_6x16c4_avxvnni_panel(size_t M, size_t K, const int32_t *a, size_t as, const int32_t *bp, size_t n0,
+                                                          size_t nr, const int32_t *rows, const int32_t *cols, const octet_packed_output *out,
+                                                          void *c, size_t ldc, int32_t *acc, size_t KC4) {
+    const size_t K4 = (K + 3) / 4;
+    const octet_packed_output local = *out;
+    const octet_packed_output *o = &local;
+    const panel_constants pc = octet_avx2_panel_constants(n0, K, cols, o);
+    for (size_t kb = 0; kb < K4 || kb == 0; kb += KC4) {
+        const size_t kc = K4 - kb < KC4 ? K4 - kb : KC4;
+        const int first = kb == 0, last = kb + kc >= K4;
+        for (size_t m0 = 0; m0 < M; m0 += MR) {
+            const size_t mr = M - m0 < MR ? M - m0 : MR;
+            __m256i c0[MR], c1[MR];
+            tiles[mr](kc, a + m0 * as + kb, as, bp + kb * NR, first ? NULL : acc + m0 * NR, c0, c1);
+            if (last) {
+                octet_avx2_store_tile(mr, m0, n0, nr, &pc, c0, c1, rows, o, c, ldc);
+            } else {
+                for (size_t r = 0; r < mr; r++) {
+                    _mm256_storeu_si256((__m256i *)(acc + (m0 + r) * NR), c0[r]);
+                    _mm256_storeu_si256((__m256i *)(acc + (m0 + r) * NR + 8), c1[r]);
+                }
+            }
+        }
+        if (K4 == 0) break;
+    }
+}
+
+OCTET_AVXVNNI void octet_u8s8s32_gemm_6x16c4_avxvnni_s32(size_t mr, size_t K4, const int32_t *a, const int32_t *b, int32_t acc[MR][NR]) {
+    __m256i c0[MR], c1[MR];
+    tiles[mr](K4, a, K4, b, NULL, c0, c1);
+    for (size_t r = 0; r < mr; r++) {
+        _mm256_storeu_si256((__m256i *)acc[r], c0[r]);
+        _mm256_storeu_si256((__m256i *)(acc[r] + 8), c1[r]);
+    }
+}
+#endif
