@@ -33,17 +33,24 @@ struct PackedBenchmark: ParsableCommand {
         }
         let wd = peak("vpmaddwd s16 pairs (exact u8·s8)", octet_peak_maddwd)
         _ = peak("vpmaddubsw+vpmaddwd (saturating u8·s8; exact on 7-bit u8)", octet_peak_maddubsw)
+        let zmm = cpu.hasAll([.avx512f, .avx512bw, .avx512vl, .avx512_vnni]) ? peak("vpdpbusd zmm (AVX-512 VNNI, exact u8·s8)", octet_peak_dpbusd_zmm) : 0
+        let ymm = cpu.has(.avx_vnni) ? peak("vpdpbusd ymm (AVX-VNNI, exact u8·s8)", octet_peak_dpbusd_ymm) : 0
         let fmaPeak = peak("fp32 vfmadd231ps", octet_peak_fma)
+        // The instruction the packed GEMM runs on here (as `PackedISA.select` picks it).
+        let (kernelPeak, peakName) = zmm > 0 ? (zmm, "dpbusd zmm") : ymm > 0 ? (ymm, "dpbusd ymm") : (wd, "maddwd")
         let exact = OneDNNBackend.hasExactInt8(on: cpu)
         print("oneDNN INT8 here: \(exact ? "VNNI (exact on full range)" : "no VNNI: given 7-bit activations (reduce_range), as PyTorch would")")
-        print("INT8 exact-form peak / FP32 peak = \(fixed(wd / fmaPeak, 2))x")
+        print("INT8 \(peakName) peak / FP32 peak = \(fixed(kernelPeak / fmaPeak, 2))x")
         // The bare micro-kernels on pre-packed operands, each measured next to its instruction's
-        // peak: the exact s16-pair kernel, then the 7-bit k-quad kernel (vpmaddubsw + vpmaddwd).
+        // peak: the exact s16-pair kernel, the 7-bit k-quad kernel (vpmaddubsw + vpmaddwd), and
+        // the VNNI k-quad kernels where the CPU has them.
         typealias RawGEMM = (octet_packed_isa, Int, Int, Int, UnsafePointer<Int32>?, UnsafePointer<Int32>?, UnsafeMutablePointer<Int32>?, Int) -> Void
-        let bare: [(name: String, depth: Int, activationMask: Int32, gemm: RawGEMM, peakName: String, peak: (UInt64) -> UInt64)] = [
-            ("bare kernel", 2, 0x00FF_00FF, octet_packed_gemm_s32, "vpmaddwd (again)", octet_peak_maddwd),
-            ("bare 7-bit c4 kernel", 4, 0x7F7F_7F7F, octet_packed_gemm_c4_s32, "vpmaddubsw+vpmaddwd (again)", octet_peak_maddubsw),
+        var bare: [(name: String, isa: octet_packed_isa, depth: Int, activationMask: Int32, gemm: RawGEMM, peakName: String, peak: (UInt64) -> UInt64)] = [
+            ("u8s8s32-gemm-6x16-avx2", OCTET_PACKED_AVX2, 2, 0x00FF_00FF, octet_packed_gemm_s32, "vpmaddwd (again)", octet_peak_maddwd),
+            ("u7s8s32-gemm-6x16c4-avx2", OCTET_PACKED_AVX2, 4, 0x7F7F_7F7F, octet_packed_gemm_c4_s32, "vpmaddubsw+vpmaddwd (again)", octet_peak_maddubsw),
         ]
+        if ymm > 0 { bare.append(("u8s8s32-gemm-6x16c4-avxvnni", OCTET_PACKED_AVX_VNNI, 4, -1, octet_packed_gemm_c4_s32, "vpdpbusd ymm (again)", octet_peak_dpbusd_ymm)) }
+        if zmm > 0 { bare.append(("u8s8s32-gemm-8x32c4-avx512vnni", OCTET_PACKED_AVX512_VNNI, 4, -1, octet_packed_gemm_c4_s32, "vpdpbusd zmm (again)", octet_peak_dpbusd_zmm)) }
         for kernel in bare {
             for size in [256, 512, 1024] {
                 let words = size * ((size + kernel.depth - 1) / kernel.depth)
@@ -51,11 +58,11 @@ struct PackedBenchmark: ParsableCommand {
                 for i in 0..<words { a.pointer[i] = Int32(truncatingIfNeeded: i &* 2_654_435_761) & kernel.activationMask; b.pointer[i] = Int32(truncatingIfNeeded: i &* 40503) }
                 var best = 0.0
                 for _ in 0..<3 {
-                    let t = clock.measure { kernel.gemm(OCTET_PACKED_AVX2, size, size, size, a.pointer, b.pointer, c.pointer, size) }
+                    let t = clock.measure { kernel.gemm(kernel.isa, size, size, size, a.pointer, b.pointer, c.pointer, size) }
                     best = max(best, Double(size * size * size) / t.seconds / 1e9)
                 }
                 let now = peak(kernel.peakName, kernel.peak)
-                print("\(kernel.name) \(size)^3: \(fixed(best, 1)) GMAC/s = \(fixed(100 * best / now, 0))% of the peak measured right after")
+                print("bare \(kernel.name) \(size)^3: \(fixed(best, 1)) GMAC/s = \(fixed(100 * best / now, 0))% of the peak measured right after")
             }
         }
         print("")
@@ -63,7 +70,7 @@ struct PackedBenchmark: ParsableCommand {
         var shapes: [(String, Int, Int, Int)] = [("square", 256, 256, 256), ("square", 512, 512, 512), ("square", 1024, 1024, 1024), ("square", 2048, 2048, 2048)]
         for m in [1, 16, 128] { for (k, n) in [(768, 768), (768, 3072), (3072, 768)] { shapes.append(("bert", m, k, n)) } }
         shapes += [("r50 l1 3x3", 3136, 576, 64), ("r50 l2 3x3", 784, 1152, 128), ("r50 l3 1x1", 196, 1024, 256), ("r50 l4 3x3", 49, 4608, 512)]
-        print([cell("shape", 11), cell("M", 5), cell("K", 5), cell("N", 5), cell("T", 2), cell("packed GOP/s", 13), cell("%peak(wd)", 10),
+        print([cell("shape", 11), cell("M", 5), cell("K", 5), cell("N", 5), cell("T", 2), cell("packed GOP/s", 13), cell("%" + peakName, 16),
                cell("dnnl i8 GOP/s", 14), cell("dnnl f32 GF/s", 14), cell("vs dnnl i8", 11), cell("vs f32", 7)].joined(separator: " "))
         for t in threads.split(separator: ",").compactMap({ Int($0) }) {
             for (name, m, k, n) in shapes {
@@ -77,7 +84,7 @@ struct PackedBenchmark: ParsableCommand {
                 let secondsPerCall = medianSecondsPerCall([packed.variant, dnnl8.variant, dnnl32.variant], rounds: rounds, minimumSecondsPerRound: seconds)
                 let gop = secondsPerCall.map { 2 * Double(m * n * k) / $0 / 1e9 }
                 print([cell(name, 11), cell("\(m)", 5), cell("\(k)", 5), cell("\(n)", 5), cell("\(t)", 2), cell(fixed(gop[0], 1), 13),
-                       cell(fixed(100 * gop[0] / (2 * wd * Double(t)), 0) + "%", 10), cell(fixed(gop[1], 1), 14), cell(fixed(gop[2], 1), 14),
+                       cell(fixed(100 * gop[0] / (2 * kernelPeak * Double(t)), 0) + "%", 16), cell(fixed(gop[1], 1), 14), cell(fixed(gop[2], 1), 14),
                        cell(fixed(gop[0] / gop[1], 2) + "x", 11), cell(fixed(gop[0] / gop[2], 2) + "x", 7)].joined(separator: " "))
             }
         }

@@ -336,7 +336,7 @@ void octet_u8s8s32_gemm_6x16c4_avxvnni_s32(size_t mr, size_t K4, const int32_t *
 void octet_u8s8s32_gemm_8x32c4_avx512vnni(size_t M, size_t N, size_t K, const int32_t *a, size_t a_stride, const int32_t *rows,
                                           const int32_t *b, const int32_t *cols, void *c, size_t ldc, const octet_packed_output *o,
                                           size_t p0, size_t p1, int32_t *acc, size_t KC4);
-void octet_u8s8s32_gemm_8x32c4_avx512vnni_s32(size_t mr, size_t K4, const int32_t *a, const int32_t *b, int32_t acc[][NR]);
+void octet_u8s8s32_gemm_8x32c4_avx512vnni_s32(size_t M, size_t N, size_t K4, const int32_t *a, const int32_t *b, int32_t *c, size_t ldc);
 void octet_u8s8s32_dwconv_32c_avx2(const octet_packed_dwconv *d, const uint8_t *x, void *c, const octet_packed_output *o,
                                    size_t pixel_begin, size_t pixel_end);
 #endif

@@ -153,14 +153,19 @@ void octet_packed_gemm_c4_strided(octet_packed_isa isa, size_t M, size_t N, size
 
 void octet_packed_gemm_c4_s32(octet_packed_isa isa, size_t M, size_t N, size_t K, const int32_t *a, const int32_t *b, int32_t *c, size_t ldc) {
     const size_t K4 = (K + 3) / 4;
+#if OCTET_X86
+    if (isa == OCTET_PACKED_AVX512_VNNI) {
+        octet_u8s8s32_gemm_8x32c4_avx512vnni_s32(M, N, K4, a, b, c, ldc);
+        return;
+    }
+#endif
     for (size_t p = 0; p < (N + NR - 1) / NR; p++) {
         const size_t n0 = p * NR, nr = N - n0 < NR ? N - n0 : NR;
         for (size_t m0 = 0; m0 < M; m0 += MR) {
             const size_t mr = M - m0 < MR ? M - m0 : MR;
             int32_t acc[MR][NR];
 #if OCTET_X86
-            if (isa == OCTET_PACKED_AVX512_VNNI) octet_u8s8s32_gemm_8x32c4_avx512vnni_s32(mr, K4, a + m0 * K4, b + p * K4 * NR, acc);
-            else if (isa == OCTET_PACKED_AVX_VNNI) octet_u8s8s32_gemm_6x16c4_avxvnni_s32(mr, K4, a + m0 * K4, b + p * K4 * NR, acc);
+            if (isa == OCTET_PACKED_AVX_VNNI) octet_u8s8s32_gemm_6x16c4_avxvnni_s32(mr, K4, a + m0 * K4, b + p * K4 * NR, acc);
             else if (isa == OCTET_PACKED_AVX2) octet_u7s8s32_gemm_6x16c4_avx2_s32(mr, K4, a + m0 * K4, b + p * K4 * NR, acc);
             else
 #endif

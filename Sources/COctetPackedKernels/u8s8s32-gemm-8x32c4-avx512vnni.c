@@ -107,10 +107,27 @@ OCTET_AVX512VNNI void octet_u8s8s32_gemm_8x32c4_avx512vnni(size_t M, size_t N, s
     }
 }
 
-/* Raw accumulators of one tile (mr ≤ 8 rows, one panel), for the tests. */
-OCTET_AVX512VNNI void octet_u8s8s32_gemm_8x32c4_avx512vnni_s32(size_t mr, size_t K4, const int32_t *a, const int32_t *b, int32_t acc[][NR]) {
-    __m512i t[VMR][2];
-    tiles[mr][0](K4, a, K4, b, b, NULL, t);
-    for (size_t r = 0; r < mr; r++) _mm512_storeu_si512(acc[r], t[r][0]);
+/* Raw accumulators Σ a·b of a whole M x N product in this kernel's own tiles (8 rows, panel
+   pairs; row m of A at a + m · K4), into c (row m at c + m · ldc): for the tests and the bare
+   kernel benchmark. */
+OCTET_AVX512VNNI void octet_u8s8s32_gemm_8x32c4_avx512vnni_s32(size_t M, size_t N, size_t K4, const int32_t *a, const int32_t *b, int32_t *c,
+                                                               size_t ldc) {
+    const size_t panels = (N + NR - 1) / NR;
+    for (size_t p = 0; p < panels; p += 2) {
+        const size_t np = p + 1 < panels ? 2 : 1;
+        const int32_t *bp0 = b + p * K4 * NR;
+        for (size_t m0 = 0; m0 < M; m0 += VMR) {
+            const size_t mr = M - m0 < VMR ? M - m0 : VMR;
+            __m512i t[VMR][2];
+            tiles[mr][np - 1](K4, a + m0 * K4, K4, bp0, bp0 + K4 * NR, NULL, t);
+            for (size_t r = 0; r < mr; r++)
+                for (size_t i = 0; i < np; i++) {
+                    int32_t row[NR];
+                    _mm512_storeu_si512(row, t[r][i]);
+                    const size_t n0 = (p + i) * NR, nr = N - n0 < NR ? N - n0 : NR;
+                    memcpy(c + (m0 + r) * ldc + n0, row, nr * sizeof(int32_t));
+                }
+        }
+    }
 }
 #endif
