@@ -8,7 +8,9 @@ For MODEL.onnx the files MODEL.calibration.npz (static: samples along a leading 
 MODEL.inputs.npz (one input per name) must lie beside it; `:dynamic` quantizes dynamically
 (ORT: quantize_dynamic, Octet: --mode dynamic) and needs no calibration. `mlp` names a
 generated 3 x 1024 MLP (dynamic). ORT: QDQ, MinMax, per-channel s8 weights, u8 activations.
-Set OCTET_MAX_ISA to time Octet capped (ORT is not capped).
+Set OCTET_MAX_ISA to time Octet capped (ORT is not capped). `--packed-convolutions` also times
+Octet's INT8 model with every INT8 convolution on `packed` (backends.json without its oneDNN
+convolution rule), the column that compares packed with oneDNN on VNNI CPUs.
 """
 import argparse, json, os, statistics, subprocess, sys, tempfile, time
 import numpy as np
@@ -39,9 +41,22 @@ def ort_time(path, feeds, threads, iterations):
     return statistics.median(times)
 
 
-def octet_time(octet, path, inputs, threads, iterations):
-    out = octet_run(octet, "bench", path, "--input", inputs, "--threads", str(threads), "--iterations", str(iterations), "--json")
+def octet_time(octet, path, inputs, threads, iterations, rules=None):
+    extra = ["--rules", rules] if rules else []
+    out = octet_run(octet, "bench", path, "--input", inputs, "--threads", str(threads), "--iterations", str(iterations), "--json", *extra)
     return json.loads(out)["median_ms"]
+
+
+def packed_convolution_rules(folder):
+    """backends.json without the rule that sends INT8 convolutions to oneDNN."""
+    with open(os.path.join(ROOT, "backends.json")) as f:
+        rules = json.load(f)
+    rules["rules"] = [r for r in rules["rules"] if r["id"] != "x86-conv-onednn"]
+    rules["description"] = "backends.json with every INT8 convolution on packed"
+    path = os.path.join(folder, "packed-convolutions.json")
+    with open(path, "w") as f:
+        json.dump(rules, f)
+    return path
 
 
 def mlp(folder):
@@ -96,8 +111,10 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--iterations", type=int, default=20)
     ap.add_argument("--octet", default=os.path.join(ROOT, ".build", "release", "octet"))
+    ap.add_argument("--packed-convolutions", action="store_true", help="also time Octet INT8 with every INT8 convolution on packed")
     a = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="octet-compare-")
+    packed_rules = packed_convolution_rules(tmp) if a.packed_convolutions else None
     rows = []
     for spec in a.models:
         dynamic = spec.endswith(":dynamic") or spec == "mlp"
@@ -118,20 +135,24 @@ def main():
         cos_octet = cosine(np.load(os.path.join(out, first + ".npy")), fp32)
         cos_ort = cosine(ort_session(r8, 1).run(None, feeds)[0], fp32)
         for t in a.threads:
-            m = {k: [] for k in ("ort_fp32", "ort_int8", "octet_fp32", "octet_int8")}
+            m = {k: [] for k in ("ort_fp32", "ort_int8", "octet_fp32", "octet_int8") + (("octet_int8_packed",) if packed_rules else ())}
             for r in range(a.rounds):
                 m["ort_fp32"].append(ort_time(src, feeds, t, a.iterations))
                 m["octet_fp32"].append(octet_time(a.octet, src, inputs, t, a.iterations))
                 m["ort_int8"].append(ort_time(r8, feeds, t, a.iterations))
                 m["octet_int8"].append(octet_time(a.octet, o8, inputs, t, a.iterations))
+                if packed_rules:
+                    m["octet_int8_packed"].append(octet_time(a.octet, o8, inputs, t, a.iterations, packed_rules))
                 print(f"{name} t{t} round {r + 1}: " + ", ".join(f"{k} {v[-1]:.3f}" for k, v in m.items()), file=sys.stderr)
             med = {k: statistics.median(v) for k, v in m.items()}
             rows.append((name + (" (dynamic)" if dynamic else ""), t, med, cos_ort, cos_octet))
-    print("| model | threads | ORT FP32 | ORT INT8 | Octet FP32 | Octet INT8 | Octet INT8 / ORT INT8 | INT8 speed-up over own FP32 (ORT, Octet) | cosine to FP32 (ORT INT8, Octet INT8) |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    packed = " Octet INT8, convolutions on packed | packed / oneDNN-convolution plan |" if packed_rules else ""
+    print("| model | threads | ORT FP32 | ORT INT8 | Octet FP32 | Octet INT8 | Octet INT8 / ORT INT8 | INT8 speed-up over own FP32 (ORT, Octet) | cosine to FP32 (ORT INT8, Octet INT8) |" + packed)
+    print("|---|---|---|---|---|---|---|---|---|" + ("---|---|" if packed_rules else ""))
     for name, t, m, co, cc in rows:
+        extra = f" {m['octet_int8_packed']:.3f} | {m['octet_int8_packed'] / m['octet_int8']:.2f} |" if packed_rules else ""
         print(f"| {name} | {t} | {m['ort_fp32']:.3f} | {m['ort_int8']:.3f} | {m['octet_fp32']:.3f} | {m['octet_int8']:.3f} | "
-              f"{m['octet_int8'] / m['ort_int8']:.2f} | {m['ort_fp32'] / m['ort_int8']:.2f}x, {m['octet_fp32'] / m['octet_int8']:.2f}x | {co:.5f}, {cc:.5f} |")
+              f"{m['octet_int8'] / m['ort_int8']:.2f} | {m['ort_fp32'] / m['ort_int8']:.2f}x, {m['octet_fp32'] / m['octet_int8']:.2f}x | {co:.5f}, {cc:.5f} |" + extra)
 
 
 if __name__ == "__main__":
