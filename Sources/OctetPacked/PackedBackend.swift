@@ -32,12 +32,18 @@ public struct PackedBackend: Backend {
         let isa = PackedISA.select(for: cpu)
         let dynamic = s.quantization?.dynamic == true
         let kernel = Self.kernelName(s, isa)
-        let note = PackedISA.hasVNNI(isa) && !kernel.contains("-dwconv-")
-            ? "vpdpbusd sums four u8·s8 products into s32 with no int16 step: exact for full-range u8 activations and s8 weights" + (s.quantization?.reduceRange == true ? " (7-bit activations are not needed here)" : "")
-            : PackedISA.format(s, isa) == .quads
-            ? (dynamic ? "7-bit dynamic activations (reduce_range, as PyTorch's fbgemm dynamic linear on x86): each call quantizes to [0, 127], so vpmaddubsw pairs cannot saturate (2·127·128 < 32767), exact"
-                       : "7-bit activations (reduce_range): vpmaddubsw pairs cannot saturate (2·127·128 < 32767), exact; a value above 127 fails the call")
-            : "exact for full-range u8 activations and s8 weights: no int16 saturation, reduce_range not needed"
+        let note: String
+        if kernel.contains("-dwconv-") || PackedISA.format(s, isa) == .pairs {
+            // The depthwise kernels multiply s16 pairs (vpmaddwd) whatever the GEMM's format.
+            note = "exact for full-range u8 activations and s8 weights: no int16 saturation, reduce_range not needed"
+        } else if PackedISA.hasVNNI(isa) {
+            note = "vpdpbusd sums four u8·s8 products into s32 with no int16 step: exact for full-range u8 activations and s8 weights"
+                + (s.quantization?.reduceRange == true ? " (7-bit activations are not needed here)" : "")
+        } else if dynamic {
+            note = "7-bit dynamic activations (reduce_range, as PyTorch's fbgemm dynamic linear on x86): each call quantizes to [0, 127], so vpmaddubsw pairs cannot saturate (2·127·128 < 32767), exact"
+        } else {
+            note = "7-bit activations (reduce_range): vpmaddubsw pairs cannot saturate (2·127·128 < 32767), exact; a value above 127 fails the call"
+        }
         return .supported(kernel: kernel, notes: [note])
     }
 
