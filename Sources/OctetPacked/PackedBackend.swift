@@ -70,7 +70,8 @@ public struct PackedBackend: Backend {
         guard s.kind == .conv2d else { return PackedISA.gemm(isa, format) }
         if s.activationLayout == .nhwc {
             if usesDepthwiseKernel(s) {
-                return PackedISA.dwconv(isa, kh: s.weight[2], kw: s.weight[3], rowPairs: PackedChannelsLastDepthwiseKernel.usesRowPairs(s, isa))
+                return PackedISA.dwconv(isa, kh: s.weight[2], kw: s.weight[3], rowPairs: PackedChannelsLastDepthwiseKernel.usesRowPairs(s, isa),
+                                        vnni: PackedChannelsLastDepthwiseKernel.usesVNNI(s, isa))
             }
             return PackedISA.conv(isa, form: PackedChannelsLastConvKernel.isDirect(s) ? "1x1" : "indirect", format)
         }

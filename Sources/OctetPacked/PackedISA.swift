@@ -75,13 +75,16 @@ enum PackedISA {
         return "\(p.types)-conv-nhwc-\(form)-\(p.tile)-\(suffix(isa))"
     }
 
-    /// The channels-last depthwise kernel: `u8s8s32-dwconv-3x3-rowpairs-8c-avx2` (rows of
+    /// The channels-last depthwise kernel: on AVX-512 VNNI with symmetric weights the tap-quad
+    /// `u8s8s32-dwconv-3x3-64c-avx512vnni`; else `u8s8s32-dwconv-3x3-rowpairs-8c-avx2` (rows of
     /// horizontal pixel pairs; dilation 1, horizontal stride 1 or 2), else the tap-pointer
     /// `u8s8s32-dwconv-3x3-32c-avx2`. 3x3 and 5x5 have their taps unrolled; other windows run
-    /// the any-window forms (`u8s8s32-dwconv-rowpairs-8c-avx2`, `u8s8s32-dwconv-32c-avx2`).
-    static func dwconv(_ isa: octet_packed_isa, kh: Int, kw: Int, rowPairs: Bool) -> String {
-        guard isa != OCTET_PACKED_SCALAR, rowPairs || kh * kw <= 127 else { return "u8s8s32-dwconv-scalar" }
+    /// the any-window forms (`u8s8s32-dwconv-64c-avx512vnni`, `u8s8s32-dwconv-rowpairs-8c-avx2`,
+    /// `u8s8s32-dwconv-32c-avx2`).
+    static func dwconv(_ isa: octet_packed_isa, kh: Int, kw: Int, rowPairs: Bool, vnni: Bool) -> String {
         let window = kh == kw && (kh == 3 || kh == 5) ? "\(kh)x\(kw)-" : ""
+        if vnni { return "u8s8s32-dwconv-\(window)64c-avx512vnni" }
+        guard isa != OCTET_PACKED_SCALAR, rowPairs || kh * kw <= 127 else { return "u8s8s32-dwconv-scalar" }
         return rowPairs ? "u8s8s32-dwconv-\(window)rowpairs-8c-avx2" : "u8s8s32-dwconv-\(window)\(OCTET_PACKED_DW_CHANNELS)c-avx2"
     }
 }

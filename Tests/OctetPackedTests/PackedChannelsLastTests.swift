@@ -168,6 +168,75 @@ import Testing
         #expect(throws: PackedError.self) { try kernel.run(inputs: [x], output: &out) }
     }
 
+    /// The VNNI tap-quad kernel (symmetric weights) against a direct Int64 computation:
+    /// channel counts around its 64-channel blocks and 16-channel stores (masked tails), 1 to
+    /// 49 taps (padded to quads), strides and dilations, u8 and f32 outputs, pixel ranges that
+    /// start and end inside output rows. Runs where the host has AVX-512 VNNI.
+    @Test func vnniDepthwiseAgreesWithDirectSums() throws {
+        guard HostISAs.all.contains(OCTET_PACKED_AVX512_VNNI) else { return }
+        var g = SeededGenerator(seed: 9)
+        for (c, k, stride, dilation) in [(64, 3, 1, 1), (144, 3, 2, 1), (21, 3, 1, 2), (130, 5, 1, 1), (9, 4, 2, 1), (3, 1, 1, 1), (200, 7, 2, 1), (16, 2, 1, 3)] {
+            let (h, w, pad) = (9, 5 + c % 11, k / 2 * dilation)
+            let oh = (h + 2 * pad - dilation * (k - 1) - 1) / stride + 1, ow = (w + 2 * pad - dilation * (k - 1) - 1) / stride + 1
+            let za = UInt8.random(in: 0...255, using: &g)
+            let x = (0..<(h * w * c)).map { _ in UInt8.random(in: 0...255, using: &g) }
+            let wt = (0..<(c * k * k)).map { i in i % 7 == 0 ? Int8.min : Int8.random(in: -128...127, using: &g) }
+            let bias = (0..<c).map { _ in Int32.random(in: -1000...1000, using: &g) }
+            var packed = [Int32](repeating: 0, count: octet_packed_dwconv_vnni_weight_words(c, k * k))
+            octet_packed_pack_dwconv_vnni_weights(c, k * k, wt, Int32(za), bias, &packed)
+            let zero = [UInt8](repeating: za, count: c)
+            var want = [Int64](repeating: 0, count: oh * ow * c)
+            for oy in 0..<oh { for ox in 0..<ow { for ch in 0..<c {
+                var acc = Int64(bias[ch])
+                for ky in 0..<k { for kx in 0..<k {
+                    let iy = oy * stride - pad + ky * dilation, ix = ox * stride - pad + kx * dilation
+                    guard iy >= 0, iy < h, ix >= 0, ix < w else { continue }
+                    acc += (Int64(x[(iy * w + ix) * c + ch]) - Int64(za)) * Int64(wt[ch * k * k + ky * k + kx])
+                } }
+                want[(oy * ow + ox) * c + ch] = acc
+            } } }
+            // f32 output with unit scales gives the raw sums; u8 output with an odd multiplier,
+            // bias and zero point gives the requantization (against the scalar formula).
+            let ones = [Float](repeating: 1, count: c), multiplier = (0..<c).map { Float(0.001 + 0.0003 * Double($0 % 5)) }
+            let biasF = (0..<c).map { Float($0 % 3) - 0.5 }
+            let pixels = oh * ow, cuts = [0, pixels / 3 + 1, 2 * pixels / 3, pixels]
+            var got = [Float](repeating: .nan, count: pixels * c), codes = [UInt8](repeating: 0, count: pixels * c)
+            packed.withUnsafeBufferPointer { pw in
+                zero.withUnsafeBufferPointer { z in
+                    ones.withUnsafeBufferPointer { sc in
+                        multiplier.withUnsafeBufferPointer { mul in
+                            biasF.withUnsafeBufferPointer { bf in
+                                var d = octet_packed_dwconv(channels: c, h: h, w: w, kh: k, kw: k, oh: oh, ow: ow, stride_h: stride, stride_w: stride,
+                                                            pad_top: pad, pad_left: pad, dilation_h: dilation, dilation_w: dilation, weights: pw.baseAddress, zero: z.baseAddress)
+                                var f = octet_packed_output(a_zero_point: Int32(za), b_zero_point: 0, bias_s32: nil, bias_f32: nil, multiplier: nil,
+                                                            out_zero_point: 0, qmin: 0, qmax: 0, dequant_scale: sc.baseAddress, bias_real: nil,
+                                                            lo: -.infinity, hi: .infinity, to_f32: 1, row_scales: nil, row_zero_points: nil, sum: nil)
+                                var q = octet_packed_output(a_zero_point: Int32(za), b_zero_point: 0, bias_s32: nil, bias_f32: bf.baseAddress, multiplier: mul.baseAddress,
+                                                            out_zero_point: 100, qmin: 3, qmax: 250, dequant_scale: nil, bias_real: nil,
+                                                            lo: 0, hi: 0, to_f32: 0, row_scales: nil, row_zero_points: nil, sum: nil)
+                                #expect(octet_packed_dwconv_vnni_applies(OCTET_PACKED_AVX512_VNNI, &d) == 1)
+                                for (begin, end) in zip(cuts, cuts.dropFirst()) {
+                                    #expect(octet_packed_dwconv_vnni_nhwc(OCTET_PACKED_AVX512_VNNI, &d, x, &got, &f, begin, end) == 0)
+                                    #expect(octet_packed_dwconv_vnni_nhwc(OCTET_PACKED_AVX512_VNNI, &d, x, &codes, &q, begin, end) == 0)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            let wrong = zip(got, want).filter { $0.0 != Float($0.1) }.count
+            #expect(wrong == 0, "\(wrong) of \(want.count) sums differ: c \(c) k \(k) stride \(stride) dilation \(dilation)")
+            let expected = want.enumerated().map { i, raw -> UInt8 in
+                let ch = i % c
+                var f = (Float(raw) + biasF[ch]) * multiplier[ch]
+                f = Swift.min(Swift.max(f, Float(3 - 100)), Float(250 - 100))
+                return UInt8(Int32(f.rounded(.toNearestOrEven)) + 100)
+            }
+            let wrongCodes = zip(codes, expected).filter { $0.0 != $0.1 }.count
+            #expect(wrongCodes == 0, "\(wrongCodes) u8 codes differ: c \(c) k \(k) stride \(stride) dilation \(dilation)")
+        }
+    }
+
     /// The C kernels called with each ISA explicitly, against a direct Int64 computation:
     /// the scalar path is tested whatever the CPU.
     @Test func depthwiseKernelsAgreeWithDirectSums() throws {

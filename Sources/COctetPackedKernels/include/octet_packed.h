@@ -249,6 +249,27 @@ size_t octet_packed_dwconv_rows_scratch_bytes(const octet_packed_dwconv *d);
 int octet_packed_dwconv_rows_nhwc(octet_packed_isa isa, const octet_packed_dwconv *d, const uint8_t *x, void *c,
                                   const octet_packed_output *out, size_t pixel_begin, size_t pixel_end, void *scratch);
 
+/// ---- VNNI depthwise: `u8s8s32-dwconv-{3x3-,5x5-,}64c-avx512vnni` ----------------------------
+/// Any stride, dilation and window up to 125 taps, symmetric weights (zero point 0) only,
+/// `OCTET_PACKED_AVX512_VNNI` only (see `octet_packed_dwconv_vnni_applies`). Taps go in groups of
+/// four through `vpdpbusd` (four u8·s8 products per s32 lane, exact). Packed weights, per block
+/// of 64 channels: 64 folded bias words (bias − a_zp · Σ_t w), then per group of four taps 64
+/// words, each the four s8 weights of one channel (zero past the last tap); both in the
+/// kernel's channel order (channel c of the block at word ((c % 16) / 4) · 16 + (c / 16) · 4 + c % 4).
+
+/// Words of those packed weights: ceil(C/64) · 64 · (1 + ceil(taps/4)).
+size_t octet_packed_dwconv_vnni_weight_words(size_t channels, size_t taps);
+/// Packs C x taps s8 weights (`w[c * taps + t]`, zero point 0) as above; `bias` may be NULL.
+void octet_packed_pack_dwconv_vnni_weights(size_t channels, size_t taps, const int8_t *w, int32_t a_zero_point, const int32_t *bias,
+                                           int32_t *out);
+/// 1 when the VNNI depthwise kernel runs `d` with `isa`, else 0.
+int octet_packed_dwconv_vnni_applies(octet_packed_isa isa, const octet_packed_dwconv *d);
+/// As `octet_packed_dwconv_nhwc` with `d->weights` in the VNNI packing; per-channel arrays of
+/// `out` need only `channels` entries (tails are masked). `d->zero` holds at least `channels`
+/// bytes of the activation zero point. Returns 0, or 1 (nothing written) when the kernel does not apply.
+int octet_packed_dwconv_vnni_nhwc(octet_packed_isa isa, const octet_packed_dwconv *d, const uint8_t *x, void *c, const octet_packed_output *out,
+                                  size_t pixel_begin, size_t pixel_end);
+
 #ifdef __cplusplus
 }
 #endif
