@@ -148,8 +148,11 @@ enum Strided {
         src.withUnsafeBytes { s in
             out.withUnsafeMutableBytes { d in
                 guard let sb = s.baseAddress, let db = d.baseAddress else { return }
-                // Contiguous rows of a large copy: one batch of segments split over threads.
-                if strides.last == 1, IntraOpParallelism.threads > 1, shape.elementCount * size >= 1 << 18 {
+                // Contiguous rows of a large copy: one batch of segments split over threads,
+                // when the rows are long enough (≥ 4 KiB) for a list of them to pay. BERT's
+                // attention transposes ([1, 128, 12, 64] → [1, 12, 128, 64]: 1,536 rows of
+                // 256 bytes) took 38 µs each on 2 threads this way, 13 µs inline (Zen 5).
+                if strides.last == 1, IntraOpParallelism.threads > 1, shape.elementCount * size >= 1 << 18, (shape.dims.last ?? 0) * size >= 1 << 12 {
                     var segments: [(UnsafeMutableRawPointer, UnsafeRawPointer, Int)] = []
                     forEachRow(shape, strides: [strides], offsets: [offset]) { o, off, n, _ in
                         segments.append((db + o * size, UnsafeRawPointer(sb + off[0] * size), n * size))
