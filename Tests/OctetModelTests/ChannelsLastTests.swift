@@ -34,6 +34,40 @@ import Testing
                            "cb": try random([1, 8, 1, 1], seed: 4), "w2": try random([8, 8, 3, 3], seed: 5)])
     }
 
+    /// An RGB image quantized to u8 and reordered to channels-last for an INT8 convolution
+    /// (the planes → pixels interleave, split over two threads at this size): the same bits
+    /// on one and two threads, and the float answer of the same QDQ graph within rounding.
+    @Test func quantizedImageReorderAgreesWithFloat() throws {
+        let (h, w) = (130, 131)
+        let wq = try Tensor((0..<12).map { Int8($0 * 21 - 120) }, shape: try TensorShape([4, 3, 1, 1]))
+        let scalar = TensorShape.scalar
+        let g = Graph(
+            name: "rgb", inputs: [.init(name: "x", type: ValueType(.f32, try TensorShape([1, 3, h, w])))], outputs: [.init(name: "y", type: nil)],
+            nodes: [
+                Node(name: "q", opType: "QuantizeLinear", inputs: ["x", "s", "z"], outputs: ["xq"]),
+                Node(name: "dq", opType: "DequantizeLinear", inputs: ["xq", "s", "z"], outputs: ["xd"]),
+                Node(name: "dw", opType: "DequantizeLinear", inputs: ["wq", "sw"], outputs: ["wd"]),
+                Node(name: "conv", opType: "Conv", inputs: ["xd", "wd"], outputs: ["y"]),
+            ],
+            initializers: ["s": try Tensor([Float(0.01)], shape: scalar), "z": try Tensor([UInt8(100)], shape: scalar),
+                           "wq": wq, "sw": try Tensor([Float(0.005)], shape: scalar)])
+        var gen = SeededGenerator(seed: 12)
+        let shape = try TensorShape([1, 3, h, w])
+        let x = try Tensor((0..<shape.elementCount).map { _ in Float.random(in: -1...1.5, using: &gen) }, shape: shape)
+        let rules = try RuleSet.builtIn()
+        func run(_ threads: Int, _ registry: BackendRegistry, optimize: Bool = true) throws -> (Tensor, [NodeAssignment]) {
+            let session = try Session(graph: g, options: SessionOptions(threads: threads, cpu: .host, registry: registry, rules: rules, optimize: optimize))
+            return (try #require(try session.run(["x": x])["y"]), try session.trace().nodes)
+        }
+        let (one, nodes) = try run(1, BackendRegistry.builtIn()), (two, _) = try run(2, BackendRegistry.builtIn())
+        #expect(nodes.contains { $0.opType == "Reorder" }, "the INT8 convolution should run channels-last after a reorder: \(nodes.map(\.opType))")
+        #expect(try one.scalars(as: Float.self) == two.scalars(as: Float.self))
+        // The graph as written (no QDQ fusion): DequantizeLinear, then a float convolution.
+        let (reference, _) = try run(1, try ModelSuite.registry(BackendRegistry.builtInBackends().filter { $0.name == "fp32-ref" }), optimize: false)
+        let err = try #require(ModelSuite.error(one, reference))
+        #expect(err <= 1e-4, "error \(err)")
+    }
+
     @Test func channelsLastAgreesWithRowMajor() throws {
         let g = try graph()
         let inputs = ["x": try random([2, 3, 12, 12], seed: 9)]
