@@ -307,7 +307,72 @@ OCTET_AVX2 static inline void octet_avx2_store_tile(size_t mr, size_t m0, size_t
     }
 }
 
+/* One k-quad tile of `mr` rows x 16 columns over kc quads (row r's quads at a + r · as), starting
+   from the partial sums at `init` (M x 16 words, or NULL), into c0/c1 (columns 0-7, 8-15). */
+typedef void (*octet_avx2_c4_tile)(size_t mr, size_t kc, const int32_t *a, size_t as, const int32_t *b, const int32_t *init, __m256i c0[OCTET_PACKED_MR],
+                                   __m256i c1[OCTET_PACKED_MR]);
+
+/* The panel loop of the 16-column k-quad kernels: one panel for all M rows (row m's quads at
+   a + m · as), K in blocks of KC4 quads (the weight slice stays in L1 while the row tiles
+   pass), partial sums waiting in `acc` (M x 16), the shared store on the last block.
+   Inlined into each kernel with its own `tile`, so the call is direct. */
+__attribute__((always_inline)) OCTET_AVX2 static inline void octet_avx2_c4_panel(octet_avx2_c4_tile tile, size_t M, size_t K, const int32_t *a, size_t as,
+                                                                                  const int32_t *bp, size_t n0, size_t nr, const int32_t *rows,
+                                                                                  const int32_t *cols, const octet_packed_output *out, void *c,
+                                                                                  size_t ldc, int32_t *acc, size_t KC4) {
+    const size_t K4 = (K + 3) / 4;
+    const octet_packed_output local = *out;
+    const octet_packed_output *o = &local;
+    const panel_constants pc = octet_avx2_panel_constants(n0, K, cols, o);
+    for (size_t kb = 0; kb < K4 || kb == 0; kb += KC4) {
+        const size_t kc = K4 - kb < KC4 ? K4 - kb : KC4;
+        const int first = kb == 0, last = kb + kc >= K4;
+        for (size_t m0 = 0; m0 < M; m0 += OCTET_PACKED_MR) {
+            const size_t mr = M - m0 < OCTET_PACKED_MR ? M - m0 : OCTET_PACKED_MR;
+            __m256i c0[OCTET_PACKED_MR], c1[OCTET_PACKED_MR];
+            tile(mr, kc, a + m0 * as + kb, as, bp + kb * OCTET_PACKED_NR, first ? NULL : acc + m0 * OCTET_PACKED_NR, c0, c1);
+            if (last) {
+                octet_avx2_store_tile(mr, m0, n0, nr, &pc, c0, c1, rows, o, c, ldc);
+            } else {
+                for (size_t r = 0; r < mr; r++) {
+                    _mm256_storeu_si256((__m256i *)(acc + (m0 + r) * OCTET_PACKED_NR), c0[r]);
+                    _mm256_storeu_si256((__m256i *)(acc + (m0 + r) * OCTET_PACKED_NR + 8), c1[r]);
+                }
+            }
+        }
+        if (K4 == 0) break;
+    }
+}
+
 #endif
+
+/* Byte offsets of a depthwise window's taps from its top-left input pixel (NHWC). */
+static inline void octet_dwconv_tap_offsets(const octet_packed_dwconv *d, ptrdiff_t *delta) {
+    for (size_t ky = 0, t = 0; ky < d->kh; ky++)
+        for (size_t kx = 0; kx < d->kw; kx++, t++) delta[t] = (ptrdiff_t)((ky * d->dilation_h * d->w + kx * d->dilation_w) * d->channels);
+}
+
+/* The input pixel of every tap of output pixel (oy, ox): the window origin plus `delta` inside
+   the image, the zero-point row for taps in the padding. */
+__attribute__((always_inline)) static inline void octet_dwconv_tap_pointers(const octet_packed_dwconv *d, size_t taps, const uint8_t *x,
+                                                                            const ptrdiff_t *delta, size_t oy, size_t ox, const uint8_t **ptr) {
+    const size_t C = d->channels;
+    const long span_h = (long)((d->kh - 1) * d->dilation_h), span_w = (long)((d->kw - 1) * d->dilation_w);
+    const long y0 = (long)(oy * d->stride_h) - (long)d->pad_top, x0 = (long)(ox * d->stride_w) - (long)d->pad_left;
+    if (y0 >= 0 && x0 >= 0 && y0 + span_h < (long)d->h && x0 + span_w < (long)d->w) {
+        const uint8_t *origin = x + ((size_t)y0 * d->w + (size_t)x0) * C;
+        for (size_t t = 0; t < taps; t++) ptr[t] = origin + delta[t];
+        return;
+    }
+    size_t t = 0;
+    for (size_t ky = 0; ky < d->kh; ky++) {
+        const long iy = y0 + (long)(ky * d->dilation_h);
+        for (size_t kx = 0; kx < d->kw; kx++, t++) {
+            const long ix = x0 + (long)(kx * d->dilation_w);
+            ptr[t] = iy >= 0 && iy < (long)d->h && ix >= 0 && ix < (long)d->w ? x + ((size_t)iy * d->w + (size_t)ix) * C : d->zero;
+        }
+    }
+}
 
 /* ---- internal entry points -------------------------------------------------------- */
 

@@ -95,33 +95,11 @@ OCTET_AVX2 static void tile(size_t mr, size_t K4, const int32_t *a, size_t as, c
     }
 }
 
-/* One 16-column panel for all M rows (row m's quads at a + m * a_stride), K in blocks of KC4 quads (the same L1 blocking as the
-   s16-pair kernel); partial sums wait in `acc` (M x 16). */
+/* One 16-column panel for all M rows, K blocked as the s16-pair kernel is (`octet_avx2_c4_panel`). */
 OCTET_AVX2 void octet_u7s8s32_gemm_6x16c4_avx2_panel(size_t M, size_t K, const int32_t *a, size_t a_stride, const int32_t *bp, size_t n0, size_t nr,
                                                      const int32_t *rows, const int32_t *cols, const octet_packed_output *out, void *c,
                                                      size_t ldc, int32_t *acc, size_t KC4) {
-    const size_t K4 = (K + 3) / 4;
-    const octet_packed_output local = *out;
-    const octet_packed_output *o = &local;
-    const panel_constants pc = octet_avx2_panel_constants(n0, K, cols, o);
-    for (size_t kb = 0; kb < K4 || kb == 0; kb += KC4) {
-        const size_t kc = K4 - kb < KC4 ? K4 - kb : KC4;
-        const int first = kb == 0, last = kb + kc >= K4;
-        for (size_t m0 = 0; m0 < M; m0 += MR) {
-            const size_t mr = M - m0 < MR ? M - m0 : MR;
-            __m256i c0[MR], c1[MR];
-            tile(mr, kc, a + m0 * a_stride + kb, a_stride, bp + kb * NR, first ? NULL : acc + m0 * NR, c0, c1);
-            if (last) {
-                octet_avx2_store_tile(mr, m0, n0, nr, &pc, c0, c1, rows, o, c, ldc);
-            } else {
-                for (size_t r = 0; r < mr; r++) {
-                    _mm256_storeu_si256((__m256i *)(acc + (m0 + r) * NR), c0[r]);
-                    _mm256_storeu_si256((__m256i *)(acc + (m0 + r) * NR + 8), c1[r]);
-                }
-            }
-        }
-        if (K4 == 0) break;
-    }
+    octet_avx2_c4_panel(tile, M, K, a, a_stride, bp, n0, nr, rows, cols, out, c, ldc, acc, KC4);
 }
 
 OCTET_AVX2 void octet_u7s8s32_gemm_6x16c4_avx2_s32(size_t mr, size_t K4, const int32_t *a, const int32_t *b, int32_t acc[MR][NR]) {

@@ -108,29 +108,12 @@ __attribute__((always_inline)) OCTET_AVX2 static inline void pixels(const octet_
     /* A local copy: u8 stores may alias anything, so fields read through `out` would be reloaded. */
     const octet_packed_output local = *out;
     const octet_packed_output *o = &local;
-    /* Byte offsets of the taps from the window's top-left input pixel. */
     ptrdiff_t delta[OCTET_DW_MAX_TAPS];
-    for (size_t ky = 0, t = 0; ky < d->kh; ky++)
-        for (size_t kx = 0; kx < d->kw; kx++, t++) delta[t] = (ptrdiff_t)((ky * d->dilation_h * d->w + kx * d->dilation_w) * C);
-    const long span_h = (long)((d->kh - 1) * d->dilation_h), span_w = (long)((d->kw - 1) * d->dilation_w);
+    octet_dwconv_tap_offsets(d, delta);
     /* The output row and column of p advance with it (no division per pixel). */
     size_t oy = p0 / d->ow, ox = p0 % d->ow;
     for (size_t p = p0; p < p1; p++, ox = ox + 1 == d->ow ? (oy++, 0) : ox + 1) {
-        const long y0 = (long)(oy * d->stride_h) - (long)d->pad_top, x0 = (long)(ox * d->stride_w) - (long)d->pad_left;
-        if (y0 >= 0 && x0 >= 0 && y0 + span_h < (long)d->h && x0 + span_w < (long)d->w) {
-            /* Inside the image: every tap is the window origin plus a fixed offset. */
-            const uint8_t *origin = x + ((size_t)y0 * d->w + (size_t)x0) * C;
-            for (size_t t = 0; t < taps; t++) ptr[t] = origin + delta[t];
-        } else {
-            size_t t = 0;
-            for (size_t ky = 0; ky < d->kh; ky++) {
-                const long iy = y0 + (long)(ky * d->dilation_h);
-                for (size_t kx = 0; kx < d->kw; kx++, t++) {
-                    const long ix = x0 + (long)(kx * d->dilation_w);
-                    ptr[t] = iy >= 0 && iy < (long)d->h && ix >= 0 && ix < (long)d->w ? x + ((size_t)iy * d->w + (size_t)ix) * C : d->zero;
-                }
-            }
-        }
+        octet_dwconv_tap_pointers(d, taps, x, delta, oy, ox, ptr);
         if (taps & 1) ptr[taps] = ptr[taps - 1]; /* its weight is zero */
         size_t b = 0;
         for (; b + 2 <= blocks; b += 2) {

@@ -87,28 +87,6 @@ OCTET_AVX512VNNI static inline void unpermute(const __m512i acc[4], __m512i out[
     out[2] = _mm512_shuffle_i32x4(t2, t3, 0x88), out[3] = _mm512_shuffle_i32x4(t2, t3, 0xDD);
 }
 
-/* The tap pointers of output pixel (oy, ox): the window origin plus fixed offsets inside the
-   image, the zero row for taps in the padding. */
-OCTET_AVX512VNNI static inline __attribute__((always_inline)) void tap_pointers(const octet_packed_dwconv *d, size_t taps, const uint8_t *x,
-                                                                                const ptrdiff_t *delta, size_t oy, size_t ox, const uint8_t **ptr) {
-    const size_t C = d->channels;
-    const long span_h = (long)((d->kh - 1) * d->dilation_h), span_w = (long)((d->kw - 1) * d->dilation_w);
-    const long y0 = (long)(oy * d->stride_h) - (long)d->pad_top, x0 = (long)(ox * d->stride_w) - (long)d->pad_left;
-    if (y0 >= 0 && x0 >= 0 && y0 + span_h < (long)d->h && x0 + span_w < (long)d->w) {
-        const uint8_t *origin = x + ((size_t)y0 * d->w + (size_t)x0) * C;
-        for (size_t t = 0; t < taps; t++) ptr[t] = origin + delta[t];
-        return;
-    }
-    size_t t = 0;
-    for (size_t ky = 0; ky < d->kh; ky++) {
-        const long iy = y0 + (long)(ky * d->dilation_h);
-        for (size_t kx = 0; kx < d->kw; kx++, t++) {
-            const long ix = x0 + (long)(kx * d->dilation_w);
-            ptr[t] = iy >= 0 && iy < (long)d->h && ix >= 0 && ix < (long)d->w ? x + ((size_t)iy * d->w + (size_t)ix) * C : d->zero;
-        }
-    }
-}
-
 /* u8 output, one 64-channel block at a time over all the pixels (its requantization constants
    stay in registers). The constants are loaded in channel order and put in the accumulators'
    order by the same lane transpose (it is its own inverse); after requantization two
@@ -136,7 +114,7 @@ OCTET_AVX512VNNI static inline __attribute__((always_inline)) void pixels_u8(con
         const int32_t *wb = d->weights + (n0 / DW64) * block_words;
         size_t oy = p0 / d->ow, ox = p0 % d->ow;
         for (size_t p = p0; p < p1; p++, ox = ox + 1 == d->ow ? (oy++, 0) : ox + 1) {
-            tap_pointers(d, taps, x, delta, oy, ox, ptr);
+            octet_dwconv_tap_pointers(d, taps, x, delta, oy, ox, ptr);
             __m512i acc[4], q[4];
             block(quads, ptr, n0, n, wb, acc);
             for (int i = 0; i < 4; i++) {
@@ -160,8 +138,7 @@ OCTET_AVX512VNNI static inline __attribute__((always_inline)) void pixels(const 
     const octet_packed_output local = *out;
     const octet_packed_output *o = &local;
     ptrdiff_t delta[DW64_MAX_TAPS];
-    for (size_t ky = 0, t = 0; ky < d->kh; ky++)
-        for (size_t kx = 0; kx < d->kw; kx++, t++) delta[t] = (ptrdiff_t)((ky * d->dilation_h * d->w + kx * d->dilation_w) * C);
+    octet_dwconv_tap_offsets(d, delta);
     /* Padding taps (weight 0) read the zero row. */
     for (size_t t = taps; t < 4 * quads; t++) ptr[t] = d->zero;
     if (!o->to_f32) {
@@ -170,7 +147,7 @@ OCTET_AVX512VNNI static inline __attribute__((always_inline)) void pixels(const 
     }
     size_t oy = p0 / d->ow, ox = p0 % d->ow;
     for (size_t p = p0; p < p1; p++, ox = ox + 1 == d->ow ? (oy++, 0) : ox + 1) {
-        tap_pointers(d, taps, x, delta, oy, ox, ptr);
+        octet_dwconv_tap_pointers(d, taps, x, delta, oy, ox, ptr);
         for (size_t b = 0; b * DW64 < C; b++) {
             const size_t n0 = b * DW64, n = C - n0 < DW64 ? C - n0 : DW64;
             __m512i acc[4], r[4];

@@ -35,41 +35,27 @@ OCTET_AVXVNNI static inline __attribute__((always_inline)) void tile_body(const 
     }
 DEFINE_TILE(1) DEFINE_TILE(2) DEFINE_TILE(3) DEFINE_TILE(4) DEFINE_TILE(5) DEFINE_TILE(6)
 
-typedef void (*tile_fn)(size_t, const int32_t *, size_t, const int32_t *, const int32_t *, __m256i[MR], __m256i[MR]);
-static const tile_fn tiles[MR + 1] = {NULL, tile_1, tile_2, tile_3, tile_4, tile_5, tile_6};
+OCTET_AVXVNNI static void tile(size_t mr, size_t K4, const int32_t *a, size_t as, const int32_t *b, const int32_t *init, __m256i c0[MR], __m256i c1[MR]) {
+    switch (mr) {
+    case 1: tile_1(K4, a, as, b, init, c0, c1); break;
+    case 2: tile_2(K4, a, as, b, init, c0, c1); break;
+    case 3: tile_3(K4, a, as, b, init, c0, c1); break;
+    case 4: tile_4(K4, a, as, b, init, c0, c1); break;
+    case 5: tile_5(K4, a, as, b, init, c0, c1); break;
+    default: tile_6(K4, a, as, b, init, c0, c1); break;
+    }
+}
 
-/* One 16-column panel for all M rows (row m's quads at a + m · as), K in blocks of KC4 quads;
-   partial sums wait in `acc` (M x 16). */
+/* One 16-column panel for all M rows, K blocked (`octet_avx2_c4_panel`). */
 OCTET_AVXVNNI void octet_u8s8s32_gemm_6x16c4_avxvnni_panel(size_t M, size_t K, const int32_t *a, size_t as, const int32_t *bp, size_t n0,
                                                           size_t nr, const int32_t *rows, const int32_t *cols, const octet_packed_output *out,
                                                           void *c, size_t ldc, int32_t *acc, size_t KC4) {
-    const size_t K4 = (K + 3) / 4;
-    const octet_packed_output local = *out;
-    const octet_packed_output *o = &local;
-    const panel_constants pc = octet_avx2_panel_constants(n0, K, cols, o);
-    for (size_t kb = 0; kb < K4 || kb == 0; kb += KC4) {
-        const size_t kc = K4 - kb < KC4 ? K4 - kb : KC4;
-        const int first = kb == 0, last = kb + kc >= K4;
-        for (size_t m0 = 0; m0 < M; m0 += MR) {
-            const size_t mr = M - m0 < MR ? M - m0 : MR;
-            __m256i c0[MR], c1[MR];
-            tiles[mr](kc, a + m0 * as + kb, as, bp + kb * NR, first ? NULL : acc + m0 * NR, c0, c1);
-            if (last) {
-                octet_avx2_store_tile(mr, m0, n0, nr, &pc, c0, c1, rows, o, c, ldc);
-            } else {
-                for (size_t r = 0; r < mr; r++) {
-                    _mm256_storeu_si256((__m256i *)(acc + (m0 + r) * NR), c0[r]);
-                    _mm256_storeu_si256((__m256i *)(acc + (m0 + r) * NR + 8), c1[r]);
-                }
-            }
-        }
-        if (K4 == 0) break;
-    }
+    octet_avx2_c4_panel(tile, M, K, a, as, bp, n0, nr, rows, cols, out, c, ldc, acc, KC4);
 }
 
 OCTET_AVXVNNI void octet_u8s8s32_gemm_6x16c4_avxvnni_s32(size_t mr, size_t K4, const int32_t *a, const int32_t *b, int32_t acc[MR][NR]) {
     __m256i c0[MR], c1[MR];
-    tiles[mr](K4, a, K4, b, NULL, c0, c1);
+    tile(mr, K4, a, K4, b, NULL, c0, c1);
     for (size_t r = 0; r < mr; r++) {
         _mm256_storeu_si256((__m256i *)acc[r], c0[r]);
         _mm256_storeu_si256((__m256i *)(acc[r] + 8), c1[r]);

@@ -38,35 +38,11 @@ import Testing
         }
     }
 
-    /// Raw accumulators of both ISAs against Int64 sums, including all-extreme 7-bit operands
+    /// Raw accumulators of every ISA the host runs against Int64 sums, including all-extreme 7-bit operands
     /// (127 · −128, the largest pair magnitude) and long K.
     @Test(arguments: [(1, 1, 1), (3, 5, 17), (6, 64, 16), (7, 131, 33), (13, 4608, 20)])
     func sevenBitAccumulatorsAreExact(m: Int, k: Int, n: Int) throws {
-        var g = SeededGenerator(seed: UInt64(m * 31 + k))
-        let isas = HostISAs.all
-        for extreme in [false, true] {
-            let a: [UInt8] = (0..<(m * k)).map { _ in extreme ? 127 : UInt8.random(in: 0...127, using: &g) }
-            let b: [Int8] = (0..<(k * n)).map { _ in extreme ? -128 : Int8.random(in: -128...127, using: &g) }
-            var want = [Int64](repeating: 0, count: m * n)
-            for i in 0..<m { for j in 0..<n { for kk in 0..<k { want[i * n + j] += Int64(a[i * k + kk]) * Int64(b[kk * n + j]) } } }
-            let k4 = (k + 3) / 4, panels = (n + 15) / 16
-            var pa = [Int32](repeating: 0, count: m * k4), rows = [Int32](repeating: 0, count: m), cols = [Int32](repeating: 0, count: n)
-            let aligned = UnsafeMutablePointer<Int32>.allocate(capacity: panels * k4 * 16 + 16)
-            defer { aligned.deallocate() }
-            let panelBase = aligned + (8 - (Int(bitPattern: aligned) / 4) % 8) % 8
-            let high = a.withUnsafeBufferPointer { ap in
-                var source = octet_packed_a_source(x: ap.baseAddress, xf: nil, lda: k, offsets: nil, taps: 0, channels: 0, zero: nil, inv_scale: 0, zero_point: 0, row_scales: nil, row_zero_points: nil)
-                return octet_packed_pack_a_c4(&source, 0, m, k, &pa, &rows, nil)
-            }
-            #expect(high == 0)
-            octet_packed_pack_b_s8_c4(k, n, b, 1, n, panelBase, &cols)
-            #expect(rows == (0..<m).map { i in Int32((0..<k).reduce(0) { $0 + Int(a[i * k + $1]) }) })
-            for isa in isas {
-                var c = [Int32](repeating: 0, count: m * n)
-                octet_packed_gemm_c4_s32(isa, m, n, k, pa, panelBase, &c, n)
-                #expect(c.map(Int64.init) == want, "isa \(isa.rawValue) \(m)x\(k)x\(n) extreme=\(extreme)")
-            }
-        }
+        try Self.checkQuadAccumulators(m: m, k: k, n: n, activationMax: 127, isas: HostISAs.all, seed: UInt64(m * 31 + k))
     }
 
     /// The VNNI k-quad kernels (`vpdpbusd`) on the same layouts with full-range activations,
@@ -74,10 +50,17 @@ import Testing
     /// the portable form too (it is exact for any u8). Tiles of 1 to 8 rows and 1 or 2 panels.
     @Test(arguments: [(1, 1, 1), (3, 5, 17), (8, 64, 32), (9, 131, 48), (13, 4608, 20), (17, 300, 70)])
     func fullRangeQuadAccumulatorsAreExact(m: Int, k: Int, n: Int) throws {
-        var g = SeededGenerator(seed: UInt64(m * 17 + k))
-        let isas = HostISAs.all.filter { $0 != OCTET_PACKED_AVX2 } // the AVX2 k-quad kernel is the 7-bit one
+        // The AVX2 k-quad kernel is the 7-bit one.
+        try Self.checkQuadAccumulators(m: m, k: k, n: n, activationMax: 255, isas: HostISAs.all.filter { $0 != OCTET_PACKED_AVX2 }, seed: UInt64(m * 17 + k))
+    }
+
+    /// Packs random (then all-extreme: `activationMax` · −128) operands in k-quads and checks the
+    /// raw accumulators of every ISA in `isas` against Int64 sums, and the packing's row sums
+    /// and 7-bit report.
+    static func checkQuadAccumulators(m: Int, k: Int, n: Int, activationMax: UInt8, isas: [octet_packed_isa], seed: UInt64) throws {
+        var g = SeededGenerator(seed: seed)
         for extreme in [false, true] {
-            let a: [UInt8] = (0..<(m * k)).map { _ in extreme ? 255 : UInt8.random(in: 0...255, using: &g) }
+            let a: [UInt8] = (0..<(m * k)).map { _ in extreme ? activationMax : UInt8.random(in: 0...activationMax, using: &g) }
             let b: [Int8] = (0..<(k * n)).map { _ in extreme ? -128 : Int8.random(in: -128...127, using: &g) }
             var want = [Int64](repeating: 0, count: m * n)
             for i in 0..<m { for j in 0..<n { for kk in 0..<k { want[i * n + j] += Int64(a[i * k + kk]) * Int64(b[kk * n + j]) } } }
@@ -87,11 +70,13 @@ import Testing
             let aligned = UnsafeMutablePointer<Int32>.allocate(capacity: panels * k4 * 16 + 16)
             defer { aligned.deallocate() }
             let panelBase = aligned + (16 - (Int(bitPattern: aligned) / 4) % 16) % 16
-            _ = a.withUnsafeBufferPointer { ap in
+            let high = a.withUnsafeBufferPointer { ap in
                 var source = octet_packed_a_source(x: ap.baseAddress, xf: nil, lda: k, offsets: nil, taps: 0, channels: 0, zero: nil, inv_scale: 0, zero_point: 0, row_scales: nil, row_zero_points: nil)
                 return octet_packed_pack_a_c4(&source, 0, m, k, &pa, &rows, nil)
             }
+            #expect((high != 0) == a.contains { $0 > 127 }, "the packing reports values above 127")
             octet_packed_pack_b_s8_c4(k, n, b, 1, n, panelBase, &cols)
+            #expect(rows == (0..<m).map { i in Int32((0..<k).reduce(0) { $0 + Int(a[i * k + $1]) }) })
             for isa in isas {
                 var c = [Int32](repeating: 0, count: m * n)
                 octet_packed_gemm_c4_s32(isa, m, n, k, pa, panelBase, &c, n)
