@@ -307,30 +307,32 @@ OCTET_AVX2 static inline void octet_avx2_store_tile(size_t mr, size_t m0, size_t
     }
 }
 
-/* One k-quad tile of `mr` rows x 16 columns over kc quads (row r's quads at a + r · as), starting
-   from the partial sums at `init` (M x 16 words, or NULL), into c0/c1 (columns 0-7, 8-15). */
-typedef void (*octet_avx2_c4_tile)(size_t mr, size_t kc, const int32_t *a, size_t as, const int32_t *b, const int32_t *init, __m256i c0[OCTET_PACKED_MR],
-                                   __m256i c1[OCTET_PACKED_MR]);
+/* One tile of `mr` rows x 16 columns over kc K steps (k-pairs or k-quads; row r's steps at
+   a + r · as), starting from the partial sums at `init` (M x 16 words, or NULL), into c0/c1
+   (columns 0-7, 8-15). */
+typedef void (*octet_avx2_tile)(size_t mr, size_t kc, const int32_t *a, size_t as, const int32_t *b, const int32_t *init, __m256i c0[OCTET_PACKED_MR],
+                                __m256i c1[OCTET_PACKED_MR]);
 
-/* The panel loop of the 16-column k-quad kernels: one panel for all M rows (row m's quads at
-   a + m · as), K in blocks of KC4 quads (the weight slice stays in L1 while the row tiles
-   pass), partial sums waiting in `acc` (M x 16), the shared store on the last block.
-   Inlined into each kernel with its own `tile`, so the call is direct. */
-__attribute__((always_inline)) OCTET_AVX2 static inline void octet_avx2_c4_panel(octet_avx2_c4_tile tile, size_t M, size_t K, const int32_t *a, size_t as,
-                                                                                  const int32_t *bp, size_t n0, size_t nr, const int32_t *rows,
-                                                                                  const int32_t *cols, const octet_packed_output *out, void *c,
-                                                                                  size_t ldc, int32_t *acc, size_t KC4) {
-    const size_t K4 = (K + 3) / 4;
+/* The panel loop of the 16-column kernels: one panel for all M rows (row m's K steps at
+   a + m · as), `depth` K steps (k-pairs or k-quads, `b_step` weight words each) in blocks of
+   `KC` (the weight slice stays in L1 while the row tiles pass), partial sums waiting in `acc`
+   (M x 16), the shared store on the last block. Inlined into each kernel with its own
+   `tile`, so the call is direct. */
+__attribute__((always_inline)) OCTET_AVX2 static inline void octet_avx2_panel_loop(octet_avx2_tile tile, size_t depth, size_t b_step, size_t M, size_t K,
+                                                                                    const int32_t *a, size_t as, const int32_t *bp, size_t n0, size_t nr,
+                                                                                    const int32_t *rows, const int32_t *cols, const octet_packed_output *out,
+                                                                                    void *c, size_t ldc, int32_t *acc, size_t KC) {
+    /* A local copy: u8 stores may alias anything, so fields read through `out` would be reloaded. */
     const octet_packed_output local = *out;
     const octet_packed_output *o = &local;
     const panel_constants pc = octet_avx2_panel_constants(n0, K, cols, o);
-    for (size_t kb = 0; kb < K4 || kb == 0; kb += KC4) {
-        const size_t kc = K4 - kb < KC4 ? K4 - kb : KC4;
-        const int first = kb == 0, last = kb + kc >= K4;
+    for (size_t kb = 0; kb < depth || kb == 0; kb += KC) {
+        const size_t kc = depth - kb < KC ? depth - kb : KC;
+        const int first = kb == 0, last = kb + kc >= depth;
         for (size_t m0 = 0; m0 < M; m0 += OCTET_PACKED_MR) {
             const size_t mr = M - m0 < OCTET_PACKED_MR ? M - m0 : OCTET_PACKED_MR;
             __m256i c0[OCTET_PACKED_MR], c1[OCTET_PACKED_MR];
-            tile(mr, kc, a + m0 * as + kb, as, bp + kb * OCTET_PACKED_NR, first ? NULL : acc + m0 * OCTET_PACKED_NR, c0, c1);
+            tile(mr, kc, a + m0 * as + kb, as, bp + kb * b_step, first ? NULL : acc + m0 * OCTET_PACKED_NR, c0, c1);
             if (last) {
                 octet_avx2_store_tile(mr, m0, n0, nr, &pc, c0, c1, rows, o, c, ldc);
             } else {
@@ -340,7 +342,18 @@ __attribute__((always_inline)) OCTET_AVX2 static inline void octet_avx2_c4_panel
                 }
             }
         }
-        if (K4 == 0) break;
+        if (depth == 0) break;
+    }
+}
+
+/* Raw accumulators of one tile (`depth` K steps, rows at a + r · depth), for the tests. */
+__attribute__((always_inline)) OCTET_AVX2 static inline void octet_avx2_tile_s32(octet_avx2_tile tile, size_t mr, size_t depth, const int32_t *a,
+                                                                                  const int32_t *b, int32_t acc[OCTET_PACKED_MR][OCTET_PACKED_NR]) {
+    __m256i c0[OCTET_PACKED_MR], c1[OCTET_PACKED_MR];
+    tile(mr, depth, a, depth, b, NULL, c0, c1);
+    for (size_t r = 0; r < mr; r++) {
+        _mm256_storeu_si256((__m256i *)acc[r], c0[r]);
+        _mm256_storeu_si256((__m256i *)(acc[r] + 8), c1[r]);
     }
 }
 

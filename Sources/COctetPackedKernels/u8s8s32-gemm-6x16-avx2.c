@@ -38,42 +38,15 @@ OCTET_AVX2 static void tile(size_t mr, size_t K2, const int32_t *a, size_t as, c
 }
 
 /* One 16-column panel for all M rows, K in blocks of KC2 pairs (sized by the caller from the
-   L1 cache): the block's panel slice stays in L1 while every row tile passes over it; partial
-   sums wait in `acc` (M x 16). */
+   L1 cache; `octet_avx2_panel_loop`). */
 OCTET_AVX2 void octet_u8s8s32_gemm_6x16_avx2_panel(size_t M, size_t K, const int32_t *a, const int32_t *bp, size_t n0, size_t nr,
                                                    const int32_t *rows, const int32_t *cols, const octet_packed_output *out, void *c,
                                                    size_t ldc, int32_t *acc, size_t KC2) {
     const size_t K2 = (K + 1) / 2;
-    /* A local copy: u8 stores may alias anything, so fields read through `out` would be reloaded. */
-    const octet_packed_output local = *out;
-    const octet_packed_output *o = &local;
-    const panel_constants pc = octet_avx2_panel_constants(n0, K, cols, o);
-    for (size_t kb = 0; kb < K2 || kb == 0; kb += KC2) {
-        const size_t kc = K2 - kb < KC2 ? K2 - kb : KC2;
-        const int first = kb == 0, last = kb + kc >= K2;
-        for (size_t m0 = 0; m0 < M; m0 += MR) {
-            const size_t mr = M - m0 < MR ? M - m0 : MR;
-            __m256i c0[MR], c1[MR];
-            tile(mr, kc, a + m0 * K2 + kb, K2, bp + kb * (NR / 2), first ? NULL : acc + m0 * NR, c0, c1);
-            if (last) {
-                octet_avx2_store_tile(mr, m0, n0, nr, &pc, c0, c1, rows, o, c, ldc);
-            } else {
-                for (size_t r = 0; r < mr; r++) {
-                    _mm256_storeu_si256((__m256i *)(acc + (m0 + r) * NR), c0[r]);
-                    _mm256_storeu_si256((__m256i *)(acc + (m0 + r) * NR + 8), c1[r]);
-                }
-            }
-        }
-        if (K2 == 0) break;
-    }
+    octet_avx2_panel_loop(tile, K2, NR / 2, M, K, a, K2, bp, n0, nr, rows, cols, out, c, ldc, acc, KC2);
 }
 
 OCTET_AVX2 void octet_u8s8s32_gemm_6x16_avx2_s32(size_t mr, size_t K2, const int32_t *a, const int32_t *b, int32_t acc[MR][NR]) {
-    __m256i c0[MR], c1[MR];
-    tile(mr, K2, a, K2, b, NULL, c0, c1);
-    for (size_t r = 0; r < mr; r++) {
-        _mm256_storeu_si256((__m256i *)acc[r], c0[r]);
-        _mm256_storeu_si256((__m256i *)(acc[r] + 8), c1[r]);
-    }
+    octet_avx2_tile_s32(tile, mr, K2, a, b, acc);
 }
 #endif

@@ -46,19 +46,14 @@ OCTET_AVXVNNI static void tile(size_t mr, size_t K4, const int32_t *a, size_t as
     }
 }
 
-/* One 16-column panel for all M rows, K blocked (`octet_avx2_c4_panel`). */
+/* One 16-column panel for all M rows, K blocked (`octet_avx2_panel_loop`). */
 OCTET_AVXVNNI void octet_u8s8s32_gemm_6x16c4_avxvnni_panel(size_t M, size_t K, const int32_t *a, size_t as, const int32_t *bp, size_t n0,
                                                           size_t nr, const int32_t *rows, const int32_t *cols, const octet_packed_output *out,
                                                           void *c, size_t ldc, int32_t *acc, size_t KC4) {
-    octet_avx2_c4_panel(tile, M, K, a, as, bp, n0, nr, rows, cols, out, c, ldc, acc, KC4);
+    octet_avx2_panel_loop(tile, (K + 3) / 4, NR, M, K, a, as, bp, n0, nr, rows, cols, out, c, ldc, acc, KC4);
 }
 
 OCTET_AVXVNNI void octet_u8s8s32_gemm_6x16c4_avxvnni_s32(size_t mr, size_t K4, const int32_t *a, const int32_t *b, int32_t acc[MR][NR]) {
-    __m256i c0[MR], c1[MR];
-    tile(mr, K4, a, K4, b, NULL, c0, c1);
-    for (size_t r = 0; r < mr; r++) {
-        _mm256_storeu_si256((__m256i *)acc[r], c0[r]);
-        _mm256_storeu_si256((__m256i *)(acc[r] + 8), c1[r]);
-    }
+    octet_avx2_tile_s32(tile, mr, K4, a, b, acc);
 }
 #endif
