@@ -33,7 +33,9 @@ public struct PackedBackend: Backend {
         let dynamic = s.quantization?.dynamic == true
         let kernel = Self.kernelName(s, isa)
         let note: String
-        if kernel.contains("-dwconv-") || PackedISA.format(s, isa) == .pairs {
+        if kernel.contains("-dwconv-") && kernel.hasSuffix("-avx512vnni") {
+            note = "vpdpbusd over groups of four taps: exact for full-range u8 activations and symmetric s8 weights"
+        } else if kernel.contains("-dwconv-") || PackedISA.format(s, isa) == .pairs {
             // The depthwise kernels multiply s16 pairs (vpmaddwd) whatever the GEMM's format.
             note = "exact for full-range u8 activations and s8 weights: no int16 saturation, reduce_range not needed"
         } else if PackedISA.hasVNNI(isa) {
@@ -70,8 +72,9 @@ public struct PackedBackend: Backend {
         guard s.kind == .conv2d else { return PackedISA.gemm(isa, format) }
         if s.activationLayout == .nhwc {
             if usesDepthwiseKernel(s) {
-                return PackedISA.dwconv(isa, kh: s.weight[2], kw: s.weight[3], rowPairs: PackedChannelsLastDepthwiseKernel.usesRowPairs(s, isa),
-                                        vnni: PackedChannelsLastDepthwiseKernel.usesVNNI(s, isa))
+                let vnni = PackedChannelsLastDepthwiseKernel.usesVNNI(s, isa)
+                return PackedISA.dwconv(isa, kh: s.weight[2], kw: s.weight[3],
+                                        rowPairs: PackedChannelsLastDepthwiseKernel.usesRowPairs(s, isa, vnni: vnni), vnni: vnni)
             }
             return PackedISA.conv(isa, form: PackedChannelsLastConvKernel.isDirect(s) ? "1x1" : "indirect", format)
         }

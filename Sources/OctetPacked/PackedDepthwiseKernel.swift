@@ -53,8 +53,10 @@ struct PackedChannelsLastDepthwiseKernel: Kernel {
     }
 
     /// Whether `s` runs on the row-pair form with `isa`: where it applies and is the faster form.
-    static func usesRowPairs(_ s: OpSignature, _ isa: octet_packed_isa) -> Bool {
-        guard !usesVNNI(s, isa), var d = geometry(s), d.stride_w == 1, d.ow >= rowPairsMinimumWidth else { return false }
+    /// `vnni`: whether the VNNI form was chosen instead (the signature's `usesVNNI`, or at
+    /// prepare the weights' actual zero point).
+    static func usesRowPairs(_ s: OpSignature, _ isa: octet_packed_isa, vnni: Bool) -> Bool {
+        guard !vnni, var d = geometry(s), d.stride_w == 1, d.ow >= rowPairsMinimumWidth else { return false }
         return octet_packed_dwconv_rows_applies(isa, &d) != 0
     }
 
@@ -63,7 +65,7 @@ struct PackedChannelsLastDepthwiseKernel: Kernel {
         let channels = d.channels, (kh, kw) = (d.kh, d.kw), taps = kh * kw
         stage = try OutputStage(s, c, columns: channels, weightParams: wQ)
         vnni = Self.usesVNNI(s, isa) && stage.bZeroPoint == 0
-        rowPairs = !vnni && Self.usesRowPairs(s, isa)
+        rowPairs = Self.usesRowPairs(s, isa, vnni: vnni)
         let values = try w.scalars(as: Int8.self)
         let words = vnni ? octet_packed_dwconv_vnni_weight_words(channels, taps)
             : rowPairs ? octet_packed_dwconv_rows_weight_words(channels, kh, kw) : octet_packed_dwconv_weight_words(channels, taps)
