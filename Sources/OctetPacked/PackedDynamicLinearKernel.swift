@@ -30,15 +30,12 @@ struct PackedDynamicLinearKernel: Kernel {
     let perRow: Bool
     /// `weightScales` padded for the store (the per-row form's per-column scale).
     let paddedWeightScales: [Float]
-    /// The largest activation code: 127 with 7-bit activations, else 255.
-    let qmax: Int32
-    var implementation: String { PackedISA.dqgemm(runner.isa, perToken: perRow, sevenBit: qmax == 127, runner.format) }
+    var implementation: String { PackedISA.dqgemm(runner.isa, perToken: perRow, sevenBit: runner.dynamicCodeMax == 127, runner.format) }
 
     init(_ s: OpSignature, _ c: OpConstants, _ w: Tensor, _ wQ: QuantParams, runner: PackedRunner) throws {
         let (n, k) = (s.weight[0], s.weight[1])
         guard wQ.scales.count == 1 || wQ.scales.count == n else { throw PackedError.shape("\(wQ.scales.count) weight scales for \(n) outputs") }
         weights = try w.withUnsafeBufferPointer(as: Int8.self) { p in PackedMatrix(k: k, n: n, source: try base(p), nStride: k, kStride: 1, format: runner.format) }
-        qmax = s.quantization?.reduceRange == true ? 127 : 255
         weightScales = (0..<n).map { wQ.scale(channel: wQ.scales.count == 1 ? 0 : $0) }
         weightZeroPoint = wQ.zeroPoint()
         paddedWeightScales = OutputStage.padded(weightScales)
@@ -49,7 +46,7 @@ struct PackedDynamicLinearKernel: Kernel {
         }
         (lo, hi) = PostOp.realRange(of: s.postOps)
         var runner = runner
-        runner.dynamicCodeMax = qmax
+        runner.dynamicCodeMax = s.quantization?.reduceRange == true ? 127 : 255 // 7-bit activations: [0, 127]
         self.runner = runner
         input = s.input
         output = try s.outputShape.orThrow()
@@ -79,7 +76,7 @@ struct PackedDynamicLinearKernel: Kernel {
                 if !perRow {
                     var lo: Float = 0, hi: Float = 0
                     guard octet_packed_f32_range(runner.isa, v.count, xs, &lo, &hi) == 0 else { throw Self.nonFinite }
-                    (scale, zp) = Self.parameters(min: lo, max: hi, qmax: qmax)
+                    (scale, zp) = Self.parameters(min: lo, max: hi, qmax: runner.dynamicCodeMax)
                     for j in 0..<n { buf.staging.pointer[j] = scale * weightScales[j] }
                 }
                 let source = octet_packed_a_source(x: nil, xf: xs, lda: k, offsets: nil, taps: 0, channels: 0, zero: nil, inv_scale: 1 / scale, zero_point: zp,

@@ -19,16 +19,17 @@ struct PackedRunner: Sendable {
     let isa: octet_packed_isa
     /// `.quads` with VNNI (any u8), and on AVX2 with `reduce_range` signatures (the 7-bit kernel).
     let format: PackedFormat
-    /// Rows of one micro-kernel tile: 8 for `u8s8s32-gemm-8x32c4-avx512vnni`, else 6. Row
-    /// blocks are cut in multiples of it.
-    let mr: Int
-    /// Columns of one tile's accumulators (partial sums between K blocks): two panels with AVX-512 VNNI.
-    let accumulatorColumns: Int
+    /// Whether the tiles span two panels (`u8s8s32-gemm-8x32c4-avx512vnni`).
+    var wide: Bool { format == .quads && isa == OCTET_PACKED_AVX512_VNNI }
+    /// Rows of one micro-kernel tile: 8 for the wide tiles, else 6. Row blocks are cut in multiples of it.
+    var mr: Int { Int(wide ? OCTET_PACKED_VNNI_MR : OCTET_PACKED_MR) }
+    /// Columns of one tile's accumulators (partial sums between K blocks): two panels for the wide tiles.
+    var accumulatorColumns: Int { Int(OCTET_PACKED_NR) * (wide ? 2 : 1) }
     /// Whether the kernel is exact only for activations ≤ 127 (AVX2 k-quads: packing checks them).
-    let needsSevenBit: Bool
+    var needsSevenBit: Bool { PackedISA.needsSevenBit(isa, format) }
     let threads: Int
-    /// Largest K block in k-pairs (or k-quads): the weight slice (rows of 32 bytes, or of 64
-    /// for quads) takes at most half the L1 data cache, leaving room for the activation tile
+    /// Largest K block in k-pairs (or k-quads): the weight slice (rows of 32 bytes, of 64 for
+    /// quads, of 128 for the wide tiles' two panels) takes at most half the L1 data cache, leaving room for the activation tile
     /// and the accumulators. `kBlock(k:)` balances the blocks of one product.
     let kcPairs: Int
     /// Bytes of packed activations one M block may take (half the L2 cache).
@@ -44,13 +45,10 @@ struct PackedRunner: Sendable {
         self.budget = budget
         self.format = format
         self.threads = max(1, threads)
-        let wide = format == .quads && isa == OCTET_PACKED_AVX512_VNNI
-        mr = Int(wide ? OCTET_PACKED_VNNI_MR : OCTET_PACKED_MR)
-        accumulatorColumns = Int(OCTET_PACKED_NR) * (wide ? 2 : 1)
-        needsSevenBit = PackedISA.needsSevenBit(isa, format)
         // Bytes of weights per K step of one tile: 16 columns of s16 pairs (32), of quads (64),
         // or two panels of quads (128).
-        kcPairs = max(32, (l1DataBytes ?? 32 * 1024) / 2 / (format == .quads ? 64 * accumulatorColumns / Int(OCTET_PACKED_NR) : 32))
+        let stepBytes = format == .pairs ? 32 : isa == OCTET_PACKED_AVX512_VNNI ? 128 : 64
+        kcPairs = max(32, (l1DataBytes ?? 32 * 1024) / 2 / stepBytes)
         blockBytes = max(64 * 1024, (l2Bytes ?? 512 * 1024) / 2)
     }
 
