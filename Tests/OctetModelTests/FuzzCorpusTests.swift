@@ -91,7 +91,10 @@ import Testing
                          // Found by CI's fuzz-onnx: RMSNormalization of an empty 2^40 x 0 X built its 2^40
                          // statistics (8 TiB); the output is empty and returned as such (ONNX Runtime
                          // refuses an empty normalized axis instead).
-                         "rmsnormalization-empty-statistics.onnx"]
+                         "rmsnormalization-empty-statistics.onnx",
+                         // Found by CI's fuzz-onnx (a timeout): 3-D Attention with q_num_heads = 2^63 - 1 over
+                         // an empty hidden axis counted through every empty head; its empty Y is returned.
+                         "attention-empty-heads-loop.onnx"]
         // Refused for the indirection table `packed` would build (551 MiB against the 64 MiB
         // budget; its output is 16 MB): it runs where the rules give the convolution to oneDNN,
         // which builds none (AVX-512 VNNI CPUs).

@@ -80,9 +80,15 @@ struct AttentionOperator: GraphOperator {
             }
             g.past = past[2]
         }
-        // Empty tensors may declare lengths no real one has: past + new keys must be countable.
+        // Empty tensors may declare lengths no real one has: past + new keys must be countable,
+        // and so must every output's elements (a head count as large as Int.max divides 0).
         guard !g.past.addingReportingOverflow(g.kvLength).overflow else {
             throw site.error("past_key's \(g.past) keys and K's \(g.kvLength) add past \(Int.max)")
+        }
+        let outputs = [("Y", [g.batch, g.qHeads, g.qLength, g.valueSize]), ("qk_matmul_output", [g.batch, g.qHeads, g.qLength, g.total]),
+                       ("present_key", [g.batch, g.kvHeads, g.total, g.headSize]), ("present_value", [g.batch, g.kvHeads, g.total, g.valueSize])]
+        for (name, dims) in outputs {
+            do { _ = try TensorShape(dims) } catch { throw site.error("\(name) cannot be \(dims.map(String.init).joined(separator: "x")): \(error)") }
         }
         return g
     }
@@ -110,7 +116,9 @@ struct AttentionOperator: GraphOperator {
 
     /// `x` as batch x heads x length x size (3-D inputs are split into heads).
     static func heads(_ x: [Float], _ dims: [Int], heads: Int) -> [Float] {
-        guard dims.count == 3 else { return x }
+        // An empty tensor stays empty, whatever head count it declares (the loops below
+        // would otherwise count through every head of size 0).
+        guard dims.count == 3, !x.isEmpty else { return x }
         let (b, s, hidden) = (dims[0], dims[1], dims[2]), size = hidden / heads
         var out = [Float](repeating: 0, count: x.count)
         for i in 0..<b { for t in 0..<s { for h in 0..<heads { for d in 0..<size {
@@ -212,7 +220,7 @@ struct AttentionOperator: GraphOperator {
                 }
             }
         }
-        if g.rank3 {
+        if g.rank3, !y.isEmpty {
             // Back to batch x sequence x (heads · size).
             var merged = [Float](repeating: 0, count: y.count)
             for b in 0..<g.batch { for h in 0..<g.qHeads { for t in 0..<g.qLength { for d in 0..<g.valueSize {
