@@ -92,6 +92,10 @@ import Testing
                          // statistics (8 TiB); the output is empty and returned as such (ONNX Runtime
                          // refuses an empty normalized axis instead).
                          "rmsnormalization-empty-statistics.onnx",
+                         // Found by CI's fuzz-onnx (out of memory): Resize of a 1 x 8192 input to
+                         // 16318464 x 1 tabulated the taps of all 2^24 output rows, one array each
+                         // (2 GiB); taps are now computed per coordinate into one reused buffer.
+                         "resize-sizes-2p24-rows.onnx",
                          // Found by CI's fuzz-onnx (a timeout): 3-D Attention with q_num_heads = 2^63 - 1 over
                          // an empty hidden axis counted through every empty head; its empty Y is returned.
                          "attention-empty-heads-loop.onnx"]

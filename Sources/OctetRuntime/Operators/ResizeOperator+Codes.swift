@@ -16,18 +16,21 @@ extension ResizeOperator {
         let dims = x.shape.dims, rank = dims.count
         var inStride = [Int](repeating: 1, count: rank)
         for a in stride(from: rank - 2, through: 0, by: -1) { inStride[a] = inStride[a + 1] * dims[a + 1] }
-        // Per axis and output coordinate: the input offset it reads, or nil (outside the crop).
-        var offsets: [[Int?]] = []
+        // Per axis and output coordinate: the input offset it reads, or -1 (outside the crop).
+        // 32-bit: an axis may be resized to millions of coordinates, and the input's
+        // element count (all an offset can reach) is checked to fit.
+        guard x.shape.elementCount <= Int(Int32.max) else { throw site.error("input of \(x.shape.elementCount) elements is too large to resize") }
+        var offsets: [[Int32]] = [], t: [(Int, Double)] = []
         for a in 0..<rank {
-            var column: [Int?] = []
+            var column: [Int32] = []
             column.reserveCapacity(sizes[a])
             for o in 0..<sizes[a] {
-                guard let t = taps(o, inLength: dims[a], outLength: sizes[a], scale: scales[a], roi: roi[a]) else {
-                    column.append(nil)
+                guard taps(o, inLength: dims[a], outLength: sizes[a], scale: scales[a], roi: roi[a], into: &t) else {
+                    column.append(-1)
                     continue
                 }
                 guard t.count == 1, let i = t.first?.0 else { throw site.error("nearest resizing picked \(t.count) taps on axis \(a)") }
-                column.append(i * inStride[a])
+                column.append(Int32(i * inStride[a]))
             }
             offsets.append(column)
         }
@@ -42,8 +45,9 @@ extension ResizeOperator {
                 for i in 0..<count {
                     var offset = 0, inside = true
                     for a in 0..<rank {
-                        guard let o = offsets[a][index[a]] else { inside = false; break }
-                        offset += o
+                        let o = offsets[a][index[a]]
+                        guard o >= 0 else { inside = false; break }
+                        offset += Int(o)
                     }
                     dst[i] = inside ? src[offset] : fill
                     var a = rank - 1

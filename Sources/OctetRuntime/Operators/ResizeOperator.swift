@@ -18,11 +18,20 @@ import OctetCore
 /// `scales`/`sizes`/`roi` must be known before running (they size the output).
 struct ResizeOperator: GraphOperator {
     enum Mode: String, Sendable { case nearest, linear, cubic }
+    /// `coordinate_transformation_mode`, by its ONNX spelling.
+    enum CoordinateTransform: String, CaseIterable, Sendable {
+        case halfPixel = "half_pixel", halfPixelSymmetric = "half_pixel_symmetric", pytorchHalfPixel = "pytorch_half_pixel"
+        case alignCorners = "align_corners", asymmetric, tfHalfPixelForNN = "tf_half_pixel_for_nn", tfCropAndResize = "tf_crop_and_resize"
+    }
+    /// `nearest_mode`, by its ONNX spelling.
+    enum NearestMode: String, CaseIterable, Sendable {
+        case roundPreferFloor = "round_prefer_floor", roundPreferCeil = "round_prefer_ceil", floor, ceil
+    }
     let site: OperatorSite
     let opset: Int
     let mode: Mode
-    let transform: String
-    let nearestMode: String
+    let transform: CoordinateTransform
+    let nearestMode: NearestMode
     let cubicA: Double
     let excludeOutside: Bool
     let extrapolation: Double
@@ -47,15 +56,17 @@ struct ResizeOperator: GraphOperator {
             throw GraphError.attribute(node: n.name, opType: n.opType, name: "mode", expected: "nearest, linear or cubic", got: "\"\(m)\"")
         }
         self.mode = mode
-        transform = opset < 11 ? "asymmetric" : try n.string("coordinate_transformation_mode", default: "half_pixel")
-        let known = ["half_pixel", "half_pixel_symmetric", "pytorch_half_pixel", "align_corners", "asymmetric", "tf_half_pixel_for_nn", "tf_crop_and_resize"]
-        guard known.contains(transform) else {
-            throw GraphError.attribute(node: n.name, opType: n.opType, name: "coordinate_transformation_mode", expected: known.joined(separator: ", "), got: "\"\(transform)\"")
+        let t = opset < 11 ? "asymmetric" : try n.string("coordinate_transformation_mode", default: "half_pixel")
+        guard let transform = CoordinateTransform(rawValue: t) else {
+            throw GraphError.attribute(node: n.name, opType: n.opType, name: "coordinate_transformation_mode",
+                                       expected: CoordinateTransform.allCases.map(\.rawValue).joined(separator: ", "), got: "\"\(t)\"")
         }
-        nearestMode = opset < 11 ? "floor" : try n.string("nearest_mode", default: "round_prefer_floor")
-        guard ["round_prefer_floor", "round_prefer_ceil", "floor", "ceil"].contains(nearestMode) else {
-            throw GraphError.attribute(node: n.name, opType: n.opType, name: "nearest_mode", expected: "round_prefer_floor, round_prefer_ceil, floor or ceil", got: "\"\(nearestMode)\"")
+        self.transform = transform
+        let r = opset < 11 ? "floor" : try n.string("nearest_mode", default: "round_prefer_floor")
+        guard let nearestMode = NearestMode(rawValue: r) else {
+            throw GraphError.attribute(node: n.name, opType: n.opType, name: "nearest_mode", expected: "round_prefer_floor, round_prefer_ceil, floor or ceil", got: "\"\(r)\"")
         }
+        self.nearestMode = nearestMode
         cubicA = Double(try n.float("cubic_coeff_a", default: -0.75))
         excludeOutside = try n.int("exclude_outside", default: 0) != 0
         extrapolation = Double(try n.float("extrapolation_value", default: 0))
@@ -132,38 +143,41 @@ struct ResizeOperator: GraphOperator {
     func coordinate(_ o: Int, inLength: Int, outLength: Int, scale: Double, roi: (Double, Double)) -> Double? {
         let x = Double(o), n = Double(inLength), m = scale * n
         switch transform {
-        case "half_pixel": return (x + 0.5) / scale - 0.5
-        case "half_pixel_symmetric":
+        case .halfPixel: return (x + 0.5) / scale - 0.5
+        case .halfPixelSymmetric:
             let adjustment = Double(outLength) / m, center = n / 2
             return center * (1 - adjustment) + (x + 0.5) / scale - 0.5
-        case "pytorch_half_pixel": return m > 1 ? (x + 0.5) / scale - 0.5 : 0
-        case "align_corners": return m == 1 ? 0 : x * (n - 1) / (m - 1)
-        case "tf_half_pixel_for_nn": return (x + 0.5) / scale
-        case "tf_crop_and_resize":
+        case .pytorchHalfPixel: return m > 1 ? (x + 0.5) / scale - 0.5 : 0
+        case .alignCorners: return m == 1 ? 0 : x * (n - 1) / (m - 1)
+        case .tfHalfPixelForNN: return (x + 0.5) / scale
+        case .tfCropAndResize:
             let c = m > 1 ? roi.0 * (n - 1) + x * (roi.1 - roi.0) * (n - 1) / (m - 1) : 0.5 * (roi.0 + roi.1) * (n - 1)
             return c < 0 || c > n - 1 ? nil : c
-        default: return x / scale
+        case .asymmetric: return x / scale
         }
     }
 
-    /// Taps (input index, weight) for one output coordinate; `nil`: the extrapolation value.
-    func taps(_ o: Int, inLength: Int, outLength: Int, scale: Double, roi: (Double, Double)) -> [(Int, Double)]? {
-        guard let x = coordinate(o, inLength: inLength, outLength: outLength, scale: scale, roi: roi) else { return nil }
+    /// Taps (input index, weight) for one output coordinate, written over `weights` (its
+    /// storage reused: an axis may have millions of coordinates, and an allocation per
+    /// coordinate dominated such a resize); `false`: the extrapolation value, `weights` empty.
+    func taps(_ o: Int, inLength: Int, outLength: Int, scale: Double, roi: (Double, Double), into weights: inout [(Int, Double)]) -> Bool {
+        weights.removeAll(keepingCapacity: true)
+        guard let x = coordinate(o, inLength: inLength, outLength: outLength, scale: scale, roi: roi) else { return false }
         let last = inLength - 1
         if mode == .nearest {
             var i: Double
             switch nearestMode {
-            case "floor": i = x.rounded(.down)
-            case "ceil": i = x.rounded(.up)
-            case "round_prefer_ceil": i = x.rounded(.toNearestOrAwayFromZero); if x - x.rounded(.down) == 0.5 { i = x.rounded(.up) }
-            default: i = x.rounded(.toNearestOrAwayFromZero); if x - x.rounded(.down) == 0.5 { i = x.rounded(.down) }
+            case .floor: i = x.rounded(.down)
+            case .ceil: i = x.rounded(.up)
+            case .roundPreferCeil: i = x.rounded(.toNearestOrAwayFromZero); if x - x.rounded(.down) == 0.5 { i = x.rounded(.up) }
+            case .roundPreferFloor: i = x.rounded(.toNearestOrAwayFromZero); if x - x.rounded(.down) == 0.5 { i = x.rounded(.down) }
             }
-            return [(min(max(Int(i), 0), last), 1)]
+            weights.append((min(max(Int(i), 0), last), 1))
+            return true
         }
         var base = x.rounded(.down), r = x - base
         if r == 0 { base -= 1; r = 1 }
         let s = antialias && scale < 1 ? scale : 1
-        var weights: [(Int, Double)] = []
         if mode == .linear {
             let start = antialias && scale < 1 ? Int((-1 / s).rounded(.down)) + 1 : 0
             let count = 2 - 2 * start
@@ -175,10 +189,11 @@ struct ResizeOperator: GraphOperator {
             let end = 2 - start
             for k in start..<end { weights.append((Int(base) + k, cubic((Double(k) - r) * s))) }
         }
-        if excludeOutside { weights = weights.map { $0.0 < 0 || $0.0 > last ? ($0.0, 0) : $0 } }
+        if excludeOutside { for k in weights.indices where weights[k].0 < 0 || weights[k].0 > last { weights[k].1 = 0 } }
         let total = weights.reduce(0) { $0 + $1.1 }
-        if (antialias && scale < 1) || excludeOutside, total != 0 { weights = weights.map { ($0.0, $0.1 / total) } }
-        return weights.map { (min(max($0.0, 0), last), $0.1) }
+        if (antialias && scale < 1) || excludeOutside, total != 0 { for k in weights.indices { weights[k].1 /= total } }
+        for k in weights.indices { weights[k].0 = min(max(weights[k].0, 0), last) }
+        return true
     }
 
     func cubic(_ t: Double) -> Double {
@@ -199,7 +214,7 @@ struct ResizeOperator: GraphOperator {
         // Nothing to compute: the other axes of an empty output may be huge (no tap tables for them).
         guard outputs[0].shape.elementCount > 0 else { return }
         var roi = [(Double, Double)](repeating: (0, 1), count: rank)
-        if transform == "tf_crop_and_resize", opset >= 11, inputs.count > 1, let r = inputs[1], r.shape.elementCount > 0 {
+        if transform == .tfCropAndResize, opset >= 11, inputs.count > 1, let r = inputs[1], r.shape.elementCount > 0 {
             let v = try Elementwise.doubles(r)
             let targetAxes = try (axes ?? Array(0..<rank)).map { a throws(GraphError) in try site.axis(a, rank: rank) }
             guard v.count == 2 * targetAxes.count else { throw site.error("roi has \(v.count) values for \(targetAxes.count) axes") }
@@ -219,14 +234,21 @@ struct ResizeOperator: GraphOperator {
         // Shrinking axes first: every intermediate holds at most max(input, output) elements.
         for a in (0..<rank).filter({ sizes[$0] <= dims[$0] }) + (0..<rank).filter({ sizes[$0] > dims[$0] }) {
             let inLength = dims[a], outLength = sizes[a]
-            let table = (0..<outLength).map { taps($0, inLength: inLength, outLength: outLength, scale: scales[a], roi: roi[a]) }
-            outside[a] = table.map { $0 == nil }
-            if inLength == outLength && table.allSatisfy({ t in t.map { $0.count == 1 } ?? false }) && (0..<outLength).allSatisfy({ table[$0]?.first?.0 == $0 }) { continue }
+            // Taps are computed per output coordinate, never tabulated: an axis may be
+            // resized to millions of coordinates, and a table of tap arrays would hold
+            // tens of bytes per coordinate on top of the output.
+            var t: [(Int, Double)] = []
+            func tapsAt(_ o: Int) -> Bool { taps(o, inLength: inLength, outLength: outLength, scale: scales[a], roi: roi[a], into: &t) }
+            var mask = [Bool](repeating: false, count: outLength)
+            if inLength == outLength, (0..<outLength).allSatisfy({ o in tapsAt(o) && t.count == 1 && t[0].0 == o }) {
+                outside[a] = mask
+                continue
+            }
             let outer = shape[..<a].reduce(1, *), inner = shape[(a + 1)...].reduce(1, *)
             var next = [Double](repeating: 0, count: outer * outLength * inner)
-            for p in 0..<outer {
-                for o in 0..<outLength {
-                    guard let t = table[o] else { continue }
+            for o in 0..<outLength {
+                guard tapsAt(o) else { mask[o] = true; continue }
+                for p in 0..<outer {
                     for j in 0..<inner {
                         var s = 0.0
                         for (i, w) in t where w != 0 { s += w * current[(p * inLength + i) * inner + j] }
@@ -234,6 +256,7 @@ struct ResizeOperator: GraphOperator {
                     }
                 }
             }
+            outside[a] = mask
             current = next
             shape[a] = outLength
         }
@@ -260,18 +283,19 @@ struct ResizeOperator: GraphOperator {
         let dims = x.shape.dims, rank = dims.count
         guard mode == .nearest, rank >= 2, x.shape.elementCount > 0, Array(sizes[..<(rank - 2)]) == Array(dims[..<(rank - 2)]) else { return false }
         func map(_ a: Int) -> [Int32]? {
-            var m: [Int32] = []
+            var m: [Int32] = [], t: [(Int, Double)] = []
             m.reserveCapacity(sizes[a])
             for o in 0..<sizes[a] {
-                guard let t = taps(o, inLength: dims[a], outLength: sizes[a], scale: scales[a], roi: roi[a]), t.count == 1 else { return nil }
+                guard taps(o, inLength: dims[a], outLength: sizes[a], scale: scales[a], roi: roi[a], into: &t), t.count == 1 else { return nil }
                 m.append(Int32(t[0].0))
             }
             return m
         }
         // Leading axes must map every coordinate to itself (the separable passes skip them then).
+        var t: [(Int, Double)] = []
         for a in 0..<(rank - 2) {
             for o in 0..<sizes[a] {
-                guard let t = taps(o, inLength: dims[a], outLength: sizes[a], scale: scales[a], roi: roi[a]), t.count == 1, t[0].0 == o else { return false }
+                guard taps(o, inLength: dims[a], outLength: sizes[a], scale: scales[a], roi: roi[a], into: &t), t.count == 1, t[0].0 == o else { return false }
             }
         }
         guard let ymap = map(rank - 2), let xmap = map(rank - 1) else { return false }
