@@ -96,6 +96,9 @@ import Testing
                          // 16318464 x 1 tabulated the taps of all 2^24 output rows, one array each
                          // (2 GiB); taps are now computed per coordinate into one reused buffer.
                          "resize-sizes-2p24-rows.onnx",
+                         // Found by fuzz-onnx (a timeout): Unique along the last, empty axis of a
+                         // 2^40 x 0 X walked its 2^40 empty rows; an empty X copies nothing.
+                         "unique-empty-rows-last-axis.onnx",
                          // Found by CI's fuzz-onnx (a timeout): 3-D Attention with q_num_heads = 2^63 - 1 over
                          // an empty hidden axis counted through every empty head; its empty Y is returned.
                          "attention-empty-heads-loop.onnx"]

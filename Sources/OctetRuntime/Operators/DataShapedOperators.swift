@@ -138,10 +138,13 @@ struct UniqueOperator: DataShapedOperator {
         let numbers = try Self.numbers(x, site)
         // Slice k of X along the axis: its bytes (for equality) and numbers (for order).
         var keys: [[UInt8]] = [], values: [[Double]] = []
+        // An empty X has empty slices, however many outer rows it declares (2^40 x 0 along
+        // the last axis): nothing to read or copy for any of them.
+        let rows = x.shape.elementCount == 0 ? 0 : outer
         x.withUnsafeBytes { bytes in
             for k in 0..<n {
                 var key: [UInt8] = [], value: [Double] = []
-                for o in 0..<(inner == 0 ? 0 : outer) {
+                for o in 0..<rows {
                     let start = (o * n + k) * inner
                     key += bytes[(start * size)..<((start + inner) * size)]
                     value += numbers[start..<(start + inner)]
@@ -169,7 +172,7 @@ struct UniqueOperator: DataShapedOperator {
         var y = try Tensor(zeros: x.dtype, shape: try TensorShape(yDims))
         x.withUnsafeBytes { src in
             y.withUnsafeMutableBytes { dst in
-                for o in 0..<(inner == 0 ? 0 : outer) {
+                for o in 0..<rows {
                     for (i, k) in order.enumerated() {
                         let r = (o * n + k) * inner * size, w = (o * order.count + i) * inner * size
                         AxisSlicing.copy(inner * size, from: src, at: r, to: dst, at: w)

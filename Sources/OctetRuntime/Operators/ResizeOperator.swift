@@ -237,17 +237,22 @@ struct ResizeOperator: GraphOperator {
             // Taps are computed per output coordinate, never tabulated: an axis may be
             // resized to millions of coordinates, and a table of tap arrays would hold
             // tens of bytes per coordinate on top of the output.
+            let scale = scales[a], window = roi[a]
             var t: [(Int, Double)] = []
-            func tapsAt(_ o: Int) -> Bool { taps(o, inLength: inLength, outLength: outLength, scale: scales[a], roi: roi[a], into: &t) }
-            var mask = [Bool](repeating: false, count: outLength)
-            if inLength == outLength, (0..<outLength).allSatisfy({ o in tapsAt(o) && t.count == 1 && t[0].0 == o }) {
+            var mask = [Bool](repeating: false, count: outLength), identity = inLength == outLength
+            if identity {
+                for o in 0..<outLength {
+                    guard taps(o, inLength: inLength, outLength: outLength, scale: scale, roi: window, into: &t), t.count == 1, t[0].0 == o else { identity = false; break }
+                }
+            }
+            if identity {
                 outside[a] = mask
                 continue
             }
             let outer = shape[..<a].reduce(1, *), inner = shape[(a + 1)...].reduce(1, *)
             var next = [Double](repeating: 0, count: outer * outLength * inner)
             for o in 0..<outLength {
-                guard tapsAt(o) else { mask[o] = true; continue }
+                guard taps(o, inLength: inLength, outLength: outLength, scale: scale, roi: window, into: &t) else { mask[o] = true; continue }
                 for p in 0..<outer {
                     for j in 0..<inner {
                         var s = 0.0
