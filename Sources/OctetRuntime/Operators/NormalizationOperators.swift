@@ -206,6 +206,9 @@ struct BatchNormOperator: GraphOperator {
         let c = x.shape.dims[1]
         var inputs = inputs
         if training {
+            guard inputs.count >= 5 else {
+                throw site.error("training_mode needs all five inputs (X, scale, B, input_mean, input_var), got \(inputs.count)")
+            }
             // c sizes the statistics: scale's length bounds it before any is computed.
             guard try site.tensor(inputs, 1).shape.elementCount == c else { throw site.error("scale must hold \(c) values, one per channel of \(x.shape)") }
             let (mean, variance) = try Self.batchStatistics(x)

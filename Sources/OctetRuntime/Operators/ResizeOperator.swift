@@ -64,7 +64,7 @@ struct ResizeOperator: GraphOperator {
         self.transform = transform
         let r = opset < 11 ? "floor" : try n.string("nearest_mode", default: "round_prefer_floor")
         guard let nearestMode = NearestMode(rawValue: r) else {
-            throw GraphError.attribute(node: n.name, opType: n.opType, name: "nearest_mode", expected: "round_prefer_floor, round_prefer_ceil, floor or ceil", got: "\"\(r)\"")
+            throw GraphError.attribute(node: n.name, opType: n.opType, name: "nearest_mode", expected: NearestMode.allCases.map(\.rawValue).joined(separator: ", "), got: "\"\(r)\"")
         }
         self.nearestMode = nearestMode
         cubicA = Double(try n.float("cubic_coeff_a", default: -0.75))

@@ -104,7 +104,7 @@ extension ExecutionPlan {
                     throw SessionError.node(node: step.site.node, opType: step.site.opType,
                                             detail: "made \(made.count) outputs, expected \(step.outputs.count)")
                 }
-                state.outputs[k] = made.count == step.outputs.count ? made : Array(made.prefix(step.outputs.count))
+                state.outputs[k] = Array(made.prefix(step.outputs.count))
             }
         } catch let e as SessionError {
             throw e
