@@ -34,10 +34,11 @@ struct PackedBenchmark: ParsableCommand {
         let wd = peak("vpmaddwd s16 pairs (exact u8·s8)", octet_peak_maddwd)
         _ = peak("vpmaddubsw+vpmaddwd (saturating u8·s8; exact on 7-bit u8)", octet_peak_maddubsw)
         let zmm = cpu.hasAll([.avx512f, .avx512bw, .avx512vl, .avx512_vnni]) ? peak("vpdpbusd zmm (AVX-512 VNNI, exact u8·s8)", octet_peak_dpbusd_zmm) : 0
+        let wdZmm = cpu.hasAll([.avx512f, .avx512bw]) ? peak("vpmaddwd zmm s16 pairs (AVX-512BW, exact u8·s8)", octet_peak_maddwd_zmm) : 0
         let ymm = cpu.has(.avx_vnni) ? peak("vpdpbusd ymm (AVX-VNNI, exact u8·s8)", octet_peak_dpbusd_ymm) : 0
         let fmaPeak = peak("fp32 vfmadd231ps", octet_peak_fma)
         // The instruction the packed GEMM runs on here (as `PackedISA.select` picks it).
-        let (kernelPeak, peakName) = zmm > 0 ? (zmm, "dpbusd zmm") : ymm > 0 ? (ymm, "dpbusd ymm") : (wd, "maddwd")
+        let (kernelPeak, peakName) = zmm > 0 ? (zmm, "dpbusd zmm") : ymm > 0 ? (ymm, "dpbusd ymm") : wdZmm > 0 ? (wdZmm, "maddwd zmm") : (wd, "maddwd")
         let exact = OneDNNBackend.hasExactInt8(on: cpu)
         print("oneDNN INT8 here: \(exact ? "VNNI (exact on full range)" : "no VNNI: given 7-bit activations (reduce_range), as PyTorch would")")
         print("INT8 \(peakName) peak / FP32 peak = \(fixed(kernelPeak / fmaPeak, 2))x")
@@ -49,6 +50,7 @@ struct PackedBenchmark: ParsableCommand {
             ("u8s8s32-gemm-6x16-avx2", OCTET_PACKED_AVX2, 2, 0x00FF_00FF, octet_packed_gemm_s32, "vpmaddwd (again)", octet_peak_maddwd),
             ("u7s8s32-gemm-6x16c4-avx2", OCTET_PACKED_AVX2, 4, 0x7F7F_7F7F, octet_packed_gemm_c4_s32, "vpmaddubsw+vpmaddwd (again)", octet_peak_maddubsw),
         ]
+        if wdZmm > 0 { bare.append(("u8s8s32-gemm-8x32-avx512bw", OCTET_PACKED_AVX512BW, 2, 0x00FF_00FF, octet_packed_gemm_s32, "vpmaddwd zmm (again)", octet_peak_maddwd_zmm)) }
         if ymm > 0 { bare.append(("u8s8s32-gemm-6x16c4-avxvnni", OCTET_PACKED_AVX_VNNI, 4, -1, octet_packed_gemm_c4_s32, "vpdpbusd ymm (again)", octet_peak_dpbusd_ymm)) }
         if zmm > 0 { bare.append(("u8s8s32-gemm-8x32c4-avx512vnni", OCTET_PACKED_AVX512_VNNI, 4, -1, octet_packed_gemm_c4_s32, "vpdpbusd zmm (again)", octet_peak_dpbusd_zmm)) }
         for kernel in bare {

@@ -1,5 +1,6 @@
-/* The packed GEMM's entry points: weight packing and the per-ISA dispatch of the
-   u8s8s32-gemm-6x16 micro-kernels. The ISA is the caller's choice (see PackedISA). */
+/* The packed GEMM's entry points: weight packing and the per-ISA dispatch of the s16-pair
+   micro-kernels (u8s8s32-gemm-6x16, u8s8s32-gemm-8x32-avx512bw). The ISA is the caller's
+   choice (see PackedISA). */
 #include "packed_internal.h"
 
 
@@ -27,6 +28,12 @@ void octet_packed_gemm(octet_packed_isa isa, size_t M, size_t N, size_t K, const
                        const int32_t *cols, void *c, size_t ldc, const octet_packed_output *o, size_t p0, size_t p1, int32_t *acc,
                        size_t kc_pairs) {
     const size_t K2 = (K + 1) / 2;
+#if OCTET_X86
+    if (isa == OCTET_PACKED_AVX512BW) {
+        octet_u8s8s32_gemm_8x32_avx512bw(M, N, K, a, rows, b, cols, c, ldc, o, p0, p1, acc, kc_pairs);
+        return;
+    }
+#endif
     for (size_t p = p0; p < p1; p++) {
         const size_t n0 = p * NR, nr = N - n0 < NR ? N - n0 : NR;
         const int32_t *bp = b + p * K2 * (NR / 2);
@@ -44,6 +51,12 @@ void octet_packed_gemm(octet_packed_isa isa, size_t M, size_t N, size_t K, const
 
 void octet_packed_gemm_s32(octet_packed_isa isa, size_t M, size_t N, size_t K, const int32_t *a, const int32_t *b, int32_t *c, size_t ldc) {
     const size_t K2 = (K + 1) / 2;
+#if OCTET_X86
+    if (isa == OCTET_PACKED_AVX512BW) {
+        octet_u8s8s32_gemm_8x32_avx512bw_s32(M, N, K2, a, b, c, ldc);
+        return;
+    }
+#endif
     for (size_t p = 0; p < (N + NR - 1) / NR; p++) {
         const size_t n0 = p * NR, nr = N - n0 < NR ? N - n0 : NR;
         for (size_t m0 = 0; m0 < M; m0 += MR) {

@@ -357,6 +357,100 @@ __attribute__((always_inline)) OCTET_AVX2 static inline void octet_avx2_tile_s32
     }
 }
 
+/* ---- The AVX-512 two-panel tiles (8 rows x 32 columns) ------------------------------------
+   `u8s8s32-gemm-8x32c4-avx512vnni` (vpdpbusd on k-quads) and `u8s8s32-gemm-8x32-avx512bw`
+   (vpmaddwd on s16 pairs) share the loop over panel pairs, K blocks and row tiles, and the
+   store; only the tile differs. */
+#define OCTET_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma")))
+enum { WIDE_MR = OCTET_PACKED_WIDE_MR, WIDE_ACC_STRIDE = 2 * NR };
+
+/* One tile: `depth` K steps of up to 8 rows (row r's steps at a + r · as) against one or two
+   panels (the block's weights at b0 and b1), from the partial sums at `init` (row r at
+   init + r · 32, panel 1 at + 16) or from zero, into c[r][panel]. */
+typedef void (*octet_avx512_tile)(size_t depth, const int32_t *a, size_t as, const int32_t *b0, const int32_t *b1, const int32_t *init,
+                                  __m512i c[WIDE_MR][2]);
+
+/* Rows m0 .. m0 + mr − 1 of panel p of a tile through the shared AVX2 store (zero-point
+   compensation, bias, requantization or dequantization, fused sum), 6 rows at a time. */
+OCTET_AVX512 static inline void octet_avx512_store_panel(size_t mr, size_t m0, size_t n0, size_t nr, const panel_constants *pc,
+                                                         __m512i c[WIDE_MR][2], size_t p, const int32_t *rows, const octet_packed_output *o,
+                                                         void *out, size_t ldc) {
+    for (size_t r0 = 0; r0 < mr; r0 += MR) {
+        const size_t n = mr - r0 < MR ? mr - r0 : MR;
+        __m256i lo[MR], hi[MR];
+        for (size_t r = 0; r < n; r++) {
+            lo[r] = _mm512_castsi512_si256(c[r0 + r][p]);
+            hi[r] = _mm512_extracti64x4_epi64(c[r0 + r][p], 1);
+        }
+        octet_avx2_store_tile(n, m0 + r0, n0, nr, pc, lo, hi, rows, o, out, ldc);
+    }
+}
+
+/* Panels [p0, p1) two at a time (a last odd panel alone) for all M rows (row m's K steps at
+   a + m · as): `depth` K steps (k-quads or k-pairs, `b_step` weight words per step of one
+   panel) in blocks of KC steps whose two weight slices stay in L1 while every row tile passes
+   over them; partial sums wait in `acc` (M x 32 words). `tiles[rows][panels − 1]` runs a tile. */
+__attribute__((always_inline)) OCTET_AVX512 static inline void octet_avx512_panel_pair_loop(
+    const octet_avx512_tile tiles[WIDE_MR + 1][2], size_t depth, size_t b_step, size_t M, size_t N, size_t K, const int32_t *a, size_t as,
+    const int32_t *rows, const int32_t *b, const int32_t *cols, void *c, size_t ldc, const octet_packed_output *out, size_t p0, size_t p1,
+    int32_t *acc, size_t KC) {
+    /* A local copy: u8 stores may alias anything, so fields read through `out` would be reloaded. */
+    const octet_packed_output local = *out;
+    const octet_packed_output *o = &local;
+    if (KC < 8) KC = 8;
+    for (size_t p = p0; p < p1; p += 2) {
+        const size_t panels = p + 1 < p1 ? 2 : 1;
+        const int32_t *bp0 = b + p * depth * b_step, *bp1 = bp0 + depth * b_step;
+        panel_constants pc[2];
+        size_t n0[2], nr[2];
+        for (size_t i = 0; i < panels; i++) {
+            n0[i] = (p + i) * NR;
+            nr[i] = N - n0[i] < NR ? N - n0[i] : NR;
+            pc[i] = octet_avx2_panel_constants(n0[i], K, cols, o);
+        }
+        for (size_t kb = 0; kb < depth || kb == 0; kb += KC) {
+            const size_t kc = depth - kb < KC ? depth - kb : KC;
+            const int first = kb == 0, last = kb + kc >= depth;
+            for (size_t m0 = 0; m0 < M; m0 += WIDE_MR) {
+                const size_t mr = M - m0 < WIDE_MR ? M - m0 : WIDE_MR;
+                __m512i t[WIDE_MR][2];
+                tiles[mr][panels - 1](kc, a + m0 * as + kb, as, bp0 + kb * b_step, bp1 + kb * b_step, first ? NULL : acc + m0 * WIDE_ACC_STRIDE, t);
+                if (last) {
+                    for (size_t i = 0; i < panels; i++) octet_avx512_store_panel(mr, m0, n0[i], nr[i], &pc[i], t, i, rows, o, c, ldc);
+                } else {
+                    for (size_t r = 0; r < mr; r++)
+                        for (size_t i = 0; i < panels; i++) _mm512_storeu_si512(acc + (m0 + r) * WIDE_ACC_STRIDE + i * NR, t[r][i]);
+                }
+            }
+            if (depth == 0) break;
+        }
+    }
+}
+
+/* Raw accumulators Σ a·b of a whole M x N product in two-panel tiles (row m of A at
+   a + m · depth), into c (row m at c + m · ldc): for the tests and the bare kernel benchmark. */
+__attribute__((always_inline)) OCTET_AVX512 static inline void octet_avx512_gemm_s32(const octet_avx512_tile tiles[WIDE_MR + 1][2], size_t depth,
+                                                                                      size_t b_step, size_t M, size_t N, const int32_t *a,
+                                                                                      const int32_t *b, int32_t *c, size_t ldc) {
+    const size_t panels = (N + NR - 1) / NR;
+    for (size_t p = 0; p < panels; p += 2) {
+        const size_t np = p + 1 < panels ? 2 : 1;
+        const int32_t *bp0 = b + p * depth * b_step;
+        for (size_t m0 = 0; m0 < M; m0 += WIDE_MR) {
+            const size_t mr = M - m0 < WIDE_MR ? M - m0 : WIDE_MR;
+            __m512i t[WIDE_MR][2];
+            tiles[mr][np - 1](depth, a + m0 * depth, depth, bp0, bp0 + depth * b_step, NULL, t);
+            for (size_t r = 0; r < mr; r++)
+                for (size_t i = 0; i < np; i++) {
+                    int32_t row[NR];
+                    _mm512_storeu_si512(row, t[r][i]);
+                    const size_t n0 = (p + i) * NR, nr = N - n0 < NR ? N - n0 : NR;
+                    memcpy(c + (m0 + r) * ldc + n0, row, nr * sizeof(int32_t));
+                }
+        }
+    }
+}
+
 #endif
 
 /* Byte offsets of a depthwise window's taps from its top-left input pixel (NHWC). */
@@ -415,6 +509,9 @@ void octet_u8s8s32_gemm_8x32c4_avx512vnni(size_t M, size_t N, size_t K, const in
                                           const int32_t *b, const int32_t *cols, void *c, size_t ldc, const octet_packed_output *o,
                                           size_t p0, size_t p1, int32_t *acc, size_t KC4);
 void octet_u8s8s32_gemm_8x32c4_avx512vnni_s32(size_t M, size_t N, size_t K4, const int32_t *a, const int32_t *b, int32_t *c, size_t ldc);
+void octet_u8s8s32_gemm_8x32_avx512bw(size_t M, size_t N, size_t K, const int32_t *a, const int32_t *rows, const int32_t *b, const int32_t *cols,
+                                      void *c, size_t ldc, const octet_packed_output *o, size_t p0, size_t p1, int32_t *acc, size_t KC2);
+void octet_u8s8s32_gemm_8x32_avx512bw_s32(size_t M, size_t N, size_t K2, const int32_t *a, const int32_t *b, int32_t *c, size_t ldc);
 void octet_u8s8s32_dwconv_32c_avx2(const octet_packed_dwconv *d, const uint8_t *x, void *c, const octet_packed_output *o,
                                    size_t pixel_begin, size_t pixel_end);
 #endif

@@ -13,14 +13,18 @@ enum PackedISA {
         guard usable([.avx2, .fma]) else { return OCTET_PACKED_SCALAR }
         if usable([.avx512f, .avx512bw, .avx512vl, .avx512dq, .avx512_vnni]) { return OCTET_PACKED_AVX512_VNNI }
         if usable([.avx_vnni]) { return OCTET_PACKED_AVX_VNNI }
+        if usable([.avx512f, .avx512bw, .avx512vl, .avx512dq]) { return OCTET_PACKED_AVX512BW }
         return OCTET_PACKED_AVX2
     }
 
-    /// `avx512vnni`, `avxvnni`, `avx2` or `scalar`: the ISA suffix of every kernel name.
+    /// `avx512vnni`, `avxvnni`, `avx512bw`, `avx2` or `scalar`: the ISA suffix of every kernel
+    /// name (`avx512bw` only names the s16-pair GEMM: the other kernels of that level are the
+    /// AVX2 ones, see `parts`).
     static func suffix(_ isa: octet_packed_isa) -> String {
         switch isa {
         case OCTET_PACKED_AVX512_VNNI: "avx512vnni"
         case OCTET_PACKED_AVX_VNNI: "avxvnni"
+        case OCTET_PACKED_AVX512BW: "avx512bw"
         case OCTET_PACKED_AVX2: "avx2"
         default: "scalar"
         }
@@ -30,33 +34,42 @@ enum PackedISA {
     static func hasVNNI(_ isa: octet_packed_isa) -> Bool { isa == OCTET_PACKED_AVX512_VNNI || isa == OCTET_PACKED_AVX_VNNI }
 
     /// The format a signature's products use. With VNNI, always k-quads (`vpdpbusd`, exact for
-    /// any u8). On AVX2 without it, k-quads (the 7-bit `vpmaddubsw` kernel) for signatures whose
-    /// activations are 7-bit (`reduce_range`), else s16 pairs; a 7-bit dynamic signature
-    /// (activations quantized to [0, 127] per call) takes k-quads on every ISA, the portable
-    /// `u7s8s32-gemm-6x16c4-scalar` included, so its results do not depend on the ISA.
+    /// any u8). On AVX2 and AVX-512BW without it, k-quads (the 7-bit `vpmaddubsw` kernel) for
+    /// signatures whose activations are 7-bit (`reduce_range`), else s16 pairs (on AVX-512BW
+    /// `u8s8s32-gemm-8x32-avx512bw`: the 7-bit ymm kernel does as many multiply-adds per cycle
+    /// on Skylake-SP's ports, and more on CPUs that split zmm operations in two); a 7-bit
+    /// dynamic signature (activations quantized to [0, 127] per call) takes k-quads on every
+    /// ISA, the portable `u7s8s32-gemm-6x16c4-scalar` included, so its results do not depend on
+    /// the ISA.
     static func format(_ s: OpSignature, _ isa: octet_packed_isa) -> PackedFormat {
         if hasVNNI(isa) { return .quads }
         guard let q = s.quantization, q.reduceRange else { return .pairs }
-        return isa == OCTET_PACKED_AVX2 || q.dynamic ? .quads : .pairs
+        return isa == OCTET_PACKED_AVX2 || isa == OCTET_PACKED_AVX512BW || q.dynamic ? .quads : .pairs
     }
 
     /// Whether the k-quad kernel of `isa` is exact only for activations ≤ 127 (`vpmaddubsw`).
-    static func needsSevenBit(_ isa: octet_packed_isa, _ format: PackedFormat) -> Bool { format == .quads && isa == OCTET_PACKED_AVX2 }
+    static func needsSevenBit(_ isa: octet_packed_isa, _ format: PackedFormat) -> Bool {
+        format == .quads && (isa == OCTET_PACKED_AVX2 || isa == OCTET_PACKED_AVX512BW)
+    }
 
-    /// The types and tile of a GEMM kernel: `u8s8s32`/`6x16` (s16 pairs), 7-bit
-    /// `u7s8s32`/`6x16c4` (AVX2 and portable k-quads), `u8s8s32`/`6x16c4` (AVX-VNNI) or
+    /// The types, tile and ISA suffix of a GEMM kernel: `u8s8s32`/`6x16` (s16 pairs),
+    /// `u8s8s32`/`8x32` (s16 pairs, AVX-512BW), 7-bit `u7s8s32`/`6x16c4` (AVX2 and portable
+    /// k-quads; the AVX2 kernel on AVX-512BW too), `u8s8s32`/`6x16c4` (AVX-VNNI) or
     /// `u8s8s32`/`8x32c4` (AVX-512 VNNI).
-    static func parts(_ format: PackedFormat, _ isa: octet_packed_isa) -> (types: String, tile: String) {
-        guard format == .quads else { return ("u8s8s32", "\(OCTET_PACKED_MR)x\(OCTET_PACKED_NR)") }
-        if isa == OCTET_PACKED_AVX512_VNNI { return ("u8s8s32", "\(OCTET_PACKED_VNNI_MR)x\(2 * OCTET_PACKED_NR)c4") }
-        return (hasVNNI(isa) ? "u8s8s32" : "u7s8s32", "\(OCTET_PACKED_MR)x\(OCTET_PACKED_NR)c4")
+    static func parts(_ format: PackedFormat, _ isa: octet_packed_isa) -> (types: String, tile: String, suffix: String) {
+        let wide = "\(OCTET_PACKED_WIDE_MR)x\(2 * OCTET_PACKED_NR)"
+        guard format == .quads else {
+            return isa == OCTET_PACKED_AVX512BW ? ("u8s8s32", wide, suffix(isa)) : ("u8s8s32", "\(OCTET_PACKED_MR)x\(OCTET_PACKED_NR)", suffix(isa))
+        }
+        if isa == OCTET_PACKED_AVX512_VNNI { return ("u8s8s32", "\(wide)c4", suffix(isa)) }
+        return (hasVNNI(isa) ? "u8s8s32" : "u7s8s32", "\(OCTET_PACKED_MR)x\(OCTET_PACKED_NR)c4", suffix(isa == OCTET_PACKED_AVX512BW ? OCTET_PACKED_AVX2 : isa))
     }
 
     /// The GEMM micro-kernel: `u8s8s32-gemm-6x16-avx2`, `u7s8s32-gemm-6x16c4-avx2`,
     /// `u8s8s32-gemm-8x32c4-avx512vnni`.
     static func gemm(_ isa: octet_packed_isa, _ format: PackedFormat = .pairs) -> String {
         let p = parts(format, isa)
-        return "\(p.types)-gemm-\(p.tile)-\(suffix(isa))"
+        return "\(p.types)-gemm-\(p.tile)-\(p.suffix)"
     }
 
     /// The dynamic linear: `f32u8s8-dqgemm-6x16-avx2` (one activation scale per call) or
@@ -64,15 +77,15 @@ enum PackedISA {
     /// (`sevenBit`) `f32u7s8-dqgemm-pertoken-6x16c4-avx2` (the `u7s8s32-gemm-6x16c4` kernel);
     /// with VNNI `f32u8s8-dqgemm-pertoken-8x32c4-avx512vnni`.
     static func dqgemm(_ isa: octet_packed_isa, perToken: Bool, sevenBit: Bool, _ format: PackedFormat = .pairs) -> String {
-        let tile = parts(format, isa).tile
-        return "f32\(sevenBit ? "u7s8" : "u8s8")-dqgemm-\(perToken ? "pertoken-" : "")\(tile)-\(suffix(isa))"
+        let p = parts(format, isa)
+        return "f32\(sevenBit ? "u7s8" : "u8s8")-dqgemm-\(perToken ? "pertoken-" : "")\(p.tile)-\(p.suffix)"
     }
 
     /// A channels-last convolution on the GEMM micro-kernel: `u8s8s32-conv-nhwc-indirect-6x16-avx2`
     /// (`form` is `1x1` for the plain GEMM over the image, `indirect` for the indirection buffer).
     static func conv(_ isa: octet_packed_isa, form: String, _ format: PackedFormat = .pairs) -> String {
         let p = parts(format, isa)
-        return "\(p.types)-conv-nhwc-\(form)-\(p.tile)-\(suffix(isa))"
+        return "\(p.types)-conv-nhwc-\(form)-\(p.tile)-\(p.suffix)"
     }
 
     /// The channels-last depthwise kernel: on AVX-512 VNNI with symmetric weights the tap-quad

@@ -19,17 +19,20 @@ struct PackedRunner: Sendable {
     let isa: octet_packed_isa
     /// `.quads` with VNNI (any u8), and on AVX2 with `reduce_range` signatures (the 7-bit kernel).
     let format: PackedFormat
-    /// Whether the tiles span two panels (`u8s8s32-gemm-8x32c4-avx512vnni`).
-    var wide: Bool { format == .quads && isa == OCTET_PACKED_AVX512_VNNI }
+    /// Whether the tiles span two panels (`u8s8s32-gemm-8x32c4-avx512vnni`, `u8s8s32-gemm-8x32-avx512bw`).
+    var wide: Bool { Self.isWide(isa, format) }
+    static func isWide(_ isa: octet_packed_isa, _ format: PackedFormat) -> Bool {
+        format == .quads ? isa == OCTET_PACKED_AVX512_VNNI : isa == OCTET_PACKED_AVX512BW
+    }
     /// Rows of one micro-kernel tile: 8 for the wide tiles, else 6. Row blocks are cut in multiples of it.
-    var mr: Int { Int(wide ? OCTET_PACKED_VNNI_MR : OCTET_PACKED_MR) }
+    var mr: Int { Int(wide ? OCTET_PACKED_WIDE_MR : OCTET_PACKED_MR) }
     /// Columns of one tile's accumulators (partial sums between K blocks): two panels for the wide tiles.
     var accumulatorColumns: Int { Int(OCTET_PACKED_NR) * (wide ? 2 : 1) }
     /// Whether the kernel is exact only for activations ≤ 127 (AVX2 k-quads: packing checks them).
     var needsSevenBit: Bool { PackedISA.needsSevenBit(isa, format) }
     let threads: Int
-    /// Largest K block in k-pairs (or k-quads): the weight slice (rows of 32 bytes, of 64 for
-    /// quads, of 128 for the wide tiles' two panels) takes at most half the L1 data cache, leaving room for the activation tile
+    /// Largest K block in k-pairs (or k-quads): the weight slice (rows of 32 bytes for pairs, of
+    /// 64 for quads, twice that for the wide tiles' two panels) takes at most half the L1 data cache, leaving room for the activation tile
     /// and the accumulators. `kBlock(k:)` balances the blocks of one product.
     let kcPairs: Int
     /// Bytes of packed activations one M block may take (half the L2 cache).
@@ -45,9 +48,9 @@ struct PackedRunner: Sendable {
         self.budget = budget
         self.format = format
         self.threads = max(1, threads)
-        // Bytes of weights per K step of one tile: 16 columns of s16 pairs (32), of quads (64),
-        // or two panels of quads (128).
-        let stepBytes = format == .pairs ? 32 : isa == OCTET_PACKED_AVX512_VNNI ? 128 : 64
+        // Bytes of weights per K step of one tile: 16 columns of s8 pairs (32) or of quads (64),
+        // twice that for the two panels of a wide tile.
+        let stepBytes = (format == .pairs ? 32 : 64) * (Self.isWide(isa, format) ? 2 : 1)
         kcPairs = max(32, (l1DataBytes ?? 32 * 1024) / 2 / stepBytes)
         blockBytes = max(64 * 1024, (l2Bytes ?? 512 * 1024) / 2)
     }

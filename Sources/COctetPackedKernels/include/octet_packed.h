@@ -19,8 +19,8 @@
 extern "C" {
 #endif
 
-enum { OCTET_PACKED_NR = 16, OCTET_PACKED_MR = 6, OCTET_PACKED_VNNI_MR = 8, OCTET_PACKED_DW_CHANNELS = 32 };
-/// (`OCTET_PACKED_VNNI_MR`: rows of the AVX-512 VNNI tile, which spans two panels;
+enum { OCTET_PACKED_NR = 16, OCTET_PACKED_MR = 6, OCTET_PACKED_WIDE_MR = 8, OCTET_PACKED_DW_CHANNELS = 32 };
+/// (`OCTET_PACKED_WIDE_MR`: rows of the AVX-512 tiles, which span two panels;
 /// `OCTET_PACKED_DW_CHANNELS`: channels per step of the AVX2 depthwise kernel; its packed weights come in 16-channel blocks.)
 
 /// The instruction set a kernel call uses (the caller's choice; each level includes the ones
@@ -30,12 +30,16 @@ enum { OCTET_PACKED_NR = 16, OCTET_PACKED_MR = 6, OCTET_PACKED_VNNI_MR = 8, OCTE
 ///    `u8s8s32-gemm-6x16c4-avxvnni`, everything else the AVX2 kernels;
 ///  - `OCTET_PACKED_AVX512_VNNI`: AVX2 + FMA + AVX-512 F/BW/VL/DQ + VNNI (`vpdpbusd` zmm): the
 ///    k-quad GEMM is `u8s8s32-gemm-8x32c4-avx512vnni`, everything else the AVX2 kernels.
+///  - `OCTET_PACKED_AVX512BW`: AVX2 + FMA + AVX-512 F/BW/VL/DQ without VNNI (Skylake-SP): the
+///    s16-pair GEMM is `u8s8s32-gemm-8x32-avx512bw` (`vpmaddwd` zmm), everything else the AVX2
+///    kernels (the k-quad GEMM is then the 7-bit `u7s8s32-gemm-6x16c4-avx2`).
 /// On both VNNI levels the k-quad GEMM is exact for any u8 activation (no 7-bit limit).
 typedef enum octet_packed_isa {
     OCTET_PACKED_SCALAR = 0,
     OCTET_PACKED_AVX2 = 1,
     OCTET_PACKED_AVX_VNNI = 2,
-    OCTET_PACKED_AVX512_VNNI = 3
+    OCTET_PACKED_AVX512_VNNI = 3,
+    OCTET_PACKED_AVX512BW = 4
 } octet_packed_isa;
 
 /// Packs a K x N matrix of s8 (element (k, n) at b[n * n_stride + k * k_stride]) into
@@ -130,8 +134,9 @@ typedef struct octet_packed_output {
 /// C = A · B for panels [panel_begin, panel_end), rows [0, M). `c` is u8 or f32 per `out`,
 /// row m at c + m * ldc elements. The column sums and every per-column array of `out` must be
 /// readable up to ceil(N/16)·16 entries (values past N are read and ignored). K runs in blocks of `kc_pairs` k-pairs (a 16-column slice
-/// of kc_pairs · 64 bytes stays in L1 while all row tiles pass over it); `accumulators`
-/// (M x 16 int32, one per concurrent caller) holds partial sums between blocks.
+/// of kc_pairs · 32 bytes, two of them for `u8s8s32-gemm-8x32-avx512bw`, stays in L1 while all
+/// row tiles pass over it); `accumulators` (M x 16 int32, M x 32 with `OCTET_PACKED_AVX512BW`,
+/// one per concurrent caller) holds partial sums between blocks.
 void octet_packed_gemm(octet_packed_isa isa, size_t M, size_t N, size_t K, const int32_t *a_packed,
                        const int32_t *row_sums, const int32_t *b_packed, const int32_t *column_sums,
                        void *c, size_t ldc, const octet_packed_output *out, size_t panel_begin, size_t panel_end,
