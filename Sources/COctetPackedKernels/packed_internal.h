@@ -370,6 +370,25 @@ enum { WIDE_MR = OCTET_PACKED_WIDE_MR, WIDE_ACC_STRIDE = 2 * NR };
 typedef void (*octet_avx512_tile)(size_t depth, const int32_t *a, size_t as, const int32_t *b0, const int32_t *b1, const int32_t *init,
                                   __m512i c[WIDE_MR][2]);
 
+/* The tiles of a two-panel kernel, `tiles[rows][panels − 1]`: one function per shape, each
+   the file's own always-inline `tile_body` (its K step: vpdpbusd on quads, vpmaddwd on pairs)
+   with constant rows and panels, so the accumulators stay in registers. `TARGET` is the
+   kernel's target attribute. */
+#define OCTET_AVX512_TILE(TARGET, ROWS, PANELS)                                                                                   \
+    TARGET static void tile_##ROWS##_##PANELS(size_t depth, const int32_t *a, size_t as, const int32_t *b0, const int32_t *b1,   \
+                                              const int32_t *init, __m512i c[WIDE_MR][2]) {                                      \
+        tile_body(ROWS, PANELS, depth, a, as, b0, b1, init, c);                                                                  \
+    }
+#define OCTET_AVX512_TILES_OF(TARGET, ROWS) OCTET_AVX512_TILE(TARGET, ROWS, 1) OCTET_AVX512_TILE(TARGET, ROWS, 2)
+#define OCTET_AVX512_DEFINE_TILES(TARGET)                                                                                        \
+    OCTET_AVX512_TILES_OF(TARGET, 1) OCTET_AVX512_TILES_OF(TARGET, 2) OCTET_AVX512_TILES_OF(TARGET, 3)                          \
+    OCTET_AVX512_TILES_OF(TARGET, 4) OCTET_AVX512_TILES_OF(TARGET, 5) OCTET_AVX512_TILES_OF(TARGET, 6)                          \
+    OCTET_AVX512_TILES_OF(TARGET, 7) OCTET_AVX512_TILES_OF(TARGET, 8)                                                           \
+    static const octet_avx512_tile tiles[WIDE_MR + 1][2] = {                                                                     \
+        {NULL, NULL},         {tile_1_1, tile_1_2}, {tile_2_1, tile_2_2}, {tile_3_1, tile_3_2}, {tile_4_1, tile_4_2},            \
+        {tile_5_1, tile_5_2}, {tile_6_1, tile_6_2}, {tile_7_1, tile_7_2}, {tile_8_1, tile_8_2},                                  \
+    };
+
 /* Rows m0 .. m0 + mr − 1 of panel p of a tile through the shared AVX2 store (zero-point
    compensation, bias, requantization or dequantization, fused sum), 6 rows at a time. */
 OCTET_AVX512 static inline void octet_avx512_store_panel(size_t mr, size_t m0, size_t n0, size_t nr, const panel_constants *pc,

@@ -37,18 +37,7 @@ OCTET_AVX512VNNI static inline __attribute__((always_inline)) void tile_body(con
         for (size_t p = 0; p < PANELS; p++) out[r][p] = c[r][p];
 }
 
-#define DEFINE_TILE(ROWS, PANELS)                                                                                         \
-    OCTET_AVX512VNNI static void tile_##ROWS##_##PANELS(size_t K4, const int32_t *a, size_t as, const int32_t *b0, const int32_t *b1, \
-                                                        const int32_t *init, __m512i c[WIDE_MR][2]) {                      \
-        tile_body(ROWS, PANELS, K4, a, as, b0, b1, init, c);                                                               \
-    }
-#define DEFINE_TILES(ROWS) DEFINE_TILE(ROWS, 1) DEFINE_TILE(ROWS, 2)
-DEFINE_TILES(1) DEFINE_TILES(2) DEFINE_TILES(3) DEFINE_TILES(4) DEFINE_TILES(5) DEFINE_TILES(6) DEFINE_TILES(7) DEFINE_TILES(8)
-
-static const octet_avx512_tile tiles[WIDE_MR + 1][2] = {
-    {NULL, NULL},         {tile_1_1, tile_1_2}, {tile_2_1, tile_2_2}, {tile_3_1, tile_3_2}, {tile_4_1, tile_4_2},
-    {tile_5_1, tile_5_2}, {tile_6_1, tile_6_2}, {tile_7_1, tile_7_2}, {tile_8_1, tile_8_2},
-};
+OCTET_AVX512_DEFINE_TILES(OCTET_AVX512VNNI)
 
 /* Panels [p0, p1) for all M rows (row m's quads at a + m · as), K in blocks of KC4 quads
    (`octet_avx512_panel_pair_loop`). */
