@@ -405,6 +405,61 @@ OCTET_AVX512 static inline void octet_avx512_store_panel(size_t mr, size_t m0, s
     }
 }
 
+/* The constants of `octet_avx512_store_u8` for one panel pair, loaded once into registers. */
+typedef struct u8_store512_constants {
+    __m512i colterm[2];
+    __m512 mul[2], bias[2], hi;
+    __m512i zp, qmin;
+    __m128i qmax8;
+} u8_store512_constants;
+
+/* Whether `octet_avx512_store_u8` serves `o`: u8 output, per-tensor activations, symmetric
+   weights, no fused sum (the common static convolution and linear). */
+static inline int octet_avx512_store_u8_applies(const octet_packed_output *o) {
+    return !o->to_f32 && !o->row_zero_points && !o->b_zero_point && !o->sum;
+}
+
+OCTET_AVX512 static inline u8_store512_constants octet_avx512_u8_store_constants(const panel_constants pc[2], const size_t n0[2], size_t panels,
+                                                                                 const octet_packed_output *o) {
+    u8_store512_constants k;
+    for (size_t i = 0; i < 2; i++) {
+        const size_t p = i < panels ? i : 0;
+        k.colterm[i] = _mm512_inserti64x4(_mm512_castsi256_si512(pc[p].colterm[0]), pc[p].colterm[1], 1);
+        k.mul[i] = _mm512_loadu_ps(o->multiplier + n0[p]);
+        /* No bias adds +0.0f: the same value for every f (the store converts −0 and +0 alike). */
+        k.bias[i] = o->bias_f32 ? _mm512_loadu_ps(o->bias_f32 + n0[p]) : _mm512_setzero_ps();
+    }
+    k.hi = _mm512_set1_ps((float)(o->qmax - o->out_zero_point));
+    k.zp = _mm512_set1_epi32(o->out_zero_point);
+    k.qmin = _mm512_set1_epi32(o->qmin < 0 ? 0 : o->qmin);
+    k.qmax8 = _mm_set1_epi8((char)(uint8_t)(o->qmax > 255 ? 255 : o->qmax));
+    return k;
+}
+
+/* Rows m0 .. m0 + mr − 1 of a tile's panels to u8 (the case `octet_avx512_store_u8_applies`
+   names), one zmm per row and panel: the codes of `octet_store_scalar` (clamping the float to
+   qmax − zp before the conversion and the code to qmin after it equals the float clamp to
+   [qmin − zp, qmax − zp]; a NaN converts to INT_MIN, then qmin, as `max(f, lo)` gives), then an
+   unsigned saturating narrow to bytes (codes ≥ qmin ≥ 0) and the byte clamp to qmax. No
+   256-bit split and no per-row branch: the AVX2 store's spills and row dispatch made it as
+   slow as the tile on short K (MobileNetV2's 1x1 layers). */
+OCTET_AVX512 static inline void octet_avx512_store_u8(size_t mr, size_t m0, size_t panels, const size_t n0[2], const size_t nr[2],
+                                                      const u8_store512_constants *k, __m512i c[WIDE_MR][2], uint8_t *out, size_t ldc) {
+    for (size_t i = 0; i < panels; i++) {
+        const __mmask16 mask = nr[i] >= NR ? (__mmask16)0xFFFF : (__mmask16)((1u << nr[i]) - 1);
+        uint8_t *dst = out + m0 * ldc + n0[i];
+        for (size_t r = 0; r < mr; r++) {
+            __m512 f = _mm512_cvtepi32_ps(_mm512_add_epi32(c[r][i], k->colterm[i]));
+            f = _mm512_mul_ps(_mm512_add_ps(f, k->bias[i]), k->mul[i]);
+            __m512i q = _mm512_add_epi32(_mm512_cvtps_epi32(_mm512_min_ps(k->hi, f)), k->zp); /* RNE; min(hi, NaN) is NaN */
+            __m128i u = _mm512_cvtusepi32_epi8(_mm512_max_epi32(q, k->qmin));
+            u = _mm_min_epu8(u, k->qmax8);
+            if (mask == 0xFFFF) _mm_storeu_si128((__m128i *)(dst + r * ldc), u);
+            else _mm_mask_storeu_epi8(dst + r * ldc, mask, u);
+        }
+    }
+}
+
 /* Panels [p0, p1) two at a time (a last odd panel alone) for all M rows (row m's K steps at
    a + m · as): `depth` K steps (k-quads or k-pairs, `b_step` weight words per step of one
    panel) in blocks of KC steps whose two weight slices stay in L1 while every row tile passes
@@ -427,6 +482,9 @@ __attribute__((always_inline)) OCTET_AVX512 static inline void octet_avx512_pane
             nr[i] = N - n0[i] < NR ? N - n0[i] : NR;
             pc[i] = octet_avx2_panel_constants(n0[i], K, cols, o);
         }
+        const int fast_u8 = octet_avx512_store_u8_applies(o);
+        u8_store512_constants k512;
+        if (fast_u8) k512 = octet_avx512_u8_store_constants(pc, n0, panels, o);
         for (size_t kb = 0; kb < depth || kb == 0; kb += KC) {
             const size_t kc = depth - kb < KC ? depth - kb : KC;
             const int first = kb == 0, last = kb + kc >= depth;
@@ -434,7 +492,9 @@ __attribute__((always_inline)) OCTET_AVX512 static inline void octet_avx512_pane
                 const size_t mr = M - m0 < WIDE_MR ? M - m0 : WIDE_MR;
                 __m512i t[WIDE_MR][2];
                 tiles[mr][panels - 1](kc, a + m0 * as + kb, as, bp0 + kb * b_step, bp1 + kb * b_step, first ? NULL : acc + m0 * WIDE_ACC_STRIDE, t);
-                if (last) {
+                if (last && fast_u8) {
+                    octet_avx512_store_u8(mr, m0, panels, n0, nr, &k512, t, (uint8_t *)c, ldc);
+                } else if (last) {
                     for (size_t i = 0; i < panels; i++) octet_avx512_store_panel(mr, m0, n0[i], nr[i], &pc[i], t, i, rows, o, c, ldc);
                 } else {
                     for (size_t r = 0; r < mr; r++)
