@@ -104,6 +104,20 @@ import OctetQNNPack
                 #expect(dw == depthwise, "\(cpu)")
             }
         }
+        // AVX-512 without VNNI: vpmaddwd zmm on s16 pairs (exact for full-range u8); depthwise on the AVX2 kernels.
+        let skx = try CPUFeatures.assumed("skylake-avx512")
+        if case let .supported(kernel, notes) = PackedBackend().capability(for: try .linear(m: 1, k: 8, n: 8), on: skx) {
+            #expect(kernel == "u8s8s32-gemm-8x32-avx512bw")
+            #expect(notes.first?.contains("exact for full-range") == true)
+        } else {
+            Issue.record("declined on skylake-avx512")
+        }
+        func kernelName(_ s: OpSignature, on cpu: CPUFeatures) -> String? {
+            if case let .supported(k, _) = PackedBackend().capability(for: s, on: cpu) { return k }
+            return nil
+        }
+        #expect(kernelName(try conv(1, 32, 64, groups: 1), on: skx) == "u8s8s32-conv-nhwc-1x1-8x32-avx512bw")
+        #expect(kernelName(try conv(3, 32, 32, groups: 32, pad: 1), on: skx) == "u8s8s32-dwconv-3x3-32c-avx2")
         var linearNHWC = try OpSignature.linear(m: 1, k: 8, n: 8)
         linearNHWC.activationLayout = .nhwc
         #expect(name(linearNHWC) == nil, "channels-last applies to convolutions only")
