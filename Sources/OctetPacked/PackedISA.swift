@@ -33,6 +33,17 @@ enum PackedISA {
     /// Whether the k-quad GEMM of `isa` sums four u8·s8 products with `vpdpbusd` (exact for any u8).
     static func hasVNNI(_ isa: octet_packed_isa) -> Bool { isa == OCTET_PACKED_AVX512_VNNI || isa == OCTET_PACKED_AVX_VNNI }
 
+    /// Whether the k-quad kernel of `isa` is the 7-bit `u7s8s32-gemm-6x16c4-avx2` (`vpmaddubsw`,
+    /// exact only for activations ≤ 127): on AVX2, and on AVX-512BW, which has no k-quad kernel
+    /// of its own.
+    static func hasSevenBitQuads(_ isa: octet_packed_isa) -> Bool { isa == OCTET_PACKED_AVX2 || isa == OCTET_PACKED_AVX512BW }
+
+    /// Whether the GEMM tiles of `isa` and `format` span two panels (8 x 32):
+    /// `u8s8s32-gemm-8x32c4-avx512vnni` and `u8s8s32-gemm-8x32-avx512bw`.
+    static func isWide(_ isa: octet_packed_isa, _ format: PackedFormat) -> Bool {
+        format == .quads ? isa == OCTET_PACKED_AVX512_VNNI : isa == OCTET_PACKED_AVX512BW
+    }
+
     /// The format a signature's products use. With VNNI, always k-quads (`vpdpbusd`, exact for
     /// any u8). On AVX2 and AVX-512BW without it, k-quads (the 7-bit `vpmaddubsw` kernel) for
     /// signatures whose activations are 7-bit (`reduce_range`), else s16 pairs (on AVX-512BW
@@ -44,25 +55,20 @@ enum PackedISA {
     static func format(_ s: OpSignature, _ isa: octet_packed_isa) -> PackedFormat {
         if hasVNNI(isa) { return .quads }
         guard let q = s.quantization, q.reduceRange else { return .pairs }
-        return isa == OCTET_PACKED_AVX2 || isa == OCTET_PACKED_AVX512BW || q.dynamic ? .quads : .pairs
+        return hasSevenBitQuads(isa) || q.dynamic ? .quads : .pairs
     }
 
     /// Whether the k-quad kernel of `isa` is exact only for activations ≤ 127 (`vpmaddubsw`).
-    static func needsSevenBit(_ isa: octet_packed_isa, _ format: PackedFormat) -> Bool {
-        format == .quads && (isa == OCTET_PACKED_AVX2 || isa == OCTET_PACKED_AVX512BW)
-    }
+    static func needsSevenBit(_ isa: octet_packed_isa, _ format: PackedFormat) -> Bool { format == .quads && hasSevenBitQuads(isa) }
 
     /// The types, tile and ISA suffix of a GEMM kernel: `u8s8s32`/`6x16` (s16 pairs),
     /// `u8s8s32`/`8x32` (s16 pairs, AVX-512BW), 7-bit `u7s8s32`/`6x16c4` (AVX2 and portable
     /// k-quads; the AVX2 kernel on AVX-512BW too), `u8s8s32`/`6x16c4` (AVX-VNNI) or
     /// `u8s8s32`/`8x32c4` (AVX-512 VNNI).
     static func parts(_ format: PackedFormat, _ isa: octet_packed_isa) -> (types: String, tile: String, suffix: String) {
-        let wide = "\(OCTET_PACKED_WIDE_MR)x\(2 * OCTET_PACKED_NR)"
-        guard format == .quads else {
-            return isa == OCTET_PACKED_AVX512BW ? ("u8s8s32", wide, suffix(isa)) : ("u8s8s32", "\(OCTET_PACKED_MR)x\(OCTET_PACKED_NR)", suffix(isa))
-        }
-        if isa == OCTET_PACKED_AVX512_VNNI { return ("u8s8s32", "\(wide)c4", suffix(isa)) }
-        return (hasVNNI(isa) ? "u8s8s32" : "u7s8s32", "\(OCTET_PACKED_MR)x\(OCTET_PACKED_NR)c4", suffix(isa == OCTET_PACKED_AVX512BW ? OCTET_PACKED_AVX2 : isa))
+        let rows = isWide(isa, format) ? "\(OCTET_PACKED_WIDE_MR)x\(2 * OCTET_PACKED_NR)" : "\(OCTET_PACKED_MR)x\(OCTET_PACKED_NR)"
+        guard format == .quads else { return ("u8s8s32", rows, suffix(isa)) }
+        return (hasVNNI(isa) ? "u8s8s32" : "u7s8s32", "\(rows)c4", suffix(hasSevenBitQuads(isa) ? OCTET_PACKED_AVX2 : isa))
     }
 
     /// The GEMM micro-kernel: `u8s8s32-gemm-6x16-avx2`, `u7s8s32-gemm-6x16c4-avx2`,

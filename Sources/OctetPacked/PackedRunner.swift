@@ -20,10 +20,7 @@ struct PackedRunner: Sendable {
     /// `.quads` with VNNI (any u8), and on AVX2 with `reduce_range` signatures (the 7-bit kernel).
     let format: PackedFormat
     /// Whether the tiles span two panels (`u8s8s32-gemm-8x32c4-avx512vnni`, `u8s8s32-gemm-8x32-avx512bw`).
-    var wide: Bool { Self.isWide(isa, format) }
-    static func isWide(_ isa: octet_packed_isa, _ format: PackedFormat) -> Bool {
-        format == .quads ? isa == OCTET_PACKED_AVX512_VNNI : isa == OCTET_PACKED_AVX512BW
-    }
+    var wide: Bool { PackedISA.isWide(isa, format) }
     /// Rows of one micro-kernel tile: 8 for the wide tiles, else 6. Row blocks are cut in multiples of it.
     var mr: Int { Int(wide ? OCTET_PACKED_WIDE_MR : OCTET_PACKED_MR) }
     /// Columns of one tile's accumulators (partial sums between K blocks): two panels for the wide tiles.
@@ -50,7 +47,7 @@ struct PackedRunner: Sendable {
         self.threads = max(1, threads)
         // Bytes of weights per K step of one tile: 16 columns of s8 pairs (32) or of quads (64),
         // twice that for the two panels of a wide tile.
-        let stepBytes = (format == .pairs ? 32 : 64) * (Self.isWide(isa, format) ? 2 : 1)
+        let stepBytes = (format == .pairs ? 32 : 64) * (PackedISA.isWide(isa, format) ? 2 : 1)
         kcPairs = max(32, (l1DataBytes ?? 32 * 1024) / 2 / stepBytes)
         blockBytes = max(64 * 1024, (l2Bytes ?? 512 * 1024) / 2)
     }
