@@ -127,10 +127,18 @@ int octet_dnnl_prepare(const octet_dnnl_op *op, octet_dnnl_kernel **out, char *e
     if (op->src_zp) CHECK(dnnl_primitive_attr_set_zero_points(attr, DNNL_ARG_SRC, 1, 0, &op->src_zp), "source zero point");
     if (op->wei_zp) CHECK(dnnl_primitive_attr_set_zero_points(attr, DNNL_ARG_WEIGHTS, 1, 0, &op->wei_zp), "weights zero point");
     if (op->dst_zp) CHECK(dnnl_primitive_attr_set_zero_points(attr, DNNL_ARG_DST, 1, 0, &op->dst_zp), "destination zero point");
-    if (op->post != OCTET_DNNL_POST_NONE) {
+    if (op->post != OCTET_DNNL_POST_NONE || op->has_sum) {
         CHECK(dnnl_post_ops_create(&post), "post-ops");
         if (op->post == OCTET_DNNL_POST_RELU) CHECK(dnnl_post_ops_append_eltwise(post, 1.0f, dnnl_eltwise_relu, 0.0f, 0.0f), "relu post-op");
-        else CHECK(dnnl_post_ops_append_eltwise(post, 1.0f, dnnl_eltwise_clip, op->post_alpha, op->post_beta), "clip post-op");
+        else if (op->post == OCTET_DNNL_POST_CLIP) CHECK(dnnl_post_ops_append_eltwise(post, 1.0f, dnnl_eltwise_clip, op->post_alpha, op->post_beta), "clip post-op");
+        if (op->has_sum) {
+            if (op->kind != OCTET_DNNL_CONV || !nhwc || op->dst_type != OCTET_DNNL_U8) {
+                status = fail(dnnl_unimplemented, "a residual sum needs a convolution with a u8 channels-last destination", error, error_len);
+                goto done;
+            }
+            CHECK(dnnl_post_ops_append_sum_v3(post, op->sum_scale, op->sum_zp, dnnl_u8), "sum post-op");
+            if (op->sum_relu) CHECK(dnnl_post_ops_append_eltwise(post, 1.0f, dnnl_eltwise_relu, 0.0f, 0.0f), "relu post-op after the sum");
+        }
         CHECK(dnnl_primitive_attr_set_post_ops(attr, post), "post-ops");
     }
 

@@ -411,12 +411,16 @@ typedef struct u8_store512_constants {
     __m512 mul[2], bias[2], hi;
     __m512i zp, qmin;
     __m128i qmax8;
+    /* A fused residual sum (`octet_packed_sum`), when `sum` is set. */
+    const octet_packed_sum *sum;
+    __m512i op_qmax, op_zp, operand_zp;
+    __m512 op_scale, operand_scale, output_scale, output_zp, sum_qmin, sum_qmax;
 } u8_store512_constants;
 
 /* Whether `octet_avx512_store_u8` serves `o`: u8 output, per-tensor activations, symmetric
-   weights, no fused sum (the common static convolution and linear). */
+   weights (the common static convolution and linear, with or without a fused sum). */
 static inline int octet_avx512_store_u8_applies(const octet_packed_output *o) {
-    return !o->to_f32 && !o->row_zero_points && !o->b_zero_point && !o->sum;
+    return !o->to_f32 && !o->row_zero_points && !o->b_zero_point;
 }
 
 OCTET_AVX512 static inline u8_store512_constants octet_avx512_u8_store_constants(const panel_constants pc[2], const size_t n0[2], size_t panels,
@@ -433,16 +437,40 @@ OCTET_AVX512 static inline u8_store512_constants octet_avx512_u8_store_constants
     k.zp = _mm512_set1_epi32(o->out_zero_point);
     k.qmin = _mm512_set1_epi32(o->qmin < 0 ? 0 : o->qmin);
     k.qmax8 = _mm_set1_epi8((char)(uint8_t)(o->qmax > 255 ? 255 : o->qmax));
+    k.sum = o->sum;
+    if (o->sum) {
+        const octet_packed_sum *s = o->sum;
+        k.op_qmax = _mm512_set1_epi32(o->qmax > 255 ? 255 : o->qmax);
+        k.op_zp = _mm512_set1_epi32(s->op_zero_point), k.operand_zp = _mm512_set1_epi32(s->operand_zero_point);
+        k.op_scale = _mm512_set1_ps(s->op_scale), k.operand_scale = _mm512_set1_ps(s->operand_scale);
+        k.output_scale = _mm512_set1_ps(s->output_scale), k.output_zp = _mm512_set1_ps((float)s->output_zero_point);
+        k.sum_qmin = _mm512_set1_ps((float)s->qmin), k.sum_qmax = _mm512_set1_ps((float)s->qmax);
+    }
     return k;
+}
+
+/* The fused sum of 16 op codes q (already in [qmin, qmax]) and the 16 operand bytes under
+   `mask` at b: `octet_sum_scalar` lane by lane — two products, their sum, an IEEE division,
+   round half to even (vrndscaleps), the zero point, the clamp; no contraction. */
+OCTET_AVX512 static inline __m512i octet_avx512_sum16(__m512i q, const uint8_t *b, __mmask16 mask, const u8_store512_constants *k) {
+#pragma clang fp contract(off)
+    const __m512i bv = _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(mask, b));
+    const __m512 x = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(q, k->op_zp)), k->op_scale);
+    const __m512 y = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(bv, k->operand_zp)), k->operand_scale);
+    __m512 v = _mm512_roundscale_ps(_mm512_div_ps(_mm512_add_ps(x, y), k->output_scale), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    v = _mm512_min_ps(_mm512_max_ps(_mm512_add_ps(v, k->output_zp), k->sum_qmin), k->sum_qmax);
+    return _mm512_cvtps_epi32(v); /* integral already */
 }
 
 /* Rows m0 .. m0 + mr − 1 of a tile's panels to u8 (the case `octet_avx512_store_u8_applies`
    names), one zmm per row and panel: the codes of `octet_store_scalar` (clamping the float to
    qmax − zp before the conversion and the code to qmin after it equals the float clamp to
    [qmin − zp, qmax − zp]; a NaN converts to INT_MIN, then qmin, as `max(f, lo)` gives), then an
-   unsigned saturating narrow to bytes (codes ≥ qmin ≥ 0) and the byte clamp to qmax. No
-   256-bit split and no per-row branch: the AVX2 store's spills and row dispatch made it as
-   slow as the tile on short K (MobileNetV2's 1x1 layers). */
+   unsigned saturating narrow to bytes (codes ≥ qmin ≥ 0) and the byte clamp to qmax. With a
+   fused sum the code is clamped to qmax in s32 and the sum applied before the narrow (the
+   operand is read only where the output is written). No 256-bit split and no per-row
+   branch: the AVX2 store's spills and row dispatch made it as slow as the tile on short K
+   (MobileNetV2's 1x1 layers). */
 OCTET_AVX512 static inline void octet_avx512_store_u8(size_t mr, size_t m0, size_t panels, const size_t n0[2], const size_t nr[2],
                                                       const u8_store512_constants *k, __m512i c[WIDE_MR][2], uint8_t *out, size_t ldc) {
     for (size_t i = 0; i < panels; i++) {
@@ -451,9 +479,14 @@ OCTET_AVX512 static inline void octet_avx512_store_u8(size_t mr, size_t m0, size
         for (size_t r = 0; r < mr; r++) {
             __m512 f = _mm512_cvtepi32_ps(_mm512_add_epi32(c[r][i], k->colterm[i]));
             f = _mm512_mul_ps(_mm512_add_ps(f, k->bias[i]), k->mul[i]);
-            __m512i q = _mm512_add_epi32(_mm512_cvtps_epi32(_mm512_min_ps(k->hi, f)), k->zp); /* RNE; min(hi, NaN) is NaN */
-            __m128i u = _mm512_cvtusepi32_epi8(_mm512_max_epi32(q, k->qmin));
-            u = _mm_min_epu8(u, k->qmax8);
+            __m512i q = _mm512_max_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(_mm512_min_ps(k->hi, f)), k->zp), k->qmin); /* RNE; min(hi, NaN) is NaN */
+            __m128i u;
+            if (k->sum) {
+                const __m512i s = octet_avx512_sum16(_mm512_min_epi32(q, k->op_qmax), k->sum->operand + (dst + r * ldc - k->sum->origin), mask, k);
+                u = _mm512_cvtusepi32_epi8(s);
+            } else {
+                u = _mm_min_epu8(_mm512_cvtusepi32_epi8(q), k->qmax8);
+            }
             if (mask == 0xFFFF) _mm_storeu_si128((__m128i *)(dst + r * ldc), u);
             else _mm_mask_storeu_epi8(dst + r * ldc, mask, u);
         }

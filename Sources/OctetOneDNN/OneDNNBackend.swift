@@ -51,13 +51,22 @@ public struct OneDNNBackend: Backend {
     /// The ISA oneDNN dispatches to in this process, as oneDNN reports it.
     public static var effectiveISA: String { String(cString: octet_dnnl_effective_isa()) }
 
-    /// Why a fused residual sum is declined. oneDNN 2.6's sum post-op adds `scale·(dst − zp)` to
-    /// the convolution's f32 result before one rounding, while the QDQ graph (and `QuantizedSum`)
-    /// rounds the convolution to its own code first and then rounds the sum: the two differ by
-    /// one code on some elements. Running oneDNN's convolution and the add after it would be no
-    /// faster than the unfused graph, and the default rules put convolutions on `packed` without
-    /// AVX-512 VNNI anyway, so the fused node goes down the fallback order (packed first).
-    static let sumDecline = "oneDNN 2.6's sum post-op rounds once after adding the residual in f32, the QDQ graph rounds the convolution's code first: not bit-exact, so a fused residual sum runs elsewhere"
+    /// Why a fused residual sum (`QuantizedSum`) is declined, or nil when oneDNN's `sum`
+    /// post-op takes it. oneDNN 2.6 adds `(s_b / s_y)·(b − z_b)` to the convolution's result
+    /// scaled straight to the output (`s_x·s_w / s_y`) and rounds once, where the QDQ graph
+    /// first rounds the convolution to its own code (`s_a`, `z_a`, saturated to u8) and then
+    /// rounds the sum: the two differ by at most one output step while the convolution's code
+    /// does not saturate (FBGEMM's and PyTorch's x86 `conv_add` do the same). Taken: a
+    /// convolution with a u8 output and the full u8 result range, or its ReLU (`qmin = z_y`).
+    static func sumDecline(_ s: OpSignature) -> String? {
+        guard let sum = PostOp.sum(in: s.postOps) else { return nil }
+        guard s.kind == .conv2d, s.outputType == .u8 else { return "a fused residual sum runs on u8-output convolutions only, not \(s.kind) → \(s.outputType)" }
+        guard sum.qmax == 255, sum.qmin == 0 || sum.qmin == sum.outputZeroPoint else {
+            return "a fused residual sum with result codes [\(sum.qmin), \(sum.qmax)] (7-bit or clipped) is not mapped to oneDNN's sum post-op"
+        }
+        guard (0...255).contains(sum.operandZeroPoint), (0...255).contains(sum.outputZeroPoint) else { return "a fused residual sum needs u8 zero points" }
+        return nil
+    }
 
     public func capability(for s: OpSignature, on cpu: CPUFeatures) -> Capability {
         if let reason = staticDecline(s, cpu) { return .declined(reason: reason) }
@@ -95,7 +104,7 @@ public struct OneDNNBackend: Backend {
         default: return "runs matrix products only (conv2d, linear, matmul), not \(s.kind)"
         }
         do { try s.validate() } catch { return "invalid signature: \(error)" }
-        if PostOp.sum(in: s.postOps) != nil { return Self.sumDecline }
+        if let reason = Self.sumDecline(s) { return reason }
         if s.activationLayout == .nhwc && s.kind != .conv2d { return "channels-last activations apply to convolutions only" }
         switch s.precision {
         case .fp16: return "fp16 weights run on the fp16 backend; oneDNN 2.6 has no f16 kernels for this CPU class"

@@ -20,6 +20,9 @@ final class OneDNNKernel: Kernel, @unchecked Sendable {
     /// Relu/Clip on an f32 output, applied after oneDNN: its eltwise post-ops turn NaN into
     /// the lower bound, where ONNX keeps NaN.
     private let floatClamp: (lo: Float, hi: Float)?
+    /// A fused residual sum: the operand (the second input) is copied into the output before
+    /// the call, and oneDNN's sum post-op adds it in place.
+    private let hasSum: Bool
 
     init(_ s: OpSignature, constants c: OpConstants, threads: Int, sevenBitInputs: Bool) throws {
         signature = s
@@ -97,6 +100,19 @@ final class OneDNNKernel: Kernel, @unchecked Sendable {
                 guard outQ.qmin == 0, outQ.qmax == 255 else { throw OneDNNError.unsupported("outputs with a reduced range are not mapped to oneDNN") }
                 outScale = outQ.scale()
                 op.dst_zp = outQ.zeroPoint()
+                if let sum = PostOp.sum(in: s.postOps) {
+                    // oneDNN's sum post-op (see `OneDNNBackend.sumDecline`): the convolution is
+                    // scaled straight to the result's parameters, the operand added in place.
+                    guard s.activationLayout == .nhwc else {
+                        throw OneDNNError.unsupported("a fused residual sum runs on channels-last activations only (the sum reads the destination in place)")
+                    }
+                    outScale = sum.outputScale
+                    op.dst_zp = sum.outputZeroPoint
+                    op.has_sum = 1
+                    op.sum_scale = sum.operandScale / sum.outputScale
+                    op.sum_zp = sum.operandZeroPoint
+                    op.sum_relu = sum.qmin > 0 ? 1 : 0
+                }
             }
             let perChannel = wQ.scales.count > 1
             let count = perChannel ? channels : 1
@@ -118,8 +134,10 @@ final class OneDNNKernel: Kernel, @unchecked Sendable {
         // A u8 output's post-ops act on the scaled value in quantized steps (oneDNN's post-op;
         // no NaN survives quantization); an f32 output is clamped after the call, keeping NaN.
         let (lo, hi) = PostOp.realRange(of: s.postOps)
-        floatClamp = s.postOps.isEmpty || s.outputType == .u8 ? nil : (lo, hi)
-        if !s.postOps.isEmpty && s.outputType == .u8 {
+        let clamps = s.postOps.filter { if case .sum = $0 { false } else { true } }
+        floatClamp = clamps.isEmpty || s.outputType == .u8 ? nil : (lo, hi)
+        hasSum = op.has_sum == 1
+        if !clamps.isEmpty && s.outputType == .u8 {
             if lo == 0 && hi == .infinity {
                 op.post = OCTET_DNNL_POST_RELU
             } else {
@@ -190,6 +208,7 @@ final class OneDNNKernel: Kernel, @unchecked Sendable {
                 throw OneDNNError.operand("activation value \(max) exceeds 127: without VNNI oneDNN would saturate; quantize with reduce_range")
             }
         }
+        if hasSum { try placeSumOperand(inputs, into: &output) }
         let context = try takeContext()
         defer { give(context) }
         let status: Int32 = try withRawPointer(x) { src in
@@ -201,6 +220,23 @@ final class OneDNNKernel: Kernel, @unchecked Sendable {
         }
         guard status == 0 else { throw OneDNNError.oneDNN(String(cString: octet_dnnl_context_error(context))) }
         if let (lo, hi) = floatClamp { try output.withUnsafeMutableBufferPointer(as: Float.self) { PostOp.clamp($0, lo: lo, hi: hi) } }
+    }
+}
+
+extension OneDNNKernel {
+    /// Copies the residual sum's operand (the second input: the output's shape, type and
+    /// layout) into `output`, where oneDNN's sum post-op reads it.
+    fileprivate func placeSumOperand(_ inputs: [Tensor], into output: inout Tensor) throws {
+        guard inputs.count > 1, inputs[1].shape == output.shape, inputs[1].dtype == .u8, inputs[1].layout == output.layout else {
+            throw OneDNNError.operand("the residual sum needs a second input of the output's shape \(output.shape), u8, \(output.layout)")
+        }
+        let count = output.shape.elementCount
+        try withRawPointer(inputs[1]) { from in
+            try withMutableRawPointer(&output) { to in
+                guard let from, let to, from != UnsafeRawPointer(to) else { return }
+                to.copyMemory(from: from, byteCount: count)
+            }
+        }
     }
 }
 

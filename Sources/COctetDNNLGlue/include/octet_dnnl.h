@@ -34,6 +34,12 @@ typedef struct octet_dnnl_op {
     int32_t src_zp, wei_zp, dst_zp;
     octet_dnnl_post post;
     float post_alpha, post_beta;  ///< clip bounds
+    /// A residual sum (conv, u8 NHWC destination only): oneDNN's sum post-op after `post`,
+    /// dst = saturate(rne(oscale·acc + sum_scale·(dst_before − sum_zp) [then ReLU when
+    /// sum_relu]) + dst_zp), so the caller puts the operand's codes in dst before each call.
+    int has_sum, sum_relu;
+    float sum_scale;
+    int32_t sum_zp;
 } octet_dnnl_op;
 
 typedef struct octet_dnnl_kernel octet_dnnl_kernel;
