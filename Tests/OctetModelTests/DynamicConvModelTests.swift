@@ -27,8 +27,8 @@ import Testing
         for threads in [1, 2] {
             let session = try ModelSuite.session(c, threads: threads)
             let trace = try session.trace(inputShapes: c.inputs.mapValues(\.shape)).trace
-            // Nothing of the chain is left but the fused convolutions (and the CNN's ReLUs).
-            let left = trace.nodes.filter { ["ConvInteger", "DynamicQuantizeLinear", "Cast", "Mul", "Add"].contains($0.opType) }
+            // Nothing of the chain is left but the fused convolutions (the CNN's ReLUs fused too).
+            let left = trace.nodes.filter { ["ConvInteger", "DynamicQuantizeLinear", "Cast", "Mul", "Add", "Relu"].contains($0.opType) }
             #expect(left.isEmpty, "unfused: \(left.map { "\($0.opType) '\($0.node)'" })")
             let convs = trace.ops.filter { $0.signature.kind == .conv2d && $0.signature.quantization?.dynamic == true }
             #expect(convs.count == count)
@@ -75,6 +75,8 @@ import Testing
         var weightIsInput = false
         var castTo = 1
         var convName = "conv"
+        /// A Relu after the chain (fused into the convolution).
+        var relu = false
 
         static func standard() throws -> Chain {
             var rng = SeededGenerator(seed: 77)
@@ -93,6 +95,10 @@ import Testing
                 Node(name: "rescale", opType: "Mul", inputs: ["accf", "s"], outputs: [bias == nil ? "y" : "mm"]),
             ]
             if bias != nil { nodes.append(Node(name: "bias_add", opType: "Add", inputs: ["mm", "b"], outputs: ["y"])) }
+            if relu {
+                nodes[nodes.count - 1].outputs = ["pre"]
+                nodes.append(Node(name: "relu", opType: "Relu", inputs: ["pre"], outputs: ["y"]))
+            }
             var initializers: [String: Tensor] = ["ws": weightScale]
             if !weightIsInput { initializers["w"] = weight }
             if let weightZeroPoint { initializers["wz"] = weightZeroPoint }
@@ -122,7 +128,9 @@ import Testing
         var noBias = try Chain.standard()
         noBias.bias = nil
         noBias.weightZeroPoint = nil
-        for chain in [try Chain.standard(), perChannel, noBias] {
+        var relu = try Chain.standard()
+        relu.relu = true
+        for chain in [try Chain.standard(), perChannel, noBias, relu] {
             let g = chain.graph()
             let fused = try Session(graph: g, options: try Self.options())
             let trace = try fused.trace(inputShapes: ["x": TensorShape([1, 4, 6, 5])]).trace

@@ -26,7 +26,8 @@ import Testing
     enum Weights: CaseIterable { case s8, s8PerChannel, s8ZeroPoint, u8 }
 
     /// A random dynamic convolution: 1–3 groups or depthwise, odd channel counts, 1x1 to 3x3
-    /// windows, strides 1–2, asymmetric pads 0–2, dilations 1–2, batch 1–2; the input's range
+    /// windows, strides 1–2, asymmetric pads 0–2, dilations 1–2, batch 1–2, a fused ReLU in a
+    /// third of them; the input's range
     /// straddles 0, or lies above it (zero point 0) or below it (zero point 255).
     static func randomCase(_ rng: inout SeededGenerator, weights: Weights) throws -> Case {
         func r(_ range: ClosedRange<Int>) -> Int { Int.random(in: range, using: &rng) }
@@ -54,7 +55,8 @@ import Testing
         let quantization = QuantizationScheme(perChannelWeights: perChannel, symmetricWeights: zeroPoint == 0,
                                               weightZeroPoint: perChannel ? 0 : zeroPoint, dynamic: true)
         let s = OpSignature.convolution(input: input, weight: weightShape, geometry: geometry,
-                                        types: OperandTypes(input: .f32, weight: weight.dtype, precision: .int8), output: .f32, quantization: quantization)
+                                        types: OperandTypes(input: .f32, weight: weight.dtype, precision: .int8), output: .f32, quantization: quantization,
+                                        postOps: r(0...2) == 0 ? [.relu] : [])
         try s.validate()
         return Case(signature: s, constants: OpConstants(weight: weight, bias: bias), x: x)
     }

@@ -5,7 +5,8 @@ import OctetCore
 /// w_zp)` → `Cast(float)` → `Mul(·, Mul(x_scale, w_scale))` (→ `Add` of a constant bias,
 /// reshaped to `[1, C, 1, 1]`). That chain becomes one dynamic `QuantizedMatrixNode` (source
 /// `Conv`, the ConvInteger's attributes) that reads the f32 activation, quantizes it per call
-/// with ONNX's parameters and runs the INT8 convolution with an f32 output.
+/// with ONNX's parameters and runs the INT8 convolution with an f32 output; a `Relu` that alone
+/// reads the result is fused as well (the store clamps at 0).
 ///
 /// Fused only when every part is exactly what the chain computes: a constant rank-4 weight
 /// (s8 or u8), a constant weight zero point of the weight's type (one value or one per output
@@ -63,15 +64,22 @@ enum DynamicConvFusion {
             initializers[name] = flat
             bias = (ai, add, name)
         }
+        // A ReLU reading the result alone (the CNN's activation): clamped in the store.
+        let result = bias?.add.outputs[0] ?? mul.outputs[0]
+        let relu = only(result, "Relu").flatMap { r in r.1.outputs.count == 1 ? r : nil }
         var fused = Node(name: conv.name, opType: QuantizedMatrixNode.opType, domain: QuantizedMatrixNode.domain,
                          inputs: [x, "", "", w, scaleName, zeroName, bias?.value ?? ""],
-                         outputs: bias?.add.outputs ?? mul.outputs, attributes: conv.attributes)
+                         outputs: relu?.1.outputs ?? [result], attributes: conv.attributes)
+        fused.attributes[FusedActivation.attribute] = nil
+        fused.attributes[FusedActivation.boundsAttribute] = nil
+        if relu != nil { fused.attributes[FusedActivation.attribute] = .strings(["relu"]) }
         fused.attributes[QuantizedMatrixNode.sourceAttribute] = .string("Conv")
         fused.attributes[QuantizedMatrixNode.dynamicAttribute] = .int(1)
         QuantizedMatrixNode.recordFused(g.nodes[pi], as: "the activation, quantized per call with ONNX's parameters", in: &fused)
         QuantizedMatrixNode.recordFused(mul, as: "the rescale by x_scale · w_scale, in the output stage", in: &fused)
         if let bias { QuantizedMatrixNode.recordFused(bias.add, as: "its f32 bias, added in the output stage", in: &fused) }
-        return (fused, [ci, mi] + (bias.map { [$0.index] } ?? []), initializers)
+        if let relu { QuantizedMatrixNode.recordFused(relu.1, as: "clamped at 0 in the output stage", in: &fused) }
+        return (fused, [ci, mi] + (bias.map { [$0.index] } ?? []) + (relu.map { [$0.0] } ?? []), initializers)
     }
 
     /// Whether a tensor of `shape` holding `channels` values broadcasts along axis 1 of an
