@@ -19,7 +19,7 @@ public struct PackedBackend: Backend {
     public var name: String { "packed" }
     public var version: String { "1" }
     public var summary: String {
-        "Octet's packed INT8 kernels: exact for full-range u8·s8 (vpmaddwd on s16 pairs); linear, matmul, dynamic linear, conv2d (NHWC without im2col), NHWC depthwise"
+        "Octet's packed INT8 kernels: exact for full-range u8·s8 (vpmaddwd on s16 pairs); linear, matmul, dynamic linear, dynamic conv2d, conv2d (NHWC without im2col), NHWC depthwise"
     }
     public var requirements: BackendRequirements {
         BackendRequirements(notes: "AVX-512 VNNI or AVX-VNNI GEMM micro-kernels (vpdpbusd) where present, AVX2 + FMA ones otherwise, portable C without AVX2")
