@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Round trip of `octet quantize` through ONNX Runtime: the files Octet writes (static QDQ,
-dynamic MatMulInteger, fp16 weights) load in ORT, and ORT's outputs agree with Octet's.
+dynamic MatMulInteger, fp16 weights) load in ORT, and ORT's outputs agree with Octet's; and
+ORT's quantize_dynamic CNNs (ConvInteger) run on Octet's dynamic INT8 convolution and agree with ORT.
 
 Static: Octet's INT8 output vs the same QDQ file evaluated by ORT in floating point
 (graph optimizations off: QuantizeLinear/DequantizeLinear as written) must agree within
@@ -131,6 +132,29 @@ with tempfile.TemporaryDirectory() as tmp:
         step = (qdq.max() - qdq.min()) / 255
         d = np.abs(mine - qdq).max() / step
         check(f"ORT-quantized QDQ (per_channel={per_channel}): Octet INT8 vs ORT float QDQ", d <= 1.0 + 1e-3, f"max |diff| = {d:.3f} output steps")
+
+    # ORT's quantize_dynamic on CNNs (DynamicQuantizeLinear → ConvInteger → Cast → Mul → Add):
+    # every ConvInteger runs as Octet's dynamic INT8 convolution, and the outputs are ORT's
+    # up to the f32 rescale's rounding (the codes and the integer sums are the same).
+    from onnxruntime.quantization import quantize_dynamic
+    for name, model, feed in [("digits_cnn", os.path.join(digits, "digits_cnn.onnx"), {"input": x}),
+                              ("resnet_tiny", os.path.join(nets, "resnet_tiny.onnx"), {"input": rx})]:
+        for wt in [QuantType.QInt8, QuantType.QUInt8]:
+            q = os.path.join(tmp, f"{name}_dynamic_{wt.name}.onnx")
+            quantize_dynamic(model, q, weight_type=wt, op_types_to_quantize=["Conv"])
+            trace = run("dispatch-trace", q, "--shape", "input=" + "x".join(map(str, next(iter(feed.values())).shape)))
+            convs = re.findall(r"^  signature conv2d int8 f32·[su]8→f32 .* dynamic", trace, re.M)
+            packed = re.findall(r"^  backend   packed \(f32u8-quantize-", trace, re.M)
+            check(f"{name} quantize_dynamic {wt.name}: ConvIntegers run as dynamic INT8 convs on packed",
+                  len(convs) >= 2 and len(packed) == len(convs) and "ConvInteger" not in trace, f"{len(packed)} of {len(convs)} on packed")
+            mine = octet_outputs(q, feed, tmp, f"{name}_dyn_{wt.name}")
+            theirs = ort_outputs(q, feed, optimize=False)
+            for out, a in mine.items():
+                d = float(np.abs(a - theirs[out]).max() / max(np.abs(theirs[out]).max(), 1e-6))
+                if vnni or wt == QuantType.QUInt8:  # ORT's u8·u8 kernels do not saturate
+                    check(f"{name} quantize_dynamic {wt.name} '{out}': Octet vs ORT", d <= 1e-6, f"max |diff| / max |ORT| = {d:.2e}")
+                else:
+                    print(f"info  {name} quantize_dynamic {wt.name} '{out}': Octet vs ORT (saturating here): {d:.2e}")
 
     feeds = dict(np.load(os.path.join(nets, "bert_tiny.inputs.npz")))
     fp32 = ort_outputs(os.path.join(nets, "bert_tiny.onnx"), feeds, optimize=True)

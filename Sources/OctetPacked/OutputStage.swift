@@ -66,25 +66,36 @@ struct OutputStage: Sendable {
         var origin: UnsafeRawPointer
     }
 
+    /// The activation's parameters of one call of a dynamic convolution (f32 output), which
+    /// replace the planned ones: the zero point (the column term −zp·Σw and the K·zp·zp_w term
+    /// use it) and, per output column, `s_x · s_w[n]` (padded as `padded`, `dequantScale`'s layout).
+    struct CallActivation {
+        var zeroPoint: Int32
+        var dequantScale: UnsafePointer<Float>
+    }
+
     /// The C view of columns `offset ..< offset + n`, valid inside `body` (kernels that take
     /// no fused sum: the backend declines one for them).
     func withC<R>(columns offset: Int, _ body: (UnsafePointer<octet_packed_output>) throws -> R) rethrows -> R {
-        try withC(columns: offset, nil, body)
+        try withC(columns: offset, nil, nil, body)
     }
 
     /// As `withC(columns:_:)`, with `operand` the fused sum's (required when the stage has one,
-    /// ignored otherwise).
-    func withC<R>(columns offset: Int, sum operand: SumOperand?, _ body: (UnsafePointer<octet_packed_output>) throws -> R) throws -> R {
-        guard let sum else { return try withC(columns: offset, nil, body) }
+    /// ignored otherwise) and `activation` the call's own activation parameters (dynamic
+    /// quantization; `nil`: the planned ones).
+    func withC<R>(columns offset: Int, sum operand: SumOperand?, activation: CallActivation? = nil,
+                  _ body: (UnsafePointer<octet_packed_output>) throws -> R) throws -> R {
+        guard let sum else { return try withC(columns: offset, nil, activation, body) }
         guard let operand else { throw PackedError.missing("the fused sum's operand (input 1)") }
         var c = octet_packed_sum(operand: operand.values, origin: operand.origin.assumingMemoryBound(to: UInt8.self),
                                  op_scale: sum.opScale, operand_scale: sum.operandScale, output_scale: sum.outputScale,
                                  op_zero_point: sum.opZeroPoint, operand_zero_point: sum.operandZeroPoint, output_zero_point: sum.outputZeroPoint,
                                  qmin: sum.qmin, qmax: sum.qmax)
-        return try withUnsafePointer(to: &c) { try withC(columns: offset, $0, body) }
+        return try withUnsafePointer(to: &c) { try withC(columns: offset, $0, activation, body) }
     }
 
-    private func withC<R>(columns offset: Int, _ sum: UnsafePointer<octet_packed_sum>?, _ body: (UnsafePointer<octet_packed_output>) throws -> R) rethrows -> R {
+    private func withC<R>(columns offset: Int, _ sum: UnsafePointer<octet_packed_sum>?, _ activation: CallActivation?,
+                          _ body: (UnsafePointer<octet_packed_output>) throws -> R) rethrows -> R {
         func slice<T>(_ a: [T]?, _ f: (UnsafePointer<T>?) throws -> R) rethrows -> R {
             guard let a else { return try f(nil) }
             return try a.withUnsafeBufferPointer { try f($0.baseAddress.map { $0 + offset }) }
@@ -94,9 +105,9 @@ struct OutputStage: Sendable {
                 try slice(biasS32) { bs in
                     try slice(biasF32) { bf in
                         try slice(biasReal) { br in
-                            var o = octet_packed_output(a_zero_point: aZeroPoint, b_zero_point: bZeroPoint, bias_s32: bs, bias_f32: bf,
+                            var o = octet_packed_output(a_zero_point: activation?.zeroPoint ?? aZeroPoint, b_zero_point: bZeroPoint, bias_s32: bs, bias_f32: bf,
                                                         multiplier: m, out_zero_point: outZeroPoint, qmin: qmin, qmax: qmax,
-                                                        dequant_scale: d, bias_real: br, lo: lo, hi: hi, to_f32: toF32 ? 1 : 0,
+                                                        dequant_scale: activation.map { $0.dequantScale + offset } ?? d, bias_real: br, lo: lo, hi: hi, to_f32: toF32 ? 1 : 0,
                                                         row_scales: nil, row_zero_points: nil, sum: sum)
                             return try body(&o)
                         }

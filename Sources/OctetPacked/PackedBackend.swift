@@ -19,7 +19,7 @@ public struct PackedBackend: Backend {
     public var name: String { "packed" }
     public var version: String { "1" }
     public var summary: String {
-        "Octet's packed INT8 kernels: exact for full-range u8·s8 (vpmaddwd on s16 pairs); linear, matmul, dynamic linear, conv2d (NHWC without im2col), NHWC depthwise"
+        "Octet's packed INT8 kernels: exact for full-range u8·s8 (vpmaddwd on s16 pairs); linear, matmul, dynamic linear, dynamic conv2d, conv2d (NHWC without im2col), NHWC depthwise"
     }
     public var requirements: BackendRequirements {
         BackendRequirements(notes: "AVX-512 VNNI or AVX-VNNI GEMM micro-kernels (vpdpbusd) where present, AVX2 + FMA ones otherwise, portable C without AVX2")
@@ -46,6 +46,9 @@ public struct PackedBackend: Backend {
         } else {
             note = "7-bit activations (reduce_range): vpmaddubsw pairs cannot saturate (2·127·128 < 32767), exact; a value above 127 fails the call"
         }
+        if dynamic && s.kind == .conv2d {
+            return .supported(kernel: kernel, notes: ["activations quantized per call with ONNX's DynamicQuantizeLinear parameters, then the u8 convolution with f32 output: " + note])
+        }
         return .supported(kernel: kernel, notes: [note])
     }
 
@@ -54,9 +57,10 @@ public struct PackedBackend: Backend {
     /// saturate) instead of `vpmaddwd` on s16 pairs (two per step). Measured on Zen 3,
     /// ResNet-18 static INT8, 2 threads: 16.3 ms against 25.8 ms. The dynamic linear quantizes
     /// its activations itself, to [0, 127] on the same kernel (PyTorch's fbgemm dynamic linear
-    /// uses `reduce_range` on x86 too). Depthwise kernels have no 7-bit form, so nothing is gained there.
+    /// uses `reduce_range` on x86 too). Depthwise kernels have no 7-bit form, so nothing is gained there;
+    /// the dynamic convolution quantizes to full-range u8 as ONNX's DynamicQuantizeLinear does.
     public func reducedRangeSpeedup(for s: OpSignature, on cpu: CPUFeatures) -> String? {
-        guard let q = s.quantization, !q.reduceRange, capability(for: s, on: cpu).isSupported else { return nil }
+        guard let q = s.quantization, !q.reduceRange, !(q.dynamic && s.kind == .conv2d), capability(for: s, on: cpu).isSupported else { return nil }
         var seven = s
         seven.quantization?.reduceRange = true
         let isa = PackedISA.select(for: cpu)
@@ -68,7 +72,13 @@ public struct PackedBackend: Backend {
     /// The kernel that runs `s` with `isa`, as `Kernel.implementation` names it.
     static func kernelName(_ s: OpSignature, _ isa: octet_packed_isa) -> String {
         let format = PackedISA.format(s, isa)
-        if let q = s.quantization, q.dynamic { return PackedISA.dqgemm(isa, perToken: q.perRowActivations, sevenBit: q.reduceRange, format) }
+        if let q = s.quantization, q.dynamic {
+            guard s.kind == .conv2d else { return PackedISA.dqgemm(isa, perToken: q.perRowActivations, sevenBit: q.reduceRange, format) }
+            // The static u8 convolution on the call's codes; depthwise ones as a grouped GEMM.
+            let conv = s.activationLayout == .nhwc ? PackedISA.conv(isa, form: PackedChannelsLastConvKernel.isDirect(s) ? "1x1" : "indirect", format)
+                                                   : "u8-im2col-nchw + " + PackedISA.gemm(isa, format)
+            return PackedISA.dynamicQuantize(isa) + " + " + conv
+        }
         guard s.kind == .conv2d else { return PackedISA.gemm(isa, format) }
         if s.activationLayout == .nhwc {
             if usesDepthwiseKernel(s) {
@@ -81,6 +91,25 @@ public struct PackedBackend: Backend {
         return usesDepthwiseKernel(s) ? "u8s8s32-dwconv-nchw-scalar" : "u8-im2col-nchw + " + PackedISA.gemm(isa, format)
     }
 
+    /// `w` as s8 with its parameters: u8 weights lose 128 from every value and zero point, which
+    /// keeps each difference w − zp_w (and so every product) the same; per-channel weights must
+    /// then be symmetric.
+    static func signedWeights(_ w: Tensor, _ q: QuantParams) throws -> (Tensor, QuantParams) {
+        switch w.dtype {
+        case .s8:
+            if q.isPerChannel && !q.zeroPoints.allSatisfy({ $0 == 0 }) { throw PackedError.unsupported("per-channel weights must be symmetric") }
+            return (w, q)
+        case .u8:
+            let zeroPoints = q.zeroPoints.map { $0 - 128 }
+            if q.isPerChannel && !zeroPoints.allSatisfy({ $0 == 0 }) { throw PackedError.unsupported("per-channel u8 weights must have zero point 128") }
+            let params = try QuantParams(scales: q.scales, zeroPoints: zeroPoints, granularity: q.granularity, dtype: .s8)
+            let values = try w.scalars(as: UInt8.self).map { Int8(truncatingIfNeeded: Int16($0) - 128) }
+            return (try Tensor(values, shape: w.shape, layout: w.layout, quantization: params), params)
+        default:
+            throw PackedError.unsupported("weights must be s8 or u8, got \(w.dtype)")
+        }
+    }
+
     /// Depthwise with one output per input channel runs on the direct kernel; channel
     /// multipliers go through the grouped GEMM.
     static func usesDepthwiseKernel(_ s: OpSignature) -> Bool {
@@ -89,8 +118,20 @@ public struct PackedBackend: Backend {
 
     private func decline(_ s: OpSignature) -> String? {
         guard s.precision == .int8, let q = s.quantization else { return "runs int8 ops only; this op is \(s.precision)" }
+        if q.dynamic && s.kind == .conv2d {
+            guard s.inputType == .f32, s.outputType == .f32, s.weightType == .s8 || s.weightType == .u8 else {
+                return "dynamic conv needs f32 activations and output and s8 or u8 weights, got \(s.inputType)·\(s.weightType)→\(s.outputType)"
+            }
+            if q.perRowActivations || q.reduceRange { return "dynamic conv quantizes its activation per tensor to full-range u8 (no per-token or 7-bit form)" }
+            if q.perChannelWeights && (s.weightType == .u8 || !q.symmetricWeights) {
+                return "per-channel weights must be s8 and symmetric (zero point 0); per-channel \(s.weightType) weights with zero points run elsewhere"
+            }
+            if PostOp.sum(in: s.postOps) != nil { return "a fused residual sum needs a u8 output" }
+            do { try s.validate() } catch { return "invalid signature: \(error)" }
+            return nil
+        }
         if q.dynamic {
-            guard s.kind == .linear else { return "dynamic quantization is implemented for linear layers only" }
+            guard s.kind == .linear else { return "dynamic quantization is implemented for linear layers and 2-D convolutions only" }
             guard s.inputType == .f32, s.outputType == .f32, s.weightType == .s8 else {
                 return "dynamic linear needs f32 activations and output and s8 weights, got \(s.inputType)·\(s.weightType)→\(s.outputType)"
             }
@@ -126,6 +167,15 @@ public struct PackedBackend: Backend {
         if s.kind == .matmul {
             guard let bQ = c.otherInputQuantizations.first, !bQ.isPerChannel else { throw PackedError.missing("the second operand's per-tensor parameters") }
             return try PackedMatmulKernel(s, c, bQ, runner: runner)
+        }
+        if s.quantization?.dynamic == true && s.kind == .conv2d {
+            guard let w = c.weight, w.shape == s.weight, let wQ = w.quantization else {
+                throw PackedError.missing("a weight tensor of shape \(s.weight) with its quantization parameters")
+            }
+            let (weight, params) = try Self.signedWeights(w, wQ)
+            let staticRunner = PackedRunner(isa: isa, format: PackedISA.format(PackedDynamicConvKernel.staticForm(s), isa), threads: context.threads,
+                                            l1DataBytes: context.cpu.caches.l1d, l2Bytes: context.cpu.caches.l2, budget: context.memoryBudget)
+            return try PackedDynamicConvKernel(s, c, weight, params, runner: staticRunner)
         }
         guard let w = c.weight, w.dtype == .s8, w.shape == s.weight, let wQ = w.quantization else {
             throw PackedError.missing("an s8 weight tensor of shape \(s.weight) with its quantization parameters")

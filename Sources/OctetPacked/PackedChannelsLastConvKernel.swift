@@ -70,39 +70,47 @@ struct PackedChannelsLastConvKernel: Kernel {
         try checkOutput(out, output, outputType, channelsLast: true)
         // A fused residual sum's operand: the output's shape, type and layout.
         let sumInput = stage.sum == nil ? nil : try checked(inputs, 1, output, .u8, channelsLast: true)
+        try x.withUnsafeBufferPointer(as: UInt8.self) { src in
+            try zeroRow.withUnsafeBufferPointer { zp in
+                try convolve(try base(src), activation: nil, zeroRow: try base(zp), sum: sumInput, output: &out)
+            }
+        }
+    }
+
+    /// The convolution of the u8 NHWC image at `src` (the planned input shape) into `out`
+    /// (checked by the caller); `zeroRow` holds the padding's code for a group's channels (at
+    /// least `channels / groups` bytes). `activation`: the call's own zero point and scales
+    /// (the dynamic convolution, `PackedDynamicConvKernel`, which passes a zero row of its
+    /// zero point); `nil`: the planned ones.
+    func convolve(_ xs: UnsafePointer<UInt8>, activation: OutputStage.CallActivation?, zeroRow zero: UnsafePointer<UInt8>,
+                  sum sumInput: Tensor?, output out: inout Tensor) throws {
         let (batch, channels, h, w) = (input[0], input[1], input[2], input[3])
         let (oc, oh, ow) = (output[1], output[2], output[3])
         let cg = channels / groups, ocg = oc / groups
         let elementSize = outputType == .f32 ? 4 : 1
         try pool.with { buf in
-            try x.withUnsafeBufferPointer(as: UInt8.self) { src in
-                try withOutput(&out) { dst in try withOptionalBytes(sumInput) { sumValues in
-                    let xs = try base(src)
-                    let operand = sumValues.map { OutputStage.SumOperand(values: $0, origin: UnsafeRawPointer(dst)) }
-                    try zeroRow.withUnsafeBufferPointer { zp in
-                        let zero = try base(zp)
-                        for group in 0..<groups {
-                            try stage.withC(columns: group * ocg, sum: operand) { o in
-                                let c = dst + group * ocg * elementSize
-                                guard let offsets else {
-                                    guard runner.gemm(m: batch * h * w, source: directSource(xs + group * cg, lda: channels), b: groupWeights[group],
-                                                c: c, ldc: oc, elementSize: elementSize, output: o, buffers: buf) else { throw PackedRunner.sevenBitViolation }
-                                    return
-                                }
-                                try offsets.withUnsafeBufferPointer { table in
-                                    for n in 0..<batch {
-                                        let source = octet_packed_a_source(x: xs + n * h * w * channels + group * cg, xf: nil, lda: 0, offsets: table.baseAddress,
-                                                                           taps: taps, channels: cg, zero: zero, inv_scale: 0, zero_point: 0,
-                                                                           row_scales: nil, row_zero_points: nil)
-                                        guard runner.gemm(m: oh * ow, source: source, b: groupWeights[group], c: c + n * oh * ow * oc * elementSize,
-                                                    ldc: oc, elementSize: elementSize, output: o, buffers: buf) else { throw PackedRunner.sevenBitViolation }
-                                    }
-                                }
+            try withOutput(&out) { dst in try withOptionalBytes(sumInput) { sumValues in
+                let operand = sumValues.map { OutputStage.SumOperand(values: $0, origin: UnsafeRawPointer(dst)) }
+                for group in 0..<groups {
+                    try stage.withC(columns: group * ocg, sum: operand, activation: activation) { o in
+                        let c = dst + group * ocg * elementSize
+                        guard let offsets else {
+                            guard runner.gemm(m: batch * h * w, source: directSource(xs + group * cg, lda: channels), b: groupWeights[group],
+                                        c: c, ldc: oc, elementSize: elementSize, output: o, buffers: buf) else { throw PackedRunner.sevenBitViolation }
+                            return
+                        }
+                        try offsets.withUnsafeBufferPointer { table in
+                            for n in 0..<batch {
+                                let source = octet_packed_a_source(x: xs + n * h * w * channels + group * cg, xf: nil, lda: 0, offsets: table.baseAddress,
+                                                                   taps: taps, channels: cg, zero: zero, inv_scale: 0, zero_point: 0,
+                                                                   row_scales: nil, row_zero_points: nil)
+                                guard runner.gemm(m: oh * ow, source: source, b: groupWeights[group], c: c + n * oh * ow * oc * elementSize,
+                                            ldc: oc, elementSize: elementSize, output: o, buffers: buf) else { throw PackedRunner.sevenBitViolation }
                             }
                         }
                     }
-                } }
-            }
+                }
+            } }
         }
     }
 }

@@ -87,6 +87,13 @@ enum PackedISA {
         return "f32\(sevenBit ? "u7s8" : "u8s8")-dqgemm-\(perToken ? "pertoken-" : "")\(p.tile)-\(p.suffix)"
     }
 
+    /// The per-call activation quantization of the dynamic convolution (ONNX's
+    /// DynamicQuantizeLinear, `octet_packed_quantize_u8`): `f32u8-quantize-avx2` on every level
+    /// above scalar, else `f32u8-quantize-scalar`.
+    static func dynamicQuantize(_ isa: octet_packed_isa) -> String {
+        "f32u8-quantize-" + (isa == OCTET_PACKED_SCALAR ? "scalar" : "avx2")
+    }
+
     /// A channels-last convolution on the GEMM micro-kernel: `u8s8s32-conv-nhwc-indirect-6x16-avx2`
     /// (`form` is `1x1` for the plain GEMM over the image, `indirect` for the indirection buffer).
     static func conv(_ isa: octet_packed_isa, form: String, _ format: PackedFormat = .pairs) -> String {

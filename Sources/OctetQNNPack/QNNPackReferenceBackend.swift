@@ -27,10 +27,17 @@ public struct QNNPackReferenceBackend: Backend {
         if s.activationLayout != .rowMajor { return .declined(reason: "needs row-major (NCHW) activations, got \(s.activationLayout)") }
         guard s.precision == .int8 else { return .declined(reason: "runs int8 ops only; this op is \(s.precision)") }
         if s.quantization?.dynamic == true {
-            guard s.kind == .linear, s.inputType == .f32, s.outputType == .f32, s.weightType.isQuantized8Bit else {
-                return .declined(reason: "dynamic quantization runs linear layers with f32 input and output and 8-bit weights only, got \(s.kind) \(s.inputType)·\(s.weightType)→\(s.outputType)")
+            guard s.kind == .linear || s.kind == .conv2d, s.inputType == .f32, s.outputType == .f32, s.weightType.isQuantized8Bit else {
+                return .declined(reason: "dynamic quantization runs linear layers and 2-D convolutions with f32 input and output and 8-bit weights only, got \(s.kind) \(s.inputType)·\(s.weightType)→\(s.outputType)")
             }
             do { try s.validate() } catch { return .declined(reason: "invalid signature: \(error)") }
+            if s.kind == .conv2d {
+                if s.quantization?.perRowActivations == true || s.quantization?.reduceRange == true {
+                    return .declined(reason: "a dynamic convolution quantizes its activation per tensor to full-range u8 (no per-token or 7-bit form)")
+                }
+                return .supported(kernel: "reference dynamic conv (ONNX DynamicQuantizeLinear)",
+                                  notes: ["portable Swift oracle; activations quantized per call with ONNX's parameters, exact integer accumulation"])
+            }
             return .supported(kernel: s.quantization?.perRowActivations == true ? "reference dynamic linear, per-token" : "reference dynamic linear",
                               notes: ["portable Swift oracle; activations quantized per call with PyTorch's parameters"])
         }
@@ -58,7 +65,9 @@ public struct QNNPackReferenceBackend: Backend {
     public func prepare(_ s: OpSignature, constants c: OpConstants, context: PrepareContext) throws -> any Kernel {
         if case let .declined(reason) = capability(for: s, on: context.cpu) { throw QNNPackError.unsupported(reason) }
         try Self.reserveWorkspace(s, context)
-        if s.quantization?.dynamic == true { return try ReferenceDynamicLinearKernel(s, c) }
+        if s.quantization?.dynamic == true {
+            return s.kind == .conv2d ? try ReferenceDynamicConvKernel(s, c) : try ReferenceDynamicLinearKernel(s, c)
+        }
         switch s.kind {
         case .linear: return try ReferenceLinearKernel(s, c, style: requantization)
         case .matmul: return try ReferenceMatmulKernel(s, c, style: requantization)

@@ -93,6 +93,15 @@ void octet_packed_dynamic_parameters(float lo, float hi, float *scale, int32_t *
 /// The same for codes in [0, qmax] (127: PyTorch's `reduce_range`, scale = (max − min) / 127).
 void octet_packed_dynamic_parameters_range(float lo, float hi, int32_t qmax, float *scale, int32_t *zero_point);
 
+/// ONNX DynamicQuantizeLinear's u8 parameters for values in [lo, hi] (both finite): the range
+/// widened to hold 0, scale = (max − min) / 255 (1 for an empty range, as ONNX Runtime),
+/// zero point = rne(clamp(−min / scale, 0, 255)).
+void octet_packed_onnx_dynamic_parameters(float lo, float hi, float *scale, int32_t *zero_point);
+/// ONNX QuantizeLinear to u8, per tensor: q[i] = clamp(rne(x[i] / scale) + zero_point, 0, 255)
+/// for `count` finite values (a division, not a multiplication by 1 / scale, as ONNX Runtime);
+/// the AVX2 form when `isa` has it (every level above scalar), else portable C, same codes.
+void octet_packed_quantize_u8(octet_packed_isa isa, size_t count, const float *x, float scale, int32_t zero_point, uint8_t *q);
+
 /// A residual add fused into a u8 output (the `sum` post-op, `QuantizedSum` in Swift). Each code q
 /// the store computes (clamped to [qmin, qmax] as below) becomes, with b the operand element at
 /// the output element's byte offset from `origin`:

@@ -103,17 +103,26 @@ struct QuantizedMatrixOperator: MatrixPlanning {
         return call
     }
 
-    /// Dynamic quantization: f32 in and out, the activation's range taken per call.
+    /// Dynamic quantization: f32 in and out, the activation's range taken per call. A MatMul
+    /// plans as `.linear` (PyTorch's observer parameters, or per token), a Conv (the
+    /// ConvInteger chain, `DynamicConvFusion`) as `.conv2d` with ONNX's per-tensor parameters.
     private func planDynamic(_ inputs: [Tensor?], shapes: [TensorShape], weight: Tensor, constants: [Tensor?]) throws -> MatrixCall {
+        let op = source.node.opType
         guard let scale = constants[4] else { throw site.error("the weight scale (input 4) must be a constant") }
         let w = try affine(scale, constants[5], "weight")
-        // An f32 bias (input 6, N values) fused by `DynamicQuantizationFusion`.
+        // An f32 bias (input 6, one value per output channel) fused by `DynamicQuantizationFusion`.
         let bias = node.input(6) == nil ? nil : constants[6]
-        if node.input(6) != nil, bias?.dtype != .f32 { throw site.error("the bias of a dynamically quantized MatMul (input 6) must be a constant f32 tensor") }
+        if node.input(6) != nil, bias?.dtype != .f32 { throw site.error("the bias of a dynamically quantized \(op) (input 6) must be a constant f32 tensor") }
         var call = try source.plan([inputs[0], inputs[3], inputs[6]], shapes: [shapes[0], shapes[3], bias?.shape ?? .scalar],
                                    constants: [nil, weight, bias])
-        guard call.signature.kind == .linear, call.addend == nil, let weightSource = call.constants.weight else {
-            throw site.error("a dynamically quantized MatMul needs a constant 2-D weight")
+        let kind: OpKind = op == "Conv" ? .conv2d : .linear
+        guard call.signature.kind == kind, call.addend == nil, kind == .linear || call.outputView == nil, let weightSource = call.constants.weight else {
+            throw site.error(op == "Conv" ? "a dynamically quantized Conv needs a 2-D convolution with a constant 4-D weight"
+                                          : "a dynamically quantized MatMul needs a constant 2-D weight")
+        }
+        let channels = call.signature.weight.dims.first ?? 0
+        guard w.scales.count == 1 || w.scales.count == channels else {
+            throw site.error("\(w.scales.count) weight scales for \(channels) output channels")
         }
         let perChannel = w.scales.count > 1
         let weightParams = try QuantParams(scales: w.scales, zeroPoints: w.zeroPoints, granularity: perChannel ? .perChannel(axis: 0) : .perTensor, dtype: weight.dtype)
@@ -124,7 +133,7 @@ struct QuantizedMatrixOperator: MatrixPlanning {
         call.signature.outputType = .f32
         call.signature.quantization = QuantizationScheme(perChannelWeights: perChannel, symmetricWeights: w.zeroPoints.allSatisfy { $0 == 0 },
                                                          weightZeroPoint: perChannel ? 0 : w.zeroPoints[0], dynamic: true,
-                                                         perRowActivations: try node.int(QuantizedMatrixNode.perRowActivationsAttribute, default: 0) == 1)
+                                                         perRowActivations: try kind == .linear && node.int(QuantizedMatrixNode.perRowActivationsAttribute, default: 0) == 1)
         call.constants = OpConstants(weight: weightSource, bias: call.constants.bias)
         return call
     }

@@ -221,11 +221,7 @@ struct DynamicQuantizeLinearOperator: GraphOperator {
 
     /// Scale and zero point for values in `lo...hi` (`lo <= 0 <= hi`).
     static func parameters(lo: Float, hi: Float) -> (scale: Float, zeroPoint: Int32) {
-        let range = hi - lo
-        // An empty range (or one that is not finite) has no information: scale 1 as ONNX Runtime.
-        let scale: Float = range > 0 && range.isFinite ? range / 255 : 1
-        let zp = Int32(min(max(-lo / scale, 0), 255).rounded(.toNearestOrEven))
-        return (scale, zp)
+        ONNXDynamicQuantization.parameters(min: lo, max: hi)
     }
 
     func run(_ inputs: [Tensor?], outputs: inout [Tensor]) throws {

@@ -241,12 +241,13 @@ public struct QDQFusion: GraphPass {
     }
 }
 
-/// Lowers the dynamic-quantization form ONNX Runtime's `quantize_dynamic` writes —
+/// Lowers the dynamic-quantization forms ONNX Runtime's `quantize_dynamic` writes —
 /// `DynamicQuantizeLinear(x)` → `MatMulInteger(x_q, W_q, x_zp, w_zp)` → `Cast(float)` →
 /// `Mul(·, Mul(x_scale, w_scale))` — to one dynamic INT8 linear node (activations
 /// quantized per call from their own range, s8 weights packed once). When the model's
 /// metadata says `octet.dynamic_activations = per-token` (`DynamicActivations`), the nodes
-/// quantize each activation row with its own parameters.
+/// quantize each activation row with its own parameters. The ConvInteger form becomes a
+/// dynamic INT8 convolution (`DynamicConvFusion`).
 public struct DynamicQuantizationFusion: GraphPass {
     public var name: String { "dynamic-quantization-fusion" }
     public init() {}
@@ -283,6 +284,12 @@ public struct DynamicQuantizationFusion: GraphPass {
             if let bias { QuantizedMatrixNode.recordFused(bias.add, as: "its f32 bias, added in the output stage", in: &fused) }
             g.nodes[i] = fused
             removed.formUnion([ci, mi] + (bias.map { [$0.index] } ?? []))
+        }
+        for i in g.nodes.indices where g.nodes[i].opType == "ConvInteger" && !removed.contains(i) {
+            guard let f = DynamicConvFusion.fuse(i, g, producers: producers, only: only) else { continue }
+            g.nodes[i] = f.node
+            for (name, t) in f.initializers { g.initializers[name] = t }
+            removed.formUnion(f.removed)
         }
         g.nodes = g.nodes.enumerated().filter { !removed.contains($0.offset) }.map(\.element)
         return try DeadNodeElimination().run(g)
