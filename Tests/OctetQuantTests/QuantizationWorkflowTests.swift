@@ -248,3 +248,26 @@ import Testing
         #expect(abs(outputSQNR - 10 * log10(signal / noise)) < 0.01)
     }
 }
+
+/// The quantizer rounds weights and biases with the runtime's one helper
+/// (`AffineQuantization.quantizeDividing`): a NaN weight becomes the lowest code (it used to
+/// trap converting NaN to an integer), and a bias beyond Int32 saturates (it used to become 0).
+@Suite struct QuantizerRoundingTests {
+    @Test func nanWeightAndHugeBiasAreCodesNotTraps() throws {
+        var m = try QuantizationWorkflowTests.digitsModel()
+        // The classifier: a NaN there reaches no observed edge (earlier, calibration would see it).
+        let conv = try #require(m.graph.nodes.last { ["Conv", "Gemm"].contains($0.opType) && $0.inputs.count == 3 })
+        let (wName, bName) = (conv.inputs[1], conv.inputs[2])
+        var w = try #require(m.graph.initializers[wName]).scalars(as: Float.self)
+        var b = try #require(m.graph.initializers[bName]).scalars(as: Float.self)
+        w[0] = .nan
+        b[0] = 3e38
+        m.graph.initializers[wName] = try Tensor(w, shape: try #require(m.graph.initializers[wName]).shape)
+        m.graph.initializers[bName] = try Tensor(b, shape: try #require(m.graph.initializers[bName]).shape)
+        let q = try Quantizer(config: QuantizationConfig()).quantize(m.graph, data: m.calibration, options: QuantizationWorkflowTests.options())
+        let wq = try #require(q.graph.initializers.first { $0.key.hasPrefix(wName + "_quantized") }?.value)
+        #expect(try wq.scalars(as: Int8.self)[0] == -128)
+        let bq = try #require(q.graph.initializers.first { $0.key.hasPrefix(bName + "_quantized") }?.value)
+        #expect(try bq.scalars(as: Int32.self)[0] == Int32.max)
+    }
+}

@@ -141,7 +141,7 @@ public struct Quantizer: Sendable {
                 let channels = b.shape.elementCount
                 let scales = (0..<channels).map { c in inParams.scales[0] * wp.scales[wp.scales.count == 1 ? 0 : c] }
                 let values = try b.scalars(as: Float.self)
-                let q = values.indices.map { c in Int32(clamping: Int64(exactly: (values[c] / scales[c]).rounded(.toNearestOrEven)) ?? 0) }
+                let q = values.indices.map { c in AffineQuantization.quantizeDividing(values[c], scale: scales[c], zeroPoint: 0, qmin: .min, qmax: .max) }
                 let bq = g.freshName(bName + "_quantized"), bs = g.freshName(bName + "_scale"), bz = g.freshName(bName + "_zero_point")
                 g.initializers[bq] = try Tensor(q, shape: TensorShape([channels]))
                 g.initializers[bs] = try Tensor(scales, shape: TensorShape([channels]))
@@ -201,7 +201,7 @@ enum WeightQuantization {
             : try QParamsSelection.choosePerChannel(mins: mins, maxs: maxs, axis: axis, dtype: .s8, symmetric: true)
         let q = values.enumerated().map { i, v -> Int8 in
             let c = channels == 1 ? 0 : (i / inner) % channels
-            return Int8(clamping: Int32(max(min((v / p.scales[c]).rounded(.toNearestOrEven), 127), -128)))
+            return Int8(AffineQuantization.quantizeDividing(v, scale: p.scales[c], zeroPoint: 0, qmin: -128, qmax: 127))
         }
         return (try Tensor(q, shape: w.shape), p)
     }
