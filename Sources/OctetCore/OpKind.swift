@@ -66,7 +66,10 @@ public enum PostOp: Sendable, Hashable, CustomStringConvertible {
     case clip(min: Float, max: Float)
     /// A second tensor of the output's shape added to the op's 8-bit codes after its
     /// requantization (the residual add of an INT8 CNN; see `QuantizedSum`). Always last; the
-    /// operand is the kernel's second input.
+    /// operand is the kernel's second input. The operand may share the output's memory (the
+    /// planner writes the result over an operand nothing reads later): a kernel reads each
+    /// operand element before it writes the output element at the same position, and writes
+    /// nothing else into the output before that.
     case sum(QuantizedSum)
 
     /// Name used by rules (`post_op` field).

@@ -1,5 +1,6 @@
 import Foundation
 import Octet
+import Synchronization
 import Testing
 
 /// The residual add of a static INT8 CNN fused into the convolution that produces one operand
@@ -16,7 +17,8 @@ import Testing
     /// `convSide`: which Add input is the convolution; `secondReader`: the convolution's codes
     /// are also dequantized into a second graph output.
     /// `weightZeroPoint`: one weight scale and this zero point for the whole tensor instead of per-channel symmetric ones.
-    static func graph(signed: Bool, relu: Bool, convSide: Int = 0, secondReader: Bool = false, weightZeroPoint: Int8? = nil) throws -> Graph {
+    static func graph(signed: Bool, relu: Bool, convSide: Int = 0, secondReader: Bool = false, weightZeroPoint: Int8? = nil,
+                      shortcutReadAgain: Bool = false) throws -> Graph {
         let oc = outputDims[1], ic = inputDims[1]
         var g = SeededGenerator(seed: 5)
         func zp(_ u: Int, _ s: Int) throws -> Tensor {
@@ -57,6 +59,10 @@ import Testing
         if secondReader {
             nodes.append(Node(name: "dc2", opType: "DequantizeLinear", inputs: ["cq", "sc", "zc"], outputs: ["c2"]))
             outputs.append(.init(name: "c2", type: nil))
+        }
+        if shortcutReadAgain {
+            nodes.append(Node(name: "ds2", opType: "DequantizeLinear", inputs: ["sq", "ss", "zs"], outputs: ["s2"]))
+            outputs.append(.init(name: "s2", type: nil))
         }
         return Graph(name: "conv-sum", inputs: [.init(name: "x", type: ValueType(.f32, try TensorShape(inputDims))),
                                                 .init(name: "s", type: ValueType(.f32, try TensorShape(outputDims)))],
@@ -195,5 +201,61 @@ import Testing
         // One rounding instead of two moves a code only where the convolution's own rounding
         // (up to s_a / 2 = 0.42 output steps here) tips the sum over a half step: a minority.
         #expect(equal * 4 >= compared * 3, "\(equal) of \(compared) equal")
+    }
+
+    /// The planner writes the fused result over the shortcut's codes when nothing reads them
+    /// later (`PostOp.sum`'s contract), and never when something does; the results are the
+    /// unfused graph's either way.
+    @Test(arguments: [false, true])
+    func theSumWritesOverItsOperandOnlyWhenItIsDead(readAgain: Bool) throws {
+        let registry = BackendRegistry.builtIn()
+        let recorder = AddressRecorder()
+        try registry.register(RecordingBackend(inner: try #require(registry.backend(named: "qnnpack-ref")), recorder: recorder))
+        let g = try Self.graph(signed: false, relu: true, shortcutReadAgain: readAgain)
+        let fused = try Session(graph: try Self.fused(g), options: SessionOptions(threads: 1, cpu: .host, registry: registry,
+                                                                                  rules: try PlannerStageTests.rules([("conv2d", "recording"), ("add", "builtin")]), optimize: false))
+        let unfused = try Self.session(try Self.unfused(g), convOn: "qnnpack-ref", optimize: false)
+        let x = try Self.inputs(seed: 11)
+        let a = try fused.run(x), b = try unfused.run(x)
+        for name in ["y"] + (readAgain ? ["s2"] : []) {
+            let u = try #require(a[name]).scalars(as: Float.self), v = try #require(b[name]).scalars(as: Float.self)
+            #expect(u.map { $0.bitPattern } == v.map { $0.bitPattern }, "\(name)")
+        }
+        let calls = recorder.calls.withLock { $0 }
+        #expect(calls.count == 1 && calls.allSatisfy { $0.operand != 0 && $0.output != 0 })
+        #expect(calls.allSatisfy { ($0.operand == $0.output) == !readAgain }, "\(calls)")
+    }
+}
+
+/// Each call's sum operand and output addresses.
+final class AddressRecorder: Sendable {
+    let calls = Mutex<[(operand: Int, output: Int)]>([])
+}
+
+/// `inner`'s kernels under another name, recording where each call's sum operand and output live.
+struct RecordingBackend: Backend {
+    let inner: any Backend
+    let recorder: AddressRecorder
+    var name: String { "recording" }
+    var version: String { inner.version }
+    var summary: String { "records the sum operand's and output's addresses, then runs \(inner.name)" }
+    var requirements: BackendRequirements { inner.requirements }
+    func capability(for signature: OpSignature, on cpu: CPUFeatures) -> Capability { inner.capability(for: signature, on: cpu) }
+    func prepare(_ signature: OpSignature, constants: OpConstants, context: PrepareContext) throws -> any Kernel {
+        RecordingKernel(inner: try inner.prepare(signature, constants: constants, context: context), recorder: recorder)
+    }
+
+    struct RecordingKernel: Kernel {
+        let inner: any Kernel
+        let recorder: AddressRecorder
+        var implementation: String { inner.implementation }
+        func run(inputs: [Tensor], output: inout Tensor) throws {
+            if inputs.count > 1 {
+                let operand = inputs[1].withUnsafeBytes { Int(bitPattern: $0.baseAddress) }
+                let out = output.withUnsafeBytes { Int(bitPattern: $0.baseAddress) }
+                recorder.calls.withLock { $0.append((operand, out)) }
+            }
+            try inner.run(inputs: inputs, output: &output)
+        }
     }
 }

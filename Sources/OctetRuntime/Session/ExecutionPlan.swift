@@ -255,18 +255,33 @@ final class ExecutionPlan: Sendable {
             for o in s.outputs { first[o] = first[o] ?? i; last[o] = max(last[o] ?? i, i) }
             for case let v? in s.inputs { last[v] = max(last[v] ?? i, i) }
         }
-        var requests: [ArenaPlanner.Request] = [], requestSlots: [Int] = []
+        // A fused residual sum writes over its operand when nothing reads the operand later:
+        // the two slots are one request, live from the operand's first write to the output's
+        // last read (`PostOp.sum`: kernels read each operand element before writing there).
+        let inPlace = Self.sumsInPlace(steps, slots: slots, last: last, excluded: outputSet)
+        func root(_ slot: Int) -> Int { var r = slot; while let o = inPlace[r] { r = o }; return r }
+        var requests: [ArenaPlanner.Request] = [], requestOfRoot: [Int: Int] = [:], arenaSlots: [(slot: Int, request: Int)] = []
         for (slotIndex, storage) in slots.enumerated() {
             guard case let .fresh(dtype, shape, _) = storage, !outputSet.contains(slotIndex), let f = first[slotIndex] else { continue }
-            requests.append(.init(bytes: shape.elementCount * dtype.byteSize, first: f, last: last[slotIndex] ?? f))
-            requestSlots.append(slotIndex)
+            let l = last[slotIndex] ?? f, r = root(slotIndex)
+            let request: Int
+            if let shared = requestOfRoot[r] {
+                request = shared
+                requests[request].first = min(requests[request].first, f)
+                requests[request].last = max(requests[request].last, l)
+            } else {
+                request = requests.count
+                requestOfRoot[r] = request
+                requests.append(.init(bytes: shape.elementCount * dtype.byteSize, first: f, last: l))
+            }
+            arenaSlots.append((slotIndex, request))
         }
         let (offsets, size) = ArenaPlanner.place(requests)
         do { try options.memoryBudget.check(size, for: "the arena of intermediate values (input shapes \(inputShapes.mapValues(\.1)))") } catch {
             throw SessionError.node(node: graph.name, opType: "graph", detail: "\(error)")
         }
-        for (k, slotIndex) in requestSlots.enumerated() {
-            if case let .fresh(dtype, shape, layout) = slots[slotIndex] { slots[slotIndex] = .arena(offset: offsets[k], dtype: dtype, shape: shape, layout: layout) }
+        for (slotIndex, request) in arenaSlots {
+            if case let .fresh(dtype, shape, layout) = slots[slotIndex] { slots[slotIndex] = .arena(offset: offsets[request], dtype: dtype, shape: shape, layout: layout) }
         }
         var releases = Array(repeating: [Int](), count: steps.count)
         var inputSlots: [(slot: Int, name: String)] = [], droppedAfterRun: [Int] = []
@@ -340,4 +355,24 @@ extension ExecutionPlan {
 
     /// Nodes at the end of `trace` left to the continuation.
     var pendingCount: Int { continuation?.graph.nodes.count ?? 0 }
+}
+
+extension ExecutionPlan {
+    /// For each step whose kernel applies a fused residual sum (`PostOp.sum`, the operand at
+    /// `ConvSumFusion.operandIndex`), output slot → operand slot when the output may take the
+    /// operand's memory: both fresh intermediates of one type, shape and layout, neither in
+    /// `excluded` (graph outputs, values handed on), and the operand read by no later step.
+    static func sumsInPlace(_ steps: [ExecutionStep], slots: [SlotStorage], last: [Int: Int], excluded: Set<Int>) -> [Int: Int] {
+        var shared: [Int: Int] = [:], taken: Set<Int> = []
+        for (k, step) in steps.enumerated() {
+            guard case let .kernel(_, call) = step.action, PostOp.sum(in: call.signature.postOps) != nil, step.outputs.count == 1,
+                  ConvSumFusion.operandIndex < step.inputs.count, let operand = step.inputs[ConvSumFusion.operandIndex] else { continue }
+            let output = step.outputs[0]
+            guard last[operand] == k, !excluded.contains(operand), !excluded.contains(output), !taken.contains(operand),
+                  case let .fresh(od, os, ol) = slots[operand], case let .fresh(yd, ys, yl) = slots[output], od == yd, os == ys, ol == yl else { continue }
+            shared[output] = operand
+            taken.insert(operand)
+        }
+        return shared
+    }
 }
