@@ -101,12 +101,29 @@ struct PackedChannelsLastDepthwiseKernel: Kernel {
     /// 28 x 28 x 192 and smaller layers ran on one thread), 0.98 with 2^18, 0.955 here.
     static let minimumWorkPerWorker = 1 << 16
 
-    private struct Job: @unchecked Sendable {
+    /// One image; output rows `range` per call (`ow` pixels each).
+    private struct Job: RangeTask, @unchecked Sendable {
         var shape: octet_packed_dwconv
         var isa: octet_packed_isa
         var rowPairs: Bool, vnni: Bool
         var x: UnsafePointer<UInt8>, c: UnsafeMutableRawPointer
         var out: UnsafePointer<octet_packed_output>
+        var ow: Int
+
+        func callAsFunction(_ range: Range<Int>) {
+            var g = shape
+            let (begin, end) = (range.lowerBound * ow, range.upperBound * ow)
+            if vnni {
+                _ = octet_packed_dwconv_vnni_nhwc(isa, &g, x, c, out, begin, end)
+            } else if rowPairs {
+                let bytes = octet_packed_dwconv_rows_scratch_bytes(&g)
+                withUnsafeTemporaryAllocation(byteCount: bytes, alignment: 64) { scratch in
+                    _ = octet_packed_dwconv_rows_nhwc(isa, &g, x, c, out, begin, end, scratch.baseAddress)
+                }
+            } else {
+                octet_packed_dwconv_nhwc(isa, &g, x, c, out, begin, end)
+            }
+        }
     }
 
     func run(inputs: [Tensor], output out: inout Tensor) throws {
@@ -123,22 +140,10 @@ struct PackedChannelsLastDepthwiseKernel: Kernel {
                     d.zero = try base(zero)
                     stage.withC(columns: 0) { o in
                         for n in 0..<batch {
-                            let job = Job(shape: d, isa: isa, rowPairs: rowPairs, vnni: vnni, x: xs + n * inImage, c: dst + n * outImage, out: o)
+                            let job = Job(shape: d, isa: isa, rowPairs: rowPairs, vnni: vnni, x: xs + n * inImage, c: dst + n * outImage, out: o, ow: ow)
                             // Whole output rows per worker, at least `minimumWorkPerWorker` multiply-adds each.
                             let perRow = max(1, job.shape.channels * job.shape.kh * job.shape.kw * ow)
-                            WorkerTeam.ranges(oh, threads: threads, minimumPerWorker: max(1, Self.minimumWorkPerWorker / perRow)) { begin, end in
-                                var g = job.shape
-                                if job.vnni {
-                                    _ = octet_packed_dwconv_vnni_nhwc(job.isa, &g, job.x, job.c, job.out, begin * ow, end * ow)
-                                } else if job.rowPairs {
-                                    let bytes = octet_packed_dwconv_rows_scratch_bytes(&g)
-                                    withUnsafeTemporaryAllocation(byteCount: bytes, alignment: 64) { scratch in
-                                        _ = octet_packed_dwconv_rows_nhwc(job.isa, &g, job.x, job.c, job.out, begin * ow, end * ow, scratch.baseAddress)
-                                    }
-                                } else {
-                                    octet_packed_dwconv_nhwc(job.isa, &g, job.x, job.c, job.out, begin * ow, end * ow)
-                                }
-                            }
+                            WorkerTeam.ranges(oh, threads: threads, minimumPerWorker: max(1, Self.minimumWorkPerWorker / perRow), job)
                         }
                     }
                 }
@@ -171,10 +176,16 @@ struct PackedDepthwiseKernel: Kernel {
         outputType = s.outputType
     }
 
-    private struct Job: @unchecked Sendable {
+    /// One image; channels `range` per call.
+    private struct Job: RangeTask, @unchecked Sendable {
         var shape: octet_packed_depthwise_shape
         var x: UnsafePointer<UInt8>, w: UnsafePointer<Int8>, c: UnsafeMutableRawPointer
         var out: UnsafePointer<octet_packed_output>
+
+        func callAsFunction(_ range: Range<Int>) {
+            var g = shape
+            octet_packed_depthwise(&g, x, w, c, out, range.lowerBound, range.upperBound)
+        }
     }
 
     func run(inputs: [Tensor], output out: inout Tensor) throws {
@@ -189,10 +200,7 @@ struct PackedDepthwiseKernel: Kernel {
                     stage.withC(columns: 0) { o in
                         for n in 0..<batch {
                             let job = Job(shape: shape, x: xs + n * inImage, w: ws, c: dst + n * outImage, out: o)
-                            WorkerTeam.ranges(channels, threads: threads) { begin, end in
-                                var g = job.shape
-                                octet_packed_depthwise(&g, job.x, job.w, job.c, job.out, begin, end)
-                            }
+                            WorkerTeam.ranges(channels, threads: threads, job)
                         }
                     }
                 }

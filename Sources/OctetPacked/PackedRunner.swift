@@ -156,59 +156,39 @@ struct PackedRunner: Sendable {
                        packedRows: max(packedRows, t.packChunks * t.chunkRows), words: words, accumulatorColumns: accumulatorColumns)
     }
 
-    /// The operands of one product; tasks write disjoint tiles of `c`.
-    private struct Job: @unchecked Sendable {
+    /// One product, run by `workers` workers that take its tasks from `buffers.taskCounter`;
+    /// tasks write disjoint tiles of `c`.
+    private struct Job: WorkerTask, @unchecked Sendable {
         var source: octet_packed_a_source
         var b: UnsafePointer<Int32>, cols: UnsafePointer<Int32>
         var c: UnsafeMutableRawPointer
         var out: UnsafePointer<octet_packed_output>
         var buffers: ScratchPool.Buffers
-    }
+        var m: Int, k: Int, n: Int, ldc: Int, elementSize: Int
+        var t: Tiling, s: Scratch
+        var isa: octet_packed_isa, kc: Int, quads: Bool, sevenBit: Bool, qmax: Int32
+        var perRowActivations: Bool, needsRowSums: Bool, unpacked: Bool
+        /// Words per packed row: k-pairs, or k-quads (fewer; the scratch holds either).
+        var stride: Int
 
-    /// `C[m][n]` at `c + (m · ldc + n) · elementSize` for rows `0 ..< m` of `source`.
-    /// `buffers` must come from a pool sized by `scratch(m:k:n:)` for at least this shape.
-    /// With `perRowActivations` (an f32 source; f32 output), the packing chooses every row's
-    /// scale and zero point into `buffers.rowScales` / `rowZeroPoints` (beside its packed row),
-    /// and each task's copy of `output` reads them there.
-    /// Returns false when the 7-bit kernel met an activation above 127, or a per-row f32
-    /// source held NaN or an infinity (the outputs are then wrong and the caller must fail the call).
-    @discardableResult
-    func gemm(m: Int, source: octet_packed_a_source, b: PackedMatrix, c: UnsafeMutableRawPointer, ldc: Int, elementSize: Int,
-              output: UnsafePointer<octet_packed_output>, buffers: ScratchPool.Buffers, perRowActivations: Bool = false) -> Bool {
-        guard m > 0, b.n > 0 else { return true }
-        let (k, n) = (b.k, b.n)
-        let t = tiling(m: m, k: k, n: n), s = scratch(m: m, k: k, n: n)
-        let job = Job(source: source, b: UnsafePointer(b.panels.pointer), cols: UnsafePointer(b.columnSums.pointer), c: c, out: output, buffers: buffers)
-        let (isa, kc, quads, sevenBit) = (isa, kBlock(k: k), format == .quads && b.format == .quads, needsSevenBit)
-        let qmax = dynamicCodeMax
-        // Row sums only feed the weight zero point's term (zero for symmetric weights).
-        let needsRowSums = output.pointee.b_zero_point != 0
-        // A 1x1 convolution over a channels-last image whose rows are whole k-quads needs no
-        // packing for the k-quad kernels: the image is the packed A (row stride lda / 4 words);
-        // "packing" its rows is only the 7-bit kernel's check that they fit 7 bits.
-        let unpacked = quads && source.offsets == nil && source.xf == nil && source.x != nil && k % 4 == 0 && source.lda % 4 == 0 && !needsRowSums
-        // Words per packed row: k-pairs, or k-quads (fewer; the scratch holds either).
-        let stride = quads ? (k + 3) / 4 : (k + 1) / 2
-        let counter = buffers.taskCounter
-        // A local function, not a closure value: only called while `gemm` runs, so its
-        // captures stay on the stack (a closure value would allocate them every call).
-        func body(_ worker: Int) {
-            let row = job.buffers.rowBytes.pointer + worker * s.rowBytes
-            let acc = job.buffers.accumulators.pointer + worker * s.rows * s.accumulatorColumns
+        func callAsFunction(_ worker: Int) {
+            let counter = buffers.taskCounter
+            let row = buffers.rowBytes.pointer + worker * s.rowBytes
+            let acc = buffers.accumulators.pointer + worker * s.rows * s.accumulatorColumns
             /// Packs rows `r0 ..< r0 + rows` at row `slot` of the packed buffers.
             func pack(_ r0: Int, _ rows: Int, slot: Int) {
-                var source = job.source
+                var source = self.source
                 if perRowActivations {
-                    source.row_scales = job.buffers.rowScales.pointer + slot
-                    source.row_zero_points = job.buffers.rowZeroPoints.pointer + slot
+                    source.row_scales = buffers.rowScales.pointer + slot
+                    source.row_zero_points = buffers.rowZeroPoints.pointer + slot
                 }
-                let packed = job.buffers.packedA.pointer + slot * stride, sums = job.buffers.rowSums.pointer + slot
+                let packed = buffers.packedA.pointer + slot * stride, sums = buffers.rowSums.pointer + slot
                 let u8Sums = needsRowSums ? sums : nil
                 let failed = unpacked ? (sevenBit ? octet_packed_u8_exceeds_127(source.x.map { $0 + r0 * source.lda }, rows, k, source.lda) : 0)
                     : !quads ? octet_packed_pack_a(isa, &source, r0, rows, k, packed, source.xf != nil ? sums : u8Sums, row)
                     : source.xf != nil ? octet_packed_pack_a_f32_c4(isa, &source, r0, rows, k, qmax, packed, sums) // dynamic codes
                     : octet_packed_pack_a_c4(&source, r0, rows, k, packed, u8Sums, row) & (sevenBit ? 1 : 0)
-                if failed != 0 { job.buffers.flags.pointer[worker] = 1 }
+                if failed != 0 { buffers.flags.pointer[worker] = 1 }
             }
             while true {
                 let task = counter.next.wrappingAdd(1, ordering: .relaxed).oldValue
@@ -231,27 +211,54 @@ struct PackedRunner: Sendable {
                 } else {
                     pack(m0, rows, slot: slot)
                 }
-                var out = job.out.pointee
+                var out = self.out.pointee
                 if perRowActivations {
-                    out.row_scales = UnsafePointer(job.buffers.rowScales.pointer + slot)
-                    out.row_zero_points = UnsafePointer(job.buffers.rowZeroPoints.pointer + slot)
+                    out.row_scales = UnsafePointer(buffers.rowScales.pointer + slot)
+                    out.row_zero_points = UnsafePointer(buffers.rowZeroPoints.pointer + slot)
                 }
-                let packed = job.buffers.packedA.pointer + slot * stride, sums = job.buffers.rowSums.pointer + slot
-                let c = job.c + m0 * ldc * elementSize
-                if unpacked, let x = job.source.x {
-                    let a = UnsafeRawPointer(x + m0 * job.source.lda).assumingMemoryBound(to: Int32.self)
-                    octet_packed_gemm_c4_strided(isa, rows, n, k, a, job.source.lda / 4, nil, job.b, job.cols, c, ldc, &out, p0, p1, acc, kc)
+                let packed = buffers.packedA.pointer + slot * stride, sums = buffers.rowSums.pointer + slot
+                let c = self.c + m0 * ldc * elementSize
+                if unpacked, let x = source.x {
+                    let a = UnsafeRawPointer(x + m0 * source.lda).assumingMemoryBound(to: Int32.self)
+                    octet_packed_gemm_c4_strided(isa, rows, n, k, a, source.lda / 4, nil, b, cols, c, ldc, &out, p0, p1, acc, kc)
                 } else if quads {
-                    octet_packed_gemm_c4(isa, rows, n, k, packed, sums, job.b, job.cols, c, ldc, &out, p0, p1, acc, kc)
+                    octet_packed_gemm_c4(isa, rows, n, k, packed, sums, b, cols, c, ldc, &out, p0, p1, acc, kc)
                 } else {
-                    octet_packed_gemm(isa, rows, n, k, packed, sums, job.b, job.cols, c, ldc, &out, p0, p1, acc, kc)
+                    octet_packed_gemm(isa, rows, n, k, packed, sums, b, cols, c, ldc, &out, p0, p1, acc, kc)
                 }
             }
         }
+    }
+
+    /// `C[m][n]` at `c + (m · ldc + n) · elementSize` for rows `0 ..< m` of `source`.
+    /// `buffers` must come from a pool sized by `scratch(m:k:n:)` for at least this shape.
+    /// With `perRowActivations` (an f32 source; f32 output), the packing chooses every row's
+    /// scale and zero point into `buffers.rowScales` / `rowZeroPoints` (beside its packed row),
+    /// and each task's copy of `output` reads them there.
+    /// Returns false when the 7-bit kernel met an activation above 127, or a per-row f32
+    /// source held NaN or an infinity (the outputs are then wrong and the caller must fail the call).
+    @discardableResult
+    func gemm(m: Int, source: octet_packed_a_source, b: PackedMatrix, c: UnsafeMutableRawPointer, ldc: Int, elementSize: Int,
+              output: UnsafePointer<octet_packed_output>, buffers: ScratchPool.Buffers, perRowActivations: Bool = false) -> Bool {
+        guard m > 0, b.n > 0 else { return true }
+        let (k, n) = (b.k, b.n)
+        let t = tiling(m: m, k: k, n: n), s = scratch(m: m, k: k, n: n)
+        let quads = format == .quads && b.format == .quads
+        // Row sums only feed the weight zero point's term (zero for symmetric weights).
+        let needsRowSums = output.pointee.b_zero_point != 0
+        // A 1x1 convolution over a channels-last image whose rows are whole k-quads needs no
+        // packing for the k-quad kernels: the image is the packed A (row stride lda / 4 words);
+        // "packing" its rows is only the 7-bit kernel's check that they fit 7 bits.
+        let unpacked = quads && source.offsets == nil && source.xf == nil && source.x != nil && k % 4 == 0 && source.lda % 4 == 0 && !needsRowSums
+        let job = Job(source: source, b: UnsafePointer(b.panels.pointer), cols: UnsafePointer(b.columnSums.pointer), c: c, out: output, buffers: buffers,
+                      m: m, k: k, n: n, ldc: ldc, elementSize: elementSize, t: t, s: s,
+                      isa: isa, kc: kBlock(k: k), quads: quads, sevenBit: needsSevenBit, qmax: dynamicCodeMax,
+                      perRowActivations: perRowActivations, needsRowSums: needsRowSums, unpacked: unpacked,
+                      stride: quads ? (k + 3) / 4 : (k + 1) / 2)
         for w in 0..<s.workers { buffers.flags.pointer[w] = 0 }
-        counter.next.store(0, ordering: .relaxed)
-        counter.packed.store(0, ordering: .relaxed)
-        WorkerTeam.run(s.workers, body) // on oneDNN's OpenMP team when it is loaded
+        buffers.taskCounter.next.store(0, ordering: .relaxed)
+        buffers.taskCounter.packed.store(0, ordering: .relaxed)
+        WorkerTeam.run(s.workers, job) // on oneDNN's OpenMP team when it is loaded
         return (0..<s.workers).allSatisfy { buffers.flags.pointer[$0] == 0 }
     }
 

@@ -228,9 +228,19 @@ struct UnaryOperator: GraphOperator {
 
     /// One of the vectorized C functions over `src`, split over the session's threads.
     static func vector(_ op: octet_unary_op, _ src: UnsafeBufferPointer<Float>, _ dst: UnsafeMutableBufferPointer<Float>) {
-        if let s = src.baseAddress, let d = dst.baseAddress {
-            IntraOpParallelism.forEachChunk(src.count, grain: 1 << 13) { r in octet_f32_unary(op, s + r.lowerBound, d + r.lowerBound, r.count) }
+        struct Chunks: RangeTask {
+            let op: octet_unary_op, s: UnsafePointer<Float>, d: UnsafeMutablePointer<Float>
+            func callAsFunction(_ r: Range<Int>) { octet_f32_unary(op, s + r.lowerBound, d + r.lowerBound, r.count) }
         }
+        if let s = src.baseAddress, let d = dst.baseAddress {
+            IntraOpParallelism.forEachChunk(src.count, grain: 1 << 13, Chunks(op: op, s: s, d: d))
+        }
+    }
+
+    /// `dst[i] = min(max(src[i], lo), hi)` over the chunks of `forEachChunk`.
+    struct ClampChunks: RangeTask {
+        let s: UnsafePointer<Float>, d: UnsafeMutablePointer<Float>, lo: Float, hi: Float
+        func callAsFunction(_ r: Range<Int>) { octet_f32_clamp(s + r.lowerBound, d + r.lowerBound, r.count, lo, hi) }
     }
 
     static func apply(_ function: Function, _ src: UnsafeBufferPointer<Float>, _ dst: UnsafeMutableBufferPointer<Float>) {
@@ -240,7 +250,7 @@ struct UnaryOperator: GraphOperator {
         case .identity: for i in 0..<n { dst[i] = src[i] }
         case .relu:
             if let s = src.baseAddress, let d = dst.baseAddress {
-                IntraOpParallelism.forEachChunk(n, grain: 1 << 14) { r in octet_f32_clamp(s + r.lowerBound, d + r.lowerBound, r.count, 0, .infinity) }
+                IntraOpParallelism.forEachChunk(n, grain: 1 << 14, ClampChunks(s: s, d: d, lo: 0, hi: .infinity))
             }
         case .sigmoid: vector(OCTET_SIGMOID)
         case .tanh: vector(OCTET_TANH)
@@ -310,7 +320,7 @@ struct ClipOperator: GraphOperator {
         try x.withUnsafeBufferPointer(as: Float.self) { src in
             try outputs[0].withUnsafeMutableBufferPointer(as: Float.self) { dst in
                 if let s = src.baseAddress, let d = dst.baseAddress {
-                    IntraOpParallelism.forEachChunk(src.count, grain: 1 << 14) { r in octet_f32_clamp(s + r.lowerBound, d + r.lowerBound, r.count, lo, hi) }
+                    IntraOpParallelism.forEachChunk(src.count, grain: 1 << 14, UnaryOperator.ClampChunks(s: s, d: d, lo: lo, hi: hi))
                 }
             }
         }
@@ -421,10 +431,14 @@ enum Elementwise {
                     guard let A = ap.baseAddress, let B = bp.baseAddress, let O = o.baseAddress else { return }
                     // Whole-tensor cases split by elements; broadcasting splits by output rows
                     // (each row one C call, as on one thread).
-                    func flat(_ sa: Int, _ sb: Int) {
-                        IntraOpParallelism.forEachChunk(o.count, grain: 1 << 14) { r in
+                    struct Flat: RangeTask {
+                        let op: octet_binary_op, A: UnsafePointer<Float>, sa: Int, B: UnsafePointer<Float>, sb: Int, O: UnsafeMutablePointer<Float>
+                        func callAsFunction(_ r: Range<Int>) {
                             octet_f32_binary(op, A + sa * r.lowerBound, sa, B + sb * r.lowerBound, sb, O + r.lowerBound, r.count)
                         }
+                    }
+                    func flat(_ sa: Int, _ sb: Int) {
+                        IntraOpParallelism.forEachChunk(o.count, grain: 1 << 14, Flat(op: op, A: A, sa: sa, B: B, sb: sb, O: O))
                     }
                     if aShape == shape && bShape == shape { return flat(1, 1) }
                     if aShape == shape && bShape.elementCount == 1 { return flat(1, 0) }
@@ -435,10 +449,15 @@ enum Elementwise {
                         var rows: [(base: Int, a: Int, b: Int, sa: Int, sb: Int)] = []
                         rows.reserveCapacity(o.count / inner)
                         Broadcasting.forEachRow(rowShape, operands) { base, off, _, st in rows.append((base, off[0], off[1], st[0], st[1])) }
-                        rows.withUnsafeBufferPointer { rp in
-                            IntraOpParallelism.forEachChunk(rp.count, grain: Swift.max(1, (1 << 14) / inner)) { r in
-                                for row in rp[r] { octet_f32_binary(op, A + row.a, row.sa, B + row.b, row.sb, O + row.base, inner) }
+                        struct Rows: RangeTask {
+                            let op: octet_binary_op, A: UnsafePointer<Float>, B: UnsafePointer<Float>, O: UnsafeMutablePointer<Float>, inner: Int
+                            let rows: UnsafeBufferPointer<(base: Int, a: Int, b: Int, sa: Int, sb: Int)>
+                            func callAsFunction(_ r: Range<Int>) {
+                                for row in rows[r] { octet_f32_binary(op, A + row.a, row.sa, B + row.b, row.sb, O + row.base, inner) }
                             }
+                        }
+                        rows.withUnsafeBufferPointer { rp in
+                            IntraOpParallelism.forEachChunk(rp.count, grain: Swift.max(1, (1 << 14) / inner), Rows(op: op, A: A, B: B, O: O, inner: inner, rows: rp))
                         }
                     } else {
                         Broadcasting.forEachRow(rowShape, operands) { base, off, n, st in

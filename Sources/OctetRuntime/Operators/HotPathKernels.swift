@@ -25,13 +25,19 @@ enum HotPathKernels {
                 ymap.withUnsafeBufferPointer { ym in
                     xmap.withUnsafeBufferPointer { xm in
                         guard let y = ym.baseAddress, let xp = xm.baseAddress else { return }
-                        IntraOpParallelism.forEachChunk(rows, grain: max(1, grain / ow)) { r in
-                            octet_u32_remap2d(s, d, Int32(ih), Int32(iw), Int32(oh), Int32(ow), y, xp, fill, r.lowerBound, r.upperBound)
-                        }
+                        let task = Remap(s: s, d: d, ih: Int32(ih), iw: Int32(iw), oh: Int32(oh), ow: Int32(ow), y: y, x: xp, fill: fill)
+                        IntraOpParallelism.forEachChunk(rows, grain: max(1, grain / ow), task)
                     }
                 }
             }
         }
+    }
+
+    /// `remap2D`'s output rows `range`.
+    private struct Remap: RangeTask {
+        let s: UnsafePointer<UInt32>, d: UnsafeMutablePointer<UInt32>, ih: Int32, iw: Int32, oh: Int32, ow: Int32
+        let y: UnsafePointer<Int32>, x: UnsafePointer<Int32>, fill: UInt32
+        func callAsFunction(_ r: Range<Int>) { octet_u32_remap2d(s, d, ih, iw, oh, ow, y, x, fill, r.lowerBound, r.upperBound) }
     }
 
     /// Transpose of 4-byte elements when the permutation, once runs of axes that stay
@@ -62,13 +68,17 @@ enum HotPathKernels {
                 guard let s = src.baseAddress?.assumingMemoryBound(to: UInt32.self), let d = dst.baseAddress?.assumingMemoryBound(to: UInt32.self) else { return }
                 for b in 0..<batch {
                     let si = s + b * rows * cols, di = d + b * rows * cols
-                    IntraOpParallelism.forEachChunk(blocks, grain: max(1, grain / 64)) { r in
-                        octet_u32_transpose2d(si, di, rows, cols, r.lowerBound, r.upperBound)
-                    }
+                    IntraOpParallelism.forEachChunk(blocks, grain: max(1, grain / 64), Transpose(s: si, d: di, rows: rows, cols: cols))
                 }
             }
         }
         return true
+    }
+
+    /// `transpose`'s 8 x 8 blocks `range` of one batch.
+    private struct Transpose: RangeTask {
+        let s: UnsafePointer<UInt32>, d: UnsafeMutablePointer<UInt32>, rows: Int, cols: Int
+        func callAsFunction(_ r: Range<Int>) { octet_u32_transpose2d(s, d, rows, cols, r.lowerBound, r.upperBound) }
     }
 
     /// `x` (f32) reduced over `axes` when, past unit axes, they form one run: the
@@ -85,21 +95,29 @@ enum HotPathKernels {
         try x.withUnsafeBufferPointer(as: Float.self) { src in
             try out.withUnsafeMutableBufferPointer(as: Float.self) { dst in
                 guard let s = src.baseAddress, let d = dst.baseAddress else { return }
-                IntraOpParallelism.forEachChunk(count, grain: max(8, grain / max(r, 1))) { range in
-                    octet_f32_reduce(kind, s, d, r, inner, range.lowerBound, range.upperBound)
-                }
+                IntraOpParallelism.forEachChunk(count, grain: max(8, grain / max(r, 1)), Reduce(kind: kind, s: s, d: d, r: r, inner: inner))
             }
         }
         return true
+    }
+
+    /// `reduce`'s outputs `range`.
+    private struct Reduce: RangeTask {
+        let kind: octet_reduce_kind, s: UnsafePointer<Float>, d: UnsafeMutablePointer<Float>, r: Int, inner: Int
+        func callAsFunction(_ range: Range<Int>) { octet_f32_reduce(kind, s, d, r, inner, range.lowerBound, range.upperBound) }
     }
 
     /// Softmax of f32 `x` along the middle axis of its (outer, n, stride) view, stride > 1.
     static func softmaxStrided(_ x: UnsafeBufferPointer<Float>, _ out: UnsafeMutableBufferPointer<Float>, n: Int, stride: Int) {
         guard let s = x.baseAddress, let d = out.baseAddress, n > 0, stride > 0 else { return }
         let columns = x.count / n
-        IntraOpParallelism.forEachChunk(columns, grain: max(8, grain / n)) { r in
-            octet_f32_softmax_strided(s, d, n, stride, r.lowerBound, r.upperBound)
-        }
+        IntraOpParallelism.forEachChunk(columns, grain: max(8, grain / n), SoftmaxStrided(s: s, d: d, n: n, stride: stride))
+    }
+
+    /// `softmaxStrided`'s columns `range`.
+    private struct SoftmaxStrided: RangeTask {
+        let s: UnsafePointer<Float>, d: UnsafeMutablePointer<Float>, n: Int, stride: Int
+        func callAsFunction(_ r: Range<Int>) { octet_f32_softmax_strided(s, d, n, stride, r.lowerBound, r.upperBound) }
     }
 
     /// Copies byte segments `(destination, source, count)` (disjoint destinations), split
@@ -115,18 +133,27 @@ enum HotPathKernels {
         for seg in segments { starts.append(at); at += seg.2 }
         segments.withUnsafeBufferPointer { segs in
             starts.withUnsafeBufferPointer { st in
-                IntraOpParallelism.forEachChunk(total, grain: 1 << 17) { r in
-                    // The first segment that ends past r.lowerBound.
-                    var lo = 0, hi = segs.count
-                    while lo < hi { let mid = (lo + hi) / 2; if st[mid] + segs[mid].2 <= r.lowerBound { lo = mid + 1 } else { hi = mid } }
-                    var k = lo
-                    while k < segs.count, st[k] < r.upperBound {
-                        let (d, s, n) = segs[k]
-                        let from = Swift.max(r.lowerBound, st[k]), to = Swift.min(r.upperBound, st[k] + n)
-                        if to > from { (d + (from - st[k])).copyMemory(from: s + (from - st[k]), byteCount: to - from) }
-                        k += 1
-                    }
-                }
+                IntraOpParallelism.forEachChunk(total, grain: 1 << 17, Copy(segments: segs, starts: st))
+            }
+        }
+    }
+
+    /// `copy`'s bytes `r` of the concatenated stream; segment k covers bytes
+    /// `starts[k] ..< starts[k] + count`.
+    private struct Copy: RangeTask {
+        let segments: UnsafeBufferPointer<(UnsafeMutableRawPointer, UnsafeRawPointer, Int)>, starts: UnsafeBufferPointer<Int>
+
+        func callAsFunction(_ r: Range<Int>) {
+            let (segs, st) = (segments, starts)
+            // The first segment that ends past r.lowerBound.
+            var lo = 0, hi = segs.count
+            while lo < hi { let mid = (lo + hi) / 2; if st[mid] + segs[mid].2 <= r.lowerBound { lo = mid + 1 } else { hi = mid } }
+            var k = lo
+            while k < segs.count, st[k] < r.upperBound {
+                let (d, s, n) = segs[k]
+                let from = Swift.max(r.lowerBound, st[k]), to = Swift.min(r.upperBound, st[k] + n)
+                if to > from { (d + (from - st[k])).copyMemory(from: s + (from - st[k]), byteCount: to - from) }
+                k += 1
             }
         }
     }

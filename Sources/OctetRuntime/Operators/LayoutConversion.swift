@@ -46,18 +46,25 @@ struct LayoutConversion: GraphOperator {
     static func interleave(_ s: UnsafePointer<UInt8>, _ d: UnsafeMutablePointer<UInt8>, images: Int, planes: Int, pixels: Int) {
         for image in 0..<images {
             let src = s + image * planes * pixels, dst = d + image * planes * pixels
-            IntraOpParallelism.forEachChunk(pixels, grain: 1 << 14) { range in
-                switch planes {
-                case 3:
-                    let (p0, p1, p2) = (src, src + pixels, src + 2 * pixels)
-                    for i in range {
-                        dst[3 * i] = p0[i]
-                        dst[3 * i + 1] = p1[i]
-                        dst[3 * i + 2] = p2[i]
-                    }
-                default:
-                    for i in range { for plane in 0..<planes { dst[planes * i + plane] = src[plane * pixels + i] } }
+            IntraOpParallelism.forEachChunk(pixels, grain: 1 << 14, Interleave(src: src, dst: dst, planes: planes, pixels: pixels))
+        }
+    }
+
+    /// `interleave`'s pixels `range` of one image.
+    private struct Interleave: RangeTask {
+        let src: UnsafePointer<UInt8>, dst: UnsafeMutablePointer<UInt8>, planes: Int, pixels: Int
+
+        func callAsFunction(_ range: Range<Int>) {
+            switch planes {
+            case 3:
+                let (p0, p1, p2) = (src, src + pixels, src + 2 * pixels)
+                for i in range {
+                    dst[3 * i] = p0[i]
+                    dst[3 * i + 1] = p1[i]
+                    dst[3 * i + 2] = p2[i]
                 }
+            default:
+                for i in range { for plane in 0..<planes { dst[planes * i + plane] = src[plane * pixels + i] } }
             }
         }
     }

@@ -57,9 +57,7 @@ struct SoftmaxOperator: GraphOperator {
         try x.withUnsafeBufferPointer(as: Float.self) { src in
             try outputs[0].withUnsafeMutableBufferPointer(as: Float.self) { dst in
                 if stride == 1, let s = src.baseAddress, let d = dst.baseAddress {
-                    IntraOpParallelism.forEachChunk(outer, grain: max(1, 4096 / max(len, 1))) { r in
-                        octet_f32_softmax_rows(s + r.lowerBound * len, d + r.lowerBound * len, r.count, len)
-                    }
+                    IntraOpParallelism.forEachChunk(outer, grain: max(1, 4096 / max(len, 1)), Rows(s: s, d: d, len: len))
                     return
                 }
                 if stride > 1 {
@@ -83,6 +81,12 @@ struct SoftmaxOperator: GraphOperator {
                 }
             }
         }
+    }
+
+    /// Softmax of the rows `range` (`len` contiguous values each).
+    private struct Rows: RangeTask {
+        let s: UnsafePointer<Float>, d: UnsafeMutablePointer<Float>, len: Int
+        func callAsFunction(_ r: Range<Int>) { octet_f32_softmax_rows(s + r.lowerBound * len, d + r.lowerBound * len, r.count, len) }
     }
 }
 
@@ -138,9 +142,7 @@ struct LayerNormOperator: GraphOperator {
                 g.withUnsafeBufferPointer { gp in
                     b.withUnsafeBufferPointer { bp in
                         guard let s = src.baseAddress, let d = dst.baseAddress, let gb = gp.baseAddress, let bb = bp.baseAddress else { return }
-                        IntraOpParallelism.forEachChunk(rows, grain: max(1, 4096 / max(n, 1))) { r in
-                            octet_f32_layer_norm_rows(s + r.lowerBound * n, gb, bb, d + r.lowerBound * n, r.count, n, epsilon)
-                        }
+                        IntraOpParallelism.forEachChunk(rows, grain: max(1, 4096 / max(n, 1)), Rows(s: s, gamma: gb, beta: bb, d: d, n: n, epsilon: epsilon))
                     }
                 }
             }
@@ -149,6 +151,12 @@ struct LayerNormOperator: GraphOperator {
         let (mean, inv) = try x.withUnsafeBufferPointer(as: Float.self) { Self.statistics($0, rows: rows, n: n, epsilon: epsilon) }
         try outputs[1].withUnsafeMutableBufferPointer(as: Float.self) { d in for i in 0..<min(d.count, rows) { d[i] = mean[i] } }
         try outputs[2].withUnsafeMutableBufferPointer(as: Float.self) { d in for i in 0..<min(d.count, rows) { d[i] = inv[i] } }
+    }
+
+    /// Normalization of the rows `range` (`n` values each).
+    private struct Rows: RangeTask {
+        let s: UnsafePointer<Float>, gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, d: UnsafeMutablePointer<Float>, n: Int, epsilon: Float
+        func callAsFunction(_ r: Range<Int>) { octet_f32_layer_norm_rows(s + r.lowerBound * n, gamma, beta, d + r.lowerBound * n, r.count, n, epsilon) }
     }
 }
 

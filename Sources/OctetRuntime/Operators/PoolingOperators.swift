@@ -61,14 +61,37 @@ public struct PoolRequantization: Sendable, Equatable {
             y.withUnsafeMutableBytes { dst in
                 guard let s = src.baseAddress?.assumingMemoryBound(to: UInt8.self), let d = dst.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return }
                 let work = max(1, (nhwc ? c : 1) * output.w * kernel.0 * kernel.1)
-                IntraOpParallelism.forEachChunk(rows, grain: max(1, 65536 / work)) { r in
-                    octet_q8_avg_pool2d(x.dtype == .s8 ? 1 : 0, nhwc ? 1 : 0, s, d, nb, c, Int32(h), Int32(w), Int32(output.h), Int32(output.w),
-                                        Int32(kernel.0), Int32(kernel.1), Int32(strides.0), Int32(strides.1), Int32(pads.0), Int32(pads.1),
-                                        Int32(pads.2), Int32(pads.3), countIncludePad ? 1 : 0, q.inputScale, q.inputZeroPoint,
-                                        q.outputScale, q.outputZeroPoint, q.outputMax ?? 255, r.lowerBound, r.upperBound)
-                }
+                let g = PoolGeometry(h: h, w: w, oh: output.h, ow: output.w, kernel: kernel, strides: strides, pads: pads, dilations: (1, 1))
+                let task = AveragePool(q: q, signed: x.dtype == .s8, nhwc: nhwc, s: s, d: d, nb: nb, c: c, g: g, countIncludePad: countIncludePad)
+                IntraOpParallelism.forEachChunk(rows, grain: max(1, 65536 / work), task)
             }
         }
+    }
+
+    /// `run`'s output rows `range`.
+    private struct AveragePool: RangeTask {
+        let q: PoolRequantization, signed: Bool, nhwc: Bool
+        let s: UnsafePointer<UInt8>, d: UnsafeMutablePointer<UInt8>, nb: Int, c: Int, g: PoolGeometry, countIncludePad: Bool
+
+        func callAsFunction(_ r: Range<Int>) {
+            octet_q8_avg_pool2d(signed ? 1 : 0, nhwc ? 1 : 0, s, d, nb, c, g.h, g.w, g.oh, g.ow, g.kh, g.kw, g.sh, g.sw, g.top, g.left,
+                                g.bottom, g.right, countIncludePad ? 1 : 0, q.inputScale, q.inputZeroPoint,
+                                q.outputScale, q.outputZeroPoint, q.outputMax ?? 255, r.lowerBound, r.upperBound)
+        }
+    }
+}
+
+/// The 2-D window of a pooling kernel call, in the C kernels' 32-bit integers (the caller
+/// checked that every value fits).
+struct PoolGeometry {
+    let h: Int32, w: Int32, oh: Int32, ow: Int32, kh: Int32, kw: Int32, sh: Int32, sw: Int32
+    let top: Int32, left: Int32, bottom: Int32, right: Int32, dh: Int32, dw: Int32
+
+    init(h: Int, w: Int, oh: Int, ow: Int, kernel: (Int, Int), strides: (Int, Int), pads: (Int, Int, Int, Int), dilations: (Int, Int)) {
+        (self.h, self.w, self.oh, self.ow) = (Int32(h), Int32(w), Int32(oh), Int32(ow))
+        (kh, kw, sh, sw) = (Int32(kernel.0), Int32(kernel.1), Int32(strides.0), Int32(strides.1))
+        (top, left, bottom, right) = (Int32(pads.0), Int32(pads.1), Int32(pads.2), Int32(pads.3))
+        (dh, dw) = (Int32(dilations.0), Int32(dilations.1))
     }
 }
 
@@ -253,6 +276,7 @@ struct PoolOperator: GraphOperator {
         }
         // Each below 2^31: neither product overflows.
         try PoolWindows.requireWalkable(oh * ow, windowsOf: kh * kw, window)
+        let geometry = PoolGeometry(h: h, w: w, oh: oh, ow: ow, kernel: (kh, kw), strides: (sh, sw), pads: p, dilations: (dh, dw))
         if x.dtype != .f32, let q = requantization {
             guard dh == 1, dw == 1 else { throw site.error("an 8-bit average pool takes no dilations, got \(window.dilations)") }
             PoolRequantization.run(q, x, into: &outputs[0], output: (oh, ow), kernel: (kh, kw), strides: (sh, sw), pads: p, countIncludePad: countIncludePad)
@@ -264,11 +288,8 @@ struct PoolOperator: GraphOperator {
                     guard let s = src.baseAddress?.assumingMemoryBound(to: UInt8.self), let d = dst.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return }
                     let nhwc = x.layout == .nhwc, rows = nb * (nhwc ? 1 : c) * oh
                     // Split when each thread gets tens of thousands of byte compares (a wake-up costs microseconds).
-                    IntraOpParallelism.forEachChunk(rows, grain: Swift.max(1, 65536 / Swift.max(1, (nhwc ? c : 1) * ow * kh * kw))) { r in
-                        octet_i8_max_pool2d(x.dtype == .s8 ? 1 : 0, nhwc ? 1 : 0, s, d, nb, c, Int32(h), Int32(w), Int32(oh), Int32(ow),
-                                            Int32(kh), Int32(kw), Int32(sh), Int32(sw), Int32(p.0), Int32(p.1), Int32(dh), Int32(dw),
-                                            r.lowerBound, r.upperBound)
-                    }
+                    let task = IntegerMaxPool(signed: x.dtype == .s8, nhwc: nhwc, s: s, d: d, nb: nb, c: c, g: geometry)
+                    IntraOpParallelism.forEachChunk(rows, grain: Swift.max(1, 65536 / Swift.max(1, (nhwc ? c : 1) * ow * kh * kw)), task)
                 }
             }
             return
@@ -283,15 +304,33 @@ struct PoolOperator: GraphOperator {
                 }
                 if max, dh == 1, dw == 1 {
                     // Separable max pooling, split over planes (the same values as the general kernel).
-                    IntraOpParallelism.forEachChunk(nb * c, grain: Swift.max(1, 65536 / Swift.max(1, oh * ow * (kh + kw)))) { r in
-                        octet_f32_max_pool2d_planes(s, d, Int32(h), Int32(w), Int32(oh), Int32(ow), Int32(kh), Int32(kw), Int32(sh), Int32(sw),
-                                                    Int32(p.0), Int32(p.1), Int32(p.2), Int32(p.3), r.lowerBound, r.upperBound)
-                    }
+                    IntraOpParallelism.forEachChunk(nb * c, grain: Swift.max(1, 65536 / Swift.max(1, oh * ow * (kh + kw))), MaxPoolPlanes(s: s, d: d, g: geometry))
                     return
                 }
                 octet_f32_pool2d(max ? 1 : 0, s, d, nb * c, Int32(h), Int32(w), Int32(oh), Int32(ow), Int32(kh), Int32(kw), Int32(sh), Int32(sw),
                                  Int32(p.0), Int32(p.1), Int32(p.2), Int32(p.3), Int32(dh), Int32(dw), countIncludePad ? 1 : 0)
             }
+        }
+    }
+}
+
+extension PoolOperator {
+    /// 8-bit max pooling of output rows `range`.
+    private struct IntegerMaxPool: RangeTask {
+        let signed: Bool, nhwc: Bool, s: UnsafePointer<UInt8>, d: UnsafeMutablePointer<UInt8>, nb: Int, c: Int, g: PoolGeometry
+
+        func callAsFunction(_ r: Range<Int>) {
+            octet_i8_max_pool2d(signed ? 1 : 0, nhwc ? 1 : 0, s, d, nb, c, g.h, g.w, g.oh, g.ow, g.kh, g.kw, g.sh, g.sw, g.top, g.left, g.dh, g.dw,
+                                r.lowerBound, r.upperBound)
+        }
+    }
+
+    /// Separable f32 max pooling (no dilations) of NCHW planes `range`.
+    private struct MaxPoolPlanes: RangeTask {
+        let s: UnsafePointer<Float>, d: UnsafeMutablePointer<Float>, g: PoolGeometry
+
+        func callAsFunction(_ r: Range<Int>) {
+            octet_f32_max_pool2d_planes(s, d, g.h, g.w, g.oh, g.ow, g.kh, g.kw, g.sh, g.sw, g.top, g.left, g.bottom, g.right, r.lowerBound, r.upperBound)
         }
     }
 }

@@ -57,12 +57,22 @@ struct QuantizedBinaryOperator: GraphOperator {
                 outputs[0].withUnsafeMutableBytes { py in
                     guard let x = pa.baseAddress?.assumingMemoryBound(to: UInt8.self), let y = pb.baseAddress?.assumingMemoryBound(to: UInt8.self),
                           let o = py.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return }
-                    IntraOpParallelism.forEachChunk(n, grain: 1 << 14) { r in
-                        let kernel = multiplies ? octet_q8_mul : octet_q8_add
-                        kernel(signed, x + r.lowerBound, y + r.lowerBound, o + r.lowerBound, r.count, s[0], z[0], s[1], z[1], s[2], z[2], qmin, qmax)
-                    }
+                    let task = Chunks(multiplies: multiplies, signed: signed, x: x, y: y, o: o, scales: s, zeroPoints: z, qmin: qmin, qmax: qmax)
+                    IntraOpParallelism.forEachChunk(n, grain: 1 << 14, task)
                 }
             }
+        }
+    }
+
+    /// The elements `range`.
+    private struct Chunks: RangeTask {
+        let multiplies: Bool, signed: Int32, x: UnsafePointer<UInt8>, y: UnsafePointer<UInt8>, o: UnsafeMutablePointer<UInt8>
+        let scales: [Float], zeroPoints: [Int32], qmin: Int32, qmax: Int32
+
+        func callAsFunction(_ r: Range<Int>) {
+            let (s, z) = (scales, zeroPoints)
+            let kernel = multiplies ? octet_q8_mul : octet_q8_add
+            kernel(signed, x + r.lowerBound, y + r.lowerBound, o + r.lowerBound, r.count, s[0], z[0], s[1], z[1], s[2], z[2], qmin, qmax)
         }
     }
 }

@@ -65,11 +65,15 @@ struct QuantizedLookupOperator: GraphOperator {
                 guard let s = src.baseAddress?.assumingMemoryBound(to: UInt8.self), let d = dst.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return }
                 table.withUnsafeBufferPointer { t in
                     guard let lut = t.baseAddress else { return }
-                    IntraOpParallelism.forEachChunk(min(src.count, dst.count), grain: 1 << 15) { r in
-                        for i in r { d[i] = lut[Int(s[i])] }
-                    }
+                    IntraOpParallelism.forEachChunk(min(src.count, dst.count), grain: 1 << 15, Lookup(s: s, d: d, table: lut))
                 }
             }
         }
+    }
+
+    /// The table lookups of the elements `range`.
+    private struct Lookup: RangeTask {
+        let s: UnsafePointer<UInt8>, d: UnsafeMutablePointer<UInt8>, table: UnsafePointer<UInt8>
+        func callAsFunction(_ r: Range<Int>) { for i in r { d[i] = table[Int(s[i])] } }
     }
 }

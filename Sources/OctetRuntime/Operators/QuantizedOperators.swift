@@ -134,9 +134,7 @@ struct QuantizeLinearOperator: GraphOperator {
             try x.withUnsafeBufferPointer(as: Float.self) { src in
                 outputs[0].withUnsafeMutableBytes { dst in
                     guard let s = src.baseAddress, let d = dst.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return }
-                    IntraOpParallelism.forEachChunk(src.count, grain: 1 << 14) { r in
-                        octet_quantize_i8(signed, s + r.lowerBound, d + r.lowerBound, r.count, scale, zp, lo, hi)
-                    }
+                    IntraOpParallelism.forEachChunk(src.count, grain: 1 << 14, Chunks(signed: signed, s: s, d: d, scale: scale, zp: zp, lo: lo, hi: hi))
                 }
             }
             return
@@ -150,6 +148,12 @@ struct QuantizeLinearOperator: GraphOperator {
             q[i] = AffineQuantization.quantizeDividing(values[i], scale: p.scales[c], zeroPoint: p.zeroPoints[c], qmin: lo, qmax: hi)
         }
         try storeIntegers(q, into: &outputs[0], site)
+    }
+
+    /// Per-tensor quantization of the elements `range`.
+    private struct Chunks: RangeTask {
+        let signed: Int32, s: UnsafePointer<Float>, d: UnsafeMutablePointer<UInt8>, scale: Float, zp: Int32, lo: Int32, hi: Int32
+        func callAsFunction(_ r: Range<Int>) { octet_quantize_i8(signed, s + r.lowerBound, d + r.lowerBound, r.count, scale, zp, lo, hi) }
     }
 }
 
@@ -185,9 +189,7 @@ struct DequantizeLinearOperator: GraphOperator {
             try outputs[0].withUnsafeMutableBufferPointer(as: Float.self) { dst in
                 x.withUnsafeBytes { src in
                     guard let s = src.baseAddress?.assumingMemoryBound(to: UInt8.self), let d = dst.baseAddress else { return }
-                    IntraOpParallelism.forEachChunk(dst.count, grain: 1 << 14) { r in
-                        octet_dequantize_i8(signed, s + r.lowerBound, d + r.lowerBound, r.count, scale, zp)
-                    }
+                    IntraOpParallelism.forEachChunk(dst.count, grain: 1 << 14, Chunks(signed: signed, s: s, d: d, scale: scale, zp: zp))
                 }
             }
             return
@@ -201,6 +203,12 @@ struct DequantizeLinearOperator: GraphOperator {
                 d[i] = Float(Int64(q[i]) - Int64(p.zeroPoints[c])) * p.scales[c]
             }
         }
+    }
+
+    /// Per-tensor dequantization of the elements `range`.
+    private struct Chunks: RangeTask {
+        let signed: Int32, s: UnsafePointer<UInt8>, d: UnsafeMutablePointer<Float>, scale: Float, zp: Int32
+        func callAsFunction(_ r: Range<Int>) { octet_dequantize_i8(signed, s + r.lowerBound, d + r.lowerBound, r.count, scale, zp) }
     }
 }
 

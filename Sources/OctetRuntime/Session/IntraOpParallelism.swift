@@ -10,9 +10,10 @@ import OctetCore
 /// The session sets `threads` (its `SessionOptions.threads`) around a run with
 /// `withThreads`: a thread-local value, since binding a task-local allocates and a warm run
 /// allocates nothing. Built-in ops that are worth splitting (elementwise kernels,
-/// quantize/dequantize, softmax and layer norm rows, quantized adds) call `forEachChunk`. Chunks run on `WorkerTeam` (oneDNN's
-/// OpenMP team when it is loaded, whose workers would otherwise still be spinning on the
-/// other cores) between kernel calls, never during one.
+/// quantize/dequantize, softmax and layer norm rows, quantized adds) call `forEachChunk`
+/// with a `RangeTask` (a struct of the kernel's operands; a closure would allocate per call).
+/// Chunks run on `WorkerTeam` (oneDNN's OpenMP team when it is loaded, whose workers would
+/// otherwise still be spinning on the other cores) between kernel calls, never during one.
 enum IntraOpParallelism {
     /// The thread-local slot holding the current run's thread count (absent: 1).
     /// `nil` only when the process has used up its keys; then every op runs inline.
@@ -36,11 +37,11 @@ enum IntraOpParallelism {
         return try body()
     }
 
-    /// Calls `body` on disjoint ranges covering `0..<count`, each at least `grain` long,
+    /// Calls `task` on disjoint ranges covering `0..<count`, each at least `grain` long,
     /// on up to `threads` threads; inline when one range covers everything.
-    static func forEachChunk(_ count: Int, grain: Int, _ body: (Range<Int>) -> Void) {
-        // Each call gets a range no other call touches (the callers write output elements of
+    static func forEachChunk<Task: RangeTask>(_ count: Int, grain: Int, _ task: Task) {
+        // Each call gets a range no other call touches (the tasks write output elements of
         // their range only).
-        WorkerTeam.ranges(count, threads: threads, minimumPerWorker: grain) { body($0..<$1) }
+        WorkerTeam.ranges(count, threads: threads, minimumPerWorker: grain, task)
     }
 }
