@@ -25,6 +25,7 @@ from onnx import helper as h, TensorProto as TP, numpy_helper as nph
 import onnxruntime as ort
 import torch
 from onnxruntime.quantization import quantize_dynamic, QuantType
+import ort_cases
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "Tests", "Models", "dynamic")
@@ -32,20 +33,8 @@ rng = np.random.default_rng(20261202)
 
 
 def save_case(name, path_or_model, inputs):
-    os.makedirs(OUT, exist_ok=True)
     model = path_or_model if isinstance(path_or_model, onnx.ModelProto) else onnx.load(path_or_model)
-    onnx.checker.check_model(model)
-    path = os.path.join(OUT, name + ".onnx")
-    onnx.save(model, path)
-    opts = ort.SessionOptions()
-    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    sess = ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
-    outs = sess.run(None, inputs)
-    names = [o.name for o in sess.get_outputs()]
-    np.savez(os.path.join(OUT, name + ".inputs.npz"), **inputs)
-    np.savez(os.path.join(OUT, name + ".outputs.npz"), **dict(zip(names, outs)))
-    ops = sorted({n.op_type for n in model.graph.node})
-    print(f"  {name}: {', '.join(f'{k}{list(v.shape)}' for k, v in zip(names, outs))}; ops {ops}")
+    ort_cases.save_case(OUT, name, model, inputs, show_ops=True)
 
 
 class SmallCNN(torch.nn.Module):

@@ -15,24 +15,10 @@ import numpy as np
 import onnx
 from onnx import helper as h, TensorProto as TP, numpy_helper as nph
 import onnxruntime as ort
+from ort_cases import save_case
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 rng = np.random.default_rng(20261122)
-
-
-def save_case(folder, name, model, inputs):
-    os.makedirs(folder, exist_ok=True)
-    onnx.checker.check_model(model)
-    path = os.path.join(folder, name + ".onnx")
-    onnx.save(model, path)
-    opts = ort.SessionOptions()
-    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    sess = ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
-    outs = sess.run(None, inputs)
-    names = [o.name for o in sess.get_outputs()]
-    np.savez(os.path.join(folder, name + ".inputs.npz"), **inputs)
-    np.savez(os.path.join(folder, name + ".outputs.npz"), **dict(zip(names, outs)))
-    print(f"  {name}: {', '.join(f'{k}{list(v.shape)}' for k, v in zip(names, outs))}")
 
 
 def f32(*shape, lo=-1.0, hi=1.0):
