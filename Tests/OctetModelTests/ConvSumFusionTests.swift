@@ -225,6 +225,19 @@ import Testing
         #expect(calls.count == 1 && calls.allSatisfy { $0.operand != 0 && $0.output != 0 })
         #expect(calls.allSatisfy { ($0.operand == $0.output) == !readAgain }, "\(calls)")
     }
+
+    /// Sessions fold the residual add on CPUs with AVX-512 and leave it a `QuantizedAdd` on
+    /// AVX2-only ones, where packed's 256-bit sum store is the slower of the two.
+    @Test(arguments: [("zen4", true), ("skylake-avx512", true), ("zen3", false), ("generic-avx2", false)])
+    func residualSumsAreFusedWhereTheyPay(cpu: String, fused: Bool) throws {
+        let target = try CPUFeatures.assumed(cpu)
+        #expect(GraphOptimizer.planning(on: target).passes.contains { $0 is ConvSumFusion } == fused)
+        let g = try Self.graph(signed: false, relu: true)
+        let session = try Session(graph: g, options: SessionOptions(threads: 1, cpu: target, registry: BackendRegistry.builtIn(),
+                                                                    rules: try PlannerStageTests.rules([("conv2d", "qnnpack-ref")])))
+        let nodes = try session.trace().nodes.map(\.opType)
+        #expect(nodes.contains("QuantizedAdd") == !fused, "\(cpu): \(nodes)")
+    }
 }
 
 /// Each call's sum operand and output addresses.

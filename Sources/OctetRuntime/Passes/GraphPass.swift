@@ -1,4 +1,5 @@
 import OctetCore
+import OctetCPU
 
 /// A rewrite of a graph that keeps its outputs equal (within float rounding).
 public protocol GraphPass: Sendable {
@@ -17,12 +18,20 @@ public struct GraphOptimizer: Sendable {
     /// it feeds, the residual add folded into the convolution before it (`ConvSumFusion`, a
     /// `sum` post-op), dead-node removal.
     ///
-    /// The residual sum saves ResNet-50 INT8 its 16 separate adds (7% of its time on oneDNN,
-    /// AMD Zen 4); on packed's AVX2 store it is level with the separate add.
+    /// `planning(on:)` leaves `ConvSumFusion` out where it does not pay.
     public static let standard = GraphOptimizer(passes: [
         ConstantFolding(), BatchNormFolding(), ReshapeChainSimplification(), GeluFusion(), SiLUFusion(), MatMulBiasFusion(), ActivationFusion(),
         QOperatorLowering(), QDQFusion(), ClipQuantizeFusion(), ConvSumFusion(), DynamicQuantizationFusion(), FP16WeightFusion(), DeadNodeElimination(),
     ])
+
+    /// The passes a session runs to plan for `cpu`: `standard`, without `ConvSumFusion` on a
+    /// CPU without AVX-512 (F and BW). The fused residual sum saves ResNet-50 INT8 its 16
+    /// separate adds (6–9% of its latency on oneDNN and on packed's zmm store, AMD Zen 4, 1
+    /// and 2 threads); packed's 256-bit sum store, the only one an AVX2 CPU runs, made
+    /// ResNet-18/50 2–5% slower than the separate add (Zen 4 capped at AVX2, and Zen 3).
+    public static func planning(on cpu: CPUFeatures) -> GraphOptimizer {
+        cpu.hasAll([.avx512f, .avx512bw]) ? standard : GraphOptimizer(passes: standard.passes.filter { !($0 is ConvSumFusion) })
+    }
 
     public func run(_ graph: Graph) throws -> Graph {
         var g = graph

@@ -170,7 +170,7 @@ public final class Session: Sendable {
         // Types agree with what the model declares, before anything is planned.
         do { _ = try ShapeInference.run(g) } catch let e as GraphError { throw SessionError.graph(e) }
         if options.optimize {
-            g = try GraphOptimizer.standard.run(g)
+            g = try GraphOptimizer.planning(on: options.cpu).run(g)
         }
         return g
     }
