@@ -173,5 +173,25 @@ with tempfile.TemporaryDirectory() as tmp:
             check(f"{mode} BERT: Octet at least as close to FP32 as ORT on '{name}'", ours >= ort_int8 - 1e-4,
                   f"cosine to FP32: Octet {ours:.6f}, ORT {ort_int8:.6f}")
 
+    # ORT's quantize_dynamic on MatMuls with u8 weights (QUInt8: one zero point per tensor):
+    # lowered to the dynamic INT8 linear like the s8 form; ORT's u8·u8 kernels do not saturate.
+    for wt in [QuantType.QInt8, QuantType.QUInt8]:
+        q = os.path.join(tmp, f"bert_ort_dynamic_{wt.name}.onnx")
+        quantize_dynamic(os.path.join(nets, "bert_tiny.onnx"), q, weight_type=wt, op_types_to_quantize=["MatMul"])
+        shapes = [a for k, v in feeds.items() for a in ("--shape", f"{k}=" + "x".join(map(str, v.shape)))]
+        trace = run("dispatch-trace", q, *shapes)
+        linears = re.findall(r"^  signature linear int8 f32·[su]8→f32 .* dynamic", trace, re.M)
+        packed = re.findall(r"^  backend   packed \(f32u8s8-dqgemm-", trace, re.M)
+        check(f"ORT quantize_dynamic BERT {wt.name}: MatMulIntegers run as dynamic INT8 linears on packed",
+              len(linears) >= 4 and len(packed) == len(linears) and "MatMulInteger" not in trace, f"{len(packed)} of {len(linears)} on packed")
+        mine = octet_outputs(q, feeds, tmp, f"bert_ort_{wt.name}")
+        theirs = ort_outputs(q, feeds, optimize=True)
+        for name, a in mine.items():
+            cos = cosine(a, theirs[name])
+            if vnni or wt == QuantType.QUInt8:
+                check(f"ORT quantize_dynamic BERT {wt.name}: Octet vs ORT on '{name}'", cos >= 0.999, f"cosine {cos:.6f} (≥ 0.999)")
+            else:
+                print(f"info  ORT quantize_dynamic BERT {wt.name}: Octet vs ORT (saturating here) on '{name}': cosine {cos:.6f}")
+
 print(f"{'FAILED' if failures else 'passed'}: {failures} failure(s)")
 sys.exit(1 if failures else 0)

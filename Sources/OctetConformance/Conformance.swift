@@ -68,13 +68,14 @@ public enum Conformance {
     /// tensor or per row) through a backend and through the reference; reported under `.linear`.
     public static func checkDynamic(
         _ backend: any Backend, reference: any Backend = QNNPackReferenceBackend(), cpu: CPUFeatures, perRowActivations: Bool,
-        cases: Int = 40, seed: UInt64 = 1, tolerance: Int = 0, threads: Int = 1, sevenBit: Bool = false, shape: (m: Int, k: Int, n: Int)? = nil
+        cases: Int = 40, seed: UInt64 = 1, tolerance: Int = 0, threads: Int = 1, sevenBit: Bool = false, shape: (m: Int, k: Int, n: Int)? = nil,
+        unsignedWeights: Bool = false
     ) -> ConformanceReport {
         var report = ConformanceReport()
         for i in 0..<cases {
             let caseSeed = seed &* 1_000_003 &+ UInt64(i)
             let c: ConformanceCase
-            do { c = try ConformanceCases.dynamicLinear(seed: caseSeed, perRowActivations: perRowActivations, sevenBit: sevenBit, shape: shape) } catch {
+            do { c = try ConformanceCases.dynamicLinear(seed: caseSeed, perRowActivations: perRowActivations, sevenBit: sevenBit, shape: shape, unsignedWeights: unsignedWeights) } catch {
                 report.failures.append(failure(backend, nil, caseSeed, "could not generate a dynamic linear case: \(error)"))
                 continue
             }

@@ -37,16 +37,19 @@ public enum ConformanceCases {
     /// s8 symmetric per-channel or per-tensor weights (also with a nonzero zero point);
     /// f32 bias or none; ReLU / Clip or none. `sevenBit` asks for 7-bit activation codes
     /// (`reduce_range`); `shape` replaces the drawn M, K and N.
-    public static func dynamicLinear(seed: UInt64, perRowActivations: Bool, sevenBit: Bool = false, shape: (m: Int, k: Int, n: Int)? = nil) throws -> ConformanceCase {
+    /// `unsignedWeights`: u8 weights with one zero point in [0, 255] (ONNX Runtime's QUInt8).
+    public static func dynamicLinear(seed: UInt64, perRowActivations: Bool, sevenBit: Bool = false, shape: (m: Int, k: Int, n: Int)? = nil,
+                                     unsignedWeights: Bool = false) throws -> ConformanceCase {
         var g = SeededGenerator(seed: seed &* 0x9E37_79B9_7F4A_7C15 &+ (perRowActivations ? 1 : 0))
         let picked = (g.pick([1, 2, 3, 5, 7, 13, 37]), g.pick([1, 2, 3, 7, 16, 31, 97, 128, 385, 1000, 4099]), g.pick([1, 3, 8, 15, 16, 17, 33]))
         let (m, k, n) = shape ?? picked
-        var sig = try OpSignature.linear(m: m, k: k, n: n, types: OperandTypes(input: .f32, weight: .s8, precision: .int8), output: .f32)
-        let perChannel = g.chance(0.6)
-        let wZeroPoint: Int32 = perChannel || g.chance(0.5) ? 0 : Int32(g.int(-128...127))
+        let weightType: DType = unsignedWeights ? .u8 : .s8
+        var sig = try OpSignature.linear(m: m, k: k, n: n, types: OperandTypes(input: .f32, weight: weightType, precision: .int8), output: .f32)
+        let perChannel = !unsignedWeights && g.chance(0.6)
+        let wZeroPoint: Int32 = unsignedWeights ? Int32(g.int(0...255)) : perChannel || g.chance(0.5) ? 0 : Int32(g.int(-128...127))
         let wScales = (0..<(perChannel ? n : 1)).map { _ in g.logUniform(0.002, 0.05) }
         let wQ = try QuantParams(scales: wScales, zeroPoints: [Int32](repeating: wZeroPoint, count: wScales.count),
-                                 granularity: perChannel ? .perChannel(axis: 0) : .perTensor, dtype: .s8)
+                                 granularity: perChannel ? .perChannel(axis: 0) : .perTensor, dtype: weightType)
         sig.quantization = QuantizationScheme(perChannelWeights: perChannel, symmetricWeights: wZeroPoint == 0, weightZeroPoint: wZeroPoint,
                                               reduceRange: sevenBit, dynamic: true, perRowActivations: perRowActivations)
         sig.postOps = g.pick([[], [], [.relu], [.clip(min: -0.5, max: 0.75)]])
@@ -64,7 +67,9 @@ public enum ConformanceCases {
             default: x += (0..<k).map { _ in Float.random(in: -1...1.5, using: &g) * spread }
             }
         }
-        let weight = try Tensor((0..<(n * k)).map { _ in Int8.random(in: -128...127, using: &g) }, shape: sig.weight, quantization: wQ)
+        let weight = unsignedWeights
+            ? try Tensor((0..<(n * k)).map { _ in UInt8.random(in: 0...255, using: &g) }, shape: sig.weight, quantization: wQ)
+            : try Tensor((0..<(n * k)).map { _ in Int8.random(in: -128...127, using: &g) }, shape: sig.weight, quantization: wQ)
         let bias = g.chance(0.6) ? try Tensor((0..<n).map { _ in Float.random(in: -2...2, using: &g) }, shape: TensorShape([n])) : nil
         return ConformanceCase(signature: sig, constants: OpConstants(weight: weight, bias: bias), inputs: [try Tensor(x, shape: sig.input)], seed: seed)
     }

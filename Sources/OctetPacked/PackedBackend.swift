@@ -132,10 +132,12 @@ public struct PackedBackend: Backend {
         }
         if q.dynamic {
             guard s.kind == .linear else { return "dynamic quantization is implemented for linear layers and 2-D convolutions only" }
-            guard s.inputType == .f32, s.outputType == .f32, s.weightType == .s8 else {
-                return "dynamic linear needs f32 activations and output and s8 weights, got \(s.inputType)·\(s.weightType)→\(s.outputType)"
+            guard s.inputType == .f32, s.outputType == .f32, s.weightType == .s8 || s.weightType == .u8 else {
+                return "dynamic linear needs f32 activations and output and s8 or u8 weights, got \(s.inputType)·\(s.weightType)→\(s.outputType)"
             }
-            if q.perChannelWeights && !q.symmetricWeights { return "per-channel weights must be symmetric (zero point 0)" }
+            if q.perChannelWeights && (s.weightType == .u8 || !q.symmetricWeights) {
+                return "per-channel weights must be s8 and symmetric (zero point 0); per-channel \(s.weightType) weights with zero points run elsewhere"
+            }
             do { try s.validate() } catch { return "invalid signature: \(error)" }
             return nil
         }
@@ -177,11 +179,17 @@ public struct PackedBackend: Backend {
                                             l1DataBytes: context.cpu.caches.l1d, l2Bytes: context.cpu.caches.l2, budget: context.memoryBudget)
             return try PackedDynamicConvKernel(s, c, weight, params, runner: staticRunner)
         }
+        if s.quantization?.dynamic == true {
+            guard let w = c.weight, w.shape == s.weight, let wQ = w.quantization else {
+                throw PackedError.missing("a weight tensor of shape \(s.weight) with its quantization parameters")
+            }
+            let (weight, params) = try Self.signedWeights(w, wQ)
+            return try PackedDynamicLinearKernel(s, c, weight, params, runner: runner)
+        }
         guard let w = c.weight, w.dtype == .s8, w.shape == s.weight, let wQ = w.quantization else {
             throw PackedError.missing("an s8 weight tensor of shape \(s.weight) with its quantization parameters")
         }
         if wQ.isPerChannel && !wQ.zeroPoints.allSatisfy({ $0 == 0 }) { throw PackedError.unsupported("per-channel weights must be symmetric") }
-        if s.quantization?.dynamic == true { return try PackedDynamicLinearKernel(s, c, w, wQ, runner: runner) }
         if s.kind == .linear { return try PackedLinearKernel(s, c, w, wQ, runner: runner) }
         if s.activationLayout == .nhwc {
             if Self.usesDepthwiseKernel(s) { return try PackedChannelsLastDepthwiseKernel(s, c, w, wQ, isa: isa, threads: context.threads) }

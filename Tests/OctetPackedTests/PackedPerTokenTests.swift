@@ -26,6 +26,18 @@ import Testing
         }
     }
 
+    /// u8 weights with a zero point (ONNX Runtime's QUInt8 `quantize_dynamic`), prepared as s8
+    /// by subtracting 128 from weights and zero point: still bit for bit.
+    @Test(arguments: [false, true])
+    func unsignedWeightsEqualTheReferenceExactly(perRow: Bool) throws {
+        for cpu in Self.cpus {
+            let report = Conformance.checkDynamic(PackedBackend(), cpu: cpu, perRowActivations: perRow, cases: 40, seed: 41, threads: 2, unsignedWeights: true)
+            for f in report.failures.prefix(5) { Issue.record("\(cpu.features.count) features: \(f)") }
+            #expect(report.failures.isEmpty)
+            #expect(report.tested[.linear, default: 0] == 40, "declined \(report.declined)")
+        }
+    }
+
     /// The kernel's name says per-token and the ISA it runs.
     @Test func kernelNames() throws {
         let c = try ConformanceCases.dynamicLinear(seed: 3, perRowActivations: true)

@@ -244,7 +244,7 @@ public struct QDQFusion: GraphPass {
 /// Lowers the dynamic-quantization forms ONNX Runtime's `quantize_dynamic` writes —
 /// `DynamicQuantizeLinear(x)` → `MatMulInteger(x_q, W_q, x_zp, w_zp)` → `Cast(float)` →
 /// `Mul(·, Mul(x_scale, w_scale))` — to one dynamic INT8 linear node (activations
-/// quantized per call from their own range, s8 weights packed once). When the model's
+/// quantized per call from their own range, s8 or u8 weights packed once). When the model's
 /// metadata says `octet.dynamic_activations = per-token` (`DynamicActivations`), the nodes
 /// quantize each activation row with its own parameters. The ConvInteger form becomes a
 /// dynamic INT8 convolution (`DynamicConvFusion`).
@@ -263,14 +263,19 @@ public struct DynamicQuantizationFusion: GraphPass {
         }
         for (i, mm) in g.nodes.enumerated() where mm.opType == "MatMulInteger" && mm.domain.isEmpty {
             guard let a = mm.input(0), let pi = producers[a], g.nodes[pi].opType == "DynamicQuantizeLinear", g.nodes[pi].outputs.count == 3,
-                  mm.input(2) == g.nodes[pi].outputs[2], let w = mm.input(1), let weight = g.initializers[w], weight.dtype == .s8, weight.shape.rank == 2,
+                  mm.input(2) == g.nodes[pi].outputs[2], let w = mm.input(1), let weight = g.initializers[w], weight.dtype == .s8 || weight.dtype == .u8,
+                  weight.shape.rank == 2,
                   let (ci, cast) = only(mm.outputs[0], "Cast"), (try? cast.int("to", default: 0)) == 1,
                   let (mi, mul) = only(cast.outputs[0], "Mul"), let scale = mul.inputs.first(where: { $0 != cast.outputs[0] }),
                   let si = producers[scale], g.nodes[si].opType == "Mul", g.nodes[si].inputs.contains(g.nodes[pi].outputs[1]),
                   let wScale = g.nodes[si].inputs.first(where: { $0 != g.nodes[pi].outputs[1] }), let ws = g.initializers[wScale], ws.dtype == .f32,
                   ws.shape.elementCount == 1 || ws.shape.elementCount == weight.shape.dims[1] else { continue }
+            // The weight zero point: constant, of the weight's type, one value or one per column
+            // (`quantize_dynamic` with QUInt8 weights writes u8 weights with one zero point).
             if let z = mm.input(3) {
-                guard let zt = g.initializers[z], let zs = try? integerValues(zt, OperatorSite(mm)), zs.allSatisfy({ $0 == 0 }) else { continue }
+                guard let zt = g.initializers[z], zt.dtype == weight.dtype, zt.shape.elementCount == 1 || zt.shape.elementCount == weight.shape.dims[1] else { continue }
+            } else if weight.dtype == .u8 {
+                continue
             }
             // A constant f32 bias of N values added next (how `quantize_dynamic` writes nn.Linear's bias):
             // added in the kernel's store instead of by a separate pass over the output.
