@@ -64,6 +64,32 @@ def cosine(a, b):
     return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
 
 
+def check_ort_dynamic(tmp, name, model, feeds, op, kind, kernel, minimum, agree):
+    """ORT's quantize_dynamic on `op` nodes, with s8 (QInt8) and u8 (QUInt8) weights: every
+    `op`Integer runs as Octet's dynamic INT8 `kind` on packed (`kernel` in the trace, at least
+    `minimum` of them), and `agree(Octet's output, ORT's)` gives (passed, detail). Checked where
+    ORT's kernels are exact (VNNI, or its u8·u8 kernels), printed elsewhere."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    import re
+    shapes = [a for k, v in feeds.items() for a in ("--shape", f"{k}=" + "x".join(map(str, v.shape)))]
+    for wt in [QuantType.QInt8, QuantType.QUInt8]:
+        q = os.path.join(tmp, f"{name}_dynamic_{wt.name}.onnx")
+        quantize_dynamic(model, q, weight_type=wt, op_types_to_quantize=[op])
+        trace = run("dispatch-trace", q, *shapes)
+        nodes = re.findall(rf"^  signature {kind} int8 f32·[su]8→f32 .* dynamic", trace, re.M)
+        packed = re.findall(rf"^  backend   packed \({re.escape(kernel)}", trace, re.M)
+        check(f"{name} quantize_dynamic {wt.name}: {op}Integers run as dynamic INT8 {kind} on packed",
+              len(nodes) >= minimum and len(packed) == len(nodes) and f"{op}Integer" not in trace, f"{len(packed)} of {len(nodes)} on packed")
+        mine = octet_outputs(q, feeds, tmp, f"{name}_dyn_{wt.name}")
+        theirs = ort_outputs(q, feeds, optimize=False)
+        for out, a in mine.items():
+            ok, detail = agree(a, theirs[out])
+            if vnni or wt == QuantType.QUInt8:
+                check(f"{name} quantize_dynamic {wt.name} '{out}': Octet vs ORT", ok, detail)
+            else:
+                print(f"info  {name} quantize_dynamic {wt.name} '{out}': Octet vs ORT (saturating here): {detail}")
+
+
 vnni = host_has_vnni()
 print(f"host {'has' if vnni else 'lacks'} VNNI: ORT's INT8 kernels are {'exact' if vnni else 'saturating (vpmaddubsw); compared for information only'}")
 
@@ -136,25 +162,12 @@ with tempfile.TemporaryDirectory() as tmp:
     # ORT's quantize_dynamic on CNNs (DynamicQuantizeLinear → ConvInteger → Cast → Mul → Add):
     # every ConvInteger runs as Octet's dynamic INT8 convolution, and the outputs are ORT's
     # up to the f32 rescale's rounding (the codes and the integer sums are the same).
-    from onnxruntime.quantization import quantize_dynamic
+    def relative(a, b):
+        d = float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-6))
+        return d <= 1e-6, f"max |diff| / max |ORT| = {d:.2e}"
     for name, model, feed in [("digits_cnn", os.path.join(digits, "digits_cnn.onnx"), {"input": x}),
                               ("resnet_tiny", os.path.join(nets, "resnet_tiny.onnx"), {"input": rx})]:
-        for wt in [QuantType.QInt8, QuantType.QUInt8]:
-            q = os.path.join(tmp, f"{name}_dynamic_{wt.name}.onnx")
-            quantize_dynamic(model, q, weight_type=wt, op_types_to_quantize=["Conv"])
-            trace = run("dispatch-trace", q, "--shape", "input=" + "x".join(map(str, next(iter(feed.values())).shape)))
-            convs = re.findall(r"^  signature conv2d int8 f32·[su]8→f32 .* dynamic", trace, re.M)
-            packed = re.findall(r"^  backend   packed \(f32u8-quantize-", trace, re.M)
-            check(f"{name} quantize_dynamic {wt.name}: ConvIntegers run as dynamic INT8 convs on packed",
-                  len(convs) >= 2 and len(packed) == len(convs) and "ConvInteger" not in trace, f"{len(packed)} of {len(convs)} on packed")
-            mine = octet_outputs(q, feed, tmp, f"{name}_dyn_{wt.name}")
-            theirs = ort_outputs(q, feed, optimize=False)
-            for out, a in mine.items():
-                d = float(np.abs(a - theirs[out]).max() / max(np.abs(theirs[out]).max(), 1e-6))
-                if vnni or wt == QuantType.QUInt8:  # ORT's u8·u8 kernels do not saturate
-                    check(f"{name} quantize_dynamic {wt.name} '{out}': Octet vs ORT", d <= 1e-6, f"max |diff| / max |ORT| = {d:.2e}")
-                else:
-                    print(f"info  {name} quantize_dynamic {wt.name} '{out}': Octet vs ORT (saturating here): {d:.2e}")
+        check_ort_dynamic(tmp, name, model, feed, "Conv", "conv2d", "f32u8-quantize-", 2, relative)
 
     feeds = dict(np.load(os.path.join(nets, "bert_tiny.inputs.npz")))
     fp32 = ort_outputs(os.path.join(nets, "bert_tiny.onnx"), feeds, optimize=True)
@@ -173,25 +186,12 @@ with tempfile.TemporaryDirectory() as tmp:
             check(f"{mode} BERT: Octet at least as close to FP32 as ORT on '{name}'", ours >= ort_int8 - 1e-4,
                   f"cosine to FP32: Octet {ours:.6f}, ORT {ort_int8:.6f}")
 
-    # ORT's quantize_dynamic on MatMuls with u8 weights (QUInt8: one zero point per tensor):
-    # lowered to the dynamic INT8 linear like the s8 form; ORT's u8·u8 kernels do not saturate.
-    for wt in [QuantType.QInt8, QuantType.QUInt8]:
-        q = os.path.join(tmp, f"bert_ort_dynamic_{wt.name}.onnx")
-        quantize_dynamic(os.path.join(nets, "bert_tiny.onnx"), q, weight_type=wt, op_types_to_quantize=["MatMul"])
-        shapes = [a for k, v in feeds.items() for a in ("--shape", f"{k}=" + "x".join(map(str, v.shape)))]
-        trace = run("dispatch-trace", q, *shapes)
-        linears = re.findall(r"^  signature linear int8 f32·[su]8→f32 .* dynamic", trace, re.M)
-        packed = re.findall(r"^  backend   packed \(f32u8s8-dqgemm-", trace, re.M)
-        check(f"ORT quantize_dynamic BERT {wt.name}: MatMulIntegers run as dynamic INT8 linears on packed",
-              len(linears) >= 4 and len(packed) == len(linears) and "MatMulInteger" not in trace, f"{len(packed)} of {len(linears)} on packed")
-        mine = octet_outputs(q, feeds, tmp, f"bert_ort_{wt.name}")
-        theirs = ort_outputs(q, feeds, optimize=True)
-        for name, a in mine.items():
-            cos = cosine(a, theirs[name])
-            if vnni or wt == QuantType.QUInt8:
-                check(f"ORT quantize_dynamic BERT {wt.name}: Octet vs ORT on '{name}'", cos >= 0.999, f"cosine {cos:.6f} (≥ 0.999)")
-            else:
-                print(f"info  ORT quantize_dynamic BERT {wt.name}: Octet vs ORT (saturating here) on '{name}': cosine {cos:.6f}")
+    # ORT's quantize_dynamic on MatMuls, s8 and u8 (QUInt8: one zero point per tensor) weights:
+    # the dynamic INT8 linear (its activation parameters are PyTorch's, so compared by cosine).
+    def close(a, b):
+        cos = cosine(a, b)
+        return cos >= 0.999, f"cosine {cos:.6f} (≥ 0.999)"
+    check_ort_dynamic(tmp, "bert_tiny", os.path.join(nets, "bert_tiny.onnx"), feeds, "MatMul", "linear", "f32u8s8-dqgemm-", 4, close)
 
 print(f"{'FAILED' if failures else 'passed'}: {failures} failure(s)")
 sys.exit(1 if failures else 0)
